@@ -1,0 +1,29 @@
+"""Shared fixtures: one real Triton server (from the nvidia-pytriton wheel) for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TEST_MODELS = Path(__file__).with_name("models")
+
+
+@pytest.fixture(scope="session")
+def triton() -> Iterator[object]:
+    """A Triton 2.51 serving tests/models on free loopback ports (explicit model control, all
+    models loaded, so load/unload can be tested). Skips when the server extra is missing."""
+    from perfanalyzer.server.launcher import ServerLaunchError, TritonLauncher
+
+    launcher = TritonLauncher(model_repository=TEST_MODELS, explicit_models=["*"])
+    try:
+        server = launcher.start(timeout_s=180)
+    except ServerLaunchError as exc:
+        if "server' extra" in str(exc):
+            pytest.skip(str(exc))
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,106 @@
+"""The ``perfanalyzer`` command: profile by default (perf_analyzer's flags), plus subcommands.
+
+Exit codes follow perf_analyzer: 0 ok, 2 a load point never stabilized, 3 option error, 99 other
+error; 130 after Ctrl-C (what was measured is still written).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..client.errors import EXIT_GENERIC, EXIT_OPTION, PerfAnalyzerError
+from .options import profile_options
+
+EXIT_INTERRUPTED = 130
+SUBCOMMANDS_EPILOG = ("Subcommands: perfanalyzer serve | report | plot | compare "
+                      "(perfanalyzer COMMAND --help)")
+
+
+class MainGroup(click.Group):
+    """``perfanalyzer [FLAGS]`` runs ``profile``; ``perfanalyzer COMMAND ...`` runs a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            if args and args[0] in ("--version",):
+                return super().parse_args(ctx, args)
+            args = ["profile", *args]
+        return super().parse_args(ctx, args)
+
+    def get_help(self, ctx: click.Context) -> str:
+        profile = self.commands["profile"]
+        sub = click.Context(profile, info_name=ctx.info_name, parent=None)
+        text = profile.get_help(sub)
+        names = ", ".join(n for n in self.commands if n != "profile")
+        return f"{text}\n\nOther commands: {names} (perfanalyzer COMMAND --help)"
+
+
+@click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="perfanalyzer")
+def cli() -> None:
+    """perfanalyzer: load generator and benchmark for KServe v2 / Triton inference servers."""
+
+
+@cli.command("profile", context_settings={"help_option_names": ["-h", "--help"],
+                                          "max_content_width": 100})
+@profile_options
+def profile_command(**kwargs: Any) -> None:
+    """Profile a model: sweep concurrency or request rate and report throughput vs latency.
+
+    Flags, defaults, CSV and exit codes are perf_analyzer's. Differences: unstable points are
+    reported with their spread (exit 2 still tells scripts), client CPU and event-loop lag are
+    measured per window, request-rate latency is also reported from the scheduled send time, and
+    --adaptive lengthens windows until stable. "Client Send"/"Client Recv" are 0: request bodies are
+    built before measuring and responses are not decoded on the hot path.
+    """
+    from .build import config_from_kwargs
+    from .profile_main import run_profile
+
+    cfg = config_from_kwargs(kwargs)
+    sys.exit(run_profile(cfg))
+
+
+def _register_subcommands() -> None:
+    for module, name in (("serve", "serve"), ("report_cmd", "report"), ("report_cmd", "plot"),
+                         ("compare_cmd", "compare")):
+        try:
+            mod = __import__(f"perfanalyzer.cli.{module}", fromlist=[name])
+        except ImportError:
+            continue
+        cmd = getattr(mod, name, None)
+        if isinstance(cmd, click.Command):
+            cli.add_command(cmd, name)
+
+
+_register_subcommands()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args, prog_name="perfanalyzer", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        msg = exc.format_message()
+        where = f" (see perfanalyzer {exc.ctx.info_name} --help)" if exc.ctx else ""
+        click.echo(f"error: {msg}{where}", err=True)
+        sys.exit(EXIT_OPTION)
+    except click.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except PerfAnalyzerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+__all__ = ["EXIT_GENERIC", "cli", "main"]

@@ -1,0 +1,31 @@
+"""What every load manager offers the measurement loop."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..measure.records import RecordBuffer
+
+#: How long stop() waits for in-flight requests before cancelling them.
+DEFAULT_DRAIN_TIMEOUT_S = 30.0
+
+
+class LoadManager(Protocol):
+    """Generates load and writes one record per request into ``buffer``.
+
+    ``sent`` counts requests handed to the client so far and ``late`` those sent more than 1 ms behind
+    their schedule (always 0 for closed loops). ``in_flight`` is the number of outstanding requests.
+    """
+
+    buffer: RecordBuffer
+    sent: int
+    late: int
+
+    @property
+    def in_flight(self) -> int: ...
+
+    async def apply(self, level: float) -> None:
+        """Start the load, or change it to ``level`` (concurrency or requests/s)."""
+
+    async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
+        """Stop sending; wait up to ``drain_timeout_s`` for in-flight requests, then cancel them."""

@@ -1,0 +1,178 @@
+"""Window and load-point summaries, computed once per window from record slices with numpy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..client.base import STAT_KEYS, ModelStatistics, StatDuration
+from .records import RecordSlice
+
+REPORT_PERCENTILES = (50, 90, 95, 99)
+#: A window is flagged client-saturated when the client used this share of one core or more.
+CLIENT_SATURATION_CPU = 0.90
+#: ... or when the event loop woke up this late (ns) at least once.
+CLIENT_SATURATION_LAG_NS = 20_000_000
+#: A send more than this late (ns) behind its schedule counts as late (perf_analyzer's 1 ms).
+LATE_SEND_NS = 1_000_000
+
+
+def nearest_rank(sorted_ns: np.ndarray, p: float) -> int:
+    """perf_analyzer's percentile: index = int((p/100)·(n−1)+0.5) into the sorted samples."""
+    n = len(sorted_ns)
+    if n == 0:
+        return 0
+    return int(sorted_ns[int((p / 100.0) * (n - 1) + 0.5)])
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    count: int = 0
+    avg_ns: float = 0.0
+    std_ns: float = 0.0
+    min_ns: int = 0
+    max_ns: int = 0
+    percentiles: dict[int, int] = field(default_factory=dict)
+
+    def p(self, pct: int) -> int:
+        return self.percentiles.get(pct, 0)
+
+    @classmethod
+    def of(cls, lat_ns: np.ndarray, extra: Sequence[int] = ()) -> LatencyStats:
+        if len(lat_ns) == 0:
+            return cls()
+        s = np.sort(lat_ns)
+        pcts = sorted(set(REPORT_PERCENTILES) | {int(p) for p in extra if p > 0})
+        return cls(count=len(s), avg_ns=float(s.mean()), std_ns=float(s.std()),
+                   min_ns=int(s[0]), max_ns=int(s[-1]),
+                   percentiles={p: nearest_rank(s, p) for p in pcts})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerDelta:
+    """Per-window server counter deltas: the model under test and its composing models."""
+
+    model: ModelStatistics
+    composing: tuple[ModelStatistics, ...] = ()
+
+    def __add__(self, other: ServerDelta) -> ServerDelta:
+        return ServerDelta(_add_stats(self.model, other.model),
+                           tuple(_add_stats(a, b) for a, b in zip(self.composing, other.composing)))
+
+    def avg_us(self, key: str, *, ensemble_total: bool = False) -> float:
+        """Average duration of ``key`` per request in µs; for ensembles optionally summed over
+        composing models (what perf_analyzer's console shows)."""
+        models = self.composing if ensemble_total and self.composing else (self.model,)
+        return sum(_avg_us(m.get(key)) for m in models)
+
+
+def _avg_us(d: StatDuration) -> float:
+    return d.ns / d.count / 1000.0 if d.count else 0.0
+
+
+def _add_stats(a: ModelStatistics, b: ModelStatistics) -> ModelStatistics:
+    return ModelStatistics(
+        name=a.name, version=a.version,
+        inference_count=a.inference_count + b.inference_count,
+        execution_count=a.execution_count + b.execution_count,
+        durations={k: StatDuration(a.get(k).count + b.get(k).count, a.get(k).ns + b.get(k).ns)
+                   for k in STAT_KEYS},
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientLoad:
+    """What the client itself spent in a window."""
+
+    cpu_ns: int = 0
+    max_loop_lag_ns: int = 0
+
+    def __add__(self, other: ClientLoad) -> ClientLoad:
+        return ClientLoad(cpu_ns=self.cpu_ns + other.cpu_ns,
+                          max_loop_lag_ns=max(self.max_loop_lag_ns, other.max_loop_lag_ns))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """Figures of one window, or of a load point (several merged windows)."""
+
+    start_ns: int
+    end_ns: int
+    batch_size: int
+    completed: int
+    errors: int
+    error_counts: dict[str, int]
+    responses: int
+    latency: LatencyStats
+    #: Latency from the intended (scheduled) send time; equals ``latency`` for closed loops.
+    corrected: LatencyStats
+    first_response: LatencyStats
+    sent: int
+    late_sends: int
+    server: ServerDelta | None
+    client: ClientLoad
+    windows: int = 1
+
+    @property
+    def duration_s(self) -> float:
+        return max(self.end_ns - self.start_ns, 1) / 1e9
+
+    @property
+    def throughput(self) -> float:
+        """Inferences per second (completed requests × batch size ÷ seconds)."""
+        return self.completed * self.batch_size / self.duration_s
+
+    @property
+    def request_throughput(self) -> float:
+        return self.completed / self.duration_s
+
+    @property
+    def response_throughput(self) -> float:
+        return self.responses / self.duration_s
+
+    @property
+    def send_rate(self) -> float:
+        return self.sent / self.duration_s
+
+    @property
+    def client_cpu_util(self) -> float:
+        """Client CPU time per wall time (1.0 = one core busy)."""
+        return self.client.cpu_ns / max(self.end_ns - self.start_ns, 1)
+
+    @property
+    def client_saturated(self) -> bool:
+        return (self.client_cpu_util >= CLIENT_SATURATION_CPU * self.windows_cores
+                or self.client.max_loop_lag_ns >= CLIENT_SATURATION_LAG_NS)
+
+    windows_cores: float = 1.0
+
+
+def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: int,
+              server: ServerDelta | None, client: ClientLoad, percentiles: Sequence[int] = (),
+              sent: int | None = None, late_sends: int = 0, windows: int = 1,
+              cores: float = 1.0) -> Summary:
+    """Summarize the records that completed in ``(start_ns, end_ns]``."""
+    ok = records.status == 0
+    last = records.last[ok]
+    bad = records.status[~ok]
+    error_counts = dict(Counter(records.errors[c] for c in bad.tolist())) if len(bad) else {}
+    return Summary(
+        start_ns=start_ns, end_ns=end_ns, batch_size=batch_size,
+        completed=int(ok.sum()), errors=int(len(bad)), error_counts=error_counts,
+        responses=int(records.responses[ok].sum()),
+        latency=LatencyStats.of(last - records.sent[ok], percentiles),
+        corrected=LatencyStats.of(last - records.intended[ok], percentiles),
+        first_response=LatencyStats.of(records.first[ok] - records.sent[ok], percentiles),
+        sent=len(records) if sent is None else sent, late_sends=late_sends,
+        server=server, client=client, windows=windows, windows_cores=cores,
+    )
+
+
+def stabilizing_latency(summary: Summary, percentile: int) -> float:
+    """The latency the stabilizer watches: the average, or pXX with --percentile."""
+    if percentile > 0:
+        return float(summary.latency.p(percentile))
+    return summary.latency.avg_ns

@@ -1,0 +1,47 @@
+"""A whole run's measured data: what every reporter and the gate consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import RecordBuffer
+from .window import PointResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelTraits:
+    """Model facts that change what is reported."""
+
+    name: str
+    version: str = ""
+    decoupled: bool = False
+    sequence: bool = False
+    ensemble: bool = False
+    cache_enabled: bool = False
+    composing: tuple[str, ...] = ()
+    max_batch_size: int = 0
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    """The load points of one run, in measurement order, plus their context."""
+
+    mode: str  # "concurrency" | "request_rate" | "custom_intervals"
+    model: ModelTraits
+    batch_size: int
+    percentile: int = -1
+    points: list[PointResult] = field(default_factory=list)
+    server_stats: bool = True
+    server_stats_reason: str = ""
+    buffer: RecordBuffer | None = None
+    wall_anchor_ns: int = 0  # time.time_ns() at perf_counter_ns() == clock_anchor_ns
+    clock_anchor_ns: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+    failure: str = ""
+
+    @property
+    def level_name(self) -> str:
+        return "Concurrency" if self.mode == "concurrency" else "Request Rate"

@@ -1,0 +1,226 @@
+"""The measurement loop of one load point: back-to-back windows until the stabilizer says stop.
+
+A request belongs to the window in which its last response arrives (edges inclusive), so each request
+is counted exactly once; server statistics are read at every edge and differenced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from ..client.errors import PerfAnalyzerError
+from ..load.base import LoadManager
+from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summarize
+from .server_stats import ServerStatsReader, Snapshot
+from .stabilizer import Criteria, Verdict, WindowFigures, adaptive_scale, judge
+
+COUNT_POLL_S = 0.01
+LAG_PROBE_PERIOD_S = 0.025
+#: Longest a count window may take before it is closed anyway (so a stalled server cannot hang us).
+COUNT_WINDOW_CAP_S = 300.0
+#: Adaptive mode never lengthens a window past this many times the asked interval.
+ADAPTIVE_MAX_FACTOR = 16.0
+
+
+class AllRequestsFailed(PerfAnalyzerError):
+    """Every request of a window failed: the server's own message says why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowPlan:
+    """How windows are cut and judged."""
+
+    count_windows: bool = False
+    interval_s: float = 5.0
+    request_count: int = 50
+    criteria: Criteria = field(default_factory=Criteria)
+    percentile: int = -1
+    adaptive: bool = False
+    single_window: bool = False
+    batch_size: int = 1
+    warmup_requests: int = 0
+    cores: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    index: int
+    lo: int
+    hi: int
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """A measured load point: its windows, the stabilizer's verdict, and the merged figures."""
+
+    level: float
+    windows: tuple[Window, ...]
+    verdict: Verdict
+    merged: Summary
+    interrupted: bool = False
+
+    @property
+    def stable(self) -> bool:
+        return self.verdict.stable
+
+
+class LagProbe:
+    """Measures event-loop lag: how late a periodic timer wakes up. A busy client wakes late."""
+
+    def __init__(self, period_s: float = LAG_PROBE_PERIOD_S) -> None:
+        self.period_s = period_s
+        self.max_lag_ns = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="pa-lag-probe")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def take(self) -> int:
+        lag, self.max_lag_ns = self.max_lag_ns, 0
+        return lag
+
+    async def _run(self) -> None:
+        period_ns = int(self.period_s * 1e9)
+        while True:
+            t0 = time.perf_counter_ns()
+            await asyncio.sleep(self.period_s)
+            lag = time.perf_counter_ns() - t0 - period_ns
+            if lag > self.max_lag_ns:
+                self.max_lag_ns = lag
+
+
+class Measurer:
+    """Runs windows over a load manager's records."""
+
+    def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
+                 stop_event: asyncio.Event | None = None,
+                 extra_cpu_ns: object | None = None) -> None:
+        self.load = load
+        self.stats = stats
+        self.plan = plan
+        self.stop_event = stop_event or asyncio.Event()
+        self.probe = LagProbe()
+        self._extra_cpu = extra_cpu_ns  # callable returning worker processes' CPU ns, if any
+
+    def _cpu_ns(self) -> int:
+        extra = self._extra_cpu() if callable(self._extra_cpu) else 0
+        return time.process_time_ns() + int(extra)
+
+    async def warmup(self) -> None:
+        """Wait until the warm-up requests have completed; they belong to no window."""
+        target = self.load.buffer.count + self.plan.warmup_requests
+        while self.load.buffer.count < target and not self.stop_event.is_set():
+            await asyncio.sleep(COUNT_POLL_S)
+
+    async def measure(self, level: float) -> PointResult:
+        """Apply ``level`` and measure windows until the stabilizer is done (or Ctrl-C)."""
+        await self.load.apply(level)
+        if self.plan.warmup_requests:
+            await self.warmup()
+        self.probe.start()
+        try:
+            return await self._windows(level)
+        finally:
+            await self.probe.stop()
+
+    async def _windows(self, level: float) -> PointResult:
+        plan, buf = self.plan, self.load.buffer
+        windows: list[Window] = []
+        figures: list[WindowFigures] = []
+        interval = plan.interval_s
+        start = time.perf_counter_ns()
+        lo = buf.index_at(start)
+        snap = await self.stats.snapshot()
+        cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
+        self.probe.take()
+        verdict = judge([], plan.criteria)
+        interrupted = False
+        while True:
+            interrupted = await self._wait_edge(lo, interval)
+            end = time.perf_counter_ns()
+            hi = buf.index_at(end, lo)
+            cpu1, sent1, late1 = self._cpu_ns(), self.load.sent, self.load.late
+            snap1 = await self.stats.snapshot()
+            summary = summarize(
+                buf.view(lo, hi), start_ns=start, end_ns=end, batch_size=plan.batch_size,
+                server=self.stats.delta(snap, snap1),
+                client=ClientLoad(cpu_ns=cpu1 - cpu0, max_loop_lag_ns=self.probe.take()),
+                percentiles=(plan.percentile,) if plan.percentile > 0 else (),
+                sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores)
+            if interrupted and summary.completed == 0 and windows:
+                break
+            windows.append(Window(len(windows), lo, hi, summary))
+            self._check_failures(summary)
+            figures.append(WindowFigures(summary.throughput,
+                                         stabilizing_latency(summary, plan.percentile),
+                                         summary.completed))
+            verdict = self._judge(figures)
+            if verdict.done or interrupted:
+                break
+            if plan.adaptive:
+                interval = min(interval * adaptive_scale(figures, plan.criteria),
+                               plan.interval_s * ADAPTIVE_MAX_FACTOR)
+            start, lo, snap = end, hi, snap1
+            cpu0, sent0, late0 = cpu1, sent1, late1
+        return PointResult(level=level, windows=tuple(windows), verdict=verdict,
+                           merged=merge(windows[-plan.criteria.window_count:], self.load),
+                           interrupted=interrupted)
+
+    def _judge(self, figures: list[WindowFigures]) -> Verdict:
+        if self.plan.single_window:
+            return Verdict(done=True, stable=figures[-1].count > 0, reason="stable",
+                           throughput_spread=0.0, latency_spread=0.0, over_threshold=False)
+        return judge(figures, self.plan.criteria)
+
+    @staticmethod
+    def _check_failures(summary: Summary) -> None:
+        if summary.completed == 0 and summary.errors:
+            message = max(summary.error_counts.items(), key=lambda kv: kv[1])[0]
+            raise AllRequestsFailed(f"every request failed ({summary.errors}): {message}")
+
+    async def _wait_edge(self, lo: int, interval_s: float) -> bool:
+        """Sleep until the window's end; True if interrupted (Ctrl-C) first."""
+        if not self.plan.count_windows:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), interval_s)
+            return self.stop_event.is_set()
+        buf, need = self.load.buffer, self.plan.request_count
+        deadline = time.monotonic() + COUNT_WINDOW_CAP_S
+        while buf.count - lo < need and time.monotonic() < deadline:
+            if self.stop_event.is_set():
+                return True
+            await asyncio.sleep(COUNT_POLL_S)
+        return self.stop_event.is_set()
+
+
+def merge(windows: list[Window], load: LoadManager) -> Summary:
+    """Merge contiguous windows: counts summed, latency samples pooled, server counters summed."""
+    first, last = windows[0].summary, windows[-1].summary
+    server: ServerDelta | None = None
+    client = ClientLoad()
+    for w in windows:
+        s = w.summary
+        server = s.server if server is None else (server + s.server if s.server else server)
+        client = client + s.client
+    pcts = tuple(p for p in first.latency.percentiles if p not in (50, 90, 95, 99))
+    return summarize(load.buffer.view(windows[0].lo, windows[-1].hi), start_ns=first.start_ns,
+                     end_ns=last.end_ns, batch_size=first.batch_size, server=server,
+                     client=client, percentiles=pcts,
+                     sent=sum(w.summary.sent for w in windows),
+                     late_sends=sum(w.summary.late_sends for w in windows),
+                     windows=len(windows), cores=first.windows_cores)
+
+
+__all__ = ["AllRequestsFailed", "Measurer", "PointResult", "Snapshot", "Window", "WindowPlan"]

@@ -1,0 +1,1 @@
+"""The profile pipeline: config → client → load → measure → report → gate."""

@@ -1,0 +1,149 @@
+"""Run a profile: connect, prepare, sweep the load levels, measure, print as we go."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from ..client import InferenceClient
+from ..client.errors import PerfAnalyzerError
+from ..config import LoadMode, RunConfig
+from ..load.base import LoadManager
+from ..load.concurrency import ConcurrencyManager
+from ..measure.records import RecordBuffer
+from ..measure.result import RunResult
+from ..measure.server_stats import ServerStatsReader
+from ..measure.stabilizer import Criteria
+from ..measure.window import Measurer, PointResult, WindowPlan
+from ..report import console
+from .setup import ModelSetup, connect, prepare_model, requests_for
+from .sweep import BinarySearch, Outcome, linear
+
+#: Hook for load modes beyond closed-loop concurrency (request rate, sequences, streaming):
+#: (cfg, client, setup, prepared payloads, buffer) -> LoadManager, or None to use the default.
+LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
+                       LoadManager | None]
+LOAD_FACTORIES: list[LoadFactory] = []
+
+
+def window_plan(cfg: RunConfig) -> WindowPlan:
+    count = cfg.measurement_mode == "count_windows" or cfg.request_count > 0
+    return WindowPlan(
+        count_windows=count,
+        interval_s=cfg.measurement_interval_ms / 1000.0,
+        request_count=cfg.request_count or cfg.measurement_request_count,
+        criteria=Criteria(stability_pct=cfg.stability_percentage, max_trials=cfg.max_trials,
+                          latency_threshold_ns=cfg.latency_threshold_ns,
+                          async_mode=cfg.async_mode),
+        percentile=cfg.percentile, adaptive=cfg.adaptive, single_window=cfg.request_count > 0,
+        batch_size=cfg.batch_size, warmup_requests=cfg.warmup_request_count,
+        cores=max(1, cfg.workers))
+
+
+def meets(point: PointResult, cfg: RunConfig) -> bool:
+    """Stable and under -l (perf_analyzer's ``meets_threshold``)."""
+    if not point.stable or point.verdict.over_threshold:
+        return False
+    if cfg.latency_threshold_ms > 0:
+        lat = (point.merged.latency.p(cfg.percentile) if cfg.percentile > 0
+               else point.merged.latency.avg_ns)
+        return lat < cfg.latency_threshold_ns
+    return True
+
+
+def provenance() -> dict[str, Any]:
+    from .. import __version__
+
+    return {"perfanalyzer": __version__, "python": platform.python_version(),
+            "platform": platform.platform(), "machine": platform.machine(),
+            "hostname": platform.node(), "cpus": os.cpu_count()}
+
+
+def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
+               payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
+    for factory in LOAD_FACTORIES:
+        load = factory(cfg, client, setup, payloads, buffer)
+        if load is not None:
+            return load
+    return ConcurrencyManager(client, payloads, buffer)
+
+
+async def profile(cfg: RunConfig, *, out: TextIO | None = None,
+                  stop_event: asyncio.Event | None = None,
+                  on_point: Callable[[RunResult, PointResult], None] | None = None) -> RunResult:
+    """Measure every load level of ``cfg``; returns what was measured (also when interrupted)."""
+    out = out or sys.stdout
+    stop_event = stop_event or asyncio.Event()
+    client = await connect(cfg)
+    try:
+        setup = await prepare_model(client, cfg)
+        stats = ServerStatsReader(client, cfg.model, cfg.model_version,
+                                  composing=setup.traits.composing)
+        await stats.probe()
+        run = RunResult(mode=cfg.mode.value, model=setup.traits, batch_size=cfg.batch_size,
+                        percentile=cfg.percentile, server_stats=stats.available,
+                        server_stats_reason=stats.reason, config=_config_dict(cfg),
+                        provenance=provenance())
+        if not stats.available:
+            out.write(f"Server statistics are not reported: {stats.reason}\n")
+        payloads = [client.prepare(r) for stream in requests_for(cfg, setup) for r in stream]
+        buffer = RecordBuffer()
+        run.buffer = buffer
+        run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
+        load = build_load(cfg, client, setup, payloads, buffer)
+        out.write(console.settings_text(
+            batch_size=cfg.batch_size, count_windows=window_plan(cfg).count_windows,
+            interval_ms=cfg.measurement_interval_ms, request_count=window_plan(cfg).request_count,
+            async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
+            streaming=cfg.streaming) + "\n")
+        measurer = Measurer(load, stats, window_plan(cfg), stop_event)
+        try:
+            await _sweep(cfg, run, measurer, out, stop_event, on_point)
+        except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
+            run.failure = str(exc)
+        finally:
+            await load.stop()
+        return run
+    finally:
+        await client.close()
+
+
+async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO,
+                 stop_event: asyncio.Event,
+                 on_point: Callable[[RunResult, PointResult], None] | None) -> None:
+    integer = cfg.mode is LoadMode.CONCURRENCY
+    start, end, step = (cfg.concurrency_range if integer else cfg.request_rate_range)
+    if cfg.mode is LoadMode.CUSTOM_INTERVALS:
+        start, end, step = 1.0, 1.0, 1.0
+    search = BinarySearch(start, end, step, integer=integer) if cfg.binary_search else None
+    levels = linear(start, end, step, integer=integer)
+    last: Outcome | None = None
+    while not stop_event.is_set():
+        level = search.next_level(last) if search else next(levels, None)
+        if level is None:
+            break
+        point = await measurer.measure(level)
+        run.points.append(point)
+        out.write(console.point_text(run, point, cfg.protocol))
+        out.flush()
+        if on_point:
+            on_point(run, point)
+        if point.interrupted:
+            run.interrupted = True
+            break
+        last = Outcome(level, meets(point, cfg))
+        if search is None and not last.meets:
+            break
+
+
+def _config_dict(cfg: RunConfig) -> dict[str, Any]:
+    import dataclasses
+
+    d = dataclasses.asdict(cfg)
+    d["mode"] = cfg.mode.value
+    return d

@@ -1,0 +1,124 @@
+"""Before any load: connect, check the model, build every request payload once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..client import ClientOptions, InferenceClient, create_client
+from ..client.base import InferRequest, RequestedOutput, TlsOptions
+from ..client.errors import ConnectError, OptionError, ServerError, TransportError
+from ..config import RunConfig
+from ..inputs import DataOptions, InputData, ModelIO, load_input_data, model_io
+from ..measure.result import ModelTraits
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+class ServerUnavailable(TransportError):
+    """Nothing answered at the URL (exit 99), with a hint on how to start a server."""
+
+
+def client_options(cfg: RunConfig) -> ClientOptions:
+    if cfg.protocol == "grpc":
+        tls = TlsOptions(enabled=cfg.ssl_grpc_use_ssl, ca_file=cfg.ssl_grpc_root_certifications_file,
+                         cert_file=cfg.ssl_grpc_certificate_chain_file,
+                         key_file=cfg.ssl_grpc_private_key_file)
+        compression = cfg.grpc_compression_algorithm
+    else:
+        url = cfg.server_url
+        tls = TlsOptions(enabled=url.startswith("https://") or bool(
+                             cfg.ssl_https_ca_certificates_file
+                             or cfg.ssl_https_client_certificate_file),
+                         ca_file=cfg.ssl_https_ca_certificates_file,
+                         cert_file=cfg.ssl_https_client_certificate_file,
+                         key_file=cfg.ssl_https_private_key_file,
+                         verify_peer=bool(cfg.ssl_https_verify_peer),
+                         verify_host=cfg.ssl_https_verify_host != 0)
+        compression = cfg.http_compression
+    return ClientOptions(url=cfg.server_url, headers=dict(cfg.headers), tls=tls,
+                         compression=compression, connect_timeout_s=CONNECT_TIMEOUT_S,
+                         binary_tensors=cfg.input_tensor_format == "binary")
+
+
+def no_server_hint(url: str) -> str:
+    try:
+        from ..server.embedded import no_server_hint as hint
+
+        return hint(url)
+    except ImportError:  # pragma: no cover - the server module always ships
+        return (f"no inference server is listening at {url}; start one with `perfanalyzer serve` "
+                "or add --launch-server")
+
+
+async def connect(cfg: RunConfig) -> InferenceClient:
+    client = create_client(cfg.protocol, client_options(cfg))
+    try:
+        live = await client.is_server_live()
+    except ConnectError as exc:
+        await client.close()
+        raise ServerUnavailable(no_server_hint(cfg.server_url)) from exc
+    except BaseException:
+        await client.close()
+        raise
+    if not live:
+        await client.close()
+        raise ServerUnavailable(f"the server at {cfg.server_url} is not live")
+    return client
+
+
+@dataclass(frozen=True)
+class ModelSetup:
+    metadata: dict[str, Any]
+    config: dict[str, Any]
+    io: ModelIO
+    traits: ModelTraits
+    data: InputData
+
+
+async def describe_model(client: InferenceClient, cfg: RunConfig) -> tuple[dict[str, Any],
+                                                                          dict[str, Any]]:
+    try:
+        metadata = await client.model_metadata(cfg.model, cfg.model_version)
+        config = await client.model_config(cfg.model, cfg.model_version)
+    except ServerError as exc:
+        names = await _model_names(client)
+        have = f"; the server has: {', '.join(names)}" if names else ""
+        raise ServerError(exc.status, f"-m: model '{cfg.model}' is not available "
+                          f"({exc.message}){have}") from exc
+    return metadata, config
+
+
+async def _model_names(client: InferenceClient) -> list[str]:
+    try:
+        index = await client.repository_index()
+    except (ServerError, TransportError):
+        return []
+    return sorted({str(m.get("name")) for m in index if m.get("name")})
+
+
+async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
+    """Read metadata and config, validate the flags against the model, build the input data."""
+    metadata, config = await describe_model(client, cfg)
+    io = model_io(metadata, config)
+    traits = ModelTraits(
+        name=cfg.model, version=cfg.model_version, decoupled=io.is_decoupled,
+        sequence=io.is_sequence, ensemble=io.is_ensemble,
+        cache_enabled=bool((config.get("response_cache") or {}).get("enable")),
+        composing=tuple(io.composing_models), max_batch_size=io.max_batch_size)
+    if traits.decoupled and not cfg.streaming:
+        raise OptionError(f"-m: model '{cfg.model}' is decoupled; profile it with -i grpc "
+                          "--streaming")
+    data = load_input_data(io, DataOptions(
+        batch_size=cfg.batch_size, input_data=cfg.input_data, shapes=dict(cfg.shapes),
+        string_length=cfg.string_length, string_data=cfg.string_data, seed=cfg.seed))
+    return ModelSetup(metadata=metadata, config=config, io=io, traits=traits, data=data)
+
+
+def requests_for(cfg: RunConfig, setup: ModelSetup) -> list[list[InferRequest]]:
+    """One InferRequest per data step, per stream (before any shared-memory rewriting)."""
+    binary = cfg.output_tensor_format == "binary"
+    outputs = tuple(RequestedOutput(o.name, binary=binary) for o in setup.io.outputs)
+    return [[InferRequest(model=cfg.model, version=cfg.model_version, inputs=step.inputs,
+                          outputs=outputs) for step in stream]
+            for stream in setup.data.streams]

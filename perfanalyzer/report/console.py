@@ -1,0 +1,168 @@
+"""Console summary in perf_analyzer's shape, plus what perfanalyzer adds (client CPU, errors,
+late sends, distance from stable)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from ..measure.metrics import Summary
+from ..measure.result import RunResult
+from ..measure.stabilizer import distance_from_stable
+from ..measure.window import PointResult
+from .figures import fmt_rate, row_figures, us
+
+
+def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
+                  async_mode: bool, percentile: int, mode: str, streaming: bool) -> str:
+    lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
+             "  Service Kind: TRITON"]
+    if count_windows:
+        lines += ['  Using "count_windows" mode for stabilization',
+                  f"  Minimum number of samples in each window: {request_count}"]
+    else:
+        lines += ['  Using "time_windows" mode for stabilization',
+                  f"  Measurement window: {interval_ms} msec"]
+    if mode != "concurrency":
+        lines.append("  Using uniform distribution on request generation" if mode == "request_rate"
+                     else "  Using custom request intervals")
+    lines.append(f"  Using {'asynchronous' if async_mode else 'synchronous'} calls for inference")
+    if streaming:
+        lines.append("  Using streaming (gRPC bidirectional stream); latency to the last response")
+    lines.append(f"  Stabilizing using p{percentile} latency" if percentile > 0
+                 else "  Stabilizing using average latency")
+    return "\n".join(lines) + "\n"
+
+
+def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
+    s = point.merged
+    level = (f"Request concurrency: {int(point.level)}" if run.mode == "concurrency"
+             else f"Request Rate: {fmt_rate(point.level)} inference requests per seconds")
+    lines = [level, "  Client: ", f"    Request count: {s.completed}"]
+    lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
+    if run.model.decoupled:
+        lines.append(f"    Response Throughput: {fmt_rate(s.response_throughput)} infer/sec")
+        lines.append(f"    Avg time to first response: {us(s.first_response.avg_ns)} usec")
+    if run.mode != "concurrency":
+        lines.append(f"    Avg send request rate: {fmt_rate(s.send_rate)} infer/sec")
+        lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
+    lines.append(f"    Avg latency: {us(s.latency.avg_ns)} usec "
+                 f"(standard deviation {us(s.latency.std_ns)} usec)")
+    for p in sorted(s.latency.percentiles):
+        lines.append(f"    p{p} latency: {us(s.latency.p(p))} usec")
+    if run.mode != "concurrency":
+        lines.append(f"    Avg latency from scheduled send: {us(s.corrected.avg_ns)} usec "
+                     f"(p99 {us(s.corrected.p(99))} usec)")
+    f = row_figures(s)
+    proto = "gRPC" if protocol == "grpc" else "HTTP"
+    lines.append(f"    Avg {proto} time: {f.avg_latency_us} usec (send/recv "
+                 f"{f.request_response_us} usec + response wait {f.response_wait_us} usec)")
+    lines += _client_load_lines(s)
+    if s.errors:
+        lines.append(f"    Failed requests: {s.errors}")
+        for msg, n in sorted(s.error_counts.items(), key=lambda kv: -kv[1])[:5]:
+            lines.append(f"      {n} x {msg}")
+    if s.server is not None:
+        lines += _server_lines(run, s)
+    if not point.stable or point.verdict.reason == "throughput_only":
+        lines += _stability_lines(run, point)
+    return "\n".join(lines) + "\n"
+
+
+def _client_load_lines(s: Summary) -> list[str]:
+    per_req = s.client.cpu_ns / s.sent / 1000 if s.sent else 0.0
+    line = (f"    Client CPU: {s.client_cpu_util:.2f} cores ({per_req:.0f} usec per request), "
+            f"max event-loop lag {s.client.max_loop_lag_ns / 1e6:.1f} ms")
+    out = [line]
+    if s.client_saturated:
+        out.append("    [WARNING] The client was saturated in this measurement: its figures "
+                   "measure the client, not the server (try --workers or a lower load)")
+    return out
+
+
+def _server_lines(run: RunResult, s: Summary) -> list[str]:
+    assert s.server is not None
+    m = s.server.model
+    ens = bool(run.model.composing)
+    f = row_figures(s, ensemble_total=ens)
+    succ = m.get("success")
+    avg_req = us(succ.ns / succ.count) if succ.count else 0
+    accounted = sum(v or 0 for v in (f.queue_us, f.compute_input_us, f.compute_infer_us,
+                                     f.compute_output_us, f.cache_hit_us, f.cache_miss_us))
+    overhead = max(0, avg_req - accounted)
+    lines = ["  Server: ", f"    Inference count: {m.inference_count}",
+             f"    Execution count: {m.execution_count}",
+             f"    Successful request count: {succ.count}",
+             f"    Avg request latency: {avg_req} usec (overhead {overhead} usec + queue "
+             f"{f.queue_us} usec + compute input {f.compute_input_us} usec + compute infer "
+             f"{f.compute_infer_us} usec + compute output {f.compute_output_us} usec)"]
+    if run.model.cache_enabled:
+        hit = m.get("cache_hit")
+        lines.append(f"    Cache hit count: {hit.count}")
+        lines.append(f"    Cache miss count: {m.get('cache_miss').count}")
+    for c in s.server.composing:
+        cs = c.get("success")
+        lines.append(f"    Composing model {c.name}: {cs.count} requests, queue "
+                     f"{us(c.get('queue').ns / max(c.get('queue').count, 1))} usec, compute infer "
+                     f"{us(c.get('compute_infer').ns / max(c.get('compute_infer').count, 1))} usec")
+    return lines
+
+
+def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
+    v = point.verdict
+    n = len(point.windows)
+    what = "concurrency" if run.mode == "concurrency" else "request rate"
+    if v.reason == "throughput_only":
+        return ["  Warning: Request latency is not stabilizing. Please try lowering the request "
+                "rate.", f"    ({distance_from_stable(v, run_criteria(run))})"]
+    if v.reason == "latency_threshold":
+        return ["  Measured latency went over the set limit of "
+                f"{run.config.get('latency_threshold_ms', 0):g} msec."]
+    if point.interrupted:
+        return [f"  Interrupted after {n} measurement windows; figures are from those windows."]
+    return [f"  Failed to obtain stable measurement within {n} measurement windows for "
+            f"{what} {fmt_rate(point.level)}. Please try to increase the --measurement-interval.",
+            f"    Distance from stable: {distance_from_stable(v, run_criteria(run))}; the figures "
+            "above merge the last windows and are reported anyway."]
+
+
+def run_criteria(run: RunResult):  # type: ignore[no-untyped-def]
+    from ..measure.stabilizer import Criteria
+
+    return Criteria(stability_pct=float(run.config.get("stability_percentage", 10.0)),
+                    max_trials=int(run.config.get("max_trials", 10)))
+
+
+def table_text(run: RunResult) -> str:
+    lines = ["Inferences/Second vs. Client Average Batch Latency"]
+    name = "Concurrency" if run.mode == "concurrency" else "Request Rate"
+    for p in run.points:
+        level = str(int(p.level)) if run.mode == "concurrency" else fmt_rate(p.level)
+        lat = p.merged.latency
+        val = lat.p(run.percentile) if run.percentile > 0 else lat.avg_ns
+        kind = f"p{run.percentile} latency" if run.percentile > 0 else "latency"
+        flag = "" if p.stable else " (not stable)"
+        lines.append(f"{name}: {level}, throughput: {fmt_rate(p.merged.throughput)} infer/sec, "
+                     f"{kind} {us(val)} usec{flag}")
+    return "\n".join(lines) + "\n"
+
+
+class Progress:
+    """A live one-line progress indicator on a terminal (nothing when not a TTY)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self._shown = False
+
+    def update(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[2K" + text)
+            self.stream.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        if self.enabled and self._shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self._shown = False

@@ -1,0 +1,73 @@
+"""Derived figures shared by the console, CSV and JSON reporters (all in integer µs, as perf_analyzer).
+
+perf_analyzer's "Client Send" / "Client Recv" are the client library's own serialize+send and
+receive+deserialize times. perfanalyzer builds every request body before measuring and does not decode
+responses on the hot path, so both are 0 here and the whole client-observed time is "response wait".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..measure.metrics import Summary
+
+CACHE_KEYS = ("cache_hit", "cache_miss")
+COMPUTE_KEYS = ("compute_input", "compute_infer", "compute_output")
+
+
+def us(ns: float) -> int:
+    return int(ns // 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class RowFigures:
+    throughput: float
+    response_throughput: float
+    client_send_us: int
+    client_recv_us: int
+    avg_latency_us: int
+    network_us: int | None
+    queue_us: int | None
+    compute_input_us: int | None
+    compute_infer_us: int | None
+    compute_output_us: int | None
+    cache_hit_us: int | None
+    cache_miss_us: int | None
+    percentiles_us: dict[int, int]
+
+    @property
+    def request_response_us(self) -> int:
+        return self.client_send_us + self.client_recv_us
+
+    @property
+    def response_wait_us(self) -> int:
+        return self.avg_latency_us - self.client_send_us - self.client_recv_us
+
+
+def row_figures(s: Summary, *, ensemble_total: bool = False) -> RowFigures:
+    """The figures of one CSV row / console block from a merged summary."""
+    avg_us = us(s.latency.avg_ns)
+    send_us = recv_us = 0
+    server = s.server
+    if server is None:
+        queue = cin = cinf = cout = hit = miss = net = None
+    else:
+        queue = int(server.avg_us("queue", ensemble_total=ensemble_total))
+        cin = int(server.avg_us("compute_input", ensemble_total=ensemble_total))
+        cinf = int(server.avg_us("compute_infer", ensemble_total=ensemble_total))
+        cout = int(server.avg_us("compute_output", ensemble_total=ensemble_total))
+        hit = int(server.avg_us("cache_hit", ensemble_total=ensemble_total))
+        miss = int(server.avg_us("cache_miss", ensemble_total=ensemble_total))
+        net = max(0, (avg_us - send_us - recv_us) - (queue + cin + cinf + cout + hit + miss))
+    return RowFigures(
+        throughput=s.throughput, response_throughput=s.response_throughput,
+        client_send_us=send_us, client_recv_us=recv_us, avg_latency_us=avg_us,
+        network_us=net, queue_us=queue, compute_input_us=cin, compute_infer_us=cinf,
+        compute_output_us=cout, cache_hit_us=hit, cache_miss_us=miss,
+        percentiles_us={p: us(v) for p, v in s.latency.percentiles.items()},
+    )
+
+
+def fmt_rate(x: float) -> str:
+    """A rate as C++ ostream prints a double by default (6 significant digits)."""
+    return f"{x:.6g}"

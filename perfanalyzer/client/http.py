@@ -1,0 +1,307 @@
+"""KServe v2 REST client over aiohttp, with Triton's binary tensor extension.
+
+One :class:`aiohttp.ClientSession` (one keep-alive connection pool) per client, opened lazily
+inside the running event loop. Requests are serialized once by :meth:`HttpClient.prepare` (see
+:mod:`.http_codec`); :meth:`HttpClient.send` only posts the prepared bytes and reads the answer.
+
+Errors are translated here, at the boundary:
+
+* connection refused / reset / closed, TLS failures → :class:`ConnectError`;
+* connect or request timeout → :class:`RequestTimeout`;
+* an HTTP error status → :class:`ServerError` (``status`` = HTTP code, ``message`` = the JSON body's
+  ``"error"`` text, or the raw body);
+* an answer that cannot be parsed → :class:`ProtocolError`.
+
+Cancelling the task that awaits a call aborts the request: the connection is closed (not returned
+to the pool) and :class:`asyncio.CancelledError` propagates unchanged, as asyncio requires; it is
+never turned into :class:`RequestCancelled`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from .base import (
+    ClientOptions,
+    InferenceClient,
+    InferRequest,
+    InferResult,
+    ModelStatistics,
+    TlsOptions,
+    stats_from_json,
+)
+from .errors import (
+    ConnectError,
+    OptionError,
+    ProtocolError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+)
+from .http_codec import (
+    COMPRESSIONS,
+    HEADER_LENGTH,
+    PreparedHttpRequest,
+    decode_infer,
+    encode_infer,
+    model_path,
+)
+
+__all__ = ["HttpClient", "PreparedHttpRequest", "base_url", "make_ssl_context"]
+
+_SYSTEM_SHM = "/v2/systemsharedmemory"
+_CUDA_SHM = "/v2/cudasharedmemory"
+
+
+def base_url(options: ClientOptions) -> URL:
+    """The server's root URL: ``host:port`` (or ``http[s]://host:port[/prefix]``); the scheme is
+    https when the URL says so or ``options.tls.enabled`` is set."""
+    raw = options.url.strip()
+    scheme, rest = "http", raw
+    for prefix in ("http://", "https://"):
+        if raw.lower().startswith(prefix):
+            scheme, rest = prefix[:-3], raw[len(prefix):]
+    if options.tls.enabled:
+        scheme = "https"
+    try:
+        url = URL(f"{scheme}://{rest.rstrip('/')}")
+    except ValueError as exc:
+        raise OptionError(f"-u/--url: cannot parse {options.url!r}: {exc}") from exc
+    if not url.host or "://" in rest or url.query_string or url.fragment:
+        raise OptionError(f"-u/--url: expected host:port, got {options.url!r}")
+    return url
+
+
+def make_ssl_context(tls: TlsOptions) -> ssl.SSLContext:
+    """An SSL context with the CA file, client certificate and key of ``tls``. Peer and host
+    verification stay on unless ``verify_peer`` / ``verify_host`` are switched off."""
+    try:
+        ctx = ssl.create_default_context(cafile=tls.ca_file)
+        if tls.cert_file:
+            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise OptionError(f"TLS: cannot load certificates/key: {exc}") from exc
+    if not tls.verify_host or not tls.verify_peer:
+        ctx.check_hostname = False
+    if not tls.verify_peer:
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _server_error(status: int, body: bytes) -> ServerError:
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict) and "error" in decoded:
+        text = str(decoded["error"])
+    return ServerError(status, text or f"HTTP {status}")
+
+
+def _transport_error(exc: BaseException, url: object) -> NoReturn:
+    """Re-raise an aiohttp / timeout exception as the matching :class:`TransportError`."""
+    if isinstance(exc, TimeoutError):  # also aiohttp.ServerTimeoutError, asyncio.TimeoutError
+        raise RequestTimeout(f"{url}: request timed out") from exc
+    if isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
+        raise ConnectError(f"{url}: {exc or type(exc).__name__}") from exc
+    if isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)):
+        raise ProtocolError(f"{url}: undecodable answer: {exc}") from exc
+    raise TransportError(f"{url}: {exc or type(exc).__name__}") from exc
+
+
+class HttpClient(InferenceClient):
+    """KServe v2 / Triton client over HTTP/1.1 (aiohttp). See the module docstring for errors."""
+
+    protocol = "http"
+
+    def __init__(self, options: ClientOptions) -> None:
+        super().__init__(options)
+        for what, algo in (("compression", options.compression),
+                           ("response_compression", options.response_compression)):
+            if algo not in COMPRESSIONS:
+                raise OptionError(f"{what}: unknown algorithm {algo!r}; expected one of "
+                                  f"{', '.join(COMPRESSIONS)}")
+        self.url = base_url(options)
+        self.ssl_context = make_ssl_context(options.tls) if self.url.scheme == "https" else None
+        self._prefix = self.url.path.rstrip("/")
+        self._headers: dict[str, str] = dict(options.headers)
+        if options.response_compression != "none":
+            self._headers["Accept-Encoding"] = options.response_compression
+        self._auth = options.auth
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    # -- session ------------------------------------------------------------------------------
+    def _open(self) -> aiohttp.ClientSession:
+        opts = self.options
+        connector = aiohttp.TCPConnector(
+            limit=max(0, opts.connections),  # 0: no limit
+            ssl=self.ssl_context if self.ssl_context is not None else True,
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=opts.request_timeout_s or None,
+            sock_connect=opts.connect_timeout_s or None,
+        )
+        skip = ["User-Agent"]
+        if opts.response_compression == "none":
+            skip.append("Accept-Encoding")  # aiohttp would ask for gzip/deflate by default
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, skip_auto_headers=skip)
+        return self._session
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _url(self, path: str) -> URL:
+        return self.url.with_path(self._prefix + path, encoded=True)
+
+    def _request_headers(self) -> dict[str, str]:
+        headers = dict(self._headers)
+        if self._auth is not None:
+            self._auth(headers)
+        return headers
+
+    async def _call(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
+        """One control-plane request; returns (status, body) whatever the status."""
+        session = self._session or self._open()
+        url = self._url(path)
+        headers = self._request_headers()
+        data = None
+        if payload is not None:
+            data = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            resp = await session.request(method, url, data=data, headers=headers)
+            return resp.status, await resp.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            _transport_error(exc, url)
+
+    async def _json(self, method: str, path: str, payload: Any = None) -> Any:
+        """Call, raise ServerError on a non-200 status, decode the JSON body (None if empty)."""
+        status, body = await self._call(method, path, payload)
+        if status != 200:
+            raise _server_error(status, body)
+        if not body.strip():
+            return None
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ProtocolError(f"{path}: answer is not JSON: {body[:80]!r}") from exc
+
+    async def _ok(self, path: str) -> bool:
+        status, _ = await self._call("GET", path)
+        return status == 200
+
+    # -- health -------------------------------------------------------------------------------
+    async def is_server_live(self) -> bool:
+        return await self._ok("/v2/health/live")
+
+    async def is_server_ready(self) -> bool:
+        return await self._ok("/v2/health/ready")
+
+    async def is_model_ready(self, model: str, version: str = "") -> bool:
+        """False for a model (version) that is not ready, including an unknown one (Triton answers
+        400 "Model version not ready"); transport failures raise."""
+        return await self._ok(model_path(model, version) + "/ready")
+
+    # -- metadata / repository ----------------------------------------------------------------
+    async def server_metadata(self) -> dict[str, Any]:
+        return dict(await self._json("GET", "/v2"))
+
+    async def model_metadata(self, model: str, version: str = "") -> dict[str, Any]:
+        return dict(await self._json("GET", model_path(model, version)))
+
+    async def model_config(self, model: str, version: str = "") -> dict[str, Any]:
+        return dict(await self._json("GET", model_path(model, version) + "/config"))
+
+    async def repository_index(self, ready_only: bool = False) -> list[dict[str, Any]]:
+        return list(await self._json("POST", "/v2/repository/index", {"ready": ready_only}) or [])
+
+    async def load_model(self, model: str, config: str | None = None) -> None:
+        payload = {"parameters": {"config": config}} if config is not None else None
+        await self._json("POST", f"/v2/repository/models/{quote(model, safe='')}/load", payload)
+
+    async def unload_model(self, model: str, unload_dependents: bool = False) -> None:
+        await self._json("POST", f"/v2/repository/models/{quote(model, safe='')}/unload",
+                         {"parameters": {"unload_dependents": unload_dependents}})
+
+    async def model_statistics(self, model: str = "", version: str = "") -> list[ModelStatistics]:
+        path = (model_path(model, version) if model else "/v2/models") + "/stats"
+        answer = await self._json("GET", path) or {}
+        return [stats_from_json(e) for e in answer.get("model_stats", ())]
+
+    # -- shared memory ------------------------------------------------------------------------
+    @staticmethod
+    def _shm_path(root: str, name: str, action: str) -> str:
+        region = f"/region/{quote(name, safe='')}" if name else ""
+        return f"{root}{region}/{action}"
+
+    async def register_system_shm(self, name: str, key: str, byte_size: int,
+                                  offset: int = 0) -> None:
+        await self._json("POST", self._shm_path(_SYSTEM_SHM, name, "register"),
+                         {"key": key, "offset": offset, "byte_size": byte_size})
+
+    async def unregister_system_shm(self, name: str = "") -> None:
+        await self._json("POST", self._shm_path(_SYSTEM_SHM, name, "unregister"))
+
+    async def system_shm_status(self, name: str = "") -> list[dict[str, Any]]:
+        return list(await self._json("GET", self._shm_path(_SYSTEM_SHM, name, "status")) or [])
+
+    async def register_cuda_shm(self, name: str, raw_handle: bytes, device_id: int,
+                                byte_size: int) -> None:
+        handle = base64.b64encode(raw_handle).decode("ascii")
+        await self._json("POST", self._shm_path(_CUDA_SHM, name, "register"),
+                         {"raw_handle": {"b64": handle}, "device_id": device_id,
+                          "byte_size": byte_size})
+
+    async def unregister_cuda_shm(self, name: str = "") -> None:
+        await self._json("POST", self._shm_path(_CUDA_SHM, name, "unregister"))
+
+    async def cuda_shm_status(self, name: str = "") -> list[dict[str, Any]]:
+        return list(await self._json("GET", self._shm_path(_CUDA_SHM, name, "status")) or [])
+
+    # -- inference ----------------------------------------------------------------------------
+    def prepare(self, request: InferRequest) -> PreparedHttpRequest:
+        """Serialize (and compress) ``request`` once, with the URL and headers it is sent with.
+        The auth hook, if any, runs again on a copy of the headers at every send."""
+        return encode_infer(request, binary=self.options.binary_tensors,
+                            compression=self.options.compression, base_headers=self._headers,
+                            url=self._url)
+
+    async def _post(self, prepared: PreparedHttpRequest) -> tuple[bytes, str | None]:
+        session = self._session or self._open()
+        headers = prepared.headers
+        if self._auth is not None:
+            headers = dict(headers)
+            self._auth(headers)
+        try:
+            resp = await session.post(prepared.url, data=prepared.body, headers=headers)
+            body = await resp.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            _transport_error(exc, prepared.url)
+        if resp.status != 200:
+            raise _server_error(resp.status, body)
+        return body, resp.headers.get(HEADER_LENGTH)
+
+    async def send(self, prepared: PreparedHttpRequest) -> None:
+        """Post a prepared request, read the whole answer, check the status; outputs are not
+        decoded. Raises ServerError / TransportError (see the module docstring)."""
+        await self._post(prepared)
+
+    async def infer(self, request: InferRequest | PreparedHttpRequest) -> InferResult:
+        """Send ``request`` (an InferRequest or the result of :meth:`prepare`) and decode it."""
+        prepared = self.prepare(request) if isinstance(request, InferRequest) else request
+        body, header_length = await self._post(prepared)
+        return decode_infer(body, header_length)

@@ -1,0 +1,394 @@
+"""HttpClient against the real Triton (``triton`` fixture), plus wire-format checks against a local
+aiohttp echo server for what Triton cannot show (which headers arrived, TLS handshakes).
+
+Server behaviour pinned here (Triton 2.51):
+
+* ``/v2/models/<unknown>/ready`` answers 400 "Model version not ready" → ``is_model_ready`` is False;
+* inference on an unknown model answers 404 → ServerError(404) naming the model;
+* JSON tensors: Triton refuses FP16 and BF16 (400 "... via JSON is not supported");
+* CUDA shared memory on this CPU-only server: status is ``[]``, registering fails with 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from multiprocessing import shared_memory
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from perfanalyzer.client import tensors
+from perfanalyzer.client.base import (
+    ClientOptions,
+    InferRequest,
+    InputTensor,
+    ModelStatistics,
+    RequestedOutput,
+    ShmRef,
+)
+from perfanalyzer.client.errors import (
+    RequestTimeout,
+    ServerError,
+)
+from perfanalyzer.client.http import HttpClient
+
+server = pytest.mark.server
+TEST_MODELS = Path(__file__).with_name("models")
+
+A = np.arange(16, dtype=np.int32).reshape(1, 16)
+B = np.full((1, 16), 3, dtype=np.int32)
+ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
+                                                InputTensor.from_numpy("INPUT1", B)))
+DELAY = InferRequest(model="delay", inputs=(
+    InputTensor.from_numpy("INPUT0", np.array([1.5, 2.5, 3.5, 4.5], np.float32)),))
+
+#: One example per KServe datatype (BF16 as float32 values exactly representable in BF16).
+VALUES: dict[str, np.ndarray] = {
+    "BOOL": np.array([True, False, True]),
+    "UINT8": np.array([0, 255, 7], np.uint8),
+    "UINT16": np.array([0, 65535, 9], np.uint16),
+    "UINT32": np.array([0, 2**32 - 1, 5], np.uint32),
+    "UINT64": np.array([0, 2**64 - 1, 5], np.uint64),
+    "INT8": np.array([-128, 127, 0], np.int8),
+    "INT16": np.array([-32768, 32767, 1], np.int16),
+    "INT32": np.array([-(2**31), 2**31 - 1, 2], np.int32),
+    "INT64": np.array([-(2**63), 2**63 - 1, 3], np.int64),
+    "FP16": np.array([1.5, -2.25, 65504], np.float16),
+    "FP32": np.array([1.5, -2.25, 3e38], np.float32),
+    "FP64": np.array([1.5, -2.25, 1e300]),
+    "BF16": np.array([1.5, -2.25, 256.0], np.float32),
+    "BYTES": np.array([b"a", b"", "h\u00e9llo".encode()], dtype=object),
+}
+EXPECTED_DTYPE = {**{dt: tensors.NUMPY_DTYPES[dt] for dt in VALUES}, "BF16": np.dtype("<f4")}
+
+
+def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body in a fresh event loop (no pytest-asyncio here)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def client(srv: Any, **options: Any) -> HttpClient:
+    return HttpClient(ClientOptions(url=srv.http_url, **options))
+
+
+async def stats(c: HttpClient, model: str) -> ModelStatistics:
+    (entry,) = await c.model_statistics(model, "1")
+    return entry
+
+
+def types_request(dts: list[str]) -> InferRequest:
+    return InferRequest(model="identity_types", inputs=tuple(
+        InputTensor.from_numpy(f"INPUT_{dt}", VALUES[dt], dt) for dt in dts))
+
+
+def check_add_sub(outputs: dict[str, np.ndarray]) -> None:
+    np.testing.assert_array_equal(outputs["OUTPUT0"], A + B)
+    np.testing.assert_array_equal(outputs["OUTPUT1"], A - B)
+    assert outputs["OUTPUT0"].dtype == np.int32
+
+
+# -- health, metadata, repository -------------------------------------------------------------
+@server
+@aio
+async def test_health(triton: Any) -> None:
+    async with client(triton) as c:
+        assert await c.is_server_live() is True
+        assert await c.is_server_ready() is True
+        assert await c.is_model_ready("add_sub") is True
+        assert await c.is_model_ready("add_sub", "1") is True
+        assert await c.is_model_ready("add_sub", "7") is False
+        assert await c.is_model_ready("no_such_model") is False  # Triton: 400, not ready
+        await c.wait_until_ready(5.0, model="add_sub")
+        with pytest.raises(RequestTimeout, match="no_such_model"):
+            await c.wait_until_ready(0.2, model="no_such_model", poll_s=0.05)
+
+
+@server
+@aio
+async def test_metadata_and_config(triton: Any) -> None:
+    async with client(triton) as c:
+        meta = await c.server_metadata()
+        assert meta["name"] == "triton"
+        assert meta["version"] == "2.51.0"
+        for ext in ("binary_tensor_data", "system_shared_memory", "statistics", "model_repository"):
+            assert ext in meta["extensions"]
+        model = await c.model_metadata("add_sub", "1")
+        assert model["name"] == "add_sub" and model["versions"] == ["1"]
+        assert model["inputs"] == [{"name": "INPUT0", "datatype": "INT32", "shape": [-1, 16]},
+                                   {"name": "INPUT1", "datatype": "INT32", "shape": [-1, 16]}]
+        config = await c.model_config("add_sub")
+        assert config["max_batch_size"] == 8
+        assert [(i["name"], i["data_type"], i["dims"]) for i in config["input"]] == [
+            ("INPUT0", "TYPE_INT32", [16]), ("INPUT1", "TYPE_INT32", [16])]
+        assert "dynamic_batching" in config
+        with pytest.raises(ServerError) as err:
+            await c.model_metadata("no_such_model")
+        assert err.value.status == 404 and "no_such_model" in err.value.message
+
+
+@server
+@aio
+async def test_repository_index(triton: Any) -> None:
+    async with client(triton) as c:
+        index = await c.repository_index()
+        by_name = {e["name"]: e for e in index}
+        assert set(by_name) >= {"add_sub", "delay", "identity_types", "sequence_acc"}
+        assert by_name["add_sub"] == {"name": "add_sub", "version": "1", "state": "READY"}
+        ready = await c.repository_index(ready_only=True)
+        assert all(e["state"] == "READY" for e in ready)
+        assert "add_sub" in {e["name"] for e in ready}
+
+
+async def _wait_ready(c: HttpClient, model: str, want: bool) -> None:
+    deadline = time.monotonic() + 30
+    while await c.is_model_ready(model) is not want:
+        assert time.monotonic() < deadline, f"{model} ready != {want}"
+        await asyncio.sleep(0.05)
+
+
+async def _wait_unavailable(c: HttpClient, model: str) -> None:
+    """Triton unloads asynchronously: the index says UNLOADING, then UNAVAILABLE."""
+    deadline = time.monotonic() + 30
+    while True:
+        states = {e["name"]: e.get("state") for e in await c.repository_index()}
+        if states[model] == "UNAVAILABLE":
+            return
+        assert states[model] == "UNLOADING" and time.monotonic() < deadline, states[model]
+        await asyncio.sleep(0.05)
+
+
+@server
+@aio
+async def test_unload_and_load(triton: Any) -> None:
+    model = "identity_fp32"
+    async with client(triton) as c:
+        try:
+            await c.unload_model(model)
+            await _wait_ready(c, model, False)
+            assert model not in {e["name"] for e in await c.repository_index(ready_only=True)}
+            await _wait_unavailable(c, model)
+            await c.load_model(model)
+            await _wait_ready(c, model, True)
+        finally:
+            await c.load_model(model)
+        x = np.array([[0.5, -1.0]], np.float32)
+        result = await c.infer(InferRequest(model=model, inputs=(
+            InputTensor.from_numpy("INPUT0", x),)))
+        np.testing.assert_array_equal(result.outputs["OUTPUT0"], x)
+        with pytest.raises(ServerError) as err:
+            await c.load_model("no_such_model")
+        assert "no_such_model" in err.value.message
+
+
+@server
+@aio
+async def test_load_with_config_override(triton: Any) -> None:
+    model = "identity_fp32"
+    async with client(triton) as c:
+        config = await c.model_config(model)
+        assert config["max_batch_size"] == 8
+        override = {k: config[k] for k in ("backend", "input", "output")}
+        override["max_batch_size"] = 4
+        try:
+            await c.load_model(model, config=json.dumps(override))
+            assert (await c.model_config(model))["max_batch_size"] == 4
+        finally:  # a plain load keeps the override: unload first to get the repository's config
+            await c.unload_model(model)
+            await _wait_unavailable(c, model)
+            await c.load_model(model)
+        assert (await c.model_config(model))["max_batch_size"] == 8
+
+
+# -- statistics --------------------------------------------------------------------------------
+@server
+@aio
+async def test_statistics_exact_counts(triton: Any) -> None:
+    k = 7
+    async with client(triton) as c:
+        before = await stats(c, "add_sub")
+        for _ in range(k):
+            check_add_sub((await c.infer(ADD_SUB)).outputs)
+        delta = await stats(c, "add_sub") - before
+        assert (delta.inference_count, delta.execution_count) == (k, k)
+        assert delta.get("success").count == k
+        assert delta.get("fail").count == 0
+        assert delta.get("compute_infer").count == k and delta.get("compute_infer").ns > 0
+        everything = {(s.name, s.version) for s in await c.model_statistics()}
+        assert {("add_sub", "1"), ("delay", "1")} <= everything
+        with pytest.raises(ServerError) as err:
+            await c.model_statistics("no_such_model")
+        assert "no_such_model" in err.value.message
+
+
+@server
+@aio
+async def test_prepared_request_sent_concurrently(triton: Any) -> None:
+    async with client(triton) as c:
+        prepared = c.prepare(ADD_SUB)
+        before = await stats(c, "add_sub")
+        assert await asyncio.gather(*(c.send(prepared) for _ in range(200))) == [None] * 200
+        delta = await stats(c, "add_sub") - before
+        assert delta.inference_count == 200 and delta.get("success").count == 200
+        assert 1 <= delta.execution_count <= 200
+        check_add_sub((await c.infer(prepared)).outputs)
+
+
+@server
+@aio
+async def test_connection_limit(triton: Any) -> None:
+    async with client(triton, connections=2) as c:
+        prepared = c.prepare(ADD_SUB)
+        before = await stats(c, "add_sub")
+        await asyncio.gather(*(c.send(prepared) for _ in range(20)))
+        assert (await stats(c, "add_sub") - before).get("success").count == 20
+
+
+# -- shared memory -----------------------------------------------------------------------------
+@server
+@aio
+async def test_system_shared_memory(triton: Any) -> None:
+    region = f"pa_test_{uuid.uuid4().hex[:8]}"
+    shm = shared_memory.SharedMemory(create=True, size=256)
+    try:
+        buf: np.ndarray = np.ndarray((4, 16), dtype=np.int32, buffer=shm.buf)
+        buf[0], buf[1], buf[2:] = A[0], B[0], -1
+        async with client(triton) as c:
+            await c.register_system_shm(region, "/" + shm.name, 256, offset=0)
+            try:
+                status = await c.system_shm_status(region)
+                assert status == [{"name": region, "key": "/" + shm.name, "offset": 0,
+                                   "byte_size": 256}]
+                assert region in {s["name"] for s in await c.system_shm_status()}
+                request = InferRequest(model="add_sub", inputs=(
+                    InputTensor("INPUT0", "INT32", (1, 16), shm=ShmRef(region, 64, 0)),
+                    InputTensor("INPUT1", "INT32", (1, 16), shm=ShmRef(region, 64, 64)),
+                ), outputs=(RequestedOutput("OUTPUT0", shm=ShmRef(region, 64, 128)),
+                            RequestedOutput("OUTPUT1", shm=ShmRef(region, 64, 192))))
+                result = await c.infer(request)
+                assert result.outputs == {}
+                assert result.shm_outputs == {"OUTPUT0": ("INT32", (1, 16)),
+                                              "OUTPUT1": ("INT32", (1, 16))}
+                np.testing.assert_array_equal(buf[2], (A + B)[0])
+                np.testing.assert_array_equal(buf[3], (A - B)[0])
+            finally:
+                await c.unregister_system_shm(region)
+            assert region not in {s["name"] for s in await c.system_shm_status()}
+            with pytest.raises(ServerError) as err:
+                await c.system_shm_status(region)
+            assert err.value.status == 404 and region in err.value.message
+            with pytest.raises(ServerError, match="no_such_key"):
+                await c.register_system_shm(region, "/pa_no_such_key", 64)
+        del buf
+    finally:
+        shm.close()
+        shm.unlink()
+
+
+@server
+@aio
+async def test_cuda_shared_memory_on_cpu_only_server(triton: Any) -> None:
+    async with client(triton) as c:
+        assert await c.cuda_shm_status() == []
+        with pytest.raises(ServerError) as err:
+            await c.cuda_shm_status("pa_cuda")
+        assert err.value.status == 404 and "pa_cuda" in err.value.message
+        with pytest.raises(ServerError) as err:
+            await c.register_cuda_shm("pa_cuda", b"\0" * 64, device_id=0, byte_size=64)
+        assert err.value.status == 400
+        await c.unregister_cuda_shm()  # unregistering all: nothing to do, no error
+
+
+# -- datatypes and tensor encodings ------------------------------------------------------------
+@server
+@pytest.mark.parametrize("dt", list(VALUES))
+@aio
+async def test_every_datatype_binary(triton: Any, dt: str) -> None:
+    async with client(triton) as c:
+        result = await c.infer(types_request([dt]))
+    out = result.outputs[f"OUTPUT_{dt}"]
+    assert list(result.outputs) == [f"OUTPUT_{dt}"]
+    assert out.dtype == EXPECTED_DTYPE[dt] and out.shape == (3,)
+    assert out.tolist() == VALUES[dt].tolist()
+
+
+@server
+@aio
+async def test_all_datatypes_in_one_request_json_vs_binary(triton: Any) -> None:
+    json_ok = [dt for dt in VALUES if dt not in ("FP16", "BF16")]
+    async with client(triton) as c:
+        binary = (await c.infer(types_request(list(VALUES)))).outputs
+    async with client(triton, binary_tensors=False) as c:
+        plain = (await c.infer(types_request(json_ok))).outputs
+        for dt in ("FP16", "BF16"):
+            with pytest.raises(ServerError, match=f"{dt} data via JSON is not supported"):
+                await c.infer(types_request([dt]))
+    assert set(binary) == {f"OUTPUT_{dt}" for dt in VALUES}
+    assert set(plain) == {f"OUTPUT_{dt}" for dt in json_ok}
+    for dt in VALUES:
+        assert binary[f"OUTPUT_{dt}"].tolist() == VALUES[dt].tolist(), dt
+    for dt in json_ok:
+        name = f"OUTPUT_{dt}"
+        assert plain[name].dtype == binary[name].dtype, dt
+        assert plain[name].tolist() == binary[name].tolist(), dt
+
+
+@server
+@aio
+async def test_requested_outputs_and_classification(triton: Any) -> None:
+    async with client(triton) as c:
+        only1 = await c.infer(InferRequest(model="add_sub", inputs=ADD_SUB.inputs,
+                                           outputs=(RequestedOutput("OUTPUT1"),)))
+        assert list(only1.outputs) == ["OUTPUT1"]
+        np.testing.assert_array_equal(only1.outputs["OUTPUT1"], A - B)
+        for binary in (True, False):
+            classes = await c.infer(InferRequest(model="add_sub", inputs=ADD_SUB.inputs, outputs=(
+                RequestedOutput("OUTPUT0", binary=binary, class_count=3),
+                RequestedOutput("OUTPUT1", binary=binary))))
+            # OUTPUT0 = A + B = 3..18; top 3 as "value:index"
+            assert classes.outputs["OUTPUT0"].tolist() == [[b"18:15", b"17:14", b"16:13"]]
+            np.testing.assert_array_equal(classes.outputs["OUTPUT1"], A - B)
+
+
+@server
+@aio
+async def test_request_id_and_model_version_echoed(triton: Any) -> None:
+    async with client(triton) as c:
+        request = InferRequest(model="add_sub", version="1", inputs=ADD_SUB.inputs,
+                               request_id="req-42")
+        result = await c.infer(request)
+        assert (result.id, result.model_name, result.model_version) == ("req-42", "add_sub", "1")
+        check_add_sub(result.outputs)
+        assert (await c.infer(ADD_SUB)).id == ""
+
+
+def _seq(value: int, **flags: Any) -> InferRequest:
+    return InferRequest(model="sequence_acc", inputs=(
+        InputTensor.from_numpy("INPUT", np.array([value], np.int32)),), **flags)
+
+
+@server
+@aio
+async def test_sequence_parameters(triton: Any) -> None:
+    sid = 900_000 + uuid.uuid4().int % 100_000
+    async with client(triton) as c:
+        got = []
+        for i, v in enumerate((3, 4, 5)):
+            r = await c.infer(_seq(v, sequence_id=sid, sequence_start=i == 0,
+                                   sequence_end=i == 2))
+            got.append((int(r.outputs["OUTPUT"][0]), int(r.outputs["COUNT"][0])))
+        assert got == [(3, 1), (7, 2), (12, 3)]
+        with pytest.raises(ServerError) as err:  # the sequence has ended: no START → error
+            await c.infer(_seq(1, sequence_id=sid))
+        assert err.value.status == 400 and "START" in err.value.message

@@ -1,0 +1,128 @@
+"""The user's data flags (``-b``, ``--input-data``, ``--shape``, ``--string-*``) and their checks
+against the model, all of which happen before any request is built."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..client.errors import OptionError
+from .model import ModelIO, TensorSpec, format_shape
+
+DEFAULT_BATCH_SIZE = 1
+DEFAULT_STRING_LENGTH = 128
+DEFAULT_SEED = 0
+#: ``--input-data`` words that pick generated data rather than a file or directory.
+RANDOM = "random"
+ZERO = "zero"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataOptions:
+    """Input-data flags.
+
+    ``input_data`` entries are ``"random"``, ``"zero"``, a directory or a JSON file; files and
+    directories are read in order and their streams appended. When any file or directory is given,
+    the data comes from them only; otherwise ``"zero"`` anywhere picks zeros over random data (as
+    perf_analyzer's ``zero_input`` flag does). ``shapes`` maps input name to dims without the
+    batch dimension (``--shape name:d1,d2``).
+    """
+
+    batch_size: int = DEFAULT_BATCH_SIZE
+    input_data: tuple[str, ...] = (RANDOM,)
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    string_length: int = DEFAULT_STRING_LENGTH
+    string_data: str | None = None
+    seed: int = DEFAULT_SEED
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The files and directories among ``input_data``, in order."""
+        return tuple(p for p in self.input_data if p not in (RANDOM, ZERO))
+
+    @property
+    def zero(self) -> bool:
+        return ZERO in self.input_data
+
+
+def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """Parse one ``--shape`` value, ``name:d1,d2,...`` (the name may itself contain ``:``).
+
+    Raises OptionError naming the flag for a missing name, a non-integer or a dim <= 0.
+    """
+    name, sep, dims_text = text.rpartition(":")
+    if not sep or not name or not dims_text.strip():
+        raise OptionError(f"--shape {text}: expected name:d1,d2,...")
+    try:
+        dims = tuple(int(d) for d in dims_text.split(","))
+    except ValueError:
+        raise OptionError(f"--shape {text}: dims must be integers") from None
+    if any(d <= 0 for d in dims):
+        raise OptionError(f"--shape {text}: every dim must be > 0")
+    return name, dims
+
+
+def check_options(io: ModelIO, options: DataOptions) -> dict[str, tuple[int, ...]]:
+    """Check the flags against the model; return every input's shape after ``--shape``.
+
+    The returned shapes exclude the batch dimension and still contain -1 where neither the model nor
+    ``--shape`` fixes a dim (JSON data may give those per step).
+    """
+    _check_batch(io, options.batch_size)
+    if options.string_length < 0:
+        raise OptionError(f"--string-length must be >= 0, got {options.string_length}")
+    shapes = {t.name: t.shape for t in io.inputs}
+    for name, dims in options.shapes.items():
+        spec = io.input(name)
+        if spec is None:
+            raise OptionError(f"--shape {name}:{_dims(dims)}: {not_an_input(io, name)}")
+        shapes[name] = fit_shape(spec, tuple(dims), f"--shape {name}:{_dims(dims)}", min_dim=1)
+    return shapes
+
+
+def fit_shape(spec: TensorSpec, shape: tuple[int, ...], where: str, *,
+              min_dim: int) -> tuple[int, ...]:
+    """Check a user shape against the model's: same rank, same fixed dims, every dim >= ``min_dim``.
+
+    ``where`` starts the OptionError message (the flag or the file position).
+    """
+    if any(d < min_dim for d in shape):
+        raise OptionError(f"{where}: every dim of {spec.name!r} must be >= {min_dim}, "
+                          f"got {format_shape(shape)}")
+    if len(shape) != len(spec.shape) or any(
+        m >= 0 and m != d for m, d in zip(spec.shape, shape, strict=True)
+    ):
+        raise OptionError(f"{where}: shape {format_shape(shape)} of {spec.name!r} does not match "
+                          f"the model shape {format_shape(spec.shape)}")
+    return shape
+
+
+def dynamic_shape_error(spec: TensorSpec, where: str = "", also: str = "") -> OptionError:
+    """``input 'X' has dynamic shape [-1,16]; give it with --shape X:dims`` (+ ``also``)."""
+    prefix = f"{where}: " if where else ""
+    return OptionError(f"{prefix}input {spec.name!r} has dynamic shape {format_shape(spec.shape)}; "
+                       f"give it with --shape {spec.name}:dims{also}")
+
+
+def not_an_input(io: ModelIO, name: str) -> str:
+    """``'X' is not an input of model 'm' (inputs: A, B)``."""
+    return f"{name!r} is not an input of model {io.name!r} (inputs: {', '.join(io.input_names)})"
+
+
+def _dims(dims: tuple[int, ...]) -> str:
+    return ",".join(str(d) for d in dims)
+
+
+def _check_batch(io: ModelIO, batch: int) -> None:
+    if batch < 1:
+        raise OptionError(f"-b must be >= 1, got {batch}")
+    if batch == 1:
+        return
+    if io.max_batch_size <= 0:
+        raise OptionError(f"-b {batch}: model {io.name!r} does not support batching "
+                          "(max_batch_size 0)")
+    if batch > io.max_batch_size:
+        raise OptionError(f"-b {batch} exceeds max_batch_size {io.max_batch_size} "
+                          f"of model {io.name!r}")
+    if io.is_sequence:
+        raise OptionError(f"-b {batch}: sequence model {io.name!r} takes -b 1 only")

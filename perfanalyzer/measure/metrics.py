@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..client.base import STAT_KEYS, ModelStatistics, StatDuration
+from .percentile import percentile_index
 from .records import RecordSlice
 
 REPORT_PERCENTILES = (50, 90, 95, 99)
@@ -21,11 +22,9 @@ LATE_SEND_NS = 1_000_000
 
 
 def nearest_rank(sorted_ns: np.ndarray, p: float) -> int:
-    """perf_analyzer's percentile: index = int((p/100)·(n−1)+0.5) into the sorted samples."""
+    """perf_analyzer's percentile of already sorted samples (0 when there are none)."""
     n = len(sorted_ns)
-    if n == 0:
-        return 0
-    return int(sorted_ns[int((p / 100.0) * (n - 1) + 0.5)])
+    return int(sorted_ns[percentile_index(p, n)]) if n else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,8 @@ class ServerDelta:
 
     def __add__(self, other: ServerDelta) -> ServerDelta:
         return ServerDelta(_add_stats(self.model, other.model),
-                           tuple(_add_stats(a, b) for a, b in zip(self.composing, other.composing)))
+                           tuple(_add_stats(a, b) for a, b in zip(self.composing, other.composing,
+                                                                   strict=True)))
 
     def avg_us(self, key: str, *, ensemble_total: bool = False) -> float:
         """Average duration of ``key`` per request in µs; for ensembles optionally summed over
@@ -115,6 +115,8 @@ class Summary:
     server: ServerDelta | None
     client: ClientLoad
     windows: int = 1
+    #: Cores the client may use (worker processes); saturation is judged against this.
+    windows_cores: float = 1.0
 
     @property
     def duration_s(self) -> float:
@@ -147,8 +149,6 @@ class Summary:
         return (self.client_cpu_util >= CLIENT_SATURATION_CPU * self.windows_cores
                 or self.client.max_loop_lag_ns >= CLIENT_SATURATION_LAG_NS)
 
-    windows_cores: float = 1.0
-
 
 def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: int,
               server: ServerDelta | None, client: ClientLoad, percentiles: Sequence[int] = (),
@@ -161,7 +161,7 @@ def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: i
     error_counts = dict(Counter(records.errors[c] for c in bad.tolist())) if len(bad) else {}
     return Summary(
         start_ns=start_ns, end_ns=end_ns, batch_size=batch_size,
-        completed=int(ok.sum()), errors=int(len(bad)), error_counts=error_counts,
+        completed=int(ok.sum()), errors=len(bad), error_counts=error_counts,
         responses=int(records.responses[ok].sum()),
         latency=LatencyStats.of(last - records.sent[ok], percentiles),
         corrected=LatencyStats.of(last - records.intended[ok], percentiles),

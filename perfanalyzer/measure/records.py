@@ -38,6 +38,14 @@ class RecordBuffer:
     __slots__ = ("_errors", "_index", "count", "first", "intended", "last", "responses",
                  "sent", "sequence", "status")
 
+    intended: np.ndarray
+    sent: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    status: np.ndarray
+    responses: np.ndarray
+    sequence: np.ndarray
+
     def __init__(self, capacity: int = INITIAL_CAPACITY) -> None:
         self.count = 0
         self._errors: list[str] = [""]
@@ -98,7 +106,8 @@ class RecordBuffer:
 
     def index_at(self, t_ns: int, lo: int = 0) -> int:
         """Number of records whose last response is at or before ``t_ns`` (window edges inclusive)."""
-        return lo + int(np.searchsorted(self.last[lo : self.count], t_ns, side="right"))
+        edge = np.int64(t_ns)
+        return lo + int(np.searchsorted(self.last[lo : self.count], edge, side="right"))
 
     def view(self, lo: int = 0, hi: int | None = None) -> RecordSlice:
         hi = self.count if hi is None else hi

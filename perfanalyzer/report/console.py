@@ -8,20 +8,23 @@ from typing import TextIO
 
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from ..measure.stabilizer import distance_from_stable
+from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_stable
 from ..measure.window import PointResult
 from .figures import fmt_rate, row_figures, us
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
                   async_mode: bool, percentile: int, mode: str, streaming: bool) -> str:
+    stab = (f"p{percentile} latency" if percentile > 0 else "average latency")
     lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
              "  Service Kind: TRITON"]
     if count_windows:
         lines += ['  Using "count_windows" mode for stabilization',
+                  f"  Stabilizing using {stab} and throughput",
                   f"  Minimum number of samples in each window: {request_count}"]
     else:
         lines += ['  Using "time_windows" mode for stabilization',
+                  f"  Stabilizing using {stab} and throughput",
                   f"  Measurement window: {interval_ms} msec"]
     if mode != "concurrency":
         lines.append("  Using uniform distribution on request generation" if mode == "request_rate"
@@ -29,8 +32,6 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
     lines.append(f"  Using {'asynchronous' if async_mode else 'synchronous'} calls for inference")
     if streaming:
         lines.append("  Using streaming (gRPC bidirectional stream); latency to the last response")
-    lines.append(f"  Stabilizing using p{percentile} latency" if percentile > 0
-                 else "  Stabilizing using average latency")
     return "\n".join(lines) + "\n"
 
 
@@ -64,9 +65,10 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
             lines.append(f"      {n} x {msg}")
     if s.server is not None:
         lines += _server_lines(run, s)
-    if not point.stable or point.verdict.reason == "throughput_only":
+    v = point.verdict
+    if not point.stable or v.reason == "throughput_only" or point.interrupted or v.over_threshold:
         lines += _stability_lines(run, point)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"
 
 
 def _client_load_lines(s: Summary) -> list[str]:
@@ -115,20 +117,20 @@ def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
     if v.reason == "throughput_only":
         return ["  Warning: Request latency is not stabilizing. Please try lowering the request "
                 "rate.", f"    ({distance_from_stable(v, run_criteria(run))})"]
-    if v.reason == "latency_threshold":
-        return ["  Measured latency went over the set limit of "
-                f"{run.config.get('latency_threshold_ms', 0):g} msec."]
     if point.interrupted:
         return [f"  Interrupted after {n} measurement windows; figures are from those windows."]
+    if v.over_threshold or v.reason == "latency_threshold":
+        return ["  Measured latency went over the set limit of "
+                f"{run.config.get('latency_threshold_ms', 0):g} msec."]
+    if v.reason == "no_requests":
+        return [f"  {NO_REQUESTS_MESSAGE}"]
     return [f"  Failed to obtain stable measurement within {n} measurement windows for "
             f"{what} {fmt_rate(point.level)}. Please try to increase the --measurement-interval.",
             f"    Distance from stable: {distance_from_stable(v, run_criteria(run))}; the figures "
             "above merge the last windows and are reported anyway."]
 
 
-def run_criteria(run: RunResult):  # type: ignore[no-untyped-def]
-    from ..measure.stabilizer import Criteria
-
+def run_criteria(run: RunResult) -> Criteria:
     return Criteria(stability_pct=float(run.config.get("stability_percentage", 10.0)),
                     max_trials=int(run.config.get("max_trials", 10)))
 

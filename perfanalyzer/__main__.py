@@ -1,0 +1,3 @@
+from perfanalyzer.cli.main import main
+
+main()

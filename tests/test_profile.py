@@ -1,0 +1,148 @@
+"""End-to-end profiles against the real Triton: ground truth, exact counters, bad input, Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from perfanalyzer.cli.build import config_from_kwargs
+from perfanalyzer.cli.main import cli
+from perfanalyzer.config import RunConfig
+from perfanalyzer.measure.result import RunResult
+from perfanalyzer.profile.run import profile
+
+pytestmark = pytest.mark.server
+
+DELAY_S = 0.050
+
+
+def _cfg(url: str, *args: str) -> RunConfig:
+    """A RunConfig exactly as the CLI would build it from these flags."""
+    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
+    return config_from_kwargs(dict(ctx.params))
+
+
+def _run(cfg: RunConfig) -> RunResult:
+    return asyncio.run(profile(cfg, out=io.StringIO()))
+
+
+def _success_count(url: str, model: str) -> int:
+    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
+        stats = json.load(r)["model_stats"]
+    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+@pytest.mark.slow
+def test_ground_truth_fixed_delay_concurrency_2(triton: Any) -> None:
+    run = _run(_cfg(triton.http_url, "-m", "delay", "--concurrency-range", "2", "-p", "1500",
+                    "-s", "10"))
+    (point,) = run.points
+    s = point.merged
+    # Little's law for a closed loop: throughput × mean latency = requests outstanding.
+    assert s.throughput * s.latency.avg_ns / 1e9 == pytest.approx(2.0, rel=0.02)
+    # p50 = the configured delay plus transport time (a few ms at most on loopback).
+    assert DELAY_S * 1e9 <= s.latency.p(50) <= DELAY_S * 1e9 * 1.05 + 3e6
+    assert s.throughput == pytest.approx(2 / DELAY_S, rel=0.07)
+    assert s.errors == 0
+
+
+def test_counts_match_the_servers_own_counters(triton: Any) -> None:
+    before = _success_count(triton.http_url, "add_sub")
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--concurrency-range", "1:2", "-p", "400",
+                    "-s", "50", "-r", "4"))
+    after = _success_count(triton.http_url, "add_sub")
+    assert run.buffer is not None
+    # Every request the client recorded (all drained at the end) is exactly one the server served.
+    assert after - before == run.buffer.count
+    for point in run.points:
+        for w in point.windows:
+            assert w.summary.server is not None
+            served = w.summary.server.model.get("success").count
+            # A request counts in the window its response arrives in; the server counts it when it
+            # finishes executing: they can differ only by the requests straddling an edge.
+            assert abs(served - w.summary.completed) <= int(point.level) * 2
+        srv = point.merged.server
+        assert srv is not None
+        assert srv.model.get("success").count == sum(
+            w.summary.server.model.get("success").count for w in point.windows[-3:]
+            if w.summary.server is not None)
+
+
+def test_cli_writes_perf_analyzer_csv(triton: Any, tmp_path: Any) -> None:
+    out = tmp_path / "perf.csv"
+    r = _cli("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:3:2", "-p", "300",
+             "-s", "100", "-f", str(out), "--verbose-csv")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted(int(r["Concurrency"]) for r in rows) == [1, 3]
+    assert all(float(r["Inferences/Second"]) > 0 for r in rows)
+    assert "Request concurrency: 3" in r.stdout
+    assert "Inferences/Second vs. Client Average Batch Latency" in r.stdout
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["-m", "nope"], 99, "-m: model 'nope' is not available"),
+    (["-m", "add_sub", "--concurrency-range", "4:2"], 3, "--concurrency-range: end 2 is below"),
+    (["-m", "add_sub", "-b", "9"], 3, "-b"),
+    (["-m", "identity_fp32"], 3, "INPUT0"),
+    (["-m", "add_sub", "--shape", "INPUT0:3"], 3, "--shape"),
+    (["-m", "add_sub", "--percentile", "100"], 3, "--percentile"),
+    (["-m", "add_sub", "--concurrency-range", "1", "--request-rate-range", "5"], 3,
+     "Cannot use both"),
+])
+def test_bad_input_is_one_line_before_any_load(triton: Any, args: list[str], code: int,
+                                               message: str) -> None:
+    before = _success_count(triton.http_url, "add_sub")
+    r = _cli(*args, "-u", triton.http_url, "-p", "200")
+    assert r.returncode == code, (r.stdout, r.stderr)
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and message in err[0], r.stderr
+    assert _success_count(triton.http_url, "add_sub") == before
+
+
+def test_unknown_model_lists_the_servers_models(triton: Any) -> None:
+    r = _cli("-m", "nope", "-u", triton.http_url)
+    assert "add_sub" in r.stderr and "delay" in r.stderr
+
+
+def test_no_server_says_how_to_start_one() -> None:
+    from perfanalyzer.server.launcher import free_port
+
+    r = _cli("-m", "simple", "-u", f"127.0.0.1:{free_port()}")
+    assert r.returncode == 99
+    assert "perfanalyzer serve" in r.stderr or "--launch-server" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_drains_and_writes_what_was_measured(triton: Any, tmp_path: Any) -> None:
+    out = tmp_path / "perf.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfanalyzer", "-m", "add_sub", "-u", triton.http_url,
+         "--concurrency-range", "1:50", "-p", "500", "-s", "100", "-f", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the CSV appears after the first load point
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) >= 1
+    assert "Stopping" in stderr
+    assert f"Request concurrency: {len(rows)}" in stdout or len(rows) >= 1

@@ -538,15 +538,25 @@ async def test_connect_timeout_against_a_silent_listener() -> None:
 @asynccontextmanager
 async def fake_server(seen: list[dict[str, str]],
                       credentials: grpc.ServerCredentials | None = None) -> AsyncIterator[int]:
-    """An in-process gRPC server answering ServerLive, recording each call's metadata."""
+    """An in-process gRPC server answering ServerLive and ModelInfer (an empty response),
+    recording each call's metadata plus ``:peer`` (the client's address: one per connection)."""
+    def record(context: grpc.aio.ServicerContext) -> None:
+        meta = {k: str(v) for k, v in context.invocation_metadata() or ()}
+        seen.append({**meta, ":peer": context.peer()})
+
     async def live(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        seen.append({k: str(v) for k, v in context.invocation_metadata() or ()})
+        record(context)
         return pb.ServerLiveResponse(live=True).SerializeToString()
+
+    async def infer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        record(context)
+        return pb.ModelInferResponse(model_name="fake").SerializeToString()
 
     srv = grpc.aio.server()
     srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         "inference.GRPCInferenceService",
-        {"ServerLive": grpc.unary_unary_rpc_method_handler(live)}),))
+        {"ServerLive": grpc.unary_unary_rpc_method_handler(live),
+         "ModelInfer": grpc.unary_unary_rpc_method_handler(infer)}),))
     addr = "127.0.0.1:0"
     port = srv.add_secure_port(addr, credentials) if credentials else srv.add_insecure_port(addr)
     await srv.start()
@@ -554,6 +564,29 @@ async def fake_server(seen: list[dict[str, str]],
         yield port
     finally:
         await srv.stop(None)
+
+
+@aio
+async def test_connections_are_separate_channels_used_round_robin() -> None:
+    seen: list[dict[str, str]] = []
+    async with fake_server(seen) as port:
+        for connections, peers in ((0, 1), (3, 3)):
+            seen.clear()
+            opts = ClientOptions(url=f"127.0.0.1:{port}", connections=connections)
+            async with GrpcClient(opts) as c:
+                prepared = c.prepare(ADD_SUB)
+                for _ in range(6):
+                    await c.send(prepared)
+            by_peer = [m[":peer"] for m in seen]
+            assert len(set(by_peer)) == peers
+            assert all(by_peer.count(p) == 6 // peers for p in set(by_peer))
+
+
+@aio
+async def test_wait_until_ready_times_out_without_server() -> None:
+    async with GrpcClient(ClientOptions(url=f"127.0.0.1:{_free_port()}")) as c:
+        with pytest.raises(RequestTimeout, match="server not ready"):
+            await c.wait_until_ready(0.3)
 
 
 @aio

@@ -87,6 +87,7 @@ class GrpcClient(InferenceClient):
         self._next_infer: Iterator[Any] = iter(())
         self._control: dict[str, Any] = {}
         self._ready = False
+        self._streams_opened = 0
 
     # -- channels -------------------------------------------------------------------------------
     def _open_channels(self) -> None:
@@ -109,11 +110,15 @@ class GrpcClient(InferenceClient):
         if not self._channels:
             self._open_channels()
         timeout = self.options.connect_timeout_s or None
+        waits = [asyncio.ensure_future(self._wait_ready(ch)) for ch in self._channels]
         try:
-            await asyncio.wait_for(asyncio.gather(*map(self._wait_ready, self._channels)), timeout)
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
         except asyncio.TimeoutError as exc:
             raise ConnectError(f"cannot connect to the gRPC server at {self.target} "
                                f"within {timeout:g} s") from exc
+        finally:
+            for wait in waits:  # one channel failed: stop waiting for the others
+                wait.cancel()
         self._ready = True
 
     async def _wait_ready(self, channel: grpc.aio.Channel) -> None:
@@ -269,13 +274,17 @@ class GrpcClient(InferenceClient):
                                               prepared.shm_outputs)
 
     def stream(self) -> GrpcStream:
+        """A new ``ModelStreamInfer`` stream (opened on enter/first write); successive streams
+        use the channels in turn."""
         return GrpcStream(self)
 
     async def _open_stream(self) -> Any:
         if not self._ready:
             await self.connect()
-        method = self._channels[0].stream_stream(SERVICE + "ModelStreamInfer", None, None,
-                                                 _registered_method=True)
+        self._streams_opened += 1
+        channel = self._channels[self._streams_opened % len(self._channels)]
+        method = channel.stream_stream(SERVICE + "ModelStreamInfer", None, None,
+                                       _registered_method=True)
         return method(metadata=self._metadata())
 
 

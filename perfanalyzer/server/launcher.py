@@ -1,17 +1,19 @@
 """Start and stop a real Triton server from the ``nvidia-pytriton`` wheel.
 
-The wheel ships the ``tritonserver`` binary, its shared libraries and the python backend with a stub
-per Python version. We copy the backend into a private directory, add the stub matching this
-interpreter, put this interpreter's ``bin/`` first on PATH (the stub finds numpy that way) and give the
-python backend a unique shared-memory prefix, so that everything the server leaves in /dev/shm can be
-removed exactly when it stops.
+The wheel ships the ``tritonserver`` binary, its shared libraries and the python backend with a
+stub per Python version. We copy the backend into a private directory, add the stub matching this
+interpreter, put this interpreter's ``bin/`` first on PATH (the stub finds numpy that way) and give
+the python backend a unique shared-memory prefix, so that everything the server leaves in /dev/shm
+can be removed exactly when it stops.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +33,10 @@ from ..client.errors import PerfAnalyzerError
 DEFAULT_READY_TIMEOUT_S = 120.0
 SHM_PREFIX = "pa_triton_"
 MODELS_DIR = Path(__file__).with_name("models")
+# Error lines Triton prints on every CPU-only start; they say nothing about what went wrong.
+_NOISE = ("CudaDriverHelper has not been initialized",)
+_LOADING = re.compile(r'"loading: ([^:"]+):')
+_LOADED = re.compile(r"(?:successfully loaded|failed to load) '([^']+)'")
 
 
 class ServerLaunchError(PerfAnalyzerError):
@@ -38,7 +44,8 @@ class ServerLaunchError(PerfAnalyzerError):
 
 
 def bundled_model_repository() -> Path:
-    """The model repository shipped inside the package (same in a checkout and an installed wheel)."""
+    """The model repository shipped inside the package (same in a checkout and an installed
+    wheel)."""
     return MODELS_DIR
 
 
@@ -69,9 +76,8 @@ class TritonInstall:
     def find(cls) -> TritonInstall:
         spec = importlib.util.find_spec("pytriton")
         if spec is None or not spec.submodule_search_locations:
-            raise ServerLaunchError(
-                "the local Triton server needs the 'server' extra: pip install 'perfanalyzer[server]'"
-            )
+            raise ServerLaunchError("the local Triton server needs the 'server' extra: "
+                                    "pip install 'perfanalyzer[server]'")
         root = Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
         site = root.parent.parent
         ver = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -125,8 +131,29 @@ class LaunchedServer:
     def error_lines(self, limit: int = 20) -> list[str]:
         """The server's own error lines (``E...`` log lines and failed model states)."""
         lines = [ln for ln in self.log_text().splitlines()
-                 if ln.startswith("E") or "UNAVAILABLE:" in ln or "error:" in ln.lower()]
+                 if (ln.startswith("E") or "UNAVAILABLE:" in ln or "error:" in ln.lower())
+                 and not any(noise in ln for noise in _NOISE)]
         return lines[-limit:]
+
+    def loading_models(self) -> list[str]:
+        """Models the log shows as started loading but neither loaded nor failed (yet)."""
+        text = self.log_text()
+        done = set(_LOADED.findall(text))
+        return [m for m in dict.fromkeys(_LOADING.findall(text)) if m not in done]
+
+    def model_state(self, model: str) -> str | None:
+        """``STATE`` or ``STATE: reason`` from the repository index; None if it cannot be read."""
+        req = urllib.request.Request(f"http://{self.http_url}/v2/repository/index", data=b"{}")
+        try:
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                index = json.loads(resp.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        for entry in index:
+            if entry.get("name") == model:
+                reason = entry.get("reason")
+                return f"{entry.get('state')}: {reason}" if reason else str(entry.get("state"))
+        return "not in the repository index" if isinstance(index, list) else None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -146,14 +173,27 @@ class LaunchedServer:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                what = pending[0].split("/")[3] if pending[0] != paths[0] else "the server"
-                raise ServerLaunchError(self._failure(f"{what} not ready after {timeout_s:g} s"))
+                raise ServerLaunchError(self._not_ready(pending[0], paths[0], timeout_s))
             time.sleep(0.1)
 
-    def _failure(self, what: str) -> str:
-        lines = self.error_lines()
-        detail = ("\n  " + "\n  ".join(lines)) if lines else f" (log: {self.log_path})"
-        return f"Triton {what}{detail}"
+    def _not_ready(self, path: str, server_path: str, timeout_s: float) -> str:
+        if path == server_path:
+            what, reason = "Triton", ""
+            if loading := self.loading_models():
+                reason = f": still loading model {', '.join(loading)}"
+        else:
+            model = path.split("/")[3]
+            what, reason = f"Triton: model '{model}'", ""
+            if state := self.model_state(model):
+                reason = f" (state {state})"
+        return self._failure(f"not ready after {timeout_s:g} s{reason}", what)
+
+    def _failure(self, what: str, subject: str = "Triton") -> str:
+        # The log is usually deleted with the workdir right after; so quote it, not its path.
+        lines = self.error_lines() or [
+            ln for ln in self.log_text().splitlines()[-3:] if not any(n in ln for n in _NOISE)]
+        detail = ("\n  " + "\n  ".join(lines)) if lines else ""
+        return f"{subject} {what}{detail}"
 
     def stop(self, timeout_s: float = 30.0) -> None:
         if self._stopped:
@@ -196,6 +236,9 @@ class TritonLauncher:
     extra_args: Sequence[str] = ()
     log_verbose: int = 0
     log_path: Path | None = None  # None: a file in the private workdir
+    # True: the server gets SIGTERM if this process dies (even by SIGKILL), via `setpriv
+    # --pdeathsig` where available. Start it from the main thread: the signal follows the thread.
+    die_with_parent: bool = False
 
     def start(self, timeout_s: float = DEFAULT_READY_TIMEOUT_S, wait: bool = True,
               models: Sequence[str] = ()) -> LaunchedServer:
@@ -231,7 +274,12 @@ class TritonLauncher:
             cmd.append("--model-control-mode=explicit")
             cmd += [f"--load-model={m}" for m in self.explicit_models]
         cmd += list(self.extra_args)
+        if self.die_with_parent and (setpriv := shutil.which("setpriv")):
+            cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
         env = dict(os.environ)
+        # The stubs would otherwise write __pycache__ into the model repository (the package
+        # itself for the bundled one, which then leaks into wheels built from the tree).
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
             p for p in (str(inst.libs), env.get("LD_LIBRARY_PATH", "")) if p)

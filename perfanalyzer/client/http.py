@@ -108,6 +108,8 @@ def _server_error(status: int, body: bytes) -> ServerError:
 
 def _transport_error(exc: BaseException, url: object) -> NoReturn:
     """Re-raise an aiohttp / timeout exception as the matching :class:`TransportError`."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        raise RequestTimeout(f"{url}: connection timed out") from exc
     if isinstance(exc, TimeoutError):  # also aiohttp.ServerTimeoutError, asyncio.TimeoutError
         raise RequestTimeout(f"{url}: request timed out") from exc
     if isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
@@ -118,7 +120,11 @@ def _transport_error(exc: BaseException, url: object) -> NoReturn:
 
 
 class HttpClient(InferenceClient):
-    """KServe v2 / Triton client over HTTP/1.1 (aiohttp). See the module docstring for errors."""
+    """KServe v2 / Triton client over HTTP/1.1 (aiohttp). See the module docstring for errors.
+
+    The connection pool belongs to the event loop of the first call: use one client per loop.
+    ``options.connections`` limits the pool (0: no limit, one connection per concurrent request).
+    """
 
     protocol = "http"
 

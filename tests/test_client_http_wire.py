@@ -354,3 +354,8 @@ def test_encode_json_and_shm_inputs() -> None:
     with pytest.raises(OptionError, match="'E'"):
         encode_infer(InferRequest(model="m", inputs=(InputTensor("E", "FP32", (1,)),)),
                      binary=True)
+
+
+def test_streaming_needs_grpc() -> None:
+    with pytest.raises(OptionError, match="gRPC"):
+        HttpClient(ClientOptions(url="h:1")).stream()

@@ -352,6 +352,15 @@ def test_serve_bad_options_exit_3(tmp_path: Path) -> None:
     assert res.exit_code == 3 and "must differ" in res.output
 
 
+def test_serve_exit_codes_through_the_main_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from perfanalyzer.cli.main import main
+
+    for args in (["serve", "--model", "nosuch"], ["serve", "--http-port", "x"]):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 3, capsys.readouterr().err
+
+
 def test_serve_port_in_use_and_missing_extra_exit_99(monkeypatch: pytest.MonkeyPatch) -> None:
     _needs_server()
     with socket.socket() as sock:

@@ -58,7 +58,7 @@ class _ServeCommand(click.Command):
 
 def _fail(message: str, code: int = EXIT_GENERIC) -> NoReturn:
     click.echo(f"{PROG}: error: {message}", err=True)
-    raise click.exceptions.Exit(code)
+    sys.exit(code)
 
 
 @contextlib.contextmanager
@@ -164,7 +164,7 @@ def _serve_forever(server: Any, repo: Path, models: Sequence[str], timeout_s: fl
 def _run(launcher: Any, repo: Path, models: Sequence[str], timeout_s: float,
          verbose: int) -> int:
     """Start and serve until SIGINT/SIGTERM (returns 0); the server is stopped however this ends,
-    with further signals ignored meanwhile. Raises PerfAnalyzerError or click's Exit."""
+    with further signals ignored meanwhile. Raises PerfAnalyzerError or SystemExit."""
     server = None
     with _stop_on_signals():
         try:
@@ -206,7 +206,7 @@ def _serve(model_repository: Path | None, http_port: int, grpc_port: int, metric
         code = _run(launcher, repo, model, ready_timeout, verbose)
     except PerfAnalyzerError as exc:
         _fail(str(exc), exc.exit_code)
-    raise click.exceptions.Exit(code)
+    sys.exit(code)
 
 
 _PORT = click.IntRange(0, 65535)

@@ -1,0 +1,100 @@
+"""``perfanalyzer compare BASELINE CURRENT``: the CI regression gate.
+
+Importing this module also registers the ``--baseline`` hook of the profile command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from ..gate import hook
+from ..gate.errors import CompareError
+
+EPILOG = """\b
+Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, other load mode, no
+common load point, a bad --fail-on or option: option errors are "cannot compare" here too).
+\b
+Examples:
+  perfanalyzer compare base.json new.json
+  perfanalyzer compare base.csv new.csv --fail-on 'p99:+5%' --fail-on 'Server Queue:+100us'
+  perfanalyzer compare base.json new.json --markdown "$GITHUB_STEP_SUMMARY" --json verdict.json
+"""
+
+
+class CompareCommand(click.Command):
+    """Usage errors become CompareError: ``compare`` exits 2, not 3, on a bad option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise CompareError(f"{exc.format_message()} (see perfanalyzer compare --help)") from None
+
+
+@click.command("compare", cls=CompareCommand, epilog=EPILOG,
+               context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("baseline", metavar="BASELINE")
+@click.argument("current", metavar="CURRENT")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="'METRIC:±N[%|ms|us|infer/s]'",
+              help="A check (repeatable): e.g. 'throughput:-5%' fails on a drop of more than 5%, "
+                   "'p99:+10%' on a rise of more than 10%, 'p99 latency:+2ms' or 'Server Queue:+100us' "
+                   "on an absolute rise. METRIC is any CSV column or an alias (throughput, p50..p99, "
+                   "avg, queue). It replaces the default check of the same column.")
+@click.option("--no-default-checks", is_flag=True,
+              help="Do not add the defaults (throughput:-5%, p99:+10%) for unchecked columns.")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="Significance level of the Mann–Whitney test on window figures (JSON runs).")
+@click.option("--all-metrics", is_flag=True,
+              help="Also list the change of every unchecked column.")
+@click.option("--markdown", "markdown_path", metavar="FILE", default=None,
+              help="Write a markdown summary (e.g. \"$GITHUB_STEP_SUMMARY\"); overwrites FILE.")
+@click.option("--json", "json_path", metavar="FILE", default=None,
+              help="Write the verdict as JSON.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap confidence intervals.")
+def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_checks: bool,
+            alpha: float, all_metrics: bool, markdown_path: str | None, json_path: str | None,
+            seed: int) -> None:
+    """Compare a run with a baseline and fail on a real regression.
+
+    BASELINE and CURRENT are CSVs (perfanalyzer's or perf_analyzer's -f output) or JSON runs
+    (--profile-export-file). Load points are matched by the first column; each check compares the
+    reported figures. With JSON runs on both sides a change must also be statistically significant
+    (Mann–Whitney U over the per-window figures) to fail; the table shows the p-value and a bootstrap
+    95% CI of the change. With CSVs the thresholds alone decide.
+    """
+    from ..gate.checks import parse_checks
+    from ..gate.compare import Comparison
+    from ..gate.compare import compare as run_compare
+    from ..gate.inputs import load_side
+    from ..gate.render import console_text, json_text, markdown_text
+
+    try:
+        checks = parse_checks(fail_on)
+        result = run_compare(load_side(baseline), load_side(current), checks,
+                             defaults=not no_default_checks, alpha=alpha,
+                             all_metrics=all_metrics, seed=seed)
+    except CompareError as exc:
+        result = Comparison.failed(baseline, current, str(exc))
+    click.echo(console_text(result), nl=False)
+    for path, text in ((markdown_path, markdown_text), (json_path, json_text)):
+        if path:
+            try:
+                Path(path).write_text(text(result), encoding="utf-8")
+            except OSError as exc:
+                click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+                sys.exit(CompareError.exit_code)
+    if result.error:
+        click.echo(f"error: {result.error}", err=True)
+    sys.exit(result.exit_code)
+
+
+# If the profile pipeline cannot be imported, `perfanalyzer --baseline` fails on its own anyway.
+with contextlib.suppress(ImportError):
+    hook.register()
+
+__all__ = ["compare"]

@@ -1,0 +1,181 @@
+"""The two sides of a comparison, read from a CSV (ours or perf_analyzer's) or a run (JSON export or
+in memory), as one shape: load points keyed by level, each with its reported figures per CSV column
+and, for runs, its per-window figures (the samples of the significance test).
+
+Figures use the CSV's columns and units (perf_analyzer's exact header names; times in µs, rates in
+infer/s). From a run they are computed as floats from the same summaries the CSV is written from, so
+a run and its CSV agree to the CSV's integer rounding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ..measure.metrics import Summary
+from ..measure.result import RunResult
+from ..measure.window import PointResult, Window
+from ..report.csv import CsvLayout
+from .errors import CompareError
+
+LEVEL_NAMES = ("Concurrency", "Request Rate")
+SERVER_COLUMNS = {
+    "Server Queue": "queue",
+    "Server Compute Input": "compute_input",
+    "Server Compute Infer": "compute_infer",
+    "Server Compute Output": "compute_output",
+    "Server Cache Hit": "cache_hit",
+    "Server Cache Miss": "cache_miss",
+}
+
+
+@dataclass(frozen=True)
+class PointData:
+    """One load point: reported figures by column; per-window figures by column (runs only)."""
+
+    level: float
+    values: Mapping[str, float]
+    samples: Mapping[str, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Side:
+    """A readable run: where it came from, its load mode, metric columns and load points."""
+
+    label: str
+    kind: Literal["csv", "run"]
+    level_name: str
+    columns: tuple[str, ...]
+    points: Mapping[float, PointData]
+    provenance: Mapping[str, Any] | None = None
+    config: Mapping[str, Any] | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def level_key(level: float) -> float:
+    """Load points match when equal to 6 significant digits (the CSV's precision)."""
+    return float(f"{float(level):.6g}")
+
+
+def load_side(path: str | os.PathLike[str]) -> Side:
+    """Read a CSV or a JSON run export. Raises CompareError naming the file if it cannot."""
+    label = str(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise CompareError(f"cannot read {label}: {exc.strerror or exc}") from None
+    if head.lstrip()[:1] == b"{":
+        return side_from_run(_load_run(path), label)
+    return _load_csv(path, label)
+
+
+def _load_run(path: str | os.PathLike[str]) -> RunResult:
+    try:
+        from ..report.saved import load_run
+    except ImportError:
+        raise CompareError(f"{path}: reading JSON runs needs perfanalyzer.report.saved, "
+                           f"which this installation lacks") from None
+    try:
+        return load_run(path)
+    except Exception as exc:  # any failure to read the file means "cannot compare" (exit 2)
+        raise CompareError(f"{path}: not a readable perfanalyzer run "
+                           f"({type(exc).__name__}: {exc})") from None
+
+
+def _load_csv(path: str | os.PathLike[str], label: str) -> Side:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, skipinitialspace=True)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CompareError(f"{label}: not a readable CSV ({first})") from None
+    if frame.empty or len(frame.columns) < 2:
+        raise CompareError(f"{label}: no load points (expected a perf_analyzer CSV)")
+    level_name = str(frame.columns[0]).strip()
+    if level_name not in LEVEL_NAMES:
+        raise CompareError(f"{label}: first column is {level_name!r}, expected 'Concurrency' or "
+                           f"'Request Rate' (a perf_analyzer CSV)")
+    levels = pd.to_numeric(frame.iloc[:, 0], errors="coerce")
+    if levels.isna().any():
+        raise CompareError(f"{label}: the {level_name} column has a non-numeric value")
+    numeric: dict[str, np.ndarray] = {}
+    for col in frame.columns[1:]:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        if values.notna().all():  # GPU columns ("gpu0:12.5;") are not metrics here
+            numeric[str(col).strip()] = values.to_numpy(dtype=float)
+    points: dict[float, PointData] = {}
+    notes: list[str] = []
+    for i, level in enumerate(levels.to_numpy(dtype=float)):
+        key = level_key(level)
+        if key in points:
+            notes.append(f"{label}: load point {key:g} appears more than once; the last row is used")
+        points[key] = PointData(level=key, values={c: float(v[i]) for c, v in numeric.items()})
+    return Side(label=label, kind="csv", level_name=level_name, columns=tuple(numeric),
+                points=points, notes=tuple(notes))
+
+
+def side_from_run(run: RunResult, label: str) -> Side:
+    """A run's points: merged figures, and the figures of every window that completed requests."""
+    columns = tuple(CsvLayout.of(run, verbose=True).header()[1:])
+    columns = _with_avg(columns)
+    points: dict[float, PointData] = {}
+    notes: list[str] = []
+    for point in run.points:
+        key = level_key(point.level)
+        if key in points:
+            notes.append(f"{label}: load point {key:g} was measured more than once; "
+                         f"the last one is used")
+        points[key] = PointData(level=key, values=summary_figures(point.merged, columns),
+                                samples=window_samples(point, columns))
+    return Side(label=label, kind="run", level_name=run.level_name, columns=columns,
+                points=points, provenance=dict(run.provenance), config=dict(run.config),
+                notes=tuple(notes))
+
+
+def _with_avg(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The verbose header drops "Avg latency" under --percentile; a run always knows it."""
+    if "Avg latency" in columns:
+        return columns
+    return (*columns, "Avg latency")
+
+
+def sample_windows(point: PointResult) -> list[Window]:
+    """The windows whose figures are the samples: every window measured at the load point that
+    completed requests (the stabilizer's merged windows and those before them at the same load)."""
+    return [w for w in point.windows if w.summary.completed > 0]
+
+
+def window_samples(point: PointResult, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    rows = [summary_figures(w.summary, columns) for w in sample_windows(point)]
+    return {c: np.array([r[c] for r in rows if c in r], dtype=float) for c in columns}
+
+
+def summary_figures(s: Summary, columns: tuple[str, ...]) -> dict[str, float]:
+    """The CSV figures of a summary as floats (µs, infer/s), restricted to ``columns``."""
+    avg_us = s.latency.avg_ns / 1000.0
+    fig: dict[str, float] = {
+        "Inferences/Second": s.throughput,
+        "Response Throughput": s.response_throughput,
+        "Client Send": 0.0,
+        "Client Recv": 0.0,
+        "Avg latency": avg_us,
+        "request/response": 0.0,
+        "response wait": avg_us,
+    }
+    for pct, ns in s.latency.percentiles.items():
+        fig[f"p{pct} latency"] = ns / 1000.0
+    if s.server is not None:
+        server = {col: s.server.avg_us(key) for col, key in SERVER_COLUMNS.items()}
+        fig.update(server)
+        fig["Network+Server Send/Recv"] = max(0.0, avg_us - sum(server.values()))
+    return {c: float(fig[c]) for c in columns if c in fig}
+
+
+__all__ = ["LEVEL_NAMES", "PointData", "Side", "level_key", "load_side", "sample_windows",
+           "side_from_run", "summary_figures", "window_samples"]

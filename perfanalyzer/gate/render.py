@@ -1,0 +1,164 @@
+"""A :class:`~perfanalyzer.gate.compare.Comparison` as a console table, GitHub markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .checks import higher_is_better
+from .compare import IMPROVEMENT, NOISE, OK, REGRESSION, Comparison, Row, Significance
+
+HEADER = ("metric", "baseline", "current", "change", "threshold", "significance", "verdict")
+RULE = "#" * 88
+JSON_VERSION = 1
+
+
+def unit_of(column: str) -> str:
+    return "infer/s" if higher_is_better(column) else "us"
+
+
+def fmt_value(column: str, value: float) -> str:
+    return f"{value:.6g} {unit_of(column)}"
+
+
+def fmt_change(row: Row) -> str:
+    pct = row.change_pct
+    text = f"{pct:+.1f}%" if math.isfinite(pct) else ("+inf%" if pct > 0 else "-inf%")
+    if row.check is not None and not row.check.relative:
+        text += f" ({row.delta:+.6g} {unit_of(row.metric)})"
+    return text
+
+
+def fmt_significance(sig: Significance, column: str) -> str:
+    parts = [f"p={sig.p_value:.2g}"] if sig.judged and sig.p_value is not None else [sig.reason]
+    if sig.ci is not None:
+        lo, hi = sig.ci
+        if sig.ci_relative:
+            parts.append(f"CI [{lo:+.1f}%, {hi:+.1f}%]")
+        else:
+            parts.append(f"CI [{lo:+.6g}, {hi:+.6g}] {unit_of(column)}")
+    return ", ".join(parts)
+
+
+def row_cells(row: Row) -> list[str]:
+    return [f"{row.level:g}", row.metric, fmt_value(row.metric, row.baseline),
+            fmt_value(row.metric, row.current), fmt_change(row),
+            row.check.threshold_text if row.check else "-",
+            fmt_significance(row.significance, row.metric), row.verdict]
+
+
+def summary_line(cmp: Comparison) -> str:
+    """One line: RESULT: pass / REGRESSION / cannot compare, with counts."""
+    if cmp.error:
+        return f"RESULT: cannot compare: {cmp.error}"
+    checked = [r for r in cmp.rows if r.check is not None]
+    counts = {v: sum(r.verdict == v for r in checked) for v in (REGRESSION, IMPROVEMENT, NOISE, OK)}
+    tail = (f"{len(checked)} checks at {len(cmp.matched)} load points: "
+            f"{counts[REGRESSION]} regression(s), {counts[IMPROVEMENT]} improvement(s), "
+            f"{counts[NOISE]} within noise, {counts[OK]} ok")
+    if cmp.regressions:
+        where = "; ".join(f"{r.metric} {fmt_change(r)} at {cmp.level_name} {r.level:g}"
+                          for r in cmp.regressions)
+        return f"RESULT: REGRESSION ({where}) — {tail}"
+    return f"RESULT: pass, no regression — {tail}"
+
+
+def warning_lines(cmp: Comparison) -> list[str]:
+    if not cmp.warnings:
+        return []
+    return ["WARNING: baseline and current were NOT measured under the same conditions;",
+            "WARNING: a change below may come from that and not from the code under test:",
+            *(f"  - {w}" for w in cmp.warnings)]
+
+
+def console_text(cmp: Comparison) -> str:
+    """The table printed by ``perfanalyzer compare`` (and after a ``--baseline`` profile)."""
+    out = [f"perfanalyzer compare: baseline {cmp.baseline} vs current {cmp.current}"]
+    if cmp.warnings:
+        out += [RULE, *warning_lines(cmp), RULE]
+    if cmp.rows:
+        table = [[cmp.level_name, *HEADER], *(row_cells(r) for r in cmp.rows)]
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+        out.append("")
+        for cells in table:
+            out.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    if cmp.notes:
+        out += ["", "Notes:", *(f"  - {n}" for n in cmp.notes)]
+    out += ["", summary_line(cmp)]
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_text(cmp: Comparison) -> str:
+    """A summary for CI job pages (GitHub step summary): verdict, warnings, table, notes."""
+    icon, word = {"pass": ("✅", "no regression"), "regression": ("❌", "regression"),
+                  "error": ("⚠️", "cannot compare")}[cmp.status]
+    out = [f"### {icon} perfanalyzer compare: {word}", "",
+           f"Baseline `{cmp.baseline}` vs current `{cmp.current}`.", ""]
+    if cmp.warnings:
+        out += ["> [!WARNING]", "> **Baseline and current were not measured under the same "
+                "conditions**; a change below may come from that:",
+                *(f"> - {_md(w)}" for w in cmp.warnings), ""]
+    if cmp.rows:
+        head = [cmp.level_name, *HEADER]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join(["---:", "---", "---:", "---:", "---:", "---:", "---", "---"]) + "|")
+        for row in cmp.rows:
+            cells = [_md(c) for c in row_cells(row)]
+            if row.verdict == REGRESSION:
+                cells[-1] = f"**{cells[-1]}**"
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    out += [f"- {_md(n)}" for n in cmp.notes]
+    out += ["", f"**{_md(summary_line(cmp))}**"]
+    return "\n".join(out) + "\n"
+
+
+def _num(x: float | None) -> float | None:
+    return x if x is None or math.isfinite(x) else None
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    sig = row.significance
+    ci_unit = "%" if sig.ci_relative else unit_of(row.metric)
+    return {
+        "level": row.level, "metric": row.metric, "baseline": row.baseline,
+        "current": row.current, "change_pct": _num(row.change_pct), "delta": _num(row.delta),
+        "check": row.check.spec if row.check else None,
+        "threshold": row.check.threshold_text if row.check else None,
+        "significance_judged": sig.judged, "significant": sig.significant if sig.judged else None,
+        "p_value": sig.p_value, "ci": [_num(x) for x in sig.ci] if sig.ci else None,
+        "ci_unit": ci_unit if sig.ci else None, "windows": list(sig.samples),
+        "significance": fmt_significance(sig, row.metric), "verdict": row.verdict,
+    }
+
+
+def json_dict(cmp: Comparison) -> dict[str, Any]:
+    """The machine-readable verdict (``--json FILE``); ``status`` is pass / regression / error."""
+    checked = [r for r in cmp.rows if r.check is not None]
+    return {
+        "version": JSON_VERSION, "status": cmp.status, "exit_code": cmp.exit_code,
+        "error": cmp.error or None, "baseline": cmp.baseline, "current": cmp.current,
+        "level_name": cmp.level_name or None, "alpha": cmp.alpha,
+        "warnings": list(cmp.warnings), "notes": list(cmp.notes),
+        "matched": list(cmp.matched), "only_in_baseline": list(cmp.only_baseline),
+        "only_in_current": list(cmp.only_current),
+        "checks": [{"spec": c.spec, "metric": c.column, "fails_on": "rise" if c.sign > 0 else "drop",
+                    "amount": c.amount, "unit": "%" if c.relative else unit_of(c.column)}
+                   for c in cmp.checks],
+        "counts": {v: sum(r.verdict == v for r in checked)
+                   for v in (REGRESSION, IMPROVEMENT, NOISE, OK)},
+        "rows": [_row_json(r) for r in cmp.rows],
+        "summary": summary_line(cmp),
+    }
+
+
+def json_text(cmp: Comparison) -> str:
+    return json.dumps(json_dict(cmp), indent=2, allow_nan=False) + "\n"
+
+
+__all__ = ["console_text", "json_dict", "json_text", "markdown_text", "summary_line"]

@@ -131,13 +131,14 @@ class _LogStreamer(threading.Thread):
 
 def _banner(server: Any, repo: Path) -> str:
     models = _ready_models(server.http_url)
+    example = "simple" if "simple" in models else (models[0] if models else "MODEL")
     return "\n".join([
         f"{PROG}: Triton is ready, serving {repo}",
         f"  models   {', '.join(models) or '(none)'}",
         f"  HTTP     http://{server.http_url}",
         f"  gRPC     {server.grpc_url}",
         f"  metrics  http://{server.metrics_url}",
-        f"Try: perfanalyzer -m {models[0] if models else 'MODEL'} -u {server.http_url}",
+        f"Try: perfanalyzer -m {example} -u {server.http_url}",
         "Press Ctrl-C to stop.",
     ])
 

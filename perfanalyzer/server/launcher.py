@@ -277,9 +277,6 @@ class TritonLauncher:
         if self.die_with_parent and (setpriv := shutil.which("setpriv")):
             cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
         env = dict(os.environ)
-        # The stubs would otherwise write __pycache__ into the model repository (the package
-        # itself for the bundled one, which then leaks into wheels built from the tree).
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
             p for p in (str(inst.libs), env.get("LD_LIBRARY_PATH", "")) if p)

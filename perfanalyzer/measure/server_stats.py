@@ -61,8 +61,8 @@ class ServerStatsReader:
         """Check the server offers statistics; if not, remember why (one line) and stop reading."""
         try:
             meta = await self.client.server_metadata()
-            extensions = meta.get("extensions") or []
-            if extensions and "statistics" not in extensions:
+            extensions = meta.get("extensions")
+            if extensions is not None and "statistics" not in extensions:
                 self.available = False
                 self.reason = "the server does not offer the statistics extension"
                 return

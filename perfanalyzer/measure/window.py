@@ -11,7 +11,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-from ..client.errors import PerfAnalyzerError
+from ..client.errors import ClientError, PerfAnalyzerError
 from ..load.base import LoadManager
 from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summarize
 from .server_stats import ServerStatsReader, Snapshot
@@ -142,7 +142,7 @@ class Measurer:
         interval = plan.interval_s
         start = time.perf_counter_ns()
         lo = buf.index_at(start)
-        snap = await self.stats.snapshot()
+        snap = await self._snapshot()
         cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
         self.probe.take()
         verdict = judge([], plan.criteria)
@@ -152,7 +152,7 @@ class Measurer:
             end = time.perf_counter_ns()
             hi = buf.index_at(end, lo)
             cpu1, sent1, late1 = self._cpu_ns(), self.load.sent, self.load.late
-            snap1 = await self.stats.snapshot()
+            snap1 = await self._snapshot()
             summary = summarize(
                 buf.view(lo, hi), start_ns=start, end_ns=end, batch_size=plan.batch_size,
                 server=self.stats.delta(snap, snap1),
@@ -177,6 +177,14 @@ class Measurer:
         return PointResult(level=level, windows=tuple(windows), verdict=verdict,
                            merged=merge(windows[-plan.criteria.window_count:], self.load),
                            interrupted=interrupted)
+
+    async def _snapshot(self) -> Snapshot | None:
+        """Server statistics at an edge; a failed read leaves that window without server figures
+        (the requests' own errors, if any, are what stops a run)."""
+        try:
+            return await self.stats.snapshot()
+        except ClientError:
+            return None
 
     def _judge(self, figures: list[WindowFigures]) -> Verdict:
         if self.plan.single_window:

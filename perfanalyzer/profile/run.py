@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import platform
 import sys
@@ -17,7 +18,7 @@ from ..load.base import LoadManager
 from ..load.concurrency import ConcurrencyManager
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
-from ..measure.server_stats import ServerStatsReader
+from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.stabilizer import Criteria
 from ..measure.window import Measurer, PointResult, WindowPlan
 from ..report import console
@@ -82,6 +83,10 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     client = await connect(cfg)
     try:
         setup = await prepare_model(client, cfg)
+        if setup.traits.ensemble:  # nested ensembles: every composing model, depth first
+            composing = tuple(await composing_models(client, setup.config))
+            setup = dataclasses.replace(
+                setup, traits=dataclasses.replace(setup.traits, composing=composing))
         stats = ServerStatsReader(client, cfg.model, cfg.model_version,
                                   composing=setup.traits.composing)
         await stats.probe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,21 @@ async def connect(cfg: RunConfig) -> InferenceClient:
     if not live:
         await client.close()
         raise ServerUnavailable(f"the server at {cfg.server_url} is not live")
+    if cfg.protocol == "http" and cfg.input_tensor_format == "binary" \
+            and not await _has_extension(client, "binary_tensor_data"):
+        # KServe servers without Triton's binary extension (KServe Python server, MLServer...).
+        await client.close()
+        client = create_client(cfg.protocol, dataclasses.replace(client_options(cfg),
+                                                                 binary_tensors=False))
     return client
+
+
+async def _has_extension(client: InferenceClient, name: str) -> bool:
+    try:
+        meta = await client.server_metadata()
+    except ServerError:
+        return False
+    return name in (meta.get("extensions") or [])
 
 
 @dataclass(frozen=True)
@@ -80,12 +95,15 @@ async def describe_model(client: InferenceClient, cfg: RunConfig) -> tuple[dict[
                                                                           dict[str, Any]]:
     try:
         metadata = await client.model_metadata(cfg.model, cfg.model_version)
-        config = await client.model_config(cfg.model, cfg.model_version)
     except ServerError as exc:
         names = await _model_names(client)
         have = f"; the server has: {', '.join(names)}" if names else ""
         raise ServerError(exc.status, f"-m: model '{cfg.model}' is not available "
                           f"({exc.message}){have}") from exc
+    try:
+        config = await client.model_config(cfg.model, cfg.model_version)
+    except ServerError:
+        config = {}  # servers without Triton's model-configuration extension: metadata only
     return metadata, config
 
 

@@ -1,0 +1,56 @@
+"""A minimal KServe v2 REST server *without* Triton's extensions (no statistics, no model config, no
+binary tensors), like KServe's Python server or Seldon MLServer. Real Triton cannot act as such a
+server, so this stands in for one. Run: ``python tests/kserve_mini.py PORT``."""
+
+from __future__ import annotations
+
+import sys
+
+from aiohttp import web
+
+MODEL = {"name": "echo", "versions": ["1"], "platform": "mini",
+         "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [4]}],
+         "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "shape": [4]}]}
+
+
+async def ok(_: web.Request) -> web.Response:
+    return web.json_response({})
+
+
+async def server_meta(_: web.Request) -> web.Response:
+    return web.json_response({"name": "mini", "version": "0", "extensions": []})
+
+
+async def model_meta(req: web.Request) -> web.Response:
+    if req.match_info["model"] != "echo":
+        return web.json_response({"error": "model not found"}, status=404)
+    return web.json_response(MODEL)
+
+
+async def not_found(_: web.Request) -> web.Response:
+    return web.json_response({"error": "not supported"}, status=404)
+
+
+async def infer(req: web.Request) -> web.Response:
+    body = await req.json()
+    inp = body["inputs"][0]
+    return web.json_response({"model_name": "echo", "model_version": "1", "id": body.get("id", ""),
+                              "outputs": [{"name": "OUTPUT0", "datatype": "FP32",
+                                           "shape": inp["shape"], "data": inp["data"]}]})
+
+
+def app() -> web.Application:
+    a = web.Application()
+    a.add_routes([web.get("/v2/health/live", ok), web.get("/v2/health/ready", ok),
+                  web.get("/v2", server_meta), web.get("/v2/models/{model}", model_meta),
+                  web.get("/v2/models/{model}/ready", ok),
+                  web.get("/v2/models/{model}/config", not_found),
+                  web.get("/v2/models/{model}/stats", not_found),
+                  web.get("/v2/models/stats", not_found),
+                  web.post("/v2/repository/index", not_found),
+                  web.post("/v2/models/{model}/infer", infer)])
+    return a
+
+
+if __name__ == "__main__":
+    web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None)

@@ -1,0 +1,111 @@
+"""Profiles of ensembles (composing models' statistics), of a server without Triton's extensions, and
+of a model that starts failing mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfanalyzer.client import ClientOptions, create_client
+from perfanalyzer.server.launcher import free_port
+
+from .test_profile import _cfg, _cli, _run
+
+pytestmark = pytest.mark.server
+
+
+def _stats(url: str, model: str) -> int:
+    async def get() -> int:
+        async with create_client("http", ClientOptions(url=url)) as c:
+            rows = await c.model_statistics(model)
+            return sum(r.get("success").count for r in rows)
+
+    return asyncio.run(get())
+
+
+def test_nested_ensemble_reports_every_composing_model(triton: Any) -> None:
+    names = ("ensemble_nested", "ensemble_add_sub", "add_sub", "identity_int32")
+    before = {n: _stats(triton.http_url, n) for n in names}
+    run = _run(_cfg(triton.http_url, "-m", "ensemble_nested", "--concurrency-range", "2",
+                    "-p", "400", "-s", "100", "-r", "3"))
+    after = {n: _stats(triton.http_url, n) for n in names}
+    (point,) = run.points
+    assert run.model.composing == names[1:]
+    assert run.buffer is not None
+    # Over the whole (drained) run each composing model ran exactly once per request.
+    assert {n: after[n] - before[n] for n in names} == dict.fromkeys(names, run.buffer.count)
+    server = point.merged.server
+    assert server is not None
+    top = server.model.get("success").count
+    assert top > 0
+    for m in server.composing:  # per window: equal up to the requests straddling the edges
+        assert abs(m.get("success").count - top) <= 2 * 2
+
+
+@pytest.fixture()
+def mini_server() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kserve_mini.py")),
+                             str(port)])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_server_without_statistics_gets_client_figures(mini_server: str, tmp_path: Path) -> None:
+    out = tmp_path / "perf.csv"
+    r = _cli("-m", "echo", "-u", mini_server, "-p", "300", "-s", "100", "-r", "3", "-f", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "Server statistics are not reported: the server does not offer the statistics " \
+           "extension" in r.stdout
+    header = out.read_text().splitlines()[0]
+    assert header == ("Concurrency,Inferences/Second,Client Send,Client Recv,"
+                      "p50 latency,p90 latency,p95 latency,p99 latency")
+    row = next(csv.DictReader(io.StringIO(out.read_text())))
+    assert float(row["Inferences/Second"]) > 0
+
+
+def test_every_request_failing_stops_with_the_servers_message(triton: Any,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / "perf.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfanalyzer", "-m", "identity_int32", "--shape", "INPUT0:4",
+         "-u", triton.http_url, "--concurrency-range", "1:20", "-p", "400", "-s", "100",
+         "-f", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        req = urllib.request.Request(
+            f"http://{triton.http_url}/v2/repository/models/identity_int32/unload", data=b"{}",
+            method="POST")
+        urllib.request.urlopen(req).close()
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://{triton.http_url}/v2/repository/models/identity_int32/load", data=b"{}",
+            method="POST")).close()
+    assert proc.returncode == 99, (stdout, stderr)
+    assert "every request failed" in stderr and "identity_int32" in stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) >= 1  # what was measured before the failure is kept

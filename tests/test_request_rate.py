@@ -1,0 +1,233 @@
+"""Open-loop request-rate manager: scripted clients for the scheduler's contract, the real Triton for
+the achieved rate, late sends and latency from the intended time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from typing import Any
+
+import numpy as np
+import pytest
+
+from perfanalyzer.client import ClientOptions, create_client
+from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
+from perfanalyzer.client.errors import OptionError, ServerError
+from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin, unary_sender
+from perfanalyzer.load.schedule import constant, poisson
+from perfanalyzer.measure.metrics import LATE_SEND_NS
+from perfanalyzer.measure.records import RecordBuffer
+
+MS = 1_000_000
+
+
+class ScriptedClient:
+    """Answers every send after ``service_s``; fails the ones whose payload is 'bad'."""
+
+    def __init__(self, service_s: float = 0.0) -> None:
+        self.service_s = service_s
+        self.payloads: list[Any] = []
+
+    async def send(self, prepared: Any) -> None:
+        self.payloads.append(prepared)
+        await asyncio.sleep(self.service_s)
+        if prepared == "bad":
+            raise ServerError(400, "bad request")
+
+
+def _manager(client: Any, payloads: list[Any], schedule_for: Any = constant,
+             cap: int = 0) -> RequestRateManager:
+    return RequestRateManager(unary_sender(client), RecordBuffer(), schedule_for,
+                              RoundRobin(payloads), max_in_flight=cap)
+
+
+async def _run_for(m: RequestRateManager, level: float, seconds: float) -> None:
+    await m.apply(level)
+    await asyncio.sleep(seconds)
+    await m.stop()
+
+
+def _sorted_intended(m: RequestRateManager) -> np.ndarray:
+    v = m.buffer.view()
+    return np.sort(v.intended) - m.start_ns
+
+
+def test_intended_times_are_exactly_the_schedule() -> None:
+    m = _manager(ScriptedClient(0.002), ["a", "b"])
+    asyncio.run(_run_for(m, 400.0, 0.5))
+    n = m.buffer.count
+    assert 150 <= n <= 210 and m.sent == n
+    assert np.array_equal(_sorted_intended(m), constant(400.0).offsets(0, n))
+    v = m.buffer.view()
+    assert (v.sent >= v.intended - 20_000).all()  # never early (20 µs send-early grace)
+    assert (v.status == 0).all() and (v.responses == 1).all() and (v.sequence == 0).all()
+    assert m.late == int((v.sent - v.intended > LATE_SEND_NS).sum())
+
+
+def test_poisson_schedule_drives_the_sends() -> None:
+    m = _manager(ScriptedClient(0.001), ["a"], lambda r: poisson(r, 7))
+    asyncio.run(_run_for(m, 300.0, 0.5))
+    n = m.buffer.count
+    assert n > 50
+    assert np.array_equal(_sorted_intended(m), poisson(300.0, 7).offsets(0, n))
+
+
+def test_full_cap_makes_sends_late_never_skipped() -> None:
+    # 20 ms per request, one in flight, 200/s asked: the client can send 50/s.
+    client = ScriptedClient(0.020)
+    m = _manager(client, ["a"], cap=1)
+    asyncio.run(_run_for(m, 200.0, 0.5))
+    n = m.buffer.count
+    assert 15 <= n <= 30
+    # No intended slot was skipped: the sends are exactly the first n slots, in order.
+    assert np.array_equal(_sorted_intended(m), constant(200.0).offsets(0, n))
+    v = m.buffer.view()
+    behind = v.sent - v.intended
+    assert m.late == int((behind > LATE_SEND_NS).sum()) >= n - 2
+    # Latency from the intended time grows with the backlog; from the send it stays ~20 ms.
+    order = np.argsort(v.intended)
+    corrected = (v.last - v.intended)[order]
+    assert corrected[-1] > corrected[0] + 200 * MS
+    assert np.median(v.last - v.sent) < 40 * MS
+
+
+def test_a_new_rate_restarts_the_schedule_without_a_burst() -> None:
+    async def go() -> tuple[RequestRateManager, int]:
+        m = _manager(ScriptedClient(0.001), ["a"])
+        await m.apply(50.0)
+        await asyncio.sleep(0.25)
+        await m.apply(500.0)
+        second = m.start_ns
+        await asyncio.sleep(0.2)
+        await m.stop()
+        return m, second
+
+    m, second = asyncio.run(go())
+    v = m.buffer.view()
+    after = np.sort(v.intended[v.intended >= second]) - second
+    assert np.array_equal(after, constant(500.0).offsets(0, len(after)))
+    before = np.sort(v.intended[v.intended < second])
+    assert len(before) <= 14  # 50/s for 0.25 s: nothing queued up to burst out later
+    first_sends = np.sort(v.sent[v.intended >= second])[:5]
+    assert np.diff(first_sends).min() > 1 * MS  # 2 ms apart, not all at once
+
+
+def test_errors_are_records_and_stop_drains_in_flight() -> None:
+    client = ScriptedClient(0.050)
+    m = _manager(client, ["ok", "bad"])
+
+    async def go() -> int:
+        await m.apply(100.0)
+        await asyncio.sleep(0.3)
+        in_flight = m.in_flight
+        await m.stop()
+        return in_flight
+
+    in_flight = asyncio.run(go())
+    assert in_flight >= 3  # open loop: sends do not wait for answers
+    v = m.buffer.view()
+    assert m.in_flight == 0 and m.buffer.count == m.sent == len(client.payloads)
+    bad = v.status != 0
+    assert int(bad.sum()) == client.payloads.count("bad")
+    assert v.errors[int(v.status[bad][0])] == "[400] bad request"
+
+
+def test_a_bad_rate_fails_before_anything_is_sent() -> None:
+    client = ScriptedClient()
+    m = _manager(client, ["a"])
+    with pytest.raises(OptionError, match="--request-rate-range"):
+        asyncio.run(m.apply(0.0))
+    assert client.payloads == [] and m.sent == 0
+
+
+# -- against the real Triton ---------------------------------------------------------------------
+
+def _add_sub_request() -> InferRequest:
+    a = np.arange(16, dtype=np.int32)
+    return InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", a[None]),
+                                                 InputTensor.from_numpy("INPUT1", a[None])),
+                        outputs=(RequestedOutput("OUTPUT0"), RequestedOutput("OUTPUT1")))
+
+
+def _delay_request() -> InferRequest:
+    return InferRequest(model="delay", inputs=(InputTensor.from_numpy(
+        "INPUT0", np.ones(4, dtype=np.float32)),), outputs=(RequestedOutput("OUTPUT0"),))
+
+
+def _success(url: str, model: str) -> int:
+    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
+        stats = json.load(r)["model_stats"]
+    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+
+
+async def _measure_rate(server: Any, protocol: str, level: float, seconds: float,
+                        schedule_for: Any = constant) -> tuple[RequestRateManager, int, int, int]:
+    url = server.http_url if protocol == "http" else server.grpc_url
+    client = create_client(protocol, ClientOptions(url=url))
+    try:
+        m = RequestRateManager(unary_sender(client), RecordBuffer(), schedule_for,
+                               RoundRobin([client.prepare(_add_sub_request())]))
+        await m.apply(level)
+        await asyncio.sleep(0.3)
+        a, sent_a = time.perf_counter_ns(), m.sent
+        await asyncio.sleep(seconds)
+        b, sent_b = time.perf_counter_ns(), m.sent
+        await m.stop()
+        return m, sent_b - sent_a, a, b
+    finally:
+        await client.close()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_constant_rate_is_kept_within_one_percent(triton: Any, protocol: str) -> None:
+    before = _success(triton.http_url, "add_sub")
+    m, sent, a, b = asyncio.run(_measure_rate(triton, protocol, 200.0, 3.0))
+    achieved = sent / ((b - a) / 1e9)
+    assert achieved == pytest.approx(200.0, rel=0.01)
+    v = m.buffer.view()
+    assert (v.status == 0).all()
+    assert np.array_equal(_sorted_intended(m), constant(200.0).offsets(0, m.buffer.count))
+    assert _success(triton.http_url, "add_sub") - before == m.buffer.count
+
+
+@pytest.mark.server
+def test_poisson_rate_sends_what_its_schedule_asks(triton: Any) -> None:
+    m, sent, a, b = asyncio.run(_measure_rate(triton, "grpc", 200.0, 3.0,
+                                              lambda r: poisson(r, 11)))
+    slots = poisson(200.0, 11).offsets(0, m.buffer.count + 1000) + m.start_ns
+    asked = int(((slots > a) & (slots <= b)).sum())
+    assert sent == pytest.approx(asked, rel=0.01, abs=2)
+    # A Poisson count over 3 s at 200/s has σ ≈ 4 %: the mean rate is near the asked one.
+    assert sent / ((b - a) / 1e9) == pytest.approx(200.0, rel=0.15)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_late_sends_when_the_server_cannot_keep_up(triton: Any) -> None:
+    # delay: 50 ms per request; one in flight (--max-threads 1) serves 20/s of the 100/s asked.
+    async def go() -> RequestRateManager:
+        client = create_client("http", ClientOptions(url=triton.http_url))
+        try:
+            m = RequestRateManager(unary_sender(client), RecordBuffer(), constant,
+                                   RoundRobin([client.prepare(_delay_request())]),
+                                   max_in_flight=1)
+            await _run_for(m, 100.0, 2.0)
+            return m
+        finally:
+            await client.close()
+
+    m = asyncio.run(go())
+    v = m.buffer.view()
+    n = m.buffer.count
+    assert 15 <= n <= 42 and (v.status == 0).all()  # at most 2 s / 50 ms (+ the drained one)
+    assert m.late >= n - 2
+    service = v.last - v.sent
+    assert 50 * MS <= np.median(service) <= 90 * MS  # the delay plus a busy 2-core box
+    order = np.argsort(v.intended)
+    corrected = (v.last - v.intended)[order]
+    # The backlog grows by ~40 ms per request: the user-seen latency climbs past 1 s.
+    assert corrected[-1] > 1000 * MS > corrected[0]
+    assert np.all(np.diff(corrected[5:]) > 0)

@@ -17,8 +17,8 @@ from ..client.errors import EXIT_GENERIC, EXIT_OPTION, PerfAnalyzerError
 from .options import profile_options
 
 EXIT_INTERRUPTED = 130
-SUBCOMMANDS_EPILOG = ("Subcommands: perfanalyzer serve | report | plot | compare "
-                      "(perfanalyzer COMMAND --help)")
+SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
+                      "(perfanalyzer COMMAND --help).")
 
 
 class MainGroup(click.Group):
@@ -31,12 +31,6 @@ class MainGroup(click.Group):
             args = ["profile", *args]
         return super().parse_args(ctx, args)
 
-    def get_help(self, ctx: click.Context) -> str:
-        profile = self.commands["profile"]
-        sub = click.Context(profile, info_name=ctx.info_name, parent=None)
-        text = profile.get_help(sub)
-        names = ", ".join(n for n in self.commands if n != "profile")
-        return f"{text}\n\nOther commands: {names} (perfanalyzer COMMAND --help)"
 
 
 @click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,8 +39,8 @@ def cli() -> None:
     """perfanalyzer: load generator and benchmark for KServe v2 / Triton inference servers."""
 
 
-@cli.command("profile", context_settings={"help_option_names": ["-h", "--help"],
-                                          "max_content_width": 100})
+@cli.command("profile", epilog=SUBCOMMANDS_EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @profile_options
 def profile_command(**kwargs: Any) -> None:
     """Profile a model: sweep concurrency or request rate and report throughput vs latency.

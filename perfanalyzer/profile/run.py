@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from ..client import InferenceClient
 from ..client.errors import PerfAnalyzerError
 from ..config import LoadMode, RunConfig
+from ..load import factory as load_factory
 from ..load.base import LoadManager
 from ..load.concurrency import ConcurrencyManager
 from ..measure.records import RecordBuffer
@@ -29,7 +30,7 @@ from .sweep import BinarySearch, Outcome, linear
 #: (cfg, client, setup, prepared payloads, buffer) -> LoadManager, or None to use the default.
 LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
                        LoadManager | None]
-LOAD_FACTORIES: list[LoadFactory] = []
+LOAD_FACTORIES: list[LoadFactory] = [load_factory.build_load]
 
 
 def window_plan(cfg: RunConfig) -> WindowPlan:
@@ -123,8 +124,9 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
                  on_point: Callable[[RunResult, PointResult], None] | None) -> None:
     integer = cfg.mode is LoadMode.CONCURRENCY
     start, end, step = (cfg.concurrency_range if integer else cfg.request_rate_range)
-    if cfg.mode is LoadMode.CUSTOM_INTERVALS:
-        start, end, step = 1.0, 1.0, 1.0
+    if cfg.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
+        start = end = load_factory.custom_rate(cfg)
+        step = 1.0
     search = BinarySearch(start, end, step, integer=integer) if cfg.binary_search else None
     levels = linear(start, end, step, integer=integer)
     last: Outcome | None = None

@@ -11,6 +11,7 @@ from ..client.base import InferRequest, RequestedOutput, TlsOptions
 from ..client.errors import ConnectError, OptionError, ServerError, TransportError
 from ..config import RunConfig
 from ..inputs import DataOptions, InputData, ModelIO, load_input_data, model_io
+from ..load.factory import check_load_options
 from ..measure.result import ModelTraits
 
 CONNECT_TIMEOUT_S = 10.0
@@ -127,6 +128,7 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     if traits.decoupled and not cfg.streaming:
         raise OptionError(f"-m: model '{cfg.model}' is decoupled; profile it with -i grpc "
                           "--streaming")
+    check_load_options(cfg, io)
     data = load_input_data(io, DataOptions(
         batch_size=cfg.batch_size, input_data=cfg.input_data, shapes=dict(cfg.shapes),
         string_length=cfg.string_length, string_data=cfg.string_data, seed=cfg.seed))

@@ -41,12 +41,16 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
              else f"Request Rate: {fmt_rate(point.level)} inference requests per seconds")
     lines = [level, "  Client: ", f"    Request count: {s.completed}"]
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
-    if run.model.decoupled:
+    if run.model.decoupled or run.config.get("streaming"):
+        per_req = s.responses / s.completed if s.completed else 0.0
         lines.append(f"    Response Throughput: {fmt_rate(s.response_throughput)} infer/sec")
+        lines.append(f"    Responses per request: {per_req:.2f}")
         lines.append(f"    Avg time to first response: {us(s.first_response.avg_ns)} usec")
+        lines.append(f"    Avg time to last response: {us(s.latency.avg_ns)} usec")
     if run.mode != "concurrency":
         lines.append(f"    Avg send request rate: {fmt_rate(s.send_rate)} infer/sec")
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
+        lines += _rate_kept_lines(run, point)
     lines.append(f"    Avg latency: {us(s.latency.avg_ns)} usec "
                  f"(standard deviation {us(s.latency.std_ns)} usec)")
     for p in sorted(s.latency.percentiles):
@@ -69,6 +73,32 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     if not point.stable or v.reason == "throughput_only" or point.interrupted or v.over_threshold:
         lines += _stability_lines(run, point)
     return "\n".join(lines) + "\n\n"
+
+
+#: Warn when more than this share of sends were late (perf_analyzer's DELAY_PCT_THRESHOLD) ...
+LATE_SHARE_WARN = 0.01
+#: ... or when a constant or custom schedule sent less than this share of the asked rate.
+SEND_RATE_WARN = 0.99
+
+
+def _rate_kept_lines(run: RunResult, point: PointResult) -> list[str]:
+    """Say plainly when the client could not keep the asked rate (measured, not just flagged)."""
+    s = point.merged
+    asked = point.level
+    if asked <= 0 or s.sent == 0:
+        return []
+    late_share = s.late_sends / s.sent
+    ratio = s.send_rate / asked
+    # Poisson gaps make a window's count vary by chance: judge those on lateness only. One request
+    # of slack covers the quantization of short windows.
+    slack = 1.0 / (asked * s.duration_s)
+    short = (run.config.get("request_distribution") != "poisson"
+             and ratio < SEND_RATE_WARN - slack)
+    if late_share <= LATE_SHARE_WARN and not short:
+        return []
+    return [f"    [WARNING] asked {fmt_rate(asked)} req/s, sent {fmt_rate(s.send_rate)} req/s "
+            f"({100 * ratio:.1f}%); {100 * late_share:.0f}% of sends were late: the client did "
+            "not keep the asked rate (latency from scheduled send includes the delay)"]
 
 
 def _client_load_lines(s: Summary) -> list[str]:

@@ -173,8 +173,10 @@ def test_launch_for_run_serves_simple_and_stops_on_exception(
         seen.append(server)
         assert server.grpc_port == port and server.http_port != port
         assert _get(f"http://{server.http_url}/v2/models/simple/ready") == 200
-        # Only the model under test is loaded.
-        assert _get(f"http://{server.http_url}/v2/models/resnet50/ready") != 200
+        # Only the model under test is loaded; waiting for another one says why it is not ready.
+        with pytest.raises(ServerLaunchError, match=r"^Triton: model 'resnet50' not ready after "
+                           r"0\.5 s \(state not loaded\)$"):
+            server.wait_ready(0.5, ["resnet50"])
         a, b = list(range(16)), [5] * 16
         out = _infer(server, "simple", [
             {"name": "INPUT0", "datatype": "INT32", "shape": [1, 16], "data": a},

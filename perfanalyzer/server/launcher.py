@@ -151,8 +151,8 @@ class LaunchedServer:
             return None
         for entry in index:
             if entry.get("name") == model:
-                reason = entry.get("reason")
-                return f"{entry.get('state')}: {reason}" if reason else str(entry.get("state"))
+                state, reason = entry.get("state") or "not loaded", entry.get("reason")
+                return f"{state}: {reason}" if reason else str(state)
         return "not in the repository index" if isinstance(index, list) else None
 
     def alive(self) -> bool:
@@ -177,21 +177,22 @@ class LaunchedServer:
             time.sleep(0.1)
 
     def _not_ready(self, path: str, server_path: str, timeout_s: float) -> str:
+        after = f"not ready after {timeout_s:g} s"
         if path == server_path:
-            what, reason = "Triton", ""
-            if loading := self.loading_models():
-                reason = f": still loading model {', '.join(loading)}"
-        else:
-            model = path.split("/")[3]
-            what, reason = f"Triton: model '{model}'", ""
-            if state := self.model_state(model):
-                reason = f" (state {state})"
-        return self._failure(f"not ready after {timeout_s:g} s{reason}", what)
+            loading = self.loading_models()
+            reason = f": still loading model {', '.join(loading)}" if loading else ""
+            return self._failure(after + reason)
+        model = path.split("/")[3]
+        state = self.model_state(model)
+        reason = f" (state {state})" if state else ""
+        return self._failure(after + reason, f"Triton: model '{model}'", tail=not state)
 
-    def _failure(self, what: str, subject: str = "Triton") -> str:
+    def _failure(self, what: str, subject: str = "Triton", tail: bool = True) -> str:
         # The log is usually deleted with the workdir right after; so quote it, not its path.
-        lines = self.error_lines() or [
-            ln for ln in self.log_text().splitlines()[-3:] if not any(n in ln for n in _NOISE)]
+        lines = self.error_lines()
+        if not lines and tail:
+            lines = [ln for ln in self.log_text().splitlines()[-3:]
+                     if not any(n in ln for n in _NOISE)]
         detail = ("\n  " + "\n  ".join(lines)) if lines else ""
         return f"{subject} {what}{detail}"
 

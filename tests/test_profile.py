@@ -146,3 +146,29 @@ def test_ctrl_c_drains_and_writes_what_was_measured(triton: Any, tmp_path: Any) 
     assert len(rows) >= 1
     assert "Stopping" in stderr
     assert f"Request concurrency: {len(rows)}" in stdout or len(rows) >= 1
+
+
+def test_request_count_is_one_window_of_exactly_n(triton: Any) -> None:
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--request-count", "120",
+                    "--concurrency-range", "2"))
+    (point,) = run.points
+    assert len(point.windows) == 1
+    assert point.merged.completed == 120
+    assert point.stable
+
+
+def test_count_windows_cut_at_the_nth_completion(triton: Any) -> None:
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--measurement-mode", "count_windows",
+                    "--measurement-request-count", "80", "-s", "100", "-r", "3"))
+    (point,) = run.points
+    assert [w.summary.completed for w in point.windows] == [80, 80, 80]
+    ws = point.windows
+    assert all(a.hi == b.lo and a.summary.end_ns == b.summary.start_ns
+               for a, b in zip(ws, ws[1:], strict=False))
+
+
+def test_warmup_requests_belong_to_no_window(triton: Any) -> None:
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--warmup-request-count", "50",
+                    "-p", "300", "-s", "100", "-r", "3"))
+    (point,) = run.points
+    assert point.windows[0].lo >= 50

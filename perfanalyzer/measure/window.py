@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..client.errors import ClientError, PerfAnalyzerError
@@ -106,13 +107,15 @@ class Measurer:
 
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
-                 extra_cpu_ns: object | None = None) -> None:
+                 extra_cpu_ns: object | None = None,
+                 on_window: Callable[[float, Window, Verdict], None] | None = None) -> None:
         self.load = load
         self.stats = stats
         self.plan = plan
         self.stop_event = stop_event or asyncio.Event()
         self.probe = LagProbe()
         self._extra_cpu = extra_cpu_ns  # callable returning worker processes' CPU ns, if any
+        self.on_window = on_window
 
     def _cpu_ns(self) -> int:
         extra = self._extra_cpu() if callable(self._extra_cpu) else 0
@@ -151,6 +154,10 @@ class Measurer:
             interrupted = await self._wait_edge(lo, interval)
             end = time.perf_counter_ns()
             hi = buf.index_at(end, lo)
+            if plan.count_windows and hi - lo > plan.request_count and not interrupted:
+                # A count window ends exactly at its N-th completion; later ones open the next.
+                hi = lo + plan.request_count
+                end = int(buf.last[hi - 1])
             cpu1, sent1, late1 = self._cpu_ns(), self.load.sent, self.load.late
             snap1 = await self._snapshot()
             summary = summarize(
@@ -167,6 +174,8 @@ class Measurer:
                                          stabilizing_latency(summary, plan.percentile),
                                          summary.completed))
             verdict = self._judge(figures)
+            if self.on_window:
+                self.on_window(level, windows[-1], verdict)
             if verdict.done or interrupted:
                 break
             if plan.adaptive:

@@ -107,7 +107,10 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             interval_ms=cfg.measurement_interval_ms, request_count=window_plan(cfg).request_count,
             async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
             streaming=cfg.streaming) + "\n")
-        measurer = Measurer(load, stats, window_plan(cfg), stop_event)
+        progress = console.Progress()
+        measurer = Measurer(load, stats, window_plan(cfg), stop_event,
+                            on_window=lambda level, w, v: progress.update(
+                                console.progress_line(cfg.mode.value, level, w, v)))
         try:
             await _sweep(cfg, run, measurer, out, stop_event, on_point)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
@@ -135,6 +138,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         if level is None:
             break
         point = await measurer.measure(level)
+        console.Progress().clear()
         run.points.append(point)
         out.write(console.point_text(run, point, cfg.protocol))
         out.flush()

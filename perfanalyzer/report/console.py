@@ -8,8 +8,8 @@ from typing import TextIO
 
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_stable
-from ..measure.window import PointResult
+from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
+from ..measure.window import PointResult, Window
 from .figures import fmt_rate, row_figures, us
 
 
@@ -177,6 +177,16 @@ def table_text(run: RunResult) -> str:
         lines.append(f"{name}: {level}, throughput: {fmt_rate(p.merged.throughput)} infer/sec, "
                      f"{kind} {us(val)} usec{flag}")
     return "\n".join(lines) + "\n"
+
+
+def progress_line(mode: str, level: float, window: Window, verdict: Verdict) -> str:
+    """One live line per window: where the stabilizer stands."""
+    s = window.summary
+    what = f"concurrency {int(level)}" if mode == "concurrency" else f"rate {fmt_rate(level)}"
+    spread = ("" if verdict.throughput_spread == float("inf") else
+              f", spread {verdict.throughput_spread:.1%} / {verdict.latency_spread:.1%}")
+    return (f"{what}: window {window.index + 1}, {fmt_rate(s.throughput)} infer/s, "
+            f"avg {us(s.latency.avg_ns)} usec{spread}")
 
 
 class Progress:

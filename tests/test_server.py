@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -290,12 +291,17 @@ def test_bundled_resnet50_matches_onnxruntime(bundled: LaunchedServer,
                                               resnet50_cache: Path) -> None:
     import onnxruntime as ort
 
-    x = np.random.default_rng(2).random((2, 3, 224, 224), dtype=np.float32)
-    y = _infer_fp32(bundled, "resnet50", "input", x, "output")
-    assert y.shape == (2, 1000) and np.isfinite(y).all()
+    rng = np.random.default_rng(2)
+    xs = [rng.random((n, 3, 224, 224), dtype=np.float32) for n in (2, 1, 3, 1)]
+    # Concurrent requests may be batched together by the server: each must get its own rows.
+    with ThreadPoolExecutor(len(xs)) as pool:
+        ys = list(pool.map(lambda x: _infer_fp32(bundled, "resnet50", "input", x, "output"), xs))
     session = ort.InferenceSession(str(resnet50.cached_path(resnet50_cache)),
                                    providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(y, session.run(["output"], {"input": x})[0], rtol=1e-4, atol=1e-4)
+    for x, y in zip(xs, ys, strict=True):
+        assert y.shape == (len(x), 1000) and np.isfinite(y).all()
+        np.testing.assert_allclose(y, session.run(["output"], {"input": x})[0],
+                                   rtol=1e-4, atol=1e-4)
     # The server used the pre-built file: nothing else appeared in the cache.
     assert [p.name for p in resnet50_cache.iterdir()] == [resnet50.cached_path(resnet50_cache).name]
 

@@ -235,3 +235,18 @@ def test_json_verdict(tmp_path: Path) -> None:
     assert doc["counts"]["REGRESSION"] == 4
     failed = json_dict(Comparison.failed("a.csv", "b.csv", "a.csv: cannot read"))
     assert (failed["status"], failed["exit_code"], failed["rows"]) == ("error", 2, [])
+
+
+def test_unstable_points_are_noted() -> None:
+    import dataclasses
+
+    from perfanalyzer.measure.stabilizer import Verdict
+
+    run = synthetic_run((1, 2), seed=2)
+    shaky = Verdict(done=True, stable=False, reason="max_trials", throughput_spread=0.3,
+                    latency_spread=0.3, over_threshold=False)
+    run.points[1] = dataclasses.replace(run.points[1], verdict=shaky)
+    cmp = compare(side_from_run(synthetic_run((1, 2), seed=1), "b"), side_from_run(run, "c"))
+    assert ("Concurrency 2 did not stabilize in the current run: its figures are unreliable"
+            in cmp.notes)
+    assert not any("baseline:" in n or "in the baseline" in n for n in cmp.notes)

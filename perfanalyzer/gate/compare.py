@@ -10,7 +10,9 @@ Pure: :func:`compare` takes two :class:`~perfanalyzer.gate.inputs.Side` objects 
 * Significance: when both sides have per-window figures for the metric (JSON runs) and enough of
   them that the two-sided Mann–Whitney test can reach ``alpha`` (at 0.05: 4 vs 4 windows, or 3 vs
   5; 3 vs 3 gives 0.1 at best), a change that is not significant (p > alpha) is "within noise" and
-  never fails. The bootstrap CI of the change (same units as the check) is shown. Otherwise the
+  never fails. The bootstrap CI of the change of the mean window figure (same units as the check)
+  is shown; the reported change is that of the merged (last) windows, so for a point that drifted
+  between windows the two can disagree — the test uses every window, not the last ones. Otherwise the
   thresholds alone decide and the row says why significance could not be judged ("n/a (CSV)",
   "n/a (3 vs 3 windows: too few)").
 """
@@ -216,6 +218,12 @@ def _notes(baseline: Side, current: Side, only_b: tuple[float, ...], only_c: tup
            rows: Sequence[Row]) -> list[str]:
     notes = [*baseline.notes, *current.notes, *provenance_notes(baseline, current)]
     name = baseline.level_name
+    for side, what in ((baseline, "baseline"), (current, "current run")):
+        shaky = [k for k in sorted(side.points) if side.points[k].stable is False
+                 and k not in only_b and k not in only_c]
+        if shaky:
+            notes.append(f"{name} {', '.join(f'{x:g}' for x in shaky)} did not stabilize in the "
+                         f"{what}: its figures are unreliable")
     if only_b:
         notes.append(f"{name} {', '.join(f'{x:g}' for x in only_b)} only in the baseline: ignored")
     if only_c:

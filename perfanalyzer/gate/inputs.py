@@ -35,11 +35,13 @@ SERVER_COLUMNS = {
 
 @dataclass(frozen=True)
 class PointData:
-    """One load point: reported figures by column; per-window figures by column (runs only)."""
+    """One load point: reported figures by column; per-window figures by column and whether the
+    stabilizer called it stable (runs only)."""
 
     level: float
     values: Mapping[str, float]
     samples: Mapping[str, np.ndarray] | None = None
+    stable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def side_from_run(run: RunResult, label: str) -> Side:
             notes.append(f"{label}: load point {key:g} was measured more than once; "
                          f"the last one is used")
         points[key] = PointData(level=key, values=summary_figures(point.merged, columns),
-                                samples=window_samples(point, columns))
+                                samples=window_samples(point, columns), stable=point.stable)
     return Side(label=label, kind="run", level_name=run.level_name, columns=columns,
                 points=points, provenance=dict(run.provenance), config=dict(run.config),
                 notes=tuple(notes))

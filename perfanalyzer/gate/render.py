@@ -31,7 +31,11 @@ def fmt_change(row: Row) -> str:
 
 
 def fmt_significance(sig: Significance, column: str) -> str:
-    parts = [f"p={sig.p_value:.2g}"] if sig.judged and sig.p_value is not None else [sig.reason]
+    """``p=0.0002 (8v8 windows), CI [-25.6%, -19.8%]``; ``n/a (CSV)``."""
+    if sig.judged and sig.p_value is not None:
+        parts = [f"p={sig.p_value:.2g} ({sig.samples[0]}v{sig.samples[1]} windows)"]
+    else:
+        parts = [sig.reason]
     if sig.ci is not None:
         lo, hi = sig.ci
         if sig.ci_relative:

@@ -36,7 +36,12 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 
     repo = Path(cfg.model_repository) if cfg.model_repository else None
     with launch_for_run(cfg.url or None, cfg.protocol, cfg.model, model_repository=repo) as srv:
-        yield cfg.replace(url=srv.url(cfg.protocol))
+        # A second Ctrl-C exits at once (os._exit): the server must go down with us then too.
+        stop = cleanup.register(lambda: srv.stop(timeout_s=2))
+        try:
+            yield cfg.replace(url=srv.url(cfg.protocol))
+        finally:
+            cleanup.unregister(stop)
 
 
 def run_profile(cfg: RunConfig) -> int:

@@ -120,6 +120,10 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     """Read metadata and config, validate the flags against the model, build the input data."""
     metadata, config = await describe_model(client, cfg)
     io = model_io(metadata, config)
+    if cfg.shared_memory != "none":  # cuda-python/GPU, server extension, output sizes
+        from ..shm.plan import check_shared_memory
+
+        await check_shared_memory(client, cfg, io)
     traits = ModelTraits(
         name=cfg.model, version=cfg.model_version, decoupled=io.is_decoupled,
         sequence=io.is_sequence, ensemble=io.is_ensemble,

@@ -172,3 +172,15 @@ def test_warmup_requests_belong_to_no_window(triton: Any) -> None:
                     "-p", "300", "-s", "100", "-r", "3"))
     (point,) = run.points
     assert point.windows[0].lo >= 50
+
+
+def test_unstable_points_are_reported_and_the_sweep_goes_on(triton: Any, tmp_path: Any) -> None:
+    out = tmp_path / "perf.csv"
+    # -s 0: no window spread is ever small enough, so no point can stabilize.
+    r = _cli("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:2", "-p", "200",
+             "-s", "0", "-r", "3", "-f", str(out), "--async")
+    assert r.returncode == 2, r.stderr
+    assert r.stdout.count("Failed to obtain stable measurement within 3 measurement windows") \
+        + r.stdout.count("Request latency is not stabilizing") == 2
+    assert "Distance from stable" in r.stdout or "spread" in r.stdout
+    assert len(out.read_text().splitlines()) == 3  # header + both points

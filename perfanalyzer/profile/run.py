@@ -47,15 +47,20 @@ def window_plan(cfg: RunConfig) -> WindowPlan:
         cores=max(1, cfg.workers))
 
 
+def over_limit(point: PointResult, cfg: RunConfig) -> bool:
+    """The point's latency (average, or pXX) reached -l."""
+    if point.verdict.over_threshold:
+        return True
+    if cfg.latency_threshold_ms <= 0:
+        return False
+    lat = (point.merged.latency.p(cfg.percentile) if cfg.percentile > 0
+           else point.merged.latency.avg_ns)
+    return lat >= cfg.latency_threshold_ns
+
+
 def meets(point: PointResult, cfg: RunConfig) -> bool:
     """Stable and under -l (perf_analyzer's ``meets_threshold``)."""
-    if not point.stable or point.verdict.over_threshold:
-        return False
-    if cfg.latency_threshold_ms > 0:
-        lat = (point.merged.latency.p(cfg.percentile) if cfg.percentile > 0
-               else point.merged.latency.avg_ns)
-        return lat < cfg.latency_threshold_ns
-    return True
+    return point.stable and not over_limit(point, cfg)
 
 
 def provenance() -> dict[str, Any]:
@@ -148,7 +153,9 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
             run.interrupted = True
             break
         last = Outcome(level, meets(point, cfg))
-        if search is None and not last.meets:
+        # Unlike perf_analyzer, an unstable point does not end a linear sweep: it is reported
+        # with its spread (and exit code 2); only going over -l does.
+        if search is None and over_limit(point, cfg):
             break
 
 

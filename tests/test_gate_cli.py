@@ -196,14 +196,15 @@ def _pa(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.server
 @pytest.mark.slow
 def test_profile_export_compare_and_baseline_gate(triton: Any, tmp_path: Path) -> None:
-    common = ["-m", "delay", "-u", triton.http_url, "--concurrency-range", "2:4:2", "-p", "400"]
+    common = ["-m", "delay", "-u", triton.http_url, "--concurrency-range", "2:4:2", "-p", "400",
+              "-s", "100"]  # -s 100: every point stabilizes, so the sweep measures both
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     first = _pa(*common, "--profile-export-file", str(a))
     assert first.returncode == 0, first.stderr
     gated = _pa(*common, "--profile-export-file", str(b), "--baseline", str(a))
     assert gated.returncode in (0, 1), gated.stderr  # real noise may go either way
     assert f"perfanalyzer compare: baseline {a} vs current this run" in gated.stdout
-    assert "WARNING" not in gated.stdout  # same machine, same settings
+    assert "NOT measured under the same conditions" not in gated.stdout  # same machine, settings
     assert "cannot compare" not in gated.stdout
 
     js = tmp_path / "v.json"
@@ -229,7 +230,8 @@ def test_baseline_gate_fails_the_profile_on_a_regression(triton: Any, tmp_path: 
     # The delay model serves 4 requests at a time, 50 ms each: ~80 infer/s at concurrency 4.
     fast = _write(tmp_path / "fast.csv", f"{HEADER}\n4,800,0,0,0,0,0,0,0,5000,5000,5000,5000\n".encode())
     slow = _write(tmp_path / "slow.csv", f"{HEADER}\n4,8,0,0,0,0,0,0,0,5e5,5e5,5e5,5e5\n".encode())
-    common = ["-m", "delay", "-u", triton.http_url, "--concurrency-range", "4", "-p", "400"]
+    common = ["-m", "delay", "-u", triton.http_url, "--concurrency-range", "4", "-p", "400",
+              "-s", "100"]
     r = _pa(*common, "--baseline", str(fast))
     assert r.returncode == 1, r.stderr
     assert r.stdout.count("REGRESSION") == 2 + 1 and "n/a (CSV)" in r.stdout

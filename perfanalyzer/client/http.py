@@ -1,8 +1,12 @@
-"""KServe v2 REST client over aiohttp, with Triton's binary tensor extension.
+"""KServe v2 REST client, with Triton's binary tensor extension.
 
-One :class:`aiohttp.ClientSession` (one keep-alive connection pool) per client, opened lazily
-inside the running event loop. Requests are serialized once by :meth:`HttpClient.prepare` (see
-:mod:`.http_codec`); :meth:`HttpClient.send` only posts the prepared bytes and reads the answer.
+Two keep-alive connection pools per client, both opened lazily inside the running event loop:
+inference (:meth:`HttpClient.send`, :meth:`HttpClient.infer`) goes over the lean HTTP/1.1 pool of
+:mod:`.http1`, everything else (health, metadata, statistics, repository, shared memory) over one
+:class:`aiohttp.ClientSession`. Requests are serialized once by :meth:`HttpClient.prepare` (see
+:mod:`.http_codec`) into the complete HTTP/1.1 request bytes; :meth:`HttpClient.send` writes them
+and reads the answer without keeping its body (~50-80 µs of client CPU per request instead of
+~300 µs through aiohttp).
 
 Errors are translated here, at the boundary:
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import quote
 
@@ -45,6 +50,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .http1 import Http1Pool, wire_request
 from .http_codec import (
     COMPRESSIONS,
     HEADER_LENGTH,
@@ -54,7 +60,8 @@ from .http_codec import (
     model_path,
 )
 
-__all__ = ["HttpClient", "PreparedHttpRequest", "base_url", "make_ssl_context"]
+__all__ = ["HttpClient", "PreparedHttp1Request", "PreparedHttpRequest", "base_url",
+           "make_ssl_context"]
 
 _SYSTEM_SHM = "/v2/systemsharedmemory"
 _CUDA_SHM = "/v2/cudasharedmemory"
@@ -119,6 +126,14 @@ def _transport_error(exc: BaseException, url: object) -> NoReturn:
     raise TransportError(f"{url}: {exc or type(exc).__name__}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedHttp1Request(PreparedHttpRequest):
+    """A :class:`PreparedHttpRequest` plus ``wire``: the complete HTTP/1.1 request (request line,
+    Host, headers, Content-Length, body) that :meth:`HttpClient.send` writes as is."""
+
+    wire: bytes = b""
+
+
 class HttpClient(InferenceClient):
     """KServe v2 / Triton client over HTTP/1.1 (aiohttp). See the module docstring for errors.
 
@@ -143,6 +158,11 @@ class HttpClient(InferenceClient):
             self._headers["Accept-Encoding"] = options.response_compression
         self._auth = options.auth
         self._session: aiohttp.ClientSession | None = None
+        self._pool: Http1Pool | None = None
+        host = self.url.raw_host or ""
+        self._host_header = f"[{host}]" if ":" in host else host
+        if self.url.explicit_port is not None:
+            self._host_header += f":{self.url.port}"
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -165,8 +185,20 @@ class HttpClient(InferenceClient):
             connector=connector, timeout=timeout, skip_auto_headers=skip)
         return self._session
 
+    def _open_pool(self) -> Http1Pool:
+        opts = self.options
+        self._pool = Http1Pool(
+            self.url.host or "", self.url.port or 80, ssl=self.ssl_context,
+            server_hostname=self.url.host, connect_timeout_s=opts.connect_timeout_s,
+            request_timeout_s=opts.request_timeout_s, limit=opts.connections,
+            name=str(self.url))
+        return self._pool
+
     async def close(self) -> None:
         session, self._session = self._session, None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
         if session is not None:
             await session.close()
 
@@ -279,35 +311,46 @@ class HttpClient(InferenceClient):
         return list(await self._json("GET", self._shm_path(_CUDA_SHM, name, "status")) or [])
 
     # -- inference ----------------------------------------------------------------------------
-    def prepare(self, request: InferRequest) -> PreparedHttpRequest:
-        """Serialize (and compress) ``request`` once, with the URL and headers it is sent with.
-        The auth hook, if any, runs again on a copy of the headers at every send."""
-        return encode_infer(request, binary=self.options.binary_tensors,
-                            compression=self.options.compression, base_headers=self._headers,
-                            url=self._url)
+    def prepare(self, request: InferRequest) -> PreparedHttp1Request:
+        """Serialize (and compress) ``request`` once, with the URL and headers it is sent with,
+        and the complete HTTP/1.1 request bytes (``wire``). The auth hook, if any, runs again on a
+        copy of the headers at every send (the request bytes are then rebuilt per send)."""
+        plain = encode_infer(request, binary=self.options.binary_tensors,
+                             compression=self.options.compression, base_headers=self._headers,
+                             url=self._url)
+        return PreparedHttp1Request(
+            model=plain.model, path=plain.path, body=plain.body, headers=plain.headers,
+            header_length=plain.header_length, url=plain.url,
+            wire=self._wire(plain.path, plain.headers, plain.body))
 
-    async def _post(self, prepared: PreparedHttpRequest) -> tuple[bytes, str | None]:
-        session = self._session or self._open()
-        headers = prepared.headers
-        if self._auth is not None:
-            headers = dict(headers)
-            self._auth(headers)
-        try:
-            resp = await session.post(prepared.url, data=prepared.body, headers=headers)
-            body = await resp.read()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            _transport_error(exc, prepared.url)
-        if resp.status != 200:
-            raise _server_error(resp.status, body)
-        return body, resp.headers.get(HEADER_LENGTH)
+    def _wire(self, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        return wire_request("POST", self._prefix + path, self._host_header, headers, body)
+
+    def _wire_of(self, prepared: PreparedHttpRequest) -> bytes:
+        """The request bytes of ``prepared``, with the auth hook's headers if there is one."""
+        if self._auth is None:
+            wire = getattr(prepared, "wire", b"")
+            if wire:
+                return bytes(wire)
+            return self._wire(prepared.path, prepared.headers, prepared.body)
+        headers = dict(prepared.headers)
+        self._auth(headers)
+        return self._wire(prepared.path, headers, prepared.body)
 
     async def send(self, prepared: PreparedHttpRequest) -> None:
-        """Post a prepared request, read the whole answer, check the status; outputs are not
-        decoded. Raises ServerError / TransportError (see the module docstring)."""
-        await self._post(prepared)
+        """Hot path: write a prepared request, read the whole answer (its body is not kept),
+        check the status; outputs are not decoded. Raises ServerError / TransportError (see the
+        module docstring and :mod:`.http1` for the retry rules)."""
+        if self._auth is None and type(prepared) is PreparedHttp1Request:
+            await (self._pool or self._open_pool()).send(prepared.wire)
+        else:
+            await (self._pool or self._open_pool()).send(self._wire_of(prepared))
 
     async def infer(self, request: InferRequest | PreparedHttpRequest) -> InferResult:
         """Send ``request`` (an InferRequest or the result of :meth:`prepare`) and decode it."""
         prepared = self.prepare(request) if isinstance(request, InferRequest) else request
-        body, header_length = await self._post(prepared)
-        return decode_infer(body, header_length)
+        pool = self._pool or self._open_pool()
+        resp = await pool.request(self._wire_of(prepared))
+        if resp.status != 200:
+            raise _server_error(resp.status, resp.body)
+        return decode_infer(resp.body, resp.header(HEADER_LENGTH))

@@ -18,6 +18,7 @@ from ..profile import cleanup
 from ..profile.run import profile
 from ..report import console
 from ..report.csv import write_csv
+from ..report.export import check_export_path, write_export
 
 EXIT_INTERRUPTED = 130
 
@@ -46,6 +47,7 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
+    check_export_path(cfg.profile_export_file)  # refused before any load, as perf_analyzer does
     with _maybe_server(cfg) as effective:
         return asyncio.run(_main(effective))
 
@@ -89,6 +91,12 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
         print(console.table_text(run))
     _write(cfg, run)
     code = EXIT_OK
+    if cfg.profile_export_file:
+        try:
+            write_export(run, cfg.profile_export_file)
+        except PerfAnalyzerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            code = EXIT_GENERIC
     for hook in OUTPUT_HOOKS:
         result = hook(cfg, run)
         if result:

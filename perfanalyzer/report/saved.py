@@ -1,0 +1,282 @@
+"""A saved run (``--profile-export-file`` JSON) back into a :class:`RunResult`, without a server.
+
+The records are put back into a :class:`RecordBuffer` in their original order, on the original
+``perf_counter_ns`` clock (the export keeps both anchors), and every window and load point is
+recomputed with the same :func:`summarize` / :func:`merge` code as the live run, so the console text
+and the CSV of a re-report are byte-identical to the live run's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import numpy as np
+
+from ..client.base import stats_from_json
+from ..client.errors import OptionError
+from ..config import LoadMode, RunConfig
+from ..load.base import LoadManager
+from ..measure.metrics import ClientLoad, ServerDelta, summarize
+from ..measure.records import RecordBuffer
+from ..measure.result import ModelTraits, RunResult
+from ..measure.stabilizer import Verdict
+from ..measure.window import PointResult, Window, merge
+from .export import SCHEMA_VERSION
+
+_COLUMNS = ("intended", "sent", "first", "last", "status", "responses", "sequence")
+
+
+class SavedRunError(OptionError):
+    """The file is not a perfanalyzer run export this version can read (names file and field)."""
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file; one-line :class:`SavedRunError` naming the file when it is not JSON."""
+    try:
+        with Path(path).open(encoding="utf-8") as fh:
+            return json.load(fh)
+    except OSError as exc:
+        raise SavedRunError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SavedRunError(f"{path}: not a JSON file ({exc})") from None
+
+
+def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``perfanalyzer`` object of an export, after checking its schema version."""
+    if not isinstance(doc, dict) or "experiments" not in doc:
+        raise SavedRunError(f"{path}: not a profile export (no 'experiments' key)")
+    ours = doc.get("perfanalyzer")
+    if not isinstance(ours, dict):
+        raise SavedRunError(f"{path}: no 'perfanalyzer' key: a perf_analyzer export without "
+                            "perfanalyzer's run data cannot be re-reported")
+    version = ours.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SavedRunError(f"{path}: perfanalyzer.schema_version is {version!r}; this "
+                            f"perfanalyzer reads schema version {SCHEMA_VERSION}")
+    return ours
+
+
+def load_run(path: str | os.PathLike[str]) -> RunResult:
+    """Rebuild the run saved in ``path`` (raises :class:`SavedRunError` naming file and field)."""
+    doc = read_json(path)
+    ours = saved_part(doc, path)
+    return _Loader(path, doc, ours).run()
+
+
+class _Loader:
+    def __init__(self, path: str | os.PathLike[str], doc: dict[str, Any],
+                 ours: dict[str, Any]) -> None:
+        self.path = path
+        self.doc = doc
+        self.ours = ours
+        clock = self.get(ours, "clock", "perfanalyzer.clock")
+        self.offset = (int(self.get(clock, "wall_anchor_ns", "perfanalyzer.clock"))
+                       - int(self.get(clock, "clock_anchor_ns", "perfanalyzer.clock")))
+
+    def fail(self, where: str, what: str) -> SavedRunError:
+        return SavedRunError(f"{self.path}: {where}: {what}")
+
+    def get(self, obj: Any, key: str, where: str) -> Any:
+        if not isinstance(obj, Mapping) or key not in obj:
+            return self._missing(where, key)
+        return obj[key]
+
+    def _missing(self, where: str, key: str) -> Any:
+        raise self.fail(f"{where}.{key}", "missing")
+
+    def run(self) -> RunResult:
+        ours, g = self.ours, self.get
+        clock = g(ours, "clock", "perfanalyzer")
+        run = RunResult(
+            mode=str(g(ours, "mode", "perfanalyzer")), model=self.model(),
+            batch_size=int(g(ours, "batch_size", "perfanalyzer")),
+            percentile=int(g(ours, "percentile", "perfanalyzer")),
+            server_stats=bool(g(ours, "server_stats", "perfanalyzer")),
+            server_stats_reason=str(ours.get("server_stats_reason", "")),
+            wall_anchor_ns=int(clock["wall_anchor_ns"]),
+            clock_anchor_ns=int(clock["clock_anchor_ns"]),
+            config=dict(ours.get("config") or {}), provenance=dict(ours.get("provenance") or {}),
+            interrupted=bool(ours.get("interrupted", False)), failure=str(ours.get("failure", "")),
+        )
+        run.buffer = self.buffer()
+        load = cast(LoadManager, SimpleNamespace(buffer=run.buffer))
+        points = g(ours, "points", "perfanalyzer")
+        for k, p in enumerate(points):
+            run.points.append(self.point(run, load, p, f"perfanalyzer.points[{k}]"))
+        return run
+
+    def model(self) -> ModelTraits:
+        raw = self.get(self.ours, "model", "perfanalyzer")
+        names = {f.name for f in dataclasses.fields(ModelTraits)}
+        kw = {k: v for k, v in raw.items() if k in names}
+        kw["composing"] = tuple(kw.get("composing") or ())
+        try:
+            return ModelTraits(**kw)
+        except TypeError as exc:
+            raise self.fail("perfanalyzer.model", str(exc)) from None
+
+    def buffer(self) -> RecordBuffer:
+        """All records in their original order, checked against the windows' lo/hi."""
+        ours, doc = self.ours, self.doc
+        errors = self.get(ours, "errors", "perfanalyzer")
+        points = self.get(ours, "points", "perfanalyzer")
+        experiments = self.get(doc, "experiments", "")
+        if len(experiments) != len(points):
+            raise self.fail("experiments", f"{len(experiments)} experiments but "
+                            f"{len(points)} perfanalyzer.points")
+        parts: list[tuple[str, Sequence[Any]]] = []
+        for k, (exp, p) in enumerate(zip(experiments, points, strict=True)):
+            where = f"perfanalyzer.points[{k}]"
+            before = self.get(p, "unwindowed_requests", where)
+            windowed = self.get(exp, "requests", f"experiments[{k}]")
+            self._check_windows(p, where, sum(len(x) for _, x in parts) + len(before),
+                                len(windowed))
+            parts += [(f"{where}.unwindowed_requests", before),
+                      (f"experiments[{k}].requests", windowed)]
+        parts.append(("perfanalyzer.trailing_requests",
+                      self.get(ours, "trailing_requests", "perfanalyzer")))
+        total = sum(len(x) for _, x in parts)
+        buf = RecordBuffer(max(total, 1))
+        for message in errors[1:]:
+            buf.error_code(str(message))
+        for where, reqs in parts:
+            self._fill(buf, reqs, where, len(errors))
+        return buf
+
+    def _check_windows(self, p: Any, where: str, lo: int, n: int) -> None:
+        windows = self.get(p, "windows", where)
+        edge = lo
+        for i, w in enumerate(windows):
+            if (self.get(w, "lo", f"{where}.windows[{i}]") != edge
+                    or self.get(w, "hi", f"{where}.windows[{i}]") < edge):
+                raise self.fail(f"{where}.windows[{i}]", "lo/hi do not match the saved requests")
+            edge = w["hi"]
+        if edge - lo != n:
+            raise self.fail(f"{where}.windows", f"cover {edge - lo} requests, the experiment "
+                            f"holds {n}")
+
+    def _fill(self, buf: RecordBuffer, reqs: Sequence[Any], where: str, n_errors: int) -> None:
+        if not reqs:
+            return
+        try:
+            cols = {
+                "sent": [r["timestamp"] for r in reqs],
+                "intended": [r["intended_timestamp"] for r in reqs],
+                "first": [r["response_timestamps"][0] for r in reqs],
+                "last": [r["response_timestamps"][-1] for r in reqs],
+                "status": [r["status"] for r in reqs],
+                "responses": [r["response_count"] for r in reqs],
+                "sequence": [r.get("sequence_id", 0) for r in reqs],
+            }
+        except (KeyError, IndexError, TypeError):
+            raise self._bad_request(reqs, where) from None
+        lo, hi = buf.count, buf.count + len(reqs)
+        for name in _COLUMNS:
+            arr = np.asarray(cols[name], dtype=np.int64)
+            if name in ("sent", "intended", "first", "last"):
+                arr = arr - np.int64(self.offset)
+            getattr(buf, name)[lo:hi] = arr
+        bad = int(np.max(buf.status[lo:hi], initial=0))
+        if bad >= n_errors or int(np.min(buf.status[lo:hi], initial=0)) < 0:
+            raise self.fail(where, f"status {bad} is not an index into perfanalyzer.errors")
+        buf.count = hi
+
+    def _bad_request(self, reqs: Sequence[Any], where: str) -> SavedRunError:
+        for i, r in enumerate(reqs):
+            for key in ("timestamp", "intended_timestamp", "response_timestamps", "status",
+                        "response_count"):
+                if not isinstance(r, Mapping) or key not in r:
+                    return self.fail(f"{where}[{i}].{key}", "missing")
+            if not r["response_timestamps"]:
+                return self.fail(f"{where}[{i}].response_timestamps", "empty")
+        return self.fail(where, "malformed request")
+
+    def point(self, run: RunResult, load: LoadManager, p: Any, where: str) -> PointResult:
+        assert run.buffer is not None
+        pcts = (run.percentile,) if run.percentile > 0 else ()
+        windows: list[Window] = []
+        for i, w in enumerate(self.get(p, "windows", where)):
+            wh = f"{where}.windows[{i}]"
+            summary = summarize(
+                run.buffer.view(int(w["lo"]), int(w["hi"])),
+                start_ns=int(self.get(w, "start_ns", wh)) - self.offset,
+                end_ns=int(self.get(w, "end_ns", wh)) - self.offset,
+                batch_size=run.batch_size, server=self.server(w.get("server"), wh),
+                client=ClientLoad(**self.get(w, "client", wh)), percentiles=pcts,
+                sent=int(self.get(w, "sent", wh)), late_sends=int(self.get(w, "late_sends", wh)),
+                cores=float(w.get("cores", 1.0)))
+            windows.append(Window(int(w.get("index", i)), int(w["lo"]), int(w["hi"]), summary))
+        rng = self.get(p, "merged_windows", where)
+        first, count = int(rng["first"]), int(rng["count"])
+        if not windows or count < 1 or first < 0 or first + count > len(windows):
+            raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
+        return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
+                           verdict=self.verdict(self.get(p, "verdict", where), where),
+                           merged=merge(windows[first:first + count], load),
+                           interrupted=bool(p.get("interrupted", False)))
+
+    def server(self, raw: Any, where: str) -> ServerDelta | None:
+        if raw is None:
+            return None
+        try:
+            return ServerDelta(model=stats_from_json(raw["model"]),
+                               composing=tuple(stats_from_json(c) for c in raw["composing"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self.fail(f"{where}.server", f"malformed ({exc})") from None
+
+    def verdict(self, raw: Any, where: str) -> Verdict:
+        names = {f.name for f in dataclasses.fields(Verdict)}
+        kw: dict[str, Any] = {k: (math.inf if v is None and k.endswith("spread") else v)
+                              for k, v in raw.items() if k in names}
+        try:
+            return Verdict(**kw)
+        except TypeError as exc:
+            raise self.fail(f"{where}.verdict", str(exc)) from None
+
+
+def saved_config(run: RunResult) -> RunConfig:
+    """The run's :class:`RunConfig` rebuilt from the saved config (lists back to tuples, unknown keys
+    from other versions dropped)."""
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    kw = {k: _tuples(v) for k, v in run.config.items() if k in names and k != "extra"}
+    kw["mode"] = LoadMode(kw.get("mode", run.mode))
+    kw.setdefault("model", run.model.name)
+    kw["headers"] = tuple(tuple(h) for h in kw.get("headers", ()))
+    kw["shapes"] = tuple((n, tuple(s)) for n, s in kw.get("shapes", ()))
+    return RunConfig(**kw)
+
+
+def console_text(run: RunResult) -> str:
+    """What the live run printed on stdout, rebuilt: the statistics note, the settings block,
+    every point's block and the final table (same functions, same order as the live run)."""
+    from ..profile.run import window_plan
+    from . import console
+
+    cfg = saved_config(run)
+    plan = window_plan(cfg)
+    parts = []
+    if not run.server_stats:
+        parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")
+    parts.append(console.settings_text(
+        batch_size=cfg.batch_size, count_windows=plan.count_windows,
+        interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
+        async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
+        streaming=cfg.streaming) + "\n")
+    parts += [console.point_text(run, p, cfg.protocol) for p in run.points]
+    if run.points:
+        parts.append(console.table_text(run) + "\n")
+    return "".join(parts)
+
+
+def _tuples(v: Any) -> Any:
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+__all__ = ["SavedRunError", "console_text", "load_run", "read_json", "saved_config", "saved_part"]

@@ -29,9 +29,8 @@ NOISE_CUR = [1.05, 1.30, 1.00, 0.95, 1.25, 0.90, 1.18, 0.80]
 
 def _json(run: RunResult, path: Path) -> Side:
     pytest.importorskip("perfanalyzer.report.saved")
-    from perfanalyzer.report.export import write_export
-
-    write_export(run, path)
+    export = pytest.importorskip("perfanalyzer.report.export")
+    export.write_export(run, path)
     return load_side(path)
 
 

@@ -237,7 +237,7 @@ async def _profile_counts(cfg: RunConfig) -> tuple[int, int, int]:
     finally:
         await client.close()
     assert not result.failure
-    assert result.points
+    assert result.points and result.buffer is not None
     status = result.buffer.status[:result.buffer.count]
     return after - before, int((status == 0).sum()), int((status != 0).sum())
 

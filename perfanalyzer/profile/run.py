@@ -87,6 +87,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     out = out or sys.stdout
     stop_event = stop_event or asyncio.Event()
     client = await connect(cfg)
+    shm: Any = None  # perfanalyzer.shm.plan.ShmPlan with --shared-memory system|cuda
     try:
         setup = await prepare_model(client, cfg)
         if setup.traits.ensemble:  # nested ensembles: every composing model, depth first
@@ -102,7 +103,13 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                         provenance=provenance())
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
-        payloads = [client.prepare(r) for stream in requests_for(cfg, setup) for r in stream]
+        requests = requests_for(cfg, setup)
+        if cfg.shared_memory != "none":
+            from ..shm.plan import plan_shared_memory
+
+            shm = await plan_shared_memory(client, cfg, setup, requests)
+            requests = shm.requests
+        payloads = [client.prepare(r) for stream in requests for r in stream]
         buffer = RecordBuffer()
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
@@ -124,6 +131,8 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             await load.stop()
         return run
     finally:
+        if shm is not None:  # unregister and unlink; also registered with cleanup for Ctrl-C
+            await shm.release(client)
         await client.close()
 
 

@@ -145,8 +145,14 @@ class Summary:
         return self.client.cpu_ns / max(self.end_ns - self.start_ns, 1)
 
     @property
+    def client_cpu_saturated(self) -> bool:
+        """The client used (nearly) all the CPU it can use."""
+        return self.client_cpu_util >= CLIENT_SATURATION_CPU * self.windows_cores
+
+    @property
     def client_saturated(self) -> bool:
-        return (self.client_cpu_util >= CLIENT_SATURATION_CPU * self.windows_cores
+        """CPU-saturated, or its event loop could not keep time (late wake-ups)."""
+        return (self.client_cpu_saturated
                 or self.client.max_loop_lag_ns >= CLIENT_SATURATION_LAG_NS)
 
 

@@ -106,9 +106,13 @@ def _client_load_lines(s: Summary) -> list[str]:
     line = (f"    Client CPU: {s.client_cpu_util:.2f} cores ({per_req:.0f} usec per request), "
             f"max event-loop lag {s.client.max_loop_lag_ns / 1e6:.1f} ms")
     out = [line]
-    if s.client_saturated:
-        out.append("    [WARNING] The client was saturated in this measurement: its figures "
+    if s.client_cpu_saturated:
+        out.append("    [WARNING] The client was CPU-saturated in this measurement: its figures "
                    "measure the client, not the server (try --workers or a lower load)")
+    elif s.client_saturated:
+        out.append("    [WARNING] The client's event loop woke up to "
+                   f"{s.client.max_loop_lag_ns / 1e6:.0f} ms late: the machine is overloaded or "
+                   "the client stalled, so latencies include that delay")
     return out
 
 

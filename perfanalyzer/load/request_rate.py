@@ -89,7 +89,13 @@ class RoundRobin:
         pass
 
 
-def unary_sender(client: InferenceClient) -> SenderFactory:
+class SupportsSend(Protocol):
+    """What a unary sender needs of a client (an :class:`InferenceClient` has it)."""
+
+    async def send(self, prepared: Any) -> None: ...
+
+
+def unary_sender(client: InferenceClient | SupportsSend) -> SenderFactory:
     """Every caller shares ``client.send`` (one response per request)."""
 
     async def make() -> tuple[Sender, Callable[[], Awaitable[None]]]:

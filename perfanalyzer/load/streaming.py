@@ -65,7 +65,8 @@ class StreamChannel:
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[str, _Pending] = {}
         self._ids = itertools.count(1)
-        self._opening: asyncio.Lock = asyncio.Lock()
+        self._opening = asyncio.Lock()
+        self._writing = asyncio.Lock()
 
     async def send(self, prepared: Any) -> tuple[int, int, int]:
         stream = self._stream or await self._open()
@@ -74,7 +75,8 @@ class StreamChannel:
         self._pending[rid] = _Pending(future)
         payload = prepared.payload + pb.ModelInferRequest(id=rid).SerializeToString()
         try:
-            await stream.write(dataclasses.replace(prepared, payload=payload, request_id=rid))
+            async with self._writing:  # grpc.aio allows one outstanding write per call
+                await stream.write(dataclasses.replace(prepared, payload=payload, request_id=rid))
         except BaseException:
             self._pending.pop(rid, None)
             raise

@@ -8,6 +8,7 @@ import io
 import json
 import urllib.request
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -295,3 +296,42 @@ def test_profiles_of_a_sequence_model_have_no_errors(triton: Any, args: tuple[st
         per_id[sid] += 1
     live = 3 if "--num-of-sequences" in args else (2 if "--concurrency-range" in args else 4)
     assert len(per_id) >= live
+
+
+async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, RecordBuffer]:
+    from perfanalyzer.load.factory import build_load
+    from perfanalyzer.profile.setup import connect, prepare_model
+
+    ctx = cli.commands["profile"].make_context(
+        "profile", ["-u", url, "-m", "sequence_acc", "--input-data", str(data), *args])
+    cfg = config_from_kwargs(dict(ctx.params))
+    client = await connect(cfg)
+    rec = Recorder(client)
+    try:
+        setup = await prepare_model(client, cfg)
+        load = build_load(cfg, rec, setup, [], RecordBuffer())  # type: ignore[arg-type]
+        assert load is not None
+        await load.apply(cfg.concurrency_range[0] if "--concurrency-range" in args
+                         else cfg.request_rate_range[0])
+        await asyncio.sleep(1.0)
+        await load.stop()
+        return rec, load.buffer
+    finally:
+        await client.close()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("args", [("--concurrency-range", "2"),
+                                  ("-i", "grpc", "--request-rate-range", "200")])
+def test_json_streams_are_the_sequences(triton: Any, tmp_path: Path,
+                                        args: tuple[str, ...]) -> None:
+    data = tmp_path / "streams.json"
+    data.write_text(json.dumps({"data": [[{"INPUT": [k]} for k in range(1, 4)],
+                                         [{"INPUT": [k]} for k in range(1, 6)]]}))
+    url = triton.grpc_url if "grpc" in args else triton.http_url
+    rec, buf = asyncio.run(_via_factory(url, data, *args))
+    assert (buf.view().status == 0).all()
+    assert _check_log(rec.log, (3, 5)) >= 10
+    ends = [value for _sid, _s, end, value, _t, _c in rec.log if end]
+    # Sequence n runs stream n mod 2: the stream's length is the sequence's (no --sequence-length).
+    assert set(ends[:-4]) == {3, 5} and ends.count(3) >= ends.count(5) - 4

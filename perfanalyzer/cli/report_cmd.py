@@ -1,0 +1,68 @@
+"""``perfanalyzer report RUN.json`` and ``perfanalyzer plot FILES... -o DIR``: reports without a server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..client.errors import OptionError
+
+_CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.command("report", context_settings=_CTX)
+@click.argument("run_file", metavar="RUN.json", type=click.Path(dir_okay=False))
+@click.option("-f", "--filename", default=None, metavar="FILE.csv",
+              help="Write perf_analyzer's CSV, as the live run wrote it.")
+@click.option("--verbose-csv", is_flag=True, help="Add the verbose CSV columns.")
+def report(run_file: str, filename: str | None, verbose_csv: bool) -> None:
+    """Re-report a saved run (--profile-export-file) without a server.
+
+    Prints the settings, every load point's block and the final table exactly as the live run did,
+    and with -f rewrites the CSV byte for byte. How the run ended (interrupted, an error) is noted
+    on stderr.
+    """
+    from ..report.csv import write_csv
+    from ..report.saved import console_text, load_run
+
+    run = load_run(run_file)
+    sys.stdout.write(console_text(run))
+    sys.stdout.flush()
+    if filename:
+        if not run.points:
+            raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
+        write_csv(run, filename, verbose=verbose_csv)
+    if run.interrupted:
+        click.echo(f"note: {run_file}: the run was interrupted (Ctrl-C)", err=True)
+    if run.failure:
+        click.echo(f"note: {run_file}: the run ended with an error: {run.failure}", err=True)
+
+
+@click.command("plot", context_settings=_CTX)
+@click.argument("files", nargs=-1, required=True, metavar="FILE.csv|RUN.json...",
+                type=click.Path(dir_okay=False))
+@click.option("-o", "--output-dir", required=True, metavar="DIR",
+              help="Folder for the figures (created if missing).")
+@click.option("--format", "formats", default="png,svg", show_default=True,
+              help="Comma-separated image formats.")
+def plot(files: tuple[str, ...], output_dir: str, formats: str) -> None:
+    """Draw figures from CSVs (perf_analyzer's or ours) and saved JSON runs.
+
+    throughput_latency.*: p50/p90/p99 latency against throughput, every file overlaid (labelled by
+    file name). breakdown_<file>.*: average latency per load point, stacked by component (client
+    send, network, server queue, compute input/infer/output, client receive). timeline_<file>.*
+    (JSON runs only): throughput and latency per measurement window over time.
+    """
+    from ..report.plots import write_figures
+
+    fmts = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    bad = [f for f in fmts if f not in ("png", "svg", "pdf")]
+    if bad or not fmts:
+        raise OptionError(f"--format: expected png, svg or pdf, got {formats!r}")
+    for path in write_figures([Path(f) for f in files], output_dir, fmts):
+        click.echo(str(path))
+
+
+__all__ = ["plot", "report"]

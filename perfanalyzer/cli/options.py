@@ -21,7 +21,16 @@ def _opts(*decorators: F) -> F:
     return apply
 
 
+def _config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from ..config.file import config_callback
+
+    config_callback(ctx, param, value)
+
+
 general = _opts(
+    click.option("--config", metavar="FILE.toml", is_eager=True, expose_value=False,
+                 callback=_config, help="Take flags from a TOML file (keys: long flag names); "
+                 "flags on the command line override it."),
     click.option("-m", "--model-name", "model", help="Model to profile (required)."),
     click.option("-x", "--model-version", default="", help="Model version (default: latest)."),
     click.option("-b", "--batch-size", default=1, type=int, show_default=True, help="Batch size."),

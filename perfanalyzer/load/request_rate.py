@@ -30,12 +30,14 @@ from .schedule import Schedule
 
 #: The event loop's selector waits in whole milliseconds (rounded up), so a sleep wakes up to 1 ms
 #: after its deadline. The scheduler sleeps until about 1 ms before a send; with less than 1 ms to go
-#: it sleeps once more (waking at most 1 ms - wait late) unless the wait is under SPIN_NS, which it
-#: spends yielding to the loop. Measured on the 2-core box: spinning the whole last millisecond
-#: cost ~0.5 ms CPU per request and kept the loop busy at rates over 1000/s; this costs a tenth of
-#: that and keeps sends within ~0.7 ms of their schedule (under the 1 ms lateness threshold).
+#: it sleeps once more (waking 1 ms - wait late, at most 1 ms - SPIN_NS) unless the wait is under
+#: SPIN_NS, which it spends yielding to the loop (CPU time equal to the wait). Measured on the 2-core
+#: box (shared, load ~8) at 200 req/s: spinning the whole last ms kept sends ~50 µs behind schedule
+#: (p50) for ~650 µs CPU per request and pins a core at rates near 1000/s; 300 µs gave ~450 µs (p50)
+#: for ~340 µs CPU; 500 µs gave ~150 µs for ~380 µs CPU (an idle loop wake alone cost ~165 µs CPU
+#: there). Self-inflicted lateness stays under 0.5 ms: below the 1 ms late threshold.
 SLEEP_GRAIN_NS = 1_000_000
-SPIN_NS = 300_000
+SPIN_NS = 500_000
 #: A send this close to its intended time goes at once.
 SEND_EARLY_NS = 20_000
 #: Schedule offsets are computed this many at a time.

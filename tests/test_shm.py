@@ -180,7 +180,7 @@ def test_output_sizes() -> None:
     assert output_sizes(_io(outs), cfg) == {"FIXED": 256, "DYN": 4 * 102400, "STR": 4 * 102400,
                                             "BIG": 4 * 800_000}
     assert output_sizes(_io(outs, max_batch=0), cfg.replace(batch_size=1))["FIXED"] == 64
-    small = cfg.replace(output_shared_memory_size=1000)
+    small = cfg.replace(output_shared_memory_size=1000, output_shared_memory_size_given=True)
     assert output_sizes(_io(outs[:3]), small) == {"FIXED": 256, "DYN": 4000, "STR": 4000}
     with pytest.raises(OptionError) as err:
         output_sizes(_io(outs), small)

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig, parse_range
+from ..config import options as d
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -89,7 +90,8 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         input_tensor_format=kw["input_tensor_format"],
         output_tensor_format=kw["output_tensor_format"],
         shared_memory=kw["shared_memory"],
-        output_shared_memory_size=kw["output_shared_memory_size"],
+        output_shared_memory_size=kw["output_shared_memory_size"] or d.DEFAULT_OUTPUT_SHM_SIZE,
+        output_shared_memory_size_given=kw["output_shared_memory_size"] is not None,
         sequence_length=seq_len or 20, sequence_length_given=seq_len is not None,
         sequence_length_variation=kw["sequence_length_variation"],
         sequence_id_range=_sequence_id_range(kw.get("sequence_id_range")),

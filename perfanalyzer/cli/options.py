@@ -100,8 +100,9 @@ data = _opts(
                  type=click.Choice(["binary", "json"])),
     click.option("--shared-memory", default="none", type=click.Choice(["none", "system", "cuda"]),
                  show_default=True),
-    click.option("--output-shared-memory-size", default=d.DEFAULT_OUTPUT_SHM_SIZE, type=int,
-                 show_default=True, help="Bytes per output region when the size is unknown."),
+    click.option("--output-shared-memory-size", default=None, type=int,
+                 help=f"Bytes per output (per batch item) when its size is unknown "
+                 f"[default: {d.DEFAULT_OUTPUT_SHM_SIZE}]."),
     click.option("--sequence-length", default=None, type=int,
                  help=f"Requests per sequence (default {d.DEFAULT_SEQUENCE_LENGTH})."),
     click.option("--sequence-length-variation", default=d.DEFAULT_SEQUENCE_LENGTH_VARIATION,

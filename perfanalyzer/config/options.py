@@ -101,6 +101,7 @@ class RunConfig:
     # shared memory
     shared_memory: str = "none"
     output_shared_memory_size: int = DEFAULT_OUTPUT_SHM_SIZE
+    output_shared_memory_size_given: bool = False
     # sequences
     sequence_length: int = DEFAULT_SEQUENCE_LENGTH
     sequence_length_given: bool = False

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from ..client import tensors
 from ..client.base import InferRequest, InputTensor, ShmRef
 from ..client.errors import OptionError, PerfAnalyzerError, ServerError
-from ..config.options import DEFAULT_OUTPUT_SHM_SIZE
 from ..profile import cleanup
 from .system import SystemRegion, is_stale, new_run_prefix, stale_segments, unlink_segment
 
@@ -62,7 +61,7 @@ def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
             sizes[spec.name] = per_elem * batch
             continue
         fixed = tensors.element_count(spec.shape) * item
-        if per_elem != DEFAULT_OUTPUT_SHM_SIZE and per_elem < fixed:
+        if cfg.output_shared_memory_size_given and per_elem < fixed:
             raise OptionError(
                 f"--output-shared-memory-size {per_elem}: output '{spec.name}' ({spec.datatype} "
                 f"{list(spec.shape)}) needs {fixed} bytes per batch element")

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..client.errors import EXIT_GENERIC, EXIT_OK, EXIT_UNSTABLE, PerfAnalyzerError
+from ..client.errors import EXIT_GENERIC, EXIT_OK, EXIT_UNSTABLE, OptionError, PerfAnalyzerError
 from ..config import RunConfig
 from ..measure.result import RunResult
 from ..measure.window import PointResult
@@ -48,6 +48,8 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     check_export_path(cfg.profile_export_file)  # refused before any load, as perf_analyzer does
+    if cfg.baseline and not os.path.isfile(cfg.baseline):
+        raise OptionError(f"--baseline: {cfg.baseline} does not exist")
     with _maybe_server(cfg) as effective:
         return asyncio.run(_main(effective))
 

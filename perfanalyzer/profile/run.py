@@ -71,6 +71,15 @@ def provenance() -> dict[str, Any]:
             "hostname": platform.node(), "cpus": os.cpu_count()}
 
 
+async def _server_identity(client: InferenceClient) -> dict[str, Any]:
+    """The server's name and version (they matter when comparing runs)."""
+    try:
+        meta = await client.server_metadata()
+    except PerfAnalyzerError:
+        return {}
+    return {"name": meta.get("name", ""), "version": meta.get("version", "")}
+
+
 def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
                payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
     for factory in LOAD_FACTORIES:
@@ -100,7 +109,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         run = RunResult(mode=cfg.mode.value, model=setup.traits, batch_size=cfg.batch_size,
                         percentile=cfg.percentile, server_stats=stats.available,
                         server_stats_reason=stats.reason, config=_config_dict(cfg),
-                        provenance=provenance())
+                        provenance={**provenance(), "server": await _server_identity(client)})
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         requests = requests_for(cfg, setup)

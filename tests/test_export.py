@@ -243,6 +243,15 @@ def test_saved_run_re_reports_identically(tmp_path: Path, kw: dict[str, Any]) ->
         run.model, run.mode, run.percentile, run.server_stats)
 
 
+@pytest.mark.parametrize("kw", [{}, {"mode": "request_rate", "server": False}])
+def test_written_file_is_exactly_the_export_dict(tmp_path: Path, kw: dict[str, Any]) -> None:
+    run = saved_run(**kw)
+    path = tmp_path / "run.json"
+    write_export(run, path)
+    assert path.read_text() == json.dumps(export_dict(run), separators=(",", ":"))
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left
+
+
 def test_console_text_of_a_saved_run_shows_errors_and_instability(tmp_path: Path) -> None:
     path = tmp_path / "run.json"
     write_export(saved_run(), path)
@@ -424,3 +433,27 @@ def test_interrupted_run_is_still_exported_and_re_reportable(triton: Any, tmp_pa
     assert again.read_bytes() == out.read_bytes()
     assert rep.stdout == "".join(lines) + rest
     assert "the run was interrupted" in rep.stderr
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_decoupled_streaming_export_keeps_first_and_last_response(triton: Any,
+                                                                  tmp_path: Path) -> None:
+    path, out = tmp_path / "run.json", tmp_path / "live.csv"
+    live = _pa("-m", "repeat", "-i", "grpc", "--streaming", "-u", triton.grpc_url,
+               "--shape", "IN:4", "--input-data", "zero", "-p", "300", "-s", "100",
+               "-f", str(out), "--profile-export-file", str(path))
+    assert live.returncode in (0, 2), live.stderr
+    doc = json.loads(path.read_text())
+    _assert_valid(doc)
+    assert doc["perfanalyzer"]["model"]["decoupled"] is True
+    reqs = doc["experiments"][0]["requests"]
+    assert reqs and all(r["response_count"] == 4 for r in reqs)  # one response per element of IN
+    assert all(len(r["response_timestamps"]) == 2 for r in reqs)
+    assert all(r["timestamp"] < r["response_timestamps"][0] <= r["response_timestamps"][1]
+               for r in reqs)
+    again = tmp_path / "again.csv"
+    rep = _pa("report", str(path), "-f", str(again))
+    assert rep.returncode == 0 and rep.stdout == live.stdout
+    assert again.read_bytes() == out.read_bytes()
+    assert "Response Throughput" in out.read_text().splitlines()[0]

@@ -30,6 +30,9 @@ import enum
 import json
 import math
 import os
+import re
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,21 +76,35 @@ def check_export_path(path: str | os.PathLike[str] | None) -> None:
 
 
 def write_export(run: RunResult, path: str | os.PathLike[str]) -> None:
-    """Write ``run`` as JSON, atomically (a half-written file never appears under ``path``)."""
+    """Write ``run`` as JSON, atomically (a half-written file never appears under ``path``).
+
+    The text equals ``json.dumps(export_dict(run))``; requests are encoded by a faster path.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
+    raw = _RawRequests()
     try:
+        # dumps, not dump: only the one-shot encoder is the C one (~10x faster on big runs)
+        text = raw.splice(json.dumps(export_dict(run, encode=raw), separators=(",", ":"),
+                                     allow_nan=False, default=_json_default))
         with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(export_dict(run), fh, separators=(",", ":"), allow_nan=False,
-                      default=_json_default)
+            fh.write(text)
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise PerfAnalyzerError(f"{FLAG} {path}: cannot write: {exc.strerror or exc}") from exc
 
 
-def export_dict(run: RunResult) -> dict[str, Any]:
-    """The whole export as plain JSON-able data (see the module docstring for the layout)."""
+Ranges = Sequence[tuple[int, int]]
+
+
+def export_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Clock], Any] | None
+                = None) -> dict[str, Any]:
+    """The whole export as plain JSON-able data (see the module docstring for the layout).
+
+    ``encode`` turns record ranges into the value of a request list (default: a list of dicts).
+    """
+    enc = encode or _requests
     clock = _Clock(run)
     buf = run.buffer if run.buffer is not None else RecordBuffer(1)
     experiments: list[dict[str, Any]] = []
@@ -98,10 +115,10 @@ def export_dict(run: RunResult) -> dict[str, Any]:
         hi = point.windows[-1].hi if point.windows else cursor
         experiments.append({
             "experiment": _experiment(run.mode, point.level),
-            "requests": [r for w in point.windows for r in _requests(buf, w.lo, w.hi, clock)],
+            "requests": enc(buf, [(w.lo, w.hi) for w in point.windows], clock),
             "window_boundaries": _boundaries(point, clock),
         })
-        points.append(_point(run, point, clock, _requests(buf, cursor, lo, clock)))
+        points.append(_point(run, point, clock, enc(buf, [(cursor, lo)], clock)))
         cursor = max(cursor, hi)
     return {
         "experiments": experiments,
@@ -125,7 +142,7 @@ def export_dict(run: RunResult) -> dict[str, Any]:
             "provenance": _plain(run.provenance),
             "errors": list(buf.errors),
             "points": points,
-            "trailing_requests": _requests(buf, cursor, buf.count, clock),
+            "trailing_requests": enc(buf, [(cursor, buf.count)], clock),
         },
     }
 
@@ -146,30 +163,74 @@ def _boundaries(point: PointResult, clock: _Clock) -> list[int]:
     return edges
 
 
-def _requests(buf: RecordBuffer, lo: int, hi: int, clock: _Clock) -> list[dict[str, Any]]:
-    """Records ``[lo, hi)`` as perf_analyzer request objects plus our fields."""
-    if hi <= lo:
-        return []
-    v = buf.view(lo, hi)
-    sent, first, last, intended = (clock.walls(c) for c in (v.sent, v.first, v.last, v.intended))
-    status, responses, sequence = v.status.tolist(), v.responses.tolist(), v.sequence.tolist()
-    errors = v.errors
-    out: list[dict[str, Any]] = []
-    for i in range(len(sent)):
-        r: dict[str, Any] = {"timestamp": sent[i]}
-        if sequence[i]:
-            r["sequence_id"] = sequence[i]
+class _Columns:
+    """Records ``[lo, hi)`` as Python lists, times already on the wall clock."""
+
+    def __init__(self, buf: RecordBuffer, lo: int, hi: int, clock: _Clock) -> None:
+        v = buf.view(lo, max(lo, hi))
+        self.n = len(v)
+        self.sent, self.first, self.last, self.intended = (
+            clock.walls(c) for c in (v.sent, v.first, v.last, v.intended))
+        self.status, self.responses = v.status.tolist(), v.responses.tolist()
+        self.sequence = v.sequence.tolist()
+        self.errors = v.errors
+
+    def request(self, i: int) -> dict[str, Any]:
+        """One perf_analyzer request object plus our fields (key order is part of the format)."""
+        r: dict[str, Any] = {"timestamp": self.sent[i]}
+        if self.sequence[i]:
+            r["sequence_id"] = self.sequence[i]
         r["request_inputs"] = {}
-        r["response_timestamps"] = ([first[i]] if first[i] == last[i] and responses[i] <= 1
-                                    else [first[i], last[i]])
+        first, last = self.first[i], self.last[i]
+        r["response_timestamps"] = ([first] if first == last and self.responses[i] <= 1
+                                    else [first, last])
         r["response_outputs"] = []
-        r["intended_timestamp"] = intended[i]
-        r["response_count"] = responses[i]
-        r["status"] = status[i]
-        if status[i]:
-            r["error"] = errors[status[i]]
-        out.append(r)
+        r["intended_timestamp"] = self.intended[i]
+        r["response_count"] = self.responses[i]
+        r["status"] = self.status[i]
+        if self.status[i]:
+            r["error"] = self.errors[self.status[i]]
+        return r
+
+    def texts(self) -> list[str]:
+        """The same objects as JSON text; the common case by one %-format, no dict."""
+        fmt = ('{"timestamp":%d,"request_inputs":{},"response_timestamps":[%d],'
+               '"response_outputs":[],"intended_timestamp":%d,"response_count":%d,"status":0}')
+        out = []
+        for i in range(self.n):
+            if (self.status[i] or self.sequence[i] or self.responses[i] > 1
+                    or self.first[i] != self.last[i]):
+                out.append(json.dumps(self.request(i), separators=(",", ":")))
+            else:
+                out.append(fmt % (self.sent[i], self.first[i], self.intended[i],
+                                  self.responses[i]))
+        return out
+
+
+def _requests(buf: RecordBuffer, ranges: Ranges, clock: _Clock) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for lo, hi in ranges:
+        cols = _Columns(buf, lo, hi, clock)
+        out += [cols.request(i) for i in range(cols.n)]
     return out
+
+
+class _RawRequests:
+    """An ``encode`` for :func:`export_dict` that pre-encodes request lists as JSON text and
+    leaves a placeholder string, replaced by :meth:`splice` after ``json.dumps``."""
+
+    def __init__(self) -> None:
+        self.token = f"@@perfanalyzer-requests-{uuid.uuid4().hex}-"
+        self.texts: list[str] = []
+
+    def __call__(self, buf: RecordBuffer, ranges: Ranges, clock: _Clock) -> str:
+        parts = [t for lo, hi in ranges for t in _Columns(buf, lo, hi, clock).texts()]
+        self.texts.append("[" + ",".join(parts) + "]")
+        return f"{self.token}{len(self.texts) - 1}"
+
+    def splice(self, text: str) -> str:
+        pattern = re.compile('"' + re.escape(self.token) + r'(\d+)"')
+        return pattern.sub(lambda m: self.texts[int(m.group(1))], text)
 
 
 def _point(run: RunResult, point: PointResult, clock: _Clock,

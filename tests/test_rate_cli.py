@@ -108,7 +108,9 @@ def test_request_rate_sweep_csv_and_achieved_rate(triton: Any, tmp_path: Path) -
         assert float(r["Inferences/Second"]) == pytest.approx(rate, rel=0.03)
     sent = [float(line.split(":")[1].split()[0]) for line in p.stdout.splitlines()
             if "Avg send request rate" in line]
-    assert sent == [pytest.approx(100.0, rel=0.01), pytest.approx(200.0, rel=0.01)]
+    # Window edges fall wherever the loop wakes (the 1 % check on records is in
+    # test_request_rate.py); a busy box can shift a few sends across an edge.
+    assert sent == [pytest.approx(100.0, rel=0.02), pytest.approx(200.0, rel=0.02)]
     assert "Avg latency from scheduled send" in p.stdout
 
 
@@ -125,7 +127,7 @@ def test_custom_intervals_report_n_over_the_sum(triton: Any, tmp_path: Path) -> 
     assert "Request Rate: 200 inference requests per seconds" in p.stdout
     sent = next(float(line.split(":")[1].split()[0]) for line in p.stdout.splitlines()
                 if "Avg send request rate" in line)
-    assert sent == pytest.approx(200.0, rel=0.01)
+    assert sent == pytest.approx(200.0, rel=0.02)
 
 
 @pytest.mark.slow

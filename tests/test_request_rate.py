@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.request
 from typing import Any
 
@@ -162,30 +161,34 @@ def _success(url: str, model: str) -> int:
     return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
 
 
-async def _measure_rate(server: Any, protocol: str, level: float, seconds: float,
-                        schedule_for: Any = constant) -> tuple[RequestRateManager, int, int, int]:
+async def _run_rate(server: Any, protocol: str, level: float, seconds: float,
+                    schedule_for: Any = constant) -> RequestRateManager:
     url = server.http_url if protocol == "http" else server.grpc_url
     client = create_client(protocol, ClientOptions(url=url))
     try:
         m = RequestRateManager(unary_sender(client), RecordBuffer(), schedule_for,
                                RoundRobin([client.prepare(_add_sub_request())]))
-        await m.apply(level)
-        await asyncio.sleep(0.3)
-        a, sent_a = time.perf_counter_ns(), m.sent
-        await asyncio.sleep(seconds)
-        b, sent_b = time.perf_counter_ns(), m.sent
-        await m.stop()
-        return m, sent_b - sent_a, a, b
+        await _run_for(m, level, seconds)
+        return m
     finally:
         await client.close()
+
+
+def _sent_between(m: RequestRateManager, a: int, b: int) -> int:
+    """Requests actually sent in (a, b], from the records (not from when the test woke up)."""
+    sent = m.buffer.view().sent
+    return int(((sent > a) & (sent <= b)).sum())
 
 
 @pytest.mark.server
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_constant_rate_is_kept_within_one_percent(triton: Any, protocol: str) -> None:
     before = _success(triton.http_url, "add_sub")
-    m, sent, a, b = asyncio.run(_measure_rate(triton, protocol, 200.0, 3.0))
-    achieved = sent / ((b - a) / 1e9)
+    m = asyncio.run(_run_rate(triton, protocol, 200.0, 4.0))
+    # A 3.5 s window whose edges sit half a period after a slot: 700 slots inside.
+    a = m.start_ns + 250 * MS + 2_500_000
+    b = a + 3500 * MS
+    achieved = _sent_between(m, a, b) / 3.5
     assert achieved == pytest.approx(200.0, rel=0.01)
     v = m.buffer.view()
     assert (v.status == 0).all()
@@ -195,13 +198,14 @@ def test_constant_rate_is_kept_within_one_percent(triton: Any, protocol: str) ->
 
 @pytest.mark.server
 def test_poisson_rate_sends_what_its_schedule_asks(triton: Any) -> None:
-    m, sent, a, b = asyncio.run(_measure_rate(triton, "grpc", 200.0, 3.0,
-                                              lambda r: poisson(r, 11)))
+    m = asyncio.run(_run_rate(triton, "grpc", 200.0, 3.5, lambda r: poisson(r, 11)))
+    a, b = m.start_ns + 250 * MS, m.start_ns + 3250 * MS
     slots = poisson(200.0, 11).offsets(0, m.buffer.count + 1000) + m.start_ns
     asked = int(((slots > a) & (slots <= b)).sum())
+    sent = _sent_between(m, a, b)
     assert sent == pytest.approx(asked, rel=0.01, abs=2)
     # A Poisson count over 3 s at 200/s has σ ≈ 4 %: the mean rate is near the asked one.
-    assert sent / ((b - a) / 1e9) == pytest.approx(200.0, rel=0.15)
+    assert sent / 3.0 == pytest.approx(200.0, rel=0.15)
 
 
 @pytest.mark.server

@@ -115,11 +115,18 @@ class Measurer:
         self.stop_event = stop_event or asyncio.Event()
         self.probe = LagProbe()
         self._extra_cpu = extra_cpu_ns  # callable returning worker processes' CPU ns, if any
+        # Load spread over processes (load.workers): records reach the buffer late; sync(t)
+        # returns once every request completed at or before t is in it.
+        self._sync_records = getattr(load, "sync", None)
         self.on_window = on_window
 
     def _cpu_ns(self) -> int:
         extra = self._extra_cpu() if callable(self._extra_cpu) else 0
         return time.process_time_ns() + int(extra)
+
+    async def _sync(self, t_ns: int) -> None:
+        if self._sync_records is not None:
+            await self._sync_records(t_ns)
 
     async def warmup(self) -> None:
         """Wait until the warm-up requests have completed; they belong to no window."""
@@ -144,6 +151,7 @@ class Measurer:
         figures: list[WindowFigures] = []
         interval = plan.interval_s
         start = time.perf_counter_ns()
+        await self._sync(start)
         lo = buf.index_at(start)
         snap = await self._snapshot()
         cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
@@ -153,6 +161,7 @@ class Measurer:
         while True:
             interrupted = await self._wait_edge(lo, interval)
             end = time.perf_counter_ns()
+            await self._sync(end)
             hi = buf.index_at(end, lo)
             if plan.count_windows and hi - lo > plan.request_count and not interrupted:
                 # A count window ends exactly at its N-th completion; later ones open the next.

@@ -15,6 +15,7 @@ from ..client import InferenceClient
 from ..client.errors import PerfAnalyzerError
 from ..config import LoadMode, RunConfig
 from ..load import factory as load_factory
+from ..load import workers
 from ..load.base import LoadManager
 from ..load.concurrency import ConcurrencyManager
 from ..measure.records import RecordBuffer
@@ -30,7 +31,7 @@ from .sweep import BinarySearch, Outcome, linear
 #: (cfg, client, setup, prepared payloads, buffer) -> LoadManager, or None to use the default.
 LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
                        LoadManager | None]
-LOAD_FACTORIES: list[LoadFactory] = [load_factory.build_load]
+LOAD_FACTORIES: list[LoadFactory] = [workers.build_workers, load_factory.build_load]
 
 
 def window_plan(cfg: RunConfig) -> WindowPlan:
@@ -44,7 +45,7 @@ def window_plan(cfg: RunConfig) -> WindowPlan:
                           async_mode=cfg.async_mode),
         percentile=cfg.percentile, adaptive=cfg.adaptive, single_window=cfg.request_count > 0,
         batch_size=cfg.batch_size, warmup_requests=cfg.warmup_request_count,
-        cores=max(1, cfg.workers))
+        cores=workers.worker_count(cfg))
 
 
 def over_limit(point: PointResult, cfg: RunConfig) -> bool:
@@ -130,6 +131,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             streaming=cfg.streaming) + "\n")
         progress = console.Progress()
         measurer = Measurer(load, stats, window_plan(cfg), stop_event,
+                            extra_cpu_ns=getattr(load, "extra_cpu_ns", None),
                             on_window=lambda level, w, v: progress.update(
                                 console.progress_line(cfg.mode.value, level, w, v)))
         try:

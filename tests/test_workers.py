@@ -1,0 +1,212 @@
+"""--workers: load spread over processes, records merged exactly (against the real Triton), plus the
+pure parts (worker count rule, load split, strided schedules, the watermark merge)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import urllib.request
+from typing import Any
+
+import numpy as np
+import pytest
+
+from perfanalyzer.cli.build import config_from_kwargs
+from perfanalyzer.cli.main import cli
+from perfanalyzer.client.errors import OptionError
+from perfanalyzer.config import RunConfig
+from perfanalyzer.load import workers as W
+from perfanalyzer.load.schedule import constant, poisson
+from perfanalyzer.load.worker_proc import Strided, split
+from perfanalyzer.measure.records import RecordBuffer
+from perfanalyzer.measure.result import RunResult
+from perfanalyzer.profile.run import LOAD_FACTORIES, profile
+
+
+def _cfg(url: str, *args: str) -> RunConfig:
+    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
+    return config_from_kwargs(dict(ctx.params))
+
+
+def _run(cfg: RunConfig) -> RunResult:
+    return asyncio.run(profile(cfg, out=io.StringIO()))
+
+
+def _success_count(url: str, model: str) -> int:
+    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
+        stats = json.load(r)["model_stats"]
+    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+
+
+def _check_windows(run: RunResult) -> None:
+    """Windows are contiguous slices of the completion-ordered buffer: each request in at most
+    one window, in the one its response arrived in."""
+    assert run.buffer is not None
+    last = run.buffer.last[: run.buffer.count]
+    assert np.all(np.diff(last) >= 0)  # the merged buffer is completion-ordered
+    for point in run.points:
+        prev_hi = None
+        for w in point.windows:
+            s = w.summary
+            if prev_hi is not None:
+                assert w.lo == prev_hi  # back to back: nothing skipped, nothing counted twice
+            prev_hi = w.hi
+            assert s.completed + s.errors == w.hi - w.lo
+            window_last = last[w.lo: w.hi]
+            assert np.all(window_last > s.start_ns) and np.all(window_last <= s.end_ns)
+            # the records just outside the window completed outside it
+            if w.hi < run.buffer.count:
+                assert last[w.hi] > s.end_ns
+            if w.lo > 0:
+                assert last[w.lo - 1] <= s.start_ns
+
+
+# -- against the real server ------------------------------------------------------------------
+@pytest.mark.server
+@pytest.mark.slow
+def test_two_workers_concurrency_counts_exactly(triton: Any) -> None:
+    before = _success_count(triton.http_url, "add_sub")
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--concurrency-range", "3", "-p", "600",
+                    "-s", "1000", "-r", "3", "--workers", "2"))
+    after = _success_count(triton.http_url, "add_sub")
+    assert run.buffer is not None and not run.failure
+    # every request the workers recorded (all drained at stop) is exactly one the server served
+    assert run.buffer.count == after - before > 0
+    assert int(np.count_nonzero(run.buffer.status[: run.buffer.count])) == 0
+    _check_windows(run)
+    (point,) = run.points
+    assert len(point.windows) == 3
+    for w in point.windows:
+        # the client CPU of a window includes the workers' CPU: the parent alone only sleeps and
+        # merges, far less than the ~50+ µs per request that sending costs
+        cpu_per_request = w.summary.client.cpu_ns / max(w.summary.completed, 1)
+        assert cpu_per_request > 20_000, cpu_per_request
+        assert w.summary.windows_cores == 2
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_workers_cpu_is_counted(triton: Any) -> None:
+    """Same load with 1 and 2 workers: the CPU figure with workers is at least what the workers
+    themselves reported (not only the coordinating parent's)."""
+    cfg = _cfg(triton.http_url, "-m", "add_sub", "--concurrency-range", "2", "-p", "500",
+               "-s", "1000", "-r", "3", "--workers", "2")
+    seen: list[int] = []
+    original = W.WorkerLoad.extra_cpu_ns
+
+    def spy(self: W.WorkerLoad) -> int:
+        value = original(self)
+        seen.append(value)
+        return value
+
+    W.WorkerLoad.extra_cpu_ns = spy  # type: ignore[method-assign]
+    try:
+        run = _run(cfg)
+    finally:
+        W.WorkerLoad.extra_cpu_ns = original  # type: ignore[method-assign]
+    (point,) = run.points
+    worker_cpu = seen[-1] - seen[0]
+    window_cpu = sum(w.summary.client.cpu_ns for w in point.windows)
+    assert worker_cpu > 0
+    assert window_cpu >= worker_cpu * 0.99  # parent's own CPU comes on top
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_two_workers_request_rate_interleave(triton: Any) -> None:
+    rate = 400
+    before = _success_count(triton.http_url, "add_sub")
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--request-rate-range", str(rate),
+                    "-p", "600", "-s", "1000", "-r", "3", "--workers", "2"))
+    after = _success_count(triton.http_url, "add_sub")
+    assert run.buffer is not None and not run.failure
+    assert run.buffer.count == after - before > 0
+    _check_windows(run)
+    # the union of the two workers' intended times is the one-process schedule: equally spaced
+    n = run.buffer.count
+    intended = np.sort(run.buffer.intended[:n])
+    gaps = np.diff(intended)
+    assert np.all(gaps == gaps[0]) or np.max(np.abs(gaps - 1e9 / rate)) <= 1
+    (point,) = run.points
+    assert point.merged.throughput == pytest.approx(rate, rel=0.1)
+
+
+@pytest.mark.server
+def test_workers_refuse_a_sequence_model(triton: Any) -> None:
+    cfg = _cfg(triton.http_url, "-m", "sequence_acc", "--concurrency-range", "2", "-p", "300",
+               "--workers", "2")
+    with pytest.raises(OptionError, match="--workers 2: model 'sequence_acc' is a sequence"):
+        _run(cfg)
+
+
+# -- pure parts -------------------------------------------------------------------------------
+def test_worker_count_rule() -> None:
+    url = "127.0.0.1:1"
+    assert W.worker_count(_cfg(url, "-m", "m", "--concurrency-range", "64")) == 1
+    assert W.worker_count(_cfg(url, "-m", "m", "--concurrency-range", "4", "--workers", "3")) == 3
+    assert W.worker_count(_cfg(url, "-m", "m", "--request-rate-range", "100")) == 1
+    many = int(W.AUTO_RATE_PER_WORKER * 3 + 1)
+    expected = min(os.cpu_count() or 1, 4)
+    assert W.worker_count(_cfg(url, "-m", "m", "--request-rate-range", f"10:{many}:100")) == expected
+    with pytest.raises(OptionError, match="--workers"):
+        W.worker_count(_cfg(url, "-m", "m", "--workers", "-1"))
+    assert LOAD_FACTORIES[0] is W.build_workers
+
+
+def test_split() -> None:
+    assert split(16, 3) == [6, 5, 5]
+    assert split(1, 2) == [1, 0]
+    assert split(0, 2) == [0, 0]
+    assert sum(split(1001, 7)) == 1001
+
+
+class _Manager:
+    start_ns = 1_000
+
+
+@pytest.mark.parametrize("base", [constant(1000.0), poisson(500.0, seed=3)])
+def test_strided_schedules_interleave_to_the_base(base: Any) -> None:
+    workers, t0 = 3, 5_000
+    parts = []
+    for i in range(workers):
+        s = Strided(base, i, workers, t0, _Manager())
+        assert s.rate == pytest.approx(base.rate / workers)
+        # chunking must not matter
+        chunks = np.concatenate([s.offsets(0, 7), s.offsets(7, 13)])
+        assert np.array_equal(chunks, s.offsets(0, 20))
+        parts.append(chunks + _Manager.start_ns)  # absolute intended times
+    union = np.sort(np.concatenate(parts))
+    assert np.array_equal(union, base.offsets(0, 60) + t0)
+
+
+def _records(last: list[int], status: int = 0) -> np.ndarray:
+    buf = RecordBuffer(8)
+    for t in last:
+        buf.add(t - 10, t - 10, t, status)
+    return buf.view().to_structured()
+
+
+def test_watermark_merge_is_exact_and_ordered() -> None:
+    """Records reach the parent's buffer only up to the smallest watermark, in completion order;
+    error codes are remapped to the parent's table."""
+    load = object.__new__(W.WorkerLoad)
+    load.buffer = RecordBuffer(4)
+    a, b = W._Child(0, None, None), W._Child(1, None, None)  # type: ignore[arg-type]
+    load._children = [a, b]
+    load.buffer.error_code("already there")
+    a.codes = [0, load.buffer.error_code("boom")]
+    a.pending, a.watermark = [_records([10, 30, 50])], 50
+    b.pending, b.watermark = [_records([20, 40])], 35
+    load._merge()
+    assert load.buffer.last[: load.buffer.count].tolist() == [10, 20, 30]
+    errs = _records([60], status=1)
+    errs["status"] = np.asarray(a.codes, dtype=np.int32)[errs["status"]]
+    a.pending.append(errs)
+    a.watermark, b.watermark = 70, 65
+    load._merge()
+    assert load.buffer.last[: load.buffer.count].tolist() == [10, 20, 30, 40, 50, 60]
+    assert load.buffer.errors[int(load.buffer.status[5])] == "boom"
+    assert int(load.buffer.status[4]) == 0
+    assert sum(len(p) for p in a.pending + b.pending) == 0

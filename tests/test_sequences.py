@@ -335,3 +335,32 @@ def test_json_streams_are_the_sequences(triton: Any, tmp_path: Path,
     ends = [value for _sid, _s, end, value, _t, _c in rec.log if end]
     # Sequence n runs stream n mod 2: the stream's length is the sequence's (no --sequence-length).
     assert set(ends[:-4]) == {3, 5} and ends.count(3) >= ends.count(5) - 4
+
+
+def test_retiring_workers_end_their_sequences() -> None:
+    sent: list[InferRequest] = []
+
+    class Scripted:
+        async def send(self, request: InferRequest) -> None:
+            sent.append(request)
+            await asyncio.sleep(0.002)
+
+    async def go() -> ClosedLoopManager:
+        src = _source(length=1000, variation_pct=0)  # nobody finishes a sequence by itself
+        m = ClosedLoopManager(unary_sender(Scripted()), RecordBuffer(), sequences=src)
+        await m.apply(3)
+        await asyncio.sleep(0.1)
+        await m.apply(1)
+        await asyncio.sleep(0.1)
+        await m.stop()
+        return m
+
+    m = asyncio.run(go())
+    by_id: dict[int, list[InferRequest]] = defaultdict(list)
+    for r in sent:
+        by_id[int(r.sequence_id)].append(r)
+    assert sorted(by_id) == [1, 2, 3]
+    for requests in by_id.values():
+        assert requests[0].sequence_start and not any(r.sequence_start for r in requests[1:])
+        assert requests[-1].sequence_end and not any(r.sequence_end for r in requests[:-1])
+    assert len(by_id[1]) > len(by_id[2]) and m.buffer.count == m.sent == len(sent)

@@ -6,7 +6,9 @@ live from its sequence's start until its end request *completed*; only then can 
 again, so no two live sequences ever share an id). :class:`SequenceSource` makes sequences (data
 stream round-robin, seeded length within ±variation % of ``--sequence-length``, or the data
 stream's length for user data without a length) and the prepared request of each step, cached per
-(data step, id, flags) so the hot path does a dict lookup instead of a serialization.
+(data step, id, flags) so the hot path does a dict lookup instead of a serialization (building a
+request per send measured ~14 µs over gRPC and ~25-36 µs over HTTP on the 2-core box; released ids
+are reused first, which keeps the cache's key space to about the number of live sequences).
 
 :class:`ClosedLoopManager` is the concurrency mode for sequences and streaming: N workers, each
 sending one request at a time; with sequences each worker drives one sequence at a time (at most one
@@ -314,6 +316,8 @@ class ClosedLoopManager:
         while not stop[0]:
             sid = await source.ids.acquire()
             try:
+                if stop[0]:  # retired while waiting for an id: start nothing
+                    break
                 seq = source.new(sid)
                 while not seq.ended:
                     if not await self._one(send, source.next_step(seq, force_end=stop[0])):

@@ -1,0 +1,399 @@
+"""The lean HTTP/1.1 pool (perfanalyzer.client.http1) and HttpClient's hot path over it.
+
+Against the real Triton: status errors with the server's message, keep-alive reuse, concurrent sends
+with exact statistics deltas, the connection limit, timeouts, cancellation, a 1 MiB tensor.
+Against small local servers (behaviour Triton cannot be made to show): ``Connection: close``,
+a server closing idle connections, a server closing before answering (ConnectError, no retry),
+chunked and read-until-close bodies, malformed answers, TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+
+from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, ModelStatistics
+from perfanalyzer.client.errors import ConnectError, ProtocolError, RequestTimeout, ServerError
+from perfanalyzer.client.http import HttpClient, PreparedHttp1Request
+from perfanalyzer.client.http1 import Http1Pool, header_value, wire_request
+
+server = pytest.mark.server
+
+A = np.arange(16, dtype=np.int32).reshape(1, 16)
+B = np.full((1, 16), 3, dtype=np.int32)
+ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
+                                                InputTensor.from_numpy("INPUT1", B)))
+DELAY = InferRequest(model="delay", inputs=(
+    InputTensor.from_numpy("INPUT0", np.array([1.5, 2.5, 3.5, 4.5], np.float32)),))
+
+
+def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def client(srv: Any, **options: Any) -> HttpClient:
+    return HttpClient(ClientOptions(url=srv.http_url, **options))
+
+
+async def stats(c: HttpClient, model: str) -> ModelStatistics:
+    (entry,) = await c.model_statistics(model, "1")
+    return entry
+
+
+def pool_of(c: HttpClient) -> Http1Pool:
+    assert c._pool is not None
+    return c._pool
+
+
+# -- against Triton ---------------------------------------------------------------------------
+@server
+@aio
+async def test_send_and_keep_alive_reuse(triton: Any) -> None:
+    async with client(triton) as c:
+        prepared = c.prepare(ADD_SUB)
+        assert isinstance(prepared, PreparedHttp1Request)
+        assert prepared.wire.startswith(b"POST /v2/models/add_sub/infer HTTP/1.1\r\nHost: ")
+        assert prepared.wire.endswith(b"\r\n\r\n" + prepared.body)
+        before = await stats(c, "add_sub")
+        for _ in range(25):
+            await c.send(prepared)
+        assert pool_of(c).connections == 1  # one connection, reused 25 times
+        (conn,) = pool_of(c)._idle
+        port = conn.transport.get_extra_info("sockname")[1]  # type: ignore[union-attr]
+        result = await c.infer(prepared)
+        assert pool_of(c)._idle[0].transport.get_extra_info("sockname")[1] == port  # type: ignore[union-attr]
+        assert result.outputs["OUTPUT0"].tolist() == (A + B).tolist()
+        assert result.outputs["OUTPUT1"].tolist() == (A - B).tolist()
+        delta = await stats(c, "add_sub") - before
+        assert delta.get("success").count == 26 and delta.get("fail").count == 0
+
+
+@server
+@aio
+async def test_status_errors_carry_the_servers_message(triton: Any) -> None:
+    async with client(triton) as c:
+        with pytest.raises(ServerError) as err:
+            await c.send(c.prepare(InferRequest(model="no_such_model", inputs=ADD_SUB.inputs)))
+        assert err.value.status == 404
+        assert err.value.message == "Request for unknown model: 'no_such_model' is not found"
+        half = (InputTensor.from_numpy("INPUT0", A[:, :8]), ADD_SUB.inputs[1])
+        with pytest.raises(ServerError) as err:
+            await c.send(c.prepare(InferRequest(model="add_sub", inputs=half)))
+        assert err.value.status == 400 and "unexpected shape for input 'INPUT0'" in err.value.message
+        await c.send(c.prepare(ADD_SUB))  # an error answer leaves the connection usable
+        assert pool_of(c).connections == 1
+
+
+@server
+@aio
+async def test_concurrent_sends_exact_statistics(triton: Any) -> None:
+    n, conc = 240, 12
+    async with client(triton) as c:
+        prepared = c.prepare(ADD_SUB)
+        before = await stats(c, "add_sub")
+
+        async def worker() -> None:
+            for _ in range(n // conc):
+                await c.send(prepared)
+
+        await asyncio.gather(*(worker() for _ in range(conc)))
+        delta = await stats(c, "add_sub") - before
+        assert delta.get("success").count == n and delta.inference_count == n
+        assert 1 <= pool_of(c).connections <= conc  # one per request in flight, at most
+
+
+@server
+@aio
+async def test_connection_limit(triton: Any) -> None:
+    async with client(triton, connections=2) as c:
+        prepared = c.prepare(DELAY)
+        before = await stats(c, "delay")
+        t0 = time.perf_counter()
+        await asyncio.gather(*(c.send(prepared) for _ in range(6)))
+        elapsed = time.perf_counter() - t0
+        assert pool_of(c).connections == 2
+        assert elapsed >= 3 * 0.050 * 0.95  # 6 requests of 50 ms, 2 at a time
+        assert (await stats(c, "delay") - before).get("success").count == 6
+
+
+@server
+@aio
+async def test_request_timeout_drops_the_connection(triton: Any) -> None:
+    async with client(triton, request_timeout_s=0.01) as c:
+        t0 = time.perf_counter()
+        with pytest.raises(RequestTimeout) as err:
+            await c.send(c.prepare(DELAY))
+        assert time.perf_counter() - t0 < 0.045
+        assert isinstance(err.value.__cause__, TimeoutError)
+        assert pool_of(c).connections == 0  # a late answer must never be read as the next one
+        await c.send(c.prepare(ADD_SUB))  # a fast model answers within the timeout
+
+
+@server
+@aio
+async def test_cancellation_drops_the_connection(triton: Any) -> None:
+    async with client(triton) as c:
+        task = asyncio.create_task(c.send(c.prepare(DELAY)))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool_of(c).connections == 0
+        await c.send(c.prepare(DELAY))
+        assert pool_of(c).connections == 1
+
+
+@server
+@aio
+async def test_large_tensor_send_and_infer(triton: Any) -> None:
+    data = np.arange(262_144, dtype=np.float32).reshape(1, -1)  # 1 MiB each way
+    request = InferRequest(model="identity_fp32", inputs=(InputTensor.from_numpy("INPUT0", data),))
+    async with client(triton) as c:
+        prepared = c.prepare(request)
+        before = await stats(c, "identity_fp32")
+        for _ in range(3):
+            await c.send(prepared)
+        result = await c.infer(prepared)
+        assert np.array_equal(result.outputs["OUTPUT0"], data)
+        assert (await stats(c, "identity_fp32") - before).get("success").count == 4
+        assert pool_of(c).connections == 1
+
+
+# -- local servers ----------------------------------------------------------------------------
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """One request (head + Content-Length body), or b"" at EOF."""
+    head = await reader.readuntil(b"\r\n\r\n") if not reader.at_eof() else b""
+    length = header_value(head.split(b"\r\n", 1)[1] if b"\r\n" in head else b"", "Content-Length")
+    return head + (await reader.readexactly(int(length)) if length else b"")
+
+
+@asynccontextmanager
+async def local_server(handler: Handler, ssl_context: ssl.SSLContext | None = None,
+                       ) -> AsyncIterator[tuple[str, int]]:
+    srv = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=ssl_context)
+    try:
+        yield "127.0.0.1", srv.sockets[0].getsockname()[1]
+    finally:
+        srv.close()
+
+
+def answering(*answers: bytes, close_after: bool = False,
+              seen: list[bytes] | None = None) -> Handler:
+    """Answer each request on a connection with the next of ``answers`` (then the last again);
+    ``close_after``: close the connection after each answer."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        i = 0
+        try:
+            while True:
+                try:
+                    request = await read_request(reader)
+                except asyncio.IncompleteReadError:
+                    break
+                if not request:
+                    break
+                if seen is not None:
+                    seen.append(request)
+                writer.write(answers[min(i, len(answers) - 1)])
+                await writer.drain()
+                i += 1
+                if close_after:
+                    break
+        finally:
+            writer.close()
+
+    return handle
+
+
+REQUEST = wire_request("POST", "/x", "h", {"Content-Type": "application/json"}, b"{}")
+
+
+@aio
+async def test_connection_close_answer_is_not_reused() -> None:
+    seen: list[bytes] = []
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    async with local_server(answering(closing, seen=seen)) as (host, port):
+        pool = Http1Pool(host, port)
+        for _ in range(3):
+            await pool.send(REQUEST)
+        assert len(seen) == 3 and pool.connections == 0
+        await pool.close()
+
+
+@aio
+async def test_idle_connection_closed_by_the_server_is_replaced() -> None:
+    """The server closes after each answer (no Connection header): the pool notices while the
+    connection is idle and sends the next request on a new one, without an error."""
+    seen: list[bytes] = []
+    async with local_server(answering(OK, close_after=True, seen=seen)) as (host, port):
+        pool = Http1Pool(host, port)
+        for _ in range(4):
+            await pool.send(REQUEST)
+            await asyncio.sleep(0.02)  # the FIN arrives while the connection is idle
+        assert len(seen) == 4
+        await pool.close()
+
+
+@aio
+async def test_close_before_answer_is_a_connect_error_and_not_retried() -> None:
+    seen: list[bytes] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.close()
+
+    async with local_server(swallow) as (host, port):
+        pool = Http1Pool(host, port, name="srv")
+        with pytest.raises(ConnectError, match="srv: connection closed by the server before"):
+            await pool.send(REQUEST)
+        await asyncio.sleep(0.05)
+        assert len(seen) == 1  # the request went out once: no silent retry
+        assert pool.connections == 0
+        await pool.close()
+
+
+@aio
+async def test_refused_and_connect_timeout() -> None:
+    from perfanalyzer.server.launcher import free_port
+
+    pool = Http1Pool("127.0.0.1", free_port())
+    with pytest.raises(ConnectError) as err:
+        await pool.send(REQUEST)
+    assert isinstance(err.value.__cause__, OSError)
+    with socket.socket() as listener:  # full backlog: SYNs are dropped, connect() hangs
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for f in fillers:
+                f.setblocking(False)
+                try:
+                    f.connect(listener.getsockname())
+                except BlockingIOError:
+                    pass
+            await asyncio.sleep(0.05)
+            pool = Http1Pool(*listener.getsockname(), connect_timeout_s=0.2)
+            with pytest.raises(RequestTimeout, match="connection timed out"):
+                await pool.send(REQUEST)
+        finally:
+            for f in fillers:
+                f.close()
+
+
+@aio
+async def test_chunked_until_close_and_split_answers() -> None:
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+               b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n")
+    until_close = b"HTTP/1.1 200 OK\r\n\r\nuntil close"
+    error = b'HTTP/1.1 503 Busy\r\nContent-Length: 16\r\n\r\n{"error":"busy"}'
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for answer in (chunked, error):
+            await read_request(reader)
+            for i in range(len(answer)):  # one byte at a time: every parser state is split
+                writer.write(answer[i:i + 1])
+                await writer.drain()
+        await read_request(reader)
+        writer.write(until_close)
+        writer.close()
+
+    async with local_server(trickle) as (host, port):
+        pool = Http1Pool(host, port)
+        resp = await pool.request(REQUEST)
+        assert (resp.status, resp.body, resp.header("x-a")) == (200, b"hello, world", "1")
+        with pytest.raises(ServerError) as err:
+            await pool.send(REQUEST)
+        assert (err.value.status, err.value.message) == (503, "busy")
+        resp = await pool.request(REQUEST)
+        assert (resp.status, resp.body) == (200, b"until close")
+        assert pool.connections == 0
+        await pool.close()
+
+
+@aio
+async def test_malformed_answers_are_protocol_errors() -> None:
+    for answer in (b"garbage\r\n\r\n", b"HTTP/1.1 abc\r\n\r\n",
+                   b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+                   b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nok"):
+        async with local_server(answering(answer)) as (host, port):
+            pool = Http1Pool(host, port)
+            with pytest.raises(ProtocolError):
+                await pool.send(REQUEST)
+            assert pool.connections == 0
+            await pool.close()
+
+
+@aio
+async def test_compressed_answer_is_decompressed_for_infer_only() -> None:
+    import gzip
+
+    body = gzip.compress(b'{"model_name":"m","outputs":[]}')
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "
+              + str(len(body)).encode() + b"\r\n\r\n" + body)
+    async with local_server(answering(answer)) as (host, port):
+        async with HttpClient(ClientOptions(url=f"{host}:{port}",
+                                            response_compression="gzip")) as c:
+            await c.send(c.prepare(ADD_SUB))
+            result = await c.infer(ADD_SUB)
+            assert result.model_name == "m" and result.outputs == {}
+
+
+def test_wire_request_and_header_value() -> None:
+    wire = wire_request("POST", "/p", "h:1", {"A": "1", "Content-Type": "t"}, b"xyz")
+    assert wire == (b"POST /p HTTP/1.1\r\nHost: h:1\r\nA: 1\r\nContent-Type: t\r\n"
+                    b"Content-Length: 3\r\n\r\nxyz")
+    assert wire_request("GET", "/", "h", {}) == b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+    head = b"Content-Type: a\r\nInference-Header-Content-Length:  12 \r\nX: y"
+    assert header_value(head, "inference-header-content-length") == "12"
+    assert header_value(head, "x") == "y" and header_value(head, "missing") is None
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("tls")
+    crt, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+    return str(crt), str(key)
+
+
+@aio
+async def test_tls(cert: tuple[str, str]) -> None:
+    crt, key = cert
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(crt, key)
+    seen: list[bytes] = []
+    async with local_server(answering(OK, seen=seen), ssl_context=server_ctx) as (host, port):
+        trusting = ssl.create_default_context(cafile=crt)
+        pool = Http1Pool(host, port, ssl=trusting, server_hostname=host)
+        for _ in range(3):
+            await pool.send(REQUEST)
+        assert pool.connections == 1 and len(seen) == 3
+        await pool.close()
+        strict = Http1Pool(host, port, ssl=ssl.create_default_context(), server_hostname=host)
+        with pytest.raises(ConnectError):  # unknown CA
+            await strict.send(REQUEST)
+        await strict.close()

@@ -24,7 +24,7 @@ TOLERANCE = 0.05
 
 
 def run_csv(cmd: list[str], out: Path) -> dict[int, dict[str, str]]:
-    proc = subprocess.run(cmd + ["-f", str(out)], capture_output=True, text=True, check=False)
+    proc = subprocess.run([*cmd, "-f", str(out)], capture_output=True, text=True, check=False)
     if not out.exists():
         sys.stderr.write(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stdout[-2000:]}"
                          f"{proc.stderr[-2000:]}\n")

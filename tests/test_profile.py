@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import json
 import signal
 import subprocess
@@ -164,7 +165,7 @@ def test_count_windows_cut_at_the_nth_completion(triton: Any) -> None:
     assert [w.summary.completed for w in point.windows] == [80, 80, 80]
     ws = point.windows
     assert all(a.hi == b.lo and a.summary.end_ns == b.summary.start_ns
-               for a, b in zip(ws, ws[1:], strict=False))
+               for a, b in itertools.pairwise(ws))
 
 
 def test_warmup_requests_belong_to_no_window(triton: Any) -> None:

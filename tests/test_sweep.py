@@ -33,7 +33,7 @@ def test_binary_search_stops_when_start_fails_or_end_passes() -> None:
 
 
 def test_binary_search_precision_is_the_step() -> None:
-    seen, best = _search(1, 65, 8, limit=30)
+    _seen, best = _search(1, 65, 8, limit=30)
     assert best is not None and 30 - 8 < best <= 30
 
 

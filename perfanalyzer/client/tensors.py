@@ -171,4 +171,4 @@ def to_json_values(array: np.ndarray, datatype: str) -> list[object]:
     if datatype == "BF16":
         vals = flat if flat.dtype.kind == "f" else bf16_bits_to_float32(flat)
         return [float(x) for x in vals]
-    return flat.tolist()  # type: ignore[no-any-return]
+    return list(flat.tolist())

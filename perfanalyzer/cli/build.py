@@ -7,6 +7,7 @@ from typing import Any
 from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig, parse_range
 from ..config import options as d
+from ..inputs import parse_shape
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -14,19 +15,6 @@ def _header(text: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise OptionError(f"-H: expected 'Name:Value', got {text!r}")
     return name.strip(), value.strip()
-
-
-def _shape(text: str) -> tuple[str, tuple[int, ...]]:
-    name, sep, dims = text.rpartition(":")
-    if not sep or not name:
-        raise OptionError(f"--shape: expected NAME:D1,D2,..., got {text!r}")
-    try:
-        shape = tuple(int(x) for x in dims.split(","))
-    except ValueError:
-        raise OptionError(f"--shape {text}: dims must be integers") from None
-    if any(x <= 0 for x in shape):
-        raise OptionError(f"--shape {text}: every dim must be > 0")
-    return name, shape
 
 
 def _sequence_id_range(text: str | None) -> tuple[int, int]:
@@ -85,7 +73,7 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         percentile=kw["percentile"], request_count=kw["request_count"],
         warmup_request_count=kw["warmup_request_count"], adaptive=kw["adaptive"],
         input_data=tuple(kw.get("input_data") or ("random",)),
-        shapes=tuple(_shape(s) for s in kw.get("shapes", ())),
+        shapes=tuple(parse_shape(s) for s in kw.get("shapes", ())),
         string_length=kw["string_length"], string_data=kw.get("string_data"),
         input_tensor_format=kw["input_tensor_format"],
         output_tensor_format=kw["output_tensor_format"],

@@ -19,16 +19,13 @@ from ..measure.records import RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S
 
 
-class ConcurrencyManager:
-    """Keeps ``level`` requests in flight through ``client.send``."""
+class WorkerPool:
+    """``level`` worker coroutines, each keeping one request in flight. Subclasses implement
+    ``_worker(stop)``, which loops until ``stop[0]`` is set and records every request it sends."""
 
-    def __init__(self, client: InferenceClient, payloads: Sequence[Any],
-                 buffer: RecordBuffer | None = None) -> None:
-        if not payloads:
-            raise ValueError("no payloads")
-        self.client = client
-        self.payloads = list(payloads)
-        self.buffer = buffer if buffer is not None else RecordBuffer()
+    buffer: RecordBuffer
+
+    def __init__(self) -> None:
         self.sent = 0
         self.late = 0
         self._next = 0
@@ -42,6 +39,9 @@ class ConcurrencyManager:
     @property
     def level(self) -> int:
         return len(self._workers)
+
+    async def _worker(self, stop: list[bool]) -> None:
+        raise NotImplementedError
 
     async def apply(self, level: float) -> None:
         n = int(level)
@@ -66,6 +66,19 @@ class ConcurrencyManager:
         for t in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+
+
+class ConcurrencyManager(WorkerPool):
+    """Keeps ``level`` requests in flight through ``client.send``."""
+
+    def __init__(self, client: InferenceClient, payloads: Sequence[Any],
+                 buffer: RecordBuffer | None = None) -> None:
+        if not payloads:
+            raise ValueError("no payloads")
+        super().__init__()
+        self.client = client
+        self.payloads = list(payloads)
+        self.buffer = buffer if buffer is not None else RecordBuffer()
 
     async def _worker(self, stop: list[bool]) -> None:
         # Hot path: locals only, one clock read before and after, one record write.

@@ -22,7 +22,6 @@ assigned round-robin), used by :class:`~perfanalyzer.load.request_rate.RequestRa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 from collections import deque
@@ -35,7 +34,7 @@ import numpy as np
 from ..client.base import InferRequest
 from ..client.errors import OptionError
 from ..measure.records import RecordBuffer
-from .base import DEFAULT_DRAIN_TIMEOUT_S
+from .concurrency import WorkerPool
 from .request_rate import Job, RequestRateManager, Sender, SenderFactory, record_send
 
 #: Prepared payloads kept per (stream, step, id, start, end); the cache is dropped when it grows past.
@@ -243,55 +242,20 @@ class SequenceSlots:
         return [s for s in self._slots if s is not None and s.started and not s.ended]
 
 
-class ClosedLoopManager:
+class ClosedLoopManager(WorkerPool):
     """Keeps ``level`` requests in flight, one per worker; each worker has its own sender (so a
-    streaming worker has its own stream) and, with sequences, drives one sequence at a time."""
+    streaming worker has its own stream) and, with sequences, drives one sequence at a time.
+    A worker that retires ends its sequence first."""
 
     def __init__(self, new_sender: SenderFactory, buffer: RecordBuffer, *,
                  payloads: Sequence[Any] = (), sequences: SequenceSource | None = None) -> None:
         if sequences is None and not payloads:
             raise ValueError("no payloads")
+        super().__init__()
         self.buffer = buffer
-        self.sent = 0
-        self.late = 0
         self._new_sender = new_sender
         self._payloads = list(payloads)
         self._seqs = sequences
-        self._next = 0
-        self._workers: list[tuple[asyncio.Task[None], list[bool]]] = []
-        self._in_flight = 0
-
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
-    @property
-    def level(self) -> int:
-        return len(self._workers)
-
-    async def apply(self, level: float) -> None:
-        n = int(level)
-        while len(self._workers) < n:
-            flag = [False]
-            task = asyncio.create_task(self._worker(flag), name=f"pa-worker-{len(self._workers)}")
-            self._workers.append((task, flag))
-        while len(self._workers) > n:
-            _task, flag = self._workers.pop()
-            flag[0] = True  # retires after its in-flight request (ending its sequence first)
-
-    async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
-        tasks = [t for t, _ in self._workers]
-        for _, flag in self._workers:
-            flag[0] = True
-        self._workers.clear()
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=drain_timeout_s)
-        for t in pending:
-            t.cancel()
-        for t in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
 
     async def _worker(self, stop: list[bool]) -> None:
         send, close = await self._new_sender()

@@ -55,6 +55,18 @@ async def stats(c: HttpClient, model: str) -> ModelStatistics:
     return entry
 
 
+async def served(c: HttpClient, model: str, before: ModelStatistics, expected: int) -> int:
+    """Requests the server counted since ``before``. Triton updates its statistics just after it
+    sends the answer, so a count read right after the last answer can lag by the requests still
+    finishing: wait (up to 2 s) for ``expected``, then return the real count (which can be more)."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        count = (await stats(c, model) - before).get("success").count
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.01)
+
+
 def pool_of(c: HttpClient) -> Http1Pool:
     assert c._pool is not None
     return c._pool
@@ -79,8 +91,8 @@ async def test_send_and_keep_alive_reuse(triton: Any) -> None:
         assert pool_of(c)._idle[0].transport.get_extra_info("sockname")[1] == port  # type: ignore[union-attr]
         assert result.outputs["OUTPUT0"].tolist() == (A + B).tolist()
         assert result.outputs["OUTPUT1"].tolist() == (A - B).tolist()
-        delta = await stats(c, "add_sub") - before
-        assert delta.get("success").count == 26 and delta.get("fail").count == 0
+        assert await served(c, "add_sub", before, 26) == 26
+        assert (await stats(c, "add_sub") - before).get("fail").count == 0
 
 
 @server
@@ -112,8 +124,8 @@ async def test_concurrent_sends_exact_statistics(triton: Any) -> None:
                 await c.send(prepared)
 
         await asyncio.gather(*(worker() for _ in range(conc)))
-        delta = await stats(c, "add_sub") - before
-        assert delta.get("success").count == n and delta.inference_count == n
+        assert await served(c, "add_sub", before, n) == n
+        assert (await stats(c, "add_sub") - before).inference_count == n
         assert 1 <= pool_of(c).connections <= conc  # one per request in flight, at most
 
 
@@ -128,7 +140,7 @@ async def test_connection_limit(triton: Any) -> None:
         elapsed = time.perf_counter() - t0
         assert pool_of(c).connections == 2
         assert elapsed >= 3 * 0.050 * 0.95  # 6 requests of 50 ms, 2 at a time
-        assert (await stats(c, "delay") - before).get("success").count == 6
+        assert await served(c, "delay", before, 6) == 6
 
 
 @server
@@ -170,7 +182,7 @@ async def test_large_tensor_send_and_infer(triton: Any) -> None:
             await c.send(prepared)
         result = await c.infer(prepared)
         assert np.array_equal(result.outputs["OUTPUT0"], data)
-        assert (await stats(c, "identity_fp32") - before).get("success").count == 4
+        assert await served(c, "identity_fp32", before, 4) == 4
         assert pool_of(c).connections == 1
 
 

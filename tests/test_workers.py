@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+import time
 import urllib.request
 from typing import Any
 
@@ -34,10 +35,17 @@ def _run(cfg: RunConfig) -> RunResult:
     return asyncio.run(profile(cfg, out=io.StringIO()))
 
 
-def _success_count(url: str, model: str) -> int:
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
-        stats = json.load(r)["model_stats"]
-    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+def _success_count(url: str, model: str, expected: int = 0) -> int:
+    """The server's success count; with ``expected``, wait up to 2 s for it (Triton updates its
+    statistics just after sending the answer), then return the real value (maybe more)."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
+            stats = json.load(r)["model_stats"]
+        count = sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.01)
 
 
 def _check_windows(run: RunResult) -> None:
@@ -70,8 +78,8 @@ def test_two_workers_concurrency_counts_exactly(triton: Any) -> None:
     before = _success_count(triton.http_url, "add_sub")
     run = _run(_cfg(triton.http_url, "-m", "add_sub", "--concurrency-range", "3", "-p", "600",
                     "-s", "1000", "-r", "3", "--workers", "2"))
-    after = _success_count(triton.http_url, "add_sub")
     assert run.buffer is not None and not run.failure
+    after = _success_count(triton.http_url, "add_sub", before + run.buffer.count)
     # every request the workers recorded (all drained at stop) is exactly one the server served
     assert run.buffer.count == after - before > 0
     assert int(np.count_nonzero(run.buffer.status[: run.buffer.count])) == 0
@@ -120,8 +128,8 @@ def test_two_workers_request_rate_interleave(triton: Any) -> None:
     before = _success_count(triton.http_url, "add_sub")
     run = _run(_cfg(triton.http_url, "-m", "add_sub", "--request-rate-range", str(rate),
                     "-p", "600", "-s", "1000", "-r", "3", "--workers", "2"))
-    after = _success_count(triton.http_url, "add_sub")
     assert run.buffer is not None and not run.failure
+    after = _success_count(triton.http_url, "add_sub", before + run.buffer.count)
     assert run.buffer.count == after - before > 0
     _check_windows(run)
     # the union of the two workers' intended times is the one-process schedule: equally spaced

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..client.errors import EXIT_GENERIC, EXIT_OK, EXIT_UNSTABLE, OptionError, PerfAnalyzerError
 from ..config import RunConfig
+from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..profile import cleanup
@@ -51,7 +52,7 @@ def run_profile(cfg: RunConfig) -> int:
     if cfg.baseline and not os.path.isfile(cfg.baseline):
         raise OptionError(f"--baseline: {cfg.baseline} does not exist")
     with _maybe_server(cfg) as effective:
-        return asyncio.run(_main(effective))
+        return uvloop_policy.run(_main(effective))  # uvloop when installed
 
 
 def _write(cfg: RunConfig, run: RunResult) -> None:

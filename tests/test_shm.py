@@ -464,3 +464,26 @@ def test_cuda_without_cuda_python_or_gpu_exits_3(triton: Any) -> None:
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: --shared-memory cuda")
     assert ("cuda-python" in proc.stderr) or ("GPU" in proc.stderr)
     assert run(_inference_count(triton.http_url, "http", "add_sub")) == before
+
+
+@server
+@PROTOCOLS
+def test_sequences_and_streaming_with_system_shared_memory(triton: Any, protocol: str) -> None:
+    """Sequence requests and streamed decoupled requests read their inputs from the regions."""
+    url = url_of(triton, protocol)
+    base = {"url": url, "protocol": protocol, "shared_memory": "system",
+            "measurement_interval_ms": 300, "stability_percentage": 100.0, "max_trials": 3}
+    seq = RunConfig(model="sequence_acc", concurrency_range=(2, 2, 1), sequence_length=4,
+                    sequence_length_given=True, **base).validate()
+    run_ = run(profile(seq, out=io.StringIO()))
+    assert run_.buffer is not None and run_.buffer.count > 0
+    assert int((run_.buffer.view().status != 0).sum()) == 0
+    if protocol == "grpc":
+        stream = RunConfig(model="repeat", streaming=True, shapes=(("IN", (4,)),),
+                           **base).validate()
+        srun = run(profile(stream, out=io.StringIO()))
+        (point,) = srun.points
+        assert point.merged.errors == 0
+        assert point.merged.responses == 4 * point.merged.completed
+    assert segments(os.getpid()) == []
+    assert plan_cleanups() == []

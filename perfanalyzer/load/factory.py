@@ -74,11 +74,6 @@ def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
         read_intervals_file(str(cfg.request_intervals))
     elif cfg.mode is LoadMode.REQUEST_RATE:
         constant(cfg.request_rate_range[0])  # OptionError for a rate <= 0
-    if cfg.shared_memory != "none" and (io.is_sequence or cfg.streaming):
-        # These managers build their own per-step requests; they do not carry shm regions yet.
-        what = "a sequence model" if io.is_sequence else "--streaming"
-        raise OptionError(f"--shared-memory {cfg.shared_memory}: not supported with {what} yet; "
-                          "use --shared-memory none")
     if cfg.num_of_sequences < 1:
         raise OptionError(f"--num-of-sequences must be >= 1, got {cfg.num_of_sequences}")
     if not io.is_sequence:
@@ -113,7 +108,7 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
     if sequence or streaming:
         from ..profile.setup import requests_for
 
-        requests = requests_for(cfg, setup)
+        requests = setup.requests or requests_for(cfg, setup)
         if streaming:
             requests = streaming_requests(requests)
             payloads = [client.prepare(r) for s in requests for r in s]

@@ -103,7 +103,7 @@ class StreamChannel:
                 p = pending.get(item.id)
                 if p is None:
                     continue
-                if item.outputs:
+                if item.outputs or item.shm_outputs:  # shm outputs carry no data here
                     if not p.responses:
                         p.first = t
                     p.last = t

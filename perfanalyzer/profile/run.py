@@ -119,6 +119,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
 
             shm = await plan_shared_memory(client, cfg, setup, requests)
             requests = shm.requests
+            setup = dataclasses.replace(setup, requests=requests)
         payloads = [client.prepare(r) for stream in requests for r in stream]
         buffer = RecordBuffer()
         run.buffer = buffer

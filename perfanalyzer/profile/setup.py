@@ -90,6 +90,9 @@ class ModelSetup:
     io: ModelIO
     traits: ModelTraits
     data: InputData
+    #: The requests to send (per stream, per step), once rewritten for shared memory; None: build
+    #: them with :func:`requests_for`.
+    requests: list[list[InferRequest]] | None = None
 
 
 async def describe_model(client: InferenceClient, cfg: RunConfig) -> tuple[dict[str, Any],

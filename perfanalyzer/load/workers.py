@@ -212,7 +212,7 @@ class WorkerLoad:
             for ch in self._children:
                 ch.watermark = FOREVER  # whatever came is all there is
             self._merge()
-            self.kill()
+            self.kill(grace_s=2.0)
             cleanup.unregister(self._cleanup)
         self._check()
 
@@ -335,8 +335,9 @@ class WorkerLoad:
         columns = {name: merged[name] for name, _ in COLUMNS}
         self.buffer.extend(RecordSlice(**columns, errors=tuple(self.buffer.errors)))
 
-    def kill(self) -> None:
-        """End every worker process and close the pipes (idempotent; also the Ctrl-C cleanup)."""
+    def kill(self, grace_s: float = 0.0) -> None:
+        """End every worker process and close the pipes (idempotent). Workers get ``grace_s`` to
+        exit on their own (after a stop), then SIGTERM; the Ctrl-C cleanup gives none."""
         loop = None
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
@@ -345,7 +346,8 @@ class WorkerLoad:
                 with contextlib.suppress(Exception):
                     loop.remove_reader(ch.conn.fileno())
             ch.gone = True
-            ch.proc.join(timeout=2.0)
+            if grace_s > 0:
+                ch.proc.join(timeout=grace_s)
             if ch.proc.is_alive():
                 ch.proc.terminate()
                 ch.proc.join(timeout=2.0)

@@ -115,6 +115,7 @@ class _Conn(asyncio.Protocol):
 
     def __init__(self, pool: Http1Pool) -> None:
         self.pool = pool
+        self.loop = pool.loop
         self.transport: asyncio.Transport | None = None
         self.fut: asyncio.Future[int] | None = None
         self.closed = False
@@ -167,7 +168,7 @@ class _Conn(asyncio.Protocol):
     def start(self, data: bytes, keep: bool) -> asyncio.Future[int]:
         """Write a complete request; the returned future resolves to the answer's status."""
         assert self.transport is not None
-        fut = self.fut = self.pool.loop.create_future()
+        fut = self.fut = self.loop.create_future()
         self.keep = keep
         self._need = -1
         self.transport.write(data)
@@ -235,12 +236,13 @@ class _Conn(asyncio.Protocol):
     def _parse_head(self, head: bytes) -> None:
         line_end = head.find(b"\r\n")
         status_line = head if line_end < 0 else head[:line_end]
-        parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        code = status_line[9:12]  # "HTTP/1.x NNN[ reason]"
+        if (not status_line.startswith(b"HTTP/1.") or status_line[8:9] != b" "
+                or not code.isdigit() or status_line[12:13] not in (b" ", b"")):
             raise ProtocolError(f"{self.pool.name}: Bad status line {status_line[:80]!r}")
-        status = self.status = int(parts[1])
+        status = self.status = int(code)
         fields = b"" if line_end < 0 else head[line_end:]  # starts with CRLF
-        self.head = fields[2:]
+        self.head = fields
         lower = fields.lower()
         if status < 200 or status in (204, 304):
             self._need = 0
@@ -354,7 +356,20 @@ class Http1Pool:
         conn = idle.pop() if idle else None
         if conn is None or conn.closed:
             conn = await self._acquire()
-        status = await self._exchange(conn, data, False)
+        if self.request_timeout_s > 0 or self._waiters:
+            status = await self._exchange(conn, data, False)
+        else:  # _exchange inlined: one coroutine less per request
+            try:
+                status = await conn.start(data, False)
+            except BaseException:
+                conn.abort()
+                self._release(conn)
+                raise
+            conn.fut = None
+            if conn.reusable and not conn.closed:
+                idle.append(conn)
+            else:
+                self._release(conn)
         if status != 200:
             raise server_error(status, conn.body)
 
@@ -362,7 +377,7 @@ class Http1Pool:
         """Write a complete request and return the whole answer, whatever its status."""
         conn = await self._acquire()
         status = await self._exchange(conn, data, True)
-        head, body = conn.head, conn.body
+        head, body = conn.head[2:], conn.body
         conn.body = b""
         if decompress:
             body = _decompress(body, header_value(head, "Content-Encoding"))

@@ -1,0 +1,263 @@
+"""gRPC unary calls of one method over a few lean h2c connections (round robin).
+
+:meth:`LeanChannel.unary` is the whole hot path: pick a connection, write the call, await its
+future. Connections open on first use (waiting for the server's SETTINGS, at most
+``connect_timeout_s``) and are replaced when they stop taking calls: after a GOAWAY, when stream
+ids run out, or when the connection was lost. A call the server never processed (refused by
+GOAWAY or REFUSED_STREAM) is sent again on a fresh connection, as gRPC clients do.
+
+Errors: grpc-status != 0 -> ``status_error`` (the same mapping as ``client/_convert.py``:
+DEADLINE_EXCEEDED -> RequestTimeout, CANCELLED -> RequestCancelled, UNAVAILABLE from the
+transport -> ConnectError, anything else -> ServerError(code name, grpc-message)); the connection
+failing -> ConnectError; the per-call timeout -> RequestTimeout, with RST_STREAM(CANCEL) sent and
+``grpc-timeout`` in the request headers so the server gives up too. Cancelling the awaiting task
+resets the stream and lets ``asyncio.CancelledError`` through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from ..errors import ClientError, ConnectError, RequestCancelled, RequestTimeout, ServerError
+from . import frames as f
+from . import hpack
+from .connection import Connection, Refused
+
+USER_AGENT = "perfanalyzer-grpc-lean/1"
+#: Attempts for a call refused by the server before it was processed, and the pause before
+#: the first retry (doubled for each further one).
+MAX_ATTEMPTS = 5
+REFUSED_BACKOFF_S = 0.0005
+#: Connection changes for one call (refusals, GOAWAY, stream ids running out) before giving up.
+MAX_TURNS = 8
+_TRANSPORT_HINTS = ("failed to connect", "connection refused", "connection reset",
+                    "socket closed", "goaway", "broken pipe", "not connected")
+
+Metadata = Sequence[tuple[str, str]]
+
+
+class Unary(Protocol):
+    def __call__(self, payload: bytes, want_body: bool = False) -> Awaitable[bytes | None]: ...
+
+
+def status_error(code: int | None, message: str, http_status: int | None,
+                 target: str = "") -> ClientError:
+    """The perfanalyzer error for a finished call with gRPC status ``code`` (None: the response
+    had no grpc-status; the HTTP status decides, as gRPC clients do)."""
+    if code is None:
+        if http_status is not None and http_status != 200:
+            code = f.HTTP_TO_GRPC.get(http_status, 2)
+            message = message or f"HTTP status {http_status}"
+        else:
+            code, message = 13, message or "response without grpc-status"
+    name = f.GRPC_CODES[code] if 0 <= code < len(f.GRPC_CODES) else f"CODE_{code}"
+    if code == 14 and (not message or any(h in message.lower() for h in _TRANSPORT_HINTS)):
+        return ConnectError(f"cannot reach the gRPC server at {target}: {message}")
+    if code == 4:
+        return RequestTimeout(f"gRPC deadline exceeded ({message})")
+    if code == 1:
+        return RequestCancelled(f"gRPC call cancelled ({message})")
+    return ServerError(name, message)
+
+
+def _consume(task: asyncio.Task[Connection]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def split_target(target: str) -> tuple[str, int]:
+    """``host:port`` / ``[v6]:port`` -> (host, port)."""
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"gRPC target {target!r} needs a port (host:port)")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def grpc_timeout(seconds: float) -> str:
+    """The ``grpc-timeout`` header value (at most 8 digits and a unit)."""
+    for unit, scale in (("u", 1e6), ("m", 1e3), ("S", 1.0), ("M", 1 / 60), ("H", 1 / 3600)):
+        value = int(seconds * scale + 0.999999)
+        if value < 10**8:
+            return f"{value}{unit}"
+    return "99999999H"
+
+
+class LeanChannel:
+    """Unary calls of ``path`` (``/package.Service/Method``) to ``target`` (``host:port``).
+
+    ``metadata`` is sent with every call; ``metadata_hook``, if given, is called per call and
+    returns the full metadata for it (for auth tokens that change). With ``request_timeout_s``
+    the server is told the deadline (``grpc-timeout``) unless ``deadline_header`` is False.
+    ``first_stream_id`` exists for tests of stream id exhaustion."""
+
+    def __init__(self, target: str, path: str, *, metadata: Metadata = (),
+                 metadata_hook: Callable[[], Metadata] | None = None, connections: int = 1,
+                 connect_timeout_s: float = 10.0, request_timeout_s: float = 0.0,
+                 deadline_header: bool = True, first_stream_id: int = 1) -> None:
+        self.target = target
+        self._host, self._port = split_target(target)
+        self._base: list[tuple[str, str]] = [
+            (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", target),
+            ("content-type", "application/grpc"), ("te", "trailers"),
+            ("user-agent", USER_AGENT)]
+        if request_timeout_s > 0 and deadline_header:
+            self._base.append(("grpc-timeout", grpc_timeout(request_timeout_s)))
+        self._block = hpack.encode([*self._base, *metadata])
+        self._hook = metadata_hook
+        self._hook_blocks: dict[tuple[tuple[str, str], ...], bytes] = {}
+        self._n = max(1, connections)
+        self._conns: list[Connection | None] = [None] * self._n
+        self._connecting: list[asyncio.Task[Connection] | None] = [None] * self._n
+        self._rr = 0
+        self._connect_timeout = connect_timeout_s or None
+        self._timeout = request_timeout_s
+        self._first_id = first_stream_id
+        self._old: set[Connection] = set()
+        #: Connections opened so far (replacements included).
+        self.opened = 0
+        #: ``await unary(payload, want_body=False)``: call the method with the serialized
+        #: request; the serialized response when ``want_body``, else None. Raises ClientError
+        #: subclasses (see the module doc). (An attribute: no timeout, no extra frame.)
+        self.unary: Unary = self._timed if request_timeout_s > 0 else self._call
+
+    async def _call(self, payload: bytes, want_body: bool = False) -> bytes | None:
+        i = self._rr
+        if self._n > 1:
+            self._rr = (i + 1) % self._n
+        block = None if self._hook is None else self._headers_now()
+        refused = 0
+        for _turn in range(MAX_TURNS):
+            conn = self._conns[i]
+            if conn is None or not conn.usable:
+                conn = await self._connection(i)
+            try:
+                started = conn.start(payload, want_body, block)
+                if started is None:
+                    if not conn.usable:
+                        continue  # stream ids ran out just now: take the next connection
+                    started = await conn.start_slow(payload, want_body, block)
+                sid, fut = started
+                try:
+                    return await fut
+                except asyncio.CancelledError:
+                    conn.reset(sid)  # RST_STREAM(CANCEL)
+                    raise
+            except Refused as exc:
+                if exc.by_server:
+                    refused += 1
+                    if refused >= MAX_ATTEMPTS:
+                        break
+                    # A server refusing streams is often one whose stream count lags behind
+                    # the streams it just closed: give it a moment.
+                    await asyncio.sleep(REFUSED_BACKOFF_S * 2**refused)
+        raise ConnectError(f"the gRPC server at {self.target} did not take the call "
+                           f"({refused} refusals, {MAX_TURNS} connection changes)")
+
+    async def _timed(self, payload: bytes, want_body: bool = False) -> bytes | None:
+        """:meth:`_call` within the request timeout (connecting and retries included): the
+        timer cancels the call, which resets its stream, and the cancellation becomes
+        RequestTimeout."""
+        task = asyncio.current_task()
+        assert task is not None
+        fired: list[bool] = []
+
+        def expire() -> None:
+            fired.append(True)
+            task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self._timeout, expire)
+        try:
+            return await self._call(payload, want_body)
+        except asyncio.CancelledError:
+            if not fired:
+                raise
+            uncancel = getattr(task, "uncancel", None)  # Python >= 3.11
+            if uncancel is not None:
+                uncancel()
+            raise RequestTimeout(f"gRPC request timed out after {self._timeout:g} s") from None
+        finally:
+            timer.cancel()
+
+    def _headers_now(self) -> bytes:
+        assert self._hook is not None
+        metadata = tuple(self._hook())
+        block = self._hook_blocks.get(metadata)
+        if block is None:
+            if len(self._hook_blocks) > 64:
+                self._hook_blocks.clear()
+            block = self._hook_blocks[metadata] = hpack.encode([*self._base, *metadata])
+        return block
+
+    async def connect(self) -> None:
+        """Open every connection now (else each opens on first use)."""
+        await asyncio.gather(*(self._connection(i) for i in range(self._n)))
+
+    async def _connection(self, i: int) -> Connection:
+        """The usable connection of slot ``i``, opening one (shared by all callers waiting)."""
+        conn = self._conns[i]
+        if conn is not None and conn.usable:
+            return conn
+        if conn is not None and not conn.closed:
+            self._old.add(conn)  # draining: it closes itself when its calls are done
+        task = self._connecting[i]
+        if task is None:
+            task = self._connecting[i] = asyncio.ensure_future(self._open())
+            # its waiters may all be gone (timed out, cancelled): the error is theirs, not the loop's
+            task.add_done_callback(_consume)
+        try:
+            new = await asyncio.shield(task)
+        finally:
+            if self._connecting[i] is task and task.done():
+                self._connecting[i] = None
+        current = self._conns[i]
+        if current is None or not current.usable:  # a later caller may have installed one
+            self._conns[i] = current = new
+        return current
+
+    async def _open(self) -> Connection:
+        loop = asyncio.get_running_loop()
+        made: list[Connection] = []
+
+        def factory() -> Connection:
+            made.append(Connection(self._block, self.target, self._status_error,
+                                   self._first_id))
+            return made[-1]
+
+        async def dial() -> None:
+            await loop.create_connection(factory, self._host, self._port)
+            await made[0].ready
+
+        try:
+            await asyncio.wait_for(dial(), self._connect_timeout)
+        except asyncio.TimeoutError as exc:
+            for conn in made:
+                conn.close("connect timeout")
+            raise ConnectError(f"cannot connect to the gRPC server at {self.target} "
+                               f"within {self._connect_timeout:g} s") from exc
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to the gRPC server at {self.target}: "
+                               f"{exc.strerror or exc}") from exc
+        self.opened += 1
+        self._old = {c for c in self._old if not c.closed}
+        return made[0]
+
+    def _status_error(self, code: int | None, message: str,
+                      http_status: int | None) -> ClientError:
+        return status_error(code, message, http_status, self.target)
+
+    async def close(self) -> None:
+        """Close every connection; calls still running fail with RequestCancelled."""
+        for task in self._connecting:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        for conn in [*self._conns, *self._old]:
+            if conn is not None:
+                conn.close()
+        self._conns = [None] * self._n
+        self._connecting = [None] * self._n
+        self._old.clear()

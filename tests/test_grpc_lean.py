@@ -1,0 +1,541 @@
+"""The lean gRPC hot path (perfanalyzer/client/h2): LeanChannel and GrpcClient.send over it.
+
+Against the real Triton (``triton`` fixture) wherever it can show the behaviour; an in-process
+grpcio server (grpc core's own HTTP/2 stack) for what Triton cannot be made to do on demand:
+GOAWAY after a maximum connection age, SETTINGS_MAX_CONCURRENT_STREAMS, keepalive PINGs, and
+recording the metadata that arrived. Frames the client writes are recorded by wrapping the
+connection's transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.aio
+import numpy as np
+import pytest
+
+from perfanalyzer._proto import grpc_service_pb2 as pb
+from perfanalyzer.client import _convert
+from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, TlsOptions
+from perfanalyzer.client.errors import (
+    ClientError,
+    ConnectError,
+    OptionError,
+    RequestCancelled,
+    RequestTimeout,
+    ServerError,
+)
+from perfanalyzer.client.grpc import TRANSPORT_ENV, GrpcClient
+from perfanalyzer.client.h2 import LeanChannel
+from perfanalyzer.client.h2 import frames as fr
+from perfanalyzer.client.h2.connection import Connection
+from perfanalyzer.client.h2.hpack import Decoder
+
+server = pytest.mark.server
+TEST_MODELS = Path(__file__).with_name("models")
+INFER = "/inference.GRPCInferenceService/ModelInfer"
+A = np.arange(16, dtype=np.int32).reshape(1, 16)
+B = np.full((1, 16), 3, dtype=np.int32)
+ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
+                                                InputTensor.from_numpy("INPUT1", B)))
+DELAY = InferRequest(model="delay", inputs=(InputTensor.from_numpy("INPUT0",
+                                                                   np.ones(4, np.float32)),))
+
+
+def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+    return wrapper
+
+
+def payload(request: InferRequest) -> bytes:
+    return _convert.build_infer_request(request).SerializeToString()
+
+
+def add_sub(a: np.ndarray) -> InferRequest:
+    return InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", a),
+                                                 InputTensor.from_numpy("INPUT1", B)))
+
+
+async def success_count(c: GrpcClient, model: str) -> int:
+    (entry,) = await c.model_statistics(model, "1")
+    assert entry.get("fail").count == 0
+    return int(entry.get("success").count)
+
+
+async def success_delta(c: GrpcClient, model: str, before: int, want: int) -> int:
+    """Successes since ``before``. Triton counts a request a little after its response left
+    (longer on a loaded machine), so wait (5 s at most) for ``want``, then once more."""
+    deadline = time.monotonic() + 5.0
+    while await success_count(c, model) - before < want and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
+    return await success_count(c, model) - before
+
+
+class Recorder:
+    """Wraps a connection's transport and parses the frames written through it (every write
+    starts at a frame boundary)."""
+
+    def __init__(self, conn: Connection) -> None:
+        assert conn._transport is not None
+        self.inner = conn._transport
+        self.frames: list[tuple[int, int, int, bytes]] = []  # type, flags, stream id, payload
+        conn._transport = self  # type: ignore[assignment]
+
+    def _parse(self, data: bytes) -> None:
+        pos = 0
+        while pos < len(data):
+            hi, lo, ftype, flags, sid = fr.HEAD.unpack_from(data, pos)
+            end = pos + 9 + ((hi << 16) | lo)
+            self.frames.append((ftype, flags, sid, data[pos + 9:end]))
+            pos = end
+
+    def write(self, data: bytes) -> None:
+        self._parse(bytes(data))
+        self.inner.write(data)
+
+    def writelines(self, parts: Any) -> None:
+        self.write(b"".join(parts))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def of(self, ftype: int) -> list[tuple[int, int, int, bytes]]:
+        return [f for f in self.frames if f[0] == ftype]
+
+
+@asynccontextmanager
+async def client(url: str, **options: Any) -> AsyncIterator[GrpcClient]:
+    c = GrpcClient(ClientOptions(url=url, **options))
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+async def lean_connection(channel: LeanChannel) -> Connection:
+    await channel.connect()
+    conn = channel._conns[0]
+    assert conn is not None
+    return conn
+
+
+# -- Triton ---------------------------------------------------------------------------------------
+
+@server
+@aio
+async def test_send_is_lean_and_many_concurrent_streams_share_one_connection(triton: Any) -> None:
+    n = 500
+    async with client(triton.grpc_url) as c:
+        assert isinstance(c._lean, LeanChannel)
+        prepared = c.prepare(ADD_SUB)
+        before = await success_count(c, "add_sub")
+        await asyncio.gather(*(c.send(prepared) for _ in range(n)))
+        assert await success_delta(c, "add_sub", before, n) == n
+        conn = c._lean._conns[0]
+        assert c._lean.opened == 1 and conn is not None
+        assert conn._next_id == 2 * n + 1 and not conn._streams
+
+
+@server
+@aio
+async def test_concurrent_responses_reach_their_own_callers(triton: Any) -> None:
+    inputs = [np.full((1, 16), i, dtype=np.int32) for i in range(64)]
+    channel = LeanChannel(triton.grpc_url, INFER)
+    try:
+        bodies = await asyncio.gather(*(channel.unary(payload(add_sub(a)), want_body=True)
+                                        for a in inputs))
+    finally:
+        await channel.close()
+    for a, body in zip(inputs, bodies, strict=True):
+        assert body is not None
+        out = _convert.decode_infer_response(pb.ModelInferResponse.FromString(body), frozenset())
+        np.testing.assert_array_equal(out.outputs["OUTPUT0"], a + B)
+
+
+@server
+@aio
+async def test_errors_match_grpc_aio(triton: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = [
+        InferRequest(model="no_such_model", inputs=ADD_SUB.inputs),
+        add_sub(A[:, :8]),
+        InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A.astype("f4")),
+                                              ADD_SUB.inputs[1])),
+    ]
+    monkeypatch.setenv(TRANSPORT_ENV, "grpcio")
+    reference = GrpcClient(ClientOptions(url=triton.grpc_url))
+    monkeypatch.delenv(TRANSPORT_ENV)
+    assert reference._lean is None
+    async with reference, client(triton.grpc_url) as lean:
+        seen = []
+        for request in bad:
+            with pytest.raises(ServerError) as want:
+                await reference.send(reference.prepare(request))
+            with pytest.raises(ServerError) as got:
+                await lean.send(lean.prepare(request))
+            assert (got.value.status, got.value.message) == (want.value.status,
+                                                            want.value.message)
+            seen.append((got.value.status, got.value.message))
+    assert [status for status, _ in seen] == ["NOT_FOUND", "INVALID_ARGUMENT", "INVALID_ARGUMENT"]
+    assert seen[0][1] == "Request for unknown model: 'no_such_model' is not found"
+    assert "unexpected shape" in seen[1][1] and "data-type is 'FP32'" in seen[2][1]
+
+
+@server
+@aio
+async def test_unknown_method_is_unimplemented(triton: Any) -> None:
+    channel = LeanChannel(triton.grpc_url, "/inference.GRPCInferenceService/NoSuchMethod")
+    try:
+        with pytest.raises(ServerError) as err:
+            await channel.unary(b"")
+        assert err.value.status == "UNIMPLEMENTED"
+    finally:
+        await channel.close()
+
+
+@server
+@aio
+async def test_64_mib_request_is_split_by_frame_size_and_flow_control(triton: Any) -> None:
+    big = np.arange(16 * 2**20, dtype=np.float32).reshape(1, -1)
+    request = InferRequest(model="identity_fp32", inputs=(InputTensor.from_numpy("INPUT0", big),))
+    async with client(triton.grpc_url) as c:
+        prepared = c.prepare(request)
+        assert c._lean is not None
+        conn = await lean_connection(c._lean)
+        rec = Recorder(conn)
+        before = await success_count(c, "identity_fp32")
+        body = await c._lean.unary(prepared.payload, want_body=True)
+        assert body is not None
+        out = _convert.decode_infer_response(pb.ModelInferResponse.FromString(body), frozenset())
+        np.testing.assert_array_equal(out.outputs["OUTPUT0"], big)
+        await c.send(prepared)
+        assert await success_delta(c, "identity_fp32", before, 2) == 2
+    data = [f for f in rec.of(fr.DATA) if f[2] == 1]
+    assert sum(len(f[3]) for f in data) == len(prepared.payload) + 5
+    assert max(len(f[3]) for f in data) <= conn._peer_max_frame < len(prepared.payload)
+    assert [f[1] & fr.END_STREAM for f in data] == [0] * (len(data) - 1) + [fr.END_STREAM]
+
+
+@server
+@aio
+async def test_timeout_raises_request_timeout_and_resets_the_stream(triton: Any) -> None:
+    channel = LeanChannel(triton.grpc_url, INFER, request_timeout_s=0.01, deadline_header=False)
+    try:
+        conn = await lean_connection(channel)
+        rec = Recorder(conn)
+        t0 = time.perf_counter()
+        with pytest.raises(RequestTimeout, match=r"0\.01 s"):
+            await channel.unary(payload(DELAY))  # the model sleeps 50 ms
+        assert time.perf_counter() - t0 < 0.045
+        assert [(f[2], fr.u32(f[3])) for f in rec.of(fr.RST_STREAM)] == [(1, fr.CANCEL)]
+        assert not conn._streams
+        await asyncio.sleep(0.1)  # the late answer for stream 1 arrives and is dropped
+        assert await channel.unary(payload(ADD_SUB)) is None
+        assert channel.opened == 1 and not conn.closed
+    finally:
+        await channel.close()
+
+
+@server
+@aio
+async def test_grpc_client_timeout_sends_the_deadline(triton: Any) -> None:
+    async with client(triton.grpc_url, request_timeout_s=0.01) as c:
+        assert c._lean is not None
+        rec = Recorder(await lean_connection(c._lean))
+        with pytest.raises(RequestTimeout):
+            await c.send(c.prepare(DELAY))
+        await c.send(c.prepare(ADD_SUB))
+    (_t, _f, sid, block), *_ = rec.of(fr.HEADERS)
+    assert sid == 1 and ("grpc-timeout", "10000u") in Decoder().decode(block)
+
+
+@server
+@aio
+async def test_task_cancellation_resets_the_stream(triton: Any) -> None:
+    channel = LeanChannel(triton.grpc_url, INFER)
+    try:
+        conn = await lean_connection(channel)
+        rec = Recorder(conn)
+        task = asyncio.ensure_future(channel.unary(payload(DELAY)))
+        await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert [(f[2], fr.u32(f[3])) for f in rec.of(fr.RST_STREAM)] == [(1, fr.CANCEL)]
+        assert not conn._streams
+        await channel.unary(payload(ADD_SUB))
+    finally:
+        await channel.close()
+
+
+@server
+@aio
+async def test_stream_ids_running_out_move_calls_to_a_new_connection(triton: Any) -> None:
+    async with client(triton.grpc_url) as c:
+        channel = LeanChannel(triton.grpc_url, INFER, first_stream_id=fr.MAX_STREAM_ID - 8)
+        body = payload(ADD_SUB)
+        before = await success_count(c, "add_sub")
+        try:
+            first = await lean_connection(channel)
+            for _ in range(12):  # 5 stream ids per connection: 5 + 5 + 2
+                await channel.unary(body)
+            assert first.closed and channel.opened == 3
+            await asyncio.gather(*(channel.unary(body) for _ in range(12)))
+            assert channel.opened == 5  # 3 left on the third, then 5 + 4
+        finally:
+            await channel.close()
+        assert await success_delta(c, "add_sub", before, 24) == 24
+
+
+@server
+@aio
+async def test_server_killed_with_a_call_in_flight_gives_connect_error() -> None:
+    from perfanalyzer.server.launcher import TritonLauncher
+
+    private = TritonLauncher(model_repository=TEST_MODELS, explicit_models=["delay"]).start(
+        timeout_s=120)
+    try:
+        async with client(private.grpc_url) as c:
+            prepared = c.prepare(DELAY)
+            await c.send(prepared)
+            in_flight = asyncio.ensure_future(c.send(prepared))
+            await asyncio.sleep(0.01)
+            os.killpg(private.process.pid, signal.SIGKILL)
+            with pytest.raises(ConnectError, match="lost"):
+                await in_flight
+            with pytest.raises(ConnectError):  # refused, or reset by a dying process
+                await c.send(prepared)
+    finally:
+        private.stop()
+
+
+# -- no Triton needed -----------------------------------------------------------------------------
+
+@asynccontextmanager
+async def grpc_server(options: list[tuple[str, Any]] = (),  # type: ignore[assignment]
+                      delay_s: float = 0.0) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    """grpcio's server answering ModelInfer with an empty response after ``delay_s``; ``state``
+    counts calls, peers (connections), the most calls running at once and their metadata."""
+    state: dict[str, Any] = {"calls": 0, "active": 0, "peak": 0, "peers": set(), "meta": []}
+
+    async def infer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        state["calls"] += 1
+        state["peers"].add(context.peer())
+        state["meta"].append(dict(context.invocation_metadata() or ()))
+        state["active"] += 1
+        state["peak"] = max(state["peak"], state["active"])
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            state["active"] -= 1
+        return pb.ModelInferResponse(model_name="fake").SerializeToString()
+
+    srv = grpc.aio.server(options=options)
+    srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "inference.GRPCInferenceService",
+        {"ModelInfer": grpc.unary_unary_rpc_method_handler(infer)}),))
+    port = srv.add_insecure_port("127.0.0.1:0")
+    await srv.start()
+    try:
+        yield port, state
+    finally:
+        await srv.stop(None)
+
+
+async def started(state: dict[str, Any], calls: int) -> None:
+    while state["calls"] < calls or not state["active"]:
+        await asyncio.sleep(0.001)
+
+
+@aio
+async def test_goaway_and_refused_streams_are_sent_again() -> None:
+    """GOAWAY / RST_STREAM frames injected as if the server had sent them, while the server
+    really runs the call: refused calls run again on a new connection / a new stream."""
+    async with grpc_server(delay_s=0.05) as (port, state):
+        channel = LeanChannel(f"127.0.0.1:{port}", INFER)
+        try:
+            conn = await lean_connection(channel)
+            task = asyncio.ensure_future(channel.unary(b""))
+            await started(state, 1)
+            conn.data_received(fr.goaway(0, fr.NO_ERROR))  # stream 1 was not processed
+            assert await task is None
+            assert channel.opened == 2 and conn.closed and state["calls"] == 2
+            second = channel._conns[0]
+            assert second is not None
+            task = asyncio.ensure_future(channel.unary(b""))
+            await started(state, 3)
+            second.data_received(fr.rst_stream(3, fr.REFUSED_STREAM))
+            assert await task is None and channel.opened == 2  # same connection, stream 5
+            task = asyncio.ensure_future(channel.unary(b""))
+            await started(state, 5)
+            second.data_received(fr.rst_stream(7, fr.INTERNAL_ERROR))
+            with pytest.raises(ServerError, match="INTERNAL_ERROR") as err:
+                await task
+            assert err.value.status == "INTERNAL"
+        finally:
+            await channel.close()
+        assert state["calls"] == 5
+
+
+@aio
+async def test_goaway_at_max_connection_age_reconnects() -> None:
+    options = [("grpc.max_connection_age_ms", 150), ("grpc.max_connection_age_grace_ms", 5000)]
+    async with grpc_server(options) as (port, state):
+        channel = LeanChannel(f"127.0.0.1:{port}", INFER)
+        sent, end = 0, time.monotonic() + 1.0
+        try:
+            while time.monotonic() < end:
+                await asyncio.gather(*(channel.unary(b"") for _ in range(4)))
+                sent += 4
+        finally:
+            await channel.close()
+        assert state["calls"] == sent
+        assert channel.opened >= 3 and len(state["peers"]) == channel.opened
+
+
+@aio
+async def test_max_concurrent_streams_is_respected() -> None:
+    async with grpc_server([("grpc.max_concurrent_streams", 4)], delay_s=0.01) as (port, state):
+        channel = LeanChannel(f"127.0.0.1:{port}", INFER)
+        try:
+            conn = await lean_connection(channel)
+            assert conn._peer_max_streams == 4
+            await asyncio.gather(*(channel.unary(b"") for _ in range(40)))
+        finally:
+            await channel.close()
+        assert state["calls"] == 40 and state["peak"] <= 4 and channel.opened == 1
+
+
+@aio
+async def test_keepalive_pings_are_answered() -> None:
+    options = [("grpc.keepalive_time_ms", 100), ("grpc.keepalive_timeout_ms", 200),
+               ("grpc.keepalive_permit_without_calls", 1),
+               ("grpc.http2.max_pings_without_data", 0),
+               ("grpc.http2.min_ping_interval_without_data_ms", 50)]
+    async with grpc_server(options) as (port, state):
+        channel = LeanChannel(f"127.0.0.1:{port}", INFER)
+        try:
+            conn = await lean_connection(channel)
+            pings: list[int] = []
+            receive = conn.data_received
+
+            def counting(data: bytes) -> None:
+                pos = 0
+                while pos + 9 <= len(data):
+                    hi, lo, ftype, flags, _sid = fr.HEAD.unpack_from(data, pos)
+                    if ftype == fr.PING and not flags & fr.ACK:
+                        pings.append(1)
+                    pos += 9 + ((hi << 16) | lo)
+                receive(data)
+
+            conn.data_received = counting  # type: ignore[method-assign]
+            await channel.unary(b"")
+            await asyncio.sleep(1.0)
+            await channel.unary(b"")
+        finally:
+            await channel.close()
+        assert len(pings) >= 3  # the server pinged while idle ...
+        assert channel.opened == 1 and state["calls"] == 2  # ... and kept the connection
+
+
+@aio
+async def test_metadata_and_auth_hook_and_round_robin() -> None:
+    tokens = iter(range(1, 100))
+
+    def hook(headers: dict[str, str]) -> None:
+        headers["X-Token"] = f"t{next(tokens)}"
+
+    async with grpc_server() as (port, state):
+        opts = ClientOptions(url=f"127.0.0.1:{port}", headers={"X-Run": "r1"}, auth=hook,
+                             connections=3)
+        c = GrpcClient(opts)
+        async with c:
+            assert c._lean is not None
+            prepared = c.prepare(ADD_SUB)
+            for _ in range(6):
+                await c.send(prepared)
+            assert c._lean.opened == 3
+        assert [(m["x-run"], m["x-token"]) for m in state["meta"]] == [
+            ("r1", f"t{i}") for i in range(1, 7)]
+        assert all(m["user-agent"].startswith("perfanalyzer-grpc-lean") for m in state["meta"])
+        assert len(state["peers"]) == 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@aio
+async def test_connect_errors() -> None:
+    channel = LeanChannel(f"127.0.0.1:{_free_port()}", INFER)
+    with pytest.raises(ConnectError, match="cannot connect"):
+        await channel.unary(b"")
+    with socket.socket() as listener:  # accepts TCP, never speaks HTTP/2
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        silent = LeanChannel(f"127.0.0.1:{listener.getsockname()[1]}", INFER,
+                             connect_timeout_s=0.2)
+        with pytest.raises(ConnectError, match=r"within 0\.2 s"):
+            await silent.unary(b"")
+        await silent.close()
+        timed = LeanChannel(f"127.0.0.1:{listener.getsockname()[1]}", INFER,
+                            connect_timeout_s=5.0, request_timeout_s=0.1)
+        t0 = time.perf_counter()
+        with pytest.raises(RequestTimeout):  # the request timeout covers connecting too
+            await timed.unary(b"")
+        assert time.perf_counter() - t0 < 1.0
+        await timed.close()
+
+
+@aio
+async def test_close_fails_calls_in_flight() -> None:
+    async with grpc_server(delay_s=5.0) as (port, _state):
+        channel = LeanChannel(f"127.0.0.1:{port}", INFER)
+        task = asyncio.ensure_future(channel.unary(b""))
+        await asyncio.sleep(0.2)
+        await channel.close()
+        with pytest.raises(RequestCancelled):
+            await task
+
+
+def test_fallback_to_grpc_aio(monkeypatch: pytest.MonkeyPatch) -> None:
+    for opts in (dict(compression="gzip"), dict(keepalive_time_ms=1000),
+                 dict(channel_args=(("grpc.primary_user_agent", "x"),)),
+                 dict(tls=TlsOptions(enabled=True))):
+        assert GrpcClient(ClientOptions(url="127.0.0.1:1", **opts))._lean is None
+    assert GrpcClient(ClientOptions(url="127.0.0.1:1"))._lean is not None
+    monkeypatch.setenv(TRANSPORT_ENV, "grpcio")
+    assert GrpcClient(ClientOptions(url="127.0.0.1:1"))._lean is None
+    monkeypatch.setenv(TRANSPORT_ENV, "h3")
+    with pytest.raises(OptionError, match=TRANSPORT_ENV):
+        GrpcClient(ClientOptions(url="127.0.0.1:1"))
+
+
+def test_status_mapping() -> None:
+    from perfanalyzer.client.h2 import status_error
+
+    assert isinstance(status_error(4, "late", None), RequestTimeout)
+    assert isinstance(status_error(1, "", None), RequestCancelled)
+    assert isinstance(status_error(14, "Connection reset by peer", None), ConnectError)
+    err = status_error(14, "model is unavailable", None)
+    assert isinstance(err, ServerError) and err.status == "UNAVAILABLE"
+    err = status_error(None, "", 404)
+    assert isinstance(err, ServerError) and err.status == "UNIMPLEMENTED"
+    err = status_error(None, "", 200)
+    assert isinstance(err, ServerError) and err.status == "INTERNAL"
+    assert isinstance(status_error(3, "bad", None), ClientError)

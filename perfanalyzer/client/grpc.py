@@ -9,6 +9,12 @@ Connection: channels are created on first use, inside the running event loop. Th
 (at most ``connect_timeout_s``) for every channel to be READY and raises :class:`ConnectError` when
 the server cannot be reached (refused, TLS handshake failure) or the time runs out.
 
+Hot-path transport: :meth:`GrpcClient.send` goes through :class:`~.h2.LeanChannel` (its own
+HTTP/2 connections, ``options.connections`` of them, a fraction of grpc.aio's CPU per call)
+unless TLS, compression, keepalive or extra channel arguments are asked for or
+``PERFANALYZER_GRPC_TRANSPORT=grpcio`` is set. Everything else (control calls, ``infer``,
+streams) uses grpc.aio.
+
 Errors are translated at this boundary: UNAVAILABLE from the transport -> ConnectError,
 DEADLINE_EXCEEDED -> RequestTimeout, CANCELLED -> RequestCancelled, any other status ->
 ``ServerError(status=<code name>, message=<details>)``. Cancelling the asyncio task that awaits a
@@ -55,6 +61,8 @@ from .errors import (
     OptionError,
     ServerError,
 )
+from .h2 import TRANSPORT_ENV as TRANSPORT_ENV  # re-exported: the switch of the send transport
+from .h2 import LeanChannel, channel_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,13 @@ class GrpcClient(InferenceClient):
         self._control: dict[str, Any] = {}
         self._ready = False
         self._streams_opened = 0
+        self._lean = self._lean_channel()
+
+    def _lean_channel(self) -> LeanChannel | None:
+        """The lean hot-path channel, or None where grpc.aio must carry ``send`` too."""
+        hook = None if self.options.auth is None else (lambda: self._metadata() or ())
+        return channel_for(self.options, self.target, SERVICE + "ModelInfer",
+                           self._static_metadata, hook)
 
     # -- channels -------------------------------------------------------------------------------
     def _open_channels(self) -> None:
@@ -132,6 +147,8 @@ class GrpcClient(InferenceClient):
             state = channel.get_state(try_to_connect=True)
 
     async def close(self) -> None:
+        if self._lean is not None:
+            await self._lean.close()
         channels, self._channels = self._channels, []
         self._ready = False
         self._infer_calls, self._control = [], {}
@@ -255,7 +272,10 @@ class GrpcClient(InferenceClient):
         return PreparedInfer(msg.SerializeToString(), request.request_id, shm)
 
     async def send(self, prepared: Any) -> None:
-        await self._send(prepared.payload)
+        if self._lean is not None:
+            await self._lean.unary(prepared.payload)
+        else:
+            await self._send(prepared.payload)
 
     async def _send(self, payload: bytes) -> bytes:
         if not self._ready:

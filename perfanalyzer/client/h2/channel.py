@@ -18,15 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from ..errors import ClientError, ConnectError, RequestCancelled, RequestTimeout, ServerError
+from ..base import ClientOptions
+from ..errors import (
+    ClientError,
+    ConnectError,
+    OptionError,
+    RequestCancelled,
+    RequestTimeout,
+    ServerError,
+)
 from . import frames as f
 from . import hpack
 from .connection import Connection, Refused
 
 USER_AGENT = "perfanalyzer-grpc-lean/1"
+#: Environment variable choosing the transport of the gRPC client's hot path: ``lean`` (default)
+#: or ``grpcio``.
+TRANSPORT_ENV = "PERFANALYZER_GRPC_TRANSPORT"
 #: Attempts for a call refused by the server before it was processed, and the pause before
 #: the first retry (doubled for each further one).
 MAX_ATTEMPTS = 5
@@ -83,6 +95,22 @@ def grpc_timeout(seconds: float) -> str:
         if value < 10**8:
             return f"{value}{unit}"
     return "99999999H"
+
+
+def channel_for(options: ClientOptions, target: str, path: str, metadata: Metadata = (),
+                metadata_hook: Callable[[], Metadata] | None = None) -> LeanChannel | None:
+    """A :class:`LeanChannel` for ``options``, or None where grpc.aio must be used: TLS,
+    compression, keepalive or extra channel arguments asked for, or ``TRANSPORT_ENV=grpcio``."""
+    wanted = os.environ.get(TRANSPORT_ENV, "lean").strip().lower()
+    if wanted not in ("lean", "grpcio"):
+        raise OptionError(f"{TRANSPORT_ENV}={wanted!r}: expected lean or grpcio")
+    if (wanted != "lean" or options.tls.enabled or options.compression != "none"
+            or options.keepalive_time_ms > 0 or options.channel_args):
+        return None
+    return LeanChannel(target, path, metadata=metadata, metadata_hook=metadata_hook,
+                       connections=max(1, options.connections),
+                       connect_timeout_s=options.connect_timeout_s,
+                       request_timeout_s=options.request_timeout_s)
 
 
 class LeanChannel:

@@ -539,3 +539,26 @@ def test_status_mapping() -> None:
     err = status_error(None, "", 200)
     assert isinstance(err, ServerError) and err.status == "INTERNAL"
     assert isinstance(status_error(3, "bad", None), ClientError)
+
+
+@server
+def test_under_uvloop(triton: Any) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    big = np.arange(2**20, dtype=np.float32).reshape(1, -1)  # 4 MiB: split frames
+    large = InferRequest(model="identity_fp32", inputs=(InputTensor.from_numpy("INPUT0", big),))
+
+    async def run() -> None:
+        async with client(triton.grpc_url) as c:
+            prepared = c.prepare(ADD_SUB)
+            before = await success_count(c, "add_sub")
+            await asyncio.gather(*(c.send(prepared) for _ in range(50)))
+            await c.send(c.prepare(large))
+            with pytest.raises(ServerError, match="unknown model"):
+                await c.send(c.prepare(InferRequest(model="nope", inputs=ADD_SUB.inputs)))
+            assert await success_delta(c, "add_sub", before, 50) == 50
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()

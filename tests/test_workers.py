@@ -95,6 +95,25 @@ def test_two_workers_concurrency_counts_exactly(triton: Any) -> None:
 
 
 @pytest.mark.server
+def test_idle_worker_does_not_hold_back_count_windows(triton: Any) -> None:
+    """Concurrency 1 over 2 workers: one worker has nothing to send. Count windows and warm-up
+    wait on records reaching the parent, which the idle worker's advancing watermark allows."""
+    before = _success_count(triton.http_url, "add_sub")
+    t0 = time.monotonic()
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--concurrency-range", "1",
+                    "--measurement-mode", "count_windows", "--measurement-request-count", "40",
+                    "--warmup-request-count", "10", "-s", "1000", "-r", "3", "--workers", "2"))
+    assert time.monotonic() - t0 < 30  # no window ran into its 300 s cap
+    assert run.buffer is not None and not run.failure
+    after = _success_count(triton.http_url, "add_sub", before + run.buffer.count)
+    assert run.buffer.count == after - before
+    _check_windows(run)
+    (point,) = run.points
+    assert point.windows[0].lo >= 10  # the warm-up requests belong to no window
+    assert all(w.summary.completed >= 40 for w in point.windows)
+
+
+@pytest.mark.server
 @pytest.mark.slow
 def test_workers_cpu_is_counted(triton: Any) -> None:
     """Same load with 1 and 2 workers: the CPU figure with workers is at least what the workers

@@ -2,7 +2,7 @@
 
 A worker runs its own event loop (uvloop when installed), its own client and a plain load manager
 over the prepared payloads it got at start; it obeys the parent's commands (apply, flush, stop)
-from a pipe and ships its records through it: every ``PUSH_INTERVAL_S`` and on each flush, all the
+from its socket and ships its records through it: every ``PUSH_INTERVAL_S`` and on each flush, all the
 records completed so far, marked with the worker's clock at sending time (the watermark).
 """
 
@@ -162,10 +162,11 @@ class _WorkerSide:
             self.done.set_result(None)
 
     async def pusher(self) -> None:
+        # Also when nothing completed: the watermark must advance, or the parent would hold
+        # back the other workers' records (an idle worker: concurrency share 0, a slow model).
         while True:
             await asyncio.sleep(PUSH_INTERVAL_S)
-            if self.buffer.count:
-                self.push()
+            self.push()
 
 
 async def _worker(conn: Connection, spec: WorkerSpec, index: int) -> None:
@@ -202,3 +203,15 @@ def worker_main(conn: Connection, spec: WorkerSpec, index: int) -> None:
         run(_worker(conn, spec, index))
     finally:
         conn.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -c "...worker_proc import main; main()" FD INDEX``: read the pickled
+    :class:`WorkerSpec` from the socket FD (the parent's pair), then run the worker."""
+    import pickle
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    conn = Connection(int(args[0]))
+    spec = pickle.loads(conn.recv_bytes())
+    worker_main(conn, spec, int(args[1]))

@@ -4,7 +4,8 @@ One Python event loop sends ~15-20 k requests/s at most (~50-70 µs of CPU each 
 path); a fast server on a many-core host can take more. With N > 1 workers the parent process only
 coordinates: each worker process runs its own event loop (uvloop when installed), its own client
 and connections, and a plain load manager over the same prepared payloads (sent to it once, at
-start, pickled). The load is split:
+start, pickled). Workers are plain child processes (``subprocess``, not ``multiprocessing``: no
+re-import of the parent's ``__main__``, and their CPU is in the parent's children rusage). The load is split:
 
 * concurrency C: worker i keeps ``C // N`` (+1 for the first ``C % N``) requests in flight;
 * request rate R (and custom intervals, Poisson): every worker walks the *same* global schedule
@@ -12,7 +13,7 @@ start, pickled). The load is split:
   requests with index ≡ i (mod N), so the union of the workers' sends is exactly the one-process
   schedule; ``--max-threads`` is split like a concurrency.
 
-Records: workers ship their records (numpy, through a pipe) every ``PUSH_INTERVAL_S`` and when the
+Records: workers ship their records (numpy, through a socket pair) every ``PUSH_INTERVAL_S`` and when the
 parent asks (at each window edge), each shipment marked with the worker's clock at sending time
 (a *watermark*: every request the worker completed before it is in the shipment). The parent
 appends records to the run's :class:`RecordBuffer` only up to the smallest watermark, sorted by
@@ -36,12 +37,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import multiprocessing
 import os
 import pickle
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,7 +54,7 @@ from ..client.errors import OptionError, PerfAnalyzerError
 from ..config import LoadMode, RunConfig
 from ..measure.records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
 from .base import DEFAULT_DRAIN_TIMEOUT_S
-from .worker_proc import FOREVER, WorkerSpec, split, worker_main
+from .worker_proc import FOREVER, WorkerSpec, split
 
 if TYPE_CHECKING:
     from ..client.base import InferenceClient
@@ -128,14 +132,23 @@ class _Child:
         return [f for f in (self.ready, self.stopped, *self.replies.values()) if f is not None]
 
 
-def _context() -> Any:
-    """forkserver where available (cheap forks of a preloaded server), else spawn; never plain
-    fork (the parent runs an event loop and maybe gRPC threads)."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["perfanalyzer.load.worker_proc"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+def start_worker(index: int) -> tuple[subprocess.Popen[bytes], Connection]:
+    """A worker process (``python -c ...worker_proc.main()``), a direct child of this one, and
+    the parent's end of its socket pair. Not multiprocessing: a plain child never re-runs the
+    parent's ``__main__`` (an unguarded script would start itself again) and is reaped by us, so
+    its CPU shows in this process's children rusage (``time perfanalyzer ...``)."""
+    if os.name != "posix":
+        raise OptionError("--workers > 1 needs a POSIX system (fd passing); use --workers 1")
+    ours, theirs = socket.socketpair()
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])  # the directory holding perfanalyzer/
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    with theirs:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from perfanalyzer.load.worker_proc import main; main()",
+             str(theirs.fileno()), str(index)],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
+    return proc, Connection(ours.detach())
 
 
 class WorkerLoad:
@@ -154,23 +167,21 @@ class WorkerLoad:
         self.workers = workers
         spec = WorkerSpec(cfg=cfg, payloads=list(payloads), workers=workers)
         try:
-            pickle.dumps(spec)
+            self._spec = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             raise OptionError(f"--workers {workers}: the prepared requests cannot be handed to "
                               f"worker processes ({exc}); use --workers 1") from exc
-        ctx = _context()
         self._children: list[_Child] = []
         self._seq = 0
         self._error: str | None = None
         self._started = False
         self._cleanup = cleanup.register(self.kill)
-        for i in range(workers):
-            parent_end, child_end = ctx.Pipe(duplex=True)
-            proc = ctx.Process(target=worker_main, args=(child_end, spec, i), daemon=True,
-                               name=f"perfanalyzer-worker-{i}")
-            proc.start()
-            child_end.close()
-            self._children.append(_Child(i, proc, parent_end))
+        try:
+            for i in range(workers):
+                self._children.append(_Child(i, *start_worker(i)))
+        except BaseException:
+            self.kill()
+            raise
 
     # -- LoadManager --------------------------------------------------------------------------
     @property
@@ -247,8 +258,15 @@ class WorkerLoad:
             ch.ready = loop.create_future()
             loop.add_reader(ch.conn.fileno(), self._on_readable, ch)
         self._started = True
-        _done, pending = await asyncio.wait([ch.ready for ch in self._children if ch.ready],
-                                            timeout=READY_TIMEOUT_S)
+        # the spec (payloads included, maybe large) goes out from threads: a full socket buffer
+        # blocks until the worker has started reading, which must not stall this loop
+        sends = [loop.run_in_executor(None, ch.conn.send_bytes, self._spec)
+                 for ch in self._children]
+        waits: list[asyncio.Future[Any]] = [*sends, *(ch.ready for ch in self._children if ch.ready)]
+        _done, pending = await asyncio.wait(waits, timeout=READY_TIMEOUT_S)
+        for send in sends:
+            if send.done() and send.exception() is not None:
+                self._fail(f"cannot hand the requests to a worker: {send.exception()}")
         self._check()
         if pending:
             raise WorkerFailed(f"worker processes not ready after {READY_TIMEOUT_S:g} s")
@@ -298,7 +316,7 @@ class WorkerLoad:
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(ch.conn.fileno())
         if ch.stopped is None or not ch.stopped.done():
-            code = ch.proc.exitcode
+            code = ch.proc.poll()
             self._fail(f"worker {ch.index} exited unexpectedly"
                        + (f" (exit code {code})" if code is not None else ""))
 
@@ -346,13 +364,19 @@ class WorkerLoad:
                 with contextlib.suppress(Exception):
                     loop.remove_reader(ch.conn.fileno())
             ch.gone = True
-            if grace_s > 0:
-                ch.proc.join(timeout=grace_s)
-            if ch.proc.is_alive():
-                ch.proc.terminate()
-                ch.proc.join(timeout=2.0)
-            if ch.proc.is_alive():
-                ch.proc.kill()
-                ch.proc.join(timeout=2.0)
+            _end(ch.proc, grace_s)
             with contextlib.suppress(Exception):
                 ch.conn.close()
+
+
+def _end(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """Wait ``grace_s`` for ``proc`` to exit, then SIGTERM, then SIGKILL; always reaped."""
+    for signal_it in (None, proc.terminate, proc.kill):
+        if signal_it is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal_it()
+        try:
+            proc.wait(timeout=grace_s if signal_it is None else 2.0)
+            return
+        except subprocess.TimeoutExpired:
+            continue

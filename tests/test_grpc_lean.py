@@ -208,6 +208,27 @@ async def test_unknown_method_is_unimplemented(triton: Any) -> None:
 
 @server
 @aio
+async def test_answer_before_the_request_is_sent_ends_our_half(triton: Any) -> None:
+    channel = LeanChannel(triton.grpc_url, "/inference.GRPCInferenceService/NoSuchMethod")
+    big = bytes(16 * 2**20)  # 4 x Triton's initial window: the answer comes first
+    try:
+        conn = await lean_connection(channel)
+        rec = Recorder(conn)
+        for _ in range(3):  # the same connection each time: the windows still add up
+            with pytest.raises(ServerError) as err:
+                await channel.unary(big)
+            assert err.value.status == "UNIMPLEMENTED"
+        assert channel.opened == 1 and not conn.closed
+    finally:
+        await channel.close()
+    for sid in (1, 3, 5):
+        assert sum(len(f[3]) for f in rec.of(fr.DATA) if f[2] == sid) < len(big)
+    assert [(f[2], fr.u32(f[3])) for f in rec.of(fr.RST_STREAM)] == [
+        (1, fr.NO_ERROR), (3, fr.NO_ERROR), (5, fr.NO_ERROR)]
+
+
+@server
+@aio
 async def test_64_mib_request_is_split_by_frame_size_and_flow_control(triton: Any) -> None:
     big = np.arange(16 * 2**20, dtype=np.float32).reshape(1, -1)
     request = InferRequest(model="identity_fp32", inputs=(InputTensor.from_numpy("INPUT0", big),))

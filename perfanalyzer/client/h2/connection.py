@@ -178,6 +178,9 @@ class Connection(Streams, asyncio.Protocol):
             status = self._http_status.pop(sid, status)
             if not fut.done():
                 fut.set_exception(self._status_error(code, message, status))
+        if self._send_windows and sid in self._send_windows and self._transport is not None:
+            # answered while we were still sending: end our half too (RFC 9113 8.1)
+            self._transport.write(f.rst_stream(sid, f.NO_ERROR))
         if self._waiters or not self.usable:
             self._stream_closed()
 

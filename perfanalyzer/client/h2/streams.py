@@ -241,6 +241,7 @@ class Streams:
         self.usable = False
         if not self.ready.done():
             self.ready.set_exception(exc)
+            self.ready.exception()  # retrieved: the connect attempt may have been abandoned
         streams, self._streams = self._streams, {}
         self._bodies.clear()
         for fut in streams.values():

@@ -57,6 +57,8 @@ from perfanalyzer.client.errors import (
 )
 from perfanalyzer.client.grpc import GrpcClient, PreparedInfer, StreamResponseError
 
+from .settle import settled_delta
+
 server = pytest.mark.server
 TEST_MODELS = Path(__file__).with_name("models")
 A = np.arange(16, dtype=np.int32).reshape(1, 16)
@@ -191,7 +193,7 @@ async def test_statistics_exact_delta(triton: Any) -> None:
         before = await stats(c, "add_sub")
         for _ in range(k):
             await c.infer(ADD_SUB)
-        delta = await stats(c, "add_sub") - before
+        delta = await settled_delta(c, "add_sub", before, k)
         assert delta.inference_count == k
         assert delta.get("success").count == k
         assert delta.get("fail").count == 0
@@ -324,7 +326,7 @@ async def test_prepared_sent_concurrently_exact_statistics(triton: Any) -> None:
         prepared = c.prepare(ADD_SUB)
         before = await stats(c, "add_sub")
         await asyncio.gather(*(c.send(prepared) for _ in range(n)))
-        delta = await stats(c, "add_sub") - before
+        delta = await settled_delta(c, "add_sub", before, n)
     assert delta.inference_count == n
     assert delta.get("success").count == n
     assert delta.get("fail").count == 0

@@ -50,6 +50,8 @@ from perfanalyzer.client.errors import (
 from perfanalyzer.client.http import HttpClient
 from perfanalyzer.client.http_codec import HEADER_LENGTH, decode_infer, encode_infer
 
+from .settle import settled_delta
+
 server = pytest.mark.server
 TEST_MODELS = Path(__file__).with_name("models")
 
@@ -230,7 +232,7 @@ async def test_statistics_exact_counts(triton: Any) -> None:
         before = await stats(c, "add_sub")
         for _ in range(k):
             check_add_sub((await c.infer(ADD_SUB)).outputs)
-        delta = await stats(c, "add_sub") - before
+        delta = await settled_delta(c, "add_sub", before, k)
         assert (delta.inference_count, delta.execution_count) == (k, k)
         assert delta.get("success").count == k
         assert delta.get("fail").count == 0
@@ -249,7 +251,7 @@ async def test_prepared_request_sent_concurrently(triton: Any) -> None:
         prepared = c.prepare(ADD_SUB)
         before = await stats(c, "add_sub")
         assert await asyncio.gather(*(c.send(prepared) for _ in range(200))) == [None] * 200
-        delta = await stats(c, "add_sub") - before
+        delta = await settled_delta(c, "add_sub", before, 200)
         assert delta.inference_count == 200 and delta.get("success").count == 200
         assert 1 <= delta.execution_count <= 200
         check_add_sub((await c.infer(prepared)).outputs)

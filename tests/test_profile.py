@@ -6,12 +6,10 @@ import asyncio
 import csv
 import io
 import itertools
-import json
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any
 
 import pytest
@@ -21,6 +19,8 @@ from perfanalyzer.cli.main import cli
 from perfanalyzer.config import RunConfig
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
+
+from .settle import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 
@@ -35,12 +35,6 @@ def _cfg(url: str, *args: str) -> RunConfig:
 
 def _run(cfg: RunConfig) -> RunResult:
     return asyncio.run(profile(cfg, out=io.StringIO()))
-
-
-def _success_count(url: str, model: str) -> int:
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
-        stats = json.load(r)["model_stats"]
-    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
 
 
 def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -63,11 +57,11 @@ def test_ground_truth_fixed_delay_concurrency_2(triton: Any) -> None:
 
 
 def test_counts_match_the_servers_own_counters(triton: Any) -> None:
-    before = _success_count(triton.http_url, "add_sub")
+    before = success_count(triton.http_url, "add_sub")
     run = _run(_cfg(triton.http_url, "-m", "add_sub", "--concurrency-range", "1:2", "-p", "400",
                     "-s", "50", "-r", "4"))
-    after = _success_count(triton.http_url, "add_sub")
     assert run.buffer is not None
+    after = settled_success_count(triton.http_url, "add_sub", before + run.buffer.count)
     # Every request the client recorded (all drained at the end) is exactly one the server served.
     assert after - before == run.buffer.count
     for point in run.points:
@@ -108,12 +102,12 @@ def test_cli_writes_perf_analyzer_csv(triton: Any, tmp_path: Any) -> None:
 ])
 def test_bad_input_is_one_line_before_any_load(triton: Any, args: list[str], code: int,
                                                message: str) -> None:
-    before = _success_count(triton.http_url, "add_sub")
+    before = success_count(triton.http_url, "add_sub")
     r = _cli(*args, "-u", triton.http_url, "-p", "200")
     assert r.returncode == code, (r.stdout, r.stderr)
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and message in err[0], r.stderr
-    assert _success_count(triton.http_url, "add_sub") == before
+    assert success_count(triton.http_url, "add_sub") == before
 
 
 def test_unknown_model_lists_the_servers_models(triton: Any) -> None:

@@ -3,7 +3,6 @@ of a model that starts failing mid-run."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import socket
@@ -17,32 +16,24 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.server.launcher import free_port
 
+from .settle import settled_success_count, success_count
 from .test_profile import _cfg, _cli, _run
 
 pytestmark = pytest.mark.server
 
 
-def _stats(url: str, model: str) -> int:
-    async def get() -> int:
-        async with create_client("http", ClientOptions(url=url)) as c:
-            rows = await c.model_statistics(model)
-            return sum(r.get("success").count for r in rows)
-
-    return asyncio.run(get())
-
-
 def test_nested_ensemble_reports_every_composing_model(triton: Any) -> None:
     names = ("ensemble_nested", "ensemble_add_sub", "add_sub", "identity_int32")
-    before = {n: _stats(triton.http_url, n) for n in names}
+    before = {n: success_count(triton.http_url, n) for n in names}
     run = _run(_cfg(triton.http_url, "-m", "ensemble_nested", "--concurrency-range", "2",
                     "-p", "400", "-s", "100", "-r", "3"))
-    after = {n: _stats(triton.http_url, n) for n in names}
+    assert run.buffer is not None
+    after = {n: settled_success_count(triton.http_url, n, before[n] + run.buffer.count)
+             for n in names}
     (point,) = run.points
     assert run.model.composing == names[1:]
-    assert run.buffer is not None
     # Over the whole (drained) run each composing model ran exactly once per request.
     assert {n: after[n] - before[n] for n in names} == dict.fromkeys(names, run.buffer.count)
     server = point.merged.server

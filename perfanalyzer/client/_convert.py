@@ -37,11 +37,8 @@ from .base import (
 )
 from .errors import (
     ClientError,
-    ConnectError,
     OptionError,
-    RequestCancelled,
-    RequestTimeout,
-    ServerError,
+    grpc_status_error,
 )
 
 _INT64 = frozenset({
@@ -253,28 +250,10 @@ COMPRESSION = {
     "gzip": grpc.Compression.Gzip,
     "deflate": grpc.Compression.Deflate,
 }
-_TRANSPORT_HINTS = ("failed to connect", "connection refused", "connection reset", "socket closed",
-                    "goaway", "broken pipe", "ssl", "handshake", "connections to all backends",
-                    "endpoint", "not connected", "dns resolution")
-
 
 def map_rpc_error(exc: grpc.aio.AioRpcError, target: str = "") -> ClientError:
     """The perfanalyzer error for a failed RPC (the mapping is described in ``client/grpc.py``)."""
-    code = exc.code()
-    details = exc.details() or ""
-    if code == grpc.StatusCode.UNAVAILABLE and _is_transport(details):
-        return ConnectError(f"cannot reach the gRPC server at {target}: {details}")
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return RequestTimeout(f"gRPC deadline exceeded ({details})")
-    if code == grpc.StatusCode.CANCELLED:
-        return RequestCancelled(f"gRPC call cancelled ({details})")
-    return ServerError(code.name, details)
-
-
-def _is_transport(details: str) -> bool:
-    """Is an UNAVAILABLE status the transport's (no connection), not the server's answer?"""
-    low = details.lower()
-    return not low or any(hint in low for hint in _TRANSPORT_HINTS)
+    return grpc_status_error(exc.code().name, exc.details() or "", target)
 
 
 def channel_args(options: ClientOptions) -> list[tuple[str, Any]]:

@@ -59,3 +59,23 @@ class RequestCancelled(TransportError):
 
 class ProtocolError(TransportError):
     """The server's answer could not be understood."""
+
+
+#: Words in an UNAVAILABLE status's message that mean "no connection", not the server's answer.
+GRPC_TRANSPORT_HINTS = ("failed to connect", "connection refused", "connection reset",
+                        "socket closed", "goaway", "broken pipe", "ssl", "handshake",
+                        "connections to all backends", "endpoint", "not connected",
+                        "dns resolution")
+
+
+def grpc_status_error(code_name: str, message: str, target: str = "") -> ClientError:
+    """The error for a gRPC call that ended with status ``code_name`` (e.g. ``"NOT_FOUND"``);
+    shared by the grpc.aio client and the lean h2c transport."""
+    if code_name == "UNAVAILABLE" and (
+            not message or any(h in message.lower() for h in GRPC_TRANSPORT_HINTS)):
+        return ConnectError(f"cannot reach the gRPC server at {target}: {message}")
+    if code_name == "DEADLINE_EXCEEDED":
+        return RequestTimeout(f"gRPC deadline exceeded ({message})")
+    if code_name == "CANCELLED":
+        return RequestCancelled(f"gRPC call cancelled ({message})")
+    return ServerError(code_name, message)

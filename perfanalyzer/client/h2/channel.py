@@ -27,9 +27,8 @@ from ..errors import (
     ClientError,
     ConnectError,
     OptionError,
-    RequestCancelled,
     RequestTimeout,
-    ServerError,
+    grpc_status_error,
 )
 from . import frames as f
 from . import hpack
@@ -45,9 +44,6 @@ MAX_ATTEMPTS = 5
 REFUSED_BACKOFF_S = 0.0005
 #: Connection changes for one call (refusals, GOAWAY, stream ids running out) before giving up.
 MAX_TURNS = 8
-_TRANSPORT_HINTS = ("failed to connect", "connection refused", "connection reset",
-                    "socket closed", "goaway", "broken pipe", "not connected")
-
 Metadata = Sequence[tuple[str, str]]
 
 
@@ -66,13 +62,7 @@ def status_error(code: int | None, message: str, http_status: int | None,
         else:
             code, message = 13, message or "response without grpc-status"
     name = f.GRPC_CODES[code] if 0 <= code < len(f.GRPC_CODES) else f"CODE_{code}"
-    if code == 14 and (not message or any(h in message.lower() for h in _TRANSPORT_HINTS)):
-        return ConnectError(f"cannot reach the gRPC server at {target}: {message}")
-    if code == 4:
-        return RequestTimeout(f"gRPC deadline exceeded ({message})")
-    if code == 1:
-        return RequestCancelled(f"gRPC call cancelled ({message})")
-    return ServerError(name, message)
+    return grpc_status_error(name, message, target)
 
 
 def _consume(task: asyncio.Task[Connection]) -> None:

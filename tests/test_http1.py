@@ -17,7 +17,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import numpy as np
@@ -298,10 +298,8 @@ async def test_refused_and_connect_timeout() -> None:
         try:
             for f in fillers:
                 f.setblocking(False)
-                try:
+                with suppress(BlockingIOError):
                     f.connect(listener.getsockname())
-                except BlockingIOError:
-                    pass
             await asyncio.sleep(0.05)
             pool = Http1Pool(*listener.getsockname(), connect_timeout_s=0.2)
             with pytest.raises(RequestTimeout, match="connection timed out"):
@@ -361,12 +359,11 @@ async def test_compressed_answer_is_decompressed_for_infer_only() -> None:
     body = gzip.compress(b'{"model_name":"m","outputs":[]}')
     answer = (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "
               + str(len(body)).encode() + b"\r\n\r\n" + body)
-    async with local_server(answering(answer)) as (host, port):
-        async with HttpClient(ClientOptions(url=f"{host}:{port}",
-                                            response_compression="gzip")) as c:
-            await c.send(c.prepare(ADD_SUB))
-            result = await c.infer(ADD_SUB)
-            assert result.model_name == "m" and result.outputs == {}
+    async with local_server(answering(answer)) as (host, port), HttpClient(
+            ClientOptions(url=f"{host}:{port}", response_compression="gzip")) as c:
+        await c.send(c.prepare(ADD_SUB))
+        result = await c.infer(ADD_SUB)
+        assert result.model_name == "m" and result.outputs == {}
 
 
 def test_wire_request_and_header_value() -> None:

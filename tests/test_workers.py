@@ -237,3 +237,18 @@ def test_watermark_merge_is_exact_and_ordered() -> None:
     assert load.buffer.errors[int(load.buffer.status[5])] == "boom"
     assert int(load.buffer.status[4]) == 0
     assert sum(len(p) for p in a.pending + b.pending) == 0
+
+
+def test_uvloop_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfanalyzer.load import uvloop_policy
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    uvloop = pytest.importorskip("uvloop")
+    assert uvloop_policy.loop_name() == "uvloop"
+    assert uvloop_policy.run(loop_module()).startswith("uvloop")
+    monkeypatch.setenv(uvloop_policy.LOOP_ENV, "asyncio")
+    assert uvloop_policy.loop_name() == "asyncio"
+    assert uvloop_policy.run(loop_module()).startswith("asyncio")
+    assert uvloop is not None

@@ -52,6 +52,9 @@ SAMPLE_S = 0.2
 #: Samples this close to the first/last served request are left out of the steady interval.
 EDGE_S = 0.4
 LARGE_ELEMENTS = 262_144  # identity_fp32 INPUT0: 1 MiB per request
+#: A run taking longer is stopped (SIGTERM, then SIGKILL) and reported as failed. perf_analyzer
+#: 2.50 was seen hanging at HTTP concurrency 32 on a loaded 2-core machine.
+RUN_TIMEOUT_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def steady(samples: list[Sample]) -> tuple[float | None, float | None]:
 
 
 def run_tool(tool: str, cmd: list[str], model: str, stats: StatsReader, csv_path: Path,
-             env: dict[str, str] | None = None) -> Measured:
+             env: dict[str, str] | None = None, timeout_s: float = RUN_TIMEOUT_S) -> Measured:
     samples: list[Sample] = []
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     count0 = stats.count(model)
@@ -165,6 +168,14 @@ def run_tool(tool: str, cmd: list[str], model: str, stats: StatsReader, csv_path
     while proc.poll() is None:
         cpu = tree_cpu_s(proc.pid)
         samples.append(Sample(time.perf_counter() - t_start, cpu, stats.count(model)))
+        if samples[-1].t > timeout_s:
+            sys.stderr.write(f"{tool}: still running after {timeout_s:g} s, stopped: {cmd}\n")
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            break
         time.sleep(SAMPLE_S)
     proc.wait()
     reader.join()

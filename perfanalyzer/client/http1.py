@@ -31,82 +31,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 import ssl as ssl_module
-import zlib
-from collections.abc import Mapping
-from typing import NamedTuple
 
-from .errors import ConnectError, ProtocolError, RequestTimeout, ServerError
+from .errors import ConnectError, ProtocolError, RequestTimeout
+from .http1_wire import Response, field, header_value, server_error, wire_request
+from .http1_wire import decompress as decode_body
 
 #: Longest response head (status line + headers) accepted.
 MAX_HEAD = 64 * 1024
 _UNTIL_CLOSE = -2  # body length unknown: read until the server closes the connection
 _CHUNKED = -3
-
-
-class Response(NamedTuple):
-    """A complete answer: status, the raw header block (status line excluded, CRLF-separated,
-    names as sent) and the body (decompressed when ``decompress`` was asked)."""
-
-    status: int
-    head: bytes
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """The value of header ``name`` (case-insensitive; the first one), or None."""
-        return header_value(self.head, name)
-
-
-def header_value(head: bytes, name: str) -> str | None:
-    key = b"\r\n" + name.lower().encode("latin-1") + b":"
-    lower = b"\r\n" + head.lower()
-    i = lower.find(key)
-    if i < 0:
-        return None
-    j = lower.find(b"\r\n", i + len(key))
-    raw = (b"\r\n" + head)[i + len(key): j if j >= 0 else None]
-    return raw.strip().decode("latin-1")
-
-
-def wire_request(method: str, target: str, host: str, headers: Mapping[str, str],
-                 body: bytes = b"") -> bytes:
-    """The complete HTTP/1.1 request: request line, ``Host``, ``headers``, ``Content-Length``
-    (when there is a body or the method is POST) and the body."""
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
-    lines.extend(f"{k}: {v}" for k, v in headers.items())
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def server_error(status: int, body: bytes) -> ServerError:
-    """``ServerError(status, message)``: the JSON body's ``"error"``, else the body text."""
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        decoded = json.loads(text)
-    except ValueError:
-        decoded = None
-    if isinstance(decoded, dict) and "error" in decoded:
-        text = str(decoded["error"])
-    return ServerError(status, text or f"HTTP {status}")
-
-
-def _decompress(body: bytes, encoding: str | None) -> bytes:
-    if not encoding or encoding == "identity" or not body:
-        return body
-    try:
-        if encoding == "gzip":
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        if encoding == "deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:  # raw deflate, as some servers send it
-                return zlib.decompress(body, -zlib.MAX_WBITS)
-    except zlib.error as exc:
-        raise ProtocolError(f"undecodable {encoding} body: {exc}") from exc
-    raise ProtocolError(f"unsupported Content-Encoding {encoding!r}")
 
 
 class _Conn(asyncio.Protocol):
@@ -254,11 +189,11 @@ class _Conn(asyncio.Protocol):
                     self._need = int(lower[i + 17: j if j >= 0 else None])
                 except ValueError as exc:
                     raise ProtocolError(f"{self.pool.name}: bad Content-Length") from exc
-            elif b"chunked" in (_field(lower, b"transfer-encoding") or b""):
+            elif b"chunked" in (field(lower, b"transfer-encoding") or b""):
                 self._need = _CHUNKED
             else:
                 self._need = _UNTIL_CLOSE
-        conn = _field(lower, b"connection")
+        conn = field(lower, b"connection")
         if (conn is not None and b"close" in conn) or (
                 status_line.startswith(b"HTTP/1.0") and (conn is None or b"keep-alive" not in conn)):
             self.reusable = False
@@ -309,14 +244,6 @@ class _Conn(asyncio.Protocol):
         fut = self.fut
         if fut is not None and not fut.done():
             fut.set_exception(exc)
-
-
-def _field(lower_fields: bytes, name: bytes) -> bytes | None:
-    i = lower_fields.find(b"\r\n" + name + b":")
-    if i < 0:
-        return None
-    j = lower_fields.find(b"\r\n", i + 2)
-    return lower_fields[i + len(name) + 3: j if j >= 0 else None]
 
 
 class Http1Pool:
@@ -380,7 +307,7 @@ class Http1Pool:
         head, body = conn.head[2:], conn.body
         conn.body = b""
         if decompress:
-            body = _decompress(body, header_value(head, "Content-Encoding"))
+            body = decode_body(body, header_value(head, "Content-Encoding"))
         return Response(status, head, body)
 
     async def _exchange(self, conn: _Conn, data: bytes, keep: bool) -> int:

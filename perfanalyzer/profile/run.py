@@ -66,8 +66,10 @@ def meets(point: PointResult, cfg: RunConfig) -> bool:
 
 def provenance() -> dict[str, Any]:
     from .. import __version__
+    from ..load.uvloop_policy import loop_name
 
     return {"perfanalyzer": __version__, "python": platform.python_version(),
+            "event_loop": loop_name(),
             "platform": platform.platform(), "machine": platform.machine(),
             "hostname": platform.node(), "cpus": os.cpu_count()}
 

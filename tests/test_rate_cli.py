@@ -102,7 +102,7 @@ def test_request_rate_sweep_csv_and_achieved_rate(triton: Any, tmp_path: Path) -
              "-p", "1000", "-r", "4", "-s", "90", "-f", str(out))
     assert p.returncode == 0, p.stderr
     rows = _rows(out)
-    assert list(rows[0])[0] == "Request Rate"
+    assert next(iter(rows[0])) == "Request Rate"
     assert [float(r["Request Rate"]) for r in rows] == [100.0, 200.0]
     for rate, r in zip((100.0, 200.0), rows, strict=True):
         assert float(r["Inferences/Second"]) == pytest.approx(rate, rel=0.03)
@@ -123,7 +123,7 @@ def test_custom_intervals_report_n_over_the_sum(triton: Any, tmp_path: Path) -> 
              str(intervals), "-p", "1000", "-r", "4", "-s", "90", "-f", str(out))
     assert p.returncode == 0, p.stderr
     (row,) = _rows(out)
-    assert list(row)[0] == "Request Rate" and float(row["Request Rate"]) == 200.0
+    assert next(iter(row)) == "Request Rate" and float(row["Request Rate"]) == 200.0
     assert "Request Rate: 200 inference requests per seconds" in p.stdout
     sent = next(float(line.split(":")[1].split()[0]) for line in p.stdout.splitlines()
                 if "Avg send request rate" in line)

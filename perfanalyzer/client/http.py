@@ -45,9 +45,9 @@ from .base import (
 from .errors import (
     OptionError,
     ProtocolError,
-    ServerError,
 )
 from .http1 import Http1Pool, wire_request
+from .http1_wire import server_error
 from .http_codec import (
     COMPRESSIONS,
     HEADER_LENGTH,
@@ -97,17 +97,6 @@ def make_ssl_context(tls: TlsOptions) -> ssl.SSLContext:
     if not tls.verify_peer:
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def _server_error(status: int, body: bytes) -> ServerError:
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        decoded = json.loads(text)
-    except ValueError:
-        decoded = None
-    if isinstance(decoded, dict) and "error" in decoded:
-        text = str(decoded["error"])
-    return ServerError(status, text or f"HTTP {status}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +185,7 @@ class HttpClient(InferenceClient):
         """Call, raise ServerError on a non-200 status, decode the JSON body (None if empty)."""
         status, body = await self._call(method, path, payload)
         if status != 200:
-            raise _server_error(status, body)
+            raise server_error(status, body)
         if not body.strip():
             return None
         try:
@@ -318,5 +307,5 @@ class HttpClient(InferenceClient):
         pool = self._pool or self._open_pool()
         resp = await pool.request(self._wire_of(prepared))
         if resp.status != 200:
-            raise _server_error(resp.status, resp.body)
+            raise server_error(resp.status, resp.body)
         return decode_infer(resp.body, resp.header(HEADER_LENGTH))

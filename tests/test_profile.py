@@ -179,3 +179,14 @@ def test_unstable_points_are_reported_and_the_sweep_goes_on(triton: Any, tmp_pat
         + r.stdout.count("Request latency is not stabilizing") == 2
     assert "Distance from stable" in r.stdout or "spread" in r.stdout
     assert len(out.read_text().splitlines()) == 3  # header + both points
+
+
+def test_stability_windows_sets_how_many_windows_are_judged_and_merged(triton: Any) -> None:
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "-p", "200", "-s", "100", "-r", "6",
+                    "--stability-windows", "5"))
+    (point,) = run.points
+    assert point.stable
+    assert len(point.windows) == 5 and point.merged.windows == 5
+    assert point.merged.completed == sum(w.summary.completed for w in point.windows)
+    r = _cli("-m", "add_sub", "-u", triton.http_url, "--stability-windows", "11")
+    assert r.returncode == 3 and "--stability-windows: expected 1..10 (-r)" in r.stderr

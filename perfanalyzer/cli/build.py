@@ -70,6 +70,7 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         measurement_mode=kw["measurement_mode"], measurement_interval_ms=kw["measurement_interval"],
         measurement_request_count=kw["measurement_request_count"],
         stability_percentage=kw["stability_percentage"], max_trials=kw["max_trials"],
+        stability_windows=kw["stability_windows"],
         percentile=kw["percentile"], request_count=kw["request_count"],
         warmup_request_count=kw["warmup_request_count"], adaptive=kw["adaptive"],
         input_data=tuple(kw.get("input_data") or ("random",)),

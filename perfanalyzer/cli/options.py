@@ -78,6 +78,10 @@ measurement = _opts(
                  show_default=True, help="Allowed max/min spread over the last 3 windows, %."),
     click.option("-r", "--max-trials", default=d.DEFAULT_MAX_TRIALS, type=int,
                  show_default=True, help="Windows before giving up on stability."),
+    click.option("--stability-windows", default=d.DEFAULT_STABILITY_WINDOWS, type=int,
+                 show_default=True, help="Windows the stability rule looks at and the reported "
+                 "figures merge (perf_analyzer: 3). More windows give the CI gate's significance "
+                 "test more samples (perfanalyzer extension)."),
     click.option("--percentile", default=-1, type=int, help="Stabilize on this latency "
                  "percentile instead of the average."),
     click.option("--request-count", default=0, type=int, help="Measure exactly this many "

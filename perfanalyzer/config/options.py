@@ -20,6 +20,7 @@ DEFAULT_MEASUREMENT_INTERVAL_MS = 5000
 DEFAULT_MEASUREMENT_REQUEST_COUNT = 50
 DEFAULT_STABILITY_PCT = 10.0
 DEFAULT_MAX_TRIALS = 10
+DEFAULT_STABILITY_WINDOWS = 3
 DEFAULT_STRING_LENGTH = 128
 DEFAULT_OUTPUT_SHM_SIZE = 102400
 DEFAULT_SEQUENCE_LENGTH = 20
@@ -87,6 +88,7 @@ class RunConfig:
     measurement_request_count: int = DEFAULT_MEASUREMENT_REQUEST_COUNT
     stability_percentage: float = DEFAULT_STABILITY_PCT
     max_trials: int = DEFAULT_MAX_TRIALS
+    stability_windows: int = DEFAULT_STABILITY_WINDOWS
     percentile: int = -1
     request_count: int = 0
     warmup_request_count: int = 0
@@ -160,6 +162,9 @@ class RunConfig:
         _check(self.measurement_request_count > 0, "--measurement-request-count must be > 0")
         _check(self.stability_percentage >= 0, "-s: --stability-percentage must be >= 0")
         _check(self.max_trials >= 1, "-r: --max-trials must be >= 1")
+        _check(1 <= self.stability_windows <= self.max_trials,
+               f"--stability-windows: expected 1..{self.max_trials} (-r), "
+               f"got {self.stability_windows}")
         _check(self.percentile == -1 or 1 <= self.percentile <= 99,
                f"--percentile: expected 1..99, got {self.percentile}")
         _check(self.request_count >= 0, "--request-count must be >= 0")

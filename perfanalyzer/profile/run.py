@@ -41,6 +41,7 @@ def window_plan(cfg: RunConfig) -> WindowPlan:
         interval_s=cfg.measurement_interval_ms / 1000.0,
         request_count=cfg.request_count or cfg.measurement_request_count,
         criteria=Criteria(stability_pct=cfg.stability_percentage, max_trials=cfg.max_trials,
+                          window_count=cfg.stability_windows,
                           latency_threshold_ns=cfg.latency_threshold_ns,
                           async_mode=cfg.async_mode),
         percentile=cfg.percentile, adaptive=cfg.adaptive, single_window=cfg.request_count > 0,

@@ -166,7 +166,8 @@ def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
 
 def run_criteria(run: RunResult) -> Criteria:
     return Criteria(stability_pct=float(run.config.get("stability_percentage", 10.0)),
-                    max_trials=int(run.config.get("max_trials", 10)))
+                    max_trials=int(run.config.get("max_trials", 10)),
+                    window_count=int(run.config.get("stability_windows", 3)))
 
 
 def table_text(run: RunResult) -> str:

@@ -110,7 +110,9 @@ def test_a_new_rate_restarts_the_schedule_without_a_burst() -> None:
     before = np.sort(v.intended[v.intended < second])
     assert len(before) <= 14  # 50/s for 0.25 s: nothing queued up to burst out later
     first_sends = np.sort(v.sent[v.intended >= second])[:5]
-    assert np.diff(first_sends).min() > 1 * MS  # 2 ms apart, not all at once
+    # Scheduled 2 ms apart: a burst would send all five at once. One late wake-up can bring two
+    # sends together (the late one is caught up, never skipped), so judge the span, not each gap.
+    assert first_sends[-1] - first_sends[0] > 6 * MS
 
 
 def test_errors_are_records_and_stop_drains_in_flight() -> None:

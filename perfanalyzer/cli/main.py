@@ -13,10 +13,9 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..client.errors import EXIT_GENERIC, EXIT_OPTION, PerfAnalyzerError
+from ..client.errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
 from .options import profile_options
 
-EXIT_INTERRUPTED = 130
 SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
                       "(perfanalyzer COMMAND --help).")
 

@@ -10,7 +10,14 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..client.errors import EXIT_GENERIC, EXIT_OK, EXIT_UNSTABLE, OptionError, PerfAnalyzerError
+from ..client.errors import (
+    EXIT_GENERIC,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNSTABLE,
+    OptionError,
+    PerfAnalyzerError,
+)
 from ..config import RunConfig
 from ..load import uvloop_policy
 from ..measure.result import RunResult
@@ -20,8 +27,6 @@ from ..profile.run import profile
 from ..report import console
 from ..report.csv import write_csv
 from ..report.export import check_export_path, write_export
-
-EXIT_INTERRUPTED = 130
 
 #: Extra writers run after the CSV (profile export, baseline gate...): (cfg, run) -> exit code or None.
 OUTPUT_HOOKS: list[Callable[[RunConfig, RunResult], int | None]] = []
@@ -112,10 +117,6 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
     if any(not p.stable for p in run.points):
         return code or EXIT_UNSTABLE
     return code
-
-
-def fail_line(exc: PerfAnalyzerError) -> str:
-    return f"error: {exc}"
 
 
 __all__: list[Any] = ["OUTPUT_HOOKS", "run_profile"]

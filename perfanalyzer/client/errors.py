@@ -10,6 +10,8 @@ EXIT_OK = 0
 EXIT_UNSTABLE = 2
 EXIT_OPTION = 3
 EXIT_GENERIC = 99
+#: After Ctrl-C (what was measured is still written).
+EXIT_INTERRUPTED = 130
 
 
 class PerfAnalyzerError(Exception):

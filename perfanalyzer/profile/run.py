@@ -128,18 +128,19 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
         load = build_load(cfg, client, setup, payloads, buffer)
+        plan = window_plan(cfg)
         out.write(console.settings_text(
-            batch_size=cfg.batch_size, count_windows=window_plan(cfg).count_windows,
-            interval_ms=cfg.measurement_interval_ms, request_count=window_plan(cfg).request_count,
+            batch_size=cfg.batch_size, count_windows=plan.count_windows,
+            interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
             async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
             streaming=cfg.streaming) + "\n")
         progress = console.Progress()
-        measurer = Measurer(load, stats, window_plan(cfg), stop_event,
+        measurer = Measurer(load, stats, plan, stop_event,
                             extra_cpu_ns=getattr(load, "extra_cpu_ns", None),
                             on_window=lambda level, w, v: progress.update(
                                 console.progress_line(cfg.mode.value, level, w, v)))
         try:
-            await _sweep(cfg, run, measurer, out, stop_event, on_point)
+            await _sweep(cfg, run, measurer, out, stop_event, on_point, progress)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)
         finally:
@@ -153,7 +154,8 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
 
 async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO,
                  stop_event: asyncio.Event,
-                 on_point: Callable[[RunResult, PointResult], None] | None) -> None:
+                 on_point: Callable[[RunResult, PointResult], None] | None,
+                 progress: console.Progress) -> None:
     integer = cfg.mode is LoadMode.CONCURRENCY
     start, end, step = (cfg.concurrency_range if integer else cfg.request_rate_range)
     if cfg.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
@@ -167,7 +169,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         if level is None:
             break
         point = await measurer.measure(level)
-        console.Progress().clear()
+        progress.clear()  # the live line, before the point's block
         run.points.append(point)
         out.write(console.point_text(run, point, cfg.protocol))
         out.flush()

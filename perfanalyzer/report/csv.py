@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +99,3 @@ def write_csv(run: RunResult, path: str | os.PathLike[str], verbose: bool = Fals
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(csv_text(run, verbose))
     tmp.replace(path)
-
-
-def header_for(layout: CsvLayout) -> Sequence[str]:
-    return layout.header()

@@ -8,6 +8,7 @@ from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig, parse_range
 from ..config import options as d
 from ..inputs import parse_shape
+from .pa_compat import apply_compat  # flags branch
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -46,6 +47,7 @@ def _mode(kw: dict[str, Any]) -> LoadMode:
 
 def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
     """Build and validate the config (raises OptionError naming the flag)."""
+    kw = apply_compat(dict(kw))  # flags branch: perf_client options, refusals, metrics checks
     if not kw.get("model"):
         raise OptionError("-m: a model name is required")
     if kw.get("async_flag") and kw.get("sync"):

@@ -32,14 +32,17 @@ class MainGroup(click.Group):
 
 
 
-@click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
+HELP_OPTIONS = ["-h", "--help", "-?"]  # -?: perf_analyzer's help flag (flags branch)
+
+
+@click.group(cls=MainGroup, context_settings={"help_option_names": HELP_OPTIONS})
 @click.version_option(__version__, "--version", prog_name="perfanalyzer")
 def cli() -> None:
     """perfanalyzer: load generator and benchmark for KServe v2 / Triton inference servers."""
 
 
 @cli.command("profile", epilog=SUBCOMMANDS_EPILOG,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+             context_settings={"help_option_names": HELP_OPTIONS, "max_content_width": 100})
 @profile_options
 def profile_command(**kwargs: Any) -> None:
     """Profile a model: sweep concurrency or request rate and report throughput vs latency.

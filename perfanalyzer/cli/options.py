@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..config import options as d
+from .pa_compat import compat_options  # flags branch
 
 F = Callable[..., Any]
 
@@ -38,7 +39,9 @@ general = _opts(
                  "localhost:8001 for gRPC)."),
     click.option("-i", "--protocol", default="http", type=click.Choice(["http", "grpc"],
                  case_sensitive=False), show_default=True),
-    click.option("-v", "--verbose", count=True, help="More output (repeatable)."),
+    click.option("-v", "--verbose", count=True, help="-v: perf_analyzer's 'Pass [n] throughput:"
+                 " ...' line after every measurement window; -v -v adds a detail line per "
+                 "window."),
     click.option("-a", "--async", "async_flag", is_flag=True, help="Asynchronous requests "
                  "(the default)."),
     click.option("--sync", is_flag=True, help="Synchronous semantics: one blocking request per "
@@ -140,9 +143,16 @@ output = _opts(
     click.option("--verbose-csv", is_flag=True),
     click.option("--profile-export-file", default=None, metavar="FILE.json",
                  help="Write every request and window as JSON (re-reportable)."),
-    click.option("--collect-metrics", is_flag=True),
-    click.option("--metrics-url", default=None),
-    click.option("--metrics-interval", default=d.DEFAULT_METRICS_INTERVAL_MS, type=int),
+    # --- flags branch: metrics options (checked in cli/pa_compat.py) ---
+    click.option("--collect-metrics", is_flag=True, help="Scrape the server's Prometheus "
+                 "metrics while measuring (GPU columns in --verbose-csv; CPU/GPU figures on the "
+                 "console and in the JSON export)."),
+    click.option("--metrics-url", default=None, metavar="HOST:PORT/PATH", help="Metrics "
+                 "endpoint (default: -u's host, port 8002, /metrics); needs --collect-metrics."),
+    click.option("--metrics-interval", default=None, type=int, metavar="MS",
+                 help=f"Time between scrapes in ms [default: {d.DEFAULT_METRICS_INTERVAL_MS}]; "
+                 "needs --collect-metrics."),
+    # --- end flags branch ---
     click.option("--baseline", default=None, metavar="RUN.json|CSV",
                  help="Compare with this baseline after the run and fail on a regression."),
     click.option("--launch-server", is_flag=True, help="Start a local Triton with the bundled "
@@ -152,7 +162,7 @@ output = _opts(
     click.option("--seed", default=0, type=int, help="Seed for random data and schedules."),
 )
 
-ALL = (general, load, measurement, data, transport, output)
+ALL = (general, load, measurement, data, transport, output, compat_options)  # flags: compat
 
 
 def profile_options(fn: F) -> F:

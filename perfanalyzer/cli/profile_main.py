@@ -62,7 +62,7 @@ def run_profile(cfg: RunConfig) -> int:
 
 def _write(cfg: RunConfig, run: RunResult) -> None:
     if cfg.filename and run.points:
-        write_csv(run, cfg.filename, verbose=cfg.verbose_csv)
+        write_csv(run, cfg.filename, verbose=cfg.verbose_csv, gpu=cfg.collect_metrics)
 
 
 async def _main(cfg: RunConfig) -> int:

@@ -33,7 +33,8 @@ def report(run_file: str, filename: str | None, verbose_csv: bool) -> None:
     if filename:
         if not run.points:
             raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
-        write_csv(run, filename, verbose=verbose_csv)
+        write_csv(run, filename, verbose=verbose_csv,
+                  gpu=bool(run.config.get("collect_metrics")))
     if run.interrupted:
         click.echo(f"note: {run_file}: the run was interrupted (Ctrl-C)", err=True)
     if run.failure:

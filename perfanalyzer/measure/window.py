@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..client.errors import ClientError, PerfAnalyzerError
 from ..load.base import LoadManager
 from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summarize
+from .prometheus import Scrape
 from .server_stats import ServerStatsReader, Snapshot
 from .stabilizer import Criteria, Verdict, WindowFigures, adaptive_scale, judge
 
@@ -52,6 +53,7 @@ class Window:
     lo: int
     hi: int
     summary: Summary
+    metrics: tuple[Scrape, ...] = ()  # --collect-metrics: scrapes completed in this window
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,13 @@ class PointResult:
     @property
     def stable(self) -> bool:
         return self.verdict.stable
+
+    @property
+    def metrics(self) -> tuple[Scrape, ...]:
+        """--collect-metrics: the scrapes of the merged windows."""
+        m = self.merged
+        return tuple(s for w in self.windows for s in w.metrics
+                     if w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns)
 
 
 class LagProbe:
@@ -108,8 +117,10 @@ class Measurer:
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
                  extra_cpu_ns: object | None = None,
-                 on_window: Callable[[float, Window, Verdict], None] | None = None) -> None:
+                 on_window: Callable[[float, Window, Verdict], None] | None = None,
+                 scraper: object | None = None) -> None:
         self.load = load
+        self.scraper = scraper  # --collect-metrics: prometheus.Scraper (between(lo_ns, hi_ns))
         self.stats = stats
         self.plan = plan
         self.stop_event = stop_event or asyncio.Event()
@@ -177,7 +188,7 @@ class Measurer:
                 sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores)
             if interrupted and summary.completed == 0 and windows:
                 break
-            windows.append(Window(len(windows), lo, hi, summary))
+            windows.append(Window(len(windows), lo, hi, summary, self._scrapes(start, end)))
             self._check_failures(summary)
             figures.append(WindowFigures(summary.throughput,
                                          stabilizing_latency(summary, plan.percentile),
@@ -195,6 +206,10 @@ class Measurer:
         return PointResult(level=level, windows=tuple(windows), verdict=verdict,
                            merged=merge(windows[-plan.criteria.window_count:], self.load),
                            interrupted=interrupted)
+
+    def _scrapes(self, start_ns: int, end_ns: int) -> tuple[Scrape, ...]:
+        between = getattr(self.scraper, "between", None)
+        return tuple(between(start_ns, end_ns)) if callable(between) else ()
 
     async def _snapshot(self) -> Snapshot | None:
         """Server statistics at an edge; a failed read leaves that window without server figures

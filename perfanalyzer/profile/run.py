@@ -18,12 +18,13 @@ from ..load import factory as load_factory
 from ..load import workers
 from ..load.base import LoadManager
 from ..load.concurrency import ConcurrencyManager
+from ..measure.prometheus import scraper_for
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.stabilizer import Criteria
 from ..measure.window import Measurer, PointResult, WindowPlan
-from ..report import console
+from ..report import console, verbose
 from .setup import ModelSetup, connect, prepare_model, requests_for
 from .sweep import BinarySearch, Outcome, linear
 
@@ -135,16 +136,21 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
             streaming=cfg.streaming) + "\n")
         progress = console.Progress()
+        scraper = scraper_for(cfg)  # --collect-metrics (flags branch)
+        if scraper is not None:
+            scraper.start()
         measurer = Measurer(load, stats, plan, stop_event,
                             extra_cpu_ns=getattr(load, "extra_cpu_ns", None),
-                            on_window=lambda level, w, v: progress.update(
-                                console.progress_line(cfg.mode.value, level, w, v)))
+                            on_window=verbose.window_callback(cfg, out, progress),
+                            scraper=scraper)
         try:
             await _sweep(cfg, run, measurer, out, stop_event, on_point, progress)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)
         finally:
             await load.stop()
+            if scraper is not None:
+                await scraper.stop()
         return run
     finally:
         if shm is not None:  # unregister and unlink; also registered with cleanup for Ctrl-C

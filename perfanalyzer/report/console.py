@@ -11,6 +11,7 @@ from ..measure.result import RunResult
 from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
 from ..measure.window import PointResult, Window
 from .figures import fmt_rate, row_figures, us
+from .metrics_text import metrics_lines
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
@@ -69,6 +70,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
             lines.append(f"      {n} x {msg}")
     if s.server is not None:
         lines += _server_lines(run, s)
+    if run.config.get("collect_metrics"):  # --collect-metrics (flags branch)
+        lines += metrics_lines(point.metrics)
     v = point.verdict
     if not point.stable or v.reason == "throughput_only" or point.interrupted or v.over_threshold:
         lines += _stability_lines(run, point)

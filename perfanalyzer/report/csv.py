@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..measure.prometheus import GPU_COLUMNS, Values, gpu_cell, merge_scrapes
 from ..measure.result import RunResult
 from .figures import RowFigures, fmt_rate, row_figures
 
@@ -26,12 +27,13 @@ class CsvLayout:
     cache: bool = False
     percentile: int = -1
     verbose: bool = False
+    gpu: bool = False  # --verbose-csv with --collect-metrics: perf_analyzer's four GPU columns
 
     @classmethod
-    def of(cls, run: RunResult, verbose: bool = False) -> CsvLayout:
+    def of(cls, run: RunResult, verbose: bool = False, gpu: bool = False) -> CsvLayout:
         return cls(level_name=run.level_name, decoupled=run.model.decoupled,
                    server_stats=run.server_stats, cache=run.model.cache_enabled,
-                   percentile=run.percentile, verbose=verbose)
+                   percentile=run.percentile, verbose=verbose, gpu=gpu and verbose)
 
     @property
     def percentiles(self) -> list[int]:
@@ -54,9 +56,11 @@ class CsvLayout:
             if self.percentile <= 0:
                 cols.append("Avg latency")
             cols += ["request/response", "response wait"]
+            if self.gpu:
+                cols += [name for name, _family in GPU_COLUMNS]
         return cols
 
-    def row(self, level: float, f: RowFigures) -> list[str]:
+    def row(self, level: float, f: RowFigures, metrics: Values | None = None) -> list[str]:
         cells = [_level(level, self.level_name), fmt_rate(f.throughput)]
         if self.decoupled:
             cells.append(fmt_rate(f.response_throughput))
@@ -72,6 +76,8 @@ class CsvLayout:
             if self.percentile <= 0:
                 cells.append(str(f.avg_latency_us))
             cells += [str(f.request_response_us), str(f.response_wait_us)]
+            if self.gpu:
+                cells += [gpu_cell(metrics or {}, family) for _name, family in GPU_COLUMNS]
         return cells
 
 
@@ -81,21 +87,23 @@ def _level(level: float, name: str) -> str:
     return fmt_rate(level)
 
 
-def csv_text(run: RunResult, verbose: bool = False) -> str:
-    layout = CsvLayout.of(run, verbose)
-    rows = sorted(((p.level, row_figures(p.merged)) for p in run.points),
+def csv_text(run: RunResult, verbose: bool = False, gpu: bool = False) -> str:
+    layout = CsvLayout.of(run, verbose, gpu)
+    rows = sorted(((p.level, row_figures(p.merged), p) for p in run.points),
                   key=lambda r: r[1].throughput)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(layout.header())
-    for level, figures in rows:
-        w.writerow(layout.row(level, figures))
+    for level, figures, point in rows:
+        metrics = merge_scrapes(point.metrics) if layout.gpu else None
+        w.writerow(layout.row(level, figures, metrics))
     return out.getvalue()
 
 
-def write_csv(run: RunResult, path: str | os.PathLike[str], verbose: bool = False) -> None:
+def write_csv(run: RunResult, path: str | os.PathLike[str], verbose: bool = False,
+              gpu: bool = False) -> None:
     """Write atomically, so an interrupted run never leaves half a file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(csv_text(run, verbose))
+    tmp.write_text(csv_text(run, verbose, gpu))
     tmp.replace(path)

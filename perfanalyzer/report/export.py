@@ -42,6 +42,7 @@ from .. import __version__
 from ..client.base import STAT_KEYS, ModelStatistics
 from ..client.errors import OptionError, PerfAnalyzerError
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
+from ..measure.prometheus import metrics_summary, scrapes_json
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.window import PointResult
@@ -236,7 +237,7 @@ class _RawRequests:
 def _point(run: RunResult, point: PointResult, clock: _Clock,
            before: list[dict[str, Any]]) -> dict[str, Any]:
     first, count = merged_range(point)
-    return {
+    out: dict[str, Any] = {
         "level": float(point.level),
         "interrupted": point.interrupted,
         "stable": point.stable,
@@ -251,9 +252,13 @@ def _point(run: RunResult, point: PointResult, clock: _Clock,
             "client": dataclasses.asdict(w.summary.client),
             "server": server_dict(w.summary.server),
             "summary": summary_dict(w.summary),
+            **({"metrics_scrapes": scrapes_json(w.metrics, clock.offset)} if w.metrics else {}),
         } for w in point.windows],
         "unwindowed_requests": before,
     }
+    if run.config.get("collect_metrics"):  # --collect-metrics: merged figures, also when empty
+        out["metrics"] = metrics_summary(point.metrics)
+    return out
 
 
 def merged_range(point: PointResult) -> tuple[int, int]:

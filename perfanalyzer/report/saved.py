@@ -24,6 +24,7 @@ from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig
 from ..load.base import LoadManager
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
+from ..measure.prometheus import scrapes_from_json
 from ..measure.records import RecordBuffer
 from ..measure.result import ModelTraits, RunResult
 from ..measure.stabilizer import Verdict
@@ -212,7 +213,8 @@ class _Loader:
                 client=ClientLoad(**self.get(w, "client", wh)), percentiles=pcts,
                 sent=int(self.get(w, "sent", wh)), late_sends=int(self.get(w, "late_sends", wh)),
                 cores=float(w.get("cores", 1.0)))
-            windows.append(Window(int(w.get("index", i)), int(w["lo"]), int(w["hi"]), summary))
+            windows.append(Window(int(w.get("index", i)), int(w["lo"]), int(w["hi"]), summary,
+                                  scrapes_from_json(w.get("metrics_scrapes", ()), self.offset)))
         rng = self.get(p, "merged_windows", where)
         first, count = int(rng["first"]), int(rng["count"])
         if not windows or count < 1 or first < 0 or first + count > len(windows):

@@ -1,0 +1,230 @@
+"""``--collect-metrics``: scrape the server's Prometheus endpoint while measuring.
+
+The scraper runs as its own task on its own deadline (each scrape may take about one metrics
+interval, within 1..5 s), so a slow or dead endpoint never stalls a window; a failed scrape is one warning
+for the run, never an error. Each scrape is kept with the (monotonic) time it completed; a window
+owns the scrapes that completed inside it, and a load point the scrapes of its merged windows.
+
+Aggregation is perf_analyzer's (``MergeMetrics``): GPU utilization and power are averaged over every
+scrape, used memory is the maximum, total memory the first value. Triton without GPUs exports CPU
+families instead (``nv_cpu_utilization``, ``nv_cpu_memory_used_bytes``, ``nv_cpu_memory_total_bytes``);
+they are aggregated the same way (utilization averaged, used memory max, total first).
+
+The text format is parsed with ``prometheus_client``'s parser, not by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from prometheus_client.parser import text_string_to_metric_families
+
+METRICS_PORT = 8002
+METRICS_PATH = "/metrics"
+#: One scrape may take the metrics interval, but at least MIN and at most CAP seconds: it runs on its
+#: own task, so even a slow scrape never delays a window edge.
+SCRAPE_TIMEOUT_MIN_S = 1.0
+SCRAPE_TIMEOUT_CAP_S = 5.0
+
+GPU_UTIL = "nv_gpu_utilization"
+GPU_POWER = "nv_gpu_power_usage"
+GPU_MEM_USED = "nv_gpu_memory_used_bytes"
+GPU_MEM_TOTAL = "nv_gpu_memory_total_bytes"
+GPU_FAMILIES = (GPU_UTIL, GPU_POWER, GPU_MEM_USED, GPU_MEM_TOTAL)
+CPU_UTIL = "nv_cpu_utilization"
+CPU_MEM_USED = "nv_cpu_memory_used_bytes"
+CPU_MEM_TOTAL = "nv_cpu_memory_total_bytes"
+CPU_FAMILIES = (CPU_UTIL, CPU_MEM_USED, CPU_MEM_TOTAL)
+#: How each family merges over scrapes: "avg", "max" or "first" (perf_analyzer's MergeMetrics).
+MERGE_RULE = {GPU_UTIL: "avg", GPU_POWER: "avg", GPU_MEM_USED: "max", GPU_MEM_TOTAL: "first",
+              CPU_UTIL: "avg", CPU_MEM_USED: "max", CPU_MEM_TOTAL: "first"}
+#: perf_analyzer's verbose-CSV GPU columns, in order, with their family.
+GPU_COLUMNS = (("Avg GPU Utilization", GPU_UTIL), ("Avg GPU Power Usage", GPU_POWER),
+               ("Max GPU Memory Usage", GPU_MEM_USED), ("Total GPU Memory", GPU_MEM_TOTAL))
+#: Families whose values are integers (bytes): written without a decimal point.
+INTEGER_FAMILIES = frozenset({GPU_MEM_USED, GPU_MEM_TOTAL, CPU_MEM_USED, CPU_MEM_TOTAL})
+
+#: family -> {gpu_uuid ("" for unlabelled CPU families): value}
+Values = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scrape:
+    """One scrape: when it completed (perf_counter_ns) and the families it found."""
+
+    t_ns: int
+    values: Values
+
+
+def default_metrics_url(server_url: str) -> str:
+    """perf_analyzer's default: the host of ``-u`` with port 8002 and path /metrics."""
+    rest = server_url.split("://", 1)[-1].split("/", 1)[0]
+    if rest.startswith("["):  # [ipv6]:port
+        host = rest[: rest.index("]") + 1]
+    else:
+        host = rest.rsplit(":", 1)[0] if ":" in rest else rest
+    return f"{host or 'localhost'}:{METRICS_PORT}{METRICS_PATH}"
+
+
+def http_url(url: str) -> str:
+    return url if "://" in url else f"http://{url}"
+
+
+def parse_metrics(text: str) -> Values:
+    """The GPU and CPU families of a Prometheus text exposition (other families are ignored)."""
+    wanted = set(GPU_FAMILIES) | set(CPU_FAMILIES)
+    out: Values = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in wanted:
+            continue
+        for sample in family.samples:
+            if sample.name != family.name:
+                continue
+            key = sample.labels.get("gpu_uuid", "")
+            out.setdefault(family.name, {})[key] = float(sample.value)
+    return out
+
+
+def merge_scrapes(scrapes: Sequence[Scrape]) -> Values:
+    """Aggregate scrapes per family and per GPU with perf_analyzer's rules."""
+    acc: dict[str, dict[str, list[float]]] = {}
+    for s in scrapes:
+        for fam, per in s.values.items():
+            for key, v in per.items():
+                acc.setdefault(fam, {}).setdefault(key, []).append(v)
+    out: Values = {}
+    for fam, series in acc.items():
+        rule = MERGE_RULE.get(fam, "avg")
+        out[fam] = {k: (sum(vs) / len(vs) if rule == "avg" else max(vs) if rule == "max"
+                        else vs[0]) for k, vs in series.items()}
+    return out
+
+
+def fmt_value(family: str, v: float) -> str:
+    """A value as perf_analyzer's ostream writes it: integers for bytes, else ``%g``."""
+    if family in INTEGER_FAMILIES:
+        return str(int(v))
+    return f"{v:g}"
+
+
+def gpu_cell(merged: Mapping[str, Mapping[str, float]], family: str) -> str:
+    """perf_analyzer's CSV cell: ``uuid:value;`` per GPU (sorted by uuid), trailing semicolon."""
+    per = merged.get(family, {})
+    return "".join(f"{k}:{fmt_value(family, per[k])};" for k in sorted(per) if k)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScrapeSettings:
+    url: str
+    interval_s: float = 1.0
+
+
+@dataclass
+class Scraper:
+    """Scrapes ``settings.url`` every interval into :attr:`scrapes` until :meth:`stop`."""
+
+    settings: ScrapeSettings
+    warn: TextIO | None = None
+    fetch: Callable[[str, float], Any] | None = None  # tests: async (url, timeout) -> text
+    scrapes: list[Scrape] = field(default_factory=list)
+    failures: int = 0
+    _warned: set[str] = field(default_factory=set)
+    _task: asyncio.Task[None] | None = None
+    _session: Any = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="pa-metrics-scraper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def between(self, lo_ns: int, hi_ns: int) -> tuple[Scrape, ...]:
+        """Scrapes that completed in ``(lo_ns, hi_ns]``."""
+        return tuple(s for s in self.scrapes if lo_ns < s.t_ns <= hi_ns)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            print(f"WARNING: {message}", file=self.warn or sys.stderr, flush=True)
+
+    async def _run(self) -> None:
+        interval = self.settings.interval_s
+        timeout = min(max(interval, SCRAPE_TIMEOUT_MIN_S), SCRAPE_TIMEOUT_CAP_S)
+        while True:
+            t0 = time.perf_counter_ns()
+            await self.scrape_once(timeout)
+            elapsed = (time.perf_counter_ns() - t0) / 1e9
+            await asyncio.sleep(max(0.0, interval - elapsed))
+
+    async def scrape_once(self, timeout_s: float) -> Scrape | None:
+        """One scrape on its own deadline; a failure is counted and warned about once."""
+        try:
+            text = await asyncio.wait_for(self._fetch(timeout_s), timeout_s)
+            values = parse_metrics(text)
+        except Exception as exc:  # aiohttp, socket, HTTP status or parse errors: one warning
+            self.failures += 1
+            self._warn_once("scrape", f"--collect-metrics: could not scrape {self.settings.url} "
+                            f"({type(exc).__name__}: {exc}); those metrics cells stay empty")
+            return None
+        self._check_missing(values)
+        scrape = Scrape(time.perf_counter_ns(), values)
+        self.scrapes.append(scrape)
+        return scrape
+
+    def _check_missing(self, values: Values) -> None:
+        if not any(f in values for f in GPU_FAMILIES + CPU_FAMILIES):
+            self._warn_once("none", f"--collect-metrics: {self.settings.url} exports none of the "
+                            "nv_gpu_* / nv_cpu_* families")
+        elif not any(f in values for f in GPU_FAMILIES):
+            self._warn_once("gpu", "--collect-metrics: the server exports no GPU metrics "
+                            "(nv_gpu_utilization...); the GPU columns stay empty")
+
+    async def _fetch(self, timeout_s: float) -> str:
+        if self.fetch is not None:
+            return str(await self.fetch(self.settings.url, timeout_s))
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
+        async with self._session.get(http_url(self.settings.url)) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status}")
+            return str(await resp.text())
+
+
+def scrapes_json(scrapes: Iterable[Scrape], offset_ns: int = 0) -> list[dict[str, Any]]:
+    """Scrapes as JSON (times shifted by ``offset_ns``, e.g. to wall clock)."""
+    return [{"t_ns": s.t_ns + offset_ns, "values": s.values} for s in scrapes]
+
+
+def scrapes_from_json(raw: Iterable[Mapping[str, Any]], offset_ns: int = 0) -> tuple[Scrape, ...]:
+    return tuple(Scrape(int(r["t_ns"]) - offset_ns,
+                        {f: {k: float(v) for k, v in per.items()}
+                         for f, per in r["values"].items()}) for r in raw)
+
+
+def metrics_summary(scrapes: Sequence[Scrape]) -> dict[str, Any]:
+    """Merged figures for the JSON export: {"scrapes": n, family: {uuid or "": value}}."""
+    return {"scrapes": len(scrapes), **merge_scrapes(scrapes)}
+
+
+def scraper_for(cfg: Any, warn: TextIO | None = None) -> Scraper | None:
+    """The run's scraper with --collect-metrics (URL defaults from -u's host), else None."""
+    if not cfg.collect_metrics:
+        return None
+    url = cfg.metrics_url or default_metrics_url(cfg.server_url)
+    return Scraper(ScrapeSettings(url=url, interval_s=cfg.metrics_interval_ms / 1000.0), warn=warn)

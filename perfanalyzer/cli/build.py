@@ -8,7 +8,7 @@ from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig, parse_range
 from ..config import options as d
 from ..inputs import parse_shape
-from .pa_compat import apply_compat  # flags branch
+from .pa_compat import apply_compat, compat_fields  # flags branch
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -104,5 +104,6 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         metrics_interval_ms=kw["metrics_interval"], baseline=kw.get("baseline"),
         launch_server=kw["launch_server"], model_repository=kw.get("model_repository"),
         seed=kw["seed"],
+        **compat_fields(kw),  # flags branch
     )
     return cfg.validate()

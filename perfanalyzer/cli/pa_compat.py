@@ -39,12 +39,46 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "--triton-server-directory": ({"metavar": "DIR"}, "the in-process C API "
                                   "(--service-kind=triton_c_api) is not supported; use "
                                   "--launch-server to start a local Triton"),
+    "--fixed-schedule": ({"is_flag": True, "default": None}, "sending at the input JSON's "
+                         "\"timestamp\" fields is not implemented; use --request-intervals FILE "
+                         "for a custom send schedule"),
+    "--periodic-concurrency-range": ({"metavar": "START:END[:STEP]"}, "the periodic "
+                                     "(LLM streaming) mode is not implemented; use "
+                                     "--concurrency-range with --streaming"),
+    "--request-period": ({"type": int, "metavar": "N"}, "only used by "
+                         "--periodic-concurrency-range, which is not implemented"),
 }
+TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
+PARAM_TYPES = ("bool", "int", "string")
 
 
 def _refused_option(flag: str, kwargs: dict[str, Any], reason: str) -> F:
-    return click.option(flag, default=None, expose_value=True, hidden=False,
-                        help=f"Refused: {reason}.", **kwargs)
+    kwargs = {"default": None, **kwargs}
+    return click.option(flag, help=f"Refused: {reason}.", **kwargs)
+
+
+def _more_options() -> list[F]:
+    """Triton trace settings, request parameters, HTTPS certificate/key types."""
+    key_type = click.Choice(["PEM", "DER"], case_sensitive=False)
+    return [
+        click.option("--trace-level", default=None, type=click.Choice(TRACE_LEVELS),
+                     help="Set the model's Triton trace level for the run (v2/models/M/trace/"
+                     "setting; restored afterwards; HTTP only)."),
+        click.option("--trace-rate", default=None, type=int, metavar="N",
+                     help="Trace every N-th request (Triton trace setting, restored after)."),
+        click.option("--trace-count", default=None, type=int, metavar="N",
+                     help="Stop tracing after N traces, -1 = no limit (restored after)."),
+        click.option("--log-frequency", default=None, type=int, metavar="N",
+                     help="Triton writes the trace file every N traces, 0 = at the end "
+                     "(restored after)."),
+        click.option("--request-parameter", "request_parameter", multiple=True,
+                     metavar="NAME:VALUE:TYPE", help="Request parameter sent with every "
+                     "request; TYPE bool, int or string (repeatable; HTTP and gRPC)."),
+        click.option("--ssl-https-client-certificate-type", default="PEM", type=key_type,
+                     show_default=True, help="Format of --ssl-https-client-certificate-file."),
+        click.option("--ssl-https-private-key-type", default="PEM", type=key_type,
+                     show_default=True, help="Format of --ssl-https-private-key-file."),
+    ]
 
 
 def compat_options(fn: F) -> F:
@@ -69,6 +103,7 @@ def compat_options(fn: F) -> F:
                      help="perf_client: input data directory (deprecated; use --input-data "
                      "DIR)."),
     ]
+    opts += _more_options()
     opts += [_refused_option(flag, kw, reason) for flag, (kw, reason) in REFUSED.items()]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -85,7 +120,7 @@ def _refuse(kw: dict[str, Any]) -> None:
                           "HTTP/gRPC) is supported")
     for flag in REFUSED:
         key = flag.lstrip("-").replace("-", "_")
-        if kw.get(key) is not None:
+        if kw.get(key) is not None and kw.get(key) is not False:
             raise OptionError(f"{flag}: not supported: {REFUSED[flag][1]}")
 
 
@@ -140,3 +175,42 @@ def apply_compat(kw: dict[str, Any]) -> dict[str, Any]:
     _metrics(kw)
     _perf_client(kw)
     return kw
+
+
+def _request_parameter(text: str) -> tuple[str, str, str]:
+    name, sep1, rest = text.partition(":")
+    value, sep2, kind = rest.rpartition(":")
+    if not (sep1 and sep2 and name) or kind not in PARAM_TYPES:
+        raise OptionError(f"--request-parameter: expected NAME:VALUE:TYPE with TYPE bool, int or "
+                          f"string, got {text!r}")
+    if kind == "bool" and value.lower() not in ("true", "false"):
+        raise OptionError(f"--request-parameter {name}: a bool is true or false, got {value!r}")
+    if kind == "int":
+        try:
+            int(value)
+        except ValueError:
+            raise OptionError(f"--request-parameter {name}: not an int: {value!r}") from None
+    return name, value, kind
+
+
+def compat_fields(kw: dict[str, Any]) -> dict[str, Any]:
+    """The RunConfig fields of this module's options, checked."""
+    trace = {k: kw.get(k) for k in ("trace_level", "trace_rate", "trace_count", "log_frequency")}
+    given = [f"--{k.replace('_', '-')}" for k, v in trace.items() if v is not None]
+    if given and str(kw.get("protocol", "http")).lower() != "http":
+        raise OptionError(f"{given[0]}: Triton's trace settings are changed over HTTP; not "
+                          "supported with -i grpc")
+    if trace["trace_rate"] is not None and trace["trace_rate"] < 1:
+        raise OptionError("--trace-rate must be >= 1")
+    if trace["trace_count"] is not None and trace["trace_count"] < -1:
+        raise OptionError("--trace-count must be >= -1 (-1 = no limit)")
+    if trace["log_frequency"] is not None and trace["log_frequency"] < 0:
+        raise OptionError("--log-frequency must be >= 0")
+    return {
+        **trace,
+        "request_parameters": tuple(_request_parameter(t)
+                                    for t in kw.get("request_parameter") or ()),
+        "ssl_https_client_certificate_type": str(
+            kw.get("ssl_https_client_certificate_type") or "PEM").upper(),
+        "ssl_https_private_key_type": str(kw.get("ssl_https_private_key_type") or "PEM").upper(),
+    }

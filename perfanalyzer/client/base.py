@@ -193,6 +193,8 @@ class TlsOptions:
     key_file: str | None = None
     verify_peer: bool = True
     verify_host: bool = True
+    cert_der: bool = False  # --ssl-https-client-certificate-type DER (flags branch)
+    key_der: bool = False  # --ssl-https-private-key-type DER
 
 
 #: Hook called with the header dict of every request, to add auth headers (token refresh etc).

@@ -56,6 +56,7 @@ from .http_codec import (
     encode_infer,
     model_path,
 )
+from .tls_der import load_cert_chain
 
 __all__ = ["HttpClient", "PreparedHttp1Request", "PreparedHttpRequest", "base_url",
            "make_ssl_context"]
@@ -88,8 +89,9 @@ def make_ssl_context(tls: TlsOptions) -> ssl.SSLContext:
     verification stay on unless ``verify_peer`` / ``verify_host`` are switched off."""
     try:
         ctx = ssl.create_default_context(cafile=tls.ca_file)
-        if tls.cert_file:
-            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+        if tls.cert_file:  # PEM or DER (--ssl-https-*-type, flags branch)
+            load_cert_chain(ctx, tls.cert_file, tls.key_file, cert_der=tls.cert_der,
+                            key_der=tls.key_der)
     except (OSError, ssl.SSLError) as exc:
         raise OptionError(f"TLS: cannot load certificates/key: {exc}") from exc
     if not tls.verify_host or not tls.verify_peer:

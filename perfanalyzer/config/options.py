@@ -135,6 +135,15 @@ class RunConfig:
     launch_server: bool = False
     model_repository: str | None = None
     seed: int = 0
+    # --- flags branch: Triton trace settings, request parameters, HTTPS key/cert types ---
+    trace_level: str | None = None  # None: leave the server's setting alone
+    trace_rate: int | None = None
+    trace_count: int | None = None
+    log_frequency: int | None = None
+    request_parameters: tuple[tuple[str, str, str], ...] = ()  # (name, value, bool|int|string)
+    ssl_https_client_certificate_type: str = "PEM"
+    ssl_https_private_key_type: str = "PEM"
+    # --- end flags branch ---
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

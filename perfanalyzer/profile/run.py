@@ -25,6 +25,7 @@ from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.stabilizer import Criteria
 from ..measure.window import Measurer, PointResult, WindowPlan
 from ..report import console, verbose
+from . import cleanup, trace
 from .setup import ModelSetup, connect, prepare_model, requests_for
 from .sweep import BinarySearch, Outcome, linear
 
@@ -102,8 +103,12 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     stop_event = stop_event or asyncio.Event()
     client = await connect(cfg)
     shm: Any = None  # perfanalyzer.shm.plan.ShmPlan with --shared-memory system|cuda
+    restore_trace = None  # --trace-* (flags branch): undoes the model's trace settings
     try:
         setup = await prepare_model(client, cfg)
+        restore_trace = await asyncio.to_thread(trace.apply, cfg)
+        if restore_trace is not None:
+            cleanup.register(restore_trace)  # also on a second Ctrl-C
         if setup.traits.ensemble:  # nested ensembles: every composing model, depth first
             composing = tuple(await composing_models(client, setup.config))
             setup = dataclasses.replace(
@@ -155,6 +160,8 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     finally:
         if shm is not None:  # unregister and unlink; also registered with cleanup for Ctrl-C
             await shm.release(client)
+        if restore_trace is not None:
+            await trace.restore(restore_trace)
         await client.close()
 
 

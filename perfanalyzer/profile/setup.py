@@ -11,6 +11,7 @@ from ..client.base import InferRequest, RequestedOutput, TlsOptions
 from ..client.errors import ConnectError, OptionError, ServerError, TransportError
 from ..config import RunConfig
 from ..inputs import DataOptions, InputData, ModelIO, load_input_data, model_io
+from ..inputs.parameters import typed_parameters
 from ..load.factory import check_load_options
 from ..measure.result import ModelTraits
 
@@ -36,7 +37,9 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          cert_file=cfg.ssl_https_client_certificate_file,
                          key_file=cfg.ssl_https_private_key_file,
                          verify_peer=bool(cfg.ssl_https_verify_peer),
-                         verify_host=cfg.ssl_https_verify_host != 0)
+                         verify_host=cfg.ssl_https_verify_host != 0,
+                         cert_der=cfg.ssl_https_client_certificate_type == "DER",  # flags
+                         key_der=cfg.ssl_https_private_key_type == "DER")
         compression = cfg.http_compression
     return ClientOptions(url=cfg.server_url, headers=dict(cfg.headers), tls=tls,
                          compression=compression, connect_timeout_s=CONNECT_TIMEOUT_S,
@@ -146,6 +149,7 @@ def requests_for(cfg: RunConfig, setup: ModelSetup) -> list[list[InferRequest]]:
     """One InferRequest per data step, per stream (before any shared-memory rewriting)."""
     binary = cfg.output_tensor_format == "binary"
     outputs = tuple(RequestedOutput(o.name, binary=binary) for o in setup.io.outputs)
+    params = typed_parameters(cfg.request_parameters)  # --request-parameter (flags branch)
     return [[InferRequest(model=cfg.model, version=cfg.model_version, inputs=step.inputs,
-                          outputs=outputs) for step in stream]
+                          outputs=outputs, parameters=params) for step in stream]
             for stream in setup.data.streams]

@@ -11,6 +11,16 @@ from aiohttp import web
 MODEL = {"name": "echo", "versions": ["1"], "platform": "mini",
          "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [4]}],
          "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "shape": [4]}]}
+#: KServe's batch convention: a leading -1 (batch) dimension; echo_dyn also has a dynamic one.
+MODELS = {"echo": MODEL,
+          "echo_batch": {**MODEL, "name": "echo_batch",
+                         "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [-1, 4]}],
+                         "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "shape": [-1, 4]}]},
+          "echo_dyn": {**MODEL, "name": "echo_dyn",
+                       "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [-1, -1]}],
+                       "outputs": [{"name": "OUTPUT0", "datatype": "FP32", "shape": [-1, -1]}]}}
+#: Shapes of the requests each model received (the test reads them back over GET /shapes).
+SHAPES: dict[str, list[list[int]]] = {}
 
 
 async def ok(_: web.Request) -> web.Response:
@@ -22,9 +32,10 @@ async def server_meta(_: web.Request) -> web.Response:
 
 
 async def model_meta(req: web.Request) -> web.Response:
-    if req.match_info["model"] != "echo":
+    model = MODELS.get(req.match_info["model"])
+    if model is None:
         return web.json_response({"error": "model not found"}, status=404)
-    return web.json_response(MODEL)
+    return web.json_response(model)
 
 
 async def not_found(_: web.Request) -> web.Response:
@@ -34,9 +45,16 @@ async def not_found(_: web.Request) -> web.Response:
 async def infer(req: web.Request) -> web.Response:
     body = await req.json()
     inp = body["inputs"][0]
-    return web.json_response({"model_name": "echo", "model_version": "1", "id": body.get("id", ""),
+    seen = SHAPES.setdefault(req.match_info["model"], [])
+    if len(seen) < 100:
+        seen.append(list(inp["shape"]))
+    return web.json_response({"model_name": req.match_info["model"], "model_version": "1", "id": body.get("id", ""),
                               "outputs": [{"name": "OUTPUT0", "datatype": "FP32",
                                            "shape": inp["shape"], "data": inp["data"]}]})
+
+
+async def shapes(_: web.Request) -> web.Response:
+    return web.json_response(SHAPES)
 
 
 def app() -> web.Application:
@@ -48,7 +66,8 @@ def app() -> web.Application:
                   web.get("/v2/models/{model}/stats", not_found),
                   web.get("/v2/models/stats", not_found),
                   web.post("/v2/repository/index", not_found),
-                  web.post("/v2/models/{model}/infer", infer)])
+                  web.post("/v2/models/{model}/infer", infer),
+                  web.get("/shapes", shapes)])
     return a
 
 

@@ -100,3 +100,29 @@ def test_every_request_failing_stops_with_the_servers_message(triton: Any,
     assert "every request failed" in stderr and "identity_int32" in stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) >= 1  # what was measured before the failure is kept
+
+
+def _shapes(url: str) -> dict[str, list[list[int]]]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{url}/shapes", timeout=5) as r:
+        return dict(json.loads(r.read()))
+
+
+def test_no_config_leading_minus_one_is_the_batch_dimension(mini_server: str) -> None:
+    r = _cli("-m", "echo_batch", "-u", mini_server, "-b", "3", "-p", "300", "-s", "1000",
+             "-r", "3")
+    assert r.returncode in (0, 2), r.stderr
+    assert r.stdout.count("taken as the batch dimension and filled from -b (3)") == 1
+    assert {tuple(s) for s in _shapes(mini_server)["echo_batch"]} == {(3, 4)}
+    # Another -1 still needs --shape (the leading one is the batch) ...
+    r = _cli("-m", "echo_dyn", "-u", mini_server, "-p", "300")
+    assert r.returncode == 3 and "--shape" in r.stderr
+    r = _cli("-m", "echo_dyn", "-u", mini_server, "-b", "2", "--shape", "INPUT0:5", "-p", "300",
+             "-s", "1000", "-r", "3")
+    assert r.returncode in (0, 2), r.stderr
+    assert {tuple(s) for s in _shapes(mini_server)["echo_dyn"]} == {(2, 5)}
+    # ... and a model without a leading -1 is not batched.
+    r = _cli("-m", "echo", "-u", mini_server, "-b", "2", "-p", "300")
+    assert r.returncode == 3 and "-b" in r.stderr

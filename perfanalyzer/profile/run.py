@@ -122,6 +122,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                         provenance={**provenance(), "server": await _server_identity(client)})
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
+        out.writelines(f"{note}\n" for note in setup.notes)  # flags branch
         requests = requests_for(cfg, setup)
         if cfg.shared_memory != "none":
             from ..shm.plan import plan_shared_memory

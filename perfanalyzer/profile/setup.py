@@ -11,6 +11,7 @@ from ..client.base import InferRequest, RequestedOutput, TlsOptions
 from ..client.errors import ConnectError, OptionError, ServerError, TransportError
 from ..config import RunConfig
 from ..inputs import DataOptions, InputData, ModelIO, load_input_data, model_io
+from ..inputs.no_config import batch_dimension
 from ..inputs.parameters import typed_parameters
 from ..load.factory import check_load_options
 from ..measure.result import ModelTraits
@@ -96,6 +97,8 @@ class ModelSetup:
     #: The requests to send (per stream, per step), once rewritten for shared memory; None: build
     #: them with :func:`requests_for`.
     requests: list[list[InferRequest]] | None = None
+    #: Lines to print before measuring (e.g. how a model without configuration is batched).
+    notes: tuple[str, ...] = ()
 
 
 async def describe_model(client: InferenceClient, cfg: RunConfig) -> tuple[dict[str, Any],
@@ -125,6 +128,7 @@ async def _model_names(client: InferenceClient) -> list[str]:
 async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     """Read metadata and config, validate the flags against the model, build the input data."""
     metadata, config = await describe_model(client, cfg)
+    config, note = batch_dimension(metadata, config, cfg.batch_size)  # flags branch
     io = model_io(metadata, config)
     if cfg.shared_memory != "none":  # cuda-python/GPU, server extension, output sizes
         from ..shm.plan import check_shared_memory
@@ -142,7 +146,8 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     data = load_input_data(io, DataOptions(
         batch_size=cfg.batch_size, input_data=cfg.input_data, shapes=dict(cfg.shapes),
         string_length=cfg.string_length, string_data=cfg.string_data, seed=cfg.seed))
-    return ModelSetup(metadata=metadata, config=config, io=io, traits=traits, data=data)
+    return ModelSetup(metadata=metadata, config=config, io=io, traits=traits, data=data,
+                      notes=(note,) if note else ())
 
 
 def requests_for(cfg: RunConfig, setup: ModelSetup) -> list[list[InferRequest]]:

@@ -48,7 +48,8 @@ async def infer(req: web.Request) -> web.Response:
     seen = SHAPES.setdefault(req.match_info["model"], [])
     if len(seen) < 100:
         seen.append(list(inp["shape"]))
-    return web.json_response({"model_name": req.match_info["model"], "model_version": "1", "id": body.get("id", ""),
+    return web.json_response({"model_name": req.match_info["model"], "model_version": "1",
+                              "id": body.get("id", ""),
                               "outputs": [{"name": "OUTPUT0", "datatype": "FP32",
                                            "shape": inp["shape"], "data": inp["data"]}]})
 

@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from ..client.errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
+from .help_texts import fill_missing_help
 from .options import profile_options
 
 SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
@@ -73,6 +74,7 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+fill_missing_help(cli)  # flags branch: every option has help text
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -166,6 +166,13 @@ def test_slow_endpoint_hits_the_scrape_deadline() -> None:
     assert asyncio.run(go()).failures == 1
 
 
+def _validate(doc: Any) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from perfanalyzer.report.export import SCHEMA_FILE
+
+    jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate(doc)
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
                           text=True, timeout=120, check=False)
@@ -197,6 +204,7 @@ def test_gpu_columns_in_perf_analyzers_cell_format(triton: Any, gpu_metrics_serv
     assert "Server Prometheus Metrics:" in res.stdout
     assert f"      {GPU_A} : 50%" in res.stdout
     doc = json.loads(export.read_text())
+    _validate(doc)
     point = doc["perfanalyzer"]["points"][0]
     assert point["metrics"]["scrapes"] >= 1
     assert point["metrics"][pm.GPU_MEM_USED][GPU_B] == 268435456
@@ -220,7 +228,9 @@ def test_real_triton_cpu_metrics_in_console_and_json(triton: Any, tmp_path: Path
     row = next(csv.DictReader(io.StringIO(out.read_text())))
     assert all(row[c] == "" for c in EXPECTED_CELLS)
     assert res.stderr.count("exports no GPU metrics") == 1
-    metrics = json.loads(export.read_text())["perfanalyzer"]["points"][0]["metrics"]
+    doc = json.loads(export.read_text())
+    _validate(doc)
+    metrics = doc["perfanalyzer"]["points"][0]["metrics"]
     assert metrics["scrapes"] >= 1
     assert 0.0 <= metrics[pm.CPU_UTIL][""] <= 1.0
     assert 0 < metrics[pm.CPU_MEM_USED][""] <= metrics[pm.CPU_MEM_TOTAL][""]

@@ -19,6 +19,7 @@ import click
 
 from ..client.errors import OptionError
 from ..config import options as d
+from ..load.fixed_schedule import check_fixed_schedule
 
 F = Callable[..., Any]
 
@@ -39,9 +40,6 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "--triton-server-directory": ({"metavar": "DIR"}, "the in-process C API "
                                   "(--service-kind=triton_c_api) is not supported; use "
                                   "--launch-server to start a local Triton"),
-    "--fixed-schedule": ({"is_flag": True, "default": None}, "sending at the input JSON's "
-                         "\"timestamp\" fields is not implemented; use --request-intervals FILE "
-                         "for a custom send schedule"),
     "--periodic-concurrency-range": ({"metavar": "START:END[:STEP]"}, "the periodic "
                                      "(LLM streaming) mode is not implemented; use "
                                      "--concurrency-range with --streaming"),
@@ -71,6 +69,9 @@ def _more_options() -> list[F]:
         click.option("--log-frequency", default=None, type=int, metavar="N",
                      help="Triton writes the trace file every N traces, 0 = at the end "
                      "(restored after)."),
+        click.option("--fixed-schedule", is_flag=True, help="Send each request at its "
+                     "--input-data entry's \"timestamp\" (ms), in order: one window of all "
+                     "entries (less --warmup-request-count)."),
         click.option("--request-parameter", "request_parameter", multiple=True,
                      metavar="NAME:VALUE:TYPE", help="Request parameter sent with every "
                      "request; TYPE bool, int or string (repeatable; HTTP and gRPC)."),
@@ -174,6 +175,7 @@ def apply_compat(kw: dict[str, Any]) -> dict[str, Any]:
     _refuse(kw)
     _metrics(kw)
     _perf_client(kw)
+    check_fixed_schedule(kw)
     return kw
 
 
@@ -208,6 +210,7 @@ def compat_fields(kw: dict[str, Any]) -> dict[str, Any]:
         raise OptionError("--log-frequency must be >= 0")
     return {
         **trace,
+        "fixed_schedule": bool(kw.get("fixed_schedule")),
         "request_parameters": tuple(_request_parameter(t)
                                     for t in kw.get("request_parameter") or ()),
         "ssl_https_client_certificate_type": str(

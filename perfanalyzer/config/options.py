@@ -143,6 +143,7 @@ class RunConfig:
     request_parameters: tuple[tuple[str, str, str], ...] = ()  # (name, value, bool|int|string)
     ssl_https_client_certificate_type: str = "PEM"
     ssl_https_private_key_type: str = "PEM"
+    fixed_schedule: bool = False  # --fixed-schedule: send at the input data's timestamps
     # --- end flags branch ---
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -26,6 +26,7 @@ from ..config import LoadMode, RunConfig
 from ..config.options import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
 from ..measure.records import RecordBuffer
 from .base import LoadManager
+from .fixed_schedule import fixed_schedule_of
 from .request_rate import JobSource, RequestRateManager, RoundRobin, unary_sender
 from .schedule import Schedule, constant, intervals, poisson, read_intervals_file
 from .sequences import ClosedLoopManager, SequenceOptions, SequenceSlots, SequenceSource
@@ -45,6 +46,9 @@ def sequence_options(cfg: RunConfig) -> SequenceOptions:
 
 def schedule_for(cfg: RunConfig) -> Callable[[float], Schedule]:
     """level → the schedule of that load point (custom intervals ignore the level)."""
+    if cfg.fixed_schedule:  # --fixed-schedule (flags branch)
+        fixed = fixed_schedule_of(cfg)
+        return lambda _level: fixed
     if cfg.mode is LoadMode.CUSTOM_INTERVALS:
         fixed = intervals(read_intervals_file(str(cfg.request_intervals)))
         return lambda _level: fixed

@@ -55,7 +55,7 @@ def test_options(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match=r"data\[2\]: timestamp 1 ms is before"):
         _cfg("-m", "add_sub", "--fixed-schedule", "--input-data",
              str(_write(tmp_path / "order.json", [0, 5, 1])))
-    with pytest.raises(OptionError, match="needs --input-data FILE.json"):
+    with pytest.raises(OptionError, match=r"needs --input-data FILE\.json"):
         _cfg("-m", "add_sub", "--fixed-schedule")
 
 

@@ -47,8 +47,8 @@ def sequence_options(cfg: RunConfig) -> SequenceOptions:
 def schedule_for(cfg: RunConfig) -> Callable[[float], Schedule]:
     """level → the schedule of that load point (custom intervals ignore the level)."""
     if cfg.fixed_schedule:  # --fixed-schedule (flags branch)
-        fixed = fixed_schedule_of(cfg)
-        return lambda _level: fixed
+        timed: Schedule = fixed_schedule_of(cfg)
+        return lambda _level: timed
     if cfg.mode is LoadMode.CUSTOM_INTERVALS:
         fixed = intervals(read_intervals_file(str(cfg.request_intervals)))
         return lambda _level: fixed

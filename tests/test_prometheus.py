@@ -249,3 +249,11 @@ def test_dead_metrics_endpoint_warns_once_and_the_run_completes(triton: Any,
     assert res.stderr.count("could not scrape") == 1
     row = next(csv.DictReader(io.StringIO(out.read_text())))
     assert row["Avg GPU Utilization"] == "" and float(row["Inferences/Second"]) > 0
+
+
+def test_metrics_interval_longer_than_the_window_warns() -> None:
+    res = _cli("-m", "add_sub", "-u", "127.0.0.1:1", "--collect-metrics", "-p", "500")
+    assert "--metrics-interval 1000 ms is longer than the measurement window" in res.stderr
+    quiet = _cli("-m", "add_sub", "-u", "127.0.0.1:1", "--collect-metrics", "-p", "500",
+                 "--metrics-interval", "100")
+    assert "longer than the measurement window" not in quiet.stderr

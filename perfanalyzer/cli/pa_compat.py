@@ -136,6 +136,11 @@ def _metrics(kw: dict[str, Any]) -> None:
         raise OptionError(f"--metrics-interval must be > 0, got {interval}")
     if interval is None:
         kw["metrics_interval"] = d.DEFAULT_METRICS_INTERVAL_MS
+    window = kw.get("measurement_interval") or d.DEFAULT_MEASUREMENT_INTERVAL_MS
+    if (kw.get("collect_metrics") and kw.get("measurement_mode", "time_windows") == "time_windows"
+            and kw["metrics_interval"] > window):
+        _warn(f"--metrics-interval {kw['metrics_interval']} ms is longer than the measurement "
+              f"window (-p {window} ms): some windows will hold no metrics scrape")
 
 
 def _perf_client(kw: dict[str, Any]) -> None:

@@ -208,6 +208,11 @@ def test_gpu_columns_in_perf_analyzers_cell_format(triton: Any, gpu_metrics_serv
     point = doc["perfanalyzer"]["points"][0]
     assert point["metrics"]["scrapes"] >= 1
     assert point["metrics"][pm.GPU_MEM_USED][GPU_B] == 268435456
+    # Per window too: merged figures and the scrapes they come from.
+    windows = point["windows"]
+    assert sum(w["metrics"]["scrapes"] for w in windows) == sum(
+        len(w["metrics_scrapes"]) for w in windows) >= point["metrics"]["scrapes"]
+    assert all(w["metrics"][pm.GPU_UTIL][GPU_A] == 0.5 for w in windows if w["metrics_scrapes"])
     # Re-reported from the saved run, the CSV is the same bytes.
     again = tmp_path / "again.csv"
     rep = _cli("report", str(export), "-f", str(again), "--verbose-csv")
@@ -239,12 +244,15 @@ def test_real_triton_cpu_metrics_in_console_and_json(triton: Any, tmp_path: Path
 @pytest.mark.server
 def test_dead_metrics_endpoint_warns_once_and_the_run_completes(triton: Any,
                                                                 tmp_path: Path) -> None:
-    from perfanalyzer.server.launcher import free_port
+    import socket
 
     out = tmp_path / "pa.csv"
-    res = _cli("-m", "add_sub", "-u", triton.http_url, "-p", "300", "-s", "1000", "-r", "3",
-               "--collect-metrics", "--metrics-url", f"127.0.0.1:{free_port()}/metrics",
-               "--metrics-interval", "100", "--verbose-csv", "-f", str(out))
+    with socket.socket() as held:  # bound, never listening: refused, and no one else can take it
+        held.bind(("127.0.0.1", 0))
+        res = _cli("-m", "add_sub", "-u", triton.http_url, "-p", "300", "-s", "1000", "-r", "3",
+                   "--collect-metrics", "--metrics-url",
+                   f"127.0.0.1:{held.getsockname()[1]}/metrics",
+                   "--metrics-interval", "100", "--verbose-csv", "-f", str(out))
     assert res.returncode in (0, 2), res.stderr  # 2: not stable on a loaded machine
     assert res.stderr.count("could not scrape") == 1
     row = next(csv.DictReader(io.StringIO(out.read_text())))

@@ -45,7 +45,7 @@ from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.prometheus import metrics_summary, scrapes_json
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
-from ..measure.window import PointResult
+from ..measure.window import PointResult, Window
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("profile_export.schema.json")
@@ -252,13 +252,21 @@ def _point(run: RunResult, point: PointResult, clock: _Clock,
             "client": dataclasses.asdict(w.summary.client),
             "server": server_dict(w.summary.server),
             "summary": summary_dict(w.summary),
-            **({"metrics_scrapes": scrapes_json(w.metrics, clock.offset)} if w.metrics else {}),
+            **_window_metrics(run, w, clock),
         } for w in point.windows],
         "unwindowed_requests": before,
     }
     if run.config.get("collect_metrics"):  # --collect-metrics: merged figures, also when empty
         out["metrics"] = metrics_summary(point.metrics)
     return out
+
+
+def _window_metrics(run: RunResult, w: Window, clock: _Clock) -> dict[str, Any]:
+    """--collect-metrics: the window's merged figures and its raw scrapes (rebuilt from them)."""
+    if not run.config.get("collect_metrics"):
+        return {}
+    return {"metrics": metrics_summary(w.metrics),
+            "metrics_scrapes": scrapes_json(w.metrics, clock.offset)}
 
 
 def merged_range(point: PointResult) -> tuple[int, int]:

@@ -47,7 +47,7 @@ from perfanalyzer.client.base import (
     TlsOptions,
     basic_auth,
 )
-from perfanalyzer.client.errors import (
+from perfanalyzer.errors import (
     ClientError,
     ConnectError,
     OptionError,

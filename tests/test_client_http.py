@@ -41,7 +41,7 @@ from perfanalyzer.client.base import (
     TlsOptions,
     basic_auth,
 )
-from perfanalyzer.client.errors import (
+from perfanalyzer.errors import (
     ConnectError,
     RequestTimeout,
     ServerError,

@@ -31,7 +31,7 @@ from perfanalyzer.client.base import (
     TlsOptions,
     basic_auth,
 )
-from perfanalyzer.client.errors import (
+from perfanalyzer.errors import (
     ConnectError,
     OptionError,
     ProtocolError,

@@ -9,7 +9,7 @@ import pytest
 
 from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli, main
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.config import LoadMode, RunConfig
 from perfanalyzer.config.file import load_config, option_index
 

@@ -26,7 +26,7 @@ import pytest
 
 from perfanalyzer import __version__
 from perfanalyzer.client.base import STAT_KEYS, ModelStatistics, StatDuration
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.config import RunConfig
 from perfanalyzer.load.base import LoadManager
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize

@@ -28,7 +28,7 @@ import pytest
 from perfanalyzer._proto import grpc_service_pb2 as pb
 from perfanalyzer.client import _convert
 from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, TlsOptions
-from perfanalyzer.client.errors import (
+from perfanalyzer.errors import (
     ClientError,
     ConnectError,
     OptionError,

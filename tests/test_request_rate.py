@@ -13,7 +13,7 @@ import pytest
 
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.client.errors import OptionError, ServerError
+from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin, unary_sender
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.measure.metrics import LATE_SEND_NS

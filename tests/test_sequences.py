@@ -18,7 +18,7 @@ from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.load.request_rate import RequestRateManager, unary_sender
 from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.sequences import (

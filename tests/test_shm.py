@@ -25,7 +25,7 @@ import pytest
 
 from perfanalyzer.client import ClientOptions, InferenceClient, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, ShmRef
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.config import RunConfig
 from perfanalyzer.inputs import ModelIO, TensorSpec
 from perfanalyzer.profile import cleanup

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from perfanalyzer.client import ClientOptions, create_client
-from perfanalyzer.client.errors import EXIT_OPTION, ServerError
+from perfanalyzer.errors import EXIT_OPTION, ServerError
 from perfanalyzer.config import RunConfig
 from perfanalyzer.profile import cleanup
 from perfanalyzer.profile.setup import prepare_model, requests_for

@@ -16,7 +16,7 @@ from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.client.errors import ServerError
+from perfanalyzer.errors import ServerError
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin
 from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.sequences import ClosedLoopManager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.config import parse_range
 from perfanalyzer.profile.sweep import BinarySearch, Outcome, linear
 

@@ -16,7 +16,7 @@ import pytest
 
 from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.config import RunConfig
 from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from ..config import LoadMode, RunConfig, parse_range
 from ..config import options as d
 from ..inputs import parse_shape

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..gate import hook
-from ..gate.errors import CompareError
+from ..errors import CompareError
 
 EPILOG = """\b
 Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, other load mode, no

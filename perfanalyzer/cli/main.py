@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..client.errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
+from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
 from .options import profile_options
 
 SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..client.errors import (
+from ..errors import (
     EXIT_GENERIC,
     EXIT_INTERRUPTED,
     EXIT_OK,

@@ -14,7 +14,7 @@ from .base import (
     TlsOptions,
     basic_auth,
 )
-from .errors import (
+from ..errors import (
     ClientError,
     ConnectError,
     OptionError,

@@ -35,7 +35,7 @@ from .base import (
     ShmRef,
     TlsOptions,
 )
-from .errors import (
+from ..errors import (
     ClientError,
     OptionError,
     grpc_status_error,

@@ -9,8 +9,8 @@ Return conventions shared by both transports:
 * metadata, config, repository index and shared-memory status are plain JSON-shaped ``dict``/``list``
   values, keyed by the protocol's field names, with integers as ``int`` (never strings);
 * statistics are :class:`ModelStatistics` values;
-* server errors raise :class:`~perfanalyzer.client.errors.ServerError`, transport failures a
-  :class:`~perfanalyzer.client.errors.TransportError` subclass.
+* server errors raise :class:`~perfanalyzer.errors.ServerError`, transport failures a
+  :class:`~perfanalyzer.errors.TransportError` subclass.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import tensors
-from .errors import RequestTimeout, TransportError
+from ..errors import RequestTimeout, TransportError
 
 ParamValue = bool | int | float | str
 
@@ -345,7 +345,7 @@ class InferenceClient(abc.ABC):
 
     def stream(self) -> InferStream:
         """Open a bidirectional stream (gRPC only) for decoupled models."""
-        from .errors import OptionError
+        from ..errors import OptionError
 
         raise OptionError(f"streaming needs the gRPC protocol (-i grpc), not {self.protocol}")
 

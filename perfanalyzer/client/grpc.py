@@ -55,7 +55,7 @@ from .base import (
     ModelStatistics,
     stats_from_json,
 )
-from .errors import (
+from ..errors import (
     ClientError,
     ConnectError,
     OptionError,

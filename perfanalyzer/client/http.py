@@ -42,7 +42,7 @@ from .base import (
     TlsOptions,
     stats_from_json,
 )
-from .errors import (
+from ..errors import (
     OptionError,
     ProtocolError,
 )

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from . import tensors
 from .base import InferRequest, InferResult, InputTensor, RequestedOutput, ShmRef
-from .errors import OptionError, ProtocolError
+from ..errors import OptionError, ProtocolError
 
 #: The binary tensor extension's header: byte length of the JSON part of a body.
 HEADER_LENGTH = "Inference-Header-Content-Length"

@@ -17,7 +17,7 @@ from typing import TextIO
 from ..config import RunConfig
 from ..measure.result import RunResult
 from .compare import Comparison, compare
-from .errors import CompareError
+from ..errors import CompareError
 from .inputs import load_side, side_from_run
 from .render import console_text, markdown_text
 

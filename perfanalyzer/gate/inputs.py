@@ -20,7 +20,7 @@ from ..measure.metrics import Summary
 from ..measure.result import RunResult
 from ..measure.window import PointResult, Window
 from ..report.csv import CsvLayout
-from .errors import CompareError
+from ..errors import CompareError
 
 LEVEL_NAMES = ("Concurrency", "Request Rate")
 SERVER_COLUMNS = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client import tensors
-from ..client.errors import OptionError
+from ..errors import OptionError
 
 
 @dataclass(frozen=True)

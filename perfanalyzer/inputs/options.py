@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .model import ModelIO, TensorSpec, format_shape
 
 DEFAULT_BATCH_SIZE = 1

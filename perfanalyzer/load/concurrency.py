@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..client.base import InferenceClient
-from ..client.errors import ClientError
+from ..errors import ClientError
 from ..measure.records import RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S
 

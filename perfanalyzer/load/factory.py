@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..client.base import InferenceClient
-from ..client.errors import OptionError
+from ..errors import OptionError
 from ..config import LoadMode, RunConfig
 from ..config.options import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
 from ..measure.records import RecordBuffer

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..client.base import InferenceClient
-from ..client.errors import ClientError
+from ..errors import ClientError
 from ..measure.metrics import LATE_SEND_NS
 from ..measure.records import RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..client.base import InferRequest
-from ..client.errors import OptionError
+from ..errors import OptionError
 from ..measure.records import RecordBuffer
 from .concurrency import WorkerPool
 from .request_rate import Job, RequestRateManager, Sender, SenderFactory, record_send

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..client.errors import OptionError, PerfAnalyzerError
+from ..errors import OptionError, PerfAnalyzerError
 from ..config import LoadMode, RunConfig
 from ..measure.records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
 from .base import DEFAULT_DRAIN_TIMEOUT_S

@@ -28,7 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from perfanalyzer.client.errors import OptionError
+from ..errors import OptionError
 from perfanalyzer.measure.percentile import merge_percentile
 
 __all__ = [

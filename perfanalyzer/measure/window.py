@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..client.errors import ClientError, PerfAnalyzerError
+from ..errors import ClientError, PerfAnalyzerError
 from ..load.base import LoadManager
 from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summarize
 from .server_stats import ServerStatsReader, Snapshot

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..client import InferenceClient
-from ..client.errors import PerfAnalyzerError
+from ..errors import PerfAnalyzerError
 from ..config import LoadMode, RunConfig
 from ..load import factory as load_factory
 from ..load import workers

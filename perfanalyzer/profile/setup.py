@@ -8,7 +8,7 @@ from typing import Any
 
 from ..client import ClientOptions, InferenceClient, create_client
 from ..client.base import InferRequest, RequestedOutput, TlsOptions
-from ..client.errors import ConnectError, OptionError, ServerError, TransportError
+from ..errors import ConnectError, OptionError, ServerError, TransportError
 from ..config import RunConfig
 from ..inputs import DataOptions, InputData, ModelIO, load_input_data, model_io
 from ..load.factory import check_load_options

@@ -40,7 +40,7 @@ import numpy as np
 
 from .. import __version__
 from ..client.base import STAT_KEYS, ModelStatistics
-from ..client.errors import OptionError, PerfAnalyzerError
+from ..errors import OptionError, PerfAnalyzerError
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult

@@ -20,7 +20,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..client.base import stats_from_json
-from ..client.errors import OptionError
+from ..errors import OptionError
 from ..config import LoadMode, RunConfig
 from ..load.base import LoadManager
 from ..measure.metrics import ClientLoad, ServerDelta, summarize

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import tensors
 from ..client.base import InferRequest, InputTensor, ShmRef
-from ..client.errors import OptionError, PerfAnalyzerError, ServerError
+from ..errors import OptionError, PerfAnalyzerError, ServerError
 from ..profile import cleanup
 from .system import SystemRegion, is_stale, new_run_prefix, stale_segments, unlink_segment
 

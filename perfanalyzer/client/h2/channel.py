@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from ..base import ClientOptions
-from ..errors import (
+from ...errors import (
     ClientError,
     ConnectError,
     OptionError,

@@ -47,6 +47,7 @@ from perfanalyzer.client.base import (
     TlsOptions,
     basic_auth,
 )
+from perfanalyzer.client.grpc import GrpcClient, PreparedInfer, StreamResponseError
 from perfanalyzer.errors import (
     ClientError,
     ConnectError,
@@ -55,7 +56,6 @@ from perfanalyzer.errors import (
     ServerError,
     TransportError,
 )
-from perfanalyzer.client.grpc import GrpcClient, PreparedInfer, StreamResponseError
 
 from .settle import settled_delta
 

@@ -9,7 +9,6 @@ window) using the real ``summarize``/``merge``; the other report tests import it
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import math
@@ -26,8 +25,8 @@ import pytest
 
 from perfanalyzer import __version__
 from perfanalyzer.client.base import STAT_KEYS, ModelStatistics, StatDuration
-from perfanalyzer.errors import OptionError
 from perfanalyzer.config import RunConfig
+from perfanalyzer.errors import OptionError
 from perfanalyzer.load.base import LoadManager
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize
 from perfanalyzer.measure.records import RecordBuffer
@@ -83,10 +82,10 @@ def saved_run(*, mode: str = "concurrency", decoupled: bool = True, ensemble: bo
     two failures with different messages, sequence ids, a request between the points and two after
     the last window."""
     levels = (1.0, 2.0) if mode == "concurrency" else (50.0, 125.5)
-    cfg = RunConfig(model="synthetic", batch_size=2, percentile=75, measurement_interval_ms=100,
+    cfg = RunConfig.of(model="synthetic", batch_size=2, percentile=75, measurement_interval_ms=100,
                     concurrency_range=(1, 2, 1), request_rate_range=(50.0, 125.5, 75.5),
                     latency_threshold_ms=0.0, headers=(("X-A", "1"),), shapes=(("IN", (2, 3)),))
-    config = dataclasses.asdict(cfg)
+    config = cfg.flat()
     config["mode"] = mode
     buf = RecordBuffer(4)
     run = RunResult(mode=mode, model=ModelTraits(name="synthetic", version="1", decoupled=decoupled,

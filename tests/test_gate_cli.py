@@ -174,15 +174,15 @@ def test_baseline_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     base = _export(tmp_path / "base.json", synthetic_run(seed=1))
-    cfg = RunConfig(model="synthetic", baseline=str(base))
+    cfg = RunConfig.of(model="synthetic", baseline=str(base))
     assert baseline_hook(cfg, synthetic_run(seed=2, slowdown=1.3)) == 1
     out = capsys.readouterr().out
     assert f"baseline {base} vs current this run" in out and "p=0.00016 (8v8 windows)" in out
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ perfanalyzer compare: regression")
     assert baseline_hook(cfg, synthetic_run(seed=2, slowdown=0.7)) is None  # improvement
-    assert baseline_hook(RunConfig(model="synthetic"), synthetic_run(seed=2)) is None
-    missing = RunConfig(model="synthetic", baseline=str(tmp_path / "nope.json"))
+    assert baseline_hook(RunConfig.of(model="synthetic"), synthetic_run(seed=2)) is None
+    missing = RunConfig.of(model="synthetic", baseline=str(tmp_path / "nope.json"))
     assert baseline_hook(missing, synthetic_run(seed=2)) == 2
     assert "error: --baseline: cannot read" in capsys.readouterr().err
 

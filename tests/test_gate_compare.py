@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.gate.compare import IMPROVEMENT, NOISE, OK, REGRESSION, Comparison, compare
 from perfanalyzer.errors import CompareError
+from perfanalyzer.gate.compare import IMPROVEMENT, NOISE, OK, REGRESSION, Comparison, compare
 from perfanalyzer.gate.inputs import Side, load_side, side_from_run
 from perfanalyzer.gate.render import console_text, json_dict, markdown_text
 from perfanalyzer.measure.result import RunResult

@@ -28,6 +28,11 @@ import pytest
 from perfanalyzer._proto import grpc_service_pb2 as pb
 from perfanalyzer.client import _convert
 from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, TlsOptions
+from perfanalyzer.client.grpc import TRANSPORT_ENV, GrpcClient
+from perfanalyzer.client.h2 import LeanChannel
+from perfanalyzer.client.h2 import frames as fr
+from perfanalyzer.client.h2.connection import Connection
+from perfanalyzer.client.h2.hpack import Decoder
 from perfanalyzer.errors import (
     ClientError,
     ConnectError,
@@ -36,11 +41,6 @@ from perfanalyzer.errors import (
     RequestTimeout,
     ServerError,
 )
-from perfanalyzer.client.grpc import TRANSPORT_ENV, GrpcClient
-from perfanalyzer.client.h2 import LeanChannel
-from perfanalyzer.client.h2 import frames as fr
-from perfanalyzer.client.h2.connection import Connection
-from perfanalyzer.client.h2.hpack import Decoder
 
 server = pytest.mark.server
 TEST_MODELS = Path(__file__).with_name("models")

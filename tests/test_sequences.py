@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
+from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load.request_rate import RequestRateManager, unary_sender
 from perfanalyzer.load.schedule import constant
@@ -311,8 +311,8 @@ async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, Reco
         setup = await prepare_model(client, cfg)
         load = build_load(cfg, rec, setup, [], RecordBuffer())  # type: ignore[arg-type]
         assert load is not None
-        await load.apply(cfg.concurrency_range[0] if "--concurrency-range" in args
-                         else cfg.request_rate_range[0])
+        await load.apply(cfg.load.concurrency_range[0] if "--concurrency-range" in args
+                         else cfg.load.request_rate_range[0])
         await asyncio.sleep(1.0)
         await load.stop()
         return rec, load.buffer

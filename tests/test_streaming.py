@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
+from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import ServerError
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin
 from perfanalyzer.load.schedule import constant

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
-from perfanalyzer.errors import OptionError
 from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import OptionError
 from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.load.worker_proc import Strided, split

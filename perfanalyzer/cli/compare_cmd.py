@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from ..gate import hook
 from ..errors import CompareError
+from ..gate import hook
 
 EPILOG = """\b
 Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, other load mode, no

@@ -50,10 +50,10 @@ def profile_command(**kwargs: Any) -> None:
     --adaptive lengthens windows until stable. "Client Send"/"Client Recv" are 0: request bodies are
     built before measuring and responses are not decoded on the hot path.
     """
-    from .build import config_from_kwargs
+    from ..config.build import build
     from .profile_main import run_profile
 
-    cfg = config_from_kwargs(kwargs)
+    cfg = build(kwargs)
     sys.exit(run_profile(cfg))
 
 

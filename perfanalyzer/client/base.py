@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from . import tensors
 from ..errors import RequestTimeout, TransportError
+from . import tensors
 
 ParamValue = bool | int | float | str
 

@@ -36,6 +36,12 @@ import grpc
 import grpc.aio
 
 from .._proto import grpc_service_pb2 as pb
+from ..errors import (
+    ClientError,
+    ConnectError,
+    OptionError,
+    ServerError,
+)
 from . import _convert
 from ._convert import (
     COMPRESSION,
@@ -54,12 +60,6 @@ from .base import (
     InferStream,
     ModelStatistics,
     stats_from_json,
-)
-from ..errors import (
-    ClientError,
-    ConnectError,
-    OptionError,
-    ServerError,
 )
 from .h2 import TRANSPORT_ENV as TRANSPORT_ENV  # re-exported: the switch of the send transport
 from .h2 import LeanChannel, channel_for

@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from .checks import Check, bind_checks, relative_change
 from ..errors import EXIT_CANNOT_COMPARE, EXIT_OK, EXIT_REGRESSION, CompareError
+from .checks import Check, bind_checks, relative_change
 from .inputs import PointData, Side
 from .provenance import provenance_notes, provenance_warnings
 from .stats import bootstrap_change_ci, mann_whitney_u, min_p_value

@@ -15,9 +15,9 @@ import sys
 from typing import TextIO
 
 from ..config import RunConfig
+from ..errors import CompareError
 from ..measure.result import RunResult
 from .compare import Comparison, compare
-from ..errors import CompareError
 from .inputs import load_side, side_from_run
 from .render import console_text, markdown_text
 
@@ -34,10 +34,10 @@ def gate_run(run: RunResult, baseline_path: str) -> Comparison:
 
 def baseline_hook(cfg: RunConfig, run: RunResult, out: TextIO | None = None) -> int | None:
     """Exit code 1 (regression) or 2 (cannot compare); None when there is nothing to gate."""
-    if not cfg.baseline or not run.points:
+    if not cfg.output.baseline or not run.points:
         return None
     out = out or sys.stdout
-    result = gate_run(run, cfg.baseline)
+    result = gate_run(run, cfg.output.baseline)
     out.write("\n" + console_text(result))
     out.flush()
     if result.error:

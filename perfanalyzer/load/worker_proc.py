@@ -74,7 +74,7 @@ def _build_manager(spec: WorkerSpec, index: int, client: InferenceClient,
                    buffer: RecordBuffer) -> tuple[Any, list[int]]:
     """The worker's load manager; the list holds the rate schedule's t0 (set at apply)."""
     cfg = spec.cfg
-    if cfg.mode is LoadMode.CONCURRENCY:
+    if cfg.load.mode is LoadMode.CONCURRENCY:
         from .concurrency import ConcurrencyManager
 
         return ConcurrencyManager(client, spec.payloads, buffer), [0]
@@ -88,7 +88,7 @@ def _build_manager(spec: WorkerSpec, index: int, client: InferenceClient,
     def schedule_for(level: float) -> Schedule:
         return Strided(base_for(level), index, spec.workers, t0[0], holder[0])
 
-    cap = split(cfg.max_threads, spec.workers)[index] if cfg.max_threads > 0 else 0
+    cap = split(cfg.load.max_threads, spec.workers)[index] if cfg.load.max_threads > 0 else 0
     manager = RequestRateManager(unary_sender(client), buffer, schedule_for,
                                  RoundRobin(spec.payloads), max_in_flight=max(cap, 0))
     holder.append(manager)
@@ -174,7 +174,7 @@ async def _worker(conn: Connection, spec: WorkerSpec, index: int) -> None:
     from ..profile.setup import client_options
 
     side = _WorkerSide(conn, spec, index)
-    client = create_client(spec.cfg.protocol, client_options(spec.cfg))
+    client = create_client(spec.cfg.server.protocol, client_options(spec.cfg))
     loop = asyncio.get_running_loop()
     pusher: asyncio.Task[None] | None = None
     try:

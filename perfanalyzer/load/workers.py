@@ -50,8 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import OptionError, PerfAnalyzerError
 from ..config import LoadMode, RunConfig
+from ..errors import OptionError, PerfAnalyzerError
 from ..measure.records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
 from .base import DEFAULT_DRAIN_TIMEOUT_S
 from .worker_proc import FOREVER, WorkerSpec, split
@@ -78,22 +78,22 @@ class WorkerFailed(PerfAnalyzerError):
 
 def worker_count(cfg: RunConfig) -> int:
     """Worker processes for ``cfg``: ``--workers`` if > 0, else the automatic rule (module doc)."""
-    if cfg.workers < 0:
-        raise OptionError(f"--workers must be >= 0, got {cfg.workers}")
-    if cfg.workers > 0:
-        return cfg.workers
-    if cfg.mode is not LoadMode.REQUEST_RATE or cfg.streaming:
+    if cfg.load.workers < 0:
+        raise OptionError(f"--workers must be >= 0, got {cfg.load.workers}")
+    if cfg.load.workers > 0:
+        return cfg.load.workers
+    if cfg.load.mode is not LoadMode.REQUEST_RATE or cfg.load.streaming:
         return 1
-    top = max(cfg.request_rate_range[0], cfg.request_rate_range[1])
+    top = max(cfg.load.request_rate_range[0], cfg.load.request_rate_range[1])
     return max(1, min(os.cpu_count() or 1, math.ceil(top / AUTO_RATE_PER_WORKER)))
 
 
 def unsupported(cfg: RunConfig, setup: ModelSetup) -> str | None:
     """Why this run cannot be spread over processes, or None."""
-    if cfg.streaming:
+    if cfg.load.streaming:
         return "--streaming runs in one process"
     if setup.io.is_sequence:
-        return f"model '{cfg.model}' is a sequence model (its sequences run in one process)"
+        return f"model '{cfg.server.model}' is a sequence model (its sequences run in one process)"
     return None
 
 
@@ -106,8 +106,8 @@ def build_workers(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
         return None
     reason = unsupported(cfg, setup)
     if reason is not None:
-        if cfg.workers > 1:
-            raise OptionError(f"--workers {cfg.workers}: {reason}; use --workers 1")
+        if cfg.load.workers > 1:
+            raise OptionError(f"--workers {cfg.load.workers}: {reason}; use --workers 1")
         return None
     return WorkerLoad(cfg, payloads, buffer, n)
 
@@ -192,7 +192,7 @@ class WorkerLoad:
         if not self._started:
             await self._start()
         self._check()
-        if self.cfg.mode is LoadMode.CONCURRENCY:
+        if self.cfg.load.mode is LoadMode.CONCURRENCY:
             shares: list[float] = [float(s) for s in split(int(level), self.workers)]
         else:
             from .factory import schedule_for

@@ -20,8 +20,9 @@ from typing import Any, cast
 import numpy as np
 
 from ..client.base import stats_from_json
+from ..config import RunConfig
+from ..config.build import from_flat
 from ..errors import OptionError
-from ..config import LoadMode, RunConfig
 from ..load.base import LoadManager
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
 from ..measure.records import RecordBuffer
@@ -244,13 +245,7 @@ class _Loader:
 def saved_config(run: RunResult) -> RunConfig:
     """The run's :class:`RunConfig` rebuilt from the saved config (lists back to tuples, unknown keys
     from other versions dropped)."""
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    kw = {k: _tuples(v) for k, v in run.config.items() if k in names and k != "extra"}
-    kw["mode"] = LoadMode(kw.get("mode", run.mode))
-    kw.setdefault("model", run.model.name)
-    kw["headers"] = tuple(tuple(h) for h in kw.get("headers", ()))
-    kw["shapes"] = tuple((n, tuple(s)) for n, s in kw.get("shapes", ()))
-    return RunConfig(**kw)
+    return from_flat({"mode": run.mode, "model": run.model.name, **run.config})
 
 
 def console_text(run: RunResult) -> str:
@@ -265,18 +260,14 @@ def console_text(run: RunResult) -> str:
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")
     parts.append(console.settings_text(
-        batch_size=cfg.batch_size, count_windows=plan.count_windows,
-        interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
-        async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
-        streaming=cfg.streaming) + "\n")
-    parts += [console.point_text(run, p, cfg.protocol) for p in run.points]
+        batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
+        interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
+        async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile, mode=cfg.load.mode.value,
+        streaming=cfg.load.streaming) + "\n")
+    parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
     if run.points:
         parts.append(console.table_text(run) + "\n")
     return "".join(parts)
-
-
-def _tuples(v: Any) -> Any:
-    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
 
 __all__ = ["SavedRunError", "console_text", "load_run", "read_json", "saved_config", "saved_part"]

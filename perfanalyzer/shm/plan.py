@@ -52,8 +52,8 @@ CUDA_DEVICE_ID = 0
 def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
     """Bytes of each output's region. An ``--output-shared-memory-size`` given explicitly (not
     the default) that is smaller than a fixed-shape output's batch-1 bytes is an OptionError."""
-    batch = cfg.batch_size if io.max_batch_size > 0 else 1
-    per_elem = cfg.output_shared_memory_size
+    batch = cfg.inputs.batch_size if io.max_batch_size > 0 else 1
+    per_elem = cfg.inputs.output_shared_memory_size
     sizes: dict[str, int] = {}
     for spec in io.outputs:
         item = tensors.ELEMENT_SIZE.get(spec.datatype)
@@ -61,7 +61,7 @@ def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
             sizes[spec.name] = per_elem * batch
             continue
         fixed = tensors.element_count(spec.shape) * item
-        if cfg.output_shared_memory_size_given and per_elem < fixed:
+        if cfg.inputs.output_shared_memory_size_given and per_elem < fixed:
             raise OptionError(
                 f"--output-shared-memory-size {per_elem}: output '{spec.name}' ({spec.datatype} "
                 f"{list(spec.shape)}) needs {fixed} bytes per batch element")
@@ -72,7 +72,7 @@ def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
 async def check_shared_memory(client: InferenceClient, cfg: RunConfig, io: ModelIO) -> None:
     """One-line OptionErrors before any load: cuda-python/GPU missing, the server lacks the
     shared-memory extension, an output size too small."""
-    kind = cfg.shared_memory
+    kind = cfg.inputs.shared_memory
     if kind == "none":
         return
     if kind == "cuda":
@@ -236,11 +236,11 @@ async def plan_shared_memory(client: InferenceClient, cfg: RunConfig, setup: Mod
     On any failure, whatever was created is released before the error propagates."""
     from ..profile.setup import client_options
 
-    kind = cfg.shared_memory
+    kind = cfg.inputs.shared_memory
     await clean_stale(client, ("system", "cuda") if kind == "cuda" else ("system",))
     out_sizes = output_sizes(setup.io, cfg)
     layout = layout_inputs(requests)
-    plan = ShmPlan(kind=kind, prefix=new_run_prefix(), protocol=cfg.protocol,
+    plan = ShmPlan(kind=kind, prefix=new_run_prefix(), protocol=cfg.server.protocol,
                    client_options=client_options(cfg))
     cleanup.register(plan.release_sync)
     try:

@@ -22,7 +22,6 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from ..base import ClientOptions
 from ...errors import (
     ClientError,
     ConnectError,
@@ -30,6 +29,7 @@ from ...errors import (
     RequestTimeout,
     grpc_status_error,
 )
+from ..base import ClientOptions
 from . import frames as f
 from . import hpack
 from .connection import Connection, Refused

@@ -1,0 +1,18 @@
+"""Named defaults (perf_analyzer's where it has one). Defined here once: the option table, the
+stabilizer and the reports all read them from this module."""
+
+from __future__ import annotations
+
+DEFAULT_HTTP_URL = "localhost:8000"
+DEFAULT_GRPC_URL = "localhost:8001"
+DEFAULT_MEASUREMENT_INTERVAL_MS = 5000
+DEFAULT_MEASUREMENT_REQUEST_COUNT = 50
+DEFAULT_STABILITY_PCT = 10.0
+DEFAULT_MAX_TRIALS = 10
+DEFAULT_STABILITY_WINDOWS = 3
+DEFAULT_STRING_LENGTH = 128
+DEFAULT_OUTPUT_SHM_SIZE = 102400
+DEFAULT_SEQUENCE_LENGTH = 20
+DEFAULT_SEQUENCE_LENGTH_VARIATION = 20.0
+DEFAULT_NUM_OF_SEQUENCES = 4
+DEFAULT_METRICS_INTERVAL_MS = 1000

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.measure.server_stats import ServerStatsReader
 from perfanalyzer.measure.stabilizer import Criteria
 from perfanalyzer.measure.window import Measurer, PointResult, WindowPlan
+from perfanalyzer.records import RecordBuffer
 
 PHASE_NS = 100_000_000
 

@@ -28,8 +28,8 @@ from perfanalyzer.load.sequences import (
     SequenceSlots,
     SequenceSource,
 )
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.profile.run import profile
+from perfanalyzer.records import RecordBuffer
 
 STEPS = 40  # data steps; step k sends INPUT = k + 1
 

@@ -23,14 +23,15 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
+from perfanalyzer import cleanup
 from perfanalyzer.client import ClientOptions, InferenceClient, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, ShmRef
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import ModelIO, TensorSpec
-from perfanalyzer.profile import cleanup
+from perfanalyzer.inputs.setup import requests_for
 from perfanalyzer.profile.run import profile
-from perfanalyzer.profile.setup import prepare_model, requests_for
+from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import (
     SystemRegion,
     clean_stale,

@@ -24,11 +24,12 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
+from perfanalyzer import cleanup
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import EXIT_OPTION, ServerError
-from perfanalyzer.profile import cleanup
-from perfanalyzer.profile.setup import prepare_model, requests_for
+from perfanalyzer.inputs.setup import requests_for
+from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import create_region, read_numpy, set_from_numpy
 from perfanalyzer.shm import cuda as shm_cuda
 from perfanalyzer.shm.plan import ShmPlan, plan_shared_memory

@@ -21,8 +21,8 @@ from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin
 from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.sequences import ClosedLoopManager
 from perfanalyzer.load.streaming import EMPTY_FINAL, StreamChannel, stream_sender, streaming_requests
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.profile.run import profile
+from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report import console
 
 pytestmark = pytest.mark.server

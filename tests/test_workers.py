@@ -21,9 +21,9 @@ from perfanalyzer.errors import OptionError
 from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.load.worker_proc import Strided, split
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import LOAD_FACTORIES, profile
+from perfanalyzer.records import RecordBuffer
 
 
 def _cfg(url: str, *args: str) -> RunConfig:

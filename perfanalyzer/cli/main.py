@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
 from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
+from ..version import __version__
 from .options import profile_options
 
 SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
@@ -58,15 +58,12 @@ def profile_command(**kwargs: Any) -> None:
 
 
 def _register_subcommands() -> None:
-    for module, name in (("serve", "serve"), ("report_cmd", "report"), ("report_cmd", "plot"),
-                         ("compare_cmd", "compare")):
-        try:
-            mod = __import__(f"perfanalyzer.cli.{module}", fromlist=[name])
-        except ImportError:
-            continue
-        cmd = getattr(mod, name, None)
-        if isinstance(cmd, click.Command):
-            cli.add_command(cmd, name)
+    from .compare_cmd import compare
+    from .report_cmd import plot, report
+    from .serve import serve
+
+    for name, cmd in (("serve", serve), ("report", report), ("plot", plot), ("compare", compare)):
+        cli.add_command(cmd, name)
 
 
 _register_subcommands()

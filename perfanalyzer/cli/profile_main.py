@@ -7,9 +7,9 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
+from .. import cleanup
 from ..config import RunConfig
 from ..errors import (
     EXIT_GENERIC,
@@ -22,14 +22,10 @@ from ..errors import (
 from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
-from ..profile import cleanup
 from ..profile.run import profile
 from ..report import console
 from ..report.csv import write_csv
 from ..report.export import check_export_path, write_export
-
-#: Extra writers run after the CSV (profile export, baseline gate...): (cfg, run) -> exit code or None.
-OUTPUT_HOOKS: list[Callable[[RunConfig, RunResult], int | None]] = []
 
 
 @contextlib.contextmanager
@@ -107,10 +103,7 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
         except PerfAnalyzerError as exc:
             print(f"error: {exc}", file=sys.stderr)
             code = EXIT_GENERIC
-    for hook in OUTPUT_HOOKS:
-        result = hook(cfg, run)
-        if result:
-            code = code or result
+    code = code or _gate(cfg, run)
     if run.failure:
         print(f"error: {run.failure}", file=sys.stderr)
         return EXIT_GENERIC
@@ -121,4 +114,13 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
     return code
 
 
-__all__: list[Any] = ["OUTPUT_HOOKS", "run_profile"]
+def _gate(cfg: RunConfig, run: RunResult) -> int:
+    """``--baseline``: the gate's exit code (1 regression, 2 cannot compare), else 0."""
+    if not cfg.output.baseline:
+        return EXIT_OK
+    from ..gate.hook import baseline_hook
+
+    return baseline_hook(cfg, run) or EXIT_OK
+
+
+__all__ = ["run_profile"]

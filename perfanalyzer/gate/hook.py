@@ -1,7 +1,7 @@
 """``perfanalyzer --baseline BASELINE ...``: profile, then gate the run against the baseline.
 
-:func:`baseline_hook` is one of ``perfanalyzer.cli.profile_main.OUTPUT_HOOKS``; :func:`register` adds
-it (``perfanalyzer.cli.compare_cmd`` calls it on import, which the CLI always does). It compares the
+:func:`baseline_hook` is called by the profile command (``perfanalyzer.cli.profile_main``) when
+``--baseline`` is given. It compares the
 run in memory (its windows included, so significance is judged against a JSON baseline) with the
 default checks (throughput −5 %, p99 +10 %), prints the comparison, appends the markdown summary to
 ``$GITHUB_STEP_SUMMARY`` when that variable names a file (GitHub Actions), and returns 1 on a
@@ -53,12 +53,4 @@ def baseline_hook(cfg: RunConfig, run: RunResult, out: TextIO | None = None) -> 
     return result.exit_code or None
 
 
-def register() -> None:
-    """Add :func:`baseline_hook` to the profile's output hooks (once)."""
-    from ..cli.profile_main import OUTPUT_HOOKS
-
-    if baseline_hook not in OUTPUT_HOOKS:
-        OUTPUT_HOOKS.append(baseline_hook)
-
-
-__all__ = ["baseline_hook", "gate_run", "register"]
+__all__ = ["baseline_hook", "gate_run"]

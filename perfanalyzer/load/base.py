@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..measure.records import RecordBuffer
+from ..records import RecordBuffer
 
 #: How long stop() waits for in-flight requests before cancelling them.
 DEFAULT_DRAIN_TIMEOUT_S = 30.0

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..client.base import InferenceClient
 from ..errors import ClientError
-from ..measure.records import RecordBuffer
+from ..records import RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S
 
 

@@ -24,7 +24,8 @@ from ..client.base import InferenceClient
 from ..config import LoadMode, RunConfig
 from ..config.defaults import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
 from ..errors import OptionError
-from ..measure.records import RecordBuffer
+from ..inputs.setup import requests_for
+from ..records import RecordBuffer
 from .base import LoadManager
 from .request_rate import JobSource, RequestRateManager, RoundRobin, unary_sender
 from .schedule import Schedule, constant, intervals, poisson, read_intervals_file
@@ -33,7 +34,7 @@ from .streaming import stream_sender, streaming_requests
 
 if TYPE_CHECKING:
     from ..inputs import ModelIO
-    from ..profile.setup import ModelSetup
+    from ..inputs.setup import ModelSetup
 
 
 def sequence_options(cfg: RunConfig) -> SequenceOptions:
@@ -106,8 +107,6 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
     new_sender = stream_sender(client) if streaming else unary_sender(client)
     source: SequenceSource | None = None
     if sequence or streaming:
-        from ..profile.setup import requests_for
-
         requests = setup.requests or requests_for(cfg, setup)
         if streaming:
             requests = streaming_requests(requests)

@@ -23,8 +23,7 @@ from typing import Any, NamedTuple, Protocol
 
 from ..client.base import InferenceClient
 from ..errors import ClientError
-from ..measure.metrics import LATE_SEND_NS
-from ..measure.records import RecordBuffer
+from ..records import LATE_SEND_NS, RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S
 from .schedule import Schedule
 

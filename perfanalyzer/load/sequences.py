@@ -33,7 +33,7 @@ import numpy as np
 
 from ..client.base import InferRequest
 from ..errors import OptionError
-from ..measure.records import RecordBuffer
+from ..records import RecordBuffer
 from .concurrency import WorkerPool
 from .request_rate import Job, RequestRateManager, Sender, SenderFactory, record_send
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import LoadMode, RunConfig
-from ..measure.records import RecordBuffer
+from ..records import RecordBuffer
 
 if TYPE_CHECKING:
     from ..client.base import InferenceClient
@@ -171,7 +171,7 @@ class _WorkerSide:
 
 async def _worker(conn: Connection, spec: WorkerSpec, index: int) -> None:
     from ..client import create_client
-    from ..profile.setup import client_options
+    from ..client.options import client_options
 
     side = _WorkerSide(conn, spec, index)
     client = create_client(spec.cfg.server.protocol, client_options(spec.cfg))

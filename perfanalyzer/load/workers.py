@@ -52,13 +52,13 @@ import numpy as np
 
 from ..config import LoadMode, RunConfig
 from ..errors import OptionError, PerfAnalyzerError
-from ..measure.records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
+from ..records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
 from .base import DEFAULT_DRAIN_TIMEOUT_S
 from .worker_proc import FOREVER, WorkerSpec, split
 
 if TYPE_CHECKING:
     from ..client.base import InferenceClient
-    from ..profile.setup import ModelSetup
+    from ..inputs.setup import ModelSetup
     from .base import LoadManager
 
 #: Requests/s one worker process is trusted to send in automatic mode (about half a core).
@@ -158,7 +158,7 @@ class WorkerLoad:
 
     def __init__(self, cfg: RunConfig, payloads: Sequence[Any], buffer: RecordBuffer,
                  workers: int) -> None:
-        from ..profile import cleanup
+        from .. import cleanup
 
         self.buffer = buffer
         self.sent = 0
@@ -205,7 +205,7 @@ class WorkerLoad:
 
     async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
         """Stop every worker (each drains its requests), merge every record, end the processes."""
-        from ..profile import cleanup
+        from .. import cleanup
 
         try:
             if self._started:

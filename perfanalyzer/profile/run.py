@@ -14,17 +14,17 @@ from typing import Any, TextIO
 from ..client import InferenceClient
 from ..config import LoadMode, RunConfig
 from ..errors import PerfAnalyzerError
+from ..inputs.setup import ModelSetup, requests_for
 from ..load import factory as load_factory
 from ..load import workers
 from ..load.base import LoadManager
 from ..load.concurrency import ConcurrencyManager
-from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
-from ..measure.stabilizer import Criteria
-from ..measure.window import Measurer, PointResult, WindowPlan
+from ..measure.window import Measurer, PointResult, window_plan
+from ..records import RecordBuffer
 from ..report import console
-from .setup import ModelSetup, connect, prepare_model, requests_for
+from .setup import connect, prepare_model
 from .sweep import BinarySearch, Outcome, linear
 
 #: Hook for load modes beyond closed-loop concurrency (request rate, sequences, streaming):
@@ -32,21 +32,6 @@ from .sweep import BinarySearch, Outcome, linear
 LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
                        LoadManager | None]
 LOAD_FACTORIES: list[LoadFactory] = [workers.build_workers, load_factory.build_load]
-
-
-def window_plan(cfg: RunConfig) -> WindowPlan:
-    m = cfg.measurement
-    return WindowPlan(
-        count_windows=m.count_windows,
-        interval_s=m.measurement_interval_ms / 1000.0,
-        request_count=m.request_count or m.measurement_request_count,
-        criteria=Criteria(stability_pct=m.stability_percentage, max_trials=m.max_trials,
-                          window_count=m.stability_windows,
-                          latency_threshold_ns=m.latency_threshold_ns,
-                          async_mode=cfg.load.async_mode),
-        percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
-        batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count,
-        cores=workers.worker_count(cfg))
 
 
 def over_limit(point: PointResult, cfg: RunConfig) -> bool:
@@ -66,8 +51,8 @@ def meets(point: PointResult, cfg: RunConfig) -> bool:
 
 
 def provenance() -> dict[str, Any]:
-    from .. import __version__
     from ..load.uvloop_policy import loop_name
+    from ..version import __version__
 
     return {"perfanalyzer": __version__, "python": platform.python_version(),
             "event_loop": loop_name(),
@@ -128,7 +113,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
         load = build_load(cfg, client, setup, payloads, buffer)
-        plan = window_plan(cfg)
+        plan = window_plan(cfg, cores=workers.worker_count(cfg))
         out.write(console.settings_text(
             batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,

@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
-from ..client import ClientOptions, InferenceClient, create_client
-from ..client.base import InferRequest, RequestedOutput, TlsOptions
+from ..client import InferenceClient, create_client
+from ..client.options import client_options
 from ..config import RunConfig
 from ..errors import ConnectError, OptionError, ServerError, TransportError
-from ..inputs import DataOptions, InputData, ModelIO, load_input_data, model_io
+from ..inputs import DataOptions, load_input_data, model_io
+from ..inputs.model import ModelTraits
+from ..inputs.setup import ModelSetup
 from ..load.factory import check_load_options
-from ..measure.result import ModelTraits
-
-CONNECT_TIMEOUT_S = 10.0
 
 
 class ServerUnavailable(TransportError):
     """Nothing answered at the URL (exit 99), with a hint on how to start a server."""
-
-
-def client_options(cfg: RunConfig) -> ClientOptions:
-    t, url = cfg.transport, cfg.server.server_url
-    if cfg.server.protocol == "grpc":
-        tls = TlsOptions(enabled=t.ssl_grpc_use_ssl, ca_file=t.ssl_grpc_root_certifications_file,
-                         cert_file=t.ssl_grpc_certificate_chain_file,
-                         key_file=t.ssl_grpc_private_key_file)
-        compression = t.grpc_compression_algorithm
-    else:
-        tls = TlsOptions(enabled=url.startswith("https://") or bool(
-                             t.ssl_https_ca_certificates_file or t.ssl_https_client_certificate_file),
-                         ca_file=t.ssl_https_ca_certificates_file,
-                         cert_file=t.ssl_https_client_certificate_file,
-                         key_file=t.ssl_https_private_key_file,
-                         verify_peer=bool(t.ssl_https_verify_peer),
-                         verify_host=t.ssl_https_verify_host != 0)
-        compression = t.http_compression
-    return ClientOptions(url=url, headers=dict(t.headers), tls=tls,
-                         compression=compression, connect_timeout_s=CONNECT_TIMEOUT_S,
-                         binary_tensors=cfg.inputs.input_tensor_format == "binary")
 
 
 def no_server_hint(url: str) -> str:
@@ -80,18 +57,6 @@ async def _has_extension(client: InferenceClient, name: str) -> bool:
     except ServerError:
         return False
     return name in (meta.get("extensions") or [])
-
-
-@dataclass(frozen=True)
-class ModelSetup:
-    metadata: dict[str, Any]
-    config: dict[str, Any]
-    io: ModelIO
-    traits: ModelTraits
-    data: InputData
-    #: The requests to send (per stream, per step), once rewritten for shared memory; None: build
-    #: them with :func:`requests_for`.
-    requests: list[list[InferRequest]] | None = None
 
 
 async def describe_model(client: InferenceClient, cfg: RunConfig) -> tuple[dict[str, Any],
@@ -141,10 +106,3 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     return ModelSetup(metadata=metadata, config=config, io=io, traits=traits, data=data)
 
 
-def requests_for(cfg: RunConfig, setup: ModelSetup) -> list[list[InferRequest]]:
-    """One InferRequest per data step, per stream (before any shared-memory rewriting)."""
-    binary = cfg.inputs.output_tensor_format == "binary"
-    outputs = tuple(RequestedOutput(o.name, binary=binary) for o in setup.io.outputs)
-    return [[InferRequest(model=cfg.server.model, version=cfg.server.model_version, inputs=step.inputs,
-                          outputs=outputs) for step in stream]
-            for stream in setup.data.streams]

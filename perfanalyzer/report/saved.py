@@ -14,8 +14,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -23,12 +22,11 @@ from ..client.base import stats_from_json
 from ..config import RunConfig
 from ..config.build import from_flat
 from ..errors import OptionError
-from ..load.base import LoadManager
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
-from ..measure.records import RecordBuffer
 from ..measure.result import ModelTraits, RunResult
 from ..measure.stabilizer import Verdict
-from ..measure.window import PointResult, Window, merge
+from ..measure.window import PointResult, Window, merge, window_plan
+from ..records import RecordBuffer
 from .export import SCHEMA_VERSION
 
 _COLUMNS = ("intended", "sent", "first", "last", "status", "responses", "sequence")
@@ -107,10 +105,9 @@ class _Loader:
             interrupted=bool(ours.get("interrupted", False)), failure=str(ours.get("failure", "")),
         )
         run.buffer = self.buffer()
-        load = cast(LoadManager, SimpleNamespace(buffer=run.buffer))
         points = g(ours, "points", "perfanalyzer")
         for k, p in enumerate(points):
-            run.points.append(self.point(run, load, p, f"perfanalyzer.points[{k}]"))
+            run.points.append(self.point(run, p, f"perfanalyzer.points[{k}]"))
         return run
 
     def model(self) -> ModelTraits:
@@ -199,7 +196,7 @@ class _Loader:
                 return self.fail(f"{where}[{i}].response_timestamps", "empty")
         return self.fail(where, "malformed request")
 
-    def point(self, run: RunResult, load: LoadManager, p: Any, where: str) -> PointResult:
+    def point(self, run: RunResult, p: Any, where: str) -> PointResult:
         assert run.buffer is not None
         pcts = (run.percentile,) if run.percentile > 0 else ()
         windows: list[Window] = []
@@ -220,7 +217,7 @@ class _Loader:
             raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
         return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
                            verdict=self.verdict(self.get(p, "verdict", where), where),
-                           merged=merge(windows[first:first + count], load),
+                           merged=merge(windows[first:first + count], run.buffer),
                            interrupted=bool(p.get("interrupted", False)))
 
     def server(self, raw: Any, where: str) -> ServerDelta | None:
@@ -251,7 +248,6 @@ def saved_config(run: RunResult) -> RunConfig:
 def console_text(run: RunResult) -> str:
     """What the live run printed on stdout, rebuilt: the statistics note, the settings block,
     every point's block and the final table (same functions, same order as the live run)."""
-    from ..profile.run import window_plan
     from . import console
 
     cfg = saved_config(run)

@@ -13,7 +13,7 @@ Given the built requests (per stream, per step), :func:`plan_shared_memory`:
   returns the requests rewritten to carry :class:`ShmRef` inputs and outputs.
 
 Release is guaranteed: the returned :class:`ShmPlan` is released by the caller (``await
-plan.release(client)``) and is also registered with :mod:`perfanalyzer.profile.cleanup`, whose
+plan.release(client)``) and is also registered with :mod:`perfanalyzer.cleanup`, whose
 synchronous path (second Ctrl-C) unregisters with a fresh client in a helper thread and unlinks.
 """
 
@@ -27,17 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import cleanup
 from ..client import tensors
 from ..client.base import InferRequest, InputTensor, ShmRef
 from ..errors import OptionError, PerfAnalyzerError, ServerError
-from ..profile import cleanup
 from .system import SystemRegion, is_stale, new_run_prefix, stale_segments, unlink_segment
 
 if TYPE_CHECKING:
     from ..client.base import InferenceClient
     from ..config import RunConfig
     from ..inputs import ModelIO
-    from ..profile.setup import ModelSetup
+    from ..inputs.setup import ModelSetup
 
 ALIGN = 64
 EXTENSIONS = {"system": "system_shared_memory", "cuda": "cuda_shared_memory"}
@@ -175,7 +175,7 @@ class ShmPlan:
                 region.destroy()
 
     def release_sync(self) -> None:
-        """For :mod:`perfanalyzer.profile.cleanup` (also from a signal handler inside the running
+        """For :mod:`perfanalyzer.cleanup` (also from a signal handler inside the running
         loop): unregister with a fresh client in a helper thread, wait a bounded time, unlink."""
         try:
             if self.pending:
@@ -234,7 +234,7 @@ async def plan_shared_memory(client: InferenceClient, cfg: RunConfig, setup: Mod
                              requests: Sequence[Sequence[InferRequest]]) -> ShmPlan:
     """Create, fill and register the regions; return the plan with the rewritten requests.
     On any failure, whatever was created is released before the error propagates."""
-    from ..profile.setup import client_options
+    from ..client.options import client_options
 
     kind = cfg.inputs.shared_memory
     await clean_stale(client, ("system", "cuda") if kind == "cuda" else ("system",))

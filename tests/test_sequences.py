@@ -19,10 +19,10 @@ from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
 from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
+from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.request_rate import RequestRateManager, unary_sender
 from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.sequences import (
-    ClosedLoopManager,
     SequenceIds,
     SequenceOptions,
     SequenceSlots,
@@ -299,7 +299,7 @@ def test_profiles_of_a_sequence_model_have_no_errors(triton: Any, args: tuple[st
 
 
 async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, RecordBuffer]:
-    from perfanalyzer.load.factory import build_load
+    from perfanalyzer.load.build import build_load
     from perfanalyzer.profile.setup import connect, prepare_model
 
     ctx = cli.commands["profile"].make_context(
@@ -310,7 +310,6 @@ async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, Reco
     try:
         setup = await prepare_model(client, cfg)
         load = build_load(cfg, rec, setup, [], RecordBuffer())  # type: ignore[arg-type]
-        assert load is not None
         await load.apply(cfg.load.concurrency_range[0] if "--concurrency-range" in args
                          else cfg.load.request_rate_range[0])
         await asyncio.sleep(1.0)

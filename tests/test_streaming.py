@@ -17,9 +17,9 @@ from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
 from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import ServerError
+from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin
 from perfanalyzer.load.schedule import constant
-from perfanalyzer.load.sequences import ClosedLoopManager
 from perfanalyzer.load.streaming import EMPTY_FINAL, StreamChannel, stream_sender, streaming_requests
 from perfanalyzer.profile.run import profile
 from perfanalyzer.records import RecordBuffer

@@ -20,9 +20,9 @@ from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson
-from perfanalyzer.load.worker_proc import Strided, split
+from perfanalyzer.load.share import Strided, split
 from perfanalyzer.measure.result import RunResult
-from perfanalyzer.profile.run import LOAD_FACTORIES, profile
+from perfanalyzer.profile.run import profile
 from perfanalyzer.records import RecordBuffer
 
 
@@ -179,7 +179,6 @@ def test_worker_count_rule() -> None:
     assert W.worker_count(_cfg(url, "-m", "m", "--request-rate-range", f"10:{many}:100")) == expected
     with pytest.raises(OptionError, match="--workers"):
         W.worker_count(_cfg(url, "-m", "m", "--workers", "-1"))
-    assert LOAD_FACTORIES[0] is W.build_workers
 
 
 def test_split() -> None:

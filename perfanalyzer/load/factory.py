@@ -1,40 +1,19 @@
-"""Picks the load manager for a run and checks the load flags against the model before any load.
-
-:func:`build_load` is registered in :data:`perfanalyzer.profile.run.LOAD_FACTORIES`; it returns
-None for the plain closed loop (concurrency mode, no sequences, no streaming), which the default
-:class:`~perfanalyzer.load.concurrency.ConcurrencyManager` serves.
-
-===================  =========================================  ====================================
-mode                 model without sequences                    sequence model
-===================  =========================================  ====================================
-concurrency          default (streaming: ClosedLoopManager)     ClosedLoopManager, one seq/worker
-request rate         RequestRateManager over RoundRobin         RequestRateManager over
-custom intervals     (same, interval schedule)                  SequenceSlots (--num-of-sequences)
-===================  =========================================  ====================================
-
-With ``--streaming`` every sender is a gRPC stream (one per worker, one shared in rate modes).
-"""
+"""The load flags as the load managers need them (schedules, sequence options), and their checks
+against the model before any load. :mod:`.build` picks the manager."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..client.base import InferenceClient
 from ..config import LoadMode, RunConfig
 from ..config.defaults import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
 from ..errors import OptionError
-from ..inputs.setup import requests_for
-from ..records import RecordBuffer
-from .base import LoadManager
-from .request_rate import JobSource, RequestRateManager, RoundRobin, unary_sender
 from .schedule import Schedule, constant, intervals, poisson, read_intervals_file
-from .sequences import ClosedLoopManager, SequenceOptions, SequenceSlots, SequenceSource
-from .streaming import stream_sender, streaming_requests
+from .sequences import SequenceOptions
 
 if TYPE_CHECKING:
     from ..inputs import ModelIO
-    from ..inputs.setup import ModelSetup
 
 
 def sequence_options(cfg: RunConfig) -> SequenceOptions:
@@ -98,33 +77,5 @@ def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
     sequence_options(cfg).check(live_sequences(cfg))
 
 
-def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
-               payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager | None:
-    """The manager for ``cfg`` (see the module table), or None for the default closed loop."""
-    sequence, streaming = setup.io.is_sequence, cfg.load.streaming
-    if cfg.load.mode is LoadMode.CONCURRENCY and not (sequence or streaming):
-        return None
-    new_sender = stream_sender(client) if streaming else unary_sender(client)
-    source: SequenceSource | None = None
-    if sequence or streaming:
-        requests = setup.requests or requests_for(cfg, setup)
-        if streaming:
-            requests = streaming_requests(requests)
-            payloads = [client.prepare(r) for s in requests for r in s]
-        if sequence:
-            source = SequenceSource(client.prepare, requests, sequence_options(cfg),
-                                    user_data=setup.data.user_data)
-    if cfg.load.mode is LoadMode.CONCURRENCY:
-        return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=source)
-    jobs: JobSource
-    if source is not None:
-        slots = SequenceSlots(source, cfg.load.num_of_sequences)
-        jobs, finish = slots, slots.finish
-    else:
-        jobs, finish = RoundRobin(payloads), None
-    return RequestRateManager(new_sender, buffer, schedule_for(cfg), jobs,
-                              max_in_flight=cfg.load.max_threads, finish=finish)
-
-
-__all__ = ["build_load", "check_load_options", "custom_rate", "live_sequences", "schedule_for",
+__all__ = ["check_load_options", "custom_rate", "live_sequences", "schedule_for",
            "sequence_options"]

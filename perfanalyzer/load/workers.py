@@ -53,13 +53,11 @@ import numpy as np
 from ..config import LoadMode, RunConfig
 from ..errors import OptionError, PerfAnalyzerError
 from ..records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
-from .base import DEFAULT_DRAIN_TIMEOUT_S
-from .worker_proc import FOREVER, WorkerSpec, split
+from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
+from .share import FOREVER, WorkerSpec, split
 
 if TYPE_CHECKING:
-    from ..client.base import InferenceClient
     from ..inputs.setup import ModelSetup
-    from .base import LoadManager
 
 #: Requests/s one worker process is trusted to send in automatic mode (about half a core).
 AUTO_RATE_PER_WORKER = 8000.0
@@ -95,22 +93,6 @@ def unsupported(cfg: RunConfig, setup: ModelSetup) -> str | None:
     if setup.io.is_sequence:
         return f"model '{cfg.server.model}' is a sequence model (its sequences run in one process)"
     return None
-
-
-def build_workers(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
-                  payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager | None:
-    """Load factory (first in ``LOAD_FACTORIES``): a :class:`WorkerLoad` when more than one
-    worker is asked (or automatically needed), else None (the one-process managers)."""
-    n = worker_count(cfg)
-    if n <= 1:
-        return None
-    reason = unsupported(cfg, setup)
-    if reason is not None:
-        if cfg.load.workers > 1:
-            raise OptionError(f"--workers {cfg.load.workers}: {reason}; use --workers 1")
-        return None
-    return WorkerLoad(cfg, payloads, buffer, n)
-
 
 
 class _Child:
@@ -151,10 +133,10 @@ def start_worker(index: int) -> tuple[subprocess.Popen[bytes], Connection]:
     return proc, Connection(ours.detach())
 
 
-class WorkerLoad:
+class WorkerLoad(LoadManager):
     """A :class:`~perfanalyzer.load.base.LoadManager` whose load runs in ``workers`` processes
-    (see the module docstring). Besides the protocol it offers :meth:`sync` (called by the
-    Measurer at each window edge) and :meth:`extra_cpu_ns` (the workers' CPU)."""
+    (see the module docstring). It overrides the protocol's :meth:`sync` (called by the Measurer
+    at each window edge) and :meth:`extra_cpu_ns` (the workers' CPU)."""
 
     def __init__(self, cfg: RunConfig, payloads: Sequence[Any], buffer: RecordBuffer,
                  workers: int) -> None:

@@ -125,26 +125,21 @@ class Measurer:
 
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
-                 extra_cpu_ns: object | None = None,
                  on_window: Callable[[float, Window, Verdict], None] | None = None) -> None:
         self.load = load
         self.stats = stats
         self.plan = plan
         self.stop_event = stop_event or asyncio.Event()
         self.probe = LagProbe()
-        self._extra_cpu = extra_cpu_ns  # callable returning worker processes' CPU ns, if any
-        # Load spread over processes (load.workers): records reach the buffer late; sync(t)
-        # returns once every request completed at or before t is in it.
-        self._sync_records = getattr(load, "sync", None)
         self.on_window = on_window
 
     def _cpu_ns(self) -> int:
-        extra = self._extra_cpu() if callable(self._extra_cpu) else 0
-        return time.process_time_ns() + int(extra)
+        return time.process_time_ns() + self.load.extra_cpu_ns()
 
     async def _sync(self, t_ns: int) -> None:
-        if self._sync_records is not None:
-            await self._sync_records(t_ns)
+        # Load spread over processes: records reach the buffer late; sync(t) returns once every
+        # request completed at or before t is in it (a no-op for one-process loads).
+        await self.load.sync(t_ns)
 
     async def warmup(self) -> None:
         """Wait until the warm-up requests have completed; they belong to no window."""

@@ -8,17 +8,16 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..client import InferenceClient
 from ..config import LoadMode, RunConfig
 from ..errors import PerfAnalyzerError
-from ..inputs.setup import ModelSetup, requests_for
+from ..inputs.setup import requests_for
 from ..load import factory as load_factory
 from ..load import workers
-from ..load.base import LoadManager
-from ..load.concurrency import ConcurrencyManager
+from ..load.build import build_load
 from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.window import Measurer, PointResult, window_plan
@@ -26,12 +25,6 @@ from ..records import RecordBuffer
 from ..report import console
 from .setup import connect, prepare_model
 from .sweep import BinarySearch, Outcome, linear
-
-#: Hook for load modes beyond closed-loop concurrency (request rate, sequences, streaming):
-#: (cfg, client, setup, prepared payloads, buffer) -> LoadManager, or None to use the default.
-LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
-                       LoadManager | None]
-LOAD_FACTORIES: list[LoadFactory] = [workers.build_workers, load_factory.build_load]
 
 
 def over_limit(point: PointResult, cfg: RunConfig) -> bool:
@@ -67,15 +60,6 @@ async def _server_identity(client: InferenceClient) -> dict[str, Any]:
     except PerfAnalyzerError:
         return {}
     return {"name": meta.get("name", ""), "version": meta.get("version", "")}
-
-
-def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
-               payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
-    for factory in LOAD_FACTORIES:
-        load = factory(cfg, client, setup, payloads, buffer)
-        if load is not None:
-            return load
-    return ConcurrencyManager(client, payloads, buffer)
 
 
 async def profile(cfg: RunConfig, *, out: TextIO | None = None,
@@ -121,7 +105,6 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             streaming=cfg.load.streaming) + "\n")
         progress = console.Progress()
         measurer = Measurer(load, stats, plan, stop_event,
-                            extra_cpu_ns=getattr(load, "extra_cpu_ns", None),
                             on_window=lambda level, w, v: progress.update(
                                 console.progress_line(cfg.load.mode.value, level, w, v)))
         try:

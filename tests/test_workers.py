@@ -245,9 +245,14 @@ def test_uvloop_policy(monkeypatch: pytest.MonkeyPatch) -> None:
         return type(asyncio.get_running_loop()).__module__
 
     uvloop = pytest.importorskip("uvloop")
-    assert uvloop_policy.loop_name() == "uvloop"
+    assert uvloop_policy.loop_name() == uvloop_policy.loop_name("uvloop") == "uvloop"
     assert uvloop_policy.run(loop_module()).startswith("uvloop")
-    monkeypatch.setenv(uvloop_policy.LOOP_ENV, "asyncio")
-    assert uvloop_policy.loop_name() == "asyncio"
-    assert uvloop_policy.run(loop_module()).startswith("asyncio")
+    assert uvloop_policy.run(loop_module(), "uvloop").startswith("uvloop")
+    assert uvloop_policy.loop_name("asyncio") == "asyncio"
+    assert uvloop_policy.run(loop_module(), "asyncio").startswith("asyncio")
+    # an environment variable alone never changes the loop
+    monkeypatch.setenv("PERFANALYZER_LOOP", "asyncio")
+    assert uvloop_policy.run(loop_module()).startswith("uvloop")
+    with pytest.raises(OptionError, match="--event-loop"):
+        uvloop_policy.loop_name("trio")
     assert uvloop is not None

@@ -55,7 +55,7 @@ def run_profile(cfg: RunConfig) -> int:
     if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
         raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
     with _maybe_server(cfg) as effective:
-        return uvloop_policy.run(_main(effective))  # uvloop when installed
+        return uvloop_policy.run(_main(effective), cfg.transport.event_loop)
 
 
 def _write(cfg: RunConfig, run: RunResult) -> None:

@@ -235,6 +235,8 @@ class ClientOptions:
     keepalive_timeout_ms: int = 20000
     #: HTTP only: send tensors with the binary extension (False: plain JSON tensors).
     binary_tensors: bool = True
+    #: gRPC only: the send path, ``lean`` (own HTTP/2 connections) or ``grpcio`` (grpc.aio).
+    grpc_transport: str = "lean"
 
 
 class InferenceClient(abc.ABC):
@@ -244,6 +246,11 @@ class InferenceClient(abc.ABC):
 
     def __init__(self, options: ClientOptions) -> None:
         self.options = options
+
+    @property
+    def transport(self) -> str:
+        """The send path in use (recorded in the run's provenance), e.g. ``http1``, ``grpc-lean``."""
+        return self.protocol
 
     async def __aenter__(self) -> InferenceClient:
         return self

@@ -26,7 +26,8 @@ def client_options(cfg: RunConfig) -> ClientOptions:
         compression = t.http_compression
     return ClientOptions(url=url, headers=dict(t.headers), tls=tls,
                          compression=compression, connect_timeout_s=CONNECT_TIMEOUT_S,
-                         binary_tensors=cfg.inputs.input_tensor_format == "binary")
+                         binary_tensors=cfg.inputs.input_tensor_format == "binary",
+                         grpc_transport=t.grpc_transport)
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "client_options"]

@@ -39,6 +39,8 @@ from .option import opt
 
 COMPRESSION = ("none", "gzip", "deflate")
 TENSOR_FORMATS = ("binary", "json")
+GRPC_TRANSPORTS = ("lean", "grpcio")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 class LoadMode(str, enum.Enum):
@@ -230,6 +232,14 @@ class TransportConfig:
                                           choices=COMPRESSION)
     http_compression: str = opt("none", "--http-compression", choices=COMPRESSION,
                                 help="Compress HTTP request bodies (perfanalyzer extension).")
+    grpc_transport: str = opt("lean", "--grpc-transport", choices=GRPC_TRANSPORTS,
+                              show_default=True, help="gRPC send path: lean (perfanalyzer's own "
+                              "HTTP/2 connections, less client CPU) or grpcio (grpc.aio). TLS, "
+                              "compression or keepalive always use grpcio. Recorded in the run's "
+                              "provenance (perfanalyzer extension).")
+    event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
+                          help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
+                          "Recorded in the run's provenance (perfanalyzer extension).")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -129,7 +129,7 @@ def worker_main(conn: Connection, spec: WorkerSpec, index: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        run(_worker(conn, spec, index))
+        run(_worker(conn, spec, index), spec.cfg.transport.event_loop)
     finally:
         conn.close()
 

@@ -43,14 +43,20 @@ def meets(point: PointResult, cfg: RunConfig) -> bool:
     return point.stable and not over_limit(point, cfg)
 
 
-def provenance() -> dict[str, Any]:
-    from ..load.uvloop_policy import loop_name
+def provenance(client: InferenceClient | None = None) -> dict[str, Any]:
+    """Where and how the run was made. ``event_loop`` is the loop this run is on and
+    ``transport`` the client's send path (``http``, ``grpc-lean`` or ``grpcio``): both change
+    the client's cost, so ``compare`` warns when two runs differ in them."""
+    from ..load.uvloop_policy import running_loop_name
     from ..version import __version__
 
-    return {"perfanalyzer": __version__, "python": platform.python_version(),
-            "event_loop": loop_name(),
-            "platform": platform.platform(), "machine": platform.machine(),
-            "hostname": platform.node(), "cpus": os.cpu_count()}
+    out = {"perfanalyzer": __version__, "python": platform.python_version(),
+           "event_loop": running_loop_name(),
+           "platform": platform.platform(), "machine": platform.machine(),
+           "hostname": platform.node(), "cpus": os.cpu_count()}
+    if client is not None:
+        out["transport"] = client.transport
+    return out
 
 
 async def _server_identity(client: InferenceClient) -> dict[str, Any]:
@@ -82,7 +88,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         run = RunResult(mode=cfg.load.mode.value, model=setup.traits, batch_size=cfg.inputs.batch_size,
                         percentile=cfg.measurement.percentile, server_stats=stats.available,
                         server_stats_reason=stats.reason, config=_config_dict(cfg),
-                        provenance={**provenance(), "server": await _server_identity(client)})
+                        provenance={**provenance(client), "server": await _server_identity(client)})
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         requests = requests_for(cfg, setup)

@@ -6,6 +6,7 @@ error; 130 after Ctrl-C (what was measured is still written).
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,11 +21,26 @@ SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | comp
                       "(perfanalyzer COMMAND --help).")
 
 
+#: Subcommands, imported only when used (a profile run or --help does not load the gate).
+SUBCOMMANDS = {"serve": ("serve", "serve"), "report": ("report_cmd", "report"),
+               "plot": ("report_cmd", "plot"), "compare": ("compare_cmd", "compare")}
+
+
 class MainGroup(click.Group):
     """``perfanalyzer [FLAGS]`` runs ``profile``; ``perfanalyzer COMMAND ...`` runs a subcommand."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in SUBCOMMANDS and cmd_name not in self.commands:
+            module, attr = SUBCOMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands:
+        if not args or (args[0] not in self.commands and args[0] not in SUBCOMMANDS):
             if args and args[0] in ("--version",):
                 return super().parse_args(ctx, args)
             args = ["profile", *args]
@@ -55,18 +71,6 @@ def profile_command(**kwargs: Any) -> None:
 
     cfg = build(kwargs)
     sys.exit(run_profile(cfg))
-
-
-def _register_subcommands() -> None:
-    from .compare_cmd import compare
-    from .report_cmd import plot, report
-    from .serve import serve
-
-    for name, cmd in (("serve", serve), ("report", report), ("plot", plot), ("compare", compare)):
-        cli.add_command(cmd, name)
-
-
-_register_subcommands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -31,7 +31,6 @@ from .request_rate import JobSource, RequestRateManager, RoundRobin, SenderFacto
 from .schedule import Schedule
 from .sequences import SequenceSlots, SequenceSource
 from .share import Share, Strided, split
-from .streaming import stream_sender, streaming_requests
 from .workers import WorkerLoad, unsupported, worker_count
 
 if TYPE_CHECKING:
@@ -53,6 +52,8 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
     if setup.io.is_sequence or cfg.load.streaming:
         requests = setup.requests or requests_for(cfg, setup)
         if cfg.load.streaming:
+            from .streaming import streaming_requests  # gRPC streams: protobuf, only then
+
             requests = streaming_requests(requests)
             payloads = [client.prepare(r) for s in requests for r in s]
         if setup.io.is_sequence:
@@ -66,8 +67,11 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
                share: Share | None = None) -> LoadManager:
     """The one-process manager (module table). ``share``: this process is one worker of several
     (its part of the max-threads cap, its stride of the shared schedule)."""
-    new_sender: SenderFactory = (stream_sender(client) if cfg.load.streaming
-                                 else unary_sender(client))
+    new_sender: SenderFactory = unary_sender(client)
+    if cfg.load.streaming:
+        from .streaming import stream_sender
+
+        new_sender = stream_sender(client)
     if cfg.load.mode is LoadMode.CONCURRENCY:
         return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=sequences)
     jobs: JobSource

@@ -95,3 +95,14 @@ def test_no_folder_cycle() -> None:
                     seen.add(nxt)
                     stack.append((nxt, (*path, nxt)))
     assert not cycles, "folder cycles:\n" + "\n".join(sorted(cycles))
+
+
+#: The hard limit on a hand-written module's length (perfanalyzer/_proto is generated).
+MAX_MODULE_LINES = 450
+
+
+def test_no_hand_written_module_over_the_limit() -> None:
+    long = sorted(f"{p.relative_to(PACKAGE)}: {n} lines" for p in PACKAGE.rglob("*.py")
+                  if "_proto" not in p.parts
+                  and (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES)
+    assert not long, "modules over the limit:\n" + "\n".join(long)

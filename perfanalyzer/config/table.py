@@ -21,6 +21,7 @@ from typing import Any
 
 from . import parse as p
 from .defaults import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_GRPC_URL,
     DEFAULT_HTTP_URL,
     DEFAULT_MAX_TRIALS,
@@ -29,6 +30,7 @@ from .defaults import (
     DEFAULT_METRICS_INTERVAL_MS,
     DEFAULT_NUM_OF_SEQUENCES,
     DEFAULT_OUTPUT_SHM_SIZE,
+    DEFAULT_SEED,
     DEFAULT_SEQUENCE_LENGTH,
     DEFAULT_SEQUENCE_LENGTH_VARIATION,
     DEFAULT_STABILITY_PCT,
@@ -184,7 +186,7 @@ class MeasurementConfig:
 class InputsConfig:
     """What each request carries."""
 
-    batch_size: int = opt(1, "-b", "--batch-size", kind=int, show_default=True, check=_pos,
+    batch_size: int = opt(DEFAULT_BATCH_SIZE, "-b", "--batch-size", kind=int, show_default=True, check=_pos,
                           message="-b: batch size must be >= 1, got {value}", help="Batch size.")
     input_data: tuple[str, ...] = opt(("random",), "--input-data", multiple=True, cli_default=(),
                                       metavar="zero|random|DIR|FILE.json",
@@ -208,7 +210,7 @@ class InputsConfig:
         help=f"Bytes per output (per batch item) when its size is unknown "
         f"[default: {DEFAULT_OUTPUT_SHM_SIZE}].")
     output_shared_memory_size_given: bool = False
-    seed: int = opt(0, "--seed", kind=int, help="Seed for random data and schedules.")
+    seed: int = opt(DEFAULT_SEED, "--seed", kind=int, help="Seed for random data and schedules.")
 
 
 @dataclass(frozen=True, kw_only=True)

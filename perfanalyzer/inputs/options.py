@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..config.defaults import DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_STRING_LENGTH
 from ..errors import OptionError
 from .model import ModelIO, TensorSpec, format_shape
 
-DEFAULT_BATCH_SIZE = 1
-DEFAULT_STRING_LENGTH = 128
-DEFAULT_SEED = 0
 #: ``--input-data`` words that pick generated data rather than a file or directory.
 RANDOM = "random"
 ZERO = "zero"

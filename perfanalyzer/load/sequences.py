@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..client.base import InferRequest
+from ..config.defaults import DEFAULT_SEQUENCE_LENGTH, DEFAULT_SEQUENCE_LENGTH_VARIATION
 from ..errors import OptionError
 from .request_rate import Job, RequestRateManager
 
@@ -43,8 +44,8 @@ ID_FLAG = "--sequence-id-range"
 class SequenceOptions:
     """How sequences are made (the ``--sequence-*`` flags)."""
 
-    length: int = 20
-    variation_pct: float = 20.0
+    length: int = DEFAULT_SEQUENCE_LENGTH
+    variation_pct: float = DEFAULT_SEQUENCE_LENGTH_VARIATION
     length_given: bool = False
     id_start: int = 1
     id_end: int = 0  # 0 = unbounded

@@ -47,13 +47,15 @@ def _imports(path: Path) -> set[str]:
             if node.level:
                 base = package[:len(package) - node.level + 1]
                 mod = (*base, *(node.module.split(".") if node.module else ()))
-                # from . import x: x is a module when the file or folder exists
-                subs = [(*mod, a.name) for a in node.names
-                        if PACKAGE.joinpath(*mod, a.name).is_dir()
-                        or PACKAGE.joinpath(*mod, a.name + ".py").is_file()]
-                targets = [("perfanalyzer", *t) for t in (subs or [mod])]
-            elif node.module:
-                targets = [tuple(node.module.split("."))]
+            elif node.module and node.module.split(".")[0] == "perfanalyzer":
+                mod = tuple(node.module.split(".")[1:])
+            else:
+                continue
+            # from . import x / from perfanalyzer import x: x is a module when its file exists
+            subs = [(*mod, a.name) for a in node.names
+                    if PACKAGE.joinpath(*mod, a.name).is_dir()
+                    or PACKAGE.joinpath(*mod, a.name + ".py").is_file()]
+            targets = [("perfanalyzer", *t) for t in (subs or [mod])]
         for t in targets:
             if t and t[0] == "perfanalyzer":
                 found.add(_unit(t[1:]))

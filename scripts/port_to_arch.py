@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfanalyzer.config.table import GROUP_OF  # noqa: E402
+from perfanalyzer.config.table import GROUP_OF
 
 #: (old module, new module), as dotted paths below ``perfanalyzer``.
 MOVED = [

@@ -10,10 +10,11 @@ from typing import Any
 import click
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.cli.pa_compat import apply_compat
 from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import OptionError
 
 BASE = ("-m", "M")
 
@@ -52,6 +53,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--ssl-https-private-key-file": ("--ssl-https-private-key-file", "k.pem"),
     "--grpc-compression-algorithm": ("--grpc-compression-algorithm", "gzip"),
     "--http-compression": ("--http-compression", "gzip"), "-f": ("-f", "x.csv"),
+    "--grpc-transport": ("--grpc-transport", "grpcio"), "--event-loop": ("--event-loop", "asyncio"),
     "--verbose-csv": ("--verbose-csv",), "--profile-export-file": ("--profile-export-file", "x.json"),
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),
     "--metrics-interval": ("--metrics-interval", "10"), "--baseline": ("--baseline", "b.json"),
@@ -83,8 +85,13 @@ def _options(cmd: click.Command) -> list[click.Option]:
 
 
 def _commands() -> list[tuple[str, click.Command]]:
+    """The main command and every subcommand (they are imported when asked for)."""
+    ctx = click.Context(cli)
     out: list[tuple[str, click.Command]] = [("perfanalyzer", cli)]
-    out += [(f"perfanalyzer {n}", c) for n, c in cli.commands.items()]
+    for name in cli.list_commands(ctx):
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None
+        out.append((f"perfanalyzer {name}", cmd))
     return out
 
 
@@ -107,7 +114,7 @@ def test_help_lists_every_profile_option() -> None:
 
 def _cfg(*args: str) -> RunConfig:
     ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(dict(ctx.params))
+    return config_from_kwargs(apply_compat(dict(ctx.params)))
 
 
 def _first(opt: click.Option) -> str:

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.cli.pa_compat import apply_compat
 from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import OptionError
 from perfanalyzer.load.fixed_schedule import FixedSchedule
 from perfanalyzer.profile.run import profile
 
@@ -30,7 +31,7 @@ def _write(path: Path, stamps: list[Any]) -> Path:
 
 def _cfg(*args: str) -> RunConfig:
     ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(dict(ctx.params))
+    return config_from_kwargs(apply_compat(dict(ctx.params)))
 
 
 def test_schedule_offsets_are_the_timestamps() -> None:
@@ -43,7 +44,7 @@ def test_options(tmp_path: Path) -> None:
     data = str(_write(tmp_path / "d.json", STAMPS))
     cfg = _cfg("-m", "add_sub", "--fixed-schedule", "--input-data", data,
                "--warmup-request-count", "2")
-    assert cfg.fixed_schedule and cfg.request_count == len(STAMPS) - 2
+    assert cfg.load.fixed_schedule and cfg.measurement.request_count == len(STAMPS) - 2
     for extra, needle in ((["--request-count", "5"], "--request-count"),
                           (["--concurrency-range", "2"], "Cannot use both"),
                           (["-b", "2"], "-b must be 1")):

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.cli.pa_compat import apply_compat
 from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import OptionError
 
 PASS_LINE = re.compile(r"^  Pass \[(\d+)\] throughput: [0-9.e+]+ infer/sec\. "
                        r"Avg latency: \d+ usec \(std \d+ usec\)$", re.M)
@@ -23,7 +24,7 @@ PASS_LINE = re.compile(r"^  Pass \[(\d+)\] throughput: [0-9.e+]+ infer/sec\. "
 
 def _cfg(*args: str) -> RunConfig:
     ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(dict(ctx.params))
+    return config_from_kwargs(apply_compat(dict(ctx.params)))
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,25 +33,25 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _same(a: RunConfig, b: RunConfig) -> bool:
-    return a.replace(extra={}) == b.replace(extra={})
+    return a == b
 
 
 def test_perf_client_examples_parse_verbatim() -> None:
     """The documentation's two examples, verbatim, equal their perf_analyzer spelling."""
     one = _cfg("-m", "M", "-p3000", "-t4", "-v")
     assert _same(one, _cfg("-m", "M", "-p", "3000", "--concurrency-range", "4", "-v"))
-    assert one.concurrency_range == (4, 4, 1) and one.verbose == 1
+    assert one.load.concurrency_range == (4, 4, 1) and one.output.verbose == 1
     two = _cfg("-m", "M", "-p3000", "-d", "-l50", "-c", "3", "-f", "perf.csv")
     assert _same(two, _cfg("-m", "M", "-p", "3000", "--concurrency-range", "1:3:1",
                            "--latency-threshold", "50", "-f", "perf.csv"))
     # -d without -c: up to the latency limit (end 0), as perf_client did.
-    assert _cfg("-m", "M", "-d", "-l", "10").concurrency_range == (1, 0, 1)
-    assert _cfg("-m", "M", "-d", "-t", "2", "-c", "5", "-l", "10").concurrency_range == (2, 5, 1)
+    assert _cfg("-m", "M", "-d", "-l", "10").load.concurrency_range == (1, 0, 1)
+    assert _cfg("-m", "M", "-d", "-t", "2", "-c", "5", "-l", "10").load.concurrency_range == (2, 5, 1)
 
 
 def test_z_and_data_directory_choose_the_input_data(tmp_path: Path) -> None:
-    assert _cfg("-m", "M", "-z").input_data == ("zero",)
-    assert _cfg("-m", "M", "--data-directory", str(tmp_path)).input_data == (str(tmp_path),)
+    assert _cfg("-m", "M", "-z").inputs.input_data == ("zero",)
+    assert _cfg("-m", "M", "--data-directory", str(tmp_path)).inputs.input_data == (str(tmp_path),)
 
 
 @pytest.mark.parametrize(("args", "needle"), [

@@ -18,21 +18,22 @@ from typing import Any
 import pytest
 
 from perfanalyzer._proto import grpc_service_pb2 as pb
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
+from perfanalyzer.cli.pa_compat import apply_compat
 from perfanalyzer.client import create_client
 from perfanalyzer.client.base import InferRequest, TlsOptions
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.client.http import make_ssl_context
+from perfanalyzer.client.options import client_options
 from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs.parameters import typed_parameters
 from perfanalyzer.profile.run import profile
-from perfanalyzer.profile.setup import client_options
 
 
 def _cfg(*args: str) -> RunConfig:
     ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(dict(ctx.params))
+    return config_from_kwargs(apply_compat(dict(ctx.params)))
 
 
 def _settings(url: str, model: str = "add_sub") -> dict[str, Any]:
@@ -73,7 +74,7 @@ def test_trace_options_need_http() -> None:
 def test_request_parameters_parse_and_type() -> None:
     cfg = _cfg("-m", "M", "--request-parameter", "flag:true:bool", "--request-parameter",
                "n:-7:int", "--request-parameter", "s:a:b:string")
-    assert typed_parameters(cfg.request_parameters) == {"flag": True, "n": -7, "s": "a:b"}
+    assert typed_parameters(cfg.inputs.request_parameters) == {"flag": True, "n": -7, "s": "a:b"}
     for bad in ("x:1:float", "x:maybe:bool", "x:1.5:int", "x"):
         with pytest.raises(OptionError, match="--request-parameter"):
             _cfg("-m", "M", "--request-parameter", bad)
@@ -81,7 +82,7 @@ def test_request_parameters_parse_and_type() -> None:
 
 @pytest.mark.server
 def test_request_parameters_go_on_the_wire(triton: Any) -> None:
-    from perfanalyzer.profile.setup import requests_for
+    from perfanalyzer.inputs.setup import requests_for
 
     for proto, url in (("http", triton.http_url), ("grpc", triton.grpc_url)):
         cfg = _cfg("-u", url, "-i", proto, "-m", "add_sub", "--request-parameter", "n:7:int",

@@ -14,7 +14,7 @@ import os
 import ssl
 from collections.abc import Iterator
 
-from .errors import OptionError
+from ..errors import OptionError
 
 KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .schedule import NS_PER_S, Offsets
 
 FLAG = "--fixed-schedule"
@@ -119,4 +119,4 @@ def check_fixed_schedule(kw: dict[str, Any]) -> None:
 
 
 def fixed_schedule_of(cfg: Any) -> FixedSchedule:
-    return FixedSchedule(read_timestamps(cfg.input_data))
+    return FixedSchedule(read_timestamps(cfg.inputs.input_data))

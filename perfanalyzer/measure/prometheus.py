@@ -19,11 +19,10 @@ import asyncio
 import contextlib
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-
-from prometheus_client.parser import text_string_to_metric_families
 
 METRICS_PORT = 8002
 METRICS_PATH = "/metrics"
@@ -78,6 +77,9 @@ def http_url(url: str) -> str:
 
 def parse_metrics(text: str) -> Values:
     """The GPU and CPU families of a Prometheus text exposition (other families are ignored)."""
+    # Imported here: only runs with --collect-metrics pay for prometheus_client.
+    from prometheus_client.parser import text_string_to_metric_families
+
     wanted = set(GPU_FAMILIES) | set(CPU_FAMILIES)
     out: Values = {}
     for family in text_string_to_metric_families(text):
@@ -136,7 +138,6 @@ class Scraper:
     failures: int = 0
     _warned: set[str] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
-    _session: Any = None
 
     def start(self) -> None:
         if self._task is None:
@@ -148,9 +149,6 @@ class Scraper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     def between(self, lo_ns: int, hi_ns: int) -> tuple[Scrape, ...]:
         """Scrapes that completed in ``(lo_ns, hi_ns]``."""
@@ -175,7 +173,7 @@ class Scraper:
         try:
             text = await asyncio.wait_for(self._fetch(timeout_s), timeout_s)
             values = parse_metrics(text)
-        except Exception as exc:  # aiohttp, socket, HTTP status or parse errors: one warning
+        except Exception as exc:  # socket, HTTP status or parse errors: one warning
             self.failures += 1
             self._warn_once("scrape", f"--collect-metrics: could not scrape {self.settings.url} "
                             f"({type(exc).__name__}: {exc}); those metrics cells stay empty")
@@ -196,14 +194,15 @@ class Scraper:
     async def _fetch(self, timeout_s: float) -> str:
         if self.fetch is not None:
             return str(await self.fetch(self.settings.url, timeout_s))
-        import aiohttp
+        # The standard library's client in a thread: a scrape is one small GET per interval, and
+        # its socket timeout bounds the thread even after wait_for gave up on it.
+        return await asyncio.to_thread(_get_text, http_url(self.settings.url), timeout_s)
 
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
-        async with self._session.get(http_url(self.settings.url)) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"HTTP {resp.status}")
-            return str(await resp.text())
+
+def _get_text(url: str, timeout_s: float) -> str:
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # HTTPError for non-2xx
+        data: bytes = resp.read()
+        return data.decode("utf-8", errors="replace")
 
 
 def scrapes_json(scrapes: Iterable[Scrape], offset_ns: int = 0) -> list[dict[str, Any]]:
@@ -224,7 +223,8 @@ def metrics_summary(scrapes: Sequence[Scrape]) -> dict[str, Any]:
 
 def scraper_for(cfg: Any, warn: TextIO | None = None) -> Scraper | None:
     """The run's scraper with --collect-metrics (URL defaults from -u's host), else None."""
-    if not cfg.collect_metrics:
+    out = cfg.output
+    if not out.collect_metrics:
         return None
-    url = cfg.metrics_url or default_metrics_url(cfg.server_url)
-    return Scraper(ScrapeSettings(url=url, interval_s=cfg.metrics_interval_ms / 1000.0), warn=warn)
+    url = out.metrics_url or default_metrics_url(cfg.server.server_url)
+    return Scraper(ScrapeSettings(url=url, interval_s=out.metrics_interval_ms / 1000.0), warn=warn)

@@ -15,8 +15,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from ..client.errors import PerfAnalyzerError
 from ..config import RunConfig
+from ..errors import PerfAnalyzerError
 
 TIMEOUT_S = 5.0
 KEYS = ("trace_level", "trace_rate", "trace_count", "log_frequency")
@@ -29,17 +29,17 @@ class TraceSettingError(PerfAnalyzerError):
 def wanted(cfg: RunConfig) -> dict[str, Any]:
     """The settings to send, in the API's shape (levels a list, numbers as strings)."""
     out: dict[str, Any] = {}
-    if cfg.trace_level is not None:
-        out["trace_level"] = [cfg.trace_level]
+    if cfg.server.trace_level is not None:
+        out["trace_level"] = [cfg.server.trace_level]
     for key in KEYS[1:]:
-        value = getattr(cfg, key)
+        value = getattr(cfg.server, key)
         if value is not None:
             out[key] = str(value)
     return out
 
 
 def _base(cfg: RunConfig) -> str:
-    url = cfg.server_url
+    url = cfg.server.server_url
     return (url if "://" in url else f"http://{url}").rstrip("/")
 
 
@@ -67,7 +67,7 @@ def apply(cfg: RunConfig) -> Callable[[], None] | None:
     if not new:
         return None
     base = _base(cfg)
-    model_url = f"{base}/v2/models/{cfg.model}/trace/setting"
+    model_url = f"{base}/v2/models/{cfg.server.model}/trace/setting"
     server = _call(f"{base}/v2/trace/setting")
     before = _call(model_url)
     restore = {k: (None if before.get(k) == server.get(k) else before.get(k)) for k in new}
@@ -87,7 +87,7 @@ async def restore(undo: Callable[[], None]) -> None:
     import asyncio
     import sys
 
-    from . import cleanup
+    from .. import cleanup
 
     cleanup.unregister(undo)
     try:

@@ -48,14 +48,15 @@ def detail_line(window: Window, verdict: Verdict) -> str:
 def window_callback(cfg: Any, out: TextIO,
                     progress: console.Progress) -> Callable[[float, Window, Verdict], None]:
     """The measurer's per-window hook: the live progress line, or with -v the pass lines."""
-    level_verbose = int(getattr(cfg, "verbose", 0) or 0)
-    mode = cfg.mode.value
+    level_verbose = int(cfg.output.verbose or 0)
+    mode = cfg.load.mode.value
+    percentile = cfg.measurement.percentile
 
     def on_window(level: float, window: Window, verdict: Verdict) -> None:
         if level_verbose <= 0:
             progress.update(console.progress_line(mode, level, window, verdict))
             return
-        out.write(pass_line(window, cfg.percentile) + "\n")
+        out.write(pass_line(window, percentile) + "\n")
         if level_verbose >= 2:
             out.write(detail_line(window, verdict) + "\n")
         out.flush()

@@ -4,7 +4,8 @@
   (concurrency N), ``-d`` (sweep concurrency from ``-t`` (1) up to ``-c`` while under ``-l``),
   ``-c MAX``, ``-z`` (= ``--input-data zero``), ``--data-directory DIR`` (= ``--input-data DIR``).
   They are rewritten into the perf_analyzer options before the configuration is built.
-* ``--metrics-url`` / ``--metrics-interval`` need ``--collect-metrics`` (perf_analyzer's rule).
+* ``--metrics-url`` / ``--metrics-interval`` need ``--collect-metrics`` (perf_analyzer's rule);
+  the trace settings need HTTP; ``--fixed-schedule`` becomes one window at the schedule's rate.
 * perf_analyzer options that cannot be honoured here are refused, naming the reason.
 """
 
@@ -145,7 +146,6 @@ def apply_compat(kw: dict[str, Any]) -> dict[str, Any]:
 
         check_fixed_schedule(kw)
     return kw
-
 
 
 def _trace_needs_http(kw: dict[str, Any]) -> None:

@@ -102,5 +102,6 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         metrics_interval_ms=kw["metrics_interval"], baseline=kw.get("baseline"),
         launch_server=kw["launch_server"], model_repository=kw.get("model_repository"),
         seed=kw["seed"],
+        enable_mpi=kw.get("enable_mpi", False),  # MPI (issue 17)
     )
     return cfg.validate()

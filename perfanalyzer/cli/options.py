@@ -65,6 +65,11 @@ load = _opts(
     click.option("--max-threads", default=0, type=int, help="Cap on requests in flight in "
                  "request-rate modes (0 = no cap)."),
     click.option("--workers", default=0, type=int, help="Load worker processes (0 = automatic)."),
+    # --- MPI (issue 17, perfanalyzer/mpi) ---
+    click.option("--enable-mpi", is_flag=True, help="Run as one rank under mpiexec: ranks start "
+                 "levels and cut windows together; ranks on the same model and URL merge their "
+                 "load (needs the mpi extra)."),
+    # --- end MPI ---
 )
 
 measurement = _opts(

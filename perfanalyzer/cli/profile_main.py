@@ -82,15 +82,32 @@ async def _main(cfg: RunConfig) -> int:
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
+    mpi: Any = None  # --- MPI (issue 17): perfanalyzer.mpi.session.MpiSession
     try:
         def on_point(run: RunResult, _point: PointResult) -> None:
             _write(cfg, run)  # after every point: nothing measured is lost
 
-        run = await profile(cfg, stop_event=stop, on_point=on_point)
+        if cfg.enable_mpi:  # join the ranks; flags checked across them before any load
+            from ..mpi.session import start
+
+            mpi = await start(cfg, stop)
+            cfg = mpi.cfg
+        run = await profile(cfg, stop_event=stop, on_point=on_point,
+                            **({"sync": mpi.sync, "out": mpi.out} if mpi else {}))
+    except PerfAnalyzerError as exc:
+        if mpi is None:
+            raise
+        mpi.fail(str(exc))
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return mpi.leave(exc.exit_code)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         cleanup.run_all()
+    if mpi is not None:
+        from ..mpi.session import finish
+
+        return finish(mpi, run, lambda: _finish(cfg, run))
     return _finish(cfg, run)
 
 

@@ -135,6 +135,9 @@ class RunConfig:
     launch_server: bool = False
     model_repository: str | None = None
     seed: int = 0
+    # --- MPI (issue 17, perfanalyzer/mpi): several processes, possibly on several hosts, as one run
+    enable_mpi: bool = False
+    # --- end MPI
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

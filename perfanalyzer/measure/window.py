@@ -17,6 +17,7 @@ from ..load.base import LoadManager
 from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summarize
 from .server_stats import ServerStatsReader, Snapshot
 from .stabilizer import Criteria, Verdict, WindowFigures, adaptive_scale, judge
+from .sync import NO_SYNC, RunSync
 
 COUNT_POLL_S = 0.01
 LAG_PROBE_PERIOD_S = 0.025
@@ -108,8 +109,10 @@ class Measurer:
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
                  extra_cpu_ns: object | None = None,
-                 on_window: Callable[[float, Window, Verdict], None] | None = None) -> None:
+                 on_window: Callable[[float, Window, Verdict], None] | None = None,
+                 sync: RunSync = NO_SYNC) -> None:
         self.load = load
+        self.run_sync = sync  # several processes (MPI ranks) cut windows at the same edges
         self.stats = stats
         self.plan = plan
         self.stop_event = stop_event or asyncio.Event()
@@ -150,6 +153,7 @@ class Measurer:
         windows: list[Window] = []
         figures: list[WindowFigures] = []
         interval = plan.interval_s
+        await self.run_sync.edge(False)  # MPI: the first edge together
         start = time.perf_counter_ns()
         await self._sync(start)
         lo = buf.index_at(start)
@@ -160,6 +164,7 @@ class Measurer:
         interrupted = False
         while True:
             interrupted = await self._wait_edge(lo, interval)
+            interrupted = await self.run_sync.edge(interrupted)  # MPI: edge = barrier
             end = time.perf_counter_ns()
             await self._sync(end)
             hi = buf.index_at(end, lo)
@@ -185,7 +190,7 @@ class Measurer:
             verdict = self._judge(figures)
             if self.on_window:
                 self.on_window(level, windows[-1], verdict)
-            if verdict.done or interrupted:
+            if await self.run_sync.decide(verdict.done, interrupted):  # MPI: every rank done
                 break
             if plan.adaptive:
                 interval = min(interval * adaptive_scale(figures, plan.criteria),

@@ -22,6 +22,7 @@ from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.stabilizer import Criteria
+from ..measure.sync import NO_SYNC, RunSync
 from ..measure.window import Measurer, PointResult, WindowPlan
 from ..report import console
 from .setup import ModelSetup, connect, prepare_model, requests_for
@@ -95,8 +96,10 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
 
 async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                   stop_event: asyncio.Event | None = None,
-                  on_point: Callable[[RunResult, PointResult], None] | None = None) -> RunResult:
-    """Measure every load level of ``cfg``; returns what was measured (also when interrupted)."""
+                  on_point: Callable[[RunResult, PointResult], None] | None = None,
+                  sync: RunSync = NO_SYNC) -> RunResult:
+    """Measure every load level of ``cfg``; returns what was measured (also when interrupted).
+    ``sync``: where several processes (MPI ranks, ``perfanalyzer.mpi``) meet; none by default."""
     out = out or sys.stdout
     stop_event = stop_event or asyncio.Event()
     client = await connect(cfg)
@@ -127,8 +130,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         buffer = RecordBuffer()
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
-        load = build_load(cfg, client, setup, payloads, buffer)
-        plan = window_plan(cfg)
+        load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
+        run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
+        plan = sync.plan(window_plan(cfg))
         out.write(console.settings_text(
             batch_size=cfg.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
@@ -138,9 +142,10 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         measurer = Measurer(load, stats, plan, stop_event,
                             extra_cpu_ns=getattr(load, "extra_cpu_ns", None),
                             on_window=lambda level, w, v: progress.update(
-                                console.progress_line(cfg.mode.value, level, w, v)))
+                                console.progress_line(cfg.mode.value, level, w, v)),
+                            sync=sync)
         try:
-            await _sweep(cfg, run, measurer, out, stop_event, on_point, progress)
+            await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)
         finally:
@@ -155,7 +160,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
 async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO,
                  stop_event: asyncio.Event,
                  on_point: Callable[[RunResult, PointResult], None] | None,
-                 progress: console.Progress) -> None:
+                 progress: console.Progress, sync: RunSync = NO_SYNC) -> None:
     integer = cfg.mode is LoadMode.CONCURRENCY
     start, end, step = (cfg.concurrency_range if integer else cfg.request_rate_range)
     if cfg.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
@@ -164,11 +169,13 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
     search = BinarySearch(start, end, step, integer=integer) if cfg.binary_search else None
     levels = linear(start, end, step, integer=integer)
     last: Outcome | None = None
+    ended = False
     while not stop_event.is_set():
-        level = search.next_level(last) if search else next(levels, None)
+        level = None if ended else search.next_level(last) if search else next(levels, None)
+        level = await sync.next_level(level)  # MPI: start together; a merged group follows its leader
         if level is None:
             break
-        point = await measurer.measure(level)
+        point = sync.report(await measurer.measure(level))
         progress.clear()  # the live line, before the point's block
         run.points.append(point)
         out.write(console.point_text(run, point, cfg.protocol))
@@ -182,7 +189,8 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         # Unlike perf_analyzer, an unstable point does not end a linear sweep: it is reported
         # with its spread (and exit code 2); only going over -l does.
         if search is None and over_limit(point, cfg):
-            break
+            ended = True  # (no further level: said at the next sync.next_level)
+    await sync.finish()  # MPI: keep answering the ranks still measuring
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -64,7 +64,7 @@ class Exchange:
         recvs = [self.comm.Irecv(out[r], source=r, tag=tag) for r in peers]
         self._pending += [(self.comm.Isend(mine, dest=r, tag=tag), mine) for r in peers]
         await self._wait(recvs, peers, timeout_s, "the exchange")
-        self._pending = [(q, keep) for q, keep in self._pending if not q.Test()]
+        self._pending = [(q, keep) for q, keep in self._pending if not _done(q)]
         bad = [r for r in peers if int(out[r, 0]) != self.seq]
         if bad:
             raise RankLost(f"{self.who(bad[0])} is out of step (exchange {int(out[bad[0], 0])}, "
@@ -73,21 +73,28 @@ class Exchange:
 
     async def _wait(self, requests: list[Any], ranks: list[int], timeout_s: float,
                     what: str) -> None:
-        from mpi4py import MPI
-
         deadline = time.monotonic() + timeout_s
-        while not MPI.Request.Testall(requests):
+        while not self._testall(requests, ranks):
             self.check_failures()
             if time.monotonic() > deadline:
-                missing = [r for r, q in zip(ranks, requests, strict=True) if not q.Test()]
+                missing = [r for r, q in zip(ranks, requests, strict=True) if not _done(q)]
                 self.lost.update(missing)
-                for q in requests:
-                    if not q.Test():
-                        q.Cancel()
                 names = ", ".join(self.who(r) for r in missing)
                 raise RankLost(f"{names} did not reach {what} within {timeout_s:g} s "
                                "(died, hung or was stopped): stopping")
             await asyncio.sleep(POLL_S)
+
+    def _testall(self, requests: list[Any], ranks: list[int]) -> bool:
+        from mpi4py import MPI
+
+        try:
+            return bool(MPI.Request.Testall(requests))
+        except MPI.Exception as exc:  # a peer's connection broke (ERRORS_RETURN, see world)
+            missing = [r for r, q in zip(ranks, requests, strict=True) if q != MPI.REQUEST_NULL]
+            self.lost.update(missing)
+            names = ", ".join(self.who(r) for r in missing) or "a rank"
+            raise RankLost(f"{names} stopped answering ({exc.Get_error_string().strip()}): "
+                           "stopping") from exc
 
     def check_failures(self) -> None:
         """Raise if another rank announced that it failed."""
@@ -124,7 +131,7 @@ class Exchange:
             if message is not None:
                 request = message.irecv()
                 while True:  # matched: the sender is alive and the data is on its way
-                    done, obj = request.test()
+                    done, obj = self._test_one(request, rank)
                     if done:
                         return obj
                     if time.monotonic() > deadline + MATCHED_GRACE_S:
@@ -137,7 +144,27 @@ class Exchange:
                                "(died, hung or was stopped): stopping")
             await asyncio.sleep(POLL_S)
 
+    def _test_one(self, request: Any, rank: int) -> tuple[bool, Any]:
+        from mpi4py import MPI
+
+        try:
+            return request.test()  # type: ignore[no-any-return]
+        except MPI.Exception as exc:
+            self.lost.add(rank)
+            raise RankLost(f"{self.who(rank)} stopped answering "
+                           f"({exc.Get_error_string().strip()}): stopping") from exc
+
     def send(self, obj: Any, rank: int, tag: int) -> None:
         """Send without waiting (completion is checked later)."""
         self._pending.append((self.comm.isend(obj, dest=rank, tag=tag), None))
 
+
+
+def _done(request: Any) -> bool:
+    """Whether a request completed; a failed one (dead peer) counts as done: nothing to wait for."""
+    from mpi4py import MPI
+
+    try:
+        return bool(request.Test())
+    except MPI.Exception:
+        return True

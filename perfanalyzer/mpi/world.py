@@ -56,7 +56,11 @@ def init_world() -> Any:
     except (ImportError, RuntimeError) as exc:
         raise OptionError(f"--enable-mpi: the MPI library cannot be loaded ({exc}); "
                           f"{INSTALL_HINT}") from exc
-    return MPI.COMM_WORLD
+    comm = MPI.COMM_WORLD
+    # A dead peer makes MPI calls fail: return the error (mpi4py raises it) instead of aborting
+    # this rank too, so it can write what it measured.
+    comm.Set_errhandler(MPI.ERRORS_RETURN)
+    return comm
 
 
 @dataclass(frozen=True, kw_only=True)

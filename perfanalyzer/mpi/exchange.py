@@ -148,7 +148,7 @@ class Exchange:
         from mpi4py import MPI
 
         try:
-            return request.test()  # type: ignore[no-any-return]
+            return request.test()
         except MPI.Exception as exc:
             self.lost.add(rank)
             raise RankLost(f"{self.who(rank)} stopped answering "

@@ -229,3 +229,14 @@ def test_ranks_as_separate_hosts_in_network_namespaces(tmp_path: Path) -> None:
                 - before == total
         finally:
             server.stop()
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_ctrl_c_on_mpiexec_stops_every_rank_like_a_single_run(triton: Any, tmp_path: Path) -> None:
+    proc, csv_path, log = _start(tmp_path, triton.http_url)
+    proc.send_signal(signal.SIGINT)  # mpiexec forwards it to every rank
+    code = _wait(proc, 60)
+    assert code == 130, log.read_text()
+    assert len(rows(csv_path)) >= 1 and (tmp_path / "k.json").exists()
+    assert not error_lines(log.read_text())

@@ -240,3 +240,8 @@ def test_ctrl_c_on_mpiexec_stops_every_rank_like_a_single_run(triton: Any, tmp_p
     assert code == 130, log.read_text()
     assert len(rows(csv_path)) >= 1 and (tmp_path / "k.json").exists()
     assert not error_lines(log.read_text())
+
+
+def test_launch_server_is_refused_with_enable_mpi() -> None:
+    with pytest.raises(OptionError, match="--launch-server"):
+        world.check_flags(RunConfig(model="m", enable_mpi=True, launch_server=True))

@@ -54,6 +54,10 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     check_export_path(cfg.profile_export_file)  # refused before any load, as perf_analyzer does
+    if cfg.enable_mpi:  # MPI (issue 17): flags that cannot work across ranks
+        from ..mpi.world import check_flags
+
+        check_flags(cfg)
     if cfg.baseline and not os.path.isfile(cfg.baseline):
         raise OptionError(f"--baseline: {cfg.baseline} does not exist")
     with _maybe_server(cfg) as effective:

@@ -95,7 +95,10 @@ class MpiSync:
         return dataclasses.replace(plan, cores=plan.cores * self.group.size)
 
     def report(self, point: PointResult) -> PointResult:
-        """A merged group reports its total load: the per-rank level times the ranks."""
+        """A merged group reports its total load: the per-rank level times the ranks. A stop seen
+        at the "done" exchange (Ctrl-C on another rank) marks the point interrupted."""
+        if self.stop_event.is_set() and not point.interrupted:
+            point = dataclasses.replace(point, interrupted=True)
         if not self.group.merged:
             return point
         return dataclasses.replace(point, level=point.level * self.group.size)

@@ -40,6 +40,13 @@ LOAD_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+def check_flags(cfg: RunConfig) -> None:
+    """Flags that cannot work across ranks (before anything is started)."""
+    if cfg.launch_server:
+        raise OptionError("--enable-mpi: --launch-server would start one server per rank; start "
+                          "one (perfanalyzer serve) and give every rank its URL with -u")
+
+
 def under_mpiexec() -> bool:
     return any(k in os.environ for k in MPI_ENV)
 

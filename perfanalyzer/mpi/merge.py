@@ -13,6 +13,7 @@ group: its count equals the server's count delta.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import Any
@@ -45,10 +46,14 @@ async def _inner_sync(load: LoadManager, t_ns: int) -> None:
 class MemberLoad:
     """A member's load: its own, plus a shipment to the leader at every edge and at stop."""
 
-    def __init__(self, inner: LoadManager, exchange: Exchange, leader: int) -> None:
+    def __init__(self, inner: LoadManager, exchange: Exchange, leader: int,
+                 phase: float = 0.0) -> None:
         self.inner, self.exchange, self.leader = inner, exchange, leader
         self.buffer = inner.buffer
         self._taken = 0
+        #: Open-loop modes: this member's share of one send interval (its position in the group
+        #: over the group's size), so the ranks' schedules interleave instead of sending together.
+        self.phase = phase
 
     @property
     def sent(self) -> int:
@@ -63,6 +68,8 @@ class MemberLoad:
         return self.inner.in_flight
 
     async def apply(self, level: float) -> None:
+        if self.phase and level > 0:
+            await asyncio.sleep(self.phase / level)
         await self.inner.apply(level)
 
     async def sync(self, t_ns: int) -> None:

@@ -19,6 +19,7 @@ import dataclasses
 import math
 from typing import cast
 
+from ..config import LoadMode
 from ..load.base import LoadManager
 from ..measure.window import COUNT_WINDOW_CAP_S, PointResult, WindowPlan
 from .exchange import ACTIVE, IDLE, Exchange
@@ -37,6 +38,7 @@ class MpiSync:
     def __init__(self, exchange: Exchange, group: Group, infos: list[RankInfo],
                  stop_event: asyncio.Event) -> None:
         self.exchange, self.group, self.stop_event = exchange, group, stop_event
+        self.infos = infos
         longest = max(i.interval_s for i in infos)
         if any(i.count_windows for i in infos):
             longest = max(longest, COUNT_WINDOW_CAP_S)
@@ -89,7 +91,9 @@ class MpiSync:
         if self.group.is_leader:
             # cast: ``sent``/``late`` are read-only sums here, settable in the protocol
             return cast(LoadManager, LeaderLoad(load, self.exchange, self.group.ranks[1:]))
-        return cast(LoadManager, MemberLoad(load, self.exchange, self.group.leader))
+        rate = self.infos[self.group.rank].load[0] is not LoadMode.CONCURRENCY
+        phase = self.group.ranks.index(self.group.rank) / self.group.size if rate else 0.0
+        return cast(LoadManager, MemberLoad(load, self.exchange, self.group.leader, phase))
 
     def plan(self, plan: WindowPlan) -> WindowPlan:
         return dataclasses.replace(plan, cores=plan.cores * self.group.size)

@@ -48,6 +48,7 @@ class Exchange:
         self.seq = 0
         self.names = names or {}
         self.lost: set[int] = set()
+        self.failed = False  # this rank told the others it stops
         self._pending: list[tuple[Any, Any]] = []  # sends not known complete, with their data
 
     def who(self, rank: int) -> str:
@@ -67,7 +68,7 @@ class Exchange:
         self._pending = [(q, keep) for q, keep in self._pending if not _done(q)]
         bad = [r for r in peers if int(out[r, 0]) != self.seq]
         if bad:
-            raise RankLost(f"{self.who(bad[0])} is out of step (exchange {int(out[bad[0], 0])}, "
+            raise self._lost(f"{self.who(bad[0])} is out of step (exchange {int(out[bad[0], 0])}, "
                            f"expected {self.seq}): the ranks' flags make them take different paths")
         return out
 
@@ -80,7 +81,7 @@ class Exchange:
                 missing = [r for r, q in zip(ranks, requests, strict=True) if not _done(q)]
                 self.lost.update(missing)
                 names = ", ".join(self.who(r) for r in missing)
-                raise RankLost(f"{names} did not reach {what} within {timeout_s:g} s "
+                raise self._lost(f"{names} did not reach {what} within {timeout_s:g} s "
                                "(died, hung or was stopped): stopping")
             await asyncio.sleep(POLL_S)
 
@@ -93,7 +94,7 @@ class Exchange:
             missing = [r for r, q in zip(ranks, requests, strict=True) if q != MPI.REQUEST_NULL]
             self.lost.update(missing)
             names = ", ".join(self.who(r) for r in missing) or "a rank"
-            raise RankLost(f"{names} stopped answering ({exc.Get_error_string().strip()}): "
+            raise self._lost(f"{names} stopped answering ({exc.Get_error_string().strip()}): "
                            "stopping") from exc
 
     def check_failures(self) -> None:
@@ -105,10 +106,19 @@ class Exchange:
             rank = status.Get_source()
             message = self.comm.recv(source=rank, tag=FAIL_TAG)
             self.lost.add(rank)
-            raise RankLost(f"{self.who(rank)} failed: {message}")
+            raise self._lost(f"{self.who(rank)} failed: {message}")
+
+    def _lost(self, message: str) -> RankLost:
+        """The error to raise; the other ranks are told at once (they may be waiting on this one,
+        e.g. a merged group's members on their leader)."""
+        self.announce_failure(message)
+        return RankLost(message)
 
     def announce_failure(self, message: str) -> None:
         """Tell every other rank (without waiting) that this one stops with ``message``."""
+        if self.failed:
+            return
+        self.failed = True
         for r in range(self.size):
             if r != self.rank and r not in self.lost:
                 self._pending.append((self.comm.isend(message, dest=r, tag=FAIL_TAG), None))
@@ -140,7 +150,7 @@ class Exchange:
             self.check_failures()
             if time.monotonic() > deadline:
                 self.lost.add(rank)
-                raise RankLost(f"{self.who(rank)} did not reach {what} within {timeout_s:g} s "
+                raise self._lost(f"{self.who(rank)} did not reach {what} within {timeout_s:g} s "
                                "(died, hung or was stopped): stopping")
             await asyncio.sleep(POLL_S)
 
@@ -151,7 +161,7 @@ class Exchange:
             return request.test()
         except MPI.Exception as exc:
             self.lost.add(rank)
-            raise RankLost(f"{self.who(rank)} stopped answering "
+            raise self._lost(f"{self.who(rank)} stopped answering "
                            f"({exc.Get_error_string().strip()}): stopping") from exc
 
     def send(self, obj: Any, rank: int, tag: int) -> None:

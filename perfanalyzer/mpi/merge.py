@@ -78,8 +78,8 @@ class MemberLoad:
 
     async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
         await self.inner.stop(drain_timeout_s)
-        if self.leader not in self.exchange.lost:
-            self._ship(self.buffer.count, time.perf_counter_ns(), final=True)
+        # Always (a send does not wait): a leader that failed still collects the drain.
+        self._ship(self.buffer.count, time.perf_counter_ns(), final=True)
 
     def extra_cpu_ns(self) -> int:
         extra = getattr(self.inner, "extra_cpu_ns", None)

@@ -43,9 +43,9 @@ class MpiSession:
         self.exchange.announce_failure(message)
 
     def leave(self, code: int) -> int:
-        """After the outputs are written. With a lost rank, MPI_Finalize could wait for ever: exit
-        now (outputs flushed) instead."""
-        if self.exchange.lost:
+        """After the outputs are written. With a lost or failed rank, MPI_Finalize could wait for
+        ever: exit now (outputs flushed) instead."""
+        if self.exchange.lost or self.exchange.failed:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)

@@ -3,6 +3,7 @@ namespaces. Skipped without mpi4py/mpiexec (the mpi extra)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -102,6 +103,8 @@ def test_two_ranks_merge_into_one_row_that_matches_the_server(triton: Any, tmp_p
     total = export_requests(export)  # every request of both ranks, drain included
     assert settled_success_count(triton.http_url, "delay", before + total) - before == total
     assert r.stdout.count("Request concurrency: 4") == 1  # one console summary
+    mpi = json.loads(export.read_text())["perfanalyzer"]["provenance"]["mpi"]
+    assert len(mpi["group"]) == 2 and mpi["lost"] == []
 
 
 def _avg_latency_us(stdout: str) -> float:

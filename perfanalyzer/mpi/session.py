@@ -80,6 +80,10 @@ def finish(session: MpiSession, run: RunResult, write: Callable[[], int]) -> int
     """Write this rank's outputs (a merged group's members have none) and leave."""
     if run.failure:
         session.fail(run.failure)
+    run.provenance["mpi"] = {  # which processes this result is made of (in the export)
+        "world_size": len(session.infos), "rank": session.rank,
+        "group": [session.infos[r].name for r in session.group.ranks],
+        "lost": sorted(session.infos[r].name for r in session.exchange.lost)}
     if session.group.merged and not session.group.is_leader:
         code = EXIT_GENERIC if run.failure else EXIT_INTERRUPTED if run.interrupted else EXIT_OK
         if run.failure:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,8 @@ def run_k(k: int, url: str, args: argparse.Namespace, tmp: Path) -> dict[str, fl
             "records": total, "served": served}
 
 
-def skew(url: str, grpc_url: str, args: argparse.Namespace, tmp: Path) -> list[float]:
+def skew(url: str, grpc_url: str, args: argparse.Namespace,
+         tmp: Path) -> tuple[list[float], list[dict[str, float]]]:
     exports = [tmp / "skew_http.json", tmp / "skew_grpc.json"]
     segs = [[*PA, "--enable-mpi", "-u", u, "-i", proto, "-m", MODEL, "--concurrency-range",
              str(args.concurrency), "-p", str(args.p), "-s", "10",
@@ -74,7 +76,9 @@ def skew(url: str, grpc_url: str, args: argparse.Namespace, tmp: Path) -> list[f
     if r.returncode not in (0, 2):
         raise SystemExit(f"skew run: exit {r.returncode}\n{r.stderr}")
     (a,), (b,) = (window_edges(e) for e in exports)
-    return [abs(x - y) / 1e6 for x, y in zip(a, b, strict=True)]
+    notices = [json.loads(e.read_text())["perfanalyzer"]["provenance"]["mpi"]["edge_notice_ms"]
+               for e in exports]
+    return [abs(x - y) / 1e6 for x, y in zip(a, b, strict=True)], notices
 
 
 def main() -> None:
@@ -92,7 +96,7 @@ def main() -> None:
         server = TritonLauncher(model_repository=repo).start(timeout_s=300)
         try:
             results = [run_k(k, server.http_url, args, tmp) for k in args.ranks]
-            edges = skew(server.http_url, server.grpc_url, args, tmp)
+            edges, notices = skew(server.http_url, server.grpc_url, args, tmp)
         finally:
             server.stop()
     one = next((r["throughput"] for r in results if r["k"] == 1), None)
@@ -107,6 +111,8 @@ def main() -> None:
               f"{r['records']:>8} {r['served']:>8} {ok:>6}")
     print(f"window-edge skew between two ranks over {len(edges)} edges: max {max(edges):.2f} ms, "
           f"median {sorted(edges)[len(edges) // 2]:.2f} ms")
+    print("each rank's own bound (how late it saw its exchanges complete, no common clock): "
+          + "; ".join(f"max {n['max']:.2f} ms, p50 {n['p50']:.2f} ms" for n in notices))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class Exchange:
         self.names = names or {}
         self.lost: set[int] = set()
         self.failed = False  # this rank told the others it stops
+        self.notice_ns: list[int] = []  # per exchange: how late this rank saw it complete, at most
         self._pending: list[tuple[Any, Any]] = []  # sends not known complete, with their data
 
     def who(self, rank: int) -> str:
@@ -75,7 +76,9 @@ class Exchange:
     async def _wait(self, requests: list[Any], ranks: list[int], timeout_s: float,
                     what: str) -> None:
         deadline = time.monotonic() + timeout_s
+        polled = 0  # when the last poll that found the exchange incomplete ran
         while not self._testall(requests, ranks):
+            polled = time.perf_counter_ns()
             self.check_failures()
             if time.monotonic() > deadline:
                 missing = [r for r, q in zip(ranks, requests, strict=True) if not _done(q)]
@@ -84,6 +87,9 @@ class Exchange:
                 raise self._lost(f"{names} did not reach {what} within {timeout_s:g} s "
                                "(died, hung or was stopped): stopping")
             await asyncio.sleep(POLL_S)
+        # The last message arrived between the last two polls: this rank saw it at most this late
+        # (0 when it was the last to arrive). A bound on its part of the edge skew, on its own clock.
+        self.notice_ns.append(time.perf_counter_ns() - polled if polled else 0)
 
     def _testall(self, requests: list[Any], ranks: list[int]) -> bool:
         from mpi4py import MPI

@@ -83,10 +83,23 @@ def finish(session: MpiSession, run: RunResult, write: Callable[[], int]) -> int
     run.provenance["mpi"] = {  # which processes this result is made of (in the export)
         "world_size": len(session.infos), "rank": session.rank,
         "group": [session.infos[r].name for r in session.group.ranks],
-        "lost": sorted(session.infos[r].name for r in session.exchange.lost)}
+        "lost": sorted(session.infos[r].name for r in session.exchange.lost),
+        "edge_notice_ms": _notice(session.exchange.notice_ns),
+        # Each window edge on this rank's monotonic clock, read right after the barrier (ranks of
+        # one host share that clock: their differences are the edge skew).
+        "edges_clock_ns": session.sync.edge_times}
     if session.group.merged and not session.group.is_leader:
         code = EXIT_GENERIC if run.failure else EXIT_INTERRUPTED if run.interrupted else EXIT_OK
         if run.failure:
             print(f"error: {run.failure}", file=sys.stderr, flush=True)
         return session.leave(code)
     return session.leave(write())
+
+
+def _notice(values: list[int]) -> dict[str, float]:
+    """How late this rank saw its exchanges complete, at most (ms): its share of the edge skew."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {"p50": ordered[len(ordered) // 2] / 1e6, "max": ordered[-1] / 1e6,
+            "exchanges": float(len(ordered))}

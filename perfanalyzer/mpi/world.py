@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,21 @@ def check_flags(cfg: RunConfig) -> None:
                           "one (perfanalyzer serve) and give every rank its URL with -u")
 
 
+#: Longest MPI_Init may wait for the other ranks.
+INIT_TIMEOUT_S = 60.0
+_WATCHDOG = """
+import os, sys, time
+pid, end = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    time.sleep(0.25)
+    if os.getppid() != pid:  # the rank is gone: nothing to stop
+        sys.exit(0)
+sys.stderr.write(f"error: --enable-mpi: MPI did not start within {sys.argv[2]} s: every rank of "
+                 "the mpiexec line must run perfanalyzer --enable-mpi\\n")
+os.kill(pid, 9)
+"""
+
+
 def under_mpiexec() -> bool:
     return any(k in os.environ for k in MPI_ENV)
 
@@ -58,11 +75,19 @@ def init_world() -> Any:
     if not under_mpiexec():
         raise OptionError("--enable-mpi: this process was not started by mpiexec "
                           "(run: mpiexec -n N perfanalyzer --enable-mpi ...)")
+    # MPI_Init waits (spinning, inside C: no Python timer can run) until every rank of the
+    # mpiexec line has started MPI; a rank without --enable-mpi never does. A watchdog process
+    # gives it a deadline.
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()),
+                                 str(INIT_TIMEOUT_S)], stdin=subprocess.DEVNULL)
     try:
         from mpi4py import MPI
     except (ImportError, RuntimeError) as exc:
         raise OptionError(f"--enable-mpi: the MPI library cannot be loaded ({exc}); "
                           f"{INSTALL_HINT}") from exc
+    finally:
+        watchdog.kill()
+        watchdog.wait()
     comm = MPI.COMM_WORLD
     # A dead peer makes MPI calls fail: return the error (mpi4py raises it) instead of aborting
     # this rank too, so it can write what it measured.

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import RunConfig
+from perfanalyzer.errors import OptionError
 from perfanalyzer.mpi import world
 
 from .mpi_util import (
@@ -52,7 +52,7 @@ def test_enable_mpi_without_mpi4py_names_the_extra(monkeypatch: pytest.MonkeyPat
 
 
 def _info(rank: int, **flags: Any) -> world.RankInfo:
-    return world.rank_info(RunConfig(model=flags.pop("model", "m"), **flags), rank)
+    return world.rank_info(RunConfig.of(model=flags.pop("model", "m"), **flags), rank)
 
 
 def test_groups_same_model_and_endpoint_merge_led_by_the_lowest_rank() -> None:
@@ -256,4 +256,4 @@ def test_ctrl_c_on_mpiexec_stops_every_rank_like_a_single_run(triton: Any, tmp_p
 
 def test_launch_server_is_refused_with_enable_mpi() -> None:
     with pytest.raises(OptionError, match="--launch-server"):
-        world.check_flags(RunConfig(model="m", enable_mpi=True, launch_server=True))
+        world.check_flags(RunConfig.of(model="m", enable_mpi=True, launch_server=True))

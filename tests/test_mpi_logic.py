@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from perfanalyzer.config import RunConfig
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.mpi.exchange import ACTIVE, IDLE, RankLost
 from perfanalyzer.mpi.merge import LeaderLoad
 from perfanalyzer.mpi.sync import MpiSync
 from perfanalyzer.mpi.world import Group, rank_info
+from perfanalyzer.records import RecordBuffer
 
 Row = tuple[float, float, float]  # kind, stop, value
 
@@ -50,7 +50,7 @@ class ScriptedExchange:
 def _sync(rank: int, ranks: tuple[int, ...], others: Callable[[int, Row], dict[int, Row]],
           size: int = 2) -> tuple[MpiSync, ScriptedExchange, asyncio.Event]:
     ex = ScriptedExchange(size, rank, others)
-    infos = [rank_info(RunConfig(model="m"), r) for r in range(size)]
+    infos = [rank_info(RunConfig.of(model="m"), r) for r in range(size)]
     stop = asyncio.Event()
     return MpiSync(ex, Group(ranks=ranks, rank=rank), infos, stop), ex, stop  # type: ignore[arg-type]
 
@@ -112,6 +112,12 @@ class _Inner:
 
     async def stop(self, drain_timeout_s: float = 0.0) -> None:
         return None
+
+    async def sync(self, t_ns: int) -> None:
+        return None
+
+    def extra_cpu_ns(self) -> int:
+        return 0
 
 
 def _shipment(lasts: list[int], t: int, final: bool = False) -> dict[str, Any]:

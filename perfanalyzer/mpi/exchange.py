@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..client.errors import PerfAnalyzerError
+from ..errors import PerfAnalyzerError
 
 ACTIVE, IDLE = 0.0, 1.0
 #: Poll period while waiting for the other ranks (the edge skew it adds is at most this).

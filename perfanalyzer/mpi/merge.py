@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..load.base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
-from ..measure.records import COLUMNS, RecordBuffer, RecordSlice
+from ..records import COLUMNS, RecordBuffer, RecordSlice
 from .exchange import RECORDS_TAG, Exchange, RankLost
 
 #: Longest the leader waits for a member's shipment after its own edge.
@@ -33,35 +33,25 @@ TIME_COLUMNS = ("intended", "sent", "first", "last")
 
 
 def _cpu_ns(load: LoadManager) -> int:
-    extra = getattr(load, "extra_cpu_ns", None)
-    return time.process_time_ns() + (int(extra()) if callable(extra) else 0)
+    return time.process_time_ns() + load.extra_cpu_ns()
 
 
 async def _inner_sync(load: LoadManager, t_ns: int) -> None:
-    sync = getattr(load, "sync", None)  # --workers: records reach the buffer late
-    if sync is not None:
-        await sync(t_ns)
+    await load.sync(t_ns)  # --workers: records reach the buffer late
 
 
-class MemberLoad:
+class MemberLoad(LoadManager):
     """A member's load: its own, plus a shipment to the leader at every edge and at stop."""
 
     def __init__(self, inner: LoadManager, exchange: Exchange, leader: int,
                  phase: float = 0.0) -> None:
         self.inner, self.exchange, self.leader = inner, exchange, leader
         self.buffer = inner.buffer
+        self.sent = self.late = 0  # as of the last edge (when the measurer reads them)
         self._taken = 0
         #: Open-loop modes: this member's share of one send interval (its position in the group
         #: over the group's size), so the ranks' schedules interleave instead of sending together.
         self.phase = phase
-
-    @property
-    def sent(self) -> int:
-        return self.inner.sent
-
-    @property
-    def late(self) -> int:
-        return self.inner.late
 
     @property
     def in_flight(self) -> int:
@@ -74,6 +64,7 @@ class MemberLoad:
 
     async def sync(self, t_ns: int) -> None:
         await _inner_sync(self.inner, t_ns)
+        self.sent, self.late = self.inner.sent, self.inner.late
         self._ship(self.buffer.index_at(t_ns, self._taken), t_ns, final=False)
 
     async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
@@ -82,8 +73,7 @@ class MemberLoad:
         self._ship(self.buffer.count, time.perf_counter_ns(), final=True)
 
     def extra_cpu_ns(self) -> int:
-        extra = getattr(self.inner, "extra_cpu_ns", None)
-        return int(extra()) if callable(extra) else 0
+        return self.inner.extra_cpu_ns()
 
     def _ship(self, hi: int, t_ns: int, *, final: bool) -> None:
         part = self.buffer.view(self._taken, hi)
@@ -94,24 +84,17 @@ class MemberLoad:
                            self.leader, RECORDS_TAG)
 
 
-class LeaderLoad:
+class LeaderLoad(LoadManager):
     """The leader's load: its own, and the group's buffer (every member's records merged)."""
 
     def __init__(self, inner: LoadManager, exchange: Exchange, members: tuple[int, ...],
                  drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
         self.inner, self.exchange, self.members = inner, exchange, members
         self.buffer = RecordBuffer()
+        self.sent = self.late = 0  # the group's, as of the last edge (when the measurer reads them)
         self._taken = 0
         self._counters: dict[int, tuple[int, int, int]] = {m: (0, 0, 0) for m in members}
         self._final: set[int] = set()
-
-    @property
-    def sent(self) -> int:
-        return self.inner.sent + sum(c[0] for c in self._counters.values())
-
-    @property
-    def late(self) -> int:
-        return self.inner.late + sum(c[1] for c in self._counters.values())
 
     @property
     def in_flight(self) -> int:
@@ -121,9 +104,7 @@ class LeaderLoad:
         await self.inner.apply(level)
 
     def extra_cpu_ns(self) -> int:
-        extra = getattr(self.inner, "extra_cpu_ns", None)
-        own = int(extra()) if callable(extra) else 0
-        return own + sum(c[2] for c in self._counters.values())
+        return self.inner.extra_cpu_ns() + sum(c[2] for c in self._counters.values())
 
     async def sync(self, t_ns: int) -> None:
         await _inner_sync(self.inner, t_ns)
@@ -139,6 +120,8 @@ class LeaderLoad:
                                "leader did")
             parts.append(self._shifted(m, msg, t_ns - int(msg["t"])))
         self._append(parts)
+        self.sent = self.inner.sent + sum(c[0] for c in self._counters.values())
+        self.late = self.inner.late + sum(c[1] for c in self._counters.values())
 
     async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
         await self.inner.stop(drain_timeout_s)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from ..client.errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OK
 from ..config import RunConfig
+from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OK
 from ..measure.result import RunResult
 from .exchange import Exchange
 from .sync import MpiSync
@@ -66,8 +66,8 @@ async def start(cfg: RunConfig, stop_event: asyncio.Event) -> MpiSession:
             if group.merged and group.is_leader else
             f"merges its load into rank {group.leader}'s results" if group.merged else
             "measures on its own")
-    print(f"perfanalyzer {me.name} of {comm.Get_size()}: model '{cfg.model}' at "
-          f"{cfg.server_url}; {role}", file=sys.stderr, flush=True)
+    print(f"perfanalyzer {me.name} of {comm.Get_size()}: model '{cfg.server.model}' at "
+          f"{cfg.server.server_url}; {role}", file=sys.stderr, flush=True)
     out: TextIO = sys.stdout
     if group.merged and not group.is_leader:
         cfg = cfg.replace(filename=None, profile_export_file=None, baseline=None)

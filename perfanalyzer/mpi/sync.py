@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-from typing import cast
 
 from ..config import LoadMode
 from ..load.base import LoadManager
@@ -89,11 +88,10 @@ class MpiSync:
         if not self.group.merged:
             return load
         if self.group.is_leader:
-            # cast: ``sent``/``late`` are read-only sums here, settable in the protocol
-            return cast(LoadManager, LeaderLoad(load, self.exchange, self.group.ranks[1:]))
+            return LeaderLoad(load, self.exchange, self.group.ranks[1:])
         rate = self.infos[self.group.rank].load[0] is not LoadMode.CONCURRENCY
         phase = self.group.ranks.index(self.group.rank) / self.group.size if rate else 0.0
-        return cast(LoadManager, MemberLoad(load, self.exchange, self.group.leader, phase))
+        return MemberLoad(load, self.exchange, self.group.leader, phase)
 
     def plan(self, plan: WindowPlan) -> WindowPlan:
         return dataclasses.replace(plan, cores=plan.cores * self.group.size)

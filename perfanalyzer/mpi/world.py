@@ -16,8 +16,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..client.errors import OptionError
 from ..config import RunConfig
+from ..config.table import GROUP_OF
+from ..errors import OptionError
 
 #: Variables a process started by mpiexec has (MPICH/Hydra, PMIx, Open MPI, Intel MPI, Slurm PMI).
 MPI_ENV = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
@@ -44,7 +45,7 @@ LOAD_FIELDS: tuple[tuple[str, str], ...] = (
 
 def check_flags(cfg: RunConfig) -> None:
     """Flags that cannot work across ranks (before anything is started)."""
-    if cfg.launch_server:
+    if cfg.server.launch_server:
         raise OptionError("--enable-mpi: --launch-server would start one server per rank; start "
                           "one (perfanalyzer serve) and give every rank its URL with -u")
 
@@ -113,11 +114,12 @@ class RankInfo:
 
 
 def rank_info(cfg: RunConfig, rank: int) -> RankInfo:
+    srv = cfg.server
     return RankInfo(rank=rank, host=platform.node(), pid=os.getpid(),
-                    key=(cfg.model, cfg.model_version, cfg.server_url, cfg.protocol),
-                    load=tuple(getattr(cfg, f) for f, _ in LOAD_FIELDS),
-                    interval_s=cfg.measurement_interval_ms / 1000.0,
-                    count_windows=cfg.measurement_mode == "count_windows" or cfg.request_count > 0)
+                    key=(srv.model, srv.model_version, srv.server_url, srv.protocol),
+                    load=tuple(getattr(getattr(cfg, GROUP_OF[f]), f) for f, _ in LOAD_FIELDS),
+                    interval_s=cfg.measurement.measurement_interval_ms / 1000.0,
+                    count_windows=cfg.measurement.count_windows)
 
 
 @dataclass(frozen=True, kw_only=True)

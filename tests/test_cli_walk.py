@@ -58,6 +58,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),
     "--metrics-interval": ("--metrics-interval", "10"), "--baseline": ("--baseline", "b.json"),
     "--launch-server": ("--launch-server",), "--model-repository": ("--model-repository", "repo"),
+    "--enable-mpi": ("--enable-mpi",),
     "--seed": ("--seed", "5"), "--service-kind": ("--service-kind", "openai"), "-t": ("-t", "3"),
     "-d": ("-d", "-l", "5"), "-c": ("-c", "3"), "-z": ("-z",), "--data-directory": ("--data-directory", "d"),
     "--trace-level": ("--trace-level", "TIMESTAMPS"), "--trace-rate": ("--trace-rate", "5"),

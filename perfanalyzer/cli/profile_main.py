@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from .. import cleanup
 from ..config import RunConfig
@@ -52,6 +53,10 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     check_export_path(cfg.output.profile_export_file)  # refused before any load, as perf_analyzer does
+    if cfg.load.enable_mpi:  # MPI (issue 17): flags that cannot work across ranks
+        from ..mpi.world import check_flags
+
+        check_flags(cfg)
     if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
         raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
     with _maybe_server(cfg) as effective:
@@ -81,15 +86,32 @@ async def _main(cfg: RunConfig) -> int:
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
+    mpi: Any = None  # --- MPI (issue 17): perfanalyzer.mpi.session.MpiSession
     try:
         def on_point(run: RunResult, _point: PointResult) -> None:
             _write(cfg, run)  # after every point: nothing measured is lost
 
-        run = await profile(cfg, stop_event=stop, on_point=on_point)
+        if cfg.load.enable_mpi:  # join the ranks; flags checked across them before any load
+            from ..mpi.session import start
+
+            mpi = await start(cfg, stop)
+            cfg = mpi.cfg
+        run = await profile(cfg, stop_event=stop, on_point=on_point,
+                            **({"sync": mpi.sync, "out": mpi.out} if mpi else {}))
+    except PerfAnalyzerError as exc:
+        if mpi is None:
+            raise
+        mpi.fail(str(exc))
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return int(mpi.leave(exc.exit_code))
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         cleanup.run_all()
+    if mpi is not None:
+        from ..mpi.session import finish
+
+        return int(finish(mpi, run, lambda: _finish(cfg, run)))
     return _finish(cfg, run)
 
 

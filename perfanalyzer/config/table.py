@@ -148,6 +148,12 @@ class LoadConfig:
     workers: int = opt(0, "--workers", kind=int, check=_nonneg,
                        message="--workers must be >= 0, got {value}",
                        help="Load worker processes (0 = automatic).")
+    # --- MPI (issue 17, perfanalyzer/mpi) ---
+    enable_mpi: bool = opt(False, "--enable-mpi", switch=True,
+                           help="Run as one rank under mpiexec: ranks start levels and cut windows "
+                           "together; ranks on the same model and URL merge their load (needs the "
+                           "mpi extra).")
+    # --- end MPI ---
     sequence_length: int = opt(DEFAULT_SEQUENCE_LENGTH, "--sequence-length", kind=int,
                                cli_default=None, given="sequence_length_given",
                                help=f"Requests per sequence (default {DEFAULT_SEQUENCE_LENGTH}).")

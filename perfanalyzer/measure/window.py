@@ -21,6 +21,7 @@ from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summ
 from .prometheus import Scrape
 from .server_stats import ServerStatsReader, Snapshot
 from .stabilizer import Criteria, Verdict, WindowFigures, adaptive_scale, judge
+from .sync import NO_SYNC, RunSync
 
 COUNT_POLL_S = 0.01
 LAG_PROBE_PERIOD_S = 0.025
@@ -135,9 +136,10 @@ class Measurer:
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
                  on_window: Callable[[float, Window, Verdict], None] | None = None,
-                 scraper: object | None = None) -> None:
+                 scraper: object | None = None, sync: RunSync = NO_SYNC) -> None:
         self.load = load
         self.scraper = scraper  # --collect-metrics: prometheus.Scraper (between(lo_ns, hi_ns))
+        self.run_sync = sync  # several processes (MPI ranks) cut windows at the same edges
         self.stats = stats
         self.plan = plan
         self.stop_event = stop_event or asyncio.Event()
@@ -174,6 +176,7 @@ class Measurer:
         windows: list[Window] = []
         figures: list[WindowFigures] = []
         interval = plan.interval_s
+        await self.run_sync.edge(False)  # MPI: the first edge together
         start = time.perf_counter_ns()
         await self._sync(start)
         lo = buf.index_at(start)
@@ -184,6 +187,7 @@ class Measurer:
         interrupted = False
         while True:
             interrupted = await self._wait_edge(lo, interval)
+            interrupted = await self.run_sync.edge(interrupted)  # MPI: edge = barrier
             end = time.perf_counter_ns()
             await self._sync(end)
             hi = buf.index_at(end, lo)
@@ -209,7 +213,7 @@ class Measurer:
             verdict = self._judge(figures)
             if self.on_window:
                 self.on_window(level, windows[-1], verdict)
-            if verdict.done or interrupted:
+            if await self.run_sync.decide(verdict.done, interrupted):  # MPI: every rank done
                 break
             if plan.adaptive:
                 interval = min(interval * adaptive_scale(figures, plan.criteria),

@@ -22,6 +22,7 @@ from ..load.build import build_load
 from ..measure.prometheus import scraper_for
 from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
+from ..measure.sync import NO_SYNC, RunSync
 from ..measure.window import Measurer, PointResult, window_plan
 from ..records import RecordBuffer
 from ..report import console, verbose
@@ -73,8 +74,10 @@ async def _server_identity(client: InferenceClient) -> dict[str, Any]:
 
 async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                   stop_event: asyncio.Event | None = None,
-                  on_point: Callable[[RunResult, PointResult], None] | None = None) -> RunResult:
-    """Measure every load level of ``cfg``; returns what was measured (also when interrupted)."""
+                  on_point: Callable[[RunResult, PointResult], None] | None = None,
+                  sync: RunSync = NO_SYNC) -> RunResult:
+    """Measure every load level of ``cfg``; returns what was measured (also when interrupted).
+    ``sync``: where several processes (MPI ranks, ``perfanalyzer.mpi``) meet; none by default."""
     out = out or sys.stdout
     stop_event = stop_event or asyncio.Event()
     client = await connect(cfg)
@@ -110,8 +113,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         buffer = RecordBuffer()
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
-        load = build_load(cfg, client, setup, payloads, buffer)
-        plan = window_plan(cfg, cores=workers.worker_count(cfg))
+        load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
+        run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
+        plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg)))
         out.write(console.settings_text(
             batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
@@ -123,9 +127,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             scraper.start()
         measurer = Measurer(load, stats, plan, stop_event,
                             on_window=verbose.window_callback(cfg, out, progress),
-                            scraper=scraper)
+                            scraper=scraper, sync=sync)
         try:
-            await _sweep(cfg, run, measurer, out, stop_event, on_point, progress)
+            await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)
         finally:
@@ -144,7 +148,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
 async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO,
                  stop_event: asyncio.Event,
                  on_point: Callable[[RunResult, PointResult], None] | None,
-                 progress: console.Progress) -> None:
+                 progress: console.Progress, sync: RunSync = NO_SYNC) -> None:
     integer = cfg.load.mode is LoadMode.CONCURRENCY
     start, end, step = (cfg.load.concurrency_range if integer else cfg.load.request_rate_range)
     if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
@@ -153,11 +157,13 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
     search = BinarySearch(start, end, step, integer=integer) if cfg.load.binary_search else None
     levels = linear(start, end, step, integer=integer)
     last: Outcome | None = None
+    ended = False
     while not stop_event.is_set():
-        level = search.next_level(last) if search else next(levels, None)
+        level = None if ended else search.next_level(last) if search else next(levels, None)
+        level = await sync.next_level(level)  # MPI: start together; a merged group follows its leader
         if level is None:
             break
-        point = await measurer.measure(level)
+        point = sync.report(await measurer.measure(level))
         progress.clear()  # the live line, before the point's block
         run.points.append(point)
         out.write(console.point_text(run, point, cfg.server.protocol))
@@ -171,7 +177,8 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         # Unlike perf_analyzer, an unstable point does not end a linear sweep: it is reported
         # with its spread (and exit code 2); only going over -l does.
         if search is None and over_limit(point, cfg):
-            break
+            ended = True  # (no further level: said at the next sync.next_level)
+    await sync.finish()  # MPI: keep answering the ranks still measuring
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:

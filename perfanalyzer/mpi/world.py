@@ -1,0 +1,182 @@
+"""Who runs with whom: MPI detection, the groups of ranks, the checks made before any load.
+
+Ranks given the same model, version, endpoint (URL and protocol) form one *group*: one merged
+load, led by its lowest world rank. Inside a group the load flags must be equal (else a one-line
+error before any load); ranks of different groups (MPMD: ``mpiexec -n 1 perfanalyzer -m a : -n 1
+perfanalyzer -m b``) each measure and write their own results, as perf_analyzer's ranks do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import RunConfig
+from ..config.table import GROUP_OF
+from ..errors import OptionError
+
+#: Variables a process started by mpiexec has (MPICH/Hydra, PMIx, Open MPI, Intel MPI, Slurm PMI).
+MPI_ENV = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
+           "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
+INSTALL_HINT = "pip install 'perfanalyzer[mpi]' (mpi4py and the mpich wheel)"
+
+#: The flags that shape a group's load and windows: they must be equal inside a merged group.
+LOAD_FIELDS: tuple[tuple[str, str], ...] = (
+    ("mode", "the load mode"), ("concurrency_range", "--concurrency-range"),
+    ("request_rate_range", "--request-rate-range"),
+    ("request_distribution", "--request-distribution"),
+    ("request_intervals", "--request-intervals"), ("binary_search", "--binary-search"),
+    ("latency_threshold_ms", "-l/--latency-threshold"), ("max_threads", "--max-threads"),
+    ("batch_size", "-b/--batch-size"), ("async_mode", "--sync"), ("streaming", "--streaming"),
+    ("measurement_mode", "--measurement-mode"),
+    ("measurement_interval_ms", "-p/--measurement-interval"),
+    ("measurement_request_count", "--measurement-request-count"),
+    ("stability_percentage", "-s/--stability-percentage"), ("max_trials", "-r/--max-trials"),
+    ("stability_windows", "--stability-windows"), ("percentile", "--percentile"),
+    ("request_count", "--request-count"), ("warmup_request_count", "--warmup-request-count"),
+    ("adaptive", "--adaptive"),
+)
+
+
+def check_flags(cfg: RunConfig) -> None:
+    """Flags that cannot work across ranks (before anything is started)."""
+    if cfg.server.launch_server:
+        raise OptionError("--enable-mpi: --launch-server would start one server per rank; start "
+                          "one (perfanalyzer serve) and give every rank its URL with -u")
+
+
+#: Longest MPI_Init may wait for the other ranks.
+INIT_TIMEOUT_S = 60.0
+_WATCHDOG = """
+import os, sys, time
+pid, end = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    time.sleep(0.25)
+    if os.getppid() != pid:  # the rank is gone: nothing to stop
+        sys.exit(0)
+sys.stderr.write(f"error: --enable-mpi: MPI did not start within {sys.argv[2]} s: every rank of "
+                 "the mpiexec line must run perfanalyzer --enable-mpi\\n")
+os.kill(pid, 9)
+"""
+
+
+def under_mpiexec() -> bool:
+    return any(k in os.environ for k in MPI_ENV)
+
+
+def init_world() -> Any:
+    """``MPI.COMM_WORLD``, or a one-line OptionError (mpi4py missing, not under mpiexec)."""
+    if importlib.util.find_spec("mpi4py") is None:
+        raise OptionError(f"--enable-mpi: mpi4py is not installed; {INSTALL_HINT}")
+    if not under_mpiexec():
+        raise OptionError("--enable-mpi: this process was not started by mpiexec "
+                          "(run: mpiexec -n N perfanalyzer --enable-mpi ...)")
+    # MPI_Init waits (spinning, inside C: no Python timer can run) until every rank of the
+    # mpiexec line has started MPI; a rank without --enable-mpi never does. A watchdog process
+    # gives it a deadline.
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()),
+                                 str(INIT_TIMEOUT_S)], stdin=subprocess.DEVNULL)
+    try:
+        from mpi4py import MPI
+    except (ImportError, RuntimeError) as exc:
+        raise OptionError(f"--enable-mpi: the MPI library cannot be loaded ({exc}); "
+                          f"{INSTALL_HINT}") from exc
+    finally:
+        watchdog.kill()
+        watchdog.wait()
+    comm = MPI.COMM_WORLD
+    # A dead peer makes MPI calls fail: return the error (mpi4py raises it) instead of aborting
+    # this rank too, so it can write what it measured.
+    comm.Set_errhandler(MPI.ERRORS_RETURN)
+    return comm
+
+
+@dataclass(frozen=True, kw_only=True)
+class RankInfo:
+    """What one rank tells the others at start."""
+
+    rank: int
+    host: str
+    pid: int
+    key: tuple[str, str, str, str]  # model, version, URL, protocol
+    load: tuple[Any, ...]
+    interval_s: float
+    count_windows: bool
+
+    @property
+    def name(self) -> str:
+        return f"rank {self.rank} ({self.host}, pid {self.pid})"
+
+
+def rank_info(cfg: RunConfig, rank: int) -> RankInfo:
+    srv = cfg.server
+    return RankInfo(rank=rank, host=platform.node(), pid=os.getpid(),
+                    key=(srv.model, srv.model_version, srv.server_url, srv.protocol),
+                    load=tuple(getattr(getattr(cfg, GROUP_OF[f]), f) for f, _ in LOAD_FIELDS),
+                    interval_s=cfg.measurement.measurement_interval_ms / 1000.0,
+                    count_windows=cfg.measurement.count_windows)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Group:
+    """The ranks sharing this rank's model and endpoint; ``leader`` (the lowest) merges them."""
+
+    ranks: tuple[int, ...]
+    rank: int
+
+    @property
+    def leader(self) -> int:
+        return self.ranks[0]
+
+    @property
+    def is_leader(self) -> bool:
+        return self.rank == self.leader
+
+    @property
+    def size(self) -> int:
+        return len(self.ranks)
+
+    @property
+    def merged(self) -> bool:
+        return self.size > 1
+
+
+def form_group(infos: list[RankInfo], rank: int) -> Group:
+    """This rank's group; OptionError (the same on every rank) on flags a group cannot take."""
+    for info in infos:  # every rank checks every group: all of them stop with the same line
+        ranks = [i for i in infos if i.key == info.key]
+        _check_same_load(ranks)
+    mine = infos[rank]
+    return Group(ranks=tuple(i.rank for i in infos if i.key == mine.key), rank=rank)
+
+
+def _check_same_load(ranks: list[RankInfo]) -> None:
+    first = ranks[0]
+    model = first.key[0]
+    for other in ranks[1:]:
+        for (_field, flag), a, b in zip(LOAD_FIELDS, first.load, other.load, strict=True):
+            if a != b:
+                raise OptionError(
+                    f"--enable-mpi: ranks {first.rank} and {other.rank} load model '{model}' at "
+                    f"{first.key[2]} with different {flag} ({_show(a)} vs {_show(b)}); give the "
+                    "ranks of one model the same load flags (or different models)")
+    if len(ranks) > 1:
+        for field, flag in (("count_windows", "count windows (--measurement-mode count_windows "
+                             "or --request-count)"), ("warmup", "--warmup-request-count")):
+            value = (first.count_windows if field == "count_windows"
+                     else first.load[[f for f, _ in LOAD_FIELDS].index("warmup_request_count")])
+            if value:
+                raise OptionError(f"--enable-mpi: ranks {', '.join(str(r.rank) for r in ranks)} "
+                                  f"merge their load on model '{model}'; {flag} is not "
+                                  "supported in a merged group (use time windows, -p)")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ":".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return getattr(value, "value", None) or str(value)

@@ -1,0 +1,151 @@
+"""The MPI hook's decisions and the leader's record merge, against a scripted exchange (no MPI)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from perfanalyzer.config import RunConfig
+from perfanalyzer.mpi.exchange import ACTIVE, IDLE, RankLost
+from perfanalyzer.mpi.merge import LeaderLoad
+from perfanalyzer.mpi.sync import MpiSync
+from perfanalyzer.mpi.world import Group, rank_info
+from perfanalyzer.records import RecordBuffer
+
+Row = tuple[float, float, float]  # kind, stop, value
+
+
+class ScriptedExchange:
+    """Returns the other ranks' rows from ``others(call_index, my_row)``; records my rows."""
+
+    def __init__(self, size: int, rank: int, others: Callable[[int, Row], dict[int, Row]],
+                 messages: dict[int, list[dict[str, Any]]] | None = None) -> None:
+        self.size, self.rank, self.others = size, rank, others
+        self.sent: list[Row] = []
+        self.lost: set[int] = set()
+        self.messages = messages or {}
+
+    async def rows(self, kind: float, stop: bool, value: float, timeout_s: float) -> np.ndarray:
+        mine = (kind, 1.0 if stop else 0.0, value)
+        out = np.zeros((self.size, 4))
+        for r, row in {**self.others(len(self.sent), mine), self.rank: mine}.items():
+            out[r] = (len(self.sent) + 1, *row)
+        self.sent.append(mine)
+        return out
+
+    def who(self, rank: int) -> str:
+        return f"rank {rank}"
+
+    async def receive(self, rank: int, tag: int, timeout_s: float, what: str) -> Any:
+        if not self.messages.get(rank):
+            raise RankLost(f"rank {rank} did not reach {what}")
+        return self.messages[rank].pop(0)
+
+
+def _sync(rank: int, ranks: tuple[int, ...], others: Callable[[int, Row], dict[int, Row]],
+          size: int = 2) -> tuple[MpiSync, ScriptedExchange, asyncio.Event]:
+    ex = ScriptedExchange(size, rank, others)
+    infos = [rank_info(RunConfig.of(model="m"), r) for r in range(size)]
+    stop = asyncio.Event()
+    return MpiSync(ex, Group(ranks=ranks, rank=rank), infos, stop), ex, stop  # type: ignore[arg-type]
+
+
+def test_a_member_follows_its_leaders_level_and_its_end() -> None:
+    levels = iter([5.0, math.nan])
+    sync, _, _ = _sync(1, (0, 1), lambda i, mine: {0: (ACTIVE, 0.0, next(levels))})
+
+    async def go() -> list[float | None]:
+        return [await sync.next_level(3.0), await sync.next_level(4.0)]
+
+    assert asyncio.run(go()) == [5.0, None]
+
+
+def test_no_rank_leaves_a_level_before_every_rank_is_done() -> None:
+    answers = iter([0.0, 1.0])  # the other rank: not done, then done
+    sync, ex, _ = _sync(0, (0,), lambda i, mine: {1: (ACTIVE, 0.0, next(answers))})
+
+    async def go() -> list[bool]:
+        return [await sync.decide(True, False), await sync.decide(True, False)]
+
+    assert asyncio.run(go()) == [False, True]
+    assert ex.sent[0][2] == 1.0  # this rank said done
+
+
+def test_a_member_defers_to_its_leader_and_an_idle_rank_is_neutral() -> None:
+    sync, ex, _ = _sync(1, (0, 1), lambda i, mine: {0: (ACTIVE, 0.0, 1.0), 2: (IDLE, 0.0, 0.0)},
+                        size=3)
+    assert asyncio.run(sync.decide(False, False)) is True
+    assert ex.sent[0][2] == 1.0  # a member always answers done: the leader judges the merge
+
+
+def test_an_interrupted_edge_ends_the_level_without_another_exchange() -> None:
+    sync, ex, _ = _sync(0, (0,), lambda i, mine: {1: (ACTIVE, 0.0, 0.0)})
+    assert asyncio.run(sync.decide(False, True)) is True
+    assert ex.sent == []
+
+
+def test_ctrl_c_on_another_rank_stops_this_one_at_the_next_exchange() -> None:
+    sync, _, stop = _sync(0, (0,), lambda i, mine: {1: (ACTIVE, 1.0, 0.0)})
+    assert asyncio.run(sync.edge(False)) is True
+    assert stop.is_set()
+
+
+def test_finish_answers_until_every_rank_is_idle() -> None:
+    sync, ex, _ = _sync(0, (0,), lambda i, mine: {1: (ACTIVE if i < 3 else IDLE, 0.0, 0.0)})
+    asyncio.run(sync.finish())
+    assert len(ex.sent) == 4 and all(row[0] == IDLE for row in ex.sent)
+
+
+class _Inner:
+    def __init__(self) -> None:
+        self.buffer = RecordBuffer()
+        self.sent = self.late = 0
+        self.in_flight = 0
+
+    async def apply(self, level: float) -> None:
+        return None
+
+    async def stop(self, drain_timeout_s: float = 0.0) -> None:
+        return None
+
+    async def sync(self, t_ns: int) -> None:
+        return None
+
+    def extra_cpu_ns(self) -> int:
+        return 0
+
+
+def _shipment(lasts: list[int], t: int, final: bool = False) -> dict[str, Any]:
+    b = RecordBuffer()
+    for x in lasts:
+        b.add(x - 10, x - 10, x)
+    return {"records": b.view().to_structured(), "errors": b.view().errors, "t": t,
+            "sent": len(lasts), "late": 0, "cpu": 7, "final": final}
+
+
+def test_the_leader_merges_member_records_onto_its_clock_in_completion_order() -> None:
+    inner = _Inner()
+    for x in (100, 300):
+        inner.buffer.add(x - 10, x - 10, x)
+    # The member's clock runs 1000 ahead: its edge at 1400 is the leader's 400.
+    ex = ScriptedExchange(2, 0, lambda i, m: {}, {1: [_shipment([1150, 1390], 1400),
+                                                      _shipment([1450], 1500, final=True)]})
+    load = LeaderLoad(inner, ex, (1,))  # type: ignore[arg-type]
+    asyncio.run(load.sync(400))
+    assert load.buffer.last[:load.buffer.count].tolist() == [100, 150, 300, 390]
+    assert (load.buffer.last - load.buffer.sent)[:4].tolist() == [10, 10, 10, 10]  # latency kept
+    assert load.sent == 2 and load.extra_cpu_ns() == 7
+    asyncio.run(load.stop())
+    assert load.buffer.count == 5  # the member's drain too: every request of the group
+
+
+def test_a_member_missing_at_an_edge_is_named() -> None:
+    ex = ScriptedExchange(2, 0, lambda i, m: {}, {1: []})
+    load = LeaderLoad(_Inner(), ex, (1,))  # type: ignore[arg-type]
+    with pytest.raises(RankLost, match="rank 1"):
+        asyncio.run(load.sync(400))

@@ -31,6 +31,19 @@ def _sequence_id_range(text: str | None) -> tuple[int, int]:
     return (nums[0], nums[1] if len(nums) > 1 else 0)
 
 
+def parse_bls_models(text: str) -> tuple[tuple[str, str], ...]:
+    """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does (issue 14)."""
+    out: list[tuple[str, str]] = []
+    for item in text.replace(" ", "").split(","):
+        if not item:
+            continue
+        name, _, version = item.partition(":")
+        if not name or (version and not version.isdigit()):
+            raise OptionError(f"--bls-composing-models: expected NAME[:VERSION],..., got {item!r}")
+        out.append((name, version))
+    return tuple(out)
+
+
 def _mode(kw: dict[str, Any]) -> LoadMode:
     chosen = [flag for flag, key in (("--concurrency-range", "concurrency_range"),
                                      ("--request-rate-range", "request_rate_range"),
@@ -102,5 +115,10 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         metrics_interval_ms=kw["metrics_interval"], baseline=kw.get("baseline"),
         launch_server=kw["launch_server"], model_repository=kw.get("model_repository"),
         seed=kw["seed"],
+        # issue 14 (branch trust)
+        csv_all_points=kw.get("csv_all_points", False),
+        latency_from=kw.get("latency_from") or "sent",
+        bls_composing_models=parse_bls_models(kw.get("bls_composing_models") or ""),
+        export_tensors=kw.get("export_tensors", False),
     )
     return cfg.validate()

@@ -152,7 +152,26 @@ output = _opts(
     click.option("--seed", default=0, type=int, help="Seed for random data and schedules."),
 )
 
-ALL = (general, load, measurement, data, transport, output)
+# --- issue 14 (branch trust): trustworthy numbers ------------------------------------------------
+trust = _opts(
+    click.option("--csv-all-points", is_flag=True, help="-f: write every measured point, with "
+                 "its status (stable, unstable, over_limit, no_requests, interrupted) in an extra "
+                 "trailing 'Status' column; by default only stable points under -l are written, as "
+                 "perf_analyzer does (perfanalyzer extension)."),
+    click.option("--latency-from", default="sent", show_default=True,
+                 type=click.Choice(["sent", "scheduled"]), help="Rate modes: the latency the "
+                 "CSV, the stabilizer, -l and the gate use: from the actual send (perf_analyzer's "
+                 "meaning) or from the scheduled send time (corrected for coordinated omission)."),
+    click.option("--bls-composing-models", default="", metavar="NAME[:VERSION],...",
+                 help="Models a BLS model calls: their server statistics are read and each gets "
+                 "its own CSV <name>_v<version>.<filename>."),
+    click.option("--export-tensors", is_flag=True, help="--profile-export-file: write each "
+                 "request's request_inputs and response_outputs (perf_analyzer's format; responses "
+                 "are decoded after the measurement, not on the hot path)."),
+)
+# --- end issue 14 ----------------------------------------------------------------------------------
+
+ALL = (general, load, measurement, data, transport, output, trust)
 
 
 def profile_options(fn: F) -> F:

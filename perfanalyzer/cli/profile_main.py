@@ -62,7 +62,7 @@ def run_profile(cfg: RunConfig) -> int:
 
 def _write(cfg: RunConfig, run: RunResult) -> None:
     if cfg.filename and run.points:
-        write_csv(run, cfg.filename, verbose=cfg.verbose_csv)
+        write_csv(run, cfg.filename, verbose=cfg.verbose_csv, all_points=cfg.csv_all_points)
 
 
 async def _main(cfg: RunConfig) -> int:
@@ -110,13 +110,28 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
         if result:
             code = code or result
     if run.failure:
+        code = EXIT_GENERIC
         print(f"error: {run.failure}", file=sys.stderr)
-        return EXIT_GENERIC
-    if run.interrupted:
-        return EXIT_INTERRUPTED
-    if any(not p.stable for p in run.points):
-        return code or EXIT_UNSTABLE
+    elif run.interrupted:
+        code = EXIT_INTERRUPTED
+    elif any(not p.stable for p in run.points):
+        code = code or EXIT_UNSTABLE
+    # issue 14: one verdict line per run (stderr: stdout stays what `report` re-prints)
+    print(_verdict(cfg, run, code), file=sys.stderr, flush=True)
     return code
+
+
+def _verdict(cfg: RunConfig, run: RunResult, code: int) -> str:
+    from ..report.trust import verdict_line
+
+    written = [str(p) for p in (cfg.filename if run.points else None, cfg.profile_export_file)
+               if p and os.path.exists(p)]
+    line = verdict_line(run, written)
+    if code == EXIT_UNSTABLE:
+        line += " Exit 2: a load point did not stabilize."
+    elif code not in (EXIT_OK,):
+        line += f" Exit {code}."
+    return line
 
 
 __all__: list[Any] = ["OUTPUT_HOOKS", "run_profile"]

@@ -135,6 +135,12 @@ class RunConfig:
     launch_server: bool = False
     model_repository: str | None = None
     seed: int = 0
+    # --- issue 14 (branch trust): trustworthy numbers -------------------------------------------
+    csv_all_points: bool = False  # -f: every point, with a trailing Status column
+    latency_from: str = "sent"  # rate modes: latency judged/reported from "sent" or "scheduled"
+    bls_composing_models: tuple[tuple[str, str], ...] = ()  # (name, version or "")
+    export_tensors: bool = False  # --profile-export-file: request_inputs / response_outputs
+    # --- end issue 14 ----------------------------------------------------------------------------
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -183,6 +189,8 @@ class RunConfig:
         _check(self.input_tensor_format in ("binary", "json")
                and self.output_tensor_format in ("binary", "json"),
                "--input-tensor-format/--output-tensor-format: expected binary or json")
+        _check(self.latency_from in ("sent", "scheduled"),  # issue 14
+               f"--latency-from: expected sent or scheduled, got {self.latency_from!r}")
         self._validate_load()
         return self
 

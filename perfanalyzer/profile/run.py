@@ -22,6 +22,7 @@ from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.stabilizer import Criteria
+from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
 from ..measure.window import Measurer, PointResult, WindowPlan
 from ..report import console
 from .setup import ModelSetup, connect, prepare_model, requests_for
@@ -46,23 +47,22 @@ def window_plan(cfg: RunConfig) -> WindowPlan:
                           async_mode=cfg.async_mode),
         percentile=cfg.percentile, adaptive=cfg.adaptive, single_window=cfg.request_count > 0,
         batch_size=cfg.batch_size, warmup_requests=cfg.warmup_request_count,
-        cores=workers.worker_count(cfg))
+        cores=workers.worker_count(cfg), latency_from=cfg.latency_from)
 
 
 def over_limit(point: PointResult, cfg: RunConfig) -> bool:
-    """The point's latency (average, or pXX) reached -l."""
-    if point.verdict.over_threshold:
-        return True
-    if cfg.latency_threshold_ms <= 0:
-        return False
-    lat = (point.merged.latency.p(cfg.percentile) if cfg.percentile > 0
-           else point.merged.latency.avg_ns)
-    return lat >= cfg.latency_threshold_ns
+    """The point's latency (average, or pXX; per --latency-from) reached -l."""
+    return point_status(point, _judging(cfg)) == OVER_LIMIT
 
 
 def meets(point: PointResult, cfg: RunConfig) -> bool:
-    """Stable and under -l (perf_analyzer's ``meets_threshold``)."""
-    return point.stable and not over_limit(point, cfg)
+    """Stable and under -l (perf_analyzer's ``meets_threshold``): what -f writes."""
+    return point_status(point, _judging(cfg)) == STABLE
+
+
+def _judging(cfg: RunConfig) -> Judging:
+    return Judging(percentile=cfg.percentile, latency_threshold_ns=cfg.latency_threshold_ns,
+                   latency_from=cfg.latency_from)
 
 
 def provenance() -> dict[str, Any]:
@@ -133,7 +133,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             batch_size=cfg.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
             async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
-            streaming=cfg.streaming) + "\n")
+            streaming=cfg.streaming, distribution=cfg.request_distribution) + "\n")
         progress = console.Progress()
         measurer = Measurer(load, stats, plan, stop_event,
                             extra_cpu_ns=getattr(load, "extra_cpu_ns", None),

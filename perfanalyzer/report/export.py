@@ -44,6 +44,7 @@ from ..client.errors import OptionError, PerfAnalyzerError
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
+from ..measure.status import Judging, point_status
 from ..measure.window import PointResult
 
 SCHEMA_VERSION = 1
@@ -240,6 +241,7 @@ def _point(run: RunResult, point: PointResult, clock: _Clock,
         "level": float(point.level),
         "interrupted": point.interrupted,
         "stable": point.stable,
+        "status": point_status(point, Judging.of(run.config, run.percentile)),
         "verdict": {k: _finite(v) for k, v in dataclasses.asdict(point.verdict).items()},
         "merged_windows": {"first": first, "count": count},
         "summary": summary_dict(point.merged),

@@ -19,7 +19,7 @@ import pandas as pd
 from ..client.errors import OptionError
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from .csv import csv_text
+from .csv import STATUS_COLUMN, csv_text
 from .export import merged_range
 
 LEVEL_COLUMNS = ("Concurrency", "Request Rate")
@@ -63,7 +63,7 @@ def frame_from_csv_text(text: str, name: str) -> pd.DataFrame:
             raise OptionError(f"{name}: not a perf_analyzer CSV: missing column {col!r}")
     df = pd.DataFrame(index=raw.index)
     for col in cols:
-        df[col] = _numeric(raw[col], name, col)
+        df[col] = raw[col] if col == STATUS_COLUMN else _numeric(raw[col], name, col)
     if cols[0] == "Request Rate":
         df[cols[0]] = df[cols[0]].astype(float)
     df.attrs.update(source=name, level=cols[0])
@@ -106,7 +106,8 @@ def read_run(path: PathLike) -> RunFrames:
     from .saved import load_run
 
     run = load_run(path)
-    points = frame_from_csv_text(csv_text(run, verbose=True), str(path))
+    # Every measured point, with its status (the -f file holds only the stable ones).
+    points = frame_from_csv_text(csv_text(run, verbose=True, all_points=True), str(path))
     return RunFrames(run=run, requests=requests_frame(run), windows=windows_frame(run),
                      points=points)
 

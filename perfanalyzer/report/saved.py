@@ -219,7 +219,7 @@ class _Loader:
             raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
         return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
                            verdict=self.verdict(self.get(p, "verdict", where), where),
-                           merged=merge(windows[first:first + count], load),
+                           merged=merge(windows[first:first + count], load, pcts),
                            interrupted=bool(p.get("interrupted", False)))
 
     def server(self, raw: Any, where: str) -> ServerDelta | None:
@@ -268,7 +268,7 @@ def console_text(run: RunResult) -> str:
         batch_size=cfg.batch_size, count_windows=plan.count_windows,
         interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
         async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
-        streaming=cfg.streaming) + "\n")
+        streaming=cfg.streaming, distribution=cfg.request_distribution) + "\n")
     parts += [console.point_text(run, p, cfg.protocol) for p in run.points]
     if run.points:
         parts.append(console.table_text(run) + "\n")

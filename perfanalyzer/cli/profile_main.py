@@ -25,6 +25,7 @@ from ..measure.window import PointResult
 from ..profile import cleanup
 from ..profile.run import profile
 from ..report import console
+from ..report.composing_csv import composing_texts, write_composing_csvs
 from ..report.csv import write_csv
 from ..report.export import check_export_path, write_export
 
@@ -63,6 +64,7 @@ def run_profile(cfg: RunConfig) -> int:
 def _write(cfg: RunConfig, run: RunResult) -> None:
     if cfg.filename and run.points:
         write_csv(run, cfg.filename, verbose=cfg.verbose_csv, all_points=cfg.csv_all_points)
+        write_composing_csvs(run, cfg.filename, all_points=cfg.csv_all_points)  # issue 14
 
 
 async def _main(cfg: RunConfig) -> int:
@@ -124,8 +126,9 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
 def _verdict(cfg: RunConfig, run: RunResult, code: int) -> str:
     from ..report.trust import verdict_line
 
-    written = [str(p) for p in (cfg.filename if run.points else None, cfg.profile_export_file)
-               if p and os.path.exists(p)]
+    composing = list(composing_texts(run, cfg.filename)) if cfg.filename else []
+    written = [str(p) for p in (cfg.filename if run.points else None, *composing,
+                                cfg.profile_export_file) if p and os.path.exists(p)]
     line = verdict_line(run, written)
     if code == EXIT_UNSTABLE:
         line += " Exit 2: a load point did not stabilize."

@@ -26,6 +26,7 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
     and with -f rewrites the CSV byte for byte. How the run ended (interrupted, an error) is noted
     on stderr.
     """
+    from ..report.composing_csv import write_composing_csvs
     from ..report.csv import write_csv
     from ..report.saved import console_text, load_run
 
@@ -35,8 +36,9 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
     if filename:
         if not run.points:
             raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
-        write_csv(run, filename, verbose=verbose_csv,
-                  all_points=csv_all_points or bool(run.config.get("csv_all_points")))
+        every = csv_all_points or bool(run.config.get("csv_all_points"))
+        write_csv(run, filename, verbose=verbose_csv, all_points=every)
+        write_composing_csvs(run, filename, all_points=every)
     if run.interrupted:
         click.echo(f"note: {run_file}: the run was interrupted (Ctrl-C)", err=True)
     if run.failure:

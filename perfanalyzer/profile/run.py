@@ -20,11 +20,11 @@ from ..load.base import LoadManager
 from ..load.concurrency import ConcurrencyManager
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
-from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.stabilizer import Criteria
 from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
 from ..measure.window import Measurer, PointResult, WindowPlan
 from ..report import console
+from .composing import with_composing
 from .setup import ModelSetup, connect, prepare_model, requests_for
 from .sweep import BinarySearch, Outcome, linear
 
@@ -103,12 +103,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     shm: Any = None  # perfanalyzer.shm.plan.ShmPlan with --shared-memory system|cuda
     try:
         setup = await prepare_model(client, cfg)
-        if setup.traits.ensemble:  # nested ensembles: every composing model, depth first
-            composing = tuple(await composing_models(client, setup.config))
-            setup = dataclasses.replace(
-                setup, traits=dataclasses.replace(setup.traits, composing=composing))
-        stats = ServerStatsReader(client, cfg.model, cfg.model_version,
-                                  composing=setup.traits.composing)
+        setup, stats = await with_composing(client, cfg, setup)  # ensembles, BLS (issue 14)
         await stats.probe()
         run = RunResult(mode=cfg.mode.value, model=setup.traits, batch_size=cfg.batch_size,
                         percentile=cfg.percentile, server_stats=stats.available,

@@ -139,8 +139,9 @@ def _client_load_lines(s: Summary) -> list[str]:
 def _server_lines(run: RunResult, s: Summary) -> list[str]:
     assert s.server is not None
     m = s.server.model
-    ens = bool(run.model.composing)
-    f = row_figures(s, ensemble_total=ens)
+    ens = run.model.ensemble and bool(run.model.composing)
+    nested = frozenset(run.model.nested_ensembles)
+    f = row_figures(s, ensemble_total=ens, skip=nested)
     succ = m.get("success")
     avg_req = us(succ.ns / succ.count) if succ.count else 0
     accounted = sum(v or 0 for v in (f.queue_us, f.compute_input_us, f.compute_infer_us,
@@ -158,6 +159,10 @@ def _server_lines(run: RunResult, s: Summary) -> list[str]:
         lines.append(f"    Cache miss count: {m.get('cache_miss').count}")
     for c in s.server.composing:
         cs = c.get("success")
+        if c.name in nested:
+            lines.append(f"    Composing model {c.name}: {cs.count} requests (an ensemble: its "
+                         "members below are what is summed)")
+            continue
         lines.append(f"    Composing model {c.name}: {cs.count} requests, queue "
                      f"{us(c.get('queue').ns / max(c.get('queue').count, 1))} usec, compute infer "
                      f"{us(c.get('compute_infer').ns / max(c.get('compute_infer').count, 1))} usec")

@@ -47,7 +47,8 @@ class RowFigures:
 
 
 def row_figures(s: Summary, *, ensemble_total: bool = False,
-                latency: LatencyStats | None = None) -> RowFigures:
+                latency: LatencyStats | None = None,
+                skip: frozenset[str] = frozenset()) -> RowFigures:
     """The figures of one CSV row / console block from a merged summary. ``latency`` is the
     distribution reported (default ``s.latency``; ``s.corrected`` under --latency-from scheduled)."""
     lat = s.latency if latency is None else latency
@@ -58,12 +59,12 @@ def row_figures(s: Summary, *, ensemble_total: bool = False,
     if server is None:
         queue = cin = cinf = cout = hit = miss = net = None
     else:
-        queue = int(server.avg_us("queue", ensemble_total=ensemble_total))
-        cin = int(server.avg_us("compute_input", ensemble_total=ensemble_total))
-        cinf = int(server.avg_us("compute_infer", ensemble_total=ensemble_total))
-        cout = int(server.avg_us("compute_output", ensemble_total=ensemble_total))
-        hit = int(server.avg_us("cache_hit", ensemble_total=ensemble_total))
-        miss = int(server.avg_us("cache_miss", ensemble_total=ensemble_total))
+        queue = int(server.avg_us("queue", ensemble_total=ensemble_total, skip=skip))
+        cin = int(server.avg_us("compute_input", ensemble_total=ensemble_total, skip=skip))
+        cinf = int(server.avg_us("compute_infer", ensemble_total=ensemble_total, skip=skip))
+        cout = int(server.avg_us("compute_output", ensemble_total=ensemble_total, skip=skip))
+        hit = int(server.avg_us("cache_hit", ensemble_total=ensemble_total, skip=skip))
+        miss = int(server.avg_us("cache_miss", ensemble_total=ensemble_total, skip=skip))
         raw = (avg_us - send_us - recv_us) - (queue + cin + cinf + cout + hit + miss)
         net, clamped = max(0, raw), raw < 0
     return RowFigures(

@@ -173,6 +173,9 @@ def _window_figures(s: Summary, percentile: int) -> dict[str, object]:
                               "Avg latency": lat.avg_ns / 1e3 if lat.count else np.nan}
     for p in _percentiles(percentile):
         out[f"p{p} latency"] = lat.p(p) / 1e3 if lat.count else np.nan
+    cor = s.corrected  # from the scheduled send (rate modes; equals the above in closed loops)
+    out["Avg latency from scheduled send"] = cor.avg_ns / 1e3 if cor.count else np.nan
+    out["p99 latency from scheduled send"] = cor.p(99) / 1e3 if cor.count else np.nan
     out.update(completed=s.completed, errors=s.errors, sent=s.sent, late_sends=s.late_sends,
                client_cpu_util=s.client_cpu_util, client_saturated=s.client_saturated)
     for col, key in SERVER_KEYS.items():
@@ -188,7 +191,8 @@ def _window_columns(percentile: int) -> list[str]:
     return ["point", "level", "window", "start_ns", "end_ns", "t_start_s", "t_end_s",
             "duration_s", "Inferences/Second", "Response Throughput", "Avg latency",
             *[f"p{p} latency" for p in _percentiles(percentile)], "completed", "errors", "sent",
-            "late_sends", "client_cpu_util", "client_saturated", *SERVER_KEYS, "merged", "stable"]
+            "late_sends", "client_cpu_util", "client_saturated", *SERVER_KEYS, "merged", "stable",
+            "Avg latency from scheduled send", "p99 latency from scheduled send"]
 
 
 __all__ = ["RunFrames", "frame_from_csv_text", "read_csv", "read_run", "requests_frame",

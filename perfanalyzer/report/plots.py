@@ -203,6 +203,10 @@ def timeline_figure(src: Source) -> Figure:
                 dict(color="C3", linestyle=style, marker=marker, label=f"p{p} per window"))
     _series(bottom, mid, w["Avg latency"].to_numpy(float) / 1000.0, merged, "avg",
             dict(color="C0", marker="o", label="average per window"))
+    if src.run.run.mode != "concurrency":  # rate modes: both latencies (--latency-from)
+        _series(bottom, mid, w["Avg latency from scheduled send"].to_numpy(float) / 1000.0,
+                merged, "avg_scheduled", dict(color="C2", marker="D", linestyle="-.",
+                                              label="average from scheduled send"))
     _clip_latency_axis(bottom, w, ok)
     for ax in (top, bottom):
         _bands(ax, src, labels=ax is top)

@@ -19,7 +19,7 @@ from ..measure.window import PointResult
 STALL_WINDOW_FACTOR = 2.0
 #: A request whose latency exceeds this many times the point's p50 (and STALL_MIN_NS) is a stall.
 STALL_LATENCY_FACTOR = 10.0
-STALL_MIN_NS = 100_000_000
+STALL_MIN_NS = 250_000_000
 #: A spread this many times -s (or more) is "far outside" it.
 FAR_SPREAD_FACTOR = 5.0
 #: Fewer completed requests than this per window make a window too short to judge stability.
@@ -131,6 +131,11 @@ def verdict_line(run: RunResult, written: Sequence[str]) -> str:
     others = {st: statuses.count(st) for st in dict.fromkeys(statuses) if st != STABLE}
     files = ", ".join(written) if written else "no files"
     text = f"Verdict: wrote {files}; {stable} of {len(statuses)} points stable"
+    shaky = sum(1 for p, st in zip(run.points, statuses, strict=True)
+                if st == STABLE and (p.verdict.reason == "throughput_only"
+                                     or spread_lines(run, p)))
+    if shaky:
+        others = {**others, "stable in throughput only, latency not stable": shaky}
     if others:
         text += " (" + ", ".join(f"{n} {st.replace('_', ' ')}" for st, n in others.items()) + ")"
         causes = [likely_cause(run, p) for p, st in zip(run.points, statuses, strict=True)

@@ -1,0 +1,126 @@
+"""Issue 14 against the real Triton: composing-model CSVs (nested ensemble, BLS), a 1 s server stall
+in rate mode, validation_data mismatches."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfanalyzer.client.base import StatDuration
+from perfanalyzer.report.composing_csv import composing_texts
+from perfanalyzer.report.console import point_text
+
+from .settle import settled_success_count, success_count
+from .test_profile import _cfg, _cli, _run
+
+pytestmark = pytest.mark.server
+
+COMPOSING_HEADER = ["Concurrency", "Inferences/Second", "Client Send", "Network+Server Send/Recv",
+                    "Server Queue", "Server Compute Input", "Server Compute Infer",
+                    "Server Compute Output", "Client Recv"]
+SERVER_LINE = re.compile(r"queue (\d+) usec \+ compute input (\d+) usec \+ compute infer (\d+) "
+                         r"usec \+ compute output (\d+) usec")
+
+
+def _avg(d: StatDuration) -> float:
+    return d.ns / d.count / 1000.0 if d.count else 0.0
+
+
+def _us(d: StatDuration) -> str:
+    return str(d.ns // (d.count * 1000)) if d.count else ""
+
+
+def test_nested_ensemble_gets_one_csv_per_composing_model_and_leaf_only_sums(
+        triton: Any, tmp_path: Path) -> None:
+    names = ("ensemble_nested", "ensemble_add_sub", "add_sub", "identity_int32")
+    before = {n: success_count(triton.http_url, n) for n in names}
+    run = _run(_cfg(triton.http_url, "-m", "ensemble_nested", "--concurrency-range", "2",
+                    "-p", "400", "-s", "100", "-r", "3"))
+    assert run.buffer is not None
+    after = {n: settled_success_count(triton.http_url, n, before[n] + run.buffer.count)
+             for n in names}
+    # Over the whole (drained) run every composing model served each request exactly once.
+    assert {n: after[n] - before[n] for n in names} == dict.fromkeys(names, run.buffer.count)
+    assert run.model.nested_ensembles == ("ensemble_add_sub",)
+    (point,) = run.points
+    server = point.merged.server
+    assert server is not None
+    leaves = [m for m in server.composing if m.name in ("add_sub", "identity_int32")]
+    # The console sums leaf models only (the nested ensemble's counters are its members' again).
+    sums = [int(sum(_avg(m.get(k)) for m in leaves))
+            for k in ("queue", "compute_input", "compute_infer", "compute_output")]
+    found = SERVER_LINE.search(point_text(run, point, "http"))
+    assert found and [int(x) for x in found.groups()] == sums
+    texts = {p.name: t for p, t in composing_texts(run, tmp_path / "perf.csv").items()}
+    assert sorted(texts) == sorted(f"{n}_v1.perf.csv" for n in names[1:])
+    top = server.model.get("success").count
+    for m in server.composing:
+        rows = list(csv.reader(io.StringIO(texts[f"{m.name}_v1.perf.csv"])))
+        assert rows[0] == COMPOSING_HEADER and len(rows) == 2
+        row = dict(zip(rows[0], rows[1], strict=True))
+        assert row["Concurrency"] == "2" and row["Client Send"] == row["Client Recv"] == "0"
+        assert float(row["Inferences/Second"]) == pytest.approx(
+            point.merged.throughput * m.get("success").count / top, rel=1e-5)
+        assert row["Server Queue"] == _us(m.get("queue"))
+        assert row["Server Compute Infer"] == _us(m.get("compute_infer"))
+
+
+def test_cli_writes_the_composing_csvs_beside_the_main_one(triton: Any, tmp_path: Path) -> None:
+    out = tmp_path / "perf.csv"
+    r = _cli("-m", "ensemble_add_sub", "-u", triton.http_url, "-p", "300", "-s", "100", "-r", "3",
+             "-f", str(out))
+    assert r.returncode == 0, r.stderr
+    for name in ("add_sub", "identity_int32"):
+        path = tmp_path / f"{name}_v1.perf.csv"
+        assert path.read_text().splitlines()[0] == ",".join(COMPOSING_HEADER)
+        assert len(path.read_text().splitlines()) == 2
+        assert str(path) in r.stderr  # the verdict line names every file written
+
+
+def test_bls_model_gets_its_composing_model_breakdown(triton: Any, tmp_path: Path) -> None:
+    before = {n: success_count(triton.http_url, n) for n in ("bls_add_sub", "add_sub")}
+    run = _run(_cfg(triton.http_url, "-m", "bls_add_sub", "--bls-composing-models", "add_sub:1",
+                    "-p", "400", "-s", "100", "-r", "3"))
+    assert run.buffer is not None and run.model.composing == ("add_sub",) and run.model.bls
+    after = {n: settled_success_count(triton.http_url, n, before[n] + run.buffer.count)
+             for n in before}
+    assert {n: after[n] - before[n] for n in before} == dict.fromkeys(before, run.buffer.count)
+    (point,) = run.points
+    server = point.merged.server
+    assert server is not None
+    (add_sub,) = server.composing
+    assert add_sub.name == "add_sub" and add_sub.get("success").count > 0
+    (text,) = composing_texts(run, tmp_path / "perf.csv").values()
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["Server Compute Infer"] == _us(add_sub.get("compute_infer"))
+    r = _cli("-m", "bls_add_sub", "-u", triton.http_url, "--bls-composing-models", "nope")
+    assert r.returncode == 3 and "--bls-composing-models: model 'nope'" in r.stderr
+
+
+def _reload(url: str, model: str) -> None:
+    req = urllib.request.Request(f"http://{url}/v2/repository/models/{model}/load", data=b"{}",
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 200
+
+
+def test_a_one_second_server_stall_in_rate_mode_is_visible_and_warned_about(
+        triton: Any, tmp_path: Path) -> None:
+    _reload(triton.http_url, "stall")  # re-arms the model's one stall (its 60th request)
+    js = tmp_path / "run.json"
+    r = _cli("-m", "stall", "-u", triton.http_url, "--request-rate-range", "50", "-p", "1000",
+             "-s", "1000", "-r", "3", "--profile-export-file", str(js),
+             "--latency-from", "scheduled")
+    assert r.returncode in (0, 2), r.stderr
+    assert "[WARNING] Stall: in window" in r.stdout and "from its scheduled send" in r.stdout
+    doc = json.loads(js.read_text())
+    (point,) = doc["perfanalyzer"]["points"]
+    worst = max(w["summary"]["corrected_latency_ns"]["max"] for w in point["windows"])
+    assert worst >= 900_000_000  # the stall is in the corrected latency, not absorbed

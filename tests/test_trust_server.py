@@ -124,3 +124,45 @@ def test_a_one_second_server_stall_in_rate_mode_is_visible_and_warned_about(
     (point,) = doc["perfanalyzer"]["points"]
     worst = max(w["summary"]["corrected_latency_ns"]["max"] for w in point["windows"])
     assert worst >= 900_000_000  # the stall is in the corrected latency, not absorbed
+
+
+def _validation_file(tmp_path: Path, wrong_entry: int | None) -> Path:
+    data, expected = [], []
+    for k in range(4):
+        a, b = list(range(k, k + 16)), [k * 10] * 16
+        data.append({"INPUT0": a, "INPUT1": b})
+        diff = [x - y for x, y in zip(a, b, strict=True)]
+        if k == wrong_entry:
+            diff[3] += 1
+        expected.append({"OUTPUT0": [x + y for x, y in zip(a, b, strict=True)], "OUTPUT1": diff})
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"data": data, "validation_data": expected}))
+    return path
+
+
+def test_validation_mismatches_are_counted_as_errors_naming_tensor_and_entry(
+        triton: Any, tmp_path: Path) -> None:
+    path = _validation_file(tmp_path, wrong_entry=2)
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--input-data", str(path), "-p", "300",
+                    "-s", "1000", "-r", "3"))
+    assert run.buffer is not None
+    buf = run.buffer.view(0, run.buffer.count)
+    # One worker sends the entries in order 0, 1, 2, 3, 0...: exactly every entry 2 is an error.
+    n = len(buf)
+    assert int((buf.status != 0).sum()) == (n + 1) // 4 > 0
+    (message,) = {run.buffer.errors[c] for c in buf.status.tolist() if c}
+    assert "'OUTPUT1'" in message and "data[2]" in message
+    (point,) = run.points
+    assert all(w.summary.errors > 0 for w in point.windows)
+    assert "Failed requests:" in point_text(run, point, "http")
+
+
+def test_matching_validation_data_counts_no_error(triton: Any, tmp_path: Path) -> None:
+    path = _validation_file(tmp_path, wrong_entry=None)
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--input-data", str(path), "-p", "200",
+                    "-s", "1000", "-r", "3"))
+    assert run.buffer is not None and run.buffer.count > 0
+    assert not run.buffer.view(0, run.buffer.count).status.any()
+    r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path),
+             "--request-rate-range", "10")
+    assert r.returncode == 3 and "validation_data is checked in concurrency mode only" in r.stderr

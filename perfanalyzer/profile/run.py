@@ -15,7 +15,7 @@ from ..client import InferenceClient
 from ..client.errors import PerfAnalyzerError
 from ..config import LoadMode, RunConfig
 from ..load import factory as load_factory
-from ..load import workers
+from ..load import validating, workers
 from ..load.base import LoadManager
 from ..load.concurrency import ConcurrencyManager
 from ..measure.records import RecordBuffer
@@ -32,7 +32,8 @@ from .sweep import BinarySearch, Outcome, linear
 #: (cfg, client, setup, prepared payloads, buffer) -> LoadManager, or None to use the default.
 LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
                        LoadManager | None]
-LOAD_FACTORIES: list[LoadFactory] = [workers.build_workers, load_factory.build_load]
+LOAD_FACTORIES: list[LoadFactory] = [validating.build_validating,  # issue 14: validation_data
+                                     workers.build_workers, load_factory.build_load]
 
 
 def window_plan(cfg: RunConfig) -> WindowPlan:

@@ -123,6 +123,9 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
         buf.add_full(intended, sent, done, done, 0, 1, job.sequence)
     else:
         buf.add_full(intended, sent, result[0], result[1], 0, result[2], job.sequence)
+        times = getattr(result, "times", ())  # streaming: every response time (export)
+        if times:
+            buf.response_times[buf.count - 1] = times
     return True
 
 

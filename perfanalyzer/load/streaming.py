@@ -45,14 +45,28 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
             for s in requests]
 
 
+class StreamResult(tuple[int, int, int]):
+    """``(first, last, responses)`` plus ``times``: every non-empty response's arrival time (kept
+    when there were more than two, so the export can list them all)."""
+
+    times: tuple[int, ...] = ()
+
+
 class _Pending:
-    __slots__ = ("first", "future", "last", "responses")
+    __slots__ = ("first", "future", "last", "responses", "times")
 
     def __init__(self, future: asyncio.Future[tuple[int, int, int]]) -> None:
         self.future = future
         self.first = 0
         self.last = 0
         self.responses = 0
+        self.times: list[int] = []
+
+    def result(self) -> StreamResult:
+        out = StreamResult((self.first, self.last, self.responses))
+        if self.responses > 2:
+            out.times = tuple(self.times)
+        return out
 
 
 class StreamChannel:
@@ -108,12 +122,13 @@ class StreamChannel:
                         p.first = t
                     p.last = t
                     p.responses += 1
+                    p.times.append(t)
                 if item.final:
                     del pending[item.id]
                     if not p.responses:
                         p.first = p.last = t
                     if not p.future.done():
-                        p.future.set_result((p.first, p.last, p.responses))
+                        p.future.set_result(p.result())
         except ClientError as exc:
             failure = exc
         finally:
@@ -164,4 +179,4 @@ def stream_sender(client: InferenceClient) -> SenderFactory:
     return make
 
 
-__all__ = ["EMPTY_FINAL", "StreamChannel", "stream_sender", "streaming_requests"]
+__all__ = ["EMPTY_FINAL", "StreamChannel", "StreamResult", "stream_sender", "streaming_requests"]

@@ -1,5 +1,6 @@
 """``validation_data`` checked: a closed loop that decodes every response and compares it with the
-expected outputs of its data entry (``--input-data`` JSON).
+expected outputs of its data entry (``--input-data`` JSON). The same loop keeps every request's data
+entry and decoded outputs for ``--export-tensors`` (``request_inputs`` / ``response_outputs``).
 
 A mismatch is a failed request (counted as an error in its window, like a server error) whose
 message names the output tensor and the data entry. Decoding costs client time, so this loop is used
@@ -52,7 +53,7 @@ class ValidatingManager(WorkerPool):
 
     def __init__(self, client: InferenceClient, payloads: Sequence[Any],
                  expected: Sequence[Expected], origins: Sequence[str],
-                 buffer: RecordBuffer | None = None) -> None:
+                 buffer: RecordBuffer | None = None, keep_tensors: bool = False) -> None:
         if not payloads or len(payloads) != len(expected):
             raise ValueError("one expected output set per payload")
         super().__init__()
@@ -61,6 +62,7 @@ class ValidatingManager(WorkerPool):
         self.expected = list(expected)
         self.origins = list(origins)
         self.buffer = buffer if buffer is not None else RecordBuffer()
+        self.keep_tensors = keep_tensors
 
     async def _worker(self, stop: list[bool]) -> None:
         n, buf, clock = len(self.payloads), self.buffer, time.perf_counter_ns
@@ -75,6 +77,8 @@ class ValidatingManager(WorkerPool):
                 t1 = clock()
                 bad = mismatch(result, self.expected[i], self.origins[i])
                 buf.add(t0, t0, t1, buf.error_code(bad) if bad else 0)
+                if self.keep_tensors:
+                    buf.tensors[buf.count - 1] = (i, dict(result.outputs))
             except ClientError as exc:
                 buf.add(t0, t0, clock(), buf.error_code(str(exc)))
                 await asyncio.sleep(0)
@@ -85,22 +89,22 @@ class ValidatingManager(WorkerPool):
 def build_validating(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
                      payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager | None:
     """A :class:`ValidatingManager` when the input data has ``validation_data``; else None."""
-    if not setup.data.has_validation:
+    if not setup.data.has_validation and not cfg.export_tensors:
         return None
-    where = "--input-data: validation_data"
+    where = "--input-data validation_data" if setup.data.has_validation else "--export-tensors"
     if cfg.mode is not LoadMode.CONCURRENCY:
         flag = ("--request-rate-range" if cfg.mode is LoadMode.REQUEST_RATE
                 else "--request-intervals")
-        raise OptionError(f"{where} is checked in concurrency mode only (not with {flag})")
+        raise OptionError(f"{where}: supported in concurrency mode only, not with {flag}")
     if cfg.workers > 1:
-        raise OptionError(f"{where} is checked in one process: use --workers 1")
+        raise OptionError(f"{where}: runs in one process: use --workers 1")
     if setup.traits.sequence or cfg.streaming or cfg.shared_memory != "none":
-        raise OptionError(f"{where} is not checked for sequence models, --streaming or "
-                          "--shared-memory; remove validation_data or those flags")
+        raise OptionError(f"{where}: not supported for sequence models, --streaming or "
+                          "--shared-memory")
     steps = [step for stream in setup.data.streams for step in stream]
     return ValidatingManager(client, payloads, [s.expected_outputs for s in steps],
                              [s.origin or f"data entry {k}" for k, s in enumerate(steps)],
-                             buffer)
+                             buffer, keep_tensors=cfg.export_tensors)
 
 
 __all__ = ["ValidatingManager", "build_validating", "mismatch"]

@@ -113,6 +113,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         requests = requests_for(cfg, setup)
+        if cfg.export_tensors:  # issue 14: each data entry's inputs, for the export
+            run.request_inputs = [{t.name: t.to_numpy() for t in r.inputs if t.data is not None}
+                                  for stream in requests for r in stream]
         if cfg.shared_memory != "none":
             from ..shm.plan import plan_shared_memory
 

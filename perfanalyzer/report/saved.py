@@ -117,6 +117,7 @@ class _Loader:
         names = {f.name for f in dataclasses.fields(ModelTraits)}
         kw = {k: v for k, v in raw.items() if k in names}
         kw["composing"] = tuple(kw.get("composing") or ())
+        kw["nested_ensembles"] = tuple(kw.get("nested_ensembles") or ())
         try:
             return ModelTraits(**kw)
         except TypeError as exc:
@@ -187,6 +188,10 @@ class _Loader:
         if bad >= n_errors or int(np.min(buf.status[lo:hi], initial=0)) < 0:
             raise self.fail(where, f"status {bad} is not an index into perfanalyzer.errors")
         buf.count = hi
+        for j, r in enumerate(reqs):  # streaming: every response time, as exported
+            if len(r["response_timestamps"]) > 2:
+                buf.response_times[lo + j] = tuple(int(t) - self.offset
+                                                   for t in r["response_timestamps"])
 
     def _bad_request(self, reqs: Sequence[Any], where: str) -> SavedRunError:
         for i, r in enumerate(reqs):

@@ -211,3 +211,41 @@ def test_impossible_stability_exits_2_with_an_empty_csv_but_shows_the_point(
     rows = list(csv.reader(io.StringIO(every.read_text())))
     assert rows[0][-1] == STATUS_COLUMN and rows[0][:-1] == lines[0].split(",")
     assert len(rows) == 2 and rows[1][0] == "1" and rows[1][-1] == "unstable"
+
+
+# --- --latency-from, stalls -------------------------------------------------------------------
+
+def test_latency_from_scheduled_reports_the_corrected_latency_in_csv_table_and_gate() -> None:
+    from perfanalyzer.gate.inputs import side_from_run
+
+    run = saved_run(mode="request_rate")
+    sent = csv_text(run, all_points=True)
+    run.config = {**run.config, "latency_from": "scheduled"}
+    scheduled = csv_text(run, all_points=True)
+    a = list(csv.DictReader(io.StringIO(sent)))
+    b = list(csv.DictReader(io.StringIO(scheduled)))
+    for ra, rb, p in zip(a, b, sorted(run.points, key=lambda p: p.merged.throughput),
+                         strict=True):
+        assert int(ra["p99 latency"]) == p.merged.latency.p(99) // 1000
+        assert int(rb["p99 latency"]) == p.merged.corrected.p(99) // 1000
+        assert int(rb["p99 latency"]) > int(ra["p99 latency"])  # schedule lag included
+    assert "latency from scheduled send" in console.table_text(run)
+    side = side_from_run(run, "run")
+    point = side.points[min(side.points)]
+    assert point.values["Avg latency"] == pytest.approx(run.points[0].merged.corrected.avg_ns / 1e3)
+
+
+def test_a_window_far_longer_than_asked_is_reported_as_a_stall() -> None:
+    from perfanalyzer.report.trust import stall_lines
+
+    run = saved_run()
+    p = run.points[0]
+    w = p.windows[1]
+    long = dataclasses.replace(w.summary, end_ns=w.summary.start_ns + 5 * WINDOW)
+    windows = list(p.windows)
+    windows[1] = Window(w.index, w.lo, w.hi, long)
+    point = dataclasses.replace(p, windows=tuple(windows))
+    assert stall_lines(run, p) == []
+    (line,) = stall_lines(run, point)
+    assert "Stall: window 2 lasted 0.50 s, 0.1 s asked" in line
+    assert line.strip() in console.point_text(run, point, "http")

@@ -84,7 +84,8 @@ def _numeric(col: pd.Series, name: str, column: str) -> pd.Series:
 @dataclass(frozen=True)
 class RunFrames:
     """A saved run as DataFrames: ``requests`` (one row per request), ``windows`` (one row per
-    measurement window) and ``points`` (the run's CSV rows, as :func:`read_csv` gives them)."""
+    measurement window) and ``points`` (every measured point as CSV rows, with a trailing ``Status``
+    column: the -f file holds only the stable ones)."""
 
     run: RunResult
     requests: pd.DataFrame

@@ -96,8 +96,6 @@ def build_validating(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
         flag = ("--request-rate-range" if cfg.mode is LoadMode.REQUEST_RATE
                 else "--request-intervals")
         raise OptionError(f"{where}: supported in concurrency mode only, not with {flag}")
-    if cfg.workers > 1:
-        raise OptionError(f"{where}: runs in one process: use --workers 1")
     if setup.traits.sequence or cfg.streaming or cfg.shared_memory != "none":
         raise OptionError(f"{where}: not supported for sequence models, --streaming or "
                           "--shared-memory")

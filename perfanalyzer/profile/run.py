@@ -32,8 +32,9 @@ from .sweep import BinarySearch, Outcome, linear
 #: (cfg, client, setup, prepared payloads, buffer) -> LoadManager, or None to use the default.
 LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
                        LoadManager | None]
-LOAD_FACTORIES: list[LoadFactory] = [validating.build_validating,  # issue 14: validation_data
-                                     workers.build_workers, load_factory.build_load]
+LOAD_FACTORIES: list[LoadFactory] = [workers.build_workers,
+                                     validating.build_validating,  # issue 14: validation_data
+                                     load_factory.build_load]
 
 
 def window_plan(cfg: RunConfig) -> WindowPlan:

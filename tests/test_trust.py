@@ -249,3 +249,29 @@ def test_a_window_far_longer_than_asked_is_reported_as_a_stall() -> None:
     (line,) = stall_lines(run, point)
     assert "Stall: window 2 lasted 0.50 s, 0.1 s asked" in line
     assert line.strip() in console.point_text(run, point, "http")
+
+
+def test_a_latency_spread_far_outside_s_is_reported() -> None:
+    from perfanalyzer.report.trust import spread_lines
+
+    run = saved_run()
+    p = run.points[0]
+    wide = dataclasses.replace(p, verdict=dataclasses.replace(p.verdict, latency_spread=0.8))
+    assert not any("far outside" in line for line in spread_lines(run, p))
+    (line,) = [x for x in spread_lines(run, wide) if "far outside" in x]
+    assert "Latency spread 80%" in line and "-s 10%" in line
+
+
+def test_the_verdict_blames_a_saturated_client_and_withholds_the_interval_advice() -> None:
+    run = saved_run()
+    p = run.points[1]
+    busy = [Window(w.index, w.lo, w.hi, dataclasses.replace(
+        w.summary, client=ClientLoad(cpu_ns=w.summary.end_ns - w.summary.start_ns)))
+        for w in p.windows]
+    run.points[1] = dataclasses.replace(p, windows=tuple(busy))
+    line = verdict_line(run, [])
+    assert "likely cause: client saturated" in line
+    assert "--measurement-interval" not in line
+    text = console.point_text(run, run.points[1], "http")
+    assert "Failed to obtain stable measurement within" in text  # Model Analyzer greps this
+    assert "increase the --measurement-interval" not in text

@@ -75,15 +75,19 @@ def test_nested_ensemble_gets_one_csv_per_composing_model_and_leaf_only_sums(
 
 
 def test_cli_writes_the_composing_csvs_beside_the_main_one(triton: Any, tmp_path: Path) -> None:
-    out = tmp_path / "perf.csv"
+    out, js = tmp_path / "perf.csv", tmp_path / "run.json"
     r = _cli("-m", "ensemble_add_sub", "-u", triton.http_url, "-p", "300", "-s", "1000", "-r",
-             "3", "-f", str(out))
+             "3", "-f", str(out), "--profile-export-file", str(js))
     assert r.returncode == 0, r.stderr
+    again = tmp_path / "again"
+    again.mkdir()
+    assert _cli("report", str(js), "-f", str(again / "perf.csv")).returncode == 0
     for name in ("add_sub", "identity_int32"):
         path = tmp_path / f"{name}_v1.perf.csv"
         assert path.read_text().splitlines()[0] == ",".join(COMPOSING_HEADER)
         assert len(path.read_text().splitlines()) == 2
         assert str(path) in r.stderr  # the verdict line names every file written
+        assert (again / path.name).read_bytes() == path.read_bytes()  # re-reported identically
 
 
 def test_bls_model_gets_its_composing_model_breakdown(triton: Any, tmp_path: Path) -> None:

@@ -161,7 +161,8 @@ trust = _opts(
     click.option("--latency-from", default="sent", show_default=True,
                  type=click.Choice(["sent", "scheduled"]), help="Rate modes: the latency the "
                  "CSV, the stabilizer, -l and the gate use: from the actual send (perf_analyzer's "
-                 "meaning) or from the scheduled send time (corrected for coordinated omission)."),
+                 "meaning) or from the scheduled send time (corrected for coordinated omission). The "
+                 "console and plots show both; in closed loops they are equal."),
     click.option("--bls-composing-models", default="", metavar="NAME[:VERSION],...",
                  help="Models a BLS model calls: their server statistics are read and each gets "
                  "its own CSV <name>_v<version>.<filename>."),

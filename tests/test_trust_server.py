@@ -126,6 +126,7 @@ def test_a_one_second_server_stall_in_rate_mode_is_visible_and_warned_about(
              "--latency-from", "scheduled")
     assert r.returncode in (0, 2), r.stderr
     assert "[WARNING] Stall: in window" in r.stdout and "from its scheduled send" in r.stdout
+    assert "Stalls at 1 point(s)" in r.stderr  # and in the verdict line
     doc = json.loads(js.read_text())
     (point,) = doc["perfanalyzer"]["points"]
     worst = max(w["summary"]["corrected_latency_ns"]["max"] for w in point["windows"])

@@ -46,7 +46,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     lines = [level, "  Client: ", f"    Request count: {s.completed}"]
     if s.completed == 0:  # nothing measured: perf_analyzer's error, not a block of zeros
         lines += [f"    Failed requests: {s.errors}"] if s.errors else []
-        lines += _stability_lines(run, point)
+        lines += (_stability_lines(run, point) if point.interrupted
+                  else [f"  {NO_REQUESTS_MESSAGE}"])
         return "\n".join(lines) + "\n\n"
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
     if run.model.decoupled or run.config.get("streaming"):

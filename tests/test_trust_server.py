@@ -150,6 +150,9 @@ def _validation_file(tmp_path: Path, wrong_entry: int | None) -> Path:
 def test_validation_mismatches_are_counted_as_errors_naming_tensor_and_entry(
         triton: Any, tmp_path: Path) -> None:
     path = _validation_file(tmp_path, wrong_entry=2)
+    r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path), "-p", "200",
+             "-s", "1000", "-r", "3", "--request-rate-range", "30")
+    assert "does not match the expected value of" in r.stdout  # rate mode: counted too
     run = _run(_cfg(triton.http_url, "-m", "add_sub", "--input-data", str(path), "-p", "300",
                     "-s", "1000", "-r", "3"))
     assert run.buffer is not None
@@ -170,9 +173,13 @@ def test_matching_validation_data_counts_no_error(triton: Any, tmp_path: Path) -
                     "-s", "1000", "-r", "3"))
     assert run.buffer is not None and run.buffer.count > 0
     assert not run.buffer.view(0, run.buffer.count).status.any()
-    r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path),
-             "--request-rate-range", "10")
-    assert r.returncode == 3 and "validation_data: supported in concurrency mode only" in r.stderr
+    # Rate mode checks the answers too (same payloads, same sender).
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--input-data", str(path), "-p", "300",
+                    "-s", "1000", "-r", "3", "--request-rate-range", "40"))
+    assert run.buffer is not None and run.buffer.count > 0
+    assert not run.buffer.view(0, run.buffer.count).status.any()
+    r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path), "--workers", "2")
+    assert r.returncode == 3 and "checked in one process; use --workers 1" in r.stderr
 
 
 def test_export_tensors_writes_request_inputs_and_response_outputs(triton: Any,

@@ -30,8 +30,8 @@ from typing import Any
 
 from .._proto import grpc_service_pb2 as pb
 from ..client.base import InferenceClient, InferRequest, InferStream
-from ..client.errors import ClientError, ServerError, TransportError
-from .request_rate import Sender, SenderFactory
+from ..errors import ClientError, ServerError, TransportError
+from .request_rate import Sender, SenderFactory, SendResult
 
 #: Request parameter asking Triton for an empty response flagged final after the last real one.
 EMPTY_FINAL = "triton_enable_empty_final_response"
@@ -45,13 +45,6 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
             for s in requests]
 
 
-class StreamResult(tuple[int, int, int]):
-    """``(first, last, responses)`` plus ``times``: every non-empty response's arrival time (kept
-    when there were more than two, so the export can list them all)."""
-
-    times: tuple[int, ...] = ()
-
-
 class _Pending:
     __slots__ = ("first", "future", "last", "responses", "times")
 
@@ -62,8 +55,9 @@ class _Pending:
         self.responses = 0
         self.times: list[int] = []
 
-    def result(self) -> StreamResult:
-        out = StreamResult((self.first, self.last, self.responses))
+    def result(self) -> SendResult:
+        """(first, last, responses); every response time too when there were more than two."""
+        out = SendResult((self.first, self.last, self.responses))
         if self.responses > 2:
             out.times = tuple(self.times)
         return out
@@ -179,4 +173,4 @@ def stream_sender(client: InferenceClient) -> SenderFactory:
     return make
 
 
-__all__ = ["EMPTY_FINAL", "StreamChannel", "StreamResult", "stream_sender", "streaming_requests"]
+__all__ = ["EMPTY_FINAL", "StreamChannel", "stream_sender", "streaming_requests"]

@@ -1,34 +1,41 @@
-"""``validation_data`` checked: a closed loop that decodes every response and compares it with the
-expected outputs of its data entry (``--input-data`` JSON). The same loop keeps every request's data
-entry and decoded outputs for ``--export-tensors`` (``request_inputs`` / ``response_outputs``).
+"""``validation_data`` checked, and ``--export-tensors``: a sender that decodes every answer.
 
-A mismatch is a failed request (counted as an error in its window, like a server error) whose
-message names the output tensor and the data entry. Decoding costs client time, so this loop is used
-only when the input data carries ``validation_data``; it serves closed-loop concurrency without
-sequences, streaming or shared memory, and other load modes refuse such data with one line before
-any load is sent.
+With expected outputs in the ``--input-data`` JSON, each answer is compared with its data entry's
+``validation_data``; a mismatch fails the request (a :class:`ValidationMismatch`, counted as an
+error in its window like a server error) with a message naming the output tensor and the data
+entry. With ``--export-tensors`` the sender also hands back the data entry and the decoded outputs
+for the export's ``request_inputs`` / ``response_outputs``.
+
+Decoding costs client time, so this sender is used only when asked for. It serves the closed loop
+and the request-rate modes over prepared payloads (matched by identity); sequence models,
+``--streaming`` and shared memory are refused with one line before any load is sent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..client.base import InferenceClient, InferResult
-from ..client.errors import ClientError, OptionError
-from ..config import LoadMode, RunConfig
-from ..measure.records import RecordBuffer
-from .base import LoadManager
-from .concurrency import WorkerPool
+from ..config import RunConfig
+from ..errors import ClientError, OptionError
+from .request_rate import SenderFactory, SendResult
 
 if TYPE_CHECKING:
-    from ..profile.setup import ModelSetup
+    from ..inputs.setup import ModelSetup
 
 Expected = Mapping[str, np.ndarray] | None
+
+
+class ValidationMismatch(ClientError):
+    """An answer differs from its data entry's ``validation_data``."""
+
+
+def _as_bytes(a: np.ndarray) -> np.ndarray:
+    return np.array([x.encode() if isinstance(x, str) else bytes(x) for x in a], dtype=object)
 
 
 def mismatch(result: InferResult, expected: Expected, origin: str) -> str | None:
@@ -41,68 +48,56 @@ def mismatch(result: InferResult, expected: Expected, origin: str) -> str | None
             return f"validation_data: output {name!r} missing from the response to {origin}"
         a, b = np.asarray(got).reshape(-1), np.asarray(want).reshape(-1)
         if a.dtype.kind in "OSU" or b.dtype.kind in "OSU":
-            a = np.array([x.encode() if isinstance(x, str) else bytes(x) for x in a], dtype=object)
-            b = np.array([x.encode() if isinstance(x, str) else bytes(x) for x in b], dtype=object)
+            a, b = _as_bytes(a), _as_bytes(b)
         if a.shape != b.shape or not bool(np.all(a == b)):
             return f"validation_data: output {name!r} does not match the expected value of {origin}"
     return None
 
 
-class ValidatingManager(WorkerPool):
-    """Keeps ``level`` requests in flight through ``client.infer`` and checks every answer."""
+def checking_sender(client: InferenceClient, payloads: Sequence[Any],
+                    expected: Sequence[Expected], origins: Sequence[str],
+                    keep_tensors: bool) -> SenderFactory:
+    """Every caller shares one sender that decodes, checks and (optionally) keeps the answer."""
+    entry = {id(p): k for k, p in enumerate(payloads)}
 
-    def __init__(self, client: InferenceClient, payloads: Sequence[Any],
-                 expected: Sequence[Expected], origins: Sequence[str],
-                 buffer: RecordBuffer | None = None, keep_tensors: bool = False) -> None:
-        if not payloads or len(payloads) != len(expected):
-            raise ValueError("one expected output set per payload")
-        super().__init__()
-        self.client = client
-        self.payloads = list(payloads)
-        self.expected = list(expected)
-        self.origins = list(origins)
-        self.buffer = buffer if buffer is not None else RecordBuffer()
-        self.keep_tensors = keep_tensors
+    async def send(prepared: Any) -> SendResult:
+        result = await client.infer(prepared)
+        done = time.perf_counter_ns()
+        k = entry.get(id(prepared))
+        if k is not None:
+            bad = mismatch(result, expected[k], origins[k])
+            if bad:
+                raise ValidationMismatch(bad)
+        out = SendResult((done, done, 1))
+        if keep_tensors and k is not None:
+            out.tensors = (k, dict(result.outputs))
+        return out
 
-    async def _worker(self, stop: list[bool]) -> None:
-        n, buf, clock = len(self.payloads), self.buffer, time.perf_counter_ns
-        while not stop[0]:
-            i = self._next % n
-            self._next += 1
-            self.sent += 1
-            self._in_flight += 1
-            t0 = clock()
-            try:
-                result = await self.client.infer(self.payloads[i])
-                t1 = clock()
-                bad = mismatch(result, self.expected[i], self.origins[i])
-                buf.add(t0, t0, t1, buf.error_code(bad) if bad else 0)
-                if self.keep_tensors:
-                    buf.tensors[buf.count - 1] = (i, dict(result.outputs))
-            except ClientError as exc:
-                buf.add(t0, t0, clock(), buf.error_code(str(exc)))
-                await asyncio.sleep(0)
-            finally:
-                self._in_flight -= 1
+    async def make() -> tuple[Callable[[Any], Awaitable[SendResult]], Callable[[], Awaitable[None]]]:
+        async def close() -> None:
+            return None
+
+        return send, close
+
+    return make
 
 
-def build_validating(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
-                     payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager | None:
-    """A :class:`ValidatingManager` when the input data has ``validation_data``; else None."""
-    if not setup.data.has_validation and not cfg.export_tensors:
+def sender_for(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
+               payloads: Sequence[Any]) -> SenderFactory | None:
+    """The checking sender when the data has ``validation_data`` or --export-tensors is given;
+    None otherwise. Raises OptionError (before any load) where it cannot apply."""
+    export = cfg.output.export_tensors
+    if not setup.data.has_validation and not export:
         return None
     where = "--input-data validation_data" if setup.data.has_validation else "--export-tensors"
-    if cfg.mode is not LoadMode.CONCURRENCY:
-        flag = ("--request-rate-range" if cfg.mode is LoadMode.REQUEST_RATE
-                else "--request-intervals")
-        raise OptionError(f"{where}: supported in concurrency mode only, not with {flag}")
-    if setup.traits.sequence or cfg.streaming or cfg.shared_memory != "none":
+    if setup.traits.sequence or cfg.load.streaming or cfg.inputs.shared_memory != "none":
         raise OptionError(f"{where}: not supported for sequence models, --streaming or "
                           "--shared-memory")
     steps = [step for stream in setup.data.streams for step in stream]
-    return ValidatingManager(client, payloads, [s.expected_outputs for s in steps],
-                             [s.origin or f"data entry {k}" for k, s in enumerate(steps)],
-                             buffer, keep_tensors=cfg.export_tensors)
+    if len(steps) != len(payloads):
+        raise OptionError(f"{where}: {len(steps)} data entries but {len(payloads)} requests")
+    return checking_sender(client, payloads, [s.expected_outputs for s in steps],
+                           [s.origin or f"data entry {k}" for k, s in enumerate(steps)], export)
 
 
-__all__ = ["ValidatingManager", "build_validating", "mismatch"]
+__all__ = ["ValidationMismatch", "checking_sender", "mismatch", "sender_for"]

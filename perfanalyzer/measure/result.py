@@ -5,26 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .records import RecordBuffer
+from ..inputs.model import ModelTraits
+from ..records import RecordBuffer
 from .window import PointResult
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelTraits:
-    """Model facts that change what is reported."""
-
-    name: str
-    version: str = ""
-    decoupled: bool = False
-    sequence: bool = False
-    ensemble: bool = False
-    cache_enabled: bool = False
-    composing: tuple[str, ...] = ()
-    max_batch_size: int = 0
-    #: Composing models that are ensembles themselves (left out of leaf-only sums).
-    nested_ensembles: tuple[str, ...] = ()
-    #: Composing models given by --bls-composing-models (the model is a BLS model).
-    bls: bool = False
 
 
 @dataclass(kw_only=True)

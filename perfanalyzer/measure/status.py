@@ -62,7 +62,7 @@ def point_status(point: Any, judging: Judging) -> str:
     limit = judging.latency_threshold_ns
     over = v.over_threshold or (
         limit > 0 and point.merged.completed > 0 and judged_latency(point.merged, judging) >= limit)
-    if point.merged.completed == 0 or v.reason == "no_requests":
+    if point.merged.completed == 0:  # a single empty window makes the point unstable only
         return NO_REQUESTS
     if over:
         return OVER_LIMIT

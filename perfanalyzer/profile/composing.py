@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 from ..client import InferenceClient
-from ..client.errors import ClientError, OptionError
 from ..config import RunConfig
+from ..errors import ClientError, OptionError
+from ..inputs.setup import ModelSetup
 from ..measure.server_stats import ServerStatsReader, composing_models, nested_ensembles
-from .setup import ModelSetup
 
 
 async def with_composing(client: InferenceClient, cfg: RunConfig,
@@ -20,10 +20,11 @@ async def with_composing(client: InferenceClient, cfg: RunConfig,
     composing: tuple[str, ...] = ()
     if traits.ensemble:  # nested ensembles: every composing model, depth first
         composing = tuple(await composing_models(client, setup.config))
-    versions = {name: version for name, version in cfg.bls_composing_models if version}
-    bls = tuple(name for name, _ in cfg.bls_composing_models)
-    if bls and cfg.model in bls:
-        raise OptionError(f"--bls-composing-models: {cfg.model} is the model under test")
+    given = cfg.server.bls_composing_models
+    versions = {name: version for name, version in given if version}
+    bls = tuple(name for name, _ in given)
+    if bls and cfg.server.model in bls:
+        raise OptionError(f"--bls-composing-models: {cfg.server.model} is the model under test")
     for name in bls:  # the model must exist before any load is sent
         try:
             await client.model_config(name)
@@ -34,7 +35,8 @@ async def with_composing(client: InferenceClient, cfg: RunConfig,
     traits = dataclasses.replace(traits, composing=composing, nested_ensembles=nested,
                                  bls=bool(bls))
     setup = dataclasses.replace(setup, traits=traits)
-    stats = ServerStatsReader(client, cfg.model, cfg.model_version, composing=composing,
+    stats = ServerStatsReader(client, cfg.server.model, cfg.server.model_version,
+                              composing=composing,
                               versions=versions)
     return setup, stats
 

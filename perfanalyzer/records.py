@@ -38,8 +38,8 @@ class RecordBuffer:
     time window is a contiguous slice (see :meth:`index_at`).
     """
 
-    __slots__ = ("_errors", "_index", "count", "first", "intended", "last", "responses",
-                 "sent", "sequence", "status")
+    __slots__ = ("_errors", "_index", "count", "first", "intended", "last", "response_times",
+                 "responses", "sent", "sequence", "status", "tensors")
 
     intended: np.ndarray
     sent: np.ndarray
@@ -53,6 +53,11 @@ class RecordBuffer:
         self.count = 0
         self._errors: list[str] = [""]
         self._index: dict[str, int] = {"": 0}
+        #: Record index -> every response time, for requests with more than two responses
+        #: (streaming); the columns keep only the first and the last.
+        self.response_times: dict[int, tuple[int, ...]] = {}
+        #: Record index -> (data entry index, decoded outputs), kept with --export-tensors only.
+        self.tensors: dict[int, tuple[int, dict[str, np.ndarray]]] = {}
         self._alloc(capacity)
 
     def _alloc(self, capacity: int) -> None:

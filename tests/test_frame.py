@@ -42,9 +42,11 @@ def test_read_csv_reads_ours_verbose_and_plain(tmp_path: Path) -> None:
     run = saved_run()
     for verbose in (False, True):
         path = tmp_path / f"ours_{verbose}.csv"
-        path.write_text(csv_text(run, verbose=verbose))
+        # Every point (the default -f holds the stable one only), with its status as text.
+        path.write_text(csv_text(run, verbose=verbose, all_points=True))
         df = perfanalyzer.read_csv(path)
         assert sorted(df["Concurrency"]) == [1, 2]
+        assert sorted(df["Status"]) == ["stable", "unstable"]
         by_level = df.set_index("Concurrency")
         for p in run.points:
             assert by_level.loc[int(p.level), "p99 latency"] == p.merged.latency.p(99) // 1000

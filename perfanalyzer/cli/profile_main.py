@@ -25,6 +25,7 @@ from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..profile.run import profile
 from ..report import console
+from ..report.composing_csv import composing_texts, write_composing_csvs
 from ..report.csv import write_csv
 from ..report.export import check_export_path, write_export
 
@@ -64,9 +65,11 @@ def run_profile(cfg: RunConfig) -> int:
 
 
 def _write(cfg: RunConfig, run: RunResult) -> None:
-    if cfg.output.filename and run.points:
-        write_csv(run, cfg.output.filename, verbose=cfg.output.verbose_csv,
-                  gpu=cfg.output.collect_metrics)
+    out = cfg.output
+    if out.filename and run.points:
+        write_csv(run, out.filename, verbose=out.verbose_csv, gpu=out.collect_metrics,
+                  all_points=out.csv_all_points)
+        write_composing_csvs(run, out.filename, all_points=out.csv_all_points)  # issue 14
 
 
 async def _main(cfg: RunConfig) -> int:
@@ -128,13 +131,30 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
             code = EXIT_GENERIC
     code = code or _gate(cfg, run)
     if run.failure:
+        code = EXIT_GENERIC
         print(f"error: {run.failure}", file=sys.stderr)
-        return EXIT_GENERIC
-    if run.interrupted:
-        return EXIT_INTERRUPTED
-    if any(not p.stable for p in run.points):
-        return code or EXIT_UNSTABLE
+    elif run.interrupted:
+        code = EXIT_INTERRUPTED
+    elif any(not p.stable for p in run.points):
+        code = code or EXIT_UNSTABLE
+    # issue 14: one verdict line per run (stderr: stdout stays what `report` re-prints)
+    print(_verdict(cfg, run, code), file=sys.stderr, flush=True)
     return code
+
+
+def _verdict(cfg: RunConfig, run: RunResult, code: int) -> str:
+    from ..report.trust import verdict_line
+
+    out = cfg.output
+    composing = list(composing_texts(run, out.filename)) if out.filename else []
+    written = [str(p) for p in (out.filename if run.points else None, *composing,
+                                out.profile_export_file) if p and os.path.exists(p)]
+    line = verdict_line(run, written)
+    if code == EXIT_UNSTABLE:
+        line += " Exit 2: a load point did not stabilize."
+    elif code not in (EXIT_OK,):
+        line += f" Exit {code}."
+    return line
 
 
 def _gate(cfg: RunConfig, run: RunResult) -> int:

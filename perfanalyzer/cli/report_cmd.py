@@ -17,13 +17,16 @@ _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("-f", "--filename", default=None, metavar="FILE.csv",
               help="Write perf_analyzer's CSV, as the live run wrote it.")
 @click.option("--verbose-csv", is_flag=True, help="Add the verbose CSV columns.")
-def report(run_file: str, filename: str | None, verbose_csv: bool) -> None:
+@click.option("--csv-all-points", is_flag=True, help="Every measured point, with a trailing Status "
+              "column (default: as the live run wrote it; stable points under -l only).")
+def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_points: bool) -> None:
     """Re-report a saved run (--profile-export-file) without a server.
 
     Prints the settings, every load point's block and the final table exactly as the live run did,
     and with -f rewrites the CSV byte for byte. How the run ended (interrupted, an error) is noted
     on stderr.
     """
+    from ..report.composing_csv import write_composing_csvs
     from ..report.csv import write_csv
     from ..report.saved import console_text, load_run
 
@@ -33,8 +36,10 @@ def report(run_file: str, filename: str | None, verbose_csv: bool) -> None:
     if filename:
         if not run.points:
             raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
-        write_csv(run, filename, verbose=verbose_csv,
-                  gpu=bool(run.config.get("collect_metrics")))
+        every = csv_all_points or bool(run.config.get("csv_all_points"))
+        write_csv(run, filename, verbose=verbose_csv, gpu=bool(run.config.get("collect_metrics")),
+                  all_points=every)
+        write_composing_csvs(run, filename, all_points=every)
     if run.interrupted:
         click.echo(f"note: {run_file}: the run was interrupted (Ctrl-C)", err=True)
     if run.failure:

@@ -125,3 +125,14 @@ def request_parameter(text: str, flag: str = "--request-parameter") -> tuple[str
 
 def request_parameters(values: Sequence[str], flag: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(request_parameter(v, flag) for v in values)
+def bls_models(text: str | None, flag: str) -> tuple[tuple[str, str], ...]:
+    """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does (issue 14)."""
+    out: list[tuple[str, str]] = []
+    for item in (text or "").replace(" ", "").split(","):
+        if not item:
+            continue
+        name, _, version = item.partition(":")
+        if not name or (version and not version.isdigit()):
+            raise OptionError(f"{flag}: expected NAME[:VERSION],..., got {item!r}")
+        out.append((name, version))
+    return tuple(out)

@@ -104,6 +104,11 @@ class ServerConfig:
                                     message="--log-frequency must be >= 0, got {value}",
                                     help="Triton writes the trace file every N traces, 0 = at the "
                                     "end (restored after).")
+    # issue 14 (branch trust)
+    bls_composing_models: tuple[tuple[str, str], ...] = opt(
+        (), "--bls-composing-models", cli_default=None, metavar="NAME[:VERSION],...",
+        parse=p.bls_models, help="Models a BLS model calls: their server statistics are read "
+        "and each gets its own CSV <name>_v<version>.<filename>.")
 
     @property
     def server_url(self) -> str:
@@ -213,6 +218,12 @@ class MeasurementConfig:
                                       show_default=True, check=_nonneg,
                                       message="-l: --latency-threshold must be >= 0",
                                       help="Latency limit in ms (0 = none).")
+    # issue 14 (branch trust)
+    latency_from: str = opt(
+        "sent", "--latency-from", choices=("sent", "scheduled"), show_default=True,
+        help="Rate modes: the latency the CSV, the stabilizer, -l and the gate use: from the "
+        "actual send (perf_analyzer's meaning) or from the scheduled send time (corrected for "
+        "coordinated omission). The console and plots show both; in closed loops they are equal.")
 
     @property
     def latency_threshold_ns(self) -> int:
@@ -324,6 +335,16 @@ class OutputConfig:
     baseline: str | None = opt(None, "--baseline", metavar="RUN.json|CSV",
                                help="Compare with this baseline after the run and fail on a "
                                "regression.")
+    # issue 14 (branch trust)
+    csv_all_points: bool = opt(
+        False, "--csv-all-points", switch=True, help="-f: write every measured point, with its "
+        "status (stable, unstable, over_limit, no_requests, interrupted) in an extra trailing "
+        "'Status' column; by default only stable points under -l are written, as perf_analyzer "
+        "does (perfanalyzer extension).")
+    export_tensors: bool = opt(
+        False, "--export-tensors", switch=True, help="--profile-export-file: write each "
+        "request's request_inputs and response_outputs (perf_analyzer's format; a closed loop "
+        "that decodes every answer, concurrency mode only).")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -133,8 +133,11 @@ def side_from_run(run: RunResult, label: str) -> Side:
         if key in points:
             notes.append(f"{label}: load point {key:g} was measured more than once; "
                          f"the last one is used")
-        points[key] = PointData(level=key, values=summary_figures(point.merged, columns),
-                                samples=window_samples(point, columns), stable=point.stable)
+        latency_from = str(run.config.get("latency_from") or "sent")  # issue 14
+        points[key] = PointData(level=key, values=summary_figures(point.merged, columns,
+                                                                  latency_from),
+                                samples=window_samples(point, columns, latency_from),
+                                stable=point.stable)
     return Side(label=label, kind="run", level_name=run.level_name, columns=columns,
                 points=points, provenance=dict(run.provenance), config=dict(run.config),
                 notes=tuple(notes))
@@ -153,14 +156,18 @@ def sample_windows(point: PointResult) -> list[Window]:
     return [w for w in point.windows if w.summary.completed > 0]
 
 
-def window_samples(point: PointResult, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-    rows = [summary_figures(w.summary, columns) for w in sample_windows(point)]
+def window_samples(point: PointResult, columns: tuple[str, ...],
+                   latency_from: str = "sent") -> dict[str, np.ndarray]:
+    rows = [summary_figures(w.summary, columns, latency_from) for w in sample_windows(point)]
     return {c: np.array([r[c] for r in rows if c in r], dtype=float) for c in columns}
 
 
-def summary_figures(s: Summary, columns: tuple[str, ...]) -> dict[str, float]:
-    """The CSV figures of a summary as floats (µs, infer/s), restricted to ``columns``."""
-    avg_us = s.latency.avg_ns / 1000.0
+def summary_figures(s: Summary, columns: tuple[str, ...],
+                    latency_from: str = "sent") -> dict[str, float]:
+    """The CSV figures of a summary as floats (µs, infer/s), restricted to ``columns``; latencies
+    from the scheduled send with ``latency_from="scheduled"`` (--latency-from, rate modes)."""
+    lat = s.corrected if latency_from == "scheduled" else s.latency
+    avg_us = lat.avg_ns / 1000.0
     fig: dict[str, float] = {
         "Inferences/Second": s.throughput,
         "Response Throughput": s.response_throughput,
@@ -170,7 +177,7 @@ def summary_figures(s: Summary, columns: tuple[str, ...]) -> dict[str, float]:
         "request/response": 0.0,
         "response wait": avg_us,
     }
-    for pct, ns in s.latency.percentiles.items():
+    for pct, ns in lat.percentiles.items():
         fig[f"p{pct} latency"] = ns / 1000.0
     if s.server is not None:
         server = {col: s.server.avg_us(key) for col, key in SERVER_COLUMNS.items()}

@@ -40,6 +40,8 @@ class Step:
 
     inputs: tuple[InputTensor, ...]
     expected_outputs: Mapping[str, np.ndarray] | None = None
+    #: Where the step came from (e.g. ``data.json: data[3]``), for validation messages.
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,9 @@ def _build_step(io: ModelIO, raws: Sequence[RawStep], *, batched: bool) -> Step:
         full_shape = (len(raws), *shape) if batched else shape
         inputs.append(InputTensor(name=spec.name, datatype=spec.datatype, shape=full_shape,
                                   data=data))
-    return Step(inputs=tuple(inputs), expected_outputs=_expected(raws, batched=batched))
+    origin = raws[0].origin if len(raws) == 1 else f"{raws[0].origin} (+{len(raws) - 1} batched)"
+    return Step(inputs=tuple(inputs), expected_outputs=_expected(raws, batched=batched),
+                origin=origin)
 
 
 def _expected(raws: Sequence[RawStep], *, batched: bool) -> dict[str, np.ndarray] | None:

@@ -143,3 +143,7 @@ class ModelTraits:
     cache_enabled: bool = False
     composing: tuple[str, ...] = ()
     max_batch_size: int = 0
+    #: Composing models that are ensembles themselves (left out of leaf-only sums).
+    nested_ensembles: tuple[str, ...] = ()
+    #: Composing models given by --bls-composing-models (the model is a BLS model).
+    bls: bool = False

@@ -31,6 +31,7 @@ from .request_rate import JobSource, RequestRateManager, RoundRobin, SenderFacto
 from .schedule import Schedule
 from .sequences import SequenceSlots, SequenceSource
 from .share import Share, Strided, split
+from .validating import sender_for
 from .workers import WorkerLoad, unsupported, worker_count
 
 if TYPE_CHECKING:
@@ -59,15 +60,17 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
         if setup.io.is_sequence:
             sequences = SequenceSource(client.prepare, requests, sequence_options(cfg),
                                        user_data=setup.data.user_data)
-    return local_load(cfg, client, payloads, buffer, sequences=sequences)
+    checked = sender_for(cfg, client, setup, payloads)  # validation_data, --export-tensors
+    return local_load(cfg, client, payloads, buffer, sequences=sequences, sender=checked)
 
 
 def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
                buffer: RecordBuffer, *, sequences: SequenceSource | None = None,
-               share: Share | None = None) -> LoadManager:
+               share: Share | None = None, sender: SenderFactory | None = None) -> LoadManager:
     """The one-process manager (module table). ``share``: this process is one worker of several
-    (its part of the max-threads cap, its stride of the shared schedule)."""
-    new_sender: SenderFactory = unary_sender(client)
+    (its part of the max-threads cap, its stride of the shared schedule). ``sender``: one that
+    decodes and checks every answer (:mod:`.validating`) instead of the plain one."""
+    new_sender: SenderFactory = sender or unary_sender(client)
     if cfg.load.streaming:
         from .streaming import stream_sender
 

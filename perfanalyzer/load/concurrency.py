@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ClientError
 from ..records import RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
-from .request_rate import Job, Sender, SenderFactory, record_send
+from .request_rate import Job, Sender, SenderFactory, keep_extras, record_send
 
 if TYPE_CHECKING:
     from .sequences import SequenceSource
@@ -116,6 +116,7 @@ class ClosedLoopManager(WorkerPool):
                     add(t0, t0, clock())
                 else:  # a stream: first and last response, response count
                     add_full(t0, t0, result[0], result[1], 0, result[2], 0)
+                    keep_extras(buf, result)
             except ClientError as exc:  # recorded as record_send does: no response
                 done = clock()
                 add_full(t0, t0, done, done, buf.error_code(str(exc)), 0, 0)

@@ -108,6 +108,25 @@ def unary_sender(client: InferenceClient | SupportsSend) -> SenderFactory:
     return make
 
 
+class SendResult(tuple[int, int, int]):
+    """A sender's ``(first, last, responses)`` with what the export may keep of the request:
+    ``times`` (every response's arrival, streaming) and ``tensors`` ((data entry, decoded outputs),
+    --export-tensors)."""
+
+    times: tuple[int, ...] = ()
+    tensors: tuple[int, dict[str, Any]] | None = None
+
+
+def keep_extras(buf: RecordBuffer, result: tuple[int, int, int]) -> None:
+    """Store a :class:`SendResult`'s extras for the record just added (off the unary hot path)."""
+    times = getattr(result, "times", ())
+    if times:
+        buf.response_times[buf.count - 1] = times
+    tensors = getattr(result, "tensors", None)
+    if tensors is not None:
+        buf.tensors[buf.count - 1] = tensors
+
+
 async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
                       sent: int) -> bool:
     """Send ``job``, record it (errors are records too); True if it succeeded."""
@@ -122,6 +141,7 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
         buf.add_full(intended, sent, done, done, 0, 1, job.sequence)
     else:
         buf.add_full(intended, sent, result[0], result[1], 0, result[2], job.sequence)
+        keep_extras(buf, result)
     return True
 
 

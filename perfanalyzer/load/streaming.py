@@ -31,7 +31,7 @@ from typing import Any
 from .._proto import grpc_service_pb2 as pb
 from ..client.base import InferenceClient, InferRequest, InferStream
 from ..errors import ClientError, ServerError, TransportError
-from .request_rate import Sender, SenderFactory
+from .request_rate import Sender, SenderFactory, SendResult
 
 #: Request parameter asking Triton for an empty response flagged final after the last real one.
 EMPTY_FINAL = "triton_enable_empty_final_response"
@@ -46,13 +46,21 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
 
 
 class _Pending:
-    __slots__ = ("first", "future", "last", "responses")
+    __slots__ = ("first", "future", "last", "responses", "times")
 
     def __init__(self, future: asyncio.Future[tuple[int, int, int]]) -> None:
         self.future = future
         self.first = 0
         self.last = 0
         self.responses = 0
+        self.times: list[int] = []
+
+    def result(self) -> SendResult:
+        """(first, last, responses); every response time too when there were more than two."""
+        out = SendResult((self.first, self.last, self.responses))
+        if self.responses > 2:
+            out.times = tuple(self.times)
+        return out
 
 
 class StreamChannel:
@@ -108,12 +116,13 @@ class StreamChannel:
                         p.first = t
                     p.last = t
                     p.responses += 1
+                    p.times.append(t)
                 if item.final:
                     del pending[item.id]
                     if not p.responses:
                         p.first = p.last = t
                     if not p.future.done():
-                        p.future.set_result((p.first, p.last, p.responses))
+                        p.future.set_result(p.result())
         except ClientError as exc:
             failure = exc
         finally:

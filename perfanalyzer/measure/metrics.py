@@ -60,10 +60,13 @@ class ServerDelta:
                            tuple(_add_stats(a, b) for a, b in zip(self.composing, other.composing,
                                                                    strict=True)))
 
-    def avg_us(self, key: str, *, ensemble_total: bool = False) -> float:
+    def avg_us(self, key: str, *, ensemble_total: bool = False,
+               skip: frozenset[str] = frozenset()) -> float:
         """Average duration of ``key`` per request in µs; for ensembles optionally summed over
-        composing models (what perf_analyzer's console shows)."""
-        models = self.composing if ensemble_total and self.composing else (self.model,)
+        the composing models not in ``skip`` (nested ensembles: perf_analyzer's console sums leaf
+        models only, each counted once)."""
+        models = ([m for m in self.composing if m.name not in skip]
+                  if ensemble_total and self.composing else [self.model])
         return sum(_avg_us(m.get(key)) for m in models)
 
 

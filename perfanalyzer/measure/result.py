@@ -28,6 +28,8 @@ class RunResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
     failure: str = ""
+    #: Per data entry (payload index), its input tensors: kept with --export-tensors only.
+    request_inputs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def level_name(self) -> str:

@@ -7,7 +7,7 @@ Servers without the statistics extension get ``None`` and the reports leave serv
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.base import STAT_KEYS, InferenceClient, ModelStatistics, StatDuration
@@ -35,6 +35,17 @@ async def composing_models(client: InferenceClient, config: Mapping[str, Any],
     return names
 
 
+async def nested_ensembles(client: InferenceClient, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Which of ``names`` are ensembles themselves: their counters are their members' sums, so a
+    total over composing models must skip them (perf_analyzer sums leaf models only)."""
+    out: list[str] = []
+    for name in names:
+        config = await client.model_config(name)
+        if config.get("platform") == "ensemble" or config.get("ensemble_scheduling"):
+            out.append(name)
+    return tuple(out)
+
+
 def _sum_versions(stats: list[ModelStatistics], name: str) -> ModelStatistics:
     """All versions of one model summed (the version that served the window is the one that grew)."""
     rows = [s for s in stats if s.name == name]
@@ -56,6 +67,8 @@ class ServerStatsReader:
     composing: tuple[str, ...] = ()
     available: bool = True
     reason: str = ""
+    #: Composing model -> version to read (--bls-composing-models NAME:VERSION); others: all.
+    versions: Mapping[str, str] = field(default_factory=dict)
 
     async def probe(self) -> None:
         """Check the server offers statistics; if not, remember why (one line) and stop reading."""
@@ -79,7 +92,10 @@ class ServerStatsReader:
         snap[self.model] = _sum_versions(rows, self.model) if rows else ModelStatistics(
             name=self.model, version=self.version)
         for name in self.composing:
-            snap[name] = _sum_versions(await self.client.model_statistics(name), name)
+            version = self.versions.get(name, "")
+            rows = await self.client.model_statistics(name, version)
+            snap[name] = (_sum_versions(rows, name) if rows
+                          else ModelStatistics(name=name, version=version))
         return snap
 
     def delta(self, before: Snapshot | None, after: Snapshot | None) -> ServerDelta | None:

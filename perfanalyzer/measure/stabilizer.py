@@ -11,10 +11,13 @@ The rule (perf_analyzer ``DetermineStability`` / ``IsDoneProfiling``), with ``w 
 * ``over_threshold`` when ``latency_threshold_ns > 0``, at least ``w`` windows exist, and one of
   the last ``w`` (that recorded requests) has latency ``>= latency_threshold_ns``. It always ends
   the load point: **latency_threshold** (done, not stable) unless the rule above holds, in which
-  case the verdict stays **stable** with ``over_threshold`` set (perf_analyzer reports that point,
-  then stops the sweep with "Measured latency went over the set limit");
+  case the verdict stays **stable** with ``over_threshold`` set. Either way perf_analyzer does not
+  report such a point: it prints "Measured latency went over the set limit", leaves the point out
+  of its CSV and stops the sweep (perfanalyzer shows it, flagged, everywhere but the default CSV:
+  :mod:`perfanalyzer.measure.status`);
 * after ``max_trials`` windows: in async mode throughput-only stability is accepted
-  (**throughput_only**, stable); otherwise done and not stable (**max_trials**);
+  (**throughput_only**, stable); otherwise done and not stable (**max_trials**): perf_analyzer
+  prints "Failed to obtain stable measurement..." and does not report (nor write) that point;
 * **no_requests** when one of the last ``w`` windows recorded no request (perf_analyzer: "No valid
   requests recorded within time interval. Please use a larger time window."); done only once
   ``max_trials`` windows have been taken. Otherwise **measuring**.

@@ -17,10 +17,11 @@ from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREME
 from ..errors import ClientError, PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
-from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summarize
+from .metrics import ClientLoad, ServerDelta, Summary, summarize
 from .prometheus import Scrape
 from .server_stats import ServerStatsReader, Snapshot
-from .stabilizer import Criteria, Verdict, WindowFigures, adaptive_scale, judge
+from .stabilizer import NO_REQUESTS, Criteria, Verdict, WindowFigures, adaptive_scale, judge
+from .status import Judging, judged_latency
 from .sync import NO_SYNC, RunSync
 
 COUNT_POLL_S = 0.01
@@ -49,6 +50,8 @@ class WindowPlan:
     batch_size: int = 1
     warmup_requests: int = 0
     cores: float = 1.0
+    #: Which latency the stabilizer judges in rate modes: "sent" or "scheduled" (--latency-from).
+    latency_from: str = "sent"
 
 
 def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
@@ -63,7 +66,8 @@ def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
                           latency_threshold_ns=m.latency_threshold_ns,
                           async_mode=cfg.load.async_mode),
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
-        batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores)
+        batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
+        latency_from=m.latency_from)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +211,9 @@ class Measurer:
                 break
             windows.append(Window(len(windows), lo, hi, summary, self._scrapes(start, end)))
             self._check_failures(summary)
-            figures.append(WindowFigures(summary.throughput,
-                                         stabilizing_latency(summary, plan.percentile),
-                                         summary.completed))
+            figures.append(WindowFigures(summary.throughput, judged_latency(
+                summary, Judging(percentile=plan.percentile, latency_from=plan.latency_from)),
+                summary.completed))
             verdict = self._judge(figures)
             if self.on_window:
                 self.on_window(level, windows[-1], verdict)
@@ -221,7 +225,8 @@ class Measurer:
             start, lo, snap = end, hi, snap1
             cpu0, sent0, late0 = cpu1, sent1, late1
         return PointResult(level=level, windows=tuple(windows), verdict=verdict,
-                           merged=merge(windows[-plan.criteria.window_count:], self.load.buffer),
+                           merged=merge(windows[-plan.criteria.window_count:], self.load.buffer,
+                                        (plan.percentile,) if plan.percentile > 0 else ()),
                            interrupted=interrupted)
 
     def _scrapes(self, start_ns: int, end_ns: int) -> tuple[Scrape, ...]:
@@ -238,7 +243,8 @@ class Measurer:
 
     def _judge(self, figures: list[WindowFigures]) -> Verdict:
         if self.plan.single_window:
-            return Verdict(done=True, stable=figures[-1].count > 0, reason="stable",
+            ok = figures[-1].count > 0
+            return Verdict(done=True, stable=ok, reason="stable" if ok else NO_REQUESTS,
                            throughput_spread=0.0, latency_spread=0.0, over_threshold=False)
         return judge(figures, self.plan.criteria)
 
@@ -263,16 +269,25 @@ class Measurer:
         return self.stop_event.is_set()
 
 
-def merge(windows: list[Window], buffer: RecordBuffer) -> Summary:
-    """Merge contiguous windows: counts summed, latency samples pooled, server counters summed."""
+def merge(windows: list[Window], buffer: RecordBuffer,
+          percentiles: tuple[int, ...] = ()) -> Summary:
+    """Merge contiguous windows: counts summed, latency samples pooled (every percentile computed
+    from the pooled records), server counters summed. When one window's server statistics could not
+    be read the point has none (its cells stay empty: a partial sum would be an invented figure)."""
     first, last = windows[0].summary, windows[-1].summary
     server: ServerDelta | None = None
     client = ClientLoad()
     for w in windows:
-        s = w.summary
-        server = s.server if server is None else (server + s.server if s.server else server)
-        client = client + s.client
-    pcts = tuple(p for p in first.latency.percentiles if p not in (50, 90, 95, 99))
+        client = client + w.summary.client
+    deltas = [w.summary.server for w in windows]
+    if all(d is not None for d in deltas):
+        for d in deltas:
+            assert d is not None
+            server = d if server is None else server + d
+    asked = {p for p in percentiles if p > 0}
+    asked |= {p for w in windows for p in w.summary.latency.percentiles}
+    asked |= {p for w in windows for p in w.summary.corrected.percentiles}
+    pcts = tuple(sorted(p for p in asked if p not in (50, 90, 95, 99)))
     return summarize(buffer.view(windows[0].lo, windows[-1].hi), start_ns=first.start_ns,
                      end_ns=last.end_ns, batch_size=first.batch_size, server=server,
                      client=client, percentiles=pcts,

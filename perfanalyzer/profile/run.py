@@ -21,30 +21,31 @@ from ..load import workers
 from ..load.build import build_load
 from ..measure.prometheus import scraper_for
 from ..measure.result import RunResult
-from ..measure.server_stats import ServerStatsReader, composing_models
+from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
 from ..measure.sync import NO_SYNC, RunSync
 from ..measure.window import Measurer, PointResult, window_plan
 from ..records import RecordBuffer
 from ..report import console, verbose
 from . import trace
+from .composing import with_composing
 from .setup import connect, prepare_model
 from .sweep import BinarySearch, Outcome, linear
 
 
 def over_limit(point: PointResult, cfg: RunConfig) -> bool:
-    """The point's latency (average, or pXX) reached -l."""
-    if point.verdict.over_threshold:
-        return True
-    if cfg.measurement.latency_threshold_ms <= 0:
-        return False
-    lat = (point.merged.latency.p(cfg.measurement.percentile) if cfg.measurement.percentile > 0
-           else point.merged.latency.avg_ns)
-    return lat >= cfg.measurement.latency_threshold_ns
+    """The point's latency (average, or pXX; per --latency-from) reached -l."""
+    return point_status(point, _judging(cfg)) == OVER_LIMIT
 
 
 def meets(point: PointResult, cfg: RunConfig) -> bool:
-    """Stable and under -l (perf_analyzer's ``meets_threshold``)."""
-    return point.stable and not over_limit(point, cfg)
+    """Stable and under -l (perf_analyzer's ``meets_threshold``): what -f writes."""
+    return point_status(point, _judging(cfg)) == STABLE
+
+
+def _judging(cfg: RunConfig) -> Judging:
+    m = cfg.measurement
+    return Judging(percentile=m.percentile, latency_threshold_ns=m.latency_threshold_ns,
+                   latency_from=m.latency_from)
 
 
 def provenance(client: InferenceClient | None = None) -> dict[str, Any]:
@@ -88,12 +89,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         restore_trace = await asyncio.to_thread(trace.apply, cfg)
         if restore_trace is not None:
             cleanup.register(restore_trace)  # also on a second Ctrl-C
-        if setup.traits.ensemble:  # nested ensembles: every composing model, depth first
-            composing = tuple(await composing_models(client, setup.config))
-            setup = dataclasses.replace(
-                setup, traits=dataclasses.replace(setup.traits, composing=composing))
-        stats = ServerStatsReader(client, cfg.server.model, cfg.server.model_version,
-                                  composing=setup.traits.composing)
+        setup, stats = await with_composing(client, cfg, setup)  # ensembles, BLS (issue 14)
         await stats.probe()
         run = RunResult(mode=cfg.load.mode.value, model=setup.traits, batch_size=cfg.inputs.batch_size,
                         percentile=cfg.measurement.percentile, server_stats=stats.available,
@@ -103,6 +99,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         out.writelines(f"{note}\n" for note in setup.notes)
         requests = requests_for(cfg, setup)
+        if cfg.output.export_tensors:  # issue 14: each data entry's inputs, for the export
+            run.request_inputs = [{t.name: t.to_numpy() for t in r.inputs if t.data is not None}
+                                  for stream in requests for r in stream]
         if cfg.inputs.shared_memory != "none":
             from ..shm.plan import plan_shared_memory
 
@@ -119,8 +118,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         out.write(console.settings_text(
             batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
-            async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile, mode=cfg.load.mode.value,
-            streaming=cfg.load.streaming) + "\n")
+            async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
+            mode=cfg.load.mode.value, streaming=cfg.load.streaming,
+            distribution=cfg.load.request_distribution) + "\n")
         progress = console.Progress()
         scraper = scraper_for(cfg)  # --collect-metrics
         if scraper is not None:

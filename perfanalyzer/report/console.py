@@ -10,13 +10,16 @@ from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
 from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
+from ..measure.status import STABLE, Judging, judged_latency, point_status
 from ..measure.window import PointResult, Window
 from .figures import fmt_rate, row_figures, us
 from .metrics_text import metrics_lines
+from .trust import advice, likely_cause, trust_lines
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
-                  async_mode: bool, percentile: int, mode: str, streaming: bool) -> str:
+                  async_mode: bool, percentile: int, mode: str, streaming: bool,
+                  distribution: str = "constant") -> str:
     stab = (f"p{percentile} latency" if percentile > 0 else "average latency")
     lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
              "  Service Kind: TRITON"]
@@ -29,8 +32,9 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
                   f"  Stabilizing using {stab} and throughput",
                   f"  Measurement window: {interval_ms} msec"]
     if mode != "concurrency":
-        lines.append("  Using uniform distribution on request generation" if mode == "request_rate"
-                     else "  Using custom request intervals")
+        kind = "poisson" if distribution == "poisson" else "uniform"
+        lines.append(f"  Using {kind} distribution on request generation"
+                     if mode == "request_rate" else "  Using custom request intervals")
     lines.append(f"  Using {'asynchronous' if async_mode else 'synchronous'} calls for inference")
     if streaming:
         lines.append("  Using streaming (gRPC bidirectional stream); latency to the last response")
@@ -42,6 +46,11 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     level = (f"Request concurrency: {int(point.level)}" if run.mode == "concurrency"
              else f"Request Rate: {fmt_rate(point.level)} inference requests per seconds")
     lines = [level, "  Client: ", f"    Request count: {s.completed}"]
+    if s.completed == 0:  # nothing measured: perf_analyzer's error, not a block of zeros
+        lines += [f"    Failed requests: {s.errors}"] if s.errors else []
+        lines += (_stability_lines(run, point) if point.interrupted
+                  else [f"  {NO_REQUESTS_MESSAGE}"])
+        return "\n".join(lines) + "\n\n"
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
     if run.model.decoupled or run.config.get("streaming"):
         per_req = s.responses / s.completed if s.completed else 0.0
@@ -71,13 +80,25 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
             lines.append(f"      {n} x {msg}")
     if s.server is not None:
         lines += _server_lines(run, s)
-    if run.config.get("collect_metrics"):  # --collect-metrics (flags branch)
+        if f.clamped:
+            lines.append(f"  {CLAMP_WARNING}")
+    elif run.server_stats:
+        lines.append("  [WARNING] The server's statistics could not be read at a window edge: "
+                     "the server columns of this point are left empty")
+    if run.config.get("collect_metrics"):  # --collect-metrics
         lines += metrics_lines(point.metrics)
+    lines += trust_lines(run, point)
     v = point.verdict
     if not point.stable or v.reason == "throughput_only" or point.interrupted or v.over_threshold:
         lines += _stability_lines(run, point)
     return "\n".join(lines) + "\n\n"
 
+
+#: perf_analyzer's text when the server-accounted time exceeds the client's wait (Network+Server
+#: Send/Recv floored at 0).
+CLAMP_WARNING = ("Server average accounted time was larger than client average wait time due to "
+                 "small sample size. Increase the measurement interval with "
+                 "`--measurement-interval`")
 
 #: Warn when more than this share of sends were late (perf_analyzer's DELAY_PCT_THRESHOLD) ...
 LATE_SHARE_WARN = 0.01
@@ -123,8 +144,9 @@ def _client_load_lines(s: Summary) -> list[str]:
 def _server_lines(run: RunResult, s: Summary) -> list[str]:
     assert s.server is not None
     m = s.server.model
-    ens = bool(run.model.composing)
-    f = row_figures(s, ensemble_total=ens)
+    ens = run.model.ensemble and bool(run.model.composing)
+    nested = frozenset(run.model.nested_ensembles)
+    f = row_figures(s, ensemble_total=ens, skip=nested)
     succ = m.get("success")
     avg_req = us(succ.ns / succ.count) if succ.count else 0
     accounted = sum(v or 0 for v in (f.queue_us, f.compute_input_us, f.compute_infer_us,
@@ -142,6 +164,10 @@ def _server_lines(run: RunResult, s: Summary) -> list[str]:
         lines.append(f"    Cache miss count: {m.get('cache_miss').count}")
     for c in s.server.composing:
         cs = c.get("success")
+        if c.name in nested:
+            lines.append(f"    Composing model {c.name}: {cs.count} requests (an ensemble: its "
+                         "members below are what is summed)")
+            continue
         lines.append(f"    Composing model {c.name}: {cs.count} requests, queue "
                      f"{us(c.get('queue').ns / max(c.get('queue').count, 1))} usec, compute infer "
                      f"{us(c.get('compute_infer').ns / max(c.get('compute_infer').count, 1))} usec")
@@ -162,10 +188,12 @@ def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
                 f"{run.config.get('latency_threshold_ms', 0):g} msec."]
     if v.reason == "no_requests":
         return [f"  {NO_REQUESTS_MESSAGE}"]
+    cause = likely_cause(run, point)
     return [f"  Failed to obtain stable measurement within {n} measurement windows for "
-            f"{what} {fmt_rate(point.level)}. Please try to increase the --measurement-interval.",
-            f"    Distance from stable: {distance_from_stable(v, run_criteria(run))}; the figures "
-            "above merge the last windows and are reported anyway."]
+            f"{what} {fmt_rate(point.level)}. {advice(cause)}",
+            f"    Distance from stable: {distance_from_stable(v, run_criteria(run))}; likely "
+            f"cause: {cause}. The figures above merge the last windows; the point is not "
+            "written to -f (--csv-all-points writes it, marked)."]
 
 
 def run_criteria(run: RunResult) -> Criteria:
@@ -175,15 +203,24 @@ def run_criteria(run: RunResult) -> Criteria:
                     window_count=int(c.get("stability_windows", DEFAULT_STABILITY_WINDOWS)))
 
 
+STATUS_TEXT = {"unstable": "not stable", "over_limit": "over the -l limit",
+               "no_requests": "no valid requests", "interrupted": "interrupted, not stable"}
+
+
 def table_text(run: RunResult) -> str:
     lines = ["Inferences/Second vs. Client Average Batch Latency"]
     name = "Concurrency" if run.mode == "concurrency" else "Request Rate"
+    judging = Judging.of(run.config, run.percentile)
     for p in run.points:
         level = str(int(p.level)) if run.mode == "concurrency" else fmt_rate(p.level)
-        lat = p.merged.latency
-        val = lat.p(run.percentile) if run.percentile > 0 else lat.avg_ns
+        val = judged_latency(p.merged, judging)
         kind = f"p{run.percentile} latency" if run.percentile > 0 else "latency"
-        flag = "" if p.stable else " (not stable)"
+        if judging.latency_from == "scheduled" and run.mode != "concurrency":
+            kind += " from scheduled send"
+        status = point_status(p, judging)
+        flag = "" if status == STABLE else f" ({STATUS_TEXT.get(status, status)}) [not in -f]"
+        if status == STABLE and p.verdict.reason == "throughput_only":
+            flag = " (latency not stable)"
         lines.append(f"{name}: {level}, throughput: {fmt_rate(p.merged.throughput)} infer/sec, "
                      f"{kind} {us(val)} usec{flag}")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,11 @@
 
 Model Analyzer reads these files with ``csv.DictReader`` keyed by the header strings, so the header is
 built exactly as perf_analyzer's ``report_writer.cc`` builds it; rows are sorted by Inferences/Second.
+
+Like perf_analyzer, the file holds only the points that are stable and under ``-l`` (see
+:mod:`perfanalyzer.measure.status`); ``all_points`` (``--csv-all-points``) writes every measured point
+with its status in one extra trailing column, :data:`STATUS_COLUMN`. A figure that was not measured
+(server statistics that could not be read) is an empty cell, never 0.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ from pathlib import Path
 
 from ..measure.prometheus import GPU_COLUMNS, Values, gpu_cell, merge_scrapes
 from ..measure.result import RunResult
+from ..measure.status import STABLE, Judging, judged_stats, point_status
 from .figures import RowFigures, fmt_rate, row_figures
 
 BASE_PERCENTILES = (50, 90, 95, 99)
+#: The extra trailing column of --csv-all-points (stable, unstable, over_limit, no_requests...).
+STATUS_COLUMN = "Status"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,19 +74,24 @@ class CsvLayout:
             cells.append(fmt_rate(f.response_throughput))
         cells.append(str(f.client_send_us))
         if self.server_stats:
-            cells += [str(v or 0) for v in (f.network_us, f.queue_us, f.compute_input_us,
-                                            f.compute_infer_us, f.compute_output_us)]
+            cells += [_cell(v) for v in (f.network_us, f.queue_us, f.compute_input_us,
+                                         f.compute_infer_us, f.compute_output_us)]
             if self.cache:
-                cells += [str(f.cache_hit_us or 0), str(f.cache_miss_us or 0)]
+                cells += [_cell(f.cache_hit_us), _cell(f.cache_miss_us)]
         cells.append(str(f.client_recv_us))
-        cells += [str(f.percentiles_us.get(p, 0)) for p in self.percentiles]
+        cells += [_cell(f.percentiles_us.get(p)) for p in self.percentiles]
         if self.verbose:
             if self.percentile <= 0:
-                cells.append(str(f.avg_latency_us))
+                cells.append(_cell(f.avg_latency_us if f.percentiles_us else None))
             cells += [str(f.request_response_us), str(f.response_wait_us)]
             if self.gpu:
                 cells += [gpu_cell(metrics or {}, family) for _name, family in GPU_COLUMNS]
         return cells
+
+
+def _cell(v: int | None) -> str:
+    """A measured figure, or an empty cell when it was not measured (never an invented 0)."""
+    return "" if v is None else str(v)
 
 
 def _level(level: float, name: str) -> str:
@@ -87,23 +100,32 @@ def _level(level: float, name: str) -> str:
     return fmt_rate(level)
 
 
-def csv_text(run: RunResult, verbose: bool = False, gpu: bool = False) -> str:
+def csv_text(run: RunResult, verbose: bool = False, gpu: bool = False,
+             all_points: bool = False) -> str:
+    """The CSV: stable points under -l only, or every point with a status column."""
     layout = CsvLayout.of(run, verbose, gpu)
-    rows = sorted(((p.level, row_figures(p.merged), p) for p in run.points),
-                  key=lambda r: r[1].throughput)
+    judging = Judging.of(run.config, run.percentile)
+    rows = []
+    for p in run.points:
+        status = point_status(p, judging)
+        if status != STABLE and not all_points:
+            continue
+        figures = row_figures(p.merged, latency=judged_stats(p.merged, judging.latency_from))
+        rows.append((p.level, figures, status, p))
+    rows.sort(key=lambda r: r[1].throughput)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(layout.header())
-    for level, figures, point in rows:
+    w.writerow(layout.header() + ([STATUS_COLUMN] if all_points else []))
+    for level, figures, status, point in rows:
         metrics = merge_scrapes(point.metrics) if layout.gpu else None
-        w.writerow(layout.row(level, figures, metrics))
+        w.writerow(layout.row(level, figures, metrics) + ([status] if all_points else []))
     return out.getvalue()
 
 
 def write_csv(run: RunResult, path: str | os.PathLike[str], verbose: bool = False,
-              gpu: bool = False) -> None:
+              gpu: bool = False, all_points: bool = False) -> None:
     """Write atomically, so an interrupted run never leaves half a file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(csv_text(run, verbose, gpu))
+    tmp.write_text(csv_text(run, verbose, gpu, all_points))
     tmp.replace(path)

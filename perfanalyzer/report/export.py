@@ -7,11 +7,11 @@ the epoch (``wall_anchor_ns + (perf_counter_ns - clock_anchor_ns)``).
 
 Decisions (also stated in ``profile_export.schema.json``):
 
-* ``request_inputs`` is ``{}`` and ``response_outputs`` is ``[]``: payloads are pre-built, shared
-  objects and responses are not decoded on the hot path, so there is nothing honest to write.
-* ``response_timestamps`` is ``[first]`` for a single response and ``[first, last]`` when the request
-  got more than one (records keep only the first and last response times); ``response_count`` says
-  how many there were.
+* ``request_inputs`` and ``response_outputs`` are written with ``--export-tensors`` (its closed loop
+  decodes every answer; perf_analyzer's value format: a scalar for one element, else a flat list,
+  BYTES as strings); otherwise they are ``{}`` and ``[]``: the hot path does not decode responses.
+* ``response_timestamps`` lists every response's time (streaming keeps them all when there are
+  more than two; otherwise first and last are every response); ``response_count`` says how many.
 * Per request we add ``intended_timestamp`` (scheduled send time), ``response_count``, ``status``
   (0 ok, else an index into ``perfanalyzer.errors``) and ``error`` (the message, failures only).
 * Requests that completed outside every window are not dropped: those before a point's first window
@@ -43,9 +43,11 @@ from ..errors import OptionError, PerfAnalyzerError
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.prometheus import metrics_summary, scrapes_json
 from ..measure.result import RunResult
+from ..measure.status import Judging, point_status
 from ..measure.window import PointResult, Window
 from ..records import RecordBuffer
 from ..version import __version__
+from .tensors_json import tensors_json
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("profile_export.schema.json")
@@ -53,10 +55,12 @@ FLAG = "--profile-export-file"
 
 
 class _Clock:
-    """perf_counter_ns → wall-clock ns since the epoch."""
+    """perf_counter_ns → wall-clock ns since the epoch (and the run's data entries' inputs, for
+    ``request_inputs`` under --export-tensors)."""
 
     def __init__(self, run: RunResult) -> None:
         self.offset = int(run.wall_anchor_ns) - int(run.clock_anchor_ns)
+        self.inputs = [tensors_json(d) for d in run.request_inputs]
 
     def wall(self, t_ns: int) -> int:
         return int(t_ns) + self.offset
@@ -170,6 +174,7 @@ class _Columns:
     def __init__(self, buf: RecordBuffer, lo: int, hi: int, clock: _Clock) -> None:
         v = buf.view(lo, max(lo, hi))
         self.n = len(v)
+        self.lo, self.buf, self.clock = lo, buf, clock
         self.sent, self.first, self.last, self.intended = (
             clock.walls(c) for c in (v.sent, v.first, v.last, v.intended))
         self.status, self.responses = v.status.tolist(), v.responses.tolist()
@@ -181,11 +186,15 @@ class _Columns:
         r: dict[str, Any] = {"timestamp": self.sent[i]}
         if self.sequence[i]:
             r["sequence_id"] = self.sequence[i]
-        r["request_inputs"] = {}
+        kept = self.buf.tensors.get(self.lo + i)
+        inputs = self.clock.inputs
+        r["request_inputs"] = inputs[kept[0]] if kept and kept[0] < len(inputs) else {}
         first, last = self.first[i], self.last[i]
-        r["response_timestamps"] = ([first] if first == last and self.responses[i] <= 1
+        every = self.buf.response_times.get(self.lo + i)
+        r["response_timestamps"] = (self.clock.walls(np.asarray(every, dtype=np.int64)) if every
+                                    else [first] if first == last and self.responses[i] <= 1
                                     else [first, last])
-        r["response_outputs"] = []
+        r["response_outputs"] = [tensors_json(kept[1])] if kept else []
         r["intended_timestamp"] = self.intended[i]
         r["response_count"] = self.responses[i]
         r["status"] = self.status[i]
@@ -198,9 +207,10 @@ class _Columns:
         fmt = ('{"timestamp":%d,"request_inputs":{},"response_timestamps":[%d],'
                '"response_outputs":[],"intended_timestamp":%d,"response_count":%d,"status":0}')
         out = []
+        special = self.buf.tensors.keys() | self.buf.response_times.keys()
         for i in range(self.n):
             if (self.status[i] or self.sequence[i] or self.responses[i] > 1
-                    or self.first[i] != self.last[i]):
+                    or self.first[i] != self.last[i] or (self.lo + i) in special):
                 out.append(json.dumps(self.request(i), separators=(",", ":")))
             else:
                 out.append(fmt % (self.sent[i], self.first[i], self.intended[i],
@@ -241,6 +251,7 @@ def _point(run: RunResult, point: PointResult, clock: _Clock,
         "level": float(point.level),
         "interrupted": point.interrupted,
         "stable": point.stable,
+        "status": point_status(point, Judging.of(run.config, run.percentile)),
         "verdict": {k: _finite(v) for k, v in dataclasses.asdict(point.verdict).items()},
         "merged_windows": {"first": first, "count": count},
         "summary": summary_dict(point.merged),

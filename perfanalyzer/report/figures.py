@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..measure.metrics import Summary
+from ..measure.metrics import LatencyStats, Summary
 
 CACHE_KEYS = ("cache_hit", "cache_miss")
 COMPUTE_KEYS = ("compute_input", "compute_infer", "compute_output")
@@ -34,6 +34,8 @@ class RowFigures:
     cache_hit_us: int | None
     cache_miss_us: int | None
     percentiles_us: dict[int, int]
+    #: Server-accounted time exceeded the client's wait: Network+Server was floored at 0.
+    clamped: bool = False
 
     @property
     def request_response_us(self) -> int:
@@ -44,27 +46,33 @@ class RowFigures:
         return self.avg_latency_us - self.client_send_us - self.client_recv_us
 
 
-def row_figures(s: Summary, *, ensemble_total: bool = False) -> RowFigures:
-    """The figures of one CSV row / console block from a merged summary."""
-    avg_us = us(s.latency.avg_ns)
+def row_figures(s: Summary, *, ensemble_total: bool = False,
+                latency: LatencyStats | None = None,
+                skip: frozenset[str] = frozenset()) -> RowFigures:
+    """The figures of one CSV row / console block from a merged summary. ``latency`` is the
+    distribution reported (default ``s.latency``; ``s.corrected`` under --latency-from scheduled)."""
+    lat = s.latency if latency is None else latency
+    avg_us = us(lat.avg_ns)
+    clamped = False
     send_us = recv_us = 0
     server = s.server
     if server is None:
         queue = cin = cinf = cout = hit = miss = net = None
     else:
-        queue = int(server.avg_us("queue", ensemble_total=ensemble_total))
-        cin = int(server.avg_us("compute_input", ensemble_total=ensemble_total))
-        cinf = int(server.avg_us("compute_infer", ensemble_total=ensemble_total))
-        cout = int(server.avg_us("compute_output", ensemble_total=ensemble_total))
-        hit = int(server.avg_us("cache_hit", ensemble_total=ensemble_total))
-        miss = int(server.avg_us("cache_miss", ensemble_total=ensemble_total))
-        net = max(0, (avg_us - send_us - recv_us) - (queue + cin + cinf + cout + hit + miss))
+        queue = int(server.avg_us("queue", ensemble_total=ensemble_total, skip=skip))
+        cin = int(server.avg_us("compute_input", ensemble_total=ensemble_total, skip=skip))
+        cinf = int(server.avg_us("compute_infer", ensemble_total=ensemble_total, skip=skip))
+        cout = int(server.avg_us("compute_output", ensemble_total=ensemble_total, skip=skip))
+        hit = int(server.avg_us("cache_hit", ensemble_total=ensemble_total, skip=skip))
+        miss = int(server.avg_us("cache_miss", ensemble_total=ensemble_total, skip=skip))
+        raw = (avg_us - send_us - recv_us) - (queue + cin + cinf + cout + hit + miss)
+        net, clamped = max(0, raw), raw < 0
     return RowFigures(
         throughput=s.throughput, response_throughput=s.response_throughput,
         client_send_us=send_us, client_recv_us=recv_us, avg_latency_us=avg_us,
         network_us=net, queue_us=queue, compute_input_us=cin, compute_infer_us=cinf,
         compute_output_us=cout, cache_hit_us=hit, cache_miss_us=miss,
-        percentiles_us={p: us(v) for p, v in s.latency.percentiles.items()},
+        percentiles_us={p: us(v) for p, v in lat.percentiles.items()}, clamped=clamped,
     )
 
 

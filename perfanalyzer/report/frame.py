@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import OptionError
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from .csv import csv_text
+from .csv import STATUS_COLUMN, csv_text
 from .export import merged_range
 
 LEVEL_COLUMNS = ("Concurrency", "Request Rate")
@@ -63,7 +63,7 @@ def frame_from_csv_text(text: str, name: str) -> pd.DataFrame:
             raise OptionError(f"{name}: not a perf_analyzer CSV: missing column {col!r}")
     df = pd.DataFrame(index=raw.index)
     for col in cols:
-        df[col] = _numeric(raw[col], name, col)
+        df[col] = raw[col] if col == STATUS_COLUMN else _numeric(raw[col], name, col)
     if cols[0] == "Request Rate":
         df[cols[0]] = df[cols[0]].astype(float)
     df.attrs.update(source=name, level=cols[0])
@@ -84,7 +84,8 @@ def _numeric(col: pd.Series, name: str, column: str) -> pd.Series:
 @dataclass(frozen=True)
 class RunFrames:
     """A saved run as DataFrames: ``requests`` (one row per request), ``windows`` (one row per
-    measurement window) and ``points`` (the run's CSV rows, as :func:`read_csv` gives them)."""
+    measurement window) and ``points`` (every measured point as CSV rows, with a trailing ``Status``
+    column: the -f file holds only the stable ones)."""
 
     run: RunResult
     requests: pd.DataFrame
@@ -106,7 +107,8 @@ def read_run(path: PathLike) -> RunFrames:
     from .saved import load_run
 
     run = load_run(path)
-    points = frame_from_csv_text(csv_text(run, verbose=True), str(path))
+    # Every measured point, with its status (the -f file holds only the stable ones).
+    points = frame_from_csv_text(csv_text(run, verbose=True, all_points=True), str(path))
     return RunFrames(run=run, requests=requests_frame(run), windows=windows_frame(run),
                      points=points)
 
@@ -172,6 +174,9 @@ def _window_figures(s: Summary, percentile: int) -> dict[str, object]:
                               "Avg latency": lat.avg_ns / 1e3 if lat.count else np.nan}
     for p in _percentiles(percentile):
         out[f"p{p} latency"] = lat.p(p) / 1e3 if lat.count else np.nan
+    cor = s.corrected  # from the scheduled send (rate modes; equals the above in closed loops)
+    out["Avg latency from scheduled send"] = cor.avg_ns / 1e3 if cor.count else np.nan
+    out["p99 latency from scheduled send"] = cor.p(99) / 1e3 if cor.count else np.nan
     out.update(completed=s.completed, errors=s.errors, sent=s.sent, late_sends=s.late_sends,
                client_cpu_util=s.client_cpu_util, client_saturated=s.client_saturated)
     for col, key in SERVER_KEYS.items():
@@ -187,7 +192,8 @@ def _window_columns(percentile: int) -> list[str]:
     return ["point", "level", "window", "start_ns", "end_ns", "t_start_s", "t_end_s",
             "duration_s", "Inferences/Second", "Response Throughput", "Avg latency",
             *[f"p{p} latency" for p in _percentiles(percentile)], "completed", "errors", "sent",
-            "late_sends", "client_cpu_util", "client_saturated", *SERVER_KEYS, "merged", "stable"]
+            "late_sends", "client_cpu_util", "client_saturated", *SERVER_KEYS, "merged", "stable",
+            "Avg latency from scheduled send", "p99 latency from scheduled send"]
 
 
 __all__ = ["RunFrames", "frame_from_csv_text", "read_csv", "read_run", "requests_frame",

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..errors import OptionError
+from .csv import STATUS_COLUMN
 from .frame import RunFrames, read_csv, read_run
 
 PERCENTILE_STYLES: dict[int, tuple[Any, str]] = {50: ("-", "o"), 90: ("--", "s"), 99: (":", "^")}
@@ -90,9 +91,11 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
             (line,) = ax.plot(x, y, linestyle=style, marker=marker, color=colour, markersize=5)
             line.set_gid(f"{src.label}|p{p}")
         y50 = df["p50 latency"].to_numpy(float) / 1000.0
-        for xi, yi, lv in zip(x, y50, df[src.level], strict=True):
-            ax.annotate(_level_text(src.level, lv), (xi, yi), textcoords="offset points",
-                        xytext=(5, -10), fontsize=7, color=colour)
+        flagged = _flagged(df)
+        for xi, yi, lv, bad in zip(x, y50, df[src.level], flagged, strict=True):
+            ax.annotate(_level_text(src.level, lv) + (" (not stable)" if bad else ""), (xi, yi),
+                        textcoords="offset points", xytext=(5, -10), fontsize=7, color=colour)
+        _mark_flagged(ax, src, df, x, flagged)
     ax.set_xlabel("Throughput (infer/s)")
     ax.set_ylabel("Latency (ms)")
     ax.set_title("Throughput vs latency (p50 / p90 / p99)")
@@ -101,6 +104,9 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
     ax.grid(True, alpha=0.3)
     styles = [Line2D([], [], color="0.3", linestyle=s, marker=m, label=f"p{p}")
               for p, (s, m) in PERCENTILE_STYLES.items()]
+    if any(_flagged(src.points).any() for src in sources):
+        styles.append(Line2D([], [], linestyle="none", **FLAG_STYLE,
+                             label="not stable / over -l (not in -f)"))
     legend = ax.legend(handles=styles, title="Percentile", loc="upper left", fontsize=8)
     if len(sources) > 1:
         ax.add_artist(legend)
@@ -110,6 +116,29 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
     else:
         ax.set_title(f"Throughput vs latency (p50 / p90 / p99): {sources[0].label}")
     return fig
+
+
+#: How a point that is not stable (or over -l, or without requests) is drawn over its markers.
+FLAG_STYLE: dict[str, Any] = dict(marker="X", markersize=11, markerfacecolor="none",
+                                  markeredgecolor="red", markeredgewidth=1.5)
+
+
+def _flagged(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose Status (a run's every-point table) is not stable; a plain CSV has no such rows
+    (perf_analyzer and perfanalyzer's -f write stable points only)."""
+    if STATUS_COLUMN not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return (df[STATUS_COLUMN].astype(str) != "stable").to_numpy(bool)
+
+
+def _mark_flagged(ax: Axes, src: Source, df: pd.DataFrame, x: np.ndarray,
+                  flagged: np.ndarray) -> None:
+    if not flagged.any():
+        return
+    for p in PERCENTILE_STYLES:
+        y = df[f"p{p} latency"].to_numpy(float) / 1000.0
+        (mark,) = ax.plot(x[flagged], y[flagged], linestyle="none", **FLAG_STYLE)
+        mark.set_gid(f"{src.label}|p{p}|flagged")
 
 
 def breakdown_figure(src: Source) -> Figure:
@@ -131,7 +160,8 @@ def breakdown_figure(src: Source) -> Figure:
     for xi, total, tput in zip(x, bottom, df["Inferences/Second"], strict=True):
         ax.annotate(f"{total:.2f} ms\n{tput:,.0f} infer/s", (xi, total), ha="center",
                     va="bottom", fontsize=8, textcoords="offset points", xytext=(0, 2))
-    ax.set_xticks(x, [f"{v:g}" for v in df[src.level]])
+    ax.set_xticks(x, [f"{v:g}" + ("\n(not stable)" if bad else "")
+                      for v, bad in zip(df[src.level], _flagged(df), strict=True)])
     ax.set_xlabel(_level_axis(src.level))
     ax.set_ylabel("Average latency (ms)")
     ax.set_ylim(0, max(float(bottom.max()), 1e-3) * 1.35)
@@ -173,6 +203,10 @@ def timeline_figure(src: Source) -> Figure:
                 dict(color="C3", linestyle=style, marker=marker, label=f"p{p} per window"))
     _series(bottom, mid, w["Avg latency"].to_numpy(float) / 1000.0, merged, "avg",
             dict(color="C0", marker="o", label="average per window"))
+    if src.run.run.mode != "concurrency":  # rate modes: both latencies (--latency-from)
+        _series(bottom, mid, w["Avg latency from scheduled send"].to_numpy(float) / 1000.0,
+                merged, "avg_scheduled", dict(color="C2", marker="D", linestyle="-.",
+                                              label="average from scheduled send"))
     _clip_latency_axis(bottom, w, ok)
     for ax in (top, bottom):
         _bands(ax, src, labels=ax is top)

@@ -116,6 +116,7 @@ class _Loader:
         names = {f.name for f in dataclasses.fields(ModelTraits)}
         kw = {k: v for k, v in raw.items() if k in names}
         kw["composing"] = tuple(kw.get("composing") or ())
+        kw["nested_ensembles"] = tuple(kw.get("nested_ensembles") or ())
         try:
             return ModelTraits(**kw)
         except TypeError as exc:
@@ -186,6 +187,10 @@ class _Loader:
         if bad >= n_errors or int(np.min(buf.status[lo:hi], initial=0)) < 0:
             raise self.fail(where, f"status {bad} is not an index into perfanalyzer.errors")
         buf.count = hi
+        for j, r in enumerate(reqs):  # streaming: every response time, as exported
+            if len(r["response_timestamps"]) > 2:
+                buf.response_times[lo + j] = tuple(int(t) - self.offset
+                                                   for t in r["response_timestamps"])
 
     def _bad_request(self, reqs: Sequence[Any], where: str) -> SavedRunError:
         for i, r in enumerate(reqs):
@@ -219,7 +224,7 @@ class _Loader:
             raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
         return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
                            verdict=self.verdict(self.get(p, "verdict", where), where),
-                           merged=merge(windows[first:first + count], run.buffer),
+                           merged=merge(windows[first:first + count], run.buffer, pcts),
                            interrupted=bool(p.get("interrupted", False)))
 
     def server(self, raw: Any, where: str) -> ServerDelta | None:
@@ -260,8 +265,9 @@ def console_text(run: RunResult) -> str:
     parts.append(console.settings_text(
         batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
         interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
-        async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile, mode=cfg.load.mode.value,
-        streaming=cfg.load.streaming) + "\n")
+        async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
+        mode=cfg.load.mode.value, streaming=cfg.load.streaming,
+        distribution=cfg.load.request_distribution) + "\n")
     parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
     if run.points:
         parts.append(console.table_text(run) + "\n")

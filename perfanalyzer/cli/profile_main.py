@@ -16,7 +16,6 @@ from ..client.errors import (
     EXIT_OK,
     EXIT_UNSTABLE,
     OptionError,
-    PerfAnalyzerError,
 )
 from ..config import RunConfig
 from ..load import uvloop_policy
@@ -25,8 +24,7 @@ from ..measure.window import PointResult
 from ..profile import cleanup
 from ..profile.run import profile
 from ..report import console
-from ..report.csv import write_csv
-from ..report.export import check_export_path, write_export
+from .outputs import Outputs, check_outputs
 
 #: Extra writers run after the CSV (profile export, baseline gate...): (cfg, run) -> exit code or None.
 OUTPUT_HOOKS: list[Callable[[RunConfig, RunResult], int | None]] = []
@@ -53,22 +51,18 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
-    check_export_path(cfg.profile_export_file)  # refused before any load, as perf_analyzer does
+    check_outputs(cfg)  # every output path, before any load (issue 13)
     if cfg.baseline and not os.path.isfile(cfg.baseline):
         raise OptionError(f"--baseline: {cfg.baseline} does not exist")
     with _maybe_server(cfg) as effective:
         return uvloop_policy.run(_main(effective))  # uvloop when installed
 
 
-def _write(cfg: RunConfig, run: RunResult) -> None:
-    if cfg.filename and run.points:
-        write_csv(run, cfg.filename, verbose=cfg.verbose_csv)
-
-
 async def _main(cfg: RunConfig) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     presses = [0]
+    outputs = Outputs(cfg=cfg)
 
     def on_sigint() -> None:
         presses[0] += 1
@@ -78,33 +72,27 @@ async def _main(cfg: RunConfig) -> int:
                   "(Ctrl-C again to exit now)", file=sys.stderr, flush=True)
         else:
             cleanup.run_all()
+            outputs.emergency()  # what was measured is written, or said not written
             os._exit(EXIT_INTERRUPTED)
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
         def on_point(run: RunResult, _point: PointResult) -> None:
-            _write(cfg, run)  # after every point: nothing measured is lost
+            outputs.after_point(run)  # after every point: nothing measured is lost
 
         run = await profile(cfg, stop_event=stop, on_point=on_point)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         cleanup.run_all()
-    return _finish(cfg, run)
+    return _finish(cfg, run, outputs)
 
 
-def _finish(cfg: RunConfig, run: RunResult) -> int:
+def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
     if run.points:
         print(console.table_text(run))
-    _write(cfg, run)
-    code = EXIT_OK
-    if cfg.profile_export_file:
-        try:
-            write_export(run, cfg.profile_export_file)
-        except PerfAnalyzerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            code = EXIT_GENERIC
+    code = outputs.finish(run) or EXIT_OK
     for hook in OUTPUT_HOOKS:
         result = hook(cfg, run)
         if result:

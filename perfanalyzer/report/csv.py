@@ -10,12 +10,13 @@ import csv
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..measure.result import RunResult
 from .figures import RowFigures, fmt_rate, row_figures
+from .outfile import write_output
 
 BASE_PERCENTILES = (50, 90, 95, 99)
+FLAG = "-f"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,8 +95,6 @@ def csv_text(run: RunResult, verbose: bool = False) -> str:
 
 
 def write_csv(run: RunResult, path: str | os.PathLike[str], verbose: bool = False) -> None:
-    """Write atomically, so an interrupted run never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(csv_text(run, verbose))
-    tmp.replace(path)
+    """Write atomically, so an interrupted run never leaves half a file (see :mod:`.outfile`:
+    never through a symlink, devices written in place); raises OutputError."""
+    write_output(path, csv_text(run, verbose), FLAG)

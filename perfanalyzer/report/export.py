@@ -40,11 +40,11 @@ import numpy as np
 
 from .. import __version__
 from ..client.base import STAT_KEYS, ModelStatistics
-from ..client.errors import OptionError, PerfAnalyzerError
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.window import PointResult
+from .outfile import check_output, write_output
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("profile_export.schema.json")
@@ -65,34 +65,23 @@ class _Clock:
 
 
 def check_export_path(path: str | os.PathLike[str] | None) -> None:
-    """Refuse an existing path (as perf_analyzer does) or a missing folder, before any load."""
-    if not path:
-        return
-    p = Path(path)
-    if p.exists():
-        raise OptionError(f"{FLAG} {p}: path must not already exist")
-    if not p.parent.is_dir():
-        raise OptionError(f"{FLAG} {p}: folder {p.parent} does not exist")
+    """Refuse an existing path (as perf_analyzer does), a missing or read-only folder, a symlink,
+    before any load (:func:`.outfile.check_output`)."""
+    check_output(path, FLAG, must_be_absent=True)
+
+
+def export_text(run: RunResult) -> str:
+    """The export as text; equals ``json.dumps(export_dict(run))`` (requests by a faster path)."""
+    raw = _RawRequests()
+    # dumps, not dump: only the one-shot encoder is the C one (~10x faster on big runs)
+    return raw.splice(json.dumps(export_dict(run, encode=raw), separators=(",", ":"),
+                                 allow_nan=False, default=_json_default))
 
 
 def write_export(run: RunResult, path: str | os.PathLike[str]) -> None:
-    """Write ``run`` as JSON, atomically (a half-written file never appears under ``path``).
-
-    The text equals ``json.dumps(export_dict(run))``; requests are encoded by a faster path.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    raw = _RawRequests()
-    try:
-        # dumps, not dump: only the one-shot encoder is the C one (~10x faster on big runs)
-        text = raw.splice(json.dumps(export_dict(run, encode=raw), separators=(",", ":"),
-                                     allow_nan=False, default=_json_default))
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PerfAnalyzerError(f"{FLAG} {path}: cannot write: {exc.strerror or exc}") from exc
+    """Write ``run`` as JSON, atomically and never over an existing path (:mod:`.outfile`);
+    raises OutputError."""
+    write_output(path, export_text(run), FLAG, must_be_absent=True)
 
 
 Ranges = Sequence[tuple[int, int]]
@@ -331,5 +320,5 @@ def _iso(wall_ns: int) -> str:
     return ts.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-__all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "check_export_path", "export_dict", "merged_range",
+__all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "check_export_path", "export_dict", "export_text", "merged_range",
            "server_dict", "stats_dict", "summary_dict", "write_export"]

@@ -118,7 +118,7 @@ def test_bad_output_paths_are_refused_before_any_load(tmp_path: Path, where, mes
 
 
 def test_export_path_checked_like_the_csv(tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="--profile-export-file .*is a folder|must not"):
+    with pytest.raises(OptionError, match=r"--profile-export-file .*is a folder|must not"):
         check_outputs(RunConfig(model="m", profile_export_file=str(tmp_path)))
     with pytest.raises(OptionError, match="cannot create a file in /sys"):
         check_outputs(RunConfig(model="m", profile_export_file="/sys/run.json"))

@@ -8,12 +8,14 @@ from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig, parse_range
 from ..config import options as d
 from ..inputs import parse_shape
+from .safety_options import safety_kwargs
 
 
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
-        raise OptionError(f"-H: expected 'Name:Value', got {text!r}")
+        # never echo the text: it may be a secret (issue 13)
+        raise OptionError(f"-H: expected 'Name:Value', got {len(text)} characters without ':'")
     return name.strip(), value.strip()
 
 
@@ -102,5 +104,6 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         metrics_interval_ms=kw["metrics_interval"], baseline=kw.get("baseline"),
         launch_server=kw["launch_server"], model_repository=kw.get("model_repository"),
         seed=kw["seed"],
+        **safety_kwargs(kw),  # issue 13: --secret-header, timeouts, --force, memory limit
     )
     return cfg.validate()

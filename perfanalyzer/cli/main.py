@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from ..client.errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
+from ..redact import scrub
 from .options import profile_options
 
 SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
@@ -72,6 +73,18 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+#: An error line longer than this is cut (a bad value can be megabytes long).
+MAX_ERROR_CHARS = 400
+
+
+def one_line(text: str) -> str:
+    """An error message as one scrubbed line of bounded length (issue 13)."""
+    text = scrub(" ".join(text.split("\n")))
+    if len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS} more characters)"
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -81,12 +94,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.UsageError as exc:
         msg = exc.format_message()
         where = f" (see perfanalyzer {exc.ctx.info_name} --help)" if exc.ctx else ""
-        click.echo(f"error: {msg}{where}", err=True)
+        click.echo(f"error: {one_line(msg)}{where}", err=True)
         sys.exit(EXIT_OPTION)
     except click.Abort:
         sys.exit(EXIT_INTERRUPTED)
     except PerfAnalyzerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)

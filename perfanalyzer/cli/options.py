@@ -152,7 +152,9 @@ output = _opts(
     click.option("--seed", default=0, type=int, help="Seed for random data and schedules."),
 )
 
-ALL = (general, load, measurement, data, transport, output)
+from .safety_options import safety  # noqa: E402  (issue 13 flags, one block)
+
+ALL = (general, load, measurement, data, transport, output, safety)
 
 
 def profile_options(fn: F) -> F:

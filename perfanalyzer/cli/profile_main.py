@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .. import redact
 from ..client.errors import (
     EXIT_GENERIC,
     EXIT_INTERRUPTED,
@@ -18,6 +19,7 @@ from ..client.errors import (
     OptionError,
 )
 from ..config import RunConfig
+from ..config.safety import check_fd_room
 from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
@@ -51,11 +53,20 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
-    check_outputs(cfg)  # every output path, before any load (issue 13)
+    # issue 13: secrets never printed or written; every output path and the open-file room
+    # checked before any load
+    redact.register_run(cfg.url, cfg.headers, cfg.secret_headers)
+    check_outputs(cfg)
+    check_fd_room(cfg)
     if cfg.baseline and not os.path.isfile(cfg.baseline):
         raise OptionError(f"--baseline: {cfg.baseline} does not exist")
-    with _maybe_server(cfg) as effective:
+    with redact.scrubbed_std(), _maybe_server(cfg) as effective:
         return uvloop_policy.run(_main(effective))  # uvloop when installed
+
+
+#: After the first Ctrl-C the run ends within this many seconds: in-flight requests that have
+#: not finished by then are cancelled (issue 13).
+STOP_DEADLINE_S = 5.0
 
 
 async def _main(cfg: RunConfig) -> int:
@@ -68,20 +79,36 @@ async def _main(cfg: RunConfig) -> int:
         presses[0] += 1
         if presses[0] == 1:
             stop.set()
-            print("\nStopping: draining in-flight requests and writing what was measured "
-                  "(Ctrl-C again to exit now)", file=sys.stderr, flush=True)
+            # issue 13: the run ends within STOP_DEADLINE_S whatever the server does
+            loop.call_later(STOP_DEADLINE_S, task.cancel)
+            print(f"\nStopping: draining in-flight requests (at most {STOP_DEADLINE_S:g} s) and "
+                  "writing what was measured (Ctrl-C again to exit now)", file=sys.stderr,
+                  flush=True)
         else:
             cleanup.run_all()
             outputs.emergency()  # what was measured is written, or said not written
             os._exit(EXIT_INTERRUPTED)
 
+    def on_point(run: RunResult, _point: PointResult) -> None:
+        outputs.after_point(run)  # after every point: nothing measured is lost
+
+    task = asyncio.ensure_future(profile(cfg, stop_event=stop, on_point=on_point))
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
-        def on_point(run: RunResult, _point: PointResult) -> None:
-            outputs.after_point(run)  # after every point: nothing measured is lost
-
-        run = await profile(cfg, stop_event=stop, on_point=on_point)
+        try:
+            run = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            if outputs.run is None:  # stopped before any load point was finished
+                print("Stopped before any load point was finished: nothing to write",
+                      file=sys.stderr, flush=True)
+                return EXIT_INTERRUPTED
+            run = outputs.run
+            run.interrupted = True
+            print(f"Stopped: in-flight requests cancelled after {STOP_DEADLINE_S:g} s",
+                  file=sys.stderr, flush=True)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)

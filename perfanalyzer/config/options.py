@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.errors import OptionError
+from .safety import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_STARTUP_TIMEOUT_S,
+    validate_safety,
+)
 
 DEFAULT_HTTP_URL = "localhost:8000"
 DEFAULT_GRPC_URL = "localhost:8001"
@@ -135,6 +141,14 @@ class RunConfig:
     launch_server: bool = False
     model_repository: str | None = None
     seed: int = 0
+    # --- issue 13 (never harm, never hang): flags from perfanalyzer/cli/safety_options.py ---
+    secret_headers: tuple[str, ...] = ()
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    force: bool = False
+    input_memory_limit_mb: float = 0.0  # 0: half of the memory available at start
+    # --- end issue 13 ---
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -184,6 +198,7 @@ class RunConfig:
                and self.output_tensor_format in ("binary", "json"),
                "--input-tensor-format/--output-tensor-format: expected binary or json")
         self._validate_load()
+        validate_safety(self)  # issue 13: timeouts, ceilings
         return self
 
     def _validate_load(self) -> None:

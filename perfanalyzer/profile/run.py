@@ -23,8 +23,9 @@ from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
 from ..measure.stabilizer import Criteria
 from ..measure.window import Measurer, PointResult, WindowPlan
+from ..redact import redact_config
 from ..report import console
-from .setup import ModelSetup, connect, prepare_model, requests_for
+from .setup import ModelSetup, connect, prepare_model, requests_for, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
 #: Hook for load modes beyond closed-loop concurrency (request rate, sequences, streaming):
@@ -102,18 +103,19 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     client = await connect(cfg)
     shm: Any = None  # perfanalyzer.shm.plan.ShmPlan with --shared-memory system|cuda
     try:
-        setup = await prepare_model(client, cfg)
+        setup = await within_startup(cfg, prepare_model(client, cfg))  # issue 13: deadlines
         if setup.traits.ensemble:  # nested ensembles: every composing model, depth first
-            composing = tuple(await composing_models(client, setup.config))
+            composing = tuple(await within_startup(cfg, composing_models(client, setup.config)))
             setup = dataclasses.replace(
                 setup, traits=dataclasses.replace(setup.traits, composing=composing))
         stats = ServerStatsReader(client, cfg.model, cfg.model_version,
                                   composing=setup.traits.composing)
-        await stats.probe()
+        await within_startup(cfg, stats.probe())
         run = RunResult(mode=cfg.mode.value, model=setup.traits, batch_size=cfg.batch_size,
                         percentile=cfg.percentile, server_stats=stats.available,
                         server_stats_reason=stats.reason, config=_config_dict(cfg),
-                        provenance={**provenance(), "server": await _server_identity(client)})
+                        provenance={**provenance(),
+                                    "server": await within_startup(cfg, _server_identity(client))})
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         requests = requests_for(cfg, setup)
@@ -190,4 +192,4 @@ def _config_dict(cfg: RunConfig) -> dict[str, Any]:
 
     d = dataclasses.asdict(cfg)
     d["mode"] = cfg.mode.value
-    return d
+    return redact_config(d)  # issue 13: no header secret or URL password in the export

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..client import ClientOptions, InferenceClient, create_client
 from ..client.base import InferRequest, RequestedOutput, TlsOptions
-from ..client.errors import ConnectError, OptionError, ServerError, TransportError
+from ..client.errors import OptionError, ServerError, TransportError
+from ..client.http import make_ssl_context
 from ..config import RunConfig
 from ..inputs import DataOptions, InputData, ModelIO, load_input_data, model_io
 from ..load.factory import check_load_options
 from ..measure.result import ModelTraits
+from ..redact import redact_url
+from .reach import DEFAULT_CONNECT_TIMEOUT_S, ServerUnavailable, probe_tcp, probe_tls, startup
 
-CONNECT_TIMEOUT_S = 10.0
-
-
-class ServerUnavailable(TransportError):
-    """Nothing answered at the URL (exit 99), with a hint on how to start a server."""
+T = TypeVar("T")
+CONNECT_TIMEOUT_S = DEFAULT_CONNECT_TIMEOUT_S  # the default; --connect-timeout sets it
 
 
 def client_options(cfg: RunConfig) -> ClientOptions:
@@ -39,7 +40,8 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          verify_host=cfg.ssl_https_verify_host != 0)
         compression = cfg.http_compression
     return ClientOptions(url=cfg.server_url, headers=dict(cfg.headers), tls=tls,
-                         compression=compression, connect_timeout_s=CONNECT_TIMEOUT_S,
+                         compression=compression, connect_timeout_s=cfg.connect_timeout_s,
+                         request_timeout_s=cfg.request_timeout_s,
                          binary_tensors=cfg.input_tensor_format == "binary")
 
 
@@ -53,21 +55,37 @@ def no_server_hint(url: str) -> str:
                 "or add --launch-server")
 
 
+def _tls(cfg: RunConfig) -> bool:
+    return client_options(cfg).tls.enabled
+
+
+def within_startup(cfg: RunConfig, call: Awaitable[T]) -> Awaitable[T]:
+    """``call`` under --startup-timeout, its transport failures as one precise line."""
+    return startup(call, url=cfg.server_url, protocol=cfg.protocol, tls=_tls(cfg),
+                   timeout_s=cfg.startup_timeout_s)
+
+
 async def connect(cfg: RunConfig) -> InferenceClient:
-    client = create_client(cfg.protocol, client_options(cfg))
-    try:
-        live = await client.is_server_live()
-    except ConnectError as exc:
-        await client.close()
-        raise ServerUnavailable(no_server_hint(cfg.server_url)) from exc
+    # a plain TCP connect first: only "refused" means no server (issue 13)
+    await probe_tcp(cfg.server_url, cfg.protocol, cfg.connect_timeout_s,
+                    no_server_hint(cfg.server_url))
+    opts = client_options(cfg)
+    if cfg.protocol == "grpc" and opts.tls.enabled:  # gRPC would not say why TLS failed
+        await probe_tls(cfg.server_url, cfg.protocol, make_ssl_context(opts.tls),
+                        cfg.connect_timeout_s)
+    client = create_client(cfg.protocol, opts)
+    try:  # the first call also connects: it gets both deadlines
+        live = await startup(client.is_server_live(), url=cfg.server_url, protocol=cfg.protocol,
+                             tls=opts.tls.enabled,
+                             timeout_s=cfg.startup_timeout_s + cfg.connect_timeout_s)
     except BaseException:
         await client.close()
         raise
     if not live:
         await client.close()
-        raise ServerUnavailable(f"the server at {cfg.server_url} is not live")
+        raise ServerUnavailable(f"the server at {redact_url(cfg.server_url)} is not live")
     if cfg.protocol == "http" and cfg.input_tensor_format == "binary" \
-            and not await _has_extension(client, "binary_tensor_data"):
+            and not await within_startup(cfg, _has_extension(client, "binary_tensor_data")):
         # KServe servers without Triton's binary extension (KServe Python server, MLServer...).
         await client.close()
         client = create_client(cfg.protocol, dataclasses.replace(client_options(cfg),

@@ -13,6 +13,7 @@ Contract (issue 13):
   (socket, ...) is refused.
 * A symbolic link at the target is refused, never written through and never replaced: the user
   named the link, not the file it points to; the message names the file to give instead.
+* Text is scrubbed of registered secrets (:mod:`perfanalyzer.redact`) on its way out.
 * :func:`save_fallback` keeps measured data whose file could not be written: a new, uniquely
   named file in the temp folder (else the current folder); the caller names it in the error.
 """
@@ -26,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from ..client.errors import OptionError, PerfAnalyzerError
+from ..redact import scrub
 
 #: A FIFO is opened without blocking; with no reader that fails at once (ENXIO) instead of hanging.
 _FIFO_FLAGS = os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
@@ -99,7 +101,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, flag: str, *,
                  must_be_absent: bool = False) -> None:
     """Write ``data`` to ``path`` as the module docstring says; raises OutputError."""
     p = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    raw = scrub(data).encode("utf-8") if isinstance(data, str) else data
     problem = _target_problem(p, must_be_absent=must_be_absent)
     if problem:
         raise _fail(flag, p, problem, before_load=False)
@@ -161,7 +163,7 @@ def _new_file_mode() -> int:
 def save_fallback(data: str | bytes, name: str) -> str | None:
     """Keep ``data`` in a new, uniquely named file (temp folder, else the current folder);
     returns its path, or None when neither place takes it."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    raw = scrub(data).encode("utf-8") if isinstance(data, str) else data
     stem, dot, ext = Path(name).name.rpartition(".")
     prefix, suffix = (f"perfanalyzer-{stem[:60]}-", f".{ext[:10]}") if dot else (
         f"perfanalyzer-{ext[:60]}-", "")

@@ -31,8 +31,16 @@ async def not_found(_: web.Request) -> web.Response:
     return web.json_response({"error": "not supported"}, status=404)
 
 
+#: With a second argument N, every Nth inference but one in N answers 500 (a failing server).
+FAIL_EVERY = [0]
+_COUNT = [0]
+
+
 async def infer(req: web.Request) -> web.Response:
     body = await req.json()
+    _COUNT[0] += 1
+    if FAIL_EVERY[0] and _COUNT[0] % FAIL_EVERY[0] != 0:
+        return web.json_response({"error": "injected failure"}, status=500)
     inp = body["inputs"][0]
     return web.json_response({"model_name": "echo", "model_version": "1", "id": body.get("id", ""),
                               "outputs": [{"name": "OUTPUT0", "datatype": "FP32",
@@ -53,4 +61,5 @@ def app() -> web.Application:
 
 
 if __name__ == "__main__":
+    FAIL_EVERY[0] = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None)

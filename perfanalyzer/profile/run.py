@@ -25,6 +25,7 @@ from ..measure.stabilizer import Criteria
 from ..measure.window import Measurer, PointResult, WindowPlan
 from ..redact import redact_config
 from ..report import console
+from .failures import check_failures
 from .setup import ModelSetup, connect, prepare_model, requests_for, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
@@ -177,6 +178,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         out.flush()
         if on_point:
             on_point(run, point)
+        check_failures(point)  # issue 13: a mostly failed point is an error, not a measurement
         if point.interrupted:
             run.interrupted = True
             break

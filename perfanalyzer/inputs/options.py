@@ -34,6 +34,8 @@ class DataOptions:
     string_length: int = DEFAULT_STRING_LENGTH
     string_data: str | None = None
     seed: int = DEFAULT_SEED
+    #: Bytes generated data may take (0: half of the available memory; see inputs/budget.py).
+    memory_limit_bytes: int = 0
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -52,13 +54,13 @@ def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """
     name, sep, dims_text = text.rpartition(":")
     if not sep or not name or not dims_text.strip():
-        raise OptionError(f"--shape {text}: expected name:d1,d2,...")
+        raise OptionError(f"--shape {text[:100]}: expected name:d1,d2,...")
     try:
         dims = tuple(int(d) for d in dims_text.split(","))
     except ValueError:
-        raise OptionError(f"--shape {text}: dims must be integers") from None
+        raise OptionError(f"--shape {text[:100]}: dims must be integers") from None
     if any(d <= 0 for d in dims):
-        raise OptionError(f"--shape {text}: every dim must be > 0")
+        raise OptionError(f"--shape {text[:100]}: every dim must be > 0")
     return name, dims
 
 
@@ -106,7 +108,7 @@ def dynamic_shape_error(spec: TensorSpec, where: str = "", also: str = "") -> Op
 
 def not_an_input(io: ModelIO, name: str) -> str:
     """``'X' is not an input of model 'm' (inputs: A, B)``."""
-    return f"{name!r} is not an input of model {io.name!r} (inputs: {', '.join(io.input_names)})"
+    return f"{name[:100]!r} is not an input of model {io.name!r} (inputs: {', '.join(io.input_names)})"
 
 
 def _dims(dims: tuple[int, ...]) -> str:

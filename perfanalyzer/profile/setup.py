@@ -156,7 +156,8 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     check_load_options(cfg, io)
     data = load_input_data(io, DataOptions(
         batch_size=cfg.batch_size, input_data=cfg.input_data, shapes=dict(cfg.shapes),
-        string_length=cfg.string_length, string_data=cfg.string_data, seed=cfg.seed))
+        string_length=cfg.string_length, string_data=cfg.string_data, seed=cfg.seed,
+        memory_limit_bytes=int(cfg.input_memory_limit_mb * 2**20)))  # issue 13
     return ModelSetup(metadata=metadata, config=config, io=io, traits=traits, data=data)
 
 

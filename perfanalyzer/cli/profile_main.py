@@ -109,11 +109,13 @@ async def _main(cfg: RunConfig) -> int:
             run.interrupted = True
             print(f"Stopped: in-flight requests cancelled after {STOP_DEADLINE_S:g} s",
                   file=sys.stderr, flush=True)
+        cleanup.run_all()
+        # still under our Ctrl-C handler: a press while writing cannot cut the files short
+        return _finish(cfg, run, outputs)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         cleanup.run_all()
-    return _finish(cfg, run, outputs)
 
 
 def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:

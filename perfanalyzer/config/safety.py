@@ -74,16 +74,16 @@ def validate_safety(cfg: RunConfig) -> None:
     _check(cfg.force or peak <= MAX_CONCURRENCY,
            f"--concurrency-range: {peak} is above the ceiling of {MAX_CONCURRENCY} concurrent "
            f"requests (add --force to go beyond)")
+
+
+def check_fd_room(cfg: RunConfig) -> None:
+    """Checks of this machine before any load: --workers against its cores (unless --force);
+    the soft descriptor limit raised, then a concurrency whose HTTP connections cannot fit
+    refused (gRPC multiplexes requests over a few connections)."""
     cores = os.cpu_count() or 1
     _check(cfg.force or cfg.workers <= cores,
            f"--workers {cfg.workers}: more than the {cores} cores of this machine "
            f"(add --force to allow)")
-    _check(cfg.workers >= 0, f"--workers: expected >= 0, got {cfg.workers}")
-
-
-def check_fd_room(cfg: RunConfig) -> None:
-    """Raise the soft descriptor limit, then refuse a concurrency whose HTTP connections cannot
-    fit (gRPC multiplexes requests over a few connections)."""
     if cfg.protocol != "http":
         return
     peak = peak_concurrency(cfg)

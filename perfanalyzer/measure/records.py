@@ -47,16 +47,17 @@ class RecordBuffer:
     from ``base`` on.
     """
 
-    __slots__ = ("_errors", "_index", "_spill", "base", "count", "first", "intended", "last",
-                 "responses", "sent", "sequence", "status")
+    __slots__ = ("_errors", "_first", "_index", "_intended", "_last", "_responses", "_sent",
+                 "_sequence", "_spill", "_status", "base", "count")
 
-    intended: np.ndarray
-    sent: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
-    status: np.ndarray
-    responses: np.ndarray
-    sequence: np.ndarray
+    # The in-memory columns (records ``base..count``); the public names below are absolute.
+    _intended: np.ndarray
+    _sent: np.ndarray
+    _first: np.ndarray
+    _last: np.ndarray
+    _status: np.ndarray
+    _responses: np.ndarray
+    _sequence: np.ndarray
 
     def __init__(self, capacity: int = INITIAL_CAPACITY) -> None:
         self.count = 0
@@ -71,11 +72,31 @@ class RecordBuffer:
         for name, dt in COLUMNS:
             new = np.zeros(capacity, dtype=dt)
             if old:
-                new[:old] = getattr(self, name)[:old]
-            setattr(self, name, new)
+                new[:old] = getattr(self, f"_{name}")[:old]
+            setattr(self, f"_{name}", new)
 
     def _grow(self) -> None:
-        self._alloc(max(INITIAL_CAPACITY, 2 * len(self.sent)))
+        self._alloc(max(INITIAL_CAPACITY, 2 * len(self._sent)))
+
+    def column(self, name: str) -> np.ndarray:
+        """A whole column with absolute indices: the array itself while nothing is spilled
+        (writable, capacity long), else records ``0..count`` read back (a copy)."""
+        if self.base == 0:
+            return getattr(self, f"_{name}")
+        return getattr(self.view(0, self.count), name)
+
+    intended = property(lambda self: self.column("intended"))
+    sent = property(lambda self: self.column("sent"))
+    first = property(lambda self: self.column("first"))
+    last = property(lambda self: self.column("last"))
+    status = property(lambda self: self.column("status"))
+    responses = property(lambda self: self.column("responses"))
+    sequence = property(lambda self: self.column("sequence"))
+
+    @property
+    def capacity(self) -> int:
+        """Records the in-memory columns hold before they grow."""
+        return len(self._sent)
 
     def error_code(self, message: str) -> int:
         """Interned index of an error message (0 is reserved for success)."""
@@ -95,29 +116,29 @@ class RecordBuffer:
     def add(self, intended: int, sent: int, done: int, status: int = 0) -> None:
         """One single-response request (first == last)."""
         i = self.count - self.base
-        if i == len(self.sent):
+        if i == len(self._sent):
             self._grow()
-        self.intended[i] = intended
-        self.sent[i] = sent
-        self.first[i] = done
-        self.last[i] = done
+        self._intended[i] = intended
+        self._sent[i] = sent
+        self._first[i] = done
+        self._last[i] = done
         if status:
-            self.status[i] = status
-        self.responses[i] = 1
+            self._status[i] = status
+        self._responses[i] = 1
         self.count += 1
 
     def add_full(self, intended: int, sent: int, first: int, last: int, status: int,
                  responses: int, sequence: int) -> None:
         i = self.count - self.base
-        if i == len(self.sent):
+        if i == len(self._sent):
             self._grow()
-        self.intended[i] = intended
-        self.sent[i] = sent
-        self.first[i] = first
-        self.last[i] = last
-        self.status[i] = status
-        self.responses[i] = responses
-        self.sequence[i] = sequence
+        self._intended[i] = intended
+        self._sent[i] = sent
+        self._first[i] = first
+        self._last[i] = last
+        self._status[i] = status
+        self._responses[i] = responses
+        self._sequence[i] = sequence
         self.count += 1
 
     def index_at(self, t_ns: int, lo: int = 0) -> int:
@@ -130,12 +151,12 @@ class RecordBuffer:
                 return lo + n
             lo = self.base
         b = self.base
-        return lo + int(np.searchsorted(self.last[lo - b : self.count - b], edge, side="right"))
+        return lo + int(np.searchsorted(self._last[lo - b : self.count - b], edge, side="right"))
 
     def last_at(self, i: int) -> int:
         """The last-response time of record ``i``."""
         if i >= self.base:
-            return int(self.last[i - self.base])
+            return int(self._last[i - self.base])
         return int(self.view(i, i + 1).last[0])
 
     def view(self, lo: int = 0, hi: int | None = None) -> RecordSlice:
@@ -144,9 +165,9 @@ class RecordBuffer:
             return self._mixed_view(lo, hi)
         a, b = lo - self.base, hi - self.base
         return RecordSlice(
-            intended=self.intended[a:b], sent=self.sent[a:b], first=self.first[a:b],
-            last=self.last[a:b], status=self.status[a:b], responses=self.responses[a:b],
-            sequence=self.sequence[a:b], errors=tuple(self._errors),
+            intended=self._intended[a:b], sent=self._sent[a:b], first=self._first[a:b],
+            last=self._last[a:b], status=self._status[a:b], responses=self._responses[a:b],
+            sequence=self._sequence[a:b], errors=tuple(self._errors),
         )
 
     def _mixed_view(self, lo: int, hi: int) -> RecordSlice:
@@ -186,22 +207,22 @@ class RecordBuffer:
         self._spill.flush()
         n = self.count - index
         for name, _ in COLUMNS:
-            col = getattr(self, name)
+            col = getattr(self, f"_{name}")
             col[:n] = col[k : k + n]
         self.base = index
-        if len(self.sent) > 4 * max(n, INITIAL_CAPACITY):  # give memory back after a burst
+        if len(self._sent) > 4 * max(n, INITIAL_CAPACITY):  # give memory back after a burst
             self._alloc(max(INITIAL_CAPACITY, 2 * n))
 
     def extend(self, other: RecordSlice) -> None:
         """Append records from another buffer (e.g. a worker process), remapping error codes."""
         n = len(other.last)
-        while self.count - self.base + n > len(self.sent):
+        while self.count - self.base + n > len(self._sent):
             self._grow()
         remap = np.array([self.error_code(m) for m in other.errors] or [0], dtype="<i4")
         lo, hi = self.count - self.base, self.count - self.base + n
         for name in ("intended", "sent", "first", "last", "responses", "sequence"):
-            getattr(self, name)[lo:hi] = getattr(other, name)
-        self.status[lo:hi] = remap[other.status]
+            getattr(self, f"_{name}")[lo:hi] = getattr(other, name)
+        self._status[lo:hi] = remap[other.status]
         self.count += n
 
 

@@ -164,3 +164,17 @@ def test_new_file_gets_the_usual_mode_and_replacing_keeps_the_old_mode(tmp_path:
     os.chmod(target, 0o640)
     write_output(target, "b\n", "-f")
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o640 and target.read_text() == "b\n"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1000])
+def test_export_streamed_in_chunks_is_byte_identical(tmp_path: Path, chunk: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from perfanalyzer.report import export
+
+    monkeypatch.setattr(export, "CHUNK_RECORDS", chunk)
+    run = saved_run()
+    path = tmp_path / "run.json"
+    write_export(run, path)
+    assert path.read_text() == json.dumps(export.export_dict(run), separators=(",", ":"))

@@ -14,8 +14,8 @@ from ..measure.result import RunResult
 from ..report.csv import FLAG as CSV_FLAG
 from ..report.csv import csv_text
 from ..report.export import FLAG as EXPORT_FLAG
-from ..report.export import check_export_path, export_text
-from ..report.outfile import OutputError, check_output, save_fallback, write_output
+from ..report.export import check_export_path, export_chunks
+from ..report.outfile import Data, OutputError, check_output, save_fallback, write_output
 
 
 def check_outputs(cfg: RunConfig) -> None:
@@ -51,15 +51,14 @@ class Outputs:
                 self.warned.add(CSV_FLAG)
                 _say(f"warning: {exc} (retried at the end of the run)")
 
-    def _deliver(self, flag: str, path: str, text: Callable[[], str], *,
+    def _deliver(self, flag: str, path: str, text: Callable[[], Data], *,
                  must_be_absent: bool = False) -> bool:
         """Write one file; on failure keep the data in a fallback file and say where."""
-        data = text()
         try:
-            write_output(path, data, flag, must_be_absent=must_be_absent)
+            write_output(path, text(), flag, must_be_absent=must_be_absent)
             return True
         except OutputError as exc:
-            kept = save_fallback(data, path)
+            kept = save_fallback(text, path)
             where = (f"the measured data is kept in {kept}" if kept
                      else "the measured data could not be kept anywhere")
             _say(f"error: {exc}; {where}")
@@ -73,7 +72,7 @@ class Outputs:
             ok &= self._deliver(CSV_FLAG, self.cfg.filename, lambda: self._csv(run))
         if self.cfg.profile_export_file:
             ok &= self._deliver(EXPORT_FLAG, self.cfg.profile_export_file,
-                                lambda: export_text(run), must_be_absent=True)
+                                lambda: export_chunks(run), must_be_absent=True)
         return 0 if ok else EXIT_GENERIC
 
     def emergency(self) -> None:

@@ -24,6 +24,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..client.errors import OptionError, PerfAnalyzerError
@@ -97,11 +98,25 @@ def check_output(path: str | os.PathLike[str] | None, flag: str, *,
         raise _fail(flag, p, problem, before_load=True)
 
 
-def write_output(path: str | os.PathLike[str], data: str | bytes, flag: str, *,
+Data = str | bytes | Iterable[str]
+
+
+def _pieces(data: Data) -> Iterator[bytes]:
+    """``data`` as scrubbed UTF-8 pieces (an iterable of text is written piece by piece)."""
+    if isinstance(data, bytes):
+        yield data
+    elif isinstance(data, str):
+        yield scrub(data).encode("utf-8")
+    else:
+        for piece in data:
+            yield scrub(piece).encode("utf-8")
+
+
+def write_output(path: str | os.PathLike[str], data: Data, flag: str, *,
                  must_be_absent: bool = False) -> None:
     """Write ``data`` to ``path`` as the module docstring says; raises OutputError."""
     p = Path(path)
-    raw = scrub(data).encode("utf-8") if isinstance(data, str) else data
+    raw = _pieces(data)
     problem = _target_problem(p, must_be_absent=must_be_absent)
     if problem:
         raise _fail(flag, p, problem, before_load=False)
@@ -118,7 +133,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes, flag: str, *,
         raise _fail(flag, p, f"cannot write: {exc.strerror or exc}", before_load=False) from exc
 
 
-def _write_in_place(path: Path, raw: bytes, *, fifo: bool) -> None:
+def _write_in_place(path: Path, raw: Iterable[bytes], *, fifo: bool) -> None:
     flags = _FIFO_FLAGS if fifo else os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
@@ -129,19 +144,21 @@ def _write_in_place(path: Path, raw: bytes, *, fifo: bool) -> None:
     try:
         if fifo:
             os.set_blocking(fd, True)
-        view = memoryview(raw)
-        while view:
-            view = view[os.write(fd, view):]
+        for piece in raw:
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view):]
     finally:
         os.close(fd)
 
 
-def _write_replacing(path: Path, raw: bytes, old: os.stat_result | None, *,
+def _write_replacing(path: Path, raw: Iterable[bytes], old: os.stat_result | None, *,
                      must_be_absent: bool) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
+            for piece in raw:
+                fh.write(piece)
             os.fchmod(fh.fileno(), (old.st_mode & 0o777) if old else _new_file_mode())
         if must_be_absent:
             os.link(tmp, path)  # never clobbers: fails with EEXIST if something appeared
@@ -160,10 +177,9 @@ def _new_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def save_fallback(data: str | bytes, name: str) -> str | None:
-    """Keep ``data`` in a new, uniquely named file (temp folder, else the current folder);
+def save_fallback(data: Callable[[], Data], name: str) -> str | None:
+    """Keep ``data()`` in a new, uniquely named file (temp folder, else the current folder);
     returns its path, or None when neither place takes it."""
-    raw = scrub(data).encode("utf-8") if isinstance(data, str) else data
     stem, dot, ext = Path(name).name.rpartition(".")
     prefix, suffix = (f"perfanalyzer-{stem[:60]}-", f".{ext[:10]}") if dot else (
         f"perfanalyzer-{ext[:60]}-", "")
@@ -174,7 +190,8 @@ def save_fallback(data: str | bytes, name: str) -> str | None:
             continue
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
+                for piece in _pieces(data()):
+                    fh.write(piece)
             return path
         except OSError:
             with contextlib.suppress(OSError):

@@ -51,6 +51,8 @@ async def _closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
         writer.close()
 
 
+#: Connections accepted so far, per fault server port.
+CONNECTIONS: dict[int, int] = {}
 HANDLERS = {"silent": _silent, "garbage": _garbage, "closing": _closing, "tls": _silent}
 
 
@@ -81,8 +83,13 @@ def fault_server(kind: str, tmp: Path | None = None) -> Iterator[int]:
     started = threading.Event()
     box: dict[str, object] = {}
 
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        port = writer.get_extra_info("sockname")[1]
+        CONNECTIONS[port] = CONNECTIONS.get(port, 0) + 1
+        await HANDLERS[kind](reader, writer)
+
     async def start() -> None:
-        server = await asyncio.start_server(HANDLERS[kind], "127.0.0.1", 0, ssl=ctx)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
         box["server"] = server
         box["port"] = server.sockets[0].getsockname()[1]
         started.set()

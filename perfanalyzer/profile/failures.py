@@ -4,6 +4,8 @@ measured point: its figures would describe the failures, not the server (issue 1
 from __future__ import annotations
 
 from ..client.errors import PerfAnalyzerError
+from ..config import LoadMode, RunConfig
+from ..config.safety import MAX_CONCURRENCY
 from ..measure.window import PointResult
 
 #: Largest share of failed requests (over the point's windows) still reported as a measurement.
@@ -27,4 +29,12 @@ def check_failures(point: PointResult, max_share: float = MAX_FAILED_SHARE) -> N
                       f"as a measurement; first error: {str(first)[:200]}")
 
 
-__all__ = ["MAX_FAILED_SHARE", "FailedPoint", "check_failures"]
+def check_ceiling(cfg: RunConfig, level: float) -> None:
+    """An open-ended concurrency sweep (END 0) stops at :data:`MAX_CONCURRENCY` unless --force."""
+    if cfg.mode is LoadMode.CONCURRENCY and not cfg.force and level > MAX_CONCURRENCY:
+        raise FailedPoint(f"--concurrency-range: the sweep reached the ceiling of "
+                          f"{MAX_CONCURRENCY} concurrent requests before -l was exceeded "
+                          f"(add --force to go beyond)")
+
+
+__all__ = ["MAX_FAILED_SHARE", "FailedPoint", "check_ceiling", "check_failures"]

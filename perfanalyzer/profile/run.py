@@ -25,7 +25,7 @@ from ..measure.stabilizer import Criteria
 from ..measure.window import Measurer, PointResult, WindowPlan
 from ..redact import redact_config
 from ..report import console
-from .failures import check_failures
+from .failures import check_ceiling, check_failures
 from .setup import ModelSetup, connect, prepare_model, requests_for, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
@@ -171,6 +171,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         level = search.next_level(last) if search else next(levels, None)
         if level is None:
             break
+        check_ceiling(cfg, level)  # issue 13: an open-ended sweep stops at the ceiling too
         point = await measurer.measure(level)
         progress.clear()  # the live line, before the point's block
         run.points.append(point)

@@ -99,3 +99,14 @@ def test_a_huge_bad_value_is_truncated_in_the_message(tmp_path: Path) -> None:
     with pytest.raises(OptionError) as info:
         load_input_data(M, DataOptions(input_data=(str(path),)))
     assert len(str(info.value)) < 400
+
+
+def test_a_json_file_too_large_for_memory_is_refused_before_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfanalyzer.inputs import json_file
+
+    monkeypatch.setattr(json_file, "default_limit", lambda: 1000)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"data": [{"INPUT0": list(range(16)), "INPUT1": [0] * 16}]}))
+    with pytest.raises(OptionError, match="too large to load"):
+        load_input_data(M, DataOptions(input_data=(str(path),)))

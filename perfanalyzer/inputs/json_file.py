@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client.errors import OptionError
+from .budget import default_limit
 from .model import ModelIO, TensorSpec
 from .options import dynamic_shape_error, fit_shape, not_an_input
 from .samples import (
@@ -77,7 +78,20 @@ def read_json_file(path: str, io: ModelIO,
     return streams
 
 
+#: Memory a JSON document takes once parsed, per byte of file (Python objects), roughly.
+JSON_MEMORY_FACTOR = 8
+
+
 def _load(path: str) -> Any:
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    limit = default_limit()
+    if size * JSON_MEMORY_FACTOR > limit:  # issue 13: refuse before reading, not MemoryError
+        raise OptionError(f"{path}: {size / 2**20:,.0f} MB is too large to load (parsed JSON "
+                          f"takes about {JSON_MEMORY_FACTOR}x its size; "
+                          f"{limit / 2**20:,.0f} MB available for input data)")
     try:
         text = Path(path).read_bytes()
     except OSError as exc:

@@ -54,7 +54,7 @@ def main() -> None:
     server = TritonLauncher(model_repository=MODELS, explicit_models=[args.model]).start(
         timeout_s=180, models=[args.model])
     try:
-        cfg = RunConfig(model=args.model, url=server.http_url,
+        cfg = RunConfig.of(model=args.model, url=server.http_url,
                         concurrency_range=(args.concurrency, args.concurrency, 1),
                         measurement_interval_ms=args.window_ms, max_trials=args.windows,
                         stability_percentage=0.0).validate()

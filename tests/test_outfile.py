@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from perfanalyzer.cli.outputs import Outputs, check_outputs
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import RunConfig
+from perfanalyzer.errors import OptionError
 from perfanalyzer.report.csv import csv_text, write_csv
 from perfanalyzer.report.export import export_text, write_export
 from perfanalyzer.report.outfile import OutputError, check_output, write_output
@@ -119,9 +119,9 @@ def test_bad_output_paths_are_refused_before_any_load(tmp_path: Path, where, mes
 
 def test_export_path_checked_like_the_csv(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match=r"--profile-export-file .*is a folder|must not"):
-        check_outputs(RunConfig(model="m", profile_export_file=str(tmp_path)))
+        check_outputs(RunConfig.of(model="m", profile_export_file=str(tmp_path)))
     with pytest.raises(OptionError, match="cannot create a file in /sys"):
-        check_outputs(RunConfig(model="m", profile_export_file="/sys/run.json"))
+        check_outputs(RunConfig.of(model="m", profile_export_file="/sys/run.json"))
 
 
 def test_export_never_clobbers_a_file_that_appeared_during_the_run(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_failing_write_after_measuring_keeps_the_data_in_a_named_fallback(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
-    cfg = RunConfig(model="m", filename=str(folder / "perf.csv"),
+    cfg = RunConfig.of(model="m", filename=str(folder / "perf.csv"),
                     profile_export_file=str(folder / "run.json"))
     check_outputs(cfg)
     folder.rmdir()  # the folder goes away while measuring

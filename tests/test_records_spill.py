@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfanalyzer.measure.records import (
+from perfanalyzer.records import (
     COLUMNS,
     INITIAL_CAPACITY,
     MAX_ERROR_MESSAGES,

@@ -94,7 +94,7 @@ def test_open_ended_sweep_stops_at_the_ceiling() -> None:
     from perfanalyzer.config.safety import MAX_CONCURRENCY
     from perfanalyzer.profile.failures import FailedPoint, check_ceiling
 
-    cfg = RunConfig(model="m", concurrency_range=(1, 0, 1), latency_threshold_ms=5)
+    cfg = RunConfig.of(model="m", concurrency_range=(1, 0, 1), latency_threshold_ms=5)
     check_ceiling(cfg, MAX_CONCURRENCY)
     with pytest.raises(FailedPoint, match="--force"):
         check_ceiling(cfg, MAX_CONCURRENCY + 1)

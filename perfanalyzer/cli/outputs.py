@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..client.errors import EXIT_GENERIC
 from ..config import RunConfig
+from ..errors import EXIT_GENERIC
 from ..measure.result import RunResult
 from ..report.csv import FLAG as CSV_FLAG
 from ..report.csv import csv_text
@@ -20,8 +20,8 @@ from ..report.outfile import Data, OutputError, check_output, save_fallback, wri
 
 def check_outputs(cfg: RunConfig) -> None:
     """Raise OptionError when an output file cannot be written; before any load."""
-    check_output(cfg.filename, CSV_FLAG)
-    check_export_path(cfg.profile_export_file)  # must not exist, as in perf_analyzer
+    check_output(cfg.output.filename, CSV_FLAG)
+    check_export_path(cfg.output.profile_export_file)  # must not exist, as in perf_analyzer
 
 
 def _say(line: str) -> None:
@@ -37,15 +37,15 @@ class Outputs:
     warned: set[str] = field(default_factory=set)
 
     def _csv(self, run: RunResult) -> str:
-        return csv_text(run, self.cfg.verbose_csv)
+        return csv_text(run, self.cfg.output.verbose_csv)
 
     def after_point(self, run: RunResult) -> None:
         """Rewrite the CSV after a point; a failure here is a warning (the end retries)."""
         self.run = run
-        if not (self.cfg.filename and run.points):
+        if not (self.cfg.output.filename and run.points):
             return
         try:
-            write_output(self.cfg.filename, self._csv(run), CSV_FLAG)
+            write_output(self.cfg.output.filename, self._csv(run), CSV_FLAG)
         except OutputError as exc:
             if CSV_FLAG not in self.warned:
                 self.warned.add(CSV_FLAG)
@@ -68,10 +68,10 @@ class Outputs:
         """Write every file at the end; EXIT_GENERIC (99) when one could not be written."""
         self.run = run
         ok = True
-        if self.cfg.filename and run.points:
-            ok &= self._deliver(CSV_FLAG, self.cfg.filename, lambda: self._csv(run))
-        if self.cfg.profile_export_file:
-            ok &= self._deliver(EXPORT_FLAG, self.cfg.profile_export_file,
+        if self.cfg.output.filename and run.points:
+            ok &= self._deliver(CSV_FLAG, self.cfg.output.filename, lambda: self._csv(run))
+        if self.cfg.output.profile_export_file:
+            ok &= self._deliver(EXPORT_FLAG, self.cfg.output.profile_export_file,
                                 lambda: export_chunks(run), must_be_absent=True)
         return 0 if ok else EXIT_GENERIC
 
@@ -79,7 +79,7 @@ class Outputs:
         """Second Ctrl-C: write what was measured up to the last finished point, or say what
         was not written."""
         run = self.run
-        wanted = [f for f in (self.cfg.filename, self.cfg.profile_export_file) if f]
+        wanted = [f for f in (self.cfg.output.filename, self.cfg.output.profile_export_file) if f]
         if not wanted:
             return
         if run is None or not run.points:

@@ -7,46 +7,43 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-from .. import redact
-from ..client.errors import (
+from .. import cleanup, redact
+from ..config import RunConfig
+from ..config.safety import check_fd_room
+from ..errors import (
     EXIT_GENERIC,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNSTABLE,
     OptionError,
 )
-from ..config import RunConfig
-from ..config.safety import check_fd_room
 from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
-from ..profile import cleanup
 from ..profile.run import profile
 from ..report import console
 from .outputs import Outputs, check_outputs
 
-#: Extra writers run after the CSV (profile export, baseline gate...): (cfg, run) -> exit code or None.
-OUTPUT_HOOKS: list[Callable[[RunConfig, RunResult], int | None]] = []
-
 
 @contextlib.contextmanager
 def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
-    if not cfg.launch_server:
+    if not cfg.server.launch_server:
         yield cfg
         return
     from pathlib import Path
 
     from ..server.embedded import launch_for_run
 
-    repo = Path(cfg.model_repository) if cfg.model_repository else None
-    with launch_for_run(cfg.url or None, cfg.protocol, cfg.model, model_repository=repo) as srv:
+    repo = Path(cfg.server.model_repository) if cfg.server.model_repository else None
+    srv_cfg = cfg.server
+    with launch_for_run(srv_cfg.url or None, srv_cfg.protocol, srv_cfg.model,
+                        model_repository=repo) as srv:
         # A second Ctrl-C exits at once (os._exit): the server must go down with us then too.
         stop = cleanup.register(lambda: srv.stop(timeout_s=2))
         try:
-            yield cfg.replace(url=srv.url(cfg.protocol))
+            yield cfg.replace(url=srv.url(cfg.server.protocol))
         finally:
             cleanup.unregister(stop)
 
@@ -55,13 +52,13 @@ def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     # issue 13: secrets never printed or written; every output path and the open-file room
     # checked before any load
-    redact.register_run(cfg.url, cfg.headers, cfg.secret_headers)
+    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers)
     check_outputs(cfg)
     check_fd_room(cfg)
-    if cfg.baseline and not os.path.isfile(cfg.baseline):
-        raise OptionError(f"--baseline: {cfg.baseline} does not exist")
+    if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
+        raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
     with redact.scrubbed_std(), _maybe_server(cfg) as effective:
-        return uvloop_policy.run(_main(effective))  # uvloop when installed
+        return uvloop_policy.run(_main(effective), cfg.transport.event_loop)
 
 
 #: After the first Ctrl-C the run ends within this many seconds: in-flight requests that have
@@ -122,10 +119,7 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
     if run.points:
         print(console.table_text(run))
     code = outputs.finish(run) or EXIT_OK
-    for hook in OUTPUT_HOOKS:
-        result = hook(cfg, run)
-        if result:
-            code = code or result
+    code = code or _gate(cfg, run)
     if run.failure:
         print(f"error: {run.failure}", file=sys.stderr)
         return EXIT_GENERIC
@@ -136,4 +130,13 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
     return code
 
 
-__all__: list[Any] = ["OUTPUT_HOOKS", "run_profile"]
+def _gate(cfg: RunConfig, run: RunResult) -> int:
+    """``--baseline``: the gate's exit code (1 regression, 2 cannot compare), else 0."""
+    if not cfg.output.baseline:
+        return EXIT_OK
+    from ..gate.hook import baseline_hook
+
+    return baseline_hook(cfg, run) or EXIT_OK
+
+
+__all__ = ["run_profile"]

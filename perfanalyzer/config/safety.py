@@ -8,14 +8,13 @@ fit under the file-descriptor hard limit is refused (it would fail most requests
 
 from __future__ import annotations
 
-import math
 import os
 from typing import TYPE_CHECKING
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 
 if TYPE_CHECKING:
-    from .options import RunConfig
+    from .table import RunConfig
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_STARTUP_TIMEOUT_S = 30.0
@@ -49,29 +48,18 @@ def _check(ok: bool, message: str) -> None:
         raise OptionError(message)
 
 
-def _timeouts(cfg: RunConfig) -> None:
-    for flag, value in (("--connect-timeout", cfg.connect_timeout_s),
-                        ("--startup-timeout", cfg.startup_timeout_s),
-                        ("--request-timeout", cfg.request_timeout_s)):
-        _check(math.isfinite(value) and value >= 0,
-               f"{flag}: expected seconds >= 0 (0 = no limit), got {value}")
-    _check(math.isfinite(cfg.input_memory_limit_mb) and cfg.input_memory_limit_mb >= 0,
-           f"--input-memory-limit: expected MB >= 0, got {cfg.input_memory_limit_mb}")
-
-
 def peak_concurrency(cfg: RunConfig) -> int:
     """The most requests the run keeps in flight at once (concurrency mode; else --max-threads)."""
-    if cfg.mode.value == "concurrency":
-        start, end, _ = cfg.concurrency_range
+    if cfg.load.mode.value == "concurrency":
+        start, end, _ = cfg.load.concurrency_range
         return int(max(start, end))
-    return int(cfg.max_threads)
+    return int(cfg.load.max_threads)
 
 
 def validate_safety(cfg: RunConfig) -> None:
     """Raise OptionError (one line) before any load; see the module docstring."""
-    _timeouts(cfg)
     peak = peak_concurrency(cfg)
-    _check(cfg.force or peak <= MAX_CONCURRENCY,
+    _check(cfg.load.force or peak <= MAX_CONCURRENCY,
            f"--concurrency-range: {peak} is above the ceiling of {MAX_CONCURRENCY} concurrent "
            f"requests (add --force to go beyond)")
 
@@ -81,10 +69,10 @@ def check_fd_room(cfg: RunConfig) -> None:
     the soft descriptor limit raised, then a concurrency whose HTTP connections cannot fit
     refused (gRPC multiplexes requests over a few connections)."""
     cores = os.cpu_count() or 1
-    _check(cfg.force or cfg.workers <= cores,
-           f"--workers {cfg.workers}: more than the {cores} cores of this machine "
+    _check(cfg.load.force or cfg.load.workers <= cores,
+           f"--workers {cfg.load.workers}: more than the {cores} cores of this machine "
            f"(add --force to allow)")
-    if cfg.protocol != "http":
+    if cfg.server.protocol != "http":
         return
     peak = peak_concurrency(cfg)
     soft, hard = raise_fd_limit()

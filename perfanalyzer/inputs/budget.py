@@ -9,7 +9,7 @@ cannot be read).
 from __future__ import annotations
 
 from ..client import tensors
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .model import ModelIO
 
 FALLBACK_LIMIT_BYTES = 4 << 30

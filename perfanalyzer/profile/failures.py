@@ -3,9 +3,9 @@ measured point: its figures would describe the failures, not the server (issue 1
 
 from __future__ import annotations
 
-from ..client.errors import PerfAnalyzerError
 from ..config import LoadMode, RunConfig
 from ..config.safety import MAX_CONCURRENCY
+from ..errors import PerfAnalyzerError
 from ..measure.window import PointResult
 
 #: Largest share of failed requests (over the point's windows) still reported as a measurement.
@@ -31,7 +31,7 @@ def check_failures(point: PointResult, max_share: float = MAX_FAILED_SHARE) -> N
 
 def check_ceiling(cfg: RunConfig, level: float) -> None:
     """An open-ended concurrency sweep (END 0) stops at :data:`MAX_CONCURRENCY` unless --force."""
-    if cfg.mode is LoadMode.CONCURRENCY and not cfg.force and level > MAX_CONCURRENCY:
+    if cfg.load.mode is LoadMode.CONCURRENCY and not cfg.load.force and level > MAX_CONCURRENCY:
         raise FailedPoint(f"--concurrency-range: the sweep reached the ceiling of "
                           f"{MAX_CONCURRENCY} concurrent requests before -l was exceeded "
                           f"(add --force to go beyond)")

@@ -17,17 +17,17 @@ import ssl
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from ..client.errors import (
+from ..config.safety import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_STARTUP_TIMEOUT_S,
+)
+from ..errors import (
     ConnectError,
     PerfAnalyzerError,
     ProtocolError,
     RequestTimeout,
     TransportError,
-)
-from ..config.safety import (
-    DEFAULT_CONNECT_TIMEOUT_S,
-    DEFAULT_REQUEST_TIMEOUT_S,
-    DEFAULT_STARTUP_TIMEOUT_S,
 )
 from ..redact import redact_url
 

@@ -38,12 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ..client.base import STAT_KEYS, ModelStatistics
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
-from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.window import PointResult
+from ..records import RecordBuffer
+from ..version import __version__
 from .outfile import check_output, write_output
 
 SCHEMA_VERSION = 1

@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ..client.errors import OptionError, PerfAnalyzerError
+from ..errors import OptionError, PerfAnalyzerError
 from ..redact import scrub
 
 #: A FIFO is opened without blocking; with no reader that fails at once (ENXIO) instead of hanging.

@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .frame import RunFrames, read_csv, read_run
 from .outfile import write_output
 

@@ -17,6 +17,9 @@ from typing import IO
 
 import numpy as np
 
+#: A send more than this late (ns) behind its schedule counts as late (perf_analyzer's 1 ms).
+LATE_SEND_NS = 1_000_000
+
 INITIAL_CAPACITY = 1 << 14
 #: Distinct error messages kept; later new ones share one entry (a server could make every
 #: message unique and grow the table without bound).

@@ -1,3 +1,8 @@
-from perfanalyzer.cli.main import main
+import sys
+
+try:  # Ctrl-C while the modules load: exit 130 without a traceback (issue 13)
+    from perfanalyzer.cli.main import main
+except KeyboardInterrupt:
+    sys.exit(130)
 
 main()

@@ -10,7 +10,10 @@ numpy arrays, no allocation except when the buffer doubles.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
@@ -18,6 +21,10 @@ import numpy as np
 LATE_SEND_NS = 1_000_000
 
 INITIAL_CAPACITY = 1 << 14
+#: Distinct error messages kept; later new ones share one entry (a server could make every
+#: message unique and grow the table without bound).
+MAX_ERROR_MESSAGES = 1024
+OVERFLOW_ERROR = f"other error (more than {MAX_ERROR_MESSAGES} distinct messages)"
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("intended", "<i8"),
@@ -36,21 +43,29 @@ class RecordBuffer:
 
     Records are appended in completion order within one event loop, so ``last`` is non-decreasing and a
     time window is a contiguous slice (see :meth:`index_at`).
+
+    Memory stays flat in run length: :meth:`spill_before` moves records no window will read again
+    to an anonymous temporary file (created unlinked, never a visible name); :meth:`view` reads them
+    back transparently. Indices are always absolute (``0..count``); the columns hold the records
+    from ``base`` on.
     """
 
-    __slots__ = ("_errors", "_index", "count", "first", "intended", "last", "response_times",
-                 "responses", "sent", "sequence", "status", "tensors")
+    __slots__ = ("_errors", "_first", "_index", "_intended", "_last", "_responses", "_sent",
+                 "_sequence", "_spill", "_status", "base", "count", "response_times", "tensors")
 
-    intended: np.ndarray
-    sent: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
-    status: np.ndarray
-    responses: np.ndarray
-    sequence: np.ndarray
+    # The in-memory columns (records ``base..count``); the public names below are absolute.
+    _intended: np.ndarray
+    _sent: np.ndarray
+    _first: np.ndarray
+    _last: np.ndarray
+    _status: np.ndarray
+    _responses: np.ndarray
+    _sequence: np.ndarray
 
     def __init__(self, capacity: int = INITIAL_CAPACITY) -> None:
         self.count = 0
+        self.base = 0
+        self._spill: IO[bytes] | None = None
         self._errors: list[str] = [""]
         self._index: dict[str, int] = {"": 0}
         #: Record index -> every response time, for requests with more than two responses
@@ -61,20 +76,42 @@ class RecordBuffer:
         self._alloc(capacity)
 
     def _alloc(self, capacity: int) -> None:
-        old = self.count
+        old = self.count - self.base
         for name, dt in COLUMNS:
             new = np.zeros(capacity, dtype=dt)
             if old:
-                new[:old] = getattr(self, name)[:old]
-            setattr(self, name, new)
+                new[:old] = getattr(self, f"_{name}")[:old]
+            setattr(self, f"_{name}", new)
 
     def _grow(self) -> None:
-        self._alloc(max(INITIAL_CAPACITY, 2 * len(self.sent)))
+        self._alloc(max(INITIAL_CAPACITY, 2 * len(self._sent)))
+
+    def column(self, name: str) -> np.ndarray:
+        """A whole column with absolute indices: the array itself while nothing is spilled
+        (writable, capacity long), else records ``0..count`` read back (a copy)."""
+        if self.base == 0:
+            return getattr(self, f"_{name}")
+        return getattr(self.view(0, self.count), name)
+
+    intended = property(lambda self: self.column("intended"))
+    sent = property(lambda self: self.column("sent"))
+    first = property(lambda self: self.column("first"))
+    last = property(lambda self: self.column("last"))
+    status = property(lambda self: self.column("status"))
+    responses = property(lambda self: self.column("responses"))
+    sequence = property(lambda self: self.column("sequence"))
+
+    @property
+    def capacity(self) -> int:
+        """Records the in-memory columns hold before they grow."""
+        return len(self._sent)
 
     def error_code(self, message: str) -> int:
         """Interned index of an error message (0 is reserved for success)."""
         code = self._index.get(message)
         if code is None:
+            if len(self._errors) >= MAX_ERROR_MESSAGES - 1 and message != OVERFLOW_ERROR:
+                return self.error_code(OVERFLOW_ERROR)
             code = len(self._errors)
             self._errors.append(message)
             self._index[message] = code
@@ -86,56 +123,115 @@ class RecordBuffer:
 
     def add(self, intended: int, sent: int, done: int, status: int = 0) -> None:
         """One single-response request (first == last)."""
-        i = self.count
-        if i == len(self.sent):
+        i = self.count - self.base
+        if i == len(self._sent):
             self._grow()
-        self.intended[i] = intended
-        self.sent[i] = sent
-        self.first[i] = done
-        self.last[i] = done
+        self._intended[i] = intended
+        self._sent[i] = sent
+        self._first[i] = done
+        self._last[i] = done
         if status:
-            self.status[i] = status
-        self.responses[i] = 1
-        self.count = i + 1
+            self._status[i] = status
+        self._responses[i] = 1
+        self.count += 1
 
     def add_full(self, intended: int, sent: int, first: int, last: int, status: int,
                  responses: int, sequence: int) -> None:
-        i = self.count
-        if i == len(self.sent):
+        i = self.count - self.base
+        if i == len(self._sent):
             self._grow()
-        self.intended[i] = intended
-        self.sent[i] = sent
-        self.first[i] = first
-        self.last[i] = last
-        self.status[i] = status
-        self.responses[i] = responses
-        self.sequence[i] = sequence
-        self.count = i + 1
+        self._intended[i] = intended
+        self._sent[i] = sent
+        self._first[i] = first
+        self._last[i] = last
+        self._status[i] = status
+        self._responses[i] = responses
+        self._sequence[i] = sequence
+        self.count += 1
 
     def index_at(self, t_ns: int, lo: int = 0) -> int:
         """Number of records whose last response is at or before ``t_ns`` (window edges inclusive)."""
         edge = np.int64(t_ns)
-        return lo + int(np.searchsorted(self.last[lo : self.count], edge, side="right"))
+        if lo < self.base:
+            spilled = self.view(lo, self.base).last
+            n = int(np.searchsorted(spilled, edge, side="right"))
+            if n < len(spilled):
+                return lo + n
+            lo = self.base
+        b = self.base
+        return lo + int(np.searchsorted(self._last[lo - b : self.count - b], edge, side="right"))
+
+    def last_at(self, i: int) -> int:
+        """The last-response time of record ``i``."""
+        if i >= self.base:
+            return int(self._last[i - self.base])
+        return int(self.view(i, i + 1).last[0])
 
     def view(self, lo: int = 0, hi: int | None = None) -> RecordSlice:
         hi = self.count if hi is None else hi
+        if lo < self.base:
+            return self._mixed_view(lo, hi)
+        a, b = lo - self.base, hi - self.base
         return RecordSlice(
-            intended=self.intended[lo:hi], sent=self.sent[lo:hi], first=self.first[lo:hi],
-            last=self.last[lo:hi], status=self.status[lo:hi], responses=self.responses[lo:hi],
-            sequence=self.sequence[lo:hi], errors=tuple(self._errors),
+            intended=self._intended[a:b], sent=self._sent[a:b], first=self._first[a:b],
+            last=self._last[a:b], status=self._status[a:b], responses=self._responses[a:b],
+            sequence=self._sequence[a:b], errors=tuple(self._errors),
         )
+
+    def _mixed_view(self, lo: int, hi: int) -> RecordSlice:
+        """Records ``[lo, hi)`` when some are spilled: read back from the file, then memory."""
+        assert self._spill is not None
+        end = min(hi, self.base)
+        size = RECORD_DTYPE.itemsize
+        raw = os.pread(self._spill.fileno(), (end - lo) * size, lo * size)
+        disk = np.frombuffer(raw, dtype=RECORD_DTYPE)
+        mem = self.view(self.base, hi) if hi > self.base else None
+        cols = {name: (np.concatenate([disk[name], getattr(mem, name)]) if mem is not None
+                       else disk[name].copy()) for name, _ in COLUMNS}
+        return RecordSlice(**cols, errors=tuple(self._errors))
+
+    def close(self) -> None:
+        """Drop the spill file (spilled records can no longer be read)."""
+        spill, self._spill = self._spill, None
+        if spill is not None:
+            spill.close()
+
+    def __del__(self) -> None:
+        spill = getattr(self, "_spill", None)
+        if spill is not None:
+            spill.close()
+
+    def spill_before(self, index: int) -> None:
+        """Move records ``[base, index)`` to the spill file and out of memory."""
+        index = min(index, self.count)
+        k = index - self.base
+        if k <= 0:
+            return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(  # noqa: SIM115  (closed in close()/__del__)
+                prefix="perfanalyzer-records-")
+        self._spill.seek(0, os.SEEK_END)
+        self._spill.write(self.view(self.base, index).to_structured().tobytes())
+        self._spill.flush()
+        n = self.count - index
+        for name, _ in COLUMNS:
+            col = getattr(self, f"_{name}")
+            col[:n] = col[k : k + n]
+        self.base = index
+        if len(self._sent) > 4 * max(n, INITIAL_CAPACITY):  # give memory back after a burst
+            self._alloc(max(INITIAL_CAPACITY, 2 * n))
 
     def extend(self, other: RecordSlice) -> None:
         """Append records from another buffer (e.g. a worker process), remapping error codes."""
         n = len(other.last)
-        while self.count + n > len(self.sent):
+        while self.count - self.base + n > len(self._sent):
             self._grow()
         remap = np.array([self.error_code(m) for m in other.errors] or [0], dtype="<i4")
-        lo, hi = self.count, self.count + n
+        lo, hi = self.count - self.base, self.count - self.base + n
         for name in ("intended", "sent", "first", "last", "responses", "sequence"):
-            getattr(self, name)[lo:hi] = getattr(other, name)
-        self.status[lo:hi] = remap[other.status]
-        self.count = hi
+            getattr(self, f"_{name}")[lo:hi] = getattr(other, name)
+        self._status[lo:hi] = remap[other.status]
+        self.count += n
 
 
 @dataclass(frozen=True)

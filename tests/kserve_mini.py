@@ -4,6 +4,7 @@ server, so this stands in for one. Run: ``python tests/kserve_mini.py PORT``."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from aiohttp import web
@@ -42,8 +43,20 @@ async def not_found(_: web.Request) -> web.Response:
     return web.json_response({"error": "not supported"}, status=404)
 
 
+#: With a second argument N, every Nth inference but one in N answers 500 (a failing server);
+#: with "hang", inferences are never answered (a server that went silent).
+FAIL_EVERY = [0]
+HANG = [False]
+_COUNT = [0]
+
+
 async def infer(req: web.Request) -> web.Response:
     body = await req.json()
+    _COUNT[0] += 1
+    if HANG[0]:
+        await asyncio.Event().wait()
+    if FAIL_EVERY[0] and _COUNT[0] % FAIL_EVERY[0] != 0:
+        return web.json_response({"error": "injected failure"}, status=500)
     inp = body["inputs"][0]
     seen = SHAPES.setdefault(req.match_info["model"], [])
     if len(seen) < 100:
@@ -73,4 +86,6 @@ def app() -> web.Application:
 
 
 if __name__ == "__main__":
+    HANG[0] = sys.argv[2:3] == ["hang"]
+    FAIL_EVERY[0] = int(sys.argv[2]) if len(sys.argv) > 2 and not HANG[0] else 0
     web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None)

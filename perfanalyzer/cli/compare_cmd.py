@@ -4,11 +4,11 @@ same gate from the profile command, :func:`perfanalyzer.cli.profile_main.run_pro
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from ..errors import CompareError
+from ..report.outfile import OutputError, write_output
 
 EPILOG = """\b
 Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, other load mode, no
@@ -79,10 +79,11 @@ def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_ch
     click.echo(console_text(result), nl=False)
     for path, text in ((markdown_path, markdown_text), (json_path, json_text)):
         if path:
-            try:
-                Path(path).write_text(text(result), encoding="utf-8")
-            except OSError as exc:
-                click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+            try:  # issue 13: never through a symlink, devices in place (report/outfile.py)
+                write_output(path, text(result), "--markdown" if path == markdown_path
+                             else "--json")
+            except OutputError as exc:
+                click.echo(f"error: {exc}", err=True)
                 sys.exit(CompareError.exit_code)
     if result.error:
         click.echo(f"error: {result.error}", err=True)

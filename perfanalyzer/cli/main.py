@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
+from ..redact import scrub
 from ..version import __version__
 from .help_texts import fill_missing_help
 from .options import profile_options
@@ -80,6 +81,16 @@ def profile_command(**kwargs: Any) -> None:
 
 
 fill_missing_help(profile_command)  # every option has help text
+#: An error line longer than this is cut (a bad value can be megabytes long).
+MAX_ERROR_CHARS = 400
+
+
+def one_line(text: str) -> str:
+    """An error message as one scrubbed line of bounded length (issue 13)."""
+    text = scrub(" ".join(text.split("\n")))
+    if len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS} more characters)"
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -91,12 +102,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.UsageError as exc:
         msg = exc.format_message()
         where = f" (see perfanalyzer {exc.ctx.info_name} --help)" if exc.ctx else ""
-        click.echo(f"error: {msg}{where}", err=True)
+        click.echo(f"error: {one_line(msg)}{where}", err=True)
         sys.exit(EXIT_OPTION)
     except click.Abort:
         sys.exit(EXIT_INTERRUPTED)
     except PerfAnalyzerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)

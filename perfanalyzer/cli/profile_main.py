@@ -10,8 +10,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from .. import cleanup
+from .. import cleanup, redact
 from ..config import RunConfig
+from ..config.safety import check_fd_room
 from ..errors import (
     EXIT_GENERIC,
     EXIT_INTERRUPTED,
@@ -25,9 +26,8 @@ from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..profile.run import profile
 from ..report import console
-from ..report.composing_csv import composing_texts, write_composing_csvs
-from ..report.csv import write_csv
-from ..report.export import check_export_path, write_export
+from ..report.composing_csv import composing_texts
+from .outputs import Outputs, check_outputs
 
 
 @contextlib.contextmanager
@@ -53,82 +53,102 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
-    check_export_path(cfg.output.profile_export_file)  # refused before any load, as perf_analyzer does
+    # issue 13: secrets never printed or written; every output path and the open-file room
+    # checked before any load
+    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers)
+    check_outputs(cfg)
+    check_fd_room(cfg)
     if cfg.load.enable_mpi:  # MPI (issue 17): flags that cannot work across ranks
         from ..mpi.world import check_flags
 
         check_flags(cfg)
     if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
         raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
-    with _maybe_server(cfg) as effective:
+    with redact.scrubbed_std(), _maybe_server(cfg) as effective:
         return uvloop_policy.run(_main(effective), cfg.transport.event_loop)
 
 
-def _write(cfg: RunConfig, run: RunResult) -> None:
-    out = cfg.output
-    if out.filename and run.points:
-        write_csv(run, out.filename, verbose=out.verbose_csv, gpu=out.collect_metrics,
-                  all_points=out.csv_all_points)
-        write_composing_csvs(run, out.filename, all_points=out.csv_all_points)  # issue 14
+#: After the first Ctrl-C the run ends within this many seconds: in-flight requests that have
+#: not finished by then are cancelled (issue 13).
+STOP_DEADLINE_S = 5.0
 
 
 async def _main(cfg: RunConfig) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     presses = [0]
+    outputs = Outputs(cfg=cfg)
+    task: asyncio.Future[RunResult] | None = None
+
+    def cancel_run() -> None:
+        if task is not None:
+            task.cancel()
 
     def on_sigint() -> None:
         presses[0] += 1
         if presses[0] == 1:
             stop.set()
-            print("\nStopping: draining in-flight requests and writing what was measured "
-                  "(Ctrl-C again to exit now)", file=sys.stderr, flush=True)
+            # issue 13: the run ends within STOP_DEADLINE_S whatever the server does
+            loop.call_later(STOP_DEADLINE_S, cancel_run)
+            print(f"\nStopping: draining in-flight requests (at most {STOP_DEADLINE_S:g} s) and "
+                  "writing what was measured (Ctrl-C again to exit now)", file=sys.stderr,
+                  flush=True)
         else:
             cleanup.run_all()
+            outputs.emergency()  # what was measured is written, or said not written
             os._exit(EXIT_INTERRUPTED)
 
+    def on_point(run: RunResult, _point: PointResult) -> None:
+        outputs.after_point(run)  # after every point: nothing measured is lost
+
+    mpi: Any = None  # --- MPI (issue 17): perfanalyzer.mpi.session.MpiSession
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
-    mpi: Any = None  # --- MPI (issue 17): perfanalyzer.mpi.session.MpiSession
     try:
-        def on_point(run: RunResult, _point: PointResult) -> None:
-            _write(cfg, run)  # after every point: nothing measured is lost
-
         if cfg.load.enable_mpi:  # join the ranks; flags checked across them before any load
             from ..mpi.session import start
 
             mpi = await start(cfg, stop)
-            cfg = mpi.cfg
-        run = await profile(cfg, stop_event=stop, on_point=on_point,
-                            **({"sync": mpi.sync, "out": mpi.out} if mpi else {}))
-    except PerfAnalyzerError as exc:
-        if mpi is None:
-            raise
-        mpi.fail(str(exc))
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return int(mpi.leave(exc.exit_code))
+            cfg = outputs.cfg = mpi.cfg
+        task = asyncio.ensure_future(profile(
+            cfg, stop_event=stop, on_point=on_point,
+            **({"sync": mpi.sync, "out": mpi.out} if mpi else {})))
+        try:
+            run = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            if outputs.run is None:  # stopped before any load point was finished
+                print("Stopped before any load point was finished: nothing to write",
+                      file=sys.stderr, flush=True)
+                return EXIT_INTERRUPTED
+            run = outputs.run
+            run.interrupted = True
+            print(f"Stopped: in-flight requests cancelled after {STOP_DEADLINE_S:g} s",
+                  file=sys.stderr, flush=True)
+        except PerfAnalyzerError as exc:
+            if mpi is None:
+                raise
+            mpi.fail(str(exc))
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return int(mpi.leave(exc.exit_code))
+        cleanup.run_all()
+        # still under our Ctrl-C handler: a press while writing cannot cut the files short
+        if mpi is not None:
+            from ..mpi.session import finish
+
+            return int(finish(mpi, run, lambda: _finish(cfg, run, outputs)))
+        return _finish(cfg, run, outputs)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         cleanup.run_all()
-    if mpi is not None:
-        from ..mpi.session import finish
-
-        return int(finish(mpi, run, lambda: _finish(cfg, run)))
-    return _finish(cfg, run)
 
 
-def _finish(cfg: RunConfig, run: RunResult) -> int:
+def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
     if run.points:
         print(console.table_text(run))
-    _write(cfg, run)
-    code = EXIT_OK
-    if cfg.output.profile_export_file:
-        try:
-            write_export(run, cfg.output.profile_export_file)
-        except PerfAnalyzerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            code = EXIT_GENERIC
+    code = outputs.finish(run) or EXIT_OK
     code = code or _gate(cfg, run)
     if run.failure:
         code = EXIT_GENERIC

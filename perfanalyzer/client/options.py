@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..config import RunConfig
 from .base import ClientOptions, TlsOptions
 
-CONNECT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 10.0  # the default of --connect-timeout
 
 
 def client_options(cfg: RunConfig) -> ClientOptions:
@@ -27,7 +27,8 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          key_der=t.ssl_https_private_key_type == "der")
         compression = t.http_compression
     return ClientOptions(url=url, headers=dict(t.headers), tls=tls,
-                         compression=compression, connect_timeout_s=CONNECT_TIMEOUT_S,
+                         compression=compression, connect_timeout_s=t.connect_timeout_s,
+                         request_timeout_s=t.request_timeout_s,  # issue 13
                          binary_tensors=cfg.inputs.input_tensor_format == "binary",
                          grpc_transport=t.grpc_transport)
 

@@ -73,7 +73,8 @@ def id_range(text: str | None, flag: str) -> tuple[int, int] | None:
 def header(text: str, flag: str = "-H") -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
-        raise OptionError(f"{flag}: expected 'Name:Value', got {text!r}")
+        # never echo the text: it may be a secret (issue 13)
+        raise OptionError(f"{flag}: expected 'Name:Value', got {len(text)} characters without ':'")
     return name.strip(), value.strip()
 
 
@@ -88,13 +89,13 @@ def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """
     name, sep, dims_text = text.rpartition(":")
     if not sep or not name or not dims_text.strip():
-        raise OptionError(f"--shape {text}: expected name:d1,d2,...")
+        raise OptionError(f"--shape {text[:100]}: expected name:d1,d2,...")
     try:
         dims = tuple(int(d) for d in dims_text.split(","))
     except ValueError:
-        raise OptionError(f"--shape {text}: dims must be integers") from None
+        raise OptionError(f"--shape {text[:100]}: dims must be integers") from None
     if any(d <= 0 for d in dims):
-        raise OptionError(f"--shape {text}: every dim must be > 0")
+        raise OptionError(f"--shape {text[:100]}: every dim must be > 0")
     return name, dims
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,12 @@ from .defaults import (
     DEFAULT_STRING_LENGTH,
 )
 from .option import opt
+from .safety import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_STARTUP_TIMEOUT_S,
+    MAX_CONCURRENCY,
+)
 
 COMPRESSION = ("none", "gzip", "deflate")
 TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
@@ -56,6 +63,10 @@ class LoadMode(str, enum.Enum):
 
 def _nonneg(v: Any) -> bool:
     return bool(v >= 0)
+
+
+def _finite_nonneg(v: Any) -> bool:
+    return bool(math.isfinite(v) and v >= 0)
 
 
 def _pos(v: Any) -> bool:
@@ -159,6 +170,9 @@ class LoadConfig:
                            "together; ranks on the same model and URL merge their load (needs the "
                            "mpi extra).")
     # --- end MPI ---
+    # issue 13 (never harm): ceilings, see config/safety.py
+    force: bool = opt(False, "--force", switch=True, help="Allow a concurrency above "
+                      f"{MAX_CONCURRENCY} and more --workers than cores.")
     sequence_length: int = opt(DEFAULT_SEQUENCE_LENGTH, "--sequence-length", kind=int,
                                cli_default=None, given="sequence_length_given",
                                help=f"Requests per sequence (default {DEFAULT_SEQUENCE_LENGTH}).")
@@ -268,6 +282,11 @@ class InputsConfig:
         metavar="NAME:VALUE:TYPE", parse=p.request_parameters,
         help="Request parameter sent with every request; TYPE bool, int or string (repeatable; "
         "HTTP and gRPC).")
+    # issue 13: memory for generated input data, checked before allocating (inputs/budget.py)
+    input_memory_limit_mb: float = opt(
+        0.0, "--input-memory-limit", kind=float, check=_finite_nonneg,
+        message="--input-memory-limit: expected MB >= 0, got {value}",
+        help="MB the generated input data may take (0 = half of the memory available at start).")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -305,6 +324,24 @@ class TransportConfig:
     event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
                           help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
                           "Recorded in the run's provenance (perfanalyzer extension).")
+    # --- issue 13 (never harm, never hang): secrets and time limits ---
+    secret_headers: tuple[str, ...] = opt(
+        (), "--secret-header", multiple=True, cli_default=(), metavar="NAME",
+        help="Treat this -H header's value as a secret: never written or printed (repeatable; "
+        "Authorization, Proxy-Authorization, Cookie and Set-Cookie always are).")
+    connect_timeout_s: float = opt(
+        DEFAULT_CONNECT_TIMEOUT_S, "--connect-timeout", kind=float, show_default=True,
+        check=_finite_nonneg, message="--connect-timeout: expected seconds >= 0, got {value}",
+        help="Seconds to open a connection (0 = no limit).")
+    startup_timeout_s: float = opt(
+        DEFAULT_STARTUP_TIMEOUT_S, "--startup-timeout", kind=float, show_default=True,
+        check=_finite_nonneg, message="--startup-timeout: expected seconds >= 0, got {value}",
+        help="Seconds for each start-up call (health, metadata, config, statistics) before the "
+        "run ends (0 = no limit).")
+    request_timeout_s: float = opt(
+        DEFAULT_REQUEST_TIMEOUT_S, "--request-timeout", kind=float, show_default=True,
+        check=_finite_nonneg, message="--request-timeout: expected seconds >= 0, got {value}",
+        help="Seconds before a request counts as failed (0 = no limit).")
 
 
 @dataclass(frozen=True, kw_only=True)

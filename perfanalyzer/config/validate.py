@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import OptionError
 from .option import Entry, entries
+from .safety import validate_safety
 from .table import LoadMode, RunConfig
 
 
@@ -33,6 +34,7 @@ def validate(cfg: RunConfig) -> None:
     _check(not load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
     _validate_load(cfg)
+    validate_safety(cfg)  # issue 13: the concurrency ceiling
 
 
 def _validate_load(cfg: RunConfig) -> None:

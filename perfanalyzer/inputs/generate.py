@@ -21,6 +21,7 @@ import numpy as np
 
 from ..client import tensors
 from ..errors import OptionError
+from .budget import check_budget
 from .model import ModelIO, TensorSpec
 from .options import DataOptions, dynamic_shape_error
 from .samples import RawStep, Sample
@@ -31,6 +32,8 @@ STRING_ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 def generate_step(io: ModelIO, shapes: dict[str, tuple[int, ...]], options: DataOptions) -> RawStep:
     """The single generated step (``shapes``: every input's shape after ``--shape``)."""
+    check_budget(io, shapes, batch_size=options.batch_size, string_length=options.string_length,
+                 string_data=options.string_data, limit_bytes=options.memory_limit_bytes)
     rng = np.random.default_rng(options.seed)
     samples: dict[str, Sample] = {}
     for spec in io.inputs:

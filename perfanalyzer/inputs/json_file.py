@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError
+from .budget import default_limit
 from .model import ModelIO, TensorSpec
 from .options import dynamic_shape_error, fit_shape, not_an_input
 from .samples import (
@@ -28,6 +29,7 @@ from .samples import (
     element_count_of,
     flatten,
     infer_dims,
+    show,
     to_array,
     values_to_raw,
 )
@@ -52,7 +54,7 @@ def read_json_file(path: str, io: ModelIO,
         raise OptionError(f"{path}: the top level must be an object with a 'data' list")
     unknown = [k for k in doc if k not in TOP_LEVEL_KEYS]
     if unknown:
-        raise OptionError(f"{path}: unknown top-level key {unknown[0]!r} "
+        raise OptionError(f"{path}: unknown top-level key {show(unknown[0])} "
                           "(expected 'data' and optionally 'validation_data')")
     if "data" not in doc:
         raise OptionError(f"{path}: no 'data' field")
@@ -76,7 +78,20 @@ def read_json_file(path: str, io: ModelIO,
     return streams
 
 
+#: Memory a JSON document takes once parsed, per byte of file (Python objects), roughly.
+JSON_MEMORY_FACTOR = 8
+
+
 def _load(path: str) -> Any:
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    limit = default_limit()
+    if size * JSON_MEMORY_FACTOR > limit:  # issue 13: refuse before reading, not MemoryError
+        raise OptionError(f"{path}: {size / 2**20:,.0f} MB is too large to load (parsed JSON "
+                          f"takes about {JSON_MEMORY_FACTOR}x its size; "
+                          f"{limit / 2**20:,.0f} MB available for input data)")
     try:
         text = Path(path).read_bytes()
     except OSError as exc:
@@ -88,6 +103,8 @@ def _load(path: str) -> Any:
                           f"{exc.msg}") from None
     except UnicodeDecodeError:
         raise OptionError(f"{path}: not UTF-8 text") from None
+    except RecursionError:  # issue 13: no traceback for hostile nesting
+        raise OptionError(f"{path}: JSON nested too deeply") from None
 
 
 def _layout(value: Any, path: str, key: str) -> tuple[_Layout, bool]:
@@ -154,7 +171,7 @@ def _read_outputs(obj: Any, where: str, io: ModelIO) -> dict[str, Any]:
         if spec is None:
             if key in NON_TENSOR_KEYS:
                 continue
-            raise OptionError(f"{where}: {key!r} is not an output of model {io.name!r} "
+            raise OptionError(f"{where}: {show(key)} is not an output of model {io.name!r} "
                               f"(outputs: {', '.join(io.output_names)})")
         sample = _read_tensor(value, spec, spec.shape, where, "output")
         arrays[key] = to_array(sample, spec.datatype)
@@ -169,7 +186,7 @@ def _read_tensor(value: Any, spec: TensorSpec, shape: tuple[int, ...], where: st
     elif isinstance(value, dict):
         extra = sorted(set(value) - _TENSOR_KEYS)
         if extra:
-            raise OptionError(f"{where}: {label}: unknown key {extra[0]!r} "
+            raise OptionError(f"{where}: {label}: unknown key {show(extra[0])} "
                               "(expected 'content', 'shape' or 'b64')")
         if "shape" in value:
             shape = fit_shape(spec, _json_shape(value["shape"], where, label), where, min_dim=0)
@@ -181,7 +198,7 @@ def _read_tensor(value: Any, spec: TensorSpec, shape: tuple[int, ...], where: st
             raise OptionError(f"{where}: {label} has no 'content'")
     else:
         raise OptionError(f'{where}: {label} must be a list, {{"b64": ...}} or '
-                          f'{{"content": ..., "shape": [...]}}, got {json.dumps(value)}')
+                          f'{{"content": ..., "shape": [...]}}, got {show(value)}')
     if isinstance(content, list):
         values = flatten(content)
         shape = _resolve(spec, shape, lambda: len(values), where, kind)
@@ -216,5 +233,5 @@ def _json_shape(value: Any, where: str, label: str) -> tuple[int, ...]:
         isinstance(d, bool) or not isinstance(d, int) for d in value
     ):
         raise OptionError(f"{where}: {label}: 'shape' must be a list of integers, "
-                          f"got {json.dumps(value)}")
+                          f"got {show(value)}")
     return tuple(value)

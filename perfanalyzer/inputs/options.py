@@ -32,6 +32,8 @@ class DataOptions:
     string_length: int = DEFAULT_STRING_LENGTH
     string_data: str | None = None
     seed: int = DEFAULT_SEED
+    #: Bytes generated data may take (0: half of the available memory; see inputs/budget.py).
+    memory_limit_bytes: int = 0
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -87,7 +89,7 @@ def dynamic_shape_error(spec: TensorSpec, where: str = "", also: str = "") -> Op
 
 def not_an_input(io: ModelIO, name: str) -> str:
     """``'X' is not an input of model 'm' (inputs: A, B)``."""
-    return f"{name!r} is not an input of model {io.name!r} (inputs: {', '.join(io.input_names)})"
+    return f"{name[:100]!r} is not an input of model {io.name!r} (inputs: {', '.join(io.input_names)})"
 
 
 def _dims(dims: tuple[int, ...]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,17 @@ class RawStep:
 
 RawStream = list[RawStep]
 
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxdict = 3, 60, 60, 6, 4
+_MISSING = object()
+
+
+def show(value: object, limit: int = 100) -> str:
+    """A user value in a message: bounded in length and depth (a value can be megabytes long or
+    nested thousands deep)."""
+    text = _SHOW.repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
 
 def flatten(value: object) -> list[object]:
     """Nested JSON lists to one flat row-major list (a flat list comes back as is)."""
@@ -71,17 +83,19 @@ def values_to_raw(values: Sequence[object], spec: TensorSpec, shape: tuple[int, 
                           f"for shape {format_shape(shape)}")
     dt = spec.datatype
     if dt == "BYTES":
-        bad = next((v for v in values if not isinstance(v, str)), None)
-        if bad is not None:
-            raise OptionError(f"{where}: {label} is BYTES; values must be strings, got {bad!r}")
+        bad = next((v for v in values if not isinstance(v, str)), _MISSING)
+        if bad is not _MISSING:
+            raise OptionError(f"{where}: {label} is BYTES; values must be strings, "
+                              f"got {show(bad)}")
         return tensors.serialize_bytes(values)
-    bad = next((v for v in values if not isinstance(v, (int, float))), None)
-    if bad is not None:
-        raise OptionError(f"{where}: {label} is {dt}; values must be numbers, got {bad!r}")
+    bad = next((v for v in values if not isinstance(v, (int, float))), _MISSING)
+    if bad is not _MISSING:  # null included (issue 13)
+        raise OptionError(f"{where}: {label} is {dt}; values must be numbers, got {show(bad)}")
     if dt == "BOOL":
-        bad = next((v for v in values if v not in (0, 1)), None)
-        if bad is not None:
-            raise OptionError(f"{where}: {label} is BOOL; values must be true/false, got {bad!r}")
+        bad = next((v for v in values if v not in (0, 1)), _MISSING)
+        if bad is not _MISSING:
+            raise OptionError(f"{where}: {label} is BOOL; values must be true/false, "
+                              f"got {show(bad)}")
     elif dt not in FLOAT_TYPES:
         _check_integers(values, dt, where, label)
     else:

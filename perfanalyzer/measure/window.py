@@ -198,7 +198,7 @@ class Measurer:
             if plan.count_windows and hi - lo > plan.request_count and not interrupted:
                 # A count window ends exactly at its N-th completion; later ones open the next.
                 hi = lo + plan.request_count
-                end = int(buf.last[hi - 1])
+                end = buf.last_at(hi - 1)
             cpu1, sent1, late1 = self._cpu_ns(), self.load.sent, self.load.late
             snap1 = await self._snapshot()
             summary = summarize(
@@ -210,6 +210,8 @@ class Measurer:
             if interrupted and summary.completed == 0 and windows:
                 break
             windows.append(Window(len(windows), lo, hi, summary, self._scrapes(start, end)))
+            # memory flat in run length: only the windows a merge may read stay in memory
+            buf.spill_before(windows[max(0, len(windows) - plan.criteria.window_count)].lo)
             self._check_failures(summary)
             figures.append(WindowFigures(summary.throughput, judged_latency(
                 summary, Judging(percentile=plan.percentile, latency_from=plan.latency_from)),

@@ -25,10 +25,12 @@ from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
 from ..measure.sync import NO_SYNC, RunSync
 from ..measure.window import Measurer, PointResult, window_plan
 from ..records import RecordBuffer
+from ..redact import redact_config
 from ..report import console, verbose
 from . import trace
 from .composing import with_composing
-from .setup import connect, prepare_model
+from .failures import check_ceiling, check_failures
+from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
 
@@ -85,16 +87,18 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     shm: Any = None  # perfanalyzer.shm.plan.ShmPlan with --shared-memory system|cuda
     restore_trace = None  # --trace-*: undoes the model's trace settings
     try:
-        setup = await prepare_model(client, cfg)
+        setup = await within_startup(cfg, prepare_model(client, cfg))  # issue 13: deadlines
         restore_trace = await asyncio.to_thread(trace.apply, cfg)
         if restore_trace is not None:
             cleanup.register(restore_trace)  # also on a second Ctrl-C
-        setup, stats = await with_composing(client, cfg, setup)  # ensembles, BLS (issue 14)
-        await stats.probe()
+        # ensembles, BLS (issue 14)
+        setup, stats = await within_startup(cfg, with_composing(client, cfg, setup))
+        await within_startup(cfg, stats.probe())
         run = RunResult(mode=cfg.load.mode.value, model=setup.traits, batch_size=cfg.inputs.batch_size,
                         percentile=cfg.measurement.percentile, server_stats=stats.available,
                         server_stats_reason=stats.reason, config=_config_dict(cfg),
-                        provenance={**provenance(client), "server": await _server_identity(client)})
+                        provenance={**provenance(client),
+                                    "server": await within_startup(cfg, _server_identity(client))})
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         out.writelines(f"{note}\n" for note in setup.notes)
@@ -163,6 +167,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         level = await sync.next_level(level)  # MPI: start together; a merged group follows its leader
         if level is None:
             break
+        check_ceiling(cfg, level)  # issue 13: an open-ended sweep stops at the ceiling too
         point = sync.report(await measurer.measure(level))
         progress.clear()  # the live line, before the point's block
         run.points.append(point)
@@ -170,6 +175,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         out.flush()
         if on_point:
             on_point(run, point)
+        check_failures(point)  # issue 13: a mostly failed point is an error, not a measurement
         if point.interrupted:
             run.interrupted = True
             break
@@ -182,4 +188,4 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:
-    return cfg.flat()
+    return redact_config(cfg.flat())  # issue 13: no header secret or URL password

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from ..client import InferenceClient, create_client
+from ..client.http import make_ssl_context
 from ..client.options import client_options
 from ..config import RunConfig
-from ..errors import ConnectError, OptionError, ServerError, TransportError
+from ..errors import OptionError, ServerError, TransportError
 from ..inputs import DataOptions, load_input_data, model_io
 from ..inputs.model import ModelTraits
 from ..inputs.no_config import batch_dimension
 from ..inputs.setup import ModelSetup
 from ..load.factory import check_load_options
+from ..redact import redact_url
+from .reach import ServerUnavailable, probe_tcp, probe_tls, startup
 
-
-class ServerUnavailable(TransportError):
-    """Nothing answered at the URL (exit 99), with a hint on how to start a server."""
+T = TypeVar("T")
 
 
 def no_server_hint(url: str) -> str:
@@ -30,21 +32,36 @@ def no_server_hint(url: str) -> str:
                 "or add --launch-server")
 
 
+def _tls(cfg: RunConfig) -> bool:
+    return client_options(cfg).tls.enabled
+
+
+def within_startup(cfg: RunConfig, call: Awaitable[T]) -> Awaitable[T]:
+    """``call`` under --startup-timeout, its transport failures as one precise line."""
+    return startup(call, url=cfg.server.server_url, protocol=cfg.server.protocol, tls=_tls(cfg),
+                   timeout_s=cfg.transport.startup_timeout_s)
+
+
 async def connect(cfg: RunConfig) -> InferenceClient:
-    client = create_client(cfg.server.protocol, client_options(cfg))
-    try:
-        live = await client.is_server_live()
-    except ConnectError as exc:
-        await client.close()
-        raise ServerUnavailable(no_server_hint(cfg.server.server_url)) from exc
+    # a plain TCP connect first: only "refused" means no server (issue 13)
+    url, protocol, tr = cfg.server.server_url, cfg.server.protocol, cfg.transport
+    await probe_tcp(url, protocol, tr.connect_timeout_s, no_server_hint(url))
+    opts = client_options(cfg)
+    if protocol == "grpc" and opts.tls.enabled:  # gRPC would not say why TLS failed
+        await probe_tls(url, protocol, make_ssl_context(opts.tls), tr.connect_timeout_s)
+    client = create_client(protocol, opts)
+    try:  # the first call also connects: it gets both deadlines
+        live = await startup(client.is_server_live(), url=url, protocol=protocol,
+                             tls=opts.tls.enabled,
+                             timeout_s=tr.startup_timeout_s + tr.connect_timeout_s)
     except BaseException:
         await client.close()
         raise
     if not live:
         await client.close()
-        raise ServerUnavailable(f"the server at {cfg.server.server_url} is not live")
+        raise ServerUnavailable(f"the server at {redact_url(cfg.server.server_url)} is not live")
     if cfg.server.protocol == "http" and cfg.inputs.input_tensor_format == "binary" \
-            and not await _has_extension(client, "binary_tensor_data"):
+            and not await within_startup(cfg, _has_extension(client, "binary_tensor_data")):
         # KServe servers without Triton's binary extension (KServe Python server, MLServer...).
         await client.close()
         client = create_client(cfg.server.protocol, dataclasses.replace(client_options(cfg),
@@ -104,7 +121,8 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     check_load_options(cfg, io)
     data = load_input_data(io, DataOptions(
         batch_size=cfg.inputs.batch_size, input_data=cfg.inputs.input_data, shapes=dict(cfg.inputs.shapes),
-        string_length=cfg.inputs.string_length, string_data=cfg.inputs.string_data, seed=cfg.inputs.seed))
+        string_length=cfg.inputs.string_length, string_data=cfg.inputs.string_data, seed=cfg.inputs.seed,
+        memory_limit_bytes=int(cfg.inputs.input_memory_limit_mb * 2**20)))  # issue 13
     return ModelSetup(metadata=metadata, config=config, io=io, traits=traits, data=data,
                       notes=(note,) if note else ())
 

@@ -24,6 +24,7 @@ from ..measure.result import RunResult
 from ..measure.status import STABLE, Judging, point_status
 from .csv import STATUS_COLUMN, CsvLayout, _cell, _level
 from .figures import fmt_rate
+from .outfile import write_output
 
 COMPOSING_COMPUTE = ("compute_input", "compute_infer", "compute_output")
 
@@ -106,12 +107,11 @@ def composing_texts(run: RunResult, filename: str | os.PathLike[str],
 
 def write_composing_csvs(run: RunResult, filename: str | os.PathLike[str],
                          all_points: bool = False) -> list[Path]:
-    """Write every composing model's CSV atomically beside ``filename``; returns the paths."""
+    """Write every composing model's CSV beside ``filename`` (safely, see :mod:`.outfile`); returns
+    the paths."""
     written = []
     for path, text in composing_texts(run, filename, all_points).items():
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_output(path, text, "-f")  # never through a symlink; raises OutputError
         written.append(path)
     return written
 

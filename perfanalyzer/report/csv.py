@@ -15,16 +15,17 @@ import csv
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..measure.prometheus import GPU_COLUMNS, Values, gpu_cell, merge_scrapes
 from ..measure.result import RunResult
 from ..measure.status import STABLE, Judging, judged_stats, point_status
 from .figures import RowFigures, fmt_rate, row_figures
+from .outfile import write_output
 
 BASE_PERCENTILES = (50, 90, 95, 99)
 #: The extra trailing column of --csv-all-points (stable, unstable, over_limit, no_requests...).
 STATUS_COLUMN = "Status"
+FLAG = "-f"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,8 +125,6 @@ def csv_text(run: RunResult, verbose: bool = False, gpu: bool = False,
 
 def write_csv(run: RunResult, path: str | os.PathLike[str], verbose: bool = False,
               gpu: bool = False, all_points: bool = False) -> None:
-    """Write atomically, so an interrupted run never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(csv_text(run, verbose, gpu, all_points))
-    tmp.replace(path)
+    """Write atomically, so an interrupted run never leaves half a file (see :mod:`.outfile`:
+    never through a symlink, devices written in place); raises OutputError."""
+    write_output(path, csv_text(run, verbose, gpu, all_points), FLAG)

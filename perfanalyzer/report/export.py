@@ -32,14 +32,13 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..client.base import STAT_KEYS, ModelStatistics
-from ..errors import OptionError, PerfAnalyzerError
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.prometheus import metrics_summary, scrapes_json
 from ..measure.result import RunResult
@@ -47,9 +46,12 @@ from ..measure.status import Judging, point_status
 from ..measure.window import PointResult, Window
 from ..records import RecordBuffer
 from ..version import __version__
+from .outfile import check_output, write_output
 from .tensors_json import tensors_json
 
 SCHEMA_VERSION = 1
+#: Requests encoded per piece of :func:`export_chunks`.
+CHUNK_RECORDS = 50_000
 SCHEMA_FILE = Path(__file__).with_name("profile_export.schema.json")
 FLAG = "--profile-export-file"
 
@@ -70,34 +72,35 @@ class _Clock:
 
 
 def check_export_path(path: str | os.PathLike[str] | None) -> None:
-    """Refuse an existing path (as perf_analyzer does) or a missing folder, before any load."""
-    if not path:
-        return
-    p = Path(path)
-    if p.exists():
-        raise OptionError(f"{FLAG} {p}: path must not already exist")
-    if not p.parent.is_dir():
-        raise OptionError(f"{FLAG} {p}: folder {p.parent} does not exist")
+    """Refuse an existing path (as perf_analyzer does), a missing or read-only folder, a symlink,
+    before any load (:func:`.outfile.check_output`)."""
+    check_output(path, FLAG, must_be_absent=True)
+
+
+def export_text(run: RunResult) -> str:
+    """The export as text; equals ``json.dumps(export_dict(run))`` (requests by a faster path)."""
+    return "".join(export_chunks(run))
+
+
+def export_chunks(run: RunResult) -> Iterator[str]:
+    """The export text in pieces: the requests are encoded :data:`CHUNK_RECORDS` at a time, so
+    writing a long run never holds its whole text (or all its records) in memory."""
+    raw = _RawRequests()
+    # dumps, not dump: only the one-shot encoder is the C one (~10x faster on big runs)
+    skeleton = json.dumps(export_dict(run, encode=raw), separators=(",", ":"), allow_nan=False,
+                          default=_json_default)
+    pos = 0
+    for m in raw.pattern().finditer(skeleton):
+        yield skeleton[pos:m.start()]
+        yield from raw.stream(int(m.group(1)))
+        pos = m.end()
+    yield skeleton[pos:]
 
 
 def write_export(run: RunResult, path: str | os.PathLike[str]) -> None:
-    """Write ``run`` as JSON, atomically (a half-written file never appears under ``path``).
-
-    The text equals ``json.dumps(export_dict(run))``; requests are encoded by a faster path.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    raw = _RawRequests()
-    try:
-        # dumps, not dump: only the one-shot encoder is the C one (~10x faster on big runs)
-        text = raw.splice(json.dumps(export_dict(run, encode=raw), separators=(",", ":"),
-                                     allow_nan=False, default=_json_default))
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PerfAnalyzerError(f"{FLAG} {path}: cannot write: {exc.strerror or exc}") from exc
+    """Write ``run`` as JSON, atomically and never over an existing path (:mod:`.outfile`);
+    raises OutputError."""
+    write_output(path, export_chunks(run), FLAG, must_be_absent=True)
 
 
 Ranges = Sequence[tuple[int, int]]
@@ -227,21 +230,30 @@ def _requests(buf: RecordBuffer, ranges: Ranges, clock: _Clock) -> list[dict[str
 
 
 class _RawRequests:
-    """An ``encode`` for :func:`export_dict` that pre-encodes request lists as JSON text and
-    leaves a placeholder string, replaced by :meth:`splice` after ``json.dumps``."""
+    """An ``encode`` for :func:`export_dict` that leaves a placeholder string per request list;
+    :meth:`stream` then yields that list's JSON text in chunks."""
 
     def __init__(self) -> None:
         self.token = f"@@perfanalyzer-requests-{uuid.uuid4().hex}-"
-        self.texts: list[str] = []
+        self.lists: list[tuple[RecordBuffer, Ranges, _Clock]] = []
 
     def __call__(self, buf: RecordBuffer, ranges: Ranges, clock: _Clock) -> str:
-        parts = [t for lo, hi in ranges for t in _Columns(buf, lo, hi, clock).texts()]
-        self.texts.append("[" + ",".join(parts) + "]")
-        return f"{self.token}{len(self.texts) - 1}"
+        self.lists.append((buf, list(ranges), clock))
+        return f"{self.token}{len(self.lists) - 1}"
 
-    def splice(self, text: str) -> str:
-        pattern = re.compile('"' + re.escape(self.token) + r'(\d+)"')
-        return pattern.sub(lambda m: self.texts[int(m.group(1))], text)
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile('"' + re.escape(self.token) + r'(\d+)"')
+
+    def stream(self, k: int) -> Iterator[str]:
+        buf, ranges, clock = self.lists[k]
+        sep = "["
+        for lo, hi in ranges:
+            for start in range(lo, hi, CHUNK_RECORDS):
+                texts = _Columns(buf, start, min(hi, start + CHUNK_RECORDS), clock).texts()
+                if texts:
+                    yield sep + ",".join(texts)
+                    sep = ","
+        yield "[]" if sep == "[" else "]"
 
 
 def _point(run: RunResult, point: PointResult, clock: _Clock,
@@ -355,5 +367,6 @@ def _iso(wall_ns: int) -> str:
     return ts.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-__all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "check_export_path", "export_dict", "merged_range",
+__all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "check_export_path", "export_chunks", "export_dict",
+           "export_text", "merged_range",
            "server_dict", "stats_dict", "summary_dict", "write_export"]

@@ -7,6 +7,7 @@ inspect the plotted data before :func:`save` writes PNG and SVG.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from matplotlib.lines import Line2D
 from ..errors import OptionError
 from .csv import STATUS_COLUMN
 from .frame import RunFrames, read_csv, read_run
+from .outfile import write_output
 
 PERCENTILE_STYLES: dict[int, tuple[Any, str]] = {50: ("-", "o"), 90: ("--", "s"), 99: (":", "^")}
 #: Stacked latency components, bottom to top: (CSV column, legend label, colour).
@@ -265,7 +267,9 @@ def save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str] = FORMATS
     for fmt in formats:
         path = out_dir / f"{name}.{fmt}"
         meta = {"Date": None} if fmt == "svg" else {}
-        fig.savefig(path, format=fmt, metadata=meta)
+        data = io.BytesIO()
+        fig.savefig(data, format=fmt, metadata=meta)
+        write_output(path, data.getvalue(), "plot -o")  # never through a symlink (issue 13)
         out.append(path)
     return out
 

@@ -1,0 +1,88 @@
+"""Checks of the issue-13 options that need no server: timeouts, the concurrency ceiling, workers
+against the cores, and the file-descriptor limit (raised as far as the hard limit allows).
+
+Ceilings (refused unless ``--force``): concurrency above :data:`MAX_CONCURRENCY`; ``--workers``
+above the machine's cores. Without ``--force`` or with it, a concurrency whose connections cannot
+fit under the file-descriptor hard limit is refused (it would fail most requests).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ..errors import OptionError
+
+if TYPE_CHECKING:
+    from .table import RunConfig
+
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_STARTUP_TIMEOUT_S = 30.0
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+#: Highest concurrency accepted without --force (a server needs a socket per HTTP connection).
+MAX_CONCURRENCY = 16384
+#: File descriptors kept for everything but the load's connections (logs, shm, pipes, TLS...).
+FD_RESERVE = 128
+
+
+def raise_fd_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; returns (soft, hard) after."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return (1 << 30, 1 << 30)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):
+            pass
+    inf = resource.RLIM_INFINITY
+    return (1 << 30 if soft == inf else soft, 1 << 30 if hard == inf else hard)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise OptionError(message)
+
+
+def peak_concurrency(cfg: RunConfig) -> int:
+    """The most requests the run keeps in flight at once (concurrency mode; else --max-threads)."""
+    if cfg.load.mode.value == "concurrency":
+        start, end, _ = cfg.load.concurrency_range
+        return int(max(start, end))
+    return int(cfg.load.max_threads)
+
+
+def validate_safety(cfg: RunConfig) -> None:
+    """Raise OptionError (one line) before any load; see the module docstring."""
+    peak = peak_concurrency(cfg)
+    _check(cfg.load.force or peak <= MAX_CONCURRENCY,
+           f"--concurrency-range: {peak} is above the ceiling of {MAX_CONCURRENCY} concurrent "
+           f"requests (add --force to go beyond)")
+
+
+def check_fd_room(cfg: RunConfig) -> None:
+    """Checks of this machine before any load: --workers against its cores (unless --force);
+    the soft descriptor limit raised, then a concurrency whose HTTP connections cannot fit
+    refused (gRPC multiplexes requests over a few connections)."""
+    cores = os.cpu_count() or 1
+    _check(cfg.load.force or cfg.load.workers <= cores,
+           f"--workers {cfg.load.workers}: more than the {cores} cores of this machine "
+           f"(add --force to allow)")
+    if cfg.server.protocol != "http":
+        return
+    peak = peak_concurrency(cfg)
+    soft, hard = raise_fd_limit()
+    need = peak + FD_RESERVE
+    _check(need <= soft,
+           f"--concurrency-range: {peak} concurrent HTTP requests need about {need} open files, "
+           f"above the open-file limit of {soft} (hard limit {hard}); lower the concurrency "
+           f"or raise the limit (ulimit -n)")
+
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT_S", "DEFAULT_REQUEST_TIMEOUT_S", "DEFAULT_STARTUP_TIMEOUT_S",
+           "FD_RESERVE", "MAX_CONCURRENCY", "check_fd_room", "peak_concurrency",
+           "raise_fd_limit", "validate_safety"]

@@ -40,7 +40,7 @@ from perfanalyzer.client.grpc import TRANSPORT_ENV, GrpcClient
 from perfanalyzer.client.h2 import LeanChannel
 from perfanalyzer.client.h2 import frames as fr
 from perfanalyzer.client.h2.connection import Connection
-from perfanalyzer.client.h2.hpack import Decoder
+from perfanalyzer.client.h2.headers import Decoder
 
 server = pytest.mark.server
 TEST_MODELS = Path(__file__).with_name("models")

@@ -31,7 +31,7 @@ from ..errors import (
     grpc_status_error,
 )
 from . import frames as f
-from . import hpack
+from .headers import encode as encode_headers
 from .connection import Connection, Refused
 
 USER_AGENT = "perfanalyzer-grpc-lean/1"
@@ -123,7 +123,7 @@ class LeanChannel:
             ("user-agent", USER_AGENT)]
         if request_timeout_s > 0 and deadline_header:
             self._base.append(("grpc-timeout", grpc_timeout(request_timeout_s)))
-        self._block = hpack.encode([*self._base, *metadata])
+        self._block = encode_headers([*self._base, *metadata])
         self._hook = metadata_hook
         self._hook_blocks: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._n = max(1, connections)
@@ -206,7 +206,7 @@ class LeanChannel:
         if block is None:
             if len(self._hook_blocks) > 64:
                 self._hook_blocks.clear()
-            block = self._hook_blocks[metadata] = hpack.encode([*self._base, *metadata])
+            block = self._hook_blocks[metadata] = encode_headers([*self._base, *metadata])
         return block
 
     async def connect(self) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from ..errors import ConnectError, ProtocolError, RequestCancelled
 from . import frames as f
-from .hpack import HpackError
+from .headers import HpackError
 from .streams import Refused, Streams, Summary
 
 _REFILL = f.MAX_WINDOW // 2

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ClientError, ConnectError, RequestCancelled
 from . import frames as f
-from .hpack import Decoder
+from .headers import Decoder
 
 _WIRE_CACHE = 256
 _U32 = f._U32

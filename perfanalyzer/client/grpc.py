@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,7 @@ from .base import (
     InferRequest,
     InferResult,
     InferStream,
+    IoTimes,
     ModelStatistics,
     stats_from_json,
 )
@@ -271,11 +273,28 @@ class GrpcClient(InferenceClient):
         shm = frozenset(o.name for o in request.outputs if o.shm is not None)
         return PreparedInfer(msg.SerializeToString(), request.request_id, shm)
 
-    async def send(self, prepared: Any) -> None:
+    async def send(self, prepared: Any) -> IoTimes:
+        """Hot path; returns (send_ns, recv_ns). Lean channel: see :meth:`LeanChannel.exchange`.
+        grpc.aio (TLS, compression...): send is the call's invocation (gRPC takes the bytes; its
+        core writes them on its own thread, invisible here), recv the time from the core having
+        the whole response (the call's done callback) to this coroutine holding it."""
         if self._lean is not None:
-            await self._lean.unary(prepared.payload)
-        else:
-            await self._send(prepared.payload)
+            _body, send_ns, recv_ns = await self._lean.exchange(prepared.payload)
+            return send_ns, recv_ns
+        if not self._ready:
+            await self.connect()
+        clock, done = time.perf_counter_ns, [0]
+        t0 = clock()
+        call = next(self._next_infer)(prepared.payload, timeout=self._timeout,
+                                      metadata=self._metadata())
+        send_ns = clock() - t0
+        call.add_done_callback(lambda _c: done.__setitem__(0, clock()))
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, self.target) from exc
+        end = clock()
+        return send_ns, end - (done[0] or end)
 
     async def _send(self, payload: bytes) -> bytes:
         if not self._ready:
@@ -329,7 +348,9 @@ class GrpcStream(InferStream):
     :meth:`close` can drain the stream whether or not anybody iterates :meth:`responses`.
 
     A failure of the whole stream (connection lost...) is raised by :meth:`responses` after the
-    responses that arrived before it; error *responses* are yielded as StreamResponseError."""
+    responses that arrived before it; error *responses* are yielded as StreamResponseError. Each
+    response's ``recv_ns`` is the time from the message's bytes reaching Python (``read``
+    returned) to its decoded result (perf_analyzer's gRPC receive: unmarshalling)."""
 
     def __init__(self, client: GrpcClient) -> None:
         self._client = client
@@ -366,7 +387,11 @@ class GrpcStream(InferStream):
                 raw = await call.read()
                 if raw is grpc.aio.EOF:
                     break
-                put(self._decode(raw))
+                t0 = time.perf_counter_ns()
+                item = self._decode(raw)
+                if not isinstance(item, BaseException):
+                    item.recv_ns = time.perf_counter_ns() - t0
+                put(item)
         except grpc.aio.AioRpcError as exc:
             if not self._cancelled:
                 put(_Failure(map_rpc_error(exc, self._client.target)))

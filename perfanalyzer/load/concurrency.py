@@ -81,7 +81,8 @@ class ConcurrencyManager(WorkerPool):
         self.buffer = buffer if buffer is not None else RecordBuffer()
 
     async def _worker(self, stop: list[bool]) -> None:
-        # Hot path: locals only, one clock read before and after, one record write.
+        # Hot path: locals only, one clock read before and after, one record write (with the
+        # transport's send/recv times).
         send = self.client.send
         payloads = self.payloads
         n = len(payloads)
@@ -95,8 +96,11 @@ class ConcurrencyManager(WorkerPool):
             self._in_flight += 1
             t0 = clock()
             try:
-                await send(payloads[i % n])
-                add(t0, t0, clock())
+                io = await send(payloads[i % n])
+                if io is None:
+                    add(t0, t0, clock())
+                else:
+                    add(t0, t0, clock(), 0, io[0], io[1])
             except ClientError as exc:
                 add(t0, t0, clock(), buf.error_code(str(exc)))
                 await asyncio.sleep(0)  # a failing server must not starve the event loop

@@ -44,7 +44,9 @@ SEND_EARLY_NS = 20_000
 CHUNK = 1024
 
 #: Sends a prepared request; returns None (one response, done now) or (first, last, responses).
-Sender = Callable[[Any], Awaitable["tuple[int, int, int] | None"]]
+#: A sender returns None, (send_ns, recv_ns) (unary: see InferenceClient.send) or, for streams,
+#: (first, last, responses, send_ns, recv_ns).
+Sender = Callable[[Any], Awaitable["tuple[int, ...] | None"]]
 #: Makes a sender and its close function (a streaming sender owns a stream).
 SenderFactory = Callable[[], Awaitable["tuple[Sender, Callable[[], Awaitable[None]]]"]]
 
@@ -94,7 +96,7 @@ class RoundRobin:
 class SupportsSend(Protocol):
     """What a unary sender needs of a client (an :class:`InferenceClient` has it)."""
 
-    async def send(self, prepared: Any) -> None: ...
+    async def send(self, prepared: Any) -> tuple[int, int] | None: ...
 
 
 def unary_sender(client: InferenceClient | SupportsSend) -> SenderFactory:
@@ -118,11 +120,13 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
         done = time.perf_counter_ns()
         buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, job.sequence)
         return False
-    if result is None:
+    if result is None or len(result) == 2:
         done = time.perf_counter_ns()
-        buf.add_full(intended, sent, done, done, 0, 1, job.sequence)
+        io = result or (0, 0)
+        buf.add_full(intended, sent, done, done, 0, 1, job.sequence, io[0], io[1])
     else:
-        buf.add_full(intended, sent, result[0], result[1], 0, result[2], job.sequence)
+        buf.add_full(intended, sent, result[0], result[1], 0, result[2], job.sequence, result[3],
+                     result[4])
     return True
 
 

@@ -7,10 +7,13 @@ final response (``triton_enable_empty_final_response``, set by :func:`streaming_
 request's last response is known even for decoupled models. One reader task matches responses to
 requests by id and stamps them on arrival.
 
-The result of a send is ``(first, last, responses)``: the times of the first and last *non-empty*
-responses and their number (perf_analyzer: the last response, or the second-to-last when the final
-one is empty). A request that got only the empty final response reports that response's time as
-first and last, with 0 responses. An error response fails its request with a ServerError; a broken
+The result of a send is ``(first, last, responses, send_ns, recv_ns)``: the times of the first and
+last *non-empty* responses and their number (perf_analyzer: the last response, or the second-to-last
+when the final one is empty), the time the stream's ``write`` took (grpc.aio completes it when the
+message was handed to the transport; waiting for the stream's write lock is not counted) and the
+sum of the request's responses' receive times (:attr:`InferResult.recv_ns`, see GrpcStream). A
+request that got only the empty final response reports that response's time as first and last,
+with 0 responses. An error response fails its request with a ServerError; a broken
 stream fails every request pending on it, and the next send opens a new stream.
 
 Concurrency mode uses one channel per worker (at most one request in flight per stream, like
@@ -46,13 +49,15 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
 
 
 class _Pending:
-    __slots__ = ("first", "future", "last", "responses")
+    __slots__ = ("first", "future", "last", "recv", "responses", "send")
 
-    def __init__(self, future: asyncio.Future[tuple[int, int, int]]) -> None:
+    def __init__(self, future: asyncio.Future[tuple[int, int, int, int, int]]) -> None:
         self.future = future
         self.first = 0
         self.last = 0
         self.responses = 0
+        self.send = 0
+        self.recv = 0
 
 
 class StreamChannel:
@@ -68,15 +73,18 @@ class StreamChannel:
         self._opening = asyncio.Lock()
         self._writing = asyncio.Lock()
 
-    async def send(self, prepared: Any) -> tuple[int, int, int]:
+    async def send(self, prepared: Any) -> tuple[int, int, int, int, int]:
         stream = self._stream or await self._open()
         rid = str(next(self._ids))
-        future: asyncio.Future[tuple[int, int, int]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = _Pending(future)
+        future: asyncio.Future[tuple[int, int, int, int, int]] = (
+            asyncio.get_running_loop().create_future())
+        p = self._pending[rid] = _Pending(future)
         payload = prepared.payload + pb.ModelInferRequest(id=rid).SerializeToString()
         try:
             async with self._writing:  # grpc.aio allows one outstanding write per call
+                t0 = time.perf_counter_ns()
                 await stream.write(dataclasses.replace(prepared, payload=payload, request_id=rid))
+                p.send = time.perf_counter_ns() - t0
         except BaseException:
             self._pending.pop(rid, None)
             raise
@@ -103,6 +111,7 @@ class StreamChannel:
                 p = pending.get(item.id)
                 if p is None:
                     continue
+                p.recv += item.recv_ns
                 if item.outputs or item.shm_outputs:  # shm outputs carry no data here
                     if not p.responses:
                         p.first = t
@@ -113,7 +122,7 @@ class StreamChannel:
                     if not p.responses:
                         p.first = p.last = t
                     if not p.future.done():
-                        p.future.set_result((p.first, p.last, p.responses))
+                        p.future.set_result((p.first, p.last, p.responses, p.send, p.recv))
         except ClientError as exc:
             failure = exc
         finally:

@@ -2,7 +2,10 @@
 
 Every request yields one record: intended send time, actual send time, first and last response time (ns on
 the ``time.perf_counter_ns`` clock), a status code (0 = success, else an index into :attr:`errors`), the
-number of responses and the sequence id. Reports, stability and the gate are all computed from these.
+number of responses and the sequence id, and the client's own transfer times (``send_ns``: writing the
+request; ``recv_ns``: from the first response byte to the complete response; 0 where the transport
+did not measure them, see each transport's ``send``). Reports, stability and the gate are all computed
+from these.
 
 The hot path calls :meth:`RecordBuffer.add` once per completed request: a handful of item writes into
 numpy arrays, no allocation except when the buffer doubles.
@@ -24,6 +27,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "<i4"),
     ("responses", "<i4"),
     ("sequence", "<i8"),
+    ("send_ns", "<i8"),
+    ("recv_ns", "<i8"),
 )
 RECORD_DTYPE = np.dtype(list(COLUMNS))
 
@@ -35,8 +40,8 @@ class RecordBuffer:
     time window is a contiguous slice (see :meth:`index_at`).
     """
 
-    __slots__ = ("_errors", "_index", "count", "first", "intended", "last", "responses",
-                 "sent", "sequence", "status")
+    __slots__ = ("_errors", "_index", "count", "first", "intended", "last", "recv_ns",
+                 "responses", "send_ns", "sent", "sequence", "status")
 
     intended: np.ndarray
     sent: np.ndarray
@@ -45,6 +50,8 @@ class RecordBuffer:
     status: np.ndarray
     responses: np.ndarray
     sequence: np.ndarray
+    send_ns: np.ndarray
+    recv_ns: np.ndarray
 
     def __init__(self, capacity: int = INITIAL_CAPACITY) -> None:
         self.count = 0
@@ -76,7 +83,8 @@ class RecordBuffer:
     def errors(self) -> list[str]:
         return self._errors
 
-    def add(self, intended: int, sent: int, done: int, status: int = 0) -> None:
+    def add(self, intended: int, sent: int, done: int, status: int = 0, send_ns: int = 0,
+            recv_ns: int = 0) -> None:
         """One single-response request (first == last)."""
         i = self.count
         if i == len(self.sent):
@@ -88,10 +96,14 @@ class RecordBuffer:
         if status:
             self.status[i] = status
         self.responses[i] = 1
+        if send_ns:  # (the columns start zeroed: skip the writes where nothing was measured)
+            self.send_ns[i] = send_ns
+        if recv_ns:
+            self.recv_ns[i] = recv_ns
         self.count = i + 1
 
     def add_full(self, intended: int, sent: int, first: int, last: int, status: int,
-                 responses: int, sequence: int) -> None:
+                 responses: int, sequence: int, send_ns: int = 0, recv_ns: int = 0) -> None:
         i = self.count
         if i == len(self.sent):
             self._grow()
@@ -102,6 +114,10 @@ class RecordBuffer:
         self.status[i] = status
         self.responses[i] = responses
         self.sequence[i] = sequence
+        if send_ns:
+            self.send_ns[i] = send_ns
+        if recv_ns:
+            self.recv_ns[i] = recv_ns
         self.count = i + 1
 
     def index_at(self, t_ns: int, lo: int = 0) -> int:
@@ -114,7 +130,8 @@ class RecordBuffer:
         return RecordSlice(
             intended=self.intended[lo:hi], sent=self.sent[lo:hi], first=self.first[lo:hi],
             last=self.last[lo:hi], status=self.status[lo:hi], responses=self.responses[lo:hi],
-            sequence=self.sequence[lo:hi], errors=tuple(self._errors),
+            sequence=self.sequence[lo:hi], send_ns=self.send_ns[lo:hi],
+            recv_ns=self.recv_ns[lo:hi], errors=tuple(self._errors),
         )
 
     def extend(self, other: RecordSlice) -> None:
@@ -124,7 +141,8 @@ class RecordBuffer:
             self._grow()
         remap = np.array([self.error_code(m) for m in other.errors] or [0], dtype="<i4")
         lo, hi = self.count, self.count + n
-        for name in ("intended", "sent", "first", "last", "responses", "sequence"):
+        for name in ("intended", "sent", "first", "last", "responses", "sequence", "send_ns",
+                     "recv_ns"):
             getattr(self, name)[lo:hi] = getattr(other, name)
         self.status[lo:hi] = remap[other.status]
         self.count = hi
@@ -141,6 +159,8 @@ class RecordSlice:
     status: np.ndarray
     responses: np.ndarray
     sequence: np.ndarray
+    send_ns: np.ndarray
+    recv_ns: np.ndarray
     errors: tuple[str, ...]
 
     def __len__(self) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import perf_counter_ns as _clock
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -112,8 +113,10 @@ class Connection(Streams, asyncio.Protocol):
                     summary = self._summarize(block)
                 if flags & f.END_STREAM:
                     self._end(sid, summary)
-                elif summary[0] != 200 and summary[0] is not None:
-                    self._http_status[sid] = summary[0]
+                else:
+                    self._rx_first[sid] = _clock()
+                    if summary[0] != 200 and summary[0] is not None:
+                        self._http_status[sid] = summary[0]
             elif ftype == f.DATA:
                 self._recv_unacked += end - start
                 if self._recv_unacked >= _REFILL:
@@ -158,11 +161,16 @@ class Connection(Streams, asyncio.Protocol):
             summary = self._summarize(block)
         if end_stream:
             self._end(sid, summary)
-        elif summary[0] != 200 and summary[0] is not None:
-            self._http_status[sid] = summary[0]
+        else:
+            self._rx_first[sid] = _clock()
+            if summary[0] != 200 and summary[0] is not None:
+                self._http_status[sid] = summary[0]
 
     def _end(self, sid: int, summary: Summary) -> None:
-        """The stream's last header block (trailers, or a trailers-only response) arrived."""
+        """The stream's last header block (trailers, or a trailers-only response) arrived;
+        a successful call's receive time (its response headers to now) goes to ``recv_times``."""
+        now = _clock()
+        first = self._rx_first.pop(sid, now) if self._rx_first else now
         fut = self._streams.pop(sid, None)
         if fut is None:
             return
@@ -170,6 +178,7 @@ class Connection(Streams, asyncio.Protocol):
         status, code, message = summary
         if code == 0 and not self._http_status:
             if not fut.done():
+                self.recv_times[sid] = now - first
                 if body is None:
                     fut.set_result(None)
                 else:

@@ -24,6 +24,7 @@ Deliberate differences (asserted as such, not skipped):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import h11
@@ -186,7 +187,7 @@ def _chunks(draw: st.DrawFn, body: bytes, bad: str | None) -> bytes:
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False) if b > a] or [b""]
+    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a] or [b""]
 
 
 @settings(max_examples=600, deadline=None)

@@ -97,8 +97,14 @@ class Connection(Streams, asyncio.Protocol):
         hcache = self._hcache
         while n - pos >= 9:
             hi, lo, ftype, flags, sid = unpack(data, pos)
+            if hi:  # over 65535 octets: over the 16384 we advertise (we never raise it)
+                raise _Abort(f.FRAME_SIZE_ERROR, f"a frame of {(hi << 16) | lo} octets exceeds "
+                             f"SETTINGS_MAX_FRAME_SIZE {f.DEFAULT_MAX_FRAME}")
             start = pos + 9
-            end = start + ((hi << 16) | lo)
+            end = start + lo
+            if lo > f.DEFAULT_MAX_FRAME:
+                raise _Abort(f.FRAME_SIZE_ERROR, f"a frame of {lo} octets exceeds "
+                             f"SETTINGS_MAX_FRAME_SIZE {f.DEFAULT_MAX_FRAME}")
             if end > n:
                 break
             pos = end

@@ -1,0 +1,79 @@
+"""Client Send / Client Recv (issue 14) measured on every transport against the real Triton:
+lean HTTP/1.1, lean gRPC (h2c), grpc.aio and gRPC streaming. Each must be > 0 per request, less
+than the request's latency together, and reach the CSV and the console line as perf_analyzer
+writes them ("Network+Server Send/Recv" then excludes them)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Any
+
+import pytest
+
+from perfanalyzer.cli.build import config_from_kwargs
+from perfanalyzer.cli.main import cli
+from perfanalyzer.client.h2 import TRANSPORT_ENV
+from perfanalyzer.measure.result import RunResult
+from perfanalyzer.profile.run import profile
+from perfanalyzer.report import console
+from perfanalyzer.report.csv import csv_text
+from perfanalyzer.report.figures import row_figures, us
+
+pytestmark = pytest.mark.server
+
+
+def _profile(url: str, *args: str) -> RunResult:
+    ctx = cli.commands["profile"].make_context(
+        "profile", ["-u", url, "-p", "400", "-r", "3", "-s", "100", *args])
+    return asyncio.run(profile(config_from_kwargs(dict(ctx.params)), out=io.StringIO()))
+
+
+def _check(run: RunResult, protocol: str) -> None:
+    assert not run.failure and run.points and run.buffer is not None
+    v = run.buffer.view()
+    ok = v.status == 0
+    assert ok.all(), v.errors
+    latency = v.last - v.sent
+    # measured for every request, and a part of its latency
+    assert (v.send_ns > 0).all() and (v.recv_ns > 0).all()
+    assert (v.send_ns + v.recv_ns < latency).all()
+    s = run.points[-1].merged
+    assert 0 < s.client_send_ns + s.client_recv_ns < s.latency.avg_ns
+    f = row_figures(s)
+    assert (f.client_send_us, f.client_recv_us) == (us(s.client_send_ns), us(s.client_recv_ns))
+    (row,) = csv.DictReader(io.StringIO(csv_text(run)))  # one load level: one row
+    assert (row["Client Send"], row["Client Recv"]) == (str(f.client_send_us),
+                                                        str(f.client_recv_us))
+    if f.network_us is not None and f.network_us > 0:  # perf_analyzer's subtraction, unclamped
+        server = sum(v or 0 for v in (f.queue_us, f.compute_input_us, f.compute_infer_us,
+                                      f.compute_output_us, f.cache_hit_us, f.cache_miss_us))
+        assert f.network_us == f.avg_latency_us - f.client_send_us - f.client_recv_us - server
+    text = console.point_text(run, run.points[-1], protocol)
+    assert (f"send/recv {f.client_send_us + f.client_recv_us} usec + response wait "
+            f"{f.avg_latency_us - f.client_send_us - f.client_recv_us} usec") in text
+
+
+def test_lean_http(triton: Any) -> None:
+    _check(_profile(triton.http_url, "-m", "add_sub", "--concurrency-range", "2"), "http")
+
+
+def test_lean_grpc(triton: Any) -> None:
+    _check(_profile(triton.grpc_url, "-m", "add_sub", "-i", "grpc", "--concurrency-range", "2"),
+           "grpc")
+
+
+def test_grpc_aio(triton: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TRANSPORT_ENV, "grpcio")
+    _check(_profile(triton.grpc_url, "-m", "add_sub", "-i", "grpc", "--concurrency-range", "1"),
+           "grpc")
+
+
+def test_grpc_streaming(triton: Any) -> None:
+    _check(_profile(triton.grpc_url, "-m", "repeat", "-i", "grpc", "--streaming", "--shape",
+                    "IN:3", "--concurrency-range", "1"), "grpc")
+
+
+def test_rate_mode_records_them_too(triton: Any) -> None:
+    _check(_profile(triton.http_url, "-m", "add_sub", "--request-rate-range", "100"), "http")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,9 @@ from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
 from perfanalyzer.report import console
 from perfanalyzer.report.csv import csv_text
+from perfanalyzer.report.export import write_export
 from perfanalyzer.report.figures import row_figures, us
+from perfanalyzer.report.saved import load_run
 
 pytestmark = pytest.mark.server
 
@@ -55,8 +58,16 @@ def _check(run: RunResult, protocol: str) -> None:
             f"{f.avg_latency_us - f.client_send_us - f.client_recv_us} usec") in text
 
 
-def test_lean_http(triton: Any) -> None:
-    _check(_profile(triton.http_url, "-m", "add_sub", "--concurrency-range", "2"), "http")
+def test_lean_http_and_a_saved_run_keeps_them(triton: Any, tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    run = _profile(triton.http_url, "-m", "add_sub", "--concurrency-range", "2")
+    _check(run, "http")
+    write_export(run, path)
+    back = load_run(path)
+    assert back.buffer is not None and run.buffer is not None
+    for name in ("send_ns", "recv_ns"):
+        assert (getattr(back.buffer.view(), name) == getattr(run.buffer.view(), name)).all()
+    assert csv_text(back) == csv_text(run)
 
 
 def test_lean_grpc(triton: Any) -> None:

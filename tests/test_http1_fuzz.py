@@ -53,11 +53,9 @@ class _Probe(ResponseParser):
         self.keep = True
         self.done = False
 
-    def awaiting(self) -> bool:
-        return not self.done
-
     def complete(self) -> None:
         self.done = True
+        self.expecting = False
 
 
 def ours(chunks: list[bytes]) -> Outcome:

@@ -60,6 +60,7 @@ class _Conn(ResponseParser, asyncio.Protocol):
         self.fut: asyncio.Future[int] | None = None
         self.closed = False
         self.send_ns = self.recv_ns = self._t_send = self._t_recv = 0
+        self.expecting = False
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -116,6 +117,7 @@ class _Conn(ResponseParser, asyncio.Protocol):
         assert self.transport is not None
         fut = self.fut = self.loop.create_future()
         self.keep = keep
+        self.expecting = True
         self._need = HEAD
         t = self._t_send = _clock()
         self.transport.write(data)
@@ -129,11 +131,9 @@ class _Conn(ResponseParser, asyncio.Protocol):
             self.transport.abort()
 
     # -- parser hooks -------------------------------------------------------------------------
-    def awaiting(self) -> bool:
-        return self.fut is not None and not self.fut.done()
-
     def complete(self) -> None:
         self.recv_ns = _clock() - self._t_recv
+        self.expecting = False
         if not self.reusable and self.transport is not None:
             self.transport.close()
         fut = self.fut
@@ -141,6 +141,7 @@ class _Conn(ResponseParser, asyncio.Protocol):
             fut.set_result(self.status)
 
     def _fail(self, exc: BaseException) -> None:
+        self.expecting = False
         self.abort()
         fut = self.fut
         if fut is not None and not fut.done():

@@ -37,8 +37,9 @@ _MAX_DIGITS = 20
 
 class ResponseParser:
     """Parser state and logic. The host class provides ``where`` (error message prefix),
-    ``awaiting()`` (is an answer expected now?) and ``complete()`` (called once per final
-    answer, with :attr:`status`, :attr:`head` and :attr:`body` set)."""
+    ``expecting`` (is an answer expected now? an attribute: the hot path reads it per answer) and
+    ``complete()`` (called once per final answer, with :attr:`status`, :attr:`head` and
+    :attr:`body` set)."""
 
     where = ""
     status = 0
@@ -46,14 +47,12 @@ class ResponseParser:
     body = b""
     keep = False  # keep the body even for status 200
     reusable = True
+    expecting = True
 
     def __init__(self) -> None:
         self._pending = b""  # partial head (or chunked raw bytes)
         self._need = HEAD  # remaining body bytes (>= 0), or HEAD / UNTIL_CLOSE / CHUNKED
         self._parts: list[bytes] = []
-
-    def awaiting(self) -> bool:
-        return True
 
     def complete(self) -> None:
         raise NotImplementedError
@@ -91,7 +90,7 @@ class ResponseParser:
         return False
 
     def _feed_head(self, data: bytes) -> None:
-        if not self.awaiting():
+        if not self.expecting:
             raise ProtocolError(f"{self.where}: data from the server with no request")
         if self._pending:
             data, self._pending = self._pending + data, b""
@@ -148,7 +147,15 @@ class ResponseParser:
         self.head = fields
         lower = fields.lower()
         i = lower.find(_CL)  # (checked whenever present, as h11 does)
-        length = UNTIL_CLOSE if i < 0 else self._content_length(lower, i)
+        if i < 0:
+            length = UNTIL_CLOSE
+        else:  # the common case inline: one field, plain digits
+            j = lower.find(b"\r\n", i + 17)
+            value = lower[i + 17: j if j >= 0 else None].strip()
+            if value.isdigit() and len(value) <= _MAX_DIGITS and (j < 0 or lower.find(_CL, j) < 0):
+                length = int(value)
+            else:
+                length = self._content_length(lower)
         if status in (204, 304):
             self._need = 0
         elif b"\r\ntransfer-encoding:" in lower:
@@ -162,13 +169,8 @@ class ResponseParser:
         if (conn is not None and b"close" in conn) or status_line.startswith(b"HTTP/1.0"):
             self.reusable = False  # (HTTP/1.0 connections are not reused, as h11 does)
 
-    def _content_length(self, lower: bytes, i: int) -> int:
-        """The length of the ``Content-Length`` field at ``i`` (the common case: one field,
-        plain digits), else of every such field, which must agree."""
-        j = lower.find(b"\r\n", i + 17)
-        value = lower[i + 17: j if j >= 0 else None].strip()
-        if value.isdigit() and len(value) <= _MAX_DIGITS and (j < 0 or lower.find(_CL, j) < 0):
-            return int(value)
+    def _content_length(self, lower: bytes) -> int:
+        """The length every ``Content-Length`` field of ``lower`` gives (they must agree)."""
         values = {v.strip() for line in lower.split(_CL)[1:]
                   for v in line.split(b"\r\n", 1)[0].split(b",")}
         value = values.pop() if len(values) == 1 else b""

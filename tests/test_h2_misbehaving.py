@@ -7,6 +7,7 @@ deadline) and never another exception."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -32,6 +33,14 @@ DEADLINE_S = 10.0  # for the test's own waits: a hang fails the test, it never b
 MESSAGE = b"the answer"
 RESPONSE_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
 TRAILERS = [("grpc-status", "0")]
+
+
+@pytest.fixture(autouse=True)
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Any:
+    """Nothing logged by the event loop (unhandled callback or task errors, on either side)."""
+    yield
+    assert [r.getMessage() for r in caplog.records
+            if r.name == "asyncio" and r.levelno >= logging.ERROR] == []
 
 
 def grpc_message(body: bytes) -> bytes:

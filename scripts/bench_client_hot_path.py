@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import perfanalyzer.client as client_pkg
-from perfanalyzer.measure.records import RecordBuffer
+from perfanalyzer.records import RecordBuffer
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY = b'{"model_name":"add_sub","outputs":[]}' + bytes(128)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput, ShmRef
-from perfanalyzer.client.errors import ServerError
+from perfanalyzer.errors import ServerError
 
 from .test_client_http import (
     ADD_SUB,

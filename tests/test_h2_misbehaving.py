@@ -20,14 +20,14 @@ import h2.exceptions
 import pytest
 from hyperframe.frame import ContinuationFrame, DataFrame, GoAwayFrame, HeadersFrame
 
-from perfanalyzer.client.errors import (
+from perfanalyzer.client.h2 import LeanChannel
+from perfanalyzer.errors import (
     ClientError,
     ConnectError,
     ProtocolError,
     RequestTimeout,
     ServerError,
 )
-from perfanalyzer.client.h2 import LeanChannel
 
 DEADLINE_S = 10.0  # for the test's own waits: a hang fails the test, it never blocks the suite
 MESSAGE = b"the answer"

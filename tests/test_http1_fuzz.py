@@ -31,9 +31,9 @@ import h11
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfanalyzer.client.errors import ProtocolError
 from perfanalyzer.client.http1_parse import ResponseParser
 from perfanalyzer.client.http1_wire import header_value
+from perfanalyzer.errors import ProtocolError
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import socket
 import ssl as ssl_module
 from time import perf_counter_ns as _clock
 
-from .errors import ConnectError, ProtocolError, RequestTimeout
+from ..errors import ConnectError, ProtocolError, RequestTimeout
 from .http1_parse import HEAD, MAX_HEAD, ResponseParser
 from .http1_wire import Response, header_value, server_error, wire_request
 from .http1_wire import decompress as decode_body

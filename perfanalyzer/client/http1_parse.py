@@ -22,7 +22,7 @@ parser and ``h11`` agree and where they deliberately differ.
 
 from __future__ import annotations
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 from .http1_wire import field
 
 #: Longest response head (status line + headers) accepted.

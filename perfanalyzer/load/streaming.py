@@ -10,7 +10,8 @@ requests by id and stamps them on arrival.
 The result of a send is ``(first, last, responses, send_ns, recv_ns)``: the times of the first and
 last *non-empty* responses and their number (perf_analyzer: the last response, or the second-to-last
 when the final one is empty), the time the stream's ``write`` took (grpc.aio completes it when the
-message was handed to the transport; waiting for the stream's write lock is not counted) and the
+message was handed to the transport, or, if that report reaches the event loop after the request's
+first response, until that response; the write lock's wait is not counted) and the
 sum of the request's responses' receive times (:attr:`InferResult.recv_ns`, see GrpcStream). A
 request that got only the empty final response reports that response's time as first and last,
 with 0 responses. An error response fails its request with a ServerError; a broken
@@ -33,7 +34,7 @@ from typing import Any
 
 from .._proto import grpc_service_pb2 as pb
 from ..client.base import InferenceClient, InferRequest, InferStream
-from ..client.errors import ClientError, ServerError, TransportError
+from ..errors import ClientError, ServerError, TransportError
 from .request_rate import Sender, SenderFactory
 
 #: Request parameter asking Triton for an empty response flagged final after the last real one.
@@ -49,14 +50,15 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
 
 
 class _Pending:
-    __slots__ = ("first", "future", "last", "recv", "responses", "send")
+    __slots__ = ("first", "future", "last", "recv", "responses", "send", "start")
 
     def __init__(self, future: asyncio.Future[tuple[int, int, int, int, int]]) -> None:
         self.future = future
         self.first = 0
         self.last = 0
         self.responses = 0
-        self.send = 0
+        self.send = 0  # the write's end (ns, clock)
+        self.start = 0  # the write's start
         self.recv = 0
 
 
@@ -82,9 +84,9 @@ class StreamChannel:
         payload = prepared.payload + pb.ModelInferRequest(id=rid).SerializeToString()
         try:
             async with self._writing:  # grpc.aio allows one outstanding write per call
-                t0 = time.perf_counter_ns()
+                p.start = time.perf_counter_ns()
                 await stream.write(dataclasses.replace(prepared, payload=payload, request_id=rid))
-                p.send = time.perf_counter_ns() - t0
+                p.send = p.send or time.perf_counter_ns()
         except BaseException:
             self._pending.pop(rid, None)
             raise
@@ -112,6 +114,8 @@ class StreamChannel:
                 if p is None:
                     continue
                 p.recv += item.recv_ns
+                if not p.send:  # answered before grpc.aio reported the write done: it was
+                    p.send = t  # written by then (the completion reached the loop late)
                 if item.outputs or item.shm_outputs:  # shm outputs carry no data here
                     if not p.responses:
                         p.first = t
@@ -122,7 +126,8 @@ class StreamChannel:
                     if not p.responses:
                         p.first = p.last = t
                     if not p.future.done():
-                        p.future.set_result((p.first, p.last, p.responses, p.send, p.recv))
+                        p.future.set_result((p.first, p.last, p.responses,
+                                             p.send - p.start, p.recv))
         except ClientError as exc:
             failure = exc
         finally:

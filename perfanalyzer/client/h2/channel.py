@@ -23,14 +23,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from time import perf_counter_ns as _clock
 from typing import Protocol
 
-from ..base import ClientOptions
-from ..errors import (
+from ...errors import (
     ClientError,
     ConnectError,
     OptionError,
     RequestTimeout,
     grpc_status_error,
 )
+from ..base import ClientOptions
 from . import frames as f
 from .connection import Connection, Refused
 from .headers import encode as encode_headers

@@ -22,7 +22,7 @@ from time import perf_counter_ns as _clock
 from typing import Any, cast
 from urllib.parse import unquote
 
-from ..errors import ConnectError, ProtocolError, RequestCancelled
+from ...errors import ConnectError, ProtocolError, RequestCancelled
 from . import frames as f
 from .headers import HpackError
 from .streams import Refused, Streams, Summary

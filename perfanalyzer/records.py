@@ -34,6 +34,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "<i4"),
     ("responses", "<i4"),
     ("sequence", "<i8"),
+    ("send_ns", "<i8"),  # Client Send: time to write the request (0 = not measured)
+    ("recv_ns", "<i8"),  # Client Recv: first response byte to the complete response
 )
 RECORD_DTYPE = np.dtype(list(COLUMNS))
 
@@ -50,8 +52,9 @@ class RecordBuffer:
     from ``base`` on.
     """
 
-    __slots__ = ("_errors", "_first", "_index", "_intended", "_last", "_responses", "_sent",
-                 "_sequence", "_spill", "_status", "base", "count", "response_times", "tensors")
+    __slots__ = ("_errors", "_first", "_index", "_intended", "_last", "_recv_ns", "_responses",
+                 "_send_ns", "_sent", "_sequence", "_spill", "_status", "base", "count",
+                 "response_times", "tensors")
 
     # The in-memory columns (records ``base..count``); the public names below are absolute.
     _intended: np.ndarray
@@ -61,6 +64,8 @@ class RecordBuffer:
     _status: np.ndarray
     _responses: np.ndarray
     _sequence: np.ndarray
+    _send_ns: np.ndarray
+    _recv_ns: np.ndarray
 
     def __init__(self, capacity: int = INITIAL_CAPACITY) -> None:
         self.count = 0
@@ -100,6 +105,8 @@ class RecordBuffer:
     status = property(lambda self: self.column("status"))
     responses = property(lambda self: self.column("responses"))
     sequence = property(lambda self: self.column("sequence"))
+    send_ns = property(lambda self: self.column("send_ns"))
+    recv_ns = property(lambda self: self.column("recv_ns"))
 
     @property
     def capacity(self) -> int:
@@ -121,7 +128,8 @@ class RecordBuffer:
     def errors(self) -> list[str]:
         return self._errors
 
-    def add(self, intended: int, sent: int, done: int, status: int = 0) -> None:
+    def add(self, intended: int, sent: int, done: int, status: int = 0, send_ns: int = 0,
+            recv_ns: int = 0) -> None:
         """One single-response request (first == last)."""
         i = self.count - self.base
         if i == len(self._sent):
@@ -133,10 +141,14 @@ class RecordBuffer:
         if status:
             self._status[i] = status
         self._responses[i] = 1
+        if send_ns:  # (the columns start zeroed: skip the writes where nothing was measured)
+            self._send_ns[i] = send_ns
+        if recv_ns:
+            self._recv_ns[i] = recv_ns
         self.count += 1
 
     def add_full(self, intended: int, sent: int, first: int, last: int, status: int,
-                 responses: int, sequence: int) -> None:
+                 responses: int, sequence: int, send_ns: int = 0, recv_ns: int = 0) -> None:
         i = self.count - self.base
         if i == len(self._sent):
             self._grow()
@@ -147,6 +159,10 @@ class RecordBuffer:
         self._status[i] = status
         self._responses[i] = responses
         self._sequence[i] = sequence
+        if send_ns:
+            self._send_ns[i] = send_ns
+        if recv_ns:
+            self._recv_ns[i] = recv_ns
         self.count += 1
 
     def index_at(self, t_ns: int, lo: int = 0) -> int:
@@ -175,7 +191,8 @@ class RecordBuffer:
         return RecordSlice(
             intended=self._intended[a:b], sent=self._sent[a:b], first=self._first[a:b],
             last=self._last[a:b], status=self._status[a:b], responses=self._responses[a:b],
-            sequence=self._sequence[a:b], errors=tuple(self._errors),
+            sequence=self._sequence[a:b], send_ns=self._send_ns[a:b], recv_ns=self._recv_ns[a:b],
+            errors=tuple(self._errors),
         )
 
     def _mixed_view(self, lo: int, hi: int) -> RecordSlice:
@@ -228,7 +245,8 @@ class RecordBuffer:
             self._grow()
         remap = np.array([self.error_code(m) for m in other.errors] or [0], dtype="<i4")
         lo, hi = self.count - self.base, self.count - self.base + n
-        for name in ("intended", "sent", "first", "last", "responses", "sequence"):
+        for name in ("intended", "sent", "first", "last", "responses", "sequence", "send_ns",
+                     "recv_ns"):
             getattr(self, f"_{name}")[lo:hi] = getattr(other, name)
         self._status[lo:hi] = remap[other.status]
         self.count += n
@@ -245,6 +263,8 @@ class RecordSlice:
     status: np.ndarray
     responses: np.ndarray
     sequence: np.ndarray
+    send_ns: np.ndarray
+    recv_ns: np.ndarray
     errors: tuple[str, ...]
 
     def __len__(self) -> int:

@@ -1,5 +1,7 @@
-"""HPACK codec (perfanalyzer/client/h2/hpack.py, huffman.py): RFC 7541 Appendix C byte-exact
-examples, the Huffman table, error cases, and encode/decode round trips."""
+"""HPACK through the ``hpack`` library (perfanalyzer/client/h2/headers.py): RFC 7541 Appendix C
+header block series decoded through our wrapper (with its ``mutated`` flag, which the connection's
+decode cache relies on), malformed blocks as HpackError, and the stateless encoder's contract
+(static indices, never-indexed literals, the same bytes every time)."""
 
 from __future__ import annotations
 
@@ -7,112 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perfanalyzer.client.h2 import huffman
-from perfanalyzer.client.h2.hpack import (
-    STATIC_TABLE,
-    Decoder,
-    HpackError,
-    decode_integer,
-    encode,
-    encode_integer,
-)
+from perfanalyzer.client.h2.headers import Decoder, HpackError, encode
 
 
 def dehex(text: str) -> bytes:
     return bytes.fromhex("".join(text.split()))
-
-
-# -- primitives (RFC 7541 C.1) ------------------------------------------------------------------
-
-@pytest.mark.parametrize(("value", "prefix", "wire"), [
-    (10, 5, "0a"),          # C.1.1
-    (1337, 5, "1f9a0a"),    # C.1.2
-    (42, 8, "2a"),          # C.1.3
-    (31, 5, "1f00"),        # exactly 2^N-1 needs a continuation octet
-    (127, 7, "7f00"),
-    (2**28, 4, "0ff1ffff7f"),
-])
-def test_integer_representation(value: int, prefix: int, wire: str) -> None:
-    assert encode_integer(value, prefix).hex() == wire
-    assert decode_integer(bytes.fromhex(wire), 0, prefix) == (value, len(wire) // 2)
-
-
-def test_integer_flags_and_truncation() -> None:
-    assert encode_integer(3, 4, 0x10) == b"\x13"
-    assert decode_integer(b"\xff\x0a", 0, 5) == (31 + 10, 2)  # prefix bits above N are ignored
-    with pytest.raises(HpackError, match="truncated"):
-        decode_integer(b"\x1f\x9a", 0, 5)
-
-
-# -- static table and Huffman code (Appendix A, B) ----------------------------------------------
-
-def test_static_table_fixed_points() -> None:
-    assert len(STATIC_TABLE) == 61
-    assert STATIC_TABLE[0] == (":authority", "")
-    assert STATIC_TABLE[1] == (":method", "GET")
-    assert STATIC_TABLE[7] == (":status", "200")
-    assert STATIC_TABLE[15] == ("accept-encoding", "gzip, deflate")
-    assert STATIC_TABLE[30] == ("content-type", "")
-    assert STATIC_TABLE[57] == ("user-agent", "")
-    assert STATIC_TABLE[60] == ("www-authenticate", "")
-
-
-def test_huffman_table_is_a_complete_prefix_code() -> None:
-    codes = huffman.CODES
-    assert len(codes) == 257
-    assert sum(2.0 ** -length for _code, length in codes) == 1.0  # Kraft equality: complete
-    assert len({(c, n) for c, n in codes}) == 257
-    # Spot checks against Appendix B.
-    assert codes[0] == (0x1FF8, 13)
-    assert codes[1] == (0x7FFFD8, 23)
-    assert codes[9] == (0xFFFFEA, 24)
-    assert codes[10] == (0x3FFFFFFC, 30)
-    assert codes[ord(" ")] == (0x14, 6)
-    assert codes[ord("0")] == (0x0, 5)
-    assert codes[ord("a")] == (0x3, 5)
-    assert codes[ord("z")] == (0x7B, 7)
-    assert codes[127] == (0xFFFFFFC, 28)
-    assert codes[255] == (0x3FFFFEE, 26)
-    assert codes[huffman.EOS] == (0x3FFFFFFF, 30)
-
-
-HUFFMAN_STRINGS = [  # RFC 7541 C.4 and C.6
-    ("www.example.com", "f1e3 c2e5 f23a 6ba0 ab90 f4ff"),
-    ("no-cache", "a8eb 1064 9cbf"),
-    ("custom-key", "25a8 49e9 5ba9 7d7f"),
-    ("custom-value", "25a8 49e9 5bb8 e8b4 bf"),
-    ("302", "6402"),
-    ("private", "aec3 771a 4b"),
-    ("Mon, 21 Oct 2013 20:13:21 GMT", "d07a be94 1054 d444 a820 0595 040b 8166 e082 a62d 1bff"),
-    ("https://www.example.com", "9d29 ad17 1863 c78f 0b97 c8e9 ae82 ae43 d3"),
-    ("gzip", "9bd9 ab"),
-    ("foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
-     "94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 "
-     "65c0 03ed 4ee5 b106 3d50 07"),
-]
-
-
-@pytest.mark.parametrize(("text", "wire"), HUFFMAN_STRINGS)
-def test_huffman_rfc_strings(text: str, wire: str) -> None:
-    assert huffman.encode(text.encode()) == dehex(wire)
-    assert huffman.decode(dehex(wire)) == text.encode()
-
-
-@pytest.mark.parametrize("wire", [
-    b"\xff",                      # padding longer than 7 bits
-    b"\x1f\xff",                  # "a" + a whole byte of padding
-    b"\xff\x9f\xff\xff\xff",      # 29 bits of padding
-    b"\x00",                      # padding of zeros
-    b"\xff\xff\xff\xff\xfc",      # EOS inside the string
-])
-def test_huffman_invalid(wire: bytes) -> None:
-    with pytest.raises(huffman.HuffmanError):
-        huffman.decode(wire)
-
-
-@given(st.binary(max_size=64))
-def test_huffman_round_trip(data: bytes) -> None:
-    assert huffman.decode(huffman.encode(data)) == data
 
 
 # -- decoder: RFC 7541 C.2 - C.6 ----------------------------------------------------------------
@@ -194,23 +95,22 @@ def test_rfc_header_block_series(table_size: int, steps: list[tuple[str, list[tu
 def test_table_size_updates_and_eviction() -> None:
     d = Decoder()
     d.decode(dehex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572"))
-    assert d.size == 55
+    assert d.size == 55 and d.mutated
+    d.decode(b"\x82")  # a static index leaves the table alone
+    assert not d.mutated
     d.decode(b"\x20")  # size update to 0 evicts everything
     assert d.dynamic_table() == [] and d.size == 0 and d.mutated
-    d.decode(dehex("3fe1 1f"))  # back to 4096 (31 + 4065)
-    assert d.max_size == 4096
-    with pytest.raises(HpackError, match="exceeds"):
+    with pytest.raises(HpackError):
         d.decode(dehex("3fe2 1f"))  # 4097 > the advertised 4096
-    with pytest.raises(HpackError, match="after a header field"):
-        d.decode(b"\x82\x20")
-    small = Decoder(60)
-    small.decode(encode_with_indexing("k", "x" * 100))  # larger than the table: table empties
-    assert small.dynamic_table() == [] and small.size == 0
 
 
-def encode_with_indexing(name: str, value: str) -> bytes:
-    return (b"\x40" + encode_integer(len(name), 7) + name.encode()
-            + encode_integer(len(value), 7) + value.encode())
+def test_same_field_added_again_counts_as_a_change() -> None:
+    d = Decoder(60)  # room for one entry
+    block = b"\x40\x01k\x01x"
+    d.decode(block)
+    assert d.mutated
+    d.decode(block)  # the entry is replaced by an equal one: still a change
+    assert d.mutated
 
 
 @pytest.mark.parametrize("wire", ["80", "be", "4a", "0f", "820a", "41ff"])
@@ -221,7 +121,7 @@ def test_malformed_blocks(wire: str) -> None:
 
 
 def test_bad_huffman_in_block() -> None:
-    with pytest.raises(HpackError, match="padding"):
+    with pytest.raises(HpackError):
         Decoder().decode(b"\x04\x81\x00")
 
 
@@ -229,15 +129,14 @@ def test_bad_huffman_in_block() -> None:
 
 def test_encoder_uses_static_table_and_never_indexes() -> None:
     assert encode([(":method", "GET")]) == b"\x82"  # C.2.4
-    assert encode([(":path", "/sample/path")]) == dehex("040c 2f73 616d 706c 652f 7061 7468")
-    assert encode([("custom-key", "custom-header")]) == dehex(
-        "000a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572")
-    assert encode([("content-type", "application/grpc")])[:2] == b"\x0f\x10"  # index 31: 4+1 bits
+    assert encode([(":path", "/sample/path")]) == dehex("140c 2f73 616d 706c 652f 7061 7468")
+    assert encode([("password", "secret")]) == dehex("1008 7061 7373 776f 7264 0673 6563 7265 74")
     grpc_headers = [(":method", "POST"), (":scheme", "http"),
                     (":path", "/inference.GRPCInferenceService/ModelInfer"),
                     (":authority", "127.0.0.1:8001"), ("content-type", "application/grpc"),
                     ("te", "trailers"), ("x-run", "r1")]
     block = encode(grpc_headers)
+    assert block == encode(grpc_headers)  # stateless: encoded once, sent on every call
     assert block[:2] == b"\x83\x86"
     d = Decoder()
     for _ in range(2):  # the same bytes decode the same, and leave no table state behind
@@ -248,6 +147,6 @@ def test_encoder_uses_static_table_and_never_indexes() -> None:
 _TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=40)
 
 
-@given(st.lists(st.tuples(_TEXT, _TEXT), max_size=8), st.booleans())
+@given(st.lists(st.tuples(_TEXT.filter(bool), _TEXT), max_size=8), st.booleans())
 def test_encode_decode_round_trip(headers: list[tuple[str, str]], use_huffman: bool) -> None:
     assert Decoder().decode(encode(headers, use_huffman)) == headers

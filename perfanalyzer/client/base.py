@@ -28,6 +28,10 @@ from ..errors import RequestTimeout, TransportError
 from . import tensors
 
 ParamValue = bool | int | float | str
+#: What :meth:`InferenceClient.send` returns: (send_ns, recv_ns), the client's time to write the
+#: request and to receive the response (from its first byte to its end), as each transport
+#: defines them in its ``send`` docstring.
+IoTimes = tuple[int, int]
 
 #: Inference-statistics durations the harness reads, in protocol order.
 STAT_KEYS: tuple[str, ...] = (
@@ -123,6 +127,8 @@ class InferResult:
     parameters: dict[str, ParamValue] = field(default_factory=dict)
     #: Output name -> (datatype, shape) for outputs written to shared memory (no data here).
     shm_outputs: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+    #: Streams: the client's time to receive this response (ns; see GrpcStream), else 0.
+    recv_ns: int = 0
 
     @property
     def final(self) -> bool:
@@ -344,8 +350,9 @@ class InferenceClient(abc.ABC):
         any number of times (also concurrently)."""
 
     @abc.abstractmethod
-    async def send(self, prepared: Any) -> None:
-        """Hot path: send a prepared request and wait for its answer without decoding outputs.
+    async def send(self, prepared: Any) -> IoTimes | None:
+        """Hot path: send a prepared request and wait for its answer without decoding outputs;
+        return the client's (send_ns, recv_ns) for it (None: not measured).
         Raises ServerError / TransportError."""
 
     @abc.abstractmethod

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ from .base import (
     InferRequest,
     InferResult,
     InferStream,
+    IoTimes,
     ModelStatistics,
     stats_from_json,
 )
@@ -286,11 +288,26 @@ class GrpcClient(InferenceClient):
         shm = frozenset(o.name for o in request.outputs if o.shm is not None)
         return PreparedInfer(msg.SerializeToString(), request.request_id, shm)
 
-    async def send(self, prepared: Any) -> None:
+    async def send(self, prepared: Any) -> IoTimes:
+        """Hot path: (send_ns, recv_ns). Lean: see LeanChannel.exchange. grpc.aio: send = the
+        call's invocation (its core writes on its own thread), recv = from the core having the
+        whole response (the call's done callback) to this coroutine holding it."""
         if self._lean is not None:
-            await self._lean.unary(prepared.payload)
-        else:
-            await self._send(prepared.payload)
+            return (await self._lean.exchange(prepared.payload))[1:]
+        if not self._ready:
+            await self.connect()
+        clock, done = time.perf_counter_ns, [0]
+        t0 = clock()
+        call = next(self._next_infer)(prepared.payload, timeout=self._timeout,
+                                      metadata=self._metadata())
+        send_ns = clock() - t0
+        call.add_done_callback(lambda _c: done.__setitem__(0, clock()))
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, self.target) from exc
+        end = clock()
+        return send_ns, end - (done[0] or end)
 
     async def _send(self, payload: bytes) -> bytes:
         if not self._ready:
@@ -344,7 +361,8 @@ class GrpcStream(InferStream):
     :meth:`close` can drain the stream whether or not anybody iterates :meth:`responses`.
 
     A failure of the whole stream (connection lost...) is raised by :meth:`responses` after the
-    responses that arrived before it; error *responses* are yielded as StreamResponseError."""
+    responses that arrived before it; error *responses* are yielded as StreamResponseError. A
+    response's ``recv_ns``: from ``read`` returning its bytes to its decoded result."""
 
     def __init__(self, client: GrpcClient) -> None:
         self._client = client
@@ -381,7 +399,11 @@ class GrpcStream(InferStream):
                 raw = await call.read()
                 if raw is grpc.aio.EOF:
                     break
-                put(self._decode(raw))
+                t0 = time.perf_counter_ns()
+                item = self._decode(raw)
+                if not isinstance(item, BaseException):
+                    item.recv_ns = time.perf_counter_ns() - t0
+                put(item)
         except grpc.aio.AioRpcError as exc:
             if not self._cancelled:
                 put(_Failure(map_rpc_error(exc, self._client.target)))

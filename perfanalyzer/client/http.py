@@ -43,6 +43,7 @@ from .base import (
     InferenceClient,
     InferRequest,
     InferResult,
+    IoTimes,
     ModelStatistics,
     TlsOptions,
     stats_from_json,
@@ -295,14 +296,14 @@ class HttpClient(InferenceClient):
         self._auth(headers)
         return self._wire(prepared.path, headers, prepared.body)
 
-    async def send(self, prepared: PreparedHttpRequest) -> None:
+    async def send(self, prepared: PreparedHttpRequest) -> IoTimes:
         """Hot path: write a prepared request, read the whole answer (its body is not kept),
-        check the status; outputs are not decoded. Raises ServerError / TransportError (see the
+        check the status; outputs are not decoded. Returns (send_ns, recv_ns) as
+        :class:`~.http1._Conn` measures them. Raises ServerError / TransportError (see the
         module docstring and :mod:`.http1` for the retry rules)."""
         if self._auth is None and type(prepared) is PreparedHttp1Request:
-            await (self._pool or self._open_pool()).send(prepared.wire)
-        else:
-            await (self._pool or self._open_pool()).send(self._wire_of(prepared))
+            return await (self._pool or self._open_pool()).send(prepared.wire)
+        return await (self._pool or self._open_pool()).send(self._wire_of(prepared))
 
     async def infer(self, request: InferRequest | PreparedHttpRequest) -> InferResult:
         """Send ``request`` (an InferRequest or the result of :meth:`prepare`) and decode it."""

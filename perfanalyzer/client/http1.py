@@ -33,43 +33,50 @@ import asyncio
 import contextlib
 import socket
 import ssl as ssl_module
+from time import perf_counter_ns as _clock
 
 from ..errors import ConnectError, ProtocolError, RequestTimeout
-from .http1_wire import Response, field, header_value, server_error, wire_request
+from .http1_parse import HEAD, MAX_HEAD, ResponseParser
+from .http1_wire import Response, header_value, server_error, wire_request
 from .http1_wire import decompress as decode_body
 
-#: Longest response head (status line + headers) accepted.
-MAX_HEAD = 64 * 1024
-_UNTIL_CLOSE = -2  # body length unknown: read until the server closes the connection
-_CHUNKED = -3
 
-
-class _Conn(asyncio.Protocol):
+class _Conn(ResponseParser, asyncio.Protocol):
     """One keep-alive connection; at most one request in flight. The answer's status resolves
-    ``fut``; the kept body (if any) is in ``body``."""
+    ``fut``; the kept body (if any) is in ``body``; parsing is :class:`ResponseParser`'s.
+
+    Per request it measures ``send_ns``: from just before the request is handed to the
+    transport until the transport's buffer is empty (the write buffer limits are 0, so the
+    transport calls ``pause_writing`` whenever it holds back bytes and ``resume_writing`` once
+    they all went to the kernel; without that, until ``write`` returns), and ``recv_ns``: from
+    the arrival of the answer's first bytes (``data_received``) to its last being parsed."""
 
     def __init__(self, pool: Http1Pool) -> None:
+        ResponseParser.__init__(self)
         self.pool = pool
+        self.where = pool.name
         self.loop = pool.loop
         self.transport: asyncio.Transport | None = None
         self.fut: asyncio.Future[int] | None = None
         self.closed = False
-        self.reusable = True
-        self.keep = False  # keep the body even for status 200
-        self.status = 0
-        self.head = b""
-        self.body = b""
-        self._pending = b""  # partial head (or chunked raw bytes)
-        self._need = -1  # remaining body bytes; -1 while reading the head
-        self._parts: list[bytes] = []
+        self.send_ns = self.recv_ns = self._t_send = self._t_recv = 0
+        self.expecting = False
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # (uvloop's is no subclass)
+        with contextlib.suppress(AttributeError, NotImplementedError):
+            self.transport.set_write_buffer_limits(high=0)  # type: ignore[union-attr]
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def pause_writing(self) -> None:
+        pass  # the transport holds back part of the request: resume_writing ends the send
+
+    def resume_writing(self) -> None:
+        self.send_ns = _clock() - self._t_send
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -78,8 +85,11 @@ class _Conn(asyncio.Protocol):
         fut = self.fut
         if fut is None or fut.done():
             return
-        if self._need == _UNTIL_CLOSE:
-            self._finish()
+        try:
+            if self.feed_eof():
+                return
+        except ProtocolError as error:
+            fut.set_exception(error)
             return
         why = f": {exc}" if exc else ""
         err = ConnectError(f"{self.pool.name}: connection closed by the server before the "
@@ -94,8 +104,10 @@ class _Conn(asyncio.Protocol):
         return None
 
     def data_received(self, data: bytes) -> None:
+        if self._need == HEAD and not self._pending:
+            self._t_recv = _clock()  # the answer's first bytes
         try:
-            self._receive(data)
+            self.feed(data)
         except ProtocolError as exc:
             self._fail(exc)
 
@@ -105,8 +117,11 @@ class _Conn(asyncio.Protocol):
         assert self.transport is not None
         fut = self.fut = self.loop.create_future()
         self.keep = keep
-        self._need = -1
+        self.expecting = True
+        self._need = HEAD
+        t = self._t_send = _clock()
         self.transport.write(data)
+        self.send_ns = _clock() - t  # (resume_writing replaces it if bytes were held back)
         return fut
 
     def abort(self) -> None:
@@ -115,124 +130,10 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    # -- parsing ------------------------------------------------------------------------------
-    def _receive(self, data: bytes) -> None:
-        need = self._need
-        if need >= 0:  # body with a known length
-            n = len(data)
-            if n < need:
-                self._need = need - n
-                if self.keep or self.status != 200:
-                    self._parts.append(data)
-                return
-            if n > need:
-                raise ProtocolError(f"{self.pool.name}: {n - need} bytes after the answer")
-            if self.keep or self.status != 200:
-                self._parts.append(data)
-            self._finish()
-            return
-        if need == -1:
-            self._receive_head(data)
-        elif need == _CHUNKED:
-            self._pending += data
-            self._dechunk()
-        else:  # until close
-            self._parts.append(data)
-
-    def _receive_head(self, data: bytes) -> None:
-        if self.fut is None or self.fut.done():
-            raise ProtocolError(f"{self.pool.name}: data from the server with no request")
-        if self._pending:
-            data, self._pending = self._pending + data, b""
-        end = data.find(b"\r\n\r\n")
-        if end < 0:
-            if len(data) > MAX_HEAD:
-                raise ProtocolError(f"{self.pool.name}: response head over {MAX_HEAD} bytes")
-            self._pending = data
-            if len(data) >= 12 and not data.startswith(b"HTTP/1."):
-                raise ProtocolError(f"{self.pool.name}: Bad status line {data[:40]!r}")
-            return
-        self._parse_head(data[:end])
-        start = end + 4
-        n = len(data) - start
-        need = self._need
-        if need >= 0:  # known length: on the hot path (200, body not kept) only count
-            if n > need:
-                raise ProtocolError(f"{self.pool.name}: {n - need} bytes after the answer")
-            if n and (self.keep or self.status != 200):
-                self._parts.append(data[start:])
-            if n == need:
-                self._finish()
-            else:
-                self._need = need - n
-        elif n:
-            self._receive(data[start:])
-
-    def _parse_head(self, head: bytes) -> None:
-        line_end = head.find(b"\r\n")
-        status_line = head if line_end < 0 else head[:line_end]
-        code = status_line[9:12]  # "HTTP/1.x NNN[ reason]"
-        if (not status_line.startswith(b"HTTP/1.") or status_line[8:9] != b" "
-                or not code.isdigit() or status_line[12:13] not in (b" ", b"")):
-            raise ProtocolError(f"{self.pool.name}: Bad status line {status_line[:80]!r}")
-        status = self.status = int(code)
-        fields = b"" if line_end < 0 else head[line_end:]  # starts with CRLF
-        self.head = fields
-        lower = fields.lower()
-        if status < 200 or status in (204, 304):
-            self._need = 0
-        else:
-            i = lower.find(b"\r\ncontent-length:")
-            if i >= 0:
-                j = lower.find(b"\r\n", i + 17)
-                try:
-                    self._need = int(lower[i + 17: j if j >= 0 else None])
-                except ValueError as exc:
-                    raise ProtocolError(f"{self.pool.name}: bad Content-Length") from exc
-            elif b"chunked" in (field(lower, b"transfer-encoding") or b""):
-                self._need = _CHUNKED
-            else:
-                self._need = _UNTIL_CLOSE
-        conn = field(lower, b"connection")
-        if (conn is not None and b"close" in conn) or (
-                status_line.startswith(b"HTTP/1.0") and (conn is None or b"keep-alive" not in conn)):
-            self.reusable = False
-
-    def _dechunk(self) -> None:
-        raw, pos = self._pending, 0
-        while True:
-            eol = raw.find(b"\r\n", pos)
-            if eol < 0:
-                break
-            try:
-                size = int(raw[pos:eol].split(b";", 1)[0], 16)
-            except ValueError as exc:
-                raise ProtocolError(f"{self.pool.name}: bad chunk size") from exc
-            if size == 0:
-                if raw.startswith(b"\r\n", eol + 2):
-                    pos = eol + 4
-                else:
-                    end = raw.find(b"\r\n\r\n", eol)
-                    if end < 0:
-                        break
-                    pos = end + 4
-                self._pending = b""
-                self._finish()
-                return
-            if len(raw) < eol + 2 + size + 2:
-                break
-            self._parts.append(raw[eol + 2: eol + 2 + size])
-            pos = eol + 2 + size + 2
-        self._pending = raw[pos:]
-
-    def _finish(self) -> None:
-        parts = self._parts
-        if parts:
-            self._parts = []
-            self.body = parts[0] if len(parts) == 1 else b"".join(parts)
-        else:
-            self.body = b""
-        self._need = -1
+    # -- parser hooks -------------------------------------------------------------------------
+    def complete(self) -> None:
+        self.recv_ns = _clock() - self._t_recv
+        self.expecting = False
         if not self.reusable and self.transport is not None:
             self.transport.close()
         fut = self.fut
@@ -240,6 +141,7 @@ class _Conn(asyncio.Protocol):
             fut.set_result(self.status)
 
     def _fail(self, exc: BaseException) -> None:
+        self.expecting = False
         self.abort()
         fut = self.fut
         if fut is not None and not fut.done():
@@ -276,9 +178,10 @@ class Http1Pool:
         """Connections open now (idle or busy)."""
         return len(self._all)
 
-    async def send(self, data: bytes) -> None:
-        """Hot path: write a complete request, wait for the whole answer, keep nothing.
-        Raises ServerError for any status but 200, TransportError subclasses otherwise."""
+    async def send(self, data: bytes) -> tuple[int, int]:
+        """Hot path: write a complete request, wait for the whole answer, keep nothing; return
+        (send_ns, recv_ns) as :class:`_Conn` measures them. Raises ServerError for any status
+        but 200, TransportError subclasses otherwise."""
         idle = self._idle
         conn = idle.pop() if idle else None
         if conn is None or conn.closed:
@@ -299,6 +202,7 @@ class Http1Pool:
                 self._release(conn)
         if status != 200:
             raise server_error(status, conn.body)
+        return conn.send_ns, conn.recv_ns
 
     async def request(self, data: bytes, decompress: bool = True) -> Response:
         """Write a complete request and return the whole answer, whatever its status."""

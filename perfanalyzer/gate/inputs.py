@@ -171,18 +171,19 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
     fig: dict[str, float] = {
         "Inferences/Second": s.throughput,
         "Response Throughput": s.response_throughput,
-        "Client Send": 0.0,
-        "Client Recv": 0.0,
+        "Client Send": s.client_send_ns / 1000.0,
+        "Client Recv": s.client_recv_ns / 1000.0,
         "Avg latency": avg_us,
-        "request/response": 0.0,
-        "response wait": avg_us,
+        "request/response": (s.client_send_ns + s.client_recv_ns) / 1000.0,
+        "response wait": avg_us - (s.client_send_ns + s.client_recv_ns) / 1000.0,
     }
     for pct, ns in lat.percentiles.items():
         fig[f"p{pct} latency"] = ns / 1000.0
     if s.server is not None:
         server = {col: s.server.avg_us(key) for col, key in SERVER_COLUMNS.items()}
         fig.update(server)
-        fig["Network+Server Send/Recv"] = max(0.0, avg_us - sum(server.values()))
+        fig["Network+Server Send/Recv"] = max(0.0, avg_us - fig["request/response"]
+                                              - sum(server.values()))
     return {c: float(fig[c]) for c in columns if c in fig}
 
 

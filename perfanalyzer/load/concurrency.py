@@ -98,7 +98,8 @@ class ClosedLoopManager(WorkerPool):
             await close()
 
     async def _plain(self, send: Sender, stop: list[bool]) -> None:
-        # Hot path: locals only, one clock read before and after, one record write.
+        # Hot path: locals only, one clock read before and after, one record write (with the
+        # transport's send/recv times).
         payloads = self._payloads
         n = len(payloads)
         buf = self.buffer
@@ -114,8 +115,10 @@ class ClosedLoopManager(WorkerPool):
                 result = await send(payloads[i % n])
                 if result is None:
                     add(t0, t0, clock())
-                else:  # a stream: first and last response, response count
-                    add_full(t0, t0, result[0], result[1], 0, result[2], 0)
+                elif len(result) == 2:  # unary: the transport's (send_ns, recv_ns)
+                    add(t0, t0, clock(), 0, result[0], result[1])
+                else:  # a stream or a checked answer: first, last, responses[, send, recv]
+                    add_full(t0, t0, result[0], result[1], 0, result[2], 0, *result[3:5])
                     keep_extras(buf, result)
             except ClientError as exc:  # recorded as record_send does: no response
                 done = clock()

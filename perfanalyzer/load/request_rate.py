@@ -43,7 +43,9 @@ SEND_EARLY_NS = 20_000
 CHUNK = 1024
 
 #: Sends a prepared request; returns None (one response, done now) or (first, last, responses).
-Sender = Callable[[Any], Awaitable["tuple[int, int, int] | None"]]
+#: A sender returns None, (send_ns, recv_ns) (unary: see InferenceClient.send) or, for streams,
+#: (first, last, responses, send_ns, recv_ns).
+Sender = Callable[[Any], Awaitable["tuple[int, ...] | None"]]
 #: Makes a sender and its close function (a streaming sender owns a stream).
 SenderFactory = Callable[[], Awaitable["tuple[Sender, Callable[[], Awaitable[None]]]"]]
 
@@ -93,7 +95,7 @@ class RoundRobin:
 class SupportsSend(Protocol):
     """What a unary sender needs of a client (an :class:`InferenceClient` has it)."""
 
-    async def send(self, prepared: Any) -> None: ...
+    async def send(self, prepared: Any) -> tuple[int, int] | None: ...
 
 
 def unary_sender(client: InferenceClient | SupportsSend) -> SenderFactory:
@@ -108,16 +110,16 @@ def unary_sender(client: InferenceClient | SupportsSend) -> SenderFactory:
     return make
 
 
-class SendResult(tuple[int, int, int]):
-    """A sender's ``(first, last, responses)`` with what the export may keep of the request:
-    ``times`` (every response's arrival, streaming) and ``tensors`` ((data entry, decoded outputs),
-    --export-tensors)."""
+class SendResult(tuple[int, ...]):
+    """A sender's ``(first, last, responses[, send_ns, recv_ns])`` with what the export may keep
+    of the request: ``times`` (every response's arrival, streaming) and ``tensors`` ((data entry,
+    decoded outputs), --export-tensors)."""
 
     times: tuple[int, ...] = ()
     tensors: tuple[int, dict[str, Any]] | None = None
 
 
-def keep_extras(buf: RecordBuffer, result: tuple[int, int, int]) -> None:
+def keep_extras(buf: RecordBuffer, result: tuple[int, ...]) -> None:
     """Store a :class:`SendResult`'s extras for the record just added (off the unary hot path)."""
     times = getattr(result, "times", ())
     if times:
@@ -136,11 +138,13 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
         done = time.perf_counter_ns()
         buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, job.sequence)
         return False
-    if result is None:
+    if result is None or len(result) == 2:
         done = time.perf_counter_ns()
-        buf.add_full(intended, sent, done, done, 0, 1, job.sequence)
+        io = result or (0, 0)
+        buf.add_full(intended, sent, done, done, 0, 1, job.sequence, io[0], io[1])
     else:
-        buf.add_full(intended, sent, result[0], result[1], 0, result[2], job.sequence)
+        buf.add_full(intended, sent, result[0], result[1], 0, result[2], job.sequence,
+                     *result[3:5])
         keep_extras(buf, result)
     return True
 

@@ -7,10 +7,14 @@ final response (``triton_enable_empty_final_response``, set by :func:`streaming_
 request's last response is known even for decoupled models. One reader task matches responses to
 requests by id and stamps them on arrival.
 
-The result of a send is ``(first, last, responses)``: the times of the first and last *non-empty*
-responses and their number (perf_analyzer: the last response, or the second-to-last when the final
-one is empty). A request that got only the empty final response reports that response's time as
-first and last, with 0 responses. An error response fails its request with a ServerError; a broken
+The result of a send is ``(first, last, responses, send_ns, recv_ns)``: the times of the first and
+last *non-empty* responses and their number (perf_analyzer: the last response, or the second-to-last
+when the final one is empty), the time the stream's ``write`` took (grpc.aio completes it when the
+message was handed to the transport, or, if that report reaches the event loop after the request's
+first response, until that response; the write lock's wait is not counted) and the
+sum of the request's responses' receive times (:attr:`InferResult.recv_ns`, see GrpcStream). A
+request that got only the empty final response reports that response's time as first and last,
+with 0 responses. An error response fails its request with a ServerError; a broken
 stream fails every request pending on it, and the next send opens a new stream.
 
 Concurrency mode uses one channel per worker (at most one request in flight per stream, like
@@ -46,18 +50,23 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
 
 
 class _Pending:
-    __slots__ = ("first", "future", "last", "responses", "times")
+    __slots__ = ("first", "future", "last", "recv", "responses", "send", "start", "times")
 
-    def __init__(self, future: asyncio.Future[tuple[int, int, int]]) -> None:
+    def __init__(self, future: asyncio.Future[SendResult]) -> None:
         self.future = future
         self.first = 0
         self.last = 0
         self.responses = 0
         self.times: list[int] = []
+        self.send = 0  # the write's end (ns, clock)
+        self.start = 0  # the write's start
+        self.recv = 0
 
     def result(self) -> SendResult:
-        """(first, last, responses); every response time too when there were more than two."""
-        out = SendResult((self.first, self.last, self.responses))
+        """(first, last, responses, send, recv); every response time too when there were more
+        than two."""
+        out = SendResult((self.first, self.last, self.responses, self.send - self.start,
+                          self.recv))
         if self.responses > 2:
             out.times = tuple(self.times)
         return out
@@ -76,15 +85,18 @@ class StreamChannel:
         self._opening = asyncio.Lock()
         self._writing = asyncio.Lock()
 
-    async def send(self, prepared: Any) -> tuple[int, int, int]:
+    async def send(self, prepared: Any) -> SendResult:
         stream = self._stream or await self._open()
         rid = str(next(self._ids))
-        future: asyncio.Future[tuple[int, int, int]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = _Pending(future)
+        future: asyncio.Future[SendResult] = (
+            asyncio.get_running_loop().create_future())
+        p = self._pending[rid] = _Pending(future)
         payload = prepared.payload + pb.ModelInferRequest(id=rid).SerializeToString()
         try:
             async with self._writing:  # grpc.aio allows one outstanding write per call
+                p.start = time.perf_counter_ns()
                 await stream.write(dataclasses.replace(prepared, payload=payload, request_id=rid))
+                p.send = p.send or time.perf_counter_ns()
         except BaseException:
             self._pending.pop(rid, None)
             raise
@@ -111,6 +123,9 @@ class StreamChannel:
                 p = pending.get(item.id)
                 if p is None:
                     continue
+                p.recv += item.recv_ns
+                if not p.send:  # answered before grpc.aio reported the write done: it was
+                    p.send = t  # written by then (the completion reached the loop late)
                 if item.outputs or item.shm_outputs:  # shm outputs carry no data here
                     if not p.responses:
                         p.first = t

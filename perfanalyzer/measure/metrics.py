@@ -118,6 +118,10 @@ class Summary:
     windows: int = 1
     #: Cores the client may use (worker processes); saturation is judged against this.
     windows_cores: float = 1.0
+    #: Average client send / receive time per completed request (ns; the records' ``send_ns``
+    #: and ``recv_ns``): perf_analyzer's "Client Send" and "Client Recv".
+    client_send_ns: float = 0.0
+    client_recv_ns: float = 0.0
 
     @property
     def duration_s(self) -> float:
@@ -164,6 +168,7 @@ def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: i
     """Summarize the records that completed in ``(start_ns, end_ns]``."""
     ok = records.status == 0
     last = records.last[ok]
+    n_ok = len(last)
     bad = records.status[~ok]
     error_counts = dict(Counter(records.errors[c] for c in bad.tolist())) if len(bad) else {}
     return Summary(
@@ -175,6 +180,8 @@ def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: i
         first_response=LatencyStats.of(records.first[ok] - records.sent[ok], percentiles),
         sent=len(records) if sent is None else sent, late_sends=late_sends,
         server=server, client=client, windows=windows, windows_cores=cores,
+        client_send_ns=float(records.send_ns[ok].mean()) if n_ok else 0.0,
+        client_recv_ns=float(records.recv_ns[ok].mean()) if n_ok else 0.0,
     )
 
 

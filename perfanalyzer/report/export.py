@@ -182,6 +182,7 @@ class _Columns:
             clock.walls(c) for c in (v.sent, v.first, v.last, v.intended))
         self.status, self.responses = v.status.tolist(), v.responses.tolist()
         self.sequence = v.sequence.tolist()
+        self.send, self.recv = v.send_ns.tolist(), v.recv_ns.tolist()
         self.errors = v.errors
 
     def request(self, i: int) -> dict[str, Any]:
@@ -203,21 +204,25 @@ class _Columns:
         r["status"] = self.status[i]
         if self.status[i]:
             r["error"] = self.errors[self.status[i]]
+        if self.send[i] or self.recv[i]:
+            r["client_send_ns"], r["client_recv_ns"] = self.send[i], self.recv[i]
         return r
 
     def texts(self) -> list[str]:
         """The same objects as JSON text; the common case by one %-format, no dict."""
         fmt = ('{"timestamp":%d,"request_inputs":{},"response_timestamps":[%d],'
-               '"response_outputs":[],"intended_timestamp":%d,"response_count":%d,"status":0}')
+               '"response_outputs":[],"intended_timestamp":%d,"response_count":%d,"status":0,'
+               '"client_send_ns":%d,"client_recv_ns":%d}')
         out = []
         special = self.buf.tensors.keys() | self.buf.response_times.keys()
         for i in range(self.n):
             if (self.status[i] or self.sequence[i] or self.responses[i] > 1
-                    or self.first[i] != self.last[i] or (self.lo + i) in special):
+                    or self.first[i] != self.last[i] or not (self.send[i] and self.recv[i])
+                    or (self.lo + i) in special):
                 out.append(json.dumps(self.request(i), separators=(",", ":")))
             else:
                 out.append(fmt % (self.sent[i], self.first[i], self.intended[i],
-                                  self.responses[i]))
+                                  self.responses[i], self.send[i], self.recv[i]))
         return out
 
 

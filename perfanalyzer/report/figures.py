@@ -1,8 +1,9 @@
 """Derived figures shared by the console, CSV and JSON reporters (all in integer µs, as perf_analyzer).
 
-perf_analyzer's "Client Send" / "Client Recv" are the client library's own serialize+send and
-receive+deserialize times. perfanalyzer builds every request body before measuring and does not decode
-responses on the hot path, so both are 0 here and the whole client-observed time is "response wait".
+"Client Send" / "Client Recv" are the averages of the records' ``send_ns`` (writing the request) and
+``recv_ns`` (first response byte to complete response), measured by each transport (see its ``send``);
+"Network+Server Send/Recv" is what is left of the average latency after them and the server's
+accounted time, as perf_analyzer computes it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def row_figures(s: Summary, *, ensemble_total: bool = False,
     lat = s.latency if latency is None else latency
     avg_us = us(lat.avg_ns)
     clamped = False
-    send_us = recv_us = 0
+    send_us, recv_us = us(s.client_send_ns), us(s.client_recv_ns)
     server = s.server
     if server is None:
         queue = cin = cinf = cout = hit = miss = net = None

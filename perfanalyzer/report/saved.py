@@ -30,7 +30,8 @@ from ..measure.window import PointResult, Window, merge, window_plan
 from ..records import RecordBuffer
 from .export import SCHEMA_VERSION
 
-_COLUMNS = ("intended", "sent", "first", "last", "status", "responses", "sequence")
+_COLUMNS = ("intended", "sent", "first", "last", "status", "responses", "sequence", "send_ns",
+            "recv_ns")
 
 
 class SavedRunError(OptionError):
@@ -174,6 +175,8 @@ class _Loader:
                 "status": [r["status"] for r in reqs],
                 "responses": [r["response_count"] for r in reqs],
                 "sequence": [r.get("sequence_id", 0) for r in reqs],
+                "send_ns": [r.get("client_send_ns", 0) for r in reqs],
+                "recv_ns": [r.get("client_recv_ns", 0) for r in reqs],
             }
         except (KeyError, IndexError, TypeError):
             raise self._bad_request(reqs, where) from None

@@ -6,7 +6,8 @@ each call is one socket write, and a response costs a handful of frame parses. O
 unary call needs is implemented (no TLS, no compression, no server push); the rest of the client
 keeps using ``grpc.aio``.
 
-Modules: :mod:`.huffman` and :mod:`.hpack` (RFC 7541), :mod:`.frames` (RFC 9113 framing),
+Modules: :mod:`.headers` (RFC 7541 HPACK through the ``hpack`` library), :mod:`.frames` (RFC 9113
+framing),
 :mod:`.connection` (one connection), :mod:`.channel` (:class:`LeanChannel`: connections, retries,
 timeouts, error mapping).
 """

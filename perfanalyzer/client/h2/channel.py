@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from time import perf_counter_ns as _clock
 from typing import Protocol
 
 from ...errors import (
@@ -31,8 +32,8 @@ from ...errors import (
 )
 from ..base import ClientOptions
 from . import frames as f
-from . import hpack
 from .connection import Connection, Refused
+from .headers import encode as encode_headers
 
 USER_AGENT = "perfanalyzer-grpc-lean/1"
 #: Environment variable choosing the transport of the gRPC client's hot path: ``lean`` (default)
@@ -47,8 +48,12 @@ MAX_TURNS = 8
 Metadata = Sequence[tuple[str, str]]
 
 
-class Unary(Protocol):
-    def __call__(self, payload: bytes, want_body: bool = False) -> Awaitable[bytes | None]: ...
+#: (response message or None, send_ns, recv_ns) of one call: see :meth:`LeanChannel._call`.
+Exchanged = tuple["bytes | None", int, int]
+
+
+class Exchange(Protocol):
+    def __call__(self, payload: bytes, want_body: bool = False) -> Awaitable[Exchanged]: ...
 
 
 def status_error(code: int | None, message: str, http_status: int | None,
@@ -123,7 +128,7 @@ class LeanChannel:
             ("user-agent", USER_AGENT)]
         if request_timeout_s > 0 and deadline_header:
             self._base.append(("grpc-timeout", grpc_timeout(request_timeout_s)))
-        self._block = hpack.encode([*self._base, *metadata])
+        self._block = encode_headers([*self._base, *metadata])
         self._hook = metadata_hook
         self._hook_blocks: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._n = max(1, connections)
@@ -136,12 +141,25 @@ class LeanChannel:
         self._old: set[Connection] = set()
         #: Connections opened so far (replacements included).
         self.opened = 0
-        #: ``await unary(payload, want_body=False)``: call the method with the serialized
-        #: request; the serialized response when ``want_body``, else None. Raises ClientError
-        #: subclasses (see the module doc). (An attribute: no timeout, no extra frame.)
-        self.unary: Unary = self._timed if request_timeout_s > 0 else self._call
+        #: ``await exchange(payload, want_body=False)``: call the method with the serialized
+        #: request; (the serialized response when ``want_body`` else None, send_ns, recv_ns).
+        #: Raises ClientError subclasses (see the module doc). (An attribute: no timeout, no
+        #: extra frame.)
+        self.exchange: Exchange = self._timed if request_timeout_s > 0 else self._call
 
-    async def _call(self, payload: bytes, want_body: bool = False) -> bytes | None:
+    async def unary(self, payload: bytes, want_body: bool = False) -> bytes | None:
+        """The serialized response when ``want_body``, else None (:attr:`exchange` less the
+        times)."""
+        return (await self.exchange(payload, want_body))[0]
+
+    async def _call(self, payload: bytes, want_body: bool = False) -> Exchanged:
+        """One call. send_ns: from just before the call's frames are handed to the connection
+        until the last of them was written to the transport (one ``write`` on the fast path;
+        with :meth:`Streams.start_slow`, waits for flow-control windows, stream slots and the
+        transport's write back-pressure included); bytes the transport still buffers below its
+        high-water mark are not waited for. recv_ns: from the handling of the response's
+        HEADERS frame to the handling of its trailers (the DATA in between included); 0 for a
+        trailers-only answer."""
         i = self._rr
         if self._n > 1:
             self._rr = (i + 1) % self._n
@@ -152,14 +170,17 @@ class LeanChannel:
             if conn is None or not conn.usable:
                 conn = await self._connection(i)
             try:
+                t0 = _clock()
                 started = conn.start(payload, want_body, block)
                 if started is None:
                     if not conn.usable:
                         continue  # stream ids ran out just now: take the next connection
                     started = await conn.start_slow(payload, want_body, block)
+                send_ns = _clock() - t0
                 sid, fut = started
                 try:
-                    return await fut
+                    body = await fut
+                    return body, send_ns, conn.recv_times.pop(sid, 0)
                 except asyncio.CancelledError:
                     conn.reset(sid)  # RST_STREAM(CANCEL)
                     raise
@@ -174,7 +195,7 @@ class LeanChannel:
         raise ConnectError(f"the gRPC server at {self.target} did not take the call "
                            f"({refused} refusals, {MAX_TURNS} connection changes)")
 
-    async def _timed(self, payload: bytes, want_body: bool = False) -> bytes | None:
+    async def _timed(self, payload: bytes, want_body: bool = False) -> Exchanged:
         """:meth:`_call` within the request timeout (connecting and retries included): the
         timer cancels the call, which resets its stream, and the cancellation becomes
         RequestTimeout."""
@@ -206,7 +227,7 @@ class LeanChannel:
         if block is None:
             if len(self._hook_blocks) > 64:
                 self._hook_blocks.clear()
-            block = self._hook_blocks[metadata] = hpack.encode([*self._base, *metadata])
+            block = self._hook_blocks[metadata] = encode_headers([*self._base, *metadata])
         return block
 
     async def connect(self) -> None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import perf_counter_ns as _clock
 from typing import Any, cast
 from urllib.parse import unquote
 
 from ...errors import ConnectError, ProtocolError, RequestCancelled
 from . import frames as f
-from .hpack import HpackError
+from .headers import HpackError
 from .streams import Refused, Streams, Summary
 
 _REFILL = f.MAX_WINDOW // 2
@@ -96,8 +97,14 @@ class Connection(Streams, asyncio.Protocol):
         hcache = self._hcache
         while n - pos >= 9:
             hi, lo, ftype, flags, sid = unpack(data, pos)
+            if hi:  # over 65535 octets: over the 16384 we advertise (we never raise it)
+                raise _Abort(f.FRAME_SIZE_ERROR, f"a frame of {(hi << 16) | lo} octets exceeds "
+                             f"SETTINGS_MAX_FRAME_SIZE {f.DEFAULT_MAX_FRAME}")
             start = pos + 9
-            end = start + ((hi << 16) | lo)
+            end = start + lo
+            if lo > f.DEFAULT_MAX_FRAME:
+                raise _Abort(f.FRAME_SIZE_ERROR, f"a frame of {lo} octets exceeds "
+                             f"SETTINGS_MAX_FRAME_SIZE {f.DEFAULT_MAX_FRAME}")
             if end > n:
                 break
             pos = end
@@ -112,8 +119,10 @@ class Connection(Streams, asyncio.Protocol):
                     summary = self._summarize(block)
                 if flags & f.END_STREAM:
                     self._end(sid, summary)
-                elif summary[0] != 200 and summary[0] is not None:
-                    self._http_status[sid] = summary[0]
+                else:
+                    self._rx_first[sid] = _clock()
+                    if summary[0] != 200 and summary[0] is not None:
+                        self._http_status[sid] = summary[0]
             elif ftype == f.DATA:
                 self._recv_unacked += end - start
                 if self._recv_unacked >= _REFILL:
@@ -158,11 +167,16 @@ class Connection(Streams, asyncio.Protocol):
             summary = self._summarize(block)
         if end_stream:
             self._end(sid, summary)
-        elif summary[0] != 200 and summary[0] is not None:
-            self._http_status[sid] = summary[0]
+        else:
+            self._rx_first[sid] = _clock()
+            if summary[0] != 200 and summary[0] is not None:
+                self._http_status[sid] = summary[0]
 
     def _end(self, sid: int, summary: Summary) -> None:
-        """The stream's last header block (trailers, or a trailers-only response) arrived."""
+        """The stream's last header block (trailers, or a trailers-only response) arrived;
+        a successful call's receive time (its response headers to now) goes to ``recv_times``."""
+        now = _clock()
+        first = self._rx_first.pop(sid, now) if self._rx_first else now
         fut = self._streams.pop(sid, None)
         if fut is None:
             return
@@ -170,6 +184,7 @@ class Connection(Streams, asyncio.Protocol):
         status, code, message = summary
         if code == 0 and not self._http_status:
             if not fut.done():
+                self.recv_times[sid] = now - first
                 if body is None:
                     fut.set_result(None)
                 else:

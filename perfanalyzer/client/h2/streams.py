@@ -18,7 +18,7 @@ from typing import Any
 
 from ...errors import ClientError, ConnectError, RequestCancelled
 from . import frames as f
-from .hpack import Decoder
+from .headers import Decoder
 
 _WIRE_CACHE = 256
 _U32 = f._U32
@@ -55,6 +55,9 @@ class Streams:
         self._bodies: dict[int, list[bytes]] = {}
         self._http_status: dict[int, int] = {}
         self._send_windows: dict[int, int] = {}
+        self._rx_first: dict[int, int] = {}  # stream -> when its response headers were handled
+        #: Stream -> receive time (ns) of a call that succeeded, until its caller pops it.
+        self.recv_times: dict[int, int] = {}
         self._next_id = first_stream_id
         self._peer_window = f.DEFAULT_WINDOW
         self._peer_max_frame = f.DEFAULT_MAX_FRAME
@@ -204,6 +207,8 @@ class Streams:
         fut = self._streams.pop(sid, None)
         self._bodies.pop(sid, None)
         self._http_status.pop(sid, None)
+        self._rx_first.pop(sid, None)
+        self.recv_times.pop(sid, None)
         if fut is not None:
             if not self.closed and self._transport is not None:
                 self._transport.write(f.rst_stream(sid, f.CANCEL))
@@ -219,6 +224,7 @@ class Streams:
         fut = self._streams.pop(sid, None)
         self._bodies.pop(sid, None)
         self._http_status.pop(sid, None)
+        self._rx_first.pop(sid, None)
         if fut is not None:
             if not fut.done():
                 fut.set_exception(exc)
@@ -244,6 +250,7 @@ class Streams:
             self.ready.exception()  # retrieved: the connect attempt may have been abandoned
         streams, self._streams = self._streams, {}
         self._bodies.clear()
+        self._rx_first.clear()
         for fut in streams.values():
             if not fut.done():
                 fut.set_exception(exc)

@@ -153,6 +153,40 @@ def test_rate_slots_round_robin_and_replace_ended_sequences() -> None:
     assert [slots.next_nowait().sequence for _ in range(2)] == [1, 4]  # type: ignore[union-attr]
 
 
+def test_serial_steps_wait_for_their_predecessor_and_count_as_late() -> None:
+    # The server holds every request until `gate` opens (>= 20 ms after t0); a serial sequence's
+    # step 2 (intended at t0 + 1 ms) must not leave before step 1 returned, and the wait shows.
+    async def go() -> RequestRateManager:
+        gate = asyncio.Event()
+        live: dict[int, int] = defaultdict(int)
+
+        class Held:
+            async def send(self, prepared: InferRequest) -> None:
+                sid = int(prepared.sequence_id)
+                live[sid] += 1
+                assert live[sid] == 1, f"two steps of sequence {sid} in flight"
+                await gate.wait()
+                live[sid] -= 1
+
+        src = _source(length=3, variation_pct=0, serial=True)
+        slots = SequenceSlots(src, 1)
+        m = RequestRateManager(unary_sender(Held()), RecordBuffer(), constant, slots,
+                               finish=slots.finish)
+        await m.apply(1000.0)
+        await asyncio.sleep(0.02)
+        gate.set()
+        await m.stop()
+        return m
+
+    m = asyncio.run(go())
+    v = m.buffer.view()
+    assert (v.status == 0).all() and m.sent == m.buffer.count
+    first = np.flatnonzero(v.sequence == 1)[:3]  # sequence 1's steps complete in order
+    late = v.sent[first] - v.intended[first]
+    assert late[1] >= 19_000_000 and late[2] >= 18_000_000  # intended t0 + 1, 2 ms; sent >= 20
+    assert m.late >= 2
+
+
 def test_id_range_smaller_than_the_live_sequences_is_an_option_error() -> None:
     with pytest.raises(OptionError, match=r"--sequence-id-range 1:3 holds 3 ids, fewer than the 4"):
         SequenceOptions(id_start=1, id_end=3).check(4)

@@ -51,9 +51,9 @@ SenderFactory = Callable[[], Awaitable["tuple[Sender, Callable[[], Awaitable[Non
 
 
 class Job(NamedTuple):
-    """What to send next: the prepared request, its sequence id (0: none), and for sequence
-    requests whose completion matters (an end request, or any request of a serial sequence) the
-    sequence object; ``end``: this request ends its sequence."""
+    """What to send next: the prepared request, its sequence id (0: none), for a sequence request
+    the sequence object (the source's ``done`` is called when it completed); ``end``: this
+    request ends its sequence."""
 
     prepared: Any
     sequence: int = 0

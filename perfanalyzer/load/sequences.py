@@ -17,6 +17,13 @@ instead of abandoning it on the server.
 
 The rate-mode counterpart is :class:`SequenceSlots` (``--num-of-sequences`` live sequences, requests
 assigned round-robin), used by :class:`~perfanalyzer.load.request_rate.RequestRateManager`.
+As in perf_analyzer (its rate workers pick a sequence with a context-id tracker that is "always
+available" unless ``--serial-sequences``), a step leaves on schedule even while its sequence's
+previous step is in flight; the server may then run the steps out of order and refuse one that
+overtook its START or came after its END. ``--serial-sequences`` holds a step until its
+predecessor returned (the wait counts against its intended time: late). Either way an id is reused
+only after every request of its previous sequence completed, so a straggler never lands on the
+id's next sequence.
 """
 
 from __future__ import annotations
@@ -124,7 +131,7 @@ class SequenceIds:
 class Seq:
     """One live sequence: its id, data stream, length and the next step to send."""
 
-    __slots__ = ("ended", "id", "length", "lock", "step", "stream")
+    __slots__ = ("ended", "id", "in_flight", "length", "lock", "step", "stream")
 
     def __init__(self, sid: int, stream: int, length: int, serial: bool) -> None:
         self.id = sid
@@ -132,6 +139,7 @@ class Seq:
         self.length = length
         self.step = 0
         self.ended = False
+        self.in_flight = 0  # rate mode: steps handed out whose request has not completed
         self.lock: asyncio.Lock | None = asyncio.Lock() if serial else None
 
     @property
@@ -189,7 +197,7 @@ class SequenceSource:
             prepared = self._prepare(dataclasses.replace(
                 steps[k], sequence_id=seq.id, sequence_start=start, sequence_end=end))
             self._cache[key] = prepared
-        return Job(prepared, seq.id, seq if (end or seq.lock is not None) else None, end)
+        return Job(prepared, seq.id, seq, end)
 
 
 class SequenceSlots:
@@ -215,6 +223,10 @@ class SequenceSlots:
         assert job is not None
         return job
 
+    def _step(self, seq: Seq, *, force_end: bool = False) -> Job:
+        seq.in_flight += 1
+        return self.source.next_step(seq, force_end=force_end)
+
     def _take(self, sid: int | None) -> Job | None:
         i = self._turn
         seq = self._slots[i]
@@ -224,16 +236,22 @@ class SequenceSlots:
                 return None
             seq = self._slots[i] = self.source.new(sid)
         self._turn = (i + 1) % len(self._slots)
-        return self.source.next_step(seq)
+        return self._step(seq)
 
     def done(self, job: Job) -> None:
-        if job.end:
+        """``job``'s request completed. The id is released once its sequence's end request
+        completed and no other step of it is still in flight: without --serial-sequences an end
+        can overtake earlier steps, and a step still on its way must never land on the id's
+        next sequence."""
+        seq = job.seq
+        seq.in_flight -= 1
+        if seq.ended and seq.in_flight == 0:
             self.source.ids.release(job.sequence)
 
     async def finish(self, manager: RequestRateManager) -> None:
         """At stop (nothing in flight): end every started sequence with one end request."""
         for seq in self.unfinished():
-            await manager.send_now(self.source.next_step(seq, force_end=True))
+            await manager.send_now(self._step(seq, force_end=True))
 
     def unfinished(self) -> list[Seq]:
         """Sequences that started but whose end request was never handed out."""

@@ -7,7 +7,7 @@ from typing import Any
 from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig, parse_range
 from ..config import options as d
-from ..inputs import parse_shape
+from .dims import parse_batch_sizes, parse_shape_sets
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -56,9 +56,12 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
     rate = (parse_range(kw["request_rate_range"], "--request-rate-range", integer=False)
             if kw.get("request_rate_range") else (1.0, 1.0, 1.0))
     seq_len = kw.get("sequence_length")
+    batches = parse_batch_sizes(kw["batch_size"])  # search/multi-dim
+    shape_sets = parse_shape_sets(kw.get("shapes", ()))  # search/multi-dim
     cfg = RunConfig(
         model=kw["model"], model_version=kw.get("model_version") or "",
-        batch_size=kw["batch_size"], url=kw.get("url") or "",
+        batch_size=batches[0], batch_sizes=batches if len(batches) > 1 else (),
+        shape_sets=shape_sets if len(shape_sets) > 1 else (), url=kw.get("url") or "",
         protocol=kw["protocol"].lower(), verbose=kw.get("verbose", 0),
         async_mode=not kw.get("sync"), streaming=kw.get("streaming", False),
         headers=tuple(_header(h) for h in kw.get("headers", ())),
@@ -74,7 +77,7 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         percentile=kw["percentile"], request_count=kw["request_count"],
         warmup_request_count=kw["warmup_request_count"], adaptive=kw["adaptive"],
         input_data=tuple(kw.get("input_data") or ("random",)),
-        shapes=tuple(parse_shape(s) for s in kw.get("shapes", ())),
+        shapes=shape_sets[0],
         string_length=kw["string_length"], string_data=kw.get("string_data"),
         input_tensor_format=kw["input_tensor_format"],
         output_tensor_format=kw["output_tensor_format"],

@@ -16,7 +16,7 @@ from .. import __version__
 from ..client.errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
 from .options import profile_options
 
-SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
+SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare | search "
                       "(perfanalyzer COMMAND --help).")
 
 
@@ -59,7 +59,7 @@ def profile_command(**kwargs: Any) -> None:
 
 def _register_subcommands() -> None:
     for module, name in (("serve", "serve"), ("report_cmd", "report"), ("report_cmd", "plot"),
-                         ("compare_cmd", "compare")):
+                         ("compare_cmd", "compare"), ("search_cmd", "search")):
         try:
             mod = __import__(f"perfanalyzer.cli.{module}", fromlist=[name])
         except ImportError:

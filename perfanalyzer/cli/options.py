@@ -33,7 +33,9 @@ general = _opts(
                  "flags on the command line override it."),
     click.option("-m", "--model-name", "model", help="Model to profile (required)."),
     click.option("-x", "--model-version", default="", help="Model version (default: latest)."),
-    click.option("-b", "--batch-size", default=1, type=int, show_default=True, help="Batch size."),
+    # -- search/multi-dim: -b takes a list (one sweep per batch size) --
+    click.option("-b", "--batch-size", default="1", show_default=True, metavar="B[,B...]",
+                 help="Batch size; a list (1,2,4) sweeps each, into one CSV."),
     click.option("-u", "--url", default="", help="Server URL (default localhost:8000 for HTTP, "
                  "localhost:8001 for gRPC)."),
     click.option("-i", "--protocol", default="http", type=click.Choice(["http", "grpc"],
@@ -95,8 +97,11 @@ measurement = _opts(
 data = _opts(
     click.option("--input-data", multiple=True, default=(), metavar="zero|random|DIR|FILE.json",
                  help="Input data (repeatable; default random)."),
-    click.option("--shape", "shapes", multiple=True, metavar="NAME:D1,D2",
-                 help="Shape of a dynamic input, without the batch dimension (repeatable)."),
+    # -- search/multi-dim: --shape NAME:DIMS|DIMS gives alternative shape sets --
+    click.option("--shape", "shapes", multiple=True, metavar="NAME:D1,D2[|D1,D2...]",
+                 help="Shape of a dynamic input, without the batch dimension (repeatable). "
+                 "Alternatives separated by | form shape sets, each swept (k-th set: k-th "
+                 "alternative of every such input)."),
     click.option("--string-length", default=d.DEFAULT_STRING_LENGTH, type=int, show_default=True),
     click.option("--string-data", default=None, help="Use this string for every BYTES element."),
     click.option("--input-tensor-format", default="binary", type=click.Choice(["binary", "json"])),

@@ -66,6 +66,9 @@ class RunConfig:
     model: str
     model_version: str = ""
     batch_size: int = 1
+    # -- search/multi-dim: more than one value -> one sweep per combination (batch x shape set) --
+    batch_sizes: tuple[int, ...] = ()
+    shape_sets: tuple[tuple[tuple[str, tuple[int, ...]], ...], ...] = ()
     url: str = ""
     protocol: str = "http"
     verbose: int = 0

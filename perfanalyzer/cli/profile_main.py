@@ -23,6 +23,7 @@ from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..profile import cleanup
+from ..profile.multi import is_multi, profile_combinations
 from ..profile.run import profile
 from ..report import console
 from ..report.csv import write_csv
@@ -54,6 +55,8 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     check_export_path(cfg.profile_export_file)  # refused before any load, as perf_analyzer does
+    if cfg.baseline and is_multi(cfg):  # search/multi-dim
+        raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
     if cfg.baseline and not os.path.isfile(cfg.baseline):
         raise OptionError(f"--baseline: {cfg.baseline} does not exist")
     with _maybe_server(cfg) as effective:
@@ -83,6 +86,9 @@ async def _main(cfg: RunConfig) -> int:
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
+        if is_multi(cfg):  # -- search/multi-dim: -b list x --shape sets, one combined CSV --
+            return await profile_combinations(cfg, stop)
+
         def on_point(run: RunResult, _point: PointResult) -> None:
             _write(cfg, run)  # after every point: nothing measured is lost
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 MAX_PASSES = 3
 #: The dimensions quick mode walks, in this order (server settings first, then the client's).
@@ -73,8 +74,8 @@ class Space:
     preferred_batch_sizes: tuple[tuple[int, ...], ...] = ()
     client_batch: tuple[int, ...] = ()
 
-    def values(self, dim: str, default: Candidate) -> tuple[object, ...]:
-        given: tuple[object, ...] = getattr(self, dim)
+    def values(self, dim: str, default: Candidate) -> tuple[Any, ...]:
+        given: tuple[Any, ...] = getattr(self, dim)
         return given or (getattr(default, dim),)
 
 
@@ -91,7 +92,7 @@ def grid(space: Space, default: Candidate) -> list[Candidate]:
     dims = [space.values(d, default) for d in DIMENSIONS]
     seen: dict[str, Candidate] = {default.key: default}
     for combo in itertools.product(*dims):
-        c = normalise(Candidate(**dict(zip(DIMENSIONS, combo, strict=True))))  # type: ignore[arg-type]
+        c = normalise(Candidate(**dict(zip(DIMENSIONS, combo, strict=True))))
         if c.valid():
             seen.setdefault(c.key, c)
     return list(seen.values())
@@ -149,8 +150,8 @@ def run_quick(space: Space, default: Candidate,
               done: Sequence[tuple[Candidate, float | None]] = ()) -> QuickSearch:
     """Run a quick search with ``measure`` (returns a score); used by tests and the runner."""
     q = QuickSearch(space, default)
-    for c, s in done:
-        q.record(c, s)
-    while (c := q.next()) is not None:
-        q.record(c, measure(c))
+    for cand, score in done:
+        q.record(cand, score)
+    while (nxt := q.next()) is not None:
+        q.record(nxt, measure(nxt))
     return q

@@ -101,9 +101,17 @@ def search(**kwargs: Any) -> None:
     API (needs explicit model control; --launch-server starts the bundled server that way). The
     model's configuration is restored at the end; the best one is written as config.pbtxt."""
     from ..search.main import run
+
+    sc, cfg = configs_from_kwargs(kwargs)
+    sys.exit(run(sc, cfg))
+
+
+def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """(SearchConfig, RunConfig) from the command's keyword arguments (raises OptionError)."""
     from .build import config_from_kwargs
     from .dims import parse_batch_sizes
 
+    kwargs = dict(kwargs)
     for key, (flag, default, why) in _REFUSED.items():
         if kwargs.get(key) not in (default, None, ""):
             raise OptionError(f"{flag}: not a search flag: {why}")
@@ -118,4 +126,4 @@ def search(**kwargs: Any) -> None:
     cfg = config_from_kwargs(kwargs)
     if cfg.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")
-    sys.exit(run(search_config(search_kw, batches), cfg))
+    return search_config(search_kw, batches), cfg

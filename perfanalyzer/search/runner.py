@@ -133,12 +133,14 @@ async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: ModelControl, 
     except PerfAnalyzerError as exc:  # the server refused this configuration: data, not a crash
         out.write(f"   not loaded: {exc}\n")
         return CandidateResult(candidate=c, error=f"load failed: {exc}")
+    if stop.is_set():
+        return None
     run = await measure(candidate_config(cfg, sc, c), stop, out)
     folder = store.candidate_dir(c)
     if run.points:
         write_csv(run, folder / "profile.csv")
         write_export(run, folder / "export.json")
-    if run.interrupted:
+    if run.interrupted or stop.is_set():  # a sweep cut short is measured again on resume
         return None
     result = sc.objective.judge(c, run)
     best = (f"{result.best.throughput:.1f} infer/s at {sc.objective.latency_label} "

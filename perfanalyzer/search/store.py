@@ -80,6 +80,7 @@ class Store:
             raise OptionError(f"--output-dir: {self.root} is not a directory")
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / PLAN_FILE
+        plan = json.loads(json.dumps(plan))  # tuples as lists, as read back
         if path.is_file():
             old = json.loads(path.read_text())
             diff = sorted(k for k in set(old) | set(plan) if old.get(k) != plan.get(k))

@@ -26,8 +26,7 @@ from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import RunConfig
 from perfanalyzer.profile.run import profile
-from perfanalyzer.search.modelconfig import default_candidate, merged_config, override_json, \
-    to_pbtxt
+from perfanalyzer.search.modelconfig import default_candidate, merged_config, override_json, to_pbtxt
 from perfanalyzer.search.report import pareto_front, write_report
 from perfanalyzer.search.runner import SearchConfig, run_search
 from perfanalyzer.search.space import Candidate, Space, grid, run_quick

@@ -11,6 +11,9 @@ every set. ``--shape 'INPUT0:16|32' --shape 'INPUT1:16|32'`` gives two sets,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import click
 
 from ..client.errors import OptionError
 from ..inputs import parse_shape
@@ -59,3 +62,19 @@ def parse_shape_sets(values: Sequence[str]) -> tuple[ShapeSet, ...]:
 def shape_set_label(shapes: ShapeSet) -> str:
     """``INPUT0:16;INPUT1:16`` (the CSV cell and file-name part of a shape set)."""
     return ";".join(f"{n}:{','.join(map(str, d))}" for n, d in shapes)
+
+
+class IntList(click.ParamType):
+    """``-b``'s type: an integer or a comma-separated list of them (kept as text; parsed by
+    :func:`parse_batch_sizes`). Named "integer" so config-file errors read as before."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        text = str(value).strip()
+        if not text or not all(p.strip().lstrip("-").isdigit() for p in text.split(",")):
+            self.fail(f"{value!r} is not a valid integer or list of integers", param, ctx)
+        return text

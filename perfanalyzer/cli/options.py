@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..config import options as d
+from .dims import IntList  # search/multi-dim
 
 F = Callable[..., Any]
 
@@ -34,7 +35,8 @@ general = _opts(
     click.option("-m", "--model-name", "model", help="Model to profile (required)."),
     click.option("-x", "--model-version", default="", help="Model version (default: latest)."),
     # -- search/multi-dim: -b takes a list (one sweep per batch size) --
-    click.option("-b", "--batch-size", default="1", show_default=True, metavar="B[,B...]",
+    click.option("-b", "--batch-size", default="1", type=IntList(), show_default=True,
+                 metavar="B[,B...]",
                  help="Batch size; a list (1,2,4) sweeps each, into one CSV."),
     click.option("-u", "--url", default="", help="Server URL (default localhost:8000 for HTTP, "
                  "localhost:8001 for gRPC)."),

@@ -254,3 +254,30 @@ def test_server_without_explicit_model_control_is_refused(tmp_path: Path) -> Non
     assert "--model-control-mode=explicit" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "candidates").exists()
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_done_when_simple_with_launch_server(tmp_path: Path) -> None:
+    """The issue's command (one load level, to stay short): exit 0, a summary, a Pareto plot and
+    a config.pbtxt, no server left running."""
+    import re
+
+    from perfanalyzer.search.store import Store
+    from perfanalyzer.server.launcher import port_in_use
+
+    res = subprocess.run(
+        [sys.executable, "-m", "perfanalyzer", "search", "-m", "simple", "--launch-server",
+         "--concurrency-range", "4", "-p", "500", "-s", "50", "-r", "4",
+         "--instance-counts", "1", "--dynamic-batching", "on,off", "--output-dir",
+         str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    for name in ("summary.md", "pareto.png", "config.pbtxt"):
+        assert (tmp_path / name).stat().st_size > 0
+    started = re.search(r"HTTP 127\.0\.0\.1:(\d+), gRPC 127\.0\.0\.1:(\d+)", res.stderr)
+    assert started is not None, res.stderr
+    assert not any(port_in_use(int(p)) for p in started.groups())
+    # Both candidates measured (their throughput on a shared 2-core machine is not asserted:
+    # the deterministic effect test is the delay model's instance count above).
+    assert {r.candidate.key for r in Store(tmp_path).finished()} >= {
+        "ic1-mbs8-db-on-qd0-pref8-b1", "ic1-mbs8-db-off-b1"}

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from google.protobuf import text_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfanalyzer._proto import model_config_pb2
 from perfanalyzer.cli.main import cli
@@ -79,6 +81,37 @@ def test_quick_search_finds_the_optimum_of_a_separable_score_and_resumes() -> No
     q2 = run_quick(space, _c(), lambda c: again.append(c) or score(c), done)
     assert q2.best == q.best
     assert not {c.key for c in again} & {c.key for c, _ in done}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.tuples(st.sampled_from((1, 2, 3)), st.booleans(),
+                                 st.sampled_from((1, 2, 4, 8))),
+                       st.one_of(st.none(), st.floats(0, 100)), min_size=24, max_size=24))
+def test_quick_search_properties(table: dict[tuple[int, bool, int], float | None]) -> None:
+    """Any scores: only valid candidates, none twice, and the best (when one scored) cannot be
+    improved by changing one dimension (a coordinate-wise optimum) once the search converged."""
+    space = Space(instance_count=(1, 2, 3), dynamic_batching=(True, False),
+                  client_batch=(1, 2, 4, 8))
+    seen: list[Candidate] = []
+
+    def score(c: Candidate) -> float | None:
+        assert c.valid()
+        seen.append(c)
+        return table[(c.instance_count, c.dynamic_batching, c.client_batch)]
+
+    q = run_quick(space, _c(), score)
+    assert len({c.key for c in seen}) == len(seen)
+    best = q.scores[q.best.key]
+    if best is None or not q.converged:
+        return
+    neighbours = [_c(ic=ic, db=q.best.dynamic_batching, b=q.best.client_batch) for ic in (1, 2, 3)]
+    neighbours += [_c(ic=q.best.instance_count, db=db, b=q.best.client_batch)
+                   for db in (True, False)]
+    neighbours += [_c(ic=q.best.instance_count, db=q.best.dynamic_batching, b=b)
+                   for b in (1, 2, 4, 8)]
+    for n in neighbours:
+        s = table[(n.instance_count, n.dynamic_batching, n.client_batch)]
+        assert s is None or s <= best
 
 
 def test_merged_config_and_pbtxt_round_trip() -> None:

@@ -110,7 +110,7 @@ class QuickSearch:
         self.scores: dict[str, float | None] = {}
         self.best = default
         self._walk = self._steps()
-        self._pending: Candidate | None = None
+        self.converged = False  # the last pass changed nothing: a coordinate-wise optimum
 
     def record(self, candidate: Candidate, score: float | None) -> None:
         self.scores[candidate.key] = score
@@ -135,6 +135,7 @@ class QuickSearch:
                     if c.valid() and c.key not in self.scores:
                         yield c
             if self.best == before:
+                self.converged = True
                 return
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..client.errors import PerfAnalyzerError
+from ..client.errors import OptionError, PerfAnalyzerError
 from ..config import RunConfig
 from ..measure.result import RunResult
 from ..profile import cleanup
@@ -78,6 +78,9 @@ async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
     restore_hook = cleanup.register(control.restore_now)  # a second Ctrl-C
     try:
         original = await control.fetch()
+        if original.get("platform") == "ensemble" or original.get("backend") == "ensemble":
+            raise OptionError(f"-m {cfg.model}: an ensemble has no instances or batcher of its "
+                              f"own: search its composing models")
         batches = sc.space.client_batch or (cfg.batch_size,)
         default = default_candidate(original, batches[0])
         store.open(sc.plan(cfg))
@@ -111,6 +114,8 @@ async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: 
             return
         if c.key in done:
             continue
+        if c.dynamic_batching and "sequence_batching" in outcome.original:
+            continue  # a sequence model's batcher is the sequence batcher
         out.write(f"\n== Candidate {len(outcome.results) + 1}: {c.key}\n")
         out.flush()
         result = await _measure_one(sc, cfg, control, store, c, stop, out, measure)

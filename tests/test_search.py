@@ -146,6 +146,28 @@ def test_flags_the_search_sets_itself_are_refused(tmp_path: Path) -> None:
             configs_from_kwargs(dict(ctx.params))
 
 
+def test_objective_picks_the_best_feasible_point() -> None:
+    from perfanalyzer.search.objective import Objective
+
+    pts = [PointFigures(level=i, throughput=t, latency_ms=lat, stable=True)
+           for i, (t, lat) in enumerate([(100, 1.0), (200, 3.0), (300, 9.0)], 1)]
+    thr = Objective(kind="throughput", latency_budget_ms=5.0, percentile=99)
+    assert [thr.feasible(p) for p in pts] == [True, True, False]
+    assert max(filter(thr.feasible, pts), key=thr.score).level == 2
+    lat = Objective(kind="latency", min_throughput=150)
+    assert max(filter(lat.feasible, pts), key=lat.score).level == 2
+    assert thr.latency_label == "p99 latency" and lat.latency_label == "avg latency"
+
+
+def test_the_budget_is_each_sweeps_latency_limit(tmp_path: Path) -> None:
+    ctx = cli.commands["search"].make_context(
+        "search", ["-m", "x", "--output-dir", str(tmp_path), "--concurrency-range", "1:0",
+                   "--latency-budget-ms", "50", "--percentile", "99"])
+    sc, cfg = configs_from_kwargs(dict(ctx.params))
+    assert cfg.latency_threshold_ms == 50 and cfg.percentile == 99
+    assert sc.objective.latency_budget_ms == 50 and sc.objective.percentile == 99
+
+
 # -- against the real server -----------------------------------------------------------------
 
 def _configs(url: str, out: Path, *args: str) -> tuple[SearchConfig, RunConfig]:

@@ -123,6 +123,8 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
                                            "preferred_batch_sizes", "top")}
     search_kw["percentile"] = kwargs["percentile"]
     kwargs["batch_size"] = str(batches[0])
+    # The budget is each sweep's -l: END 0 (until the budget) and --binary-search work as in profile.
+    kwargs["latency_threshold"] = search_kw["latency_budget_ms"]
     cfg = config_from_kwargs(kwargs)
     if cfg.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")

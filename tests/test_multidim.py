@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.dims import parse_batch_sizes, parse_shape_sets
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.config.dims import parse_batch_sizes, parse_shape_sets
+from perfanalyzer.errors import OptionError
 from perfanalyzer.report.combined import KEY_COLUMNS, dimension_figures, read_combined
 
 from .settle import settled_success_count, success_count

@@ -22,11 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfanalyzer._proto import model_config_pb2
-from perfanalyzer.cli.main import cli
 from perfanalyzer.cli.search_cmd import configs_from_kwargs
+from perfanalyzer.cli.search_cmd import search as search_command
 from perfanalyzer.client import ClientOptions, create_client
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import RunConfig
+from perfanalyzer.errors import OptionError
 from perfanalyzer.profile.run import profile
 from perfanalyzer.search.modelconfig import default_candidate, merged_config, override_json, to_pbtxt
 from perfanalyzer.search.report import pareto_front, write_report
@@ -140,7 +140,7 @@ def test_pareto_front_keeps_only_undominated_points() -> None:
 def test_flags_the_search_sets_itself_are_refused(tmp_path: Path) -> None:
     for extra, flag in ((["-l", "5"], "-l"), (["-f", "x.csv"], "-f"),
                         (["--shape", "IN:1|2"], "--shape")):
-        ctx = cli.commands["search"].make_context(
+        ctx = search_command.make_context(
             "search", ["-m", "x", "--output-dir", str(tmp_path), *extra])
         with pytest.raises(OptionError, match=flag):
             configs_from_kwargs(dict(ctx.params))
@@ -160,18 +160,18 @@ def test_objective_picks_the_best_feasible_point() -> None:
 
 
 def test_the_budget_is_each_sweeps_latency_limit(tmp_path: Path) -> None:
-    ctx = cli.commands["search"].make_context(
+    ctx = search_command.make_context(
         "search", ["-m", "x", "--output-dir", str(tmp_path), "--concurrency-range", "1:0",
                    "--latency-budget-ms", "50", "--percentile", "99"])
     sc, cfg = configs_from_kwargs(dict(ctx.params))
-    assert cfg.latency_threshold_ms == 50 and cfg.percentile == 99
+    assert cfg.measurement.latency_threshold_ms == 50 and cfg.measurement.percentile == 99
     assert sc.objective.latency_budget_ms == 50 and sc.objective.percentile == 99
 
 
 # -- against the real server -----------------------------------------------------------------
 
 def _configs(url: str, out: Path, *args: str) -> tuple[SearchConfig, RunConfig]:
-    ctx = cli.commands["search"].make_context(
+    ctx = search_command.make_context(
         "search", ["-u", url, "-m", DELAY, "--output-dir", str(out), *args])
     sc, cfg = configs_from_kwargs(dict(ctx.params))
     return sc, cfg

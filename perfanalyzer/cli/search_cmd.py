@@ -11,11 +11,12 @@ from typing import Any
 
 import click
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .options import profile_options
 
 #: Profile flags the search sets itself (refused when given, with the reason).
-_REFUSED = {"latency_threshold": ("-l", 0.0, "use --latency-budget-ms (the sweep stops there)"),
+_REFUSED = {"latency_threshold_ms": ("-l", 0.0,
+                                     "use --latency-budget-ms (the sweep stops there)"),
             "filename": ("-f", None, "each candidate's CSV is written in --output-dir"),
             "profile_export_file": ("--profile-export-file", None,
                                     "each candidate's export is written in --output-dir"),
@@ -108,8 +109,8 @@ def search(**kwargs: Any) -> None:
 
 def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     """(SearchConfig, RunConfig) from the command's keyword arguments (raises OptionError)."""
-    from .build import config_from_kwargs
-    from .dims import parse_batch_sizes
+    from ..config.build import build as config_from_kwargs
+    from ..config.dims import parse_batch_sizes
 
     kwargs = dict(kwargs)
     for key, (flag, default, why) in _REFUSED.items():
@@ -124,8 +125,8 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     search_kw["percentile"] = kwargs["percentile"]
     kwargs["batch_size"] = str(batches[0])
     # The budget is each sweep's -l: END 0 (until the budget) and --binary-search work as in profile.
-    kwargs["latency_threshold"] = search_kw["latency_budget_ms"]
+    kwargs["latency_threshold_ms"] = search_kw["latency_budget_ms"]
     cfg = config_from_kwargs(kwargs)
-    if cfg.shape_sets:
+    if cfg.inputs.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")
     return search_config(search_kw, batches), cfg

@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import EXIT_CANNOT_COMPARE, EXIT_OK, EXIT_REGRESSION, CompareError
 from .checks import Check, bind_checks, relative_change
-from .errors import EXIT_CANNOT_COMPARE, EXIT_PASS, EXIT_REGRESSION, CompareError
 from .inputs import PointData, Side
 from .provenance import provenance_notes, provenance_warnings
 from .stats import bootstrap_change_ci, mann_whitney_u, min_p_value
@@ -108,7 +108,7 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        return {"pass": EXIT_PASS, "regression": EXIT_REGRESSION,
+        return {"pass": EXIT_OK, "regression": EXIT_REGRESSION,
                 "error": EXIT_CANNOT_COMPARE}[self.status]
 
 

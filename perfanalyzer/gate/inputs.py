@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import CompareError
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
 from ..measure.window import PointResult, Window
 from ..report.csv import CsvLayout
-from .errors import CompareError
 
 LEVEL_NAMES = ("Concurrency", "Request Rate")
 SERVER_COLUMNS = {

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from ..client.errors import (
+from ..config import RunConfig
+from ..errors import (
     EXIT_GENERIC,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNSTABLE,
     PerfAnalyzerError,
 )
-from ..config import RunConfig
 from ..measure.result import RunResult
 from ..report import console
 from ..report.combined import Part, write_combined_csv, write_combined_export
@@ -49,13 +49,13 @@ class Combination:
 
 
 def is_multi(cfg: RunConfig) -> bool:
-    return len(cfg.batch_sizes) > 1 or len(cfg.shape_sets) > 1
+    return len(cfg.inputs.batch_sizes) > 1 or len(cfg.inputs.shape_sets) > 1
 
 
 def combinations(cfg: RunConfig) -> list[Combination]:
     """Batch sizes outer, shape sets inner, in the order given."""
-    batches = cfg.batch_sizes or (cfg.batch_size,)
-    sets = cfg.shape_sets or (cfg.shapes,)
+    batches = cfg.inputs.batch_sizes or (cfg.inputs.batch_size,)
+    sets = cfg.inputs.shape_sets or (cfg.inputs.shapes,)
     return [Combination(batch_size=b, shapes=s) for b in batches for s in sets]
 
 
@@ -70,8 +70,8 @@ async def check_all(cfg: RunConfig, combos: Sequence[Combination]) -> None:
 
 
 def _write(cfg: RunConfig, parts: Sequence[Part]) -> None:
-    if cfg.filename and any(run.points for _, run in parts):
-        write_combined_csv(parts, cfg.filename, verbose=cfg.verbose_csv)
+    if cfg.output.filename and any(run.points for _, run in parts):
+        write_combined_csv(parts, cfg.output.filename, verbose=cfg.output.verbose_csv)
 
 
 async def profile_combinations(cfg: RunConfig, stop: asyncio.Event,
@@ -104,9 +104,9 @@ def _finish(cfg: RunConfig, parts: list[Part]) -> int:
     parts = [p for p in parts if p[1].points or p[1].failure or p[1].interrupted]
     _write(cfg, parts)
     code = EXIT_OK
-    if cfg.profile_export_file:
+    if cfg.output.profile_export_file:
         try:
-            write_combined_export(parts, cfg.profile_export_file)
+            write_combined_export(parts, cfg.output.profile_export_file)
         except PerfAnalyzerError as exc:
             print(f"error: {exc}", file=sys.stderr)
             code = EXIT_GENERIC

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..client.errors import OptionError, PerfAnalyzerError
+from ..errors import OptionError, PerfAnalyzerError
 from ..measure.result import RunResult
 from .csv import CsvLayout
 from .export import FLAG, _json_default, export_dict

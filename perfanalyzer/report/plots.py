@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .combined import combined_figures, is_combined_csv
 from .frame import RunFrames, read_csv, read_run
 

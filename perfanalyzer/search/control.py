@@ -13,7 +13,7 @@ import urllib.request
 from typing import Any
 
 from ..client import InferenceClient
-from ..client.errors import PerfAnalyzerError, ServerError
+from ..errors import PerfAnalyzerError, ServerError
 from .modelconfig import override_json
 from .space import Candidate
 

@@ -13,10 +13,10 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from ..client.errors import EXIT_INTERRUPTED, EXIT_OK
+from .. import cleanup
 from ..config import RunConfig
+from ..errors import EXIT_INTERRUPTED, EXIT_OK
 from ..load import uvloop_policy
-from ..profile import cleanup
 from .report import write_report
 from .runner import SearchConfig, SearchOutcome, run_search
 
@@ -24,18 +24,20 @@ from .runner import SearchConfig, SearchOutcome, run_search
 @contextlib.contextmanager
 def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
     """--launch-server: the bundled server (explicit model control, only this model loaded)."""
-    if not cfg.launch_server:
+    if not cfg.server.launch_server:
         yield cfg
         return
     from pathlib import Path
 
     from ..server.embedded import launch_for_run
 
-    repo = Path(cfg.model_repository) if cfg.model_repository else None
-    with launch_for_run(cfg.url or None, cfg.protocol, cfg.model, model_repository=repo) as srv:
+    repo = Path(cfg.server.model_repository) if cfg.server.model_repository else None
+    srv_cfg = cfg.server
+    with launch_for_run(srv_cfg.url or None, srv_cfg.protocol, srv_cfg.model,
+                        model_repository=repo) as srv:
         stop = cleanup.register(lambda: srv.stop(timeout_s=2))
         try:
-            yield cfg.replace(url=srv.url(cfg.protocol))
+            yield cfg.replace(url=srv.url(cfg.server.protocol))
         finally:
             cleanup.unregister(stop)
 
@@ -43,8 +45,8 @@ def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
 def run(sc: SearchConfig, cfg: RunConfig) -> int:
     with _maybe_server(cfg) as effective:
         outcome = uvloop_policy.run(_main(sc, effective))
-    level = "Concurrency" if cfg.mode.value == "concurrency" else "Request Rate"
-    for path in write_report(sc, outcome, level, cfg.model):
+    level = "Concurrency" if cfg.load.mode.value == "concurrency" else "Request Rate"
+    for path in write_report(sc, outcome, level, cfg.server.model):
         print(f"wrote {path}")
     return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 

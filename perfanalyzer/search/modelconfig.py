@@ -10,7 +10,7 @@ from typing import Any
 from google.protobuf import json_format, text_format
 
 from .._proto import model_config_pb2
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .space import Candidate
 
 #: Keys of the server's config JSON that describe the loaded instance, not the configuration.

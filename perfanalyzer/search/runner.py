@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..client.errors import OptionError, PerfAnalyzerError
+from .. import cleanup
 from ..config import RunConfig
+from ..errors import OptionError, PerfAnalyzerError
 from ..measure.result import RunResult
-from ..profile import cleanup
 from ..profile.run import profile
 from ..profile.setup import connect
 from ..report.csv import write_csv
@@ -43,12 +43,12 @@ class SearchConfig:
 
     def plan(self, cfg: RunConfig) -> dict[str, Any]:
         """What must match for a rerun to resume this search."""
-        return {"model": cfg.model, "mode": self.mode,
+        return {"model": cfg.server.model, "mode": self.mode,
                 "objective": dataclasses.asdict(self.objective),
-                "space": dataclasses.asdict(self.space), "load_mode": cfg.mode.value,
-                "concurrency_range": list(cfg.concurrency_range),
-                "request_rate_range": list(cfg.request_rate_range),
-                "measurement_interval_ms": cfg.measurement_interval_ms}
+                "space": dataclasses.asdict(self.space), "load_mode": cfg.load.mode.value,
+                "concurrency_range": list(cfg.load.concurrency_range),
+                "request_rate_range": list(cfg.load.request_rate_range),
+                "measurement_interval_ms": cfg.measurement.measurement_interval_ms}
 
 
 @dataclass(kw_only=True)
@@ -74,14 +74,14 @@ async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
     out = out or sys.stdout
     store = Store(sc.output_dir)
     client = await connect(cfg)
-    control = ModelControl(client, cfg.model, cfg.server_url, cfg.protocol)
+    control = ModelControl(client, cfg.server.model, cfg.server.server_url, cfg.server.protocol)
     restore_hook = cleanup.register(control.restore_now)  # a second Ctrl-C
     try:
         original = await control.fetch()
         if original.get("platform") == "ensemble" or original.get("backend") == "ensemble":
-            raise OptionError(f"-m {cfg.model}: an ensemble has no instances or batcher of its "
+            raise OptionError(f"-m {cfg.server.model}: an ensemble has no instances or batcher of its "
                               f"own: search its composing models")
-        batches = sc.space.client_batch or (cfg.batch_size,)
+        batches = sc.space.client_batch or (cfg.inputs.batch_size,)
         default = default_candidate(original, batches[0])
         store.open(sc.plan(cfg))
         done = store.finished()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .space import Candidate
 
 PLAN_FILE = "search.json"

@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from ..client.errors import OptionError
-from ..inputs import parse_shape
+from ..errors import OptionError
+from .parse import parse_shape
 
 Shape = tuple[str, tuple[int, ...]]
 ShapeSet = tuple[Shape, ...]
@@ -59,6 +59,25 @@ def parse_shape_sets(values: Sequence[str]) -> tuple[ShapeSet, ...]:
                  for k in range(count))
 
 
+def first_batch_size(raw: Any, flag: str) -> int:
+    """``-b``'s field value: the first batch size (the list goes to ``batch_sizes``)."""
+    return parse_batch_sizes(raw)[0]
+
+
+def first_shape_set(values: Sequence[str], flag: str) -> ShapeSet:
+    """``--shape``'s field value: the first shape set (the sets go to ``shape_sets``)."""
+    return parse_shape_sets(values)[0]
+
+
+def multi_dim(raw: Any) -> dict[str, Any]:
+    """The list fields from the raw ``-b`` / ``--shape`` values: ``batch_sizes`` and
+    ``shape_sets`` hold the lists when they have more than one value (else empty)."""
+    batches = parse_batch_sizes(raw.get("batch_size") or "1")
+    sets = parse_shape_sets(raw.get("shapes") or ())
+    return {"batch_sizes": batches if len(batches) > 1 else (),
+            "shape_sets": sets if len(sets) > 1 else ()}
+
+
 def shape_set_label(shapes: ShapeSet) -> str:
     """``INPUT0:16;INPUT1:16`` (the CSV cell and file-name part of a shape set)."""
     return ";".join(f"{n}:{','.join(map(str, d))}" for n, d in shapes)
@@ -78,3 +97,4 @@ class IntList(click.ParamType):
         if not text or not all(p.strip().lstrip("-").isdigit() for p in text.split(",")):
             self.fail(f"{value!r} is not a valid integer or list of integers", param, ctx)
         return text
+INT_LIST = IntList()

@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "measure": 4,
     "report": 5,
     "gate": 6,
-    "profile": 7, "mpi": 7,
+    "profile": 7, "mpi": 7, "search": 7,
     "cli": 8, "__main__": 8,
     # the package's face: ``perfanalyzer.read_run`` etc. (PEP 562, loaded on first use)
     "__init__": 9,

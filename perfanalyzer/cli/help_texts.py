@@ -1,12 +1,10 @@
 """Help text for options declared without one (every option in ``--help`` says what it does).
 
-Kept apart from the option declarations while they move to one declarative table (branch arch);
-:func:`fill_missing_help` fills only options whose help is empty.
+:func:`perfanalyzer.cli.options.click_option` uses them for table entries declared without help, so
+every command built from the table (profile, search) shows them.
 """
 
 from __future__ import annotations
-
-import click
 
 HELP = {
     "protocol": "Protocol: http or grpc.",
@@ -33,15 +31,3 @@ HELP = {
     "verbose_csv": "Add perf_analyzer's verbose columns to -f's CSV (Avg latency, "
                    "request/response, response wait; GPU columns with --collect-metrics).",
 }
-
-
-def fill_missing_help(cmd: click.Command) -> None:
-    """Give every option of ``cmd`` (and of its subcommands) without help its text from HELP."""
-    for param in cmd.params:
-        if isinstance(param, click.Option) and not (param.help or "").strip():
-            text = HELP.get(param.name or "")
-            if text:
-                param.help = text
-    if isinstance(cmd, click.Group):
-        for sub in cmd.commands.values():
-            fill_missing_help(sub)

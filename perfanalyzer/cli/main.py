@@ -16,17 +16,17 @@ import click
 from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
 from ..redact import scrub
 from ..version import __version__
-from .help_texts import fill_missing_help
 from .options import profile_options
 from .pa_compat import apply_compat, compat_options
 
-SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
+SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare | search "
                       "(perfanalyzer COMMAND --help).")
 
 
 #: Subcommands, imported only when used (a profile run or --help does not load the gate).
 SUBCOMMANDS = {"serve": ("serve", "serve"), "report": ("report_cmd", "report"),
-               "plot": ("report_cmd", "plot"), "compare": ("compare_cmd", "compare")}
+               "plot": ("report_cmd", "plot"), "compare": ("compare_cmd", "compare"),
+               "search": ("search_cmd", "search")}
 
 
 class MainGroup(click.Group):
@@ -81,7 +81,6 @@ def profile_command(**kwargs: Any) -> None:
     sys.exit(run_profile(cfg))
 
 
-fill_missing_help(profile_command)  # every option has help text
 #: An error line longer than this is cut (a bad value can be megabytes long).
 MAX_ERROR_CHARS = 400
 

@@ -10,6 +10,7 @@ import click
 
 from ..config.option import Entry, entries
 from ..config.table import RunConfig
+from .help_texts import HELP
 
 F = Callable[..., Any]
 
@@ -29,7 +30,7 @@ CONFIG_OPTION = click.option(
 def click_option(entry: Entry) -> F:
     """The click option of one table entry."""
     o = entry.option
-    kw: dict[str, Any] = {"help": o.help or None, "metavar": o.metavar}
+    kw: dict[str, Any] = {"help": o.help or HELP.get(entry.param) or None, "metavar": o.metavar}
     if o.switch:
         kw["is_flag"] = True
     elif o.count:

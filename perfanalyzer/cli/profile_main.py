@@ -24,6 +24,7 @@ from ..errors import (
 from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
+from ..profile.multi import is_multi, profile_combinations
 from ..profile.run import profile
 from ..report import console
 from ..report.composing_csv import composing_texts
@@ -58,7 +59,11 @@ def run_profile(cfg: RunConfig) -> int:
     redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers)
     check_outputs(cfg)
     check_fd_room(cfg)
+    if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
+        raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
     if cfg.load.enable_mpi:  # MPI (issue 17): flags that cannot work across ranks
+        if is_multi(cfg):
+            raise OptionError("--enable-mpi: one sweep per rank; not with a -b list or --shape sets")
         from ..mpi.world import check_flags
 
         check_flags(cfg)
@@ -105,6 +110,8 @@ async def _main(cfg: RunConfig) -> int:
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
+        if is_multi(cfg):  # -- search/multi-dim: -b list x --shape sets, one combined CSV --
+            return await profile_combinations(cfg, stop)
         if cfg.load.enable_mpi:  # join the ranks; flags checked across them before any load
             from ..mpi.session import start
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import OptionError
+from .dims import multi_dim
 from .option import entries
 from .table import GROUP_OF, GROUPS, LoadMode, RunConfig
 
@@ -45,6 +46,7 @@ def build(raw: Mapping[str, Any]) -> RunConfig:
         elif o.multiple:
             value = tuple(value)
         groups[entry.group][entry.name] = value
+    groups["inputs"].update(multi_dim(raw))  # search/multi-dim: -b / --shape lists
     cfg = RunConfig(**{g: GROUPS[g](**kw) for g, kw in groups.items()})
     return cfg.validate()
 

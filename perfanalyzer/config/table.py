@@ -16,11 +16,22 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from . import parse as p
+from .choices import (
+    COMPRESSION,
+    EVENT_LOOPS,
+    GRPC_TRANSPORTS,
+    KEY_TYPES,
+    SERVICE_KINDS,
+    TENSOR_FORMATS,
+    TRACE_LEVELS,
+)
+from .choices import finite_nonneg as _finite_nonneg
+from .choices import nonneg as _nonneg
+from .choices import pos as _pos
 from .defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_GRPC_URL,
@@ -38,6 +49,7 @@ from .defaults import (
     DEFAULT_STABILITY_WINDOWS,
     DEFAULT_STRING_LENGTH,
 )
+from .dims import INT_LIST, first_batch_size, first_shape_set  # search/multi-dim
 from .option import opt
 from .safety import (
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -46,31 +58,11 @@ from .safety import (
     MAX_CONCURRENCY,
 )
 
-COMPRESSION = ("none", "gzip", "deflate")
-TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")
-SERVICE_KINDS = ("triton", "triton_c_api", "tfserving", "torchserve", "openai", "dynamic_grpc")
-KEY_TYPES = ("pem", "der")
-TENSOR_FORMATS = ("binary", "json")
-GRPC_TRANSPORTS = ("lean", "grpcio")
-EVENT_LOOPS = ("auto", "uvloop", "asyncio")
-
 
 class LoadMode(str, enum.Enum):
     CONCURRENCY = "concurrency"
     REQUEST_RATE = "request_rate"
     CUSTOM_INTERVALS = "custom_intervals"
-
-
-def _nonneg(v: Any) -> bool:
-    return bool(v >= 0)
-
-
-def _finite_nonneg(v: Any) -> bool:
-    return bool(math.isfinite(v) and v >= 0)
-
-
-def _pos(v: Any) -> bool:
-    return bool(v > 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,14 +244,24 @@ class MeasurementConfig:
 class InputsConfig:
     """What each request carries."""
 
-    batch_size: int = opt(DEFAULT_BATCH_SIZE, "-b", "--batch-size", kind=int, show_default=True, check=_pos,
-                          message="-b: batch size must be >= 1, got {value}", help="Batch size.")
+    # -- search/multi-dim: -b 1,2,4 and --shape NAME:A|B give lists; the field holds the first,
+    # batch_sizes / shape_sets the lists (config/dims.py; build() fills them) --
+    batch_size: int = opt(DEFAULT_BATCH_SIZE, "-b", "--batch-size", kind=cast(type, INT_LIST),
+                          cli_default=str(DEFAULT_BATCH_SIZE), show_default=True,
+                          parse=first_batch_size, check=_pos, metavar="B[,B...]",
+                          message="-b: batch size must be >= 1, got {value}",
+                          help="Batch size; a list (1,2,4) sweeps each, into one CSV.")
+    batch_sizes: tuple[int, ...] = ()
     input_data: tuple[str, ...] = opt(("random",), "--input-data", multiple=True, cli_default=(),
                                       metavar="zero|random|DIR|FILE.json",
                                       help="Input data (repeatable; default random).")
     shapes: tuple[tuple[str, tuple[int, ...]], ...] = opt(
-        (), "--shape", param="shapes", multiple=True, metavar="NAME:D1,D2", parse=p.shapes,
-        help="Shape of a dynamic input, without the batch dimension (repeatable).")
+        (), "--shape", param="shapes", multiple=True, metavar="NAME:D1,D2[|D1,D2...]",
+        parse=first_shape_set,
+        help="Shape of a dynamic input, without the batch dimension (repeatable). Alternatives "
+        "separated by | form shape sets, each swept (k-th set: k-th alternative of every such "
+        "input).")
+    shape_sets: tuple[tuple[tuple[str, tuple[int, ...]], ...], ...] = ()
     string_length: int = opt(DEFAULT_STRING_LENGTH, "--string-length", kind=int,
                              show_default=True, check=_nonneg,
                              message="--string-length must be >= 0")

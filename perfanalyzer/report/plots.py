@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..errors import OptionError
+from .combined_plots import combined_figures, is_combined_csv
 from .csv import STATUS_COLUMN
 from .frame import RunFrames, read_csv, read_run
 from .outfile import write_output
@@ -280,10 +281,18 @@ def write_figures(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.Pat
     per file (when it has server statistics) and a timeline per JSON run."""
     if not paths:
         raise OptionError("plot: give at least one CSV or JSON file")
-    sources = [load_source(p) for p in paths]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = save(throughput_latency_figure(sources), out, "throughput_latency", formats)
+    combined = [p for p in paths if is_combined_csv(p)]
+    written: list[Path] = []
+    for path in combined:  # a figure per dimension (batch size, shape set)
+        for dim, fig in combined_figures(path).items():
+            written += save(fig, out, f"{dim}_{Path(path).stem}", formats)
+    paths = [p for p in paths if p not in combined]
+    if not paths:
+        return written
+    sources = [load_source(p) for p in paths]
+    written += save(throughput_latency_figure(sources), out, "throughput_latency", formats)
     for src in sources:
         if "Server Queue" in src.points.columns:
             written += save(breakdown_figure(src), out, f"breakdown_{src.slug}", formats)

@@ -1,0 +1,68 @@
+"""A candidate as a Triton model configuration: the server's own config JSON with the candidate's
+settings merged in (what the load call sends), and the same as ``config.pbtxt`` text."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from google.protobuf import json_format, text_format
+
+from .._proto import model_config_pb2
+from ..errors import OptionError
+from .space import Candidate
+
+#: Keys of the server's config JSON that describe the loaded instance, not the configuration.
+_RUNTIME_KEYS = ("version_policy_state",)
+
+
+def default_candidate(config: dict[str, Any], client_batch: int) -> Candidate:
+    """The model's configuration as the server reports it, as a candidate."""
+    groups = config.get("instance_group") or [{}]
+    count = int(groups[0].get("count") or 1)
+    mbs = int(config.get("max_batch_size") or 0)
+    db = config.get("dynamic_batching")
+    on = db is not None and mbs > 0
+    delay = int((db or {}).get("max_queue_delay_microseconds") or 0) if on else 0
+    pref = tuple(int(p) for p in (db or {}).get("preferred_batch_size") or ()) if on else ()
+    return Candidate(instance_count=count, max_batch_size=mbs, dynamic_batching=on,
+                     max_queue_delay_us=delay, preferred_batch_sizes=pref,
+                     client_batch=client_batch if mbs else 1)
+
+
+def merged_config(config: dict[str, Any], c: Candidate) -> dict[str, Any]:
+    """``config`` (the server's JSON) with the candidate's settings: instance count on every
+    instance group, max_batch_size, and dynamic batching (kept fields of the original block, e.g.
+    priority levels, stay)."""
+    out = copy.deepcopy(config)
+    for key in _RUNTIME_KEYS:
+        out.pop(key, None)
+    groups = out.get("instance_group") or [{"kind": "KIND_CPU"}]
+    for g in groups:
+        g["count"] = c.instance_count
+    out["instance_group"] = groups
+    out["max_batch_size"] = c.max_batch_size
+    if c.dynamic_batching:
+        db = dict(out.get("dynamic_batching") or {})
+        db["max_queue_delay_microseconds"] = str(c.max_queue_delay_us)
+        db["preferred_batch_size"] = list(c.preferred_batch_sizes)
+        out["dynamic_batching"] = db
+    else:
+        out.pop("dynamic_batching", None)
+    return out
+
+
+def override_json(config: dict[str, Any], c: Candidate) -> str:
+    return json.dumps(merged_config(config, c), sort_keys=True)
+
+
+def to_pbtxt(config: dict[str, Any]) -> str:
+    """The configuration as text protobuf (what ``config.pbtxt`` holds)."""
+    msg = model_config_pb2.ModelConfig()
+    try:
+        json_format.ParseDict(config, msg, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise OptionError(f"the model configuration cannot be written as config.pbtxt: {exc}") \
+            from exc
+    return text_format.MessageToString(msg)

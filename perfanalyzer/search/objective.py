@@ -1,0 +1,50 @@
+"""What "best" means: the objective and constraints from the flags, applied to measured points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..measure.result import RunResult
+from ..measure.window import PointResult
+from .space import Candidate
+from .store import CandidateResult, PointFigures
+
+OBJECTIVES = ("throughput", "latency")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Objective:
+    """``throughput``: the highest throughput of a point within the latency budget.
+    ``latency``: the lowest latency of a point reaching ``min_throughput``.
+    Latency is the ``percentile`` (the average when -1); a budget of 0 means none."""
+
+    kind: str = "throughput"
+    latency_budget_ms: float = 0.0
+    percentile: int = -1
+    min_throughput: float = 0.0
+
+    @property
+    def latency_label(self) -> str:
+        return f"p{self.percentile} latency" if self.percentile > 0 else "avg latency"
+
+    def latency_ms(self, point: PointResult) -> float:
+        lat = point.merged.latency
+        ns = lat.p(self.percentile) if self.percentile > 0 else lat.avg_ns
+        return float(ns) / 1e6
+
+    def feasible(self, p: PointFigures) -> bool:
+        within = self.latency_budget_ms <= 0 or p.latency_ms <= self.latency_budget_ms
+        return within and p.throughput >= self.min_throughput and p.throughput > 0
+
+    def score(self, p: PointFigures) -> float:
+        return p.throughput if self.kind == "throughput" else -p.latency_ms
+
+    def judge(self, candidate: Candidate, run: RunResult) -> CandidateResult:
+        """The candidate's measured points, its best feasible point and score."""
+        points = tuple(PointFigures(level=p.level, throughput=p.merged.throughput,
+                                    latency_ms=self.latency_ms(p), stable=p.stable)
+                       for p in run.points if p.merged.completed > 0)
+        ok = [p for p in points if self.feasible(p)]
+        best = max(ok, key=self.score) if ok else None
+        return CandidateResult(candidate=candidate, points=points, best=best,
+                               score=self.score(best) if best else None, error=run.failure)

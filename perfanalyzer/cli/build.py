@@ -100,6 +100,7 @@ def config_from_kwargs(kw: dict[str, Any]) -> RunConfig:
         profile_export_file=kw.get("profile_export_file"),
         collect_metrics=kw["collect_metrics"], metrics_url=kw.get("metrics_url"),
         metrics_interval_ms=kw["metrics_interval"], baseline=kw.get("baseline"),
+        repeat=kw.get("repeat", 1),  # gate (issue 15)
         launch_server=kw["launch_server"], model_repository=kw.get("model_repository"),
         seed=kw["seed"],
     )

@@ -145,6 +145,10 @@ output = _opts(
     click.option("--metrics-interval", default=d.DEFAULT_METRICS_INTERVAL_MS, type=int),
     click.option("--baseline", default=None, metavar="RUN.json|CSV",
                  help="Compare with this baseline after the run and fail on a regression."),
+    # gate (issue 15): replicate runs
+    click.option("--repeat", default=1, type=int, show_default=True, metavar="N",
+                 help="Measure the whole sweep N times (run 1 all points, run 2 all points...); "
+                      "figures are shown with their 95% CI across runs, the CSV pools the runs."),
     click.option("--launch-server", is_flag=True, help="Start a local Triton with the bundled "
                  "models for this run."),
     click.option("--model-repository", default=None, help="Model repository for "

@@ -23,7 +23,7 @@ from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..profile import cleanup
-from ..profile.run import profile
+from ..profile.repeat import profile_runs  # gate (issue 15): --repeat N
 from ..report import console
 from ..report.csv import write_csv
 from ..report.export import check_export_path, write_export
@@ -86,7 +86,7 @@ async def _main(cfg: RunConfig) -> int:
         def on_point(run: RunResult, _point: PointResult) -> None:
             _write(cfg, run)  # after every point: nothing measured is lost
 
-        run = await profile(cfg, stop_event=stop, on_point=on_point)
+        run = await profile_runs(cfg, stop_event=stop, on_point=on_point)  # gate: --repeat
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)

@@ -131,6 +131,7 @@ class RunConfig:
     metrics_url: str | None = None
     metrics_interval_ms: int = DEFAULT_METRICS_INTERVAL_MS
     baseline: str | None = None
+    repeat: int = 1  # gate (issue 15): measure the whole sweep this many times
     # local server
     launch_server: bool = False
     model_repository: str | None = None
@@ -164,6 +165,7 @@ class RunConfig:
         _check(self.max_trials >= 1, "-r: --max-trials must be >= 1")
         _check(self.stability_windows >= 1,
                f"--stability-windows must be >= 1, got {self.stability_windows}")
+        _check(self.repeat >= 1, f"--repeat must be >= 1, got {self.repeat}")  # gate (issue 15)
         _check(self.percentile == -1 or 1 <= self.percentile <= 99,
                f"--percentile: expected 1..99, got {self.percentile}")
         _check(self.request_count >= 0, "--request-count must be >= 0")

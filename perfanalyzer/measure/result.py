@@ -41,6 +41,9 @@ class RunResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
     failure: str = ""
+    #: ``--repeat N``: the N runs, in order; this run's points then pool their merged windows
+    #: (:func:`perfanalyzer.measure.combine.combine_runs`). Empty for a single run.
+    replicates: list[RunResult] = field(default_factory=list)
 
     @property
     def level_name(self) -> str:

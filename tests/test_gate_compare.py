@@ -282,3 +282,17 @@ def test_unstable_points_are_noted() -> None:
     cmp = compare(side_from_run(reps, "b"), side_from_run(synthetic_run((1, 2), seed=1), "c"))
     assert cmp.unstable == ("baseline b: Concurrency 2 did not stabilize (run 2 of 3): its "
                             "figures are unreliable",)
+
+
+def test_provenance_keys_are_compared_generically(tmp_path: Path) -> None:
+    """A key one side lacks (e.g. a transport or event loop a newer version records) and nested
+    keys (the server's version) warn too; the repeat count does not (the verdict accounts for it)."""
+    newer = {**PROVENANCE, "transport": "grpc-aio", "server": {"name": "triton", "version": "2.51"}}
+    older = {**PROVENANCE, "server": {"name": "triton", "version": "2.50"}}
+    base = side_from_run(synthetic_run(seed=1, provenance=older), "b")
+    cur = side_from_run(synthetic_run(seed=2, provenance=newer,
+                                      config={**CONFIG, "repeat": 3}), "c")
+    assert compare(base, cur).warnings == (
+        'machine/version server.version: "2.50" (baseline) vs "2.51" (current)',
+        'machine/version transport: (absent) (baseline) vs "grpc-aio" (current)',
+    )

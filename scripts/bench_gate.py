@@ -88,7 +88,20 @@ def verdict(base: Path, cur: Path, work: Path) -> dict[str, Any]:
     rows = [f"{row['metric']} {row['change_pct']:+.1f}% {row['interval']} -> {row['verdict']}"
             for row in doc["rows"]]
     return {"exit_code": r.returncode, "status": doc["status"], "rows": rows,
-            "warnings": doc["warnings"] + doc["unstable_points"]}
+            "warnings": doc["warnings"] + doc["unstable_points"],
+            "by_threshold_alone": beyond_threshold(doc)}
+
+
+def beyond_threshold(doc: dict[str, Any]) -> bool:
+    """Would the thresholds alone (no interval) have failed this comparison?"""
+    for row in doc["rows"]:
+        check = next((c for c in doc["checks"] if c["spec"] == row["check"]), None)
+        if check is None or check["unit"] != "%" or row["change_pct"] is None:
+            continue
+        sign = 1 if check["fails_on"] == "rise" else -1
+        if sign * row["change_pct"] > check["amount"]:
+            return True
+    return False
 
 
 def main() -> int:
@@ -147,7 +160,9 @@ def summary(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace,
     print(f"\nbench_gate: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, M={args.pairs}, "
           f"--repeat {args.repeat}, concurrency {args.concurrency}, settings: {settings}, "
           f"{seconds / 60:.1f} min")
-    print(f"false alarms: {alarms}/{len(same)} identical pairs (delay and add_sub)")
+    naive = sum(r["by_threshold_alone"] for r in same)
+    print(f"false alarms: {alarms}/{len(same)} identical pairs (delay and add_sub); "
+          f"the thresholds alone would have failed {naive}")
     print(f"detected:     {caught}/{len(slow)} pairs with the delay raised by 15 %")
     if args.json:
         Path(args.json).write_text(json.dumps({"pairs": args.pairs, "repeat": args.repeat,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 if TYPE_CHECKING:  # for type checkers only: at run time these are loaded on first use
     from .report.frame import read_csv as read_csv

@@ -47,7 +47,8 @@ from perfanalyzer.client.base import (
     TlsOptions,
     basic_auth,
 )
-from perfanalyzer.client.errors import (
+from perfanalyzer.client.grpc import GrpcClient, PreparedInfer, StreamResponseError
+from perfanalyzer.errors import (
     ClientError,
     ConnectError,
     OptionError,
@@ -55,7 +56,6 @@ from perfanalyzer.client.errors import (
     ServerError,
     TransportError,
 )
-from perfanalyzer.client.grpc import GrpcClient, PreparedInfer, StreamResponseError
 
 from .settle import settled_delta
 

@@ -41,14 +41,14 @@ from perfanalyzer.client.base import (
     TlsOptions,
     basic_auth,
 )
-from perfanalyzer.client.errors import (
+from perfanalyzer.client.http import HttpClient
+from perfanalyzer.client.http_codec import HEADER_LENGTH, decode_infer, encode_infer
+from perfanalyzer.errors import (
     ConnectError,
     RequestTimeout,
     ServerError,
     TransportError,
 )
-from perfanalyzer.client.http import HttpClient
-from perfanalyzer.client.http_codec import HEADER_LENGTH, decode_infer, encode_infer
 
 from .settle import settled_delta
 

@@ -31,7 +31,9 @@ from perfanalyzer.client.base import (
     TlsOptions,
     basic_auth,
 )
-from perfanalyzer.client.errors import (
+from perfanalyzer.client.http import HttpClient, base_url
+from perfanalyzer.client.http_codec import HEADER_LENGTH, encode_infer
+from perfanalyzer.errors import (
     ConnectError,
     OptionError,
     ProtocolError,
@@ -39,8 +41,6 @@ from perfanalyzer.client.errors import (
     ServerError,
     TransportError,
 )
-from perfanalyzer.client.http import HttpClient, base_url
-from perfanalyzer.client.http_codec import HEADER_LENGTH, encode_infer
 
 A = np.arange(16, dtype=np.int32).reshape(1, 16)
 B = np.full((1, 16), 3, dtype=np.int32)

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli, main
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import LoadMode, RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.config.file import load_config, option_index
+from perfanalyzer.errors import OptionError
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 PROFILE = cli.commands["profile"]
@@ -34,23 +34,24 @@ def test_shipped_configs_build_a_run_config(name: str) -> None:
     text = path.read_text()
     assert text.startswith("#")  # commented examples
     cfg = _cfg("--config", str(path))
-    assert cfg.model in ("resnet50", "simple")
-    assert cfg.filename and cfg.filename.endswith(".csv")
+    assert cfg.server.model in ("resnet50", "simple")
+    assert cfg.output.filename and cfg.output.filename.endswith(".csv")
 
 
 def test_shipped_config_values() -> None:
     sweep = _cfg("--config", str(CONFIGS / "resnet50_sweep.toml"))
-    assert (sweep.model, sweep.protocol, sweep.concurrency_range, sweep.percentile) == (
-        "resnet50", "grpc", (1.0, 8.0, 2.0), 99)
-    assert (sweep.launch_server, sweep.verbose_csv, sweep.profile_export_file) == (
+    assert (sweep.server.model, sweep.server.protocol, sweep.load.concurrency_range,
+            sweep.measurement.percentile) == ("resnet50", "grpc", (1, 8, 2), 99)
+    assert (sweep.server.launch_server, sweep.output.verbose_csv, sweep.output.profile_export_file) == (
         True, True, "resnet50.json")
     rate = _cfg("--config", str(CONFIGS / "request_rate.toml"))
-    assert (rate.mode, rate.request_rate_range, rate.request_distribution) == (
+    assert (rate.load.mode, rate.load.request_rate_range, rate.load.request_distribution) == (
         LoadMode.REQUEST_RATE, (50.0, 200.0, 50.0), "poisson")
-    assert (rate.measurement_mode, rate.measurement_request_count, rate.seed) == (
-        "count_windows", 200, 7)
+    assert (rate.measurement.measurement_mode, rate.measurement.measurement_request_count,
+            rate.inputs.seed) == ("count_windows", 200, 7)
     gate = _cfg("--config", str(CONFIGS / "ci_gate.toml"))
-    assert (gate.baseline, gate.latency_threshold_ms, gate.percentile) == (
+    assert (gate.output.baseline, gate.measurement.latency_threshold_ms,
+            gate.measurement.percentile) == (
         "baselines/simple.json", 50.0, 95)
 
 
@@ -70,13 +71,13 @@ shape = "INPUT0:16"
 sequence-id-range = [5, 9]
 """)
     cfg = _cfg("--config", str(path))
-    assert (cfg.model, cfg.model_version, cfg.batch_size, cfg.protocol, cfg.verbose) == (
-        "add_sub", "2", 4, "grpc", 2)
-    assert cfg.async_mode is False
-    assert cfg.headers == (("X-A", "1"), ("X-B", "2"))
-    assert cfg.concurrency_range == (2.0, 8.0, 2.0)
-    assert cfg.latency_threshold_ms == 12.5
-    assert (cfg.input_data, cfg.shapes, cfg.sequence_id_range) == (
+    assert (cfg.server.model, cfg.server.model_version, cfg.inputs.batch_size, cfg.server.protocol,
+            cfg.output.verbose) == ("add_sub", "2", 4, "grpc", 2)
+    assert cfg.load.async_mode is False
+    assert cfg.transport.headers == (("X-A", "1"), ("X-B", "2"))
+    assert cfg.load.concurrency_range == (2.0, 8.0, 2.0)
+    assert cfg.measurement.latency_threshold_ms == 12.5
+    assert (cfg.inputs.input_data, cfg.inputs.shapes, cfg.load.sequence_id_range) == (
         ("zero",), (("INPUT0", (16,)),), (5, 9))
 
 
@@ -84,9 +85,9 @@ def test_command_line_flags_override_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, 'model-name = "a"\nmeasurement-interval = 300\nbatch-size = 2\n'
                             'concurrency-range = 4\ninput-data = ["zero"]\n')
     cfg = _cfg("-p", "700", "--config", str(path), "-m", "b", "--input-data", "random")
-    assert (cfg.model, cfg.measurement_interval_ms, cfg.batch_size) == ("b", 700, 2)
-    assert cfg.concurrency_range == (4.0, 4.0, 1.0)
-    assert cfg.input_data == ("random",)
+    assert (cfg.server.model, cfg.measurement.measurement_interval_ms, cfg.inputs.batch_size) == ("b", 700, 2)
+    assert cfg.load.concurrency_range == (4.0, 4.0, 1.0)
+    assert cfg.inputs.input_data == ("random",)
 
 
 @pytest.mark.parametrize(("text", "message"), [

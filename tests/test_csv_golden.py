@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult
+from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report.csv import CsvLayout, csv_text
 
 GOLDEN = Path(__file__).with_name("golden")

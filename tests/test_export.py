@@ -9,7 +9,6 @@ window) using the real ``summarize``/``merge``; the other report tests import it
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import math
@@ -20,20 +19,19 @@ import time
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from perfanalyzer import __version__
 from perfanalyzer.client.base import STAT_KEYS, ModelStatistics, StatDuration
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import RunConfig
-from perfanalyzer.load.base import LoadManager
+from perfanalyzer.errors import OptionError
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult, Window, merge
+from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import (
     SCHEMA_FILE,
@@ -83,10 +81,10 @@ def saved_run(*, mode: str = "concurrency", decoupled: bool = True, ensemble: bo
     two failures with different messages, sequence ids, a request between the points and two after
     the last window."""
     levels = (1.0, 2.0) if mode == "concurrency" else (50.0, 125.5)
-    cfg = RunConfig(model="synthetic", batch_size=2, percentile=75, measurement_interval_ms=100,
+    cfg = RunConfig.of(model="synthetic", batch_size=2, percentile=75, measurement_interval_ms=100,
                     concurrency_range=(1, 2, 1), request_rate_range=(50.0, 125.5, 75.5),
                     latency_threshold_ms=0.0, headers=(("X-A", "1"),), shapes=(("IN", (2, 3)),))
-    config = dataclasses.asdict(cfg)
+    config = cfg.flat()
     config["mode"] = mode
     buf = RecordBuffer(4)
     run = RunResult(mode=mode, model=ModelTraits(name="synthetic", version="1", decoupled=decoupled,
@@ -97,7 +95,6 @@ def saved_run(*, mode: str = "concurrency", decoupled: bool = True, ensemble: bo
                     server_stats_reason="" if server else "the server does not offer statistics",
                     buffer=buf, wall_anchor_ns=WALL, clock_anchor_ns=CLOCK, config=config,
                     provenance={"perfanalyzer": __version__, "python": "3.11", "platform": "test"})
-    load = cast(LoadManager, SimpleNamespace(buffer=buf))
     t = CLOCK + 10 * MS
     buf.add_full(t - 3 * MS, t - 2 * MS, t - MS, t - MS, 0, 1, 0)  # warm-up: before any window
     for k, (level, count) in enumerate(zip(levels, (4, 3), strict=True)):
@@ -126,7 +123,7 @@ def saved_run(*, mode: str = "concurrency", decoupled: bool = True, ensemble: bo
                           throughput_spread=0.05 if stable else math.inf,
                           latency_spread=0.02 if stable else math.inf, over_threshold=False)
         run.points.append(PointResult(level=level, windows=tuple(windows), verdict=verdict,
-                                      merged=merge(windows[-3:], load)))
+                                      merged=merge(windows[-3:], buf)))
     for j in range(2):  # the drain after the last window
         buf.add_full(t + j * MS, t + j * MS, t + (j + 2) * MS, t + (j + 2) * MS, 0, 1, 0)
     return run

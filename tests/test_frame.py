@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import perfanalyzer
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import write_export
 from tests.test_export import CLOCK, WALL, saved_run

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from perfanalyzer.errors import EXIT_CANNOT_COMPARE, CompareError
 from perfanalyzer.gate.checks import bind_checks, higher_is_better, parse_check, resolve_metric
-from perfanalyzer.gate.errors import EXIT_CANNOT_COMPARE, CompareError
 
 COLUMNS = ("Inferences/Second", "Client Send", "Network+Server Send/Recv", "Server Queue",
            "Server Compute Input", "Server Compute Infer", "Server Compute Output", "Client Recv",

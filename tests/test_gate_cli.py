@@ -166,10 +166,22 @@ def test_subprocess_exit_codes(slow_pair: tuple[Path, Path], tmp_path: Path) -> 
     assert r.returncode == 0 and "--fail-on" in r.stdout and "2 cannot compare" in r.stdout
 
 
-def test_hook_is_registered_by_the_cli() -> None:
-    from perfanalyzer.cli.profile_main import OUTPUT_HOOKS
+def test_the_profile_command_calls_the_gate_only_with_baseline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfanalyzer.cli import profile_main
+    from perfanalyzer.gate import hook
 
-    assert OUTPUT_HOOKS.count(baseline_hook) == 1
+    calls: list[str | None] = []
+
+    def fake(cfg: RunConfig, _run: object) -> int:
+        calls.append(cfg.output.baseline)
+        return 1
+
+    monkeypatch.setattr(hook, "baseline_hook", fake)
+    run = synthetic_run(seed=2)
+    assert profile_main._gate(RunConfig.of(model="synthetic"), run) == 0
+    assert profile_main._gate(RunConfig.of(model="synthetic", baseline="b.json"), run) == 1
+    assert calls == ["b.json"]
 
 
 def test_baseline_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -178,7 +190,7 @@ def test_baseline_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     base = _export(tmp_path / "base.json", combine_runs([synthetic_run(seed=s) for s in (1, 3)]))
-    cfg = RunConfig(model="synthetic", baseline=str(base))
+    cfg = RunConfig.of(model="synthetic", baseline=str(base))
     current = combine_runs([synthetic_run(seed=s, slowdown=1.3) for s in (2, 4)])
     assert baseline_hook(cfg, current) == 1
     out = capsys.readouterr().out
@@ -186,8 +198,8 @@ def test_baseline_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ perfanalyzer compare: regression")
     assert baseline_hook(cfg, synthetic_run(seed=2, slowdown=0.7)) is None  # improvement
-    assert baseline_hook(RunConfig(model="synthetic"), synthetic_run(seed=2)) is None
-    missing = RunConfig(model="synthetic", baseline=str(tmp_path / "nope.json"))
+    assert baseline_hook(RunConfig.of(model="synthetic"), synthetic_run(seed=2)) is None
+    missing = RunConfig.of(model="synthetic", baseline=str(tmp_path / "nope.json"))
     assert baseline_hook(missing, synthetic_run(seed=2)) == 2
     assert "error: --baseline: cannot read" in capsys.readouterr().err
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from perfanalyzer.errors import CompareError
 from perfanalyzer.gate.compare import (
     IMPROVEMENT,
     METHOD_POOLED,
@@ -19,7 +20,6 @@ from perfanalyzer.gate.compare import (
     Comparison,
     compare,
 )
-from perfanalyzer.gate.errors import CompareError
 from perfanalyzer.gate.inputs import Side, load_side, side_from_run
 from perfanalyzer.gate.render import console_text, json_dict, markdown_text
 from perfanalyzer.measure.combine import combine_runs
@@ -223,6 +223,26 @@ def test_provenance_and_config_differences_warn_loudly(tmp_path: Path) -> None:
     assert text.splitlines()[2].startswith("WARNING: baseline and current were NOT measured")
     assert "> [!WARNING]" in markdown_text(cmp)
     assert json_dict(cmp)["warnings"] == list(cmp.warnings)
+
+
+def test_transport_and_event_loop_differences_warn(tmp_path: Path) -> None:
+    """The send path and the event loop change the client's cost: recorded in provenance (and as
+    --grpc-transport / --event-loop in the config), a difference is a warning."""
+    base = _json(synthetic_run(seed=1, provenance={**PROVENANCE, "event_loop": "uvloop",
+                                                   "transport": "grpc-lean"},
+                               config={**CONFIG, "grpc_transport": "lean", "event_loop": "auto"}),
+                 tmp_path / "b.json")
+    cur = _json(synthetic_run(seed=2, provenance={**PROVENANCE, "event_loop": "asyncio",
+                                                  "transport": "grpcio"},
+                              config={**CONFIG, "grpc_transport": "grpcio",
+                                      "event_loop": "asyncio"}),
+                tmp_path / "c.json")
+    warnings = compare(base, cur).warnings
+    for line in ('machine/version event_loop: "uvloop" (baseline) vs "asyncio" (current)',
+                 'machine/version transport: "grpc-lean" (baseline) vs "grpcio" (current)',
+                 'config event_loop: "auto" (baseline) vs "asyncio" (current)',
+                 'config grpc_transport: "lean" (baseline) vs "grpcio" (current)'):
+        assert line in warnings
 
 
 def test_same_conditions_do_not_warn(tmp_path: Path) -> None:

@@ -9,19 +9,17 @@ Also imported by the other gate tests (``from tests.test_gate_synth import ...``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pytest
 
 from perfanalyzer.client.base import ModelStatistics, StatDuration
-from perfanalyzer.load.base import LoadManager
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult, Window, merge
+from perfanalyzer.records import RecordBuffer
 
 WINDOW_NS = 1_000_000_000
 MERGED = 3
@@ -63,11 +61,10 @@ def _point(buf: RecordBuffer, level: float, start_ns: int, lat_ns: float,
                       server=server, client=ClientLoad(), sent=n)
         windows.append(Window(i, lo, buf.count, s))
         t0 += WINDOW_NS
-    load = cast(LoadManager, SimpleNamespace(buffer=buf))
     verdict = Verdict(done=True, stable=True, reason="stable", throughput_spread=0.0,
                       latency_spread=0.0, over_threshold=False)
     return PointResult(level=float(level), windows=tuple(windows), verdict=verdict,
-                       merged=merge(windows[-MERGED:], load)), t0
+                       merged=merge(windows[-MERGED:], buf)), t0
 
 
 def synthetic_run(levels: Sequence[float] = (1, 2), *, latency_ms: float = 10.0,

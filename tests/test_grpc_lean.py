@@ -28,7 +28,12 @@ import pytest
 from perfanalyzer._proto import grpc_service_pb2 as pb
 from perfanalyzer.client import _convert
 from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, TlsOptions
-from perfanalyzer.client.errors import (
+from perfanalyzer.client.grpc import GrpcClient
+from perfanalyzer.client.h2 import LeanChannel
+from perfanalyzer.client.h2 import frames as fr
+from perfanalyzer.client.h2.connection import Connection
+from perfanalyzer.client.h2.hpack import Decoder
+from perfanalyzer.errors import (
     ClientError,
     ConnectError,
     OptionError,
@@ -36,11 +41,6 @@ from perfanalyzer.client.errors import (
     RequestTimeout,
     ServerError,
 )
-from perfanalyzer.client.grpc import TRANSPORT_ENV, GrpcClient
-from perfanalyzer.client.h2 import LeanChannel
-from perfanalyzer.client.h2 import frames as fr
-from perfanalyzer.client.h2.connection import Connection
-from perfanalyzer.client.h2.hpack import Decoder
 
 server = pytest.mark.server
 TEST_MODELS = Path(__file__).with_name("models")
@@ -168,17 +168,15 @@ async def test_concurrent_responses_reach_their_own_callers(triton: Any) -> None
 
 @server
 @aio
-async def test_errors_match_grpc_aio(triton: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_errors_match_grpc_aio(triton: Any) -> None:
     bad = [
         InferRequest(model="no_such_model", inputs=ADD_SUB.inputs),
         add_sub(A[:, :8]),
         InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A.astype("f4")),
                                               ADD_SUB.inputs[1])),
     ]
-    monkeypatch.setenv(TRANSPORT_ENV, "grpcio")
-    reference = GrpcClient(ClientOptions(url=triton.grpc_url))
-    monkeypatch.delenv(TRANSPORT_ENV)
-    assert reference._lean is None
+    reference = GrpcClient(ClientOptions(url=triton.grpc_url, grpc_transport="grpcio"))
+    assert reference._lean is None and reference.transport == "grpcio"
     async with reference, client(triton.grpc_url) as lean:
         seen = []
         for request in bad:
@@ -539,12 +537,14 @@ def test_fallback_to_grpc_aio(monkeypatch: pytest.MonkeyPatch) -> None:
                  dict(channel_args=(("grpc.primary_user_agent", "x"),)),
                  dict(tls=TlsOptions(enabled=True))):
         assert GrpcClient(ClientOptions(url="127.0.0.1:1", **opts))._lean is None
+    lean = GrpcClient(ClientOptions(url="127.0.0.1:1"))
+    assert lean._lean is not None and lean.transport == "grpc-lean"
+    assert GrpcClient(ClientOptions(url="127.0.0.1:1", grpc_transport="grpcio"))._lean is None
+    with pytest.raises(OptionError, match="--grpc-transport"):
+        GrpcClient(ClientOptions(url="127.0.0.1:1", grpc_transport="h3"))
+    # an environment variable alone never changes the send path
+    monkeypatch.setenv("PERFANALYZER_GRPC_TRANSPORT", "grpcio")
     assert GrpcClient(ClientOptions(url="127.0.0.1:1"))._lean is not None
-    monkeypatch.setenv(TRANSPORT_ENV, "grpcio")
-    assert GrpcClient(ClientOptions(url="127.0.0.1:1"))._lean is None
-    monkeypatch.setenv(TRANSPORT_ENV, "h3")
-    with pytest.raises(OptionError, match=TRANSPORT_ENV):
-        GrpcClient(ClientOptions(url="127.0.0.1:1"))
 
 
 def test_status_mapping() -> None:

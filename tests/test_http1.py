@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 
 from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, ModelStatistics
-from perfanalyzer.client.errors import ConnectError, ProtocolError, RequestTimeout, ServerError
 from perfanalyzer.client.http import HttpClient, PreparedHttp1Request
 from perfanalyzer.client.http1 import Http1Pool, header_value, wire_request
+from perfanalyzer.errors import ConnectError, ProtocolError, RequestTimeout, ServerError
 
 server = pytest.mark.server
 

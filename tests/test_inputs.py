@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from perfanalyzer.client import tensors
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import (
     DataOptions,
     ModelIO,

@@ -13,15 +13,16 @@ import time
 
 import pytest
 
-from perfanalyzer.measure.records import RecordBuffer
+from perfanalyzer.load.base import LoadManager
 from perfanalyzer.measure.server_stats import ServerStatsReader
 from perfanalyzer.measure.stabilizer import Criteria
 from perfanalyzer.measure.window import Measurer, PointResult, WindowPlan
+from perfanalyzer.records import RecordBuffer
 
 PHASE_NS = 100_000_000
 
 
-class ScriptedLoad:
+class ScriptedLoad(LoadManager):
     """Completes 2 requests per ms in even 100 ms phases and 1 per ms in odd ones; 1 ms latency."""
 
     def __init__(self) -> None:

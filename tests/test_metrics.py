@@ -7,7 +7,7 @@ import pytest
 
 from perfanalyzer.client.base import ModelStatistics, StatDuration
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, nearest_rank, summarize
-from perfanalyzer.measure.records import RecordBuffer
+from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report.figures import row_figures
 
 

@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 import perfanalyzer
 from perfanalyzer.cli.main import main
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.report.export import write_export
 from perfanalyzer.report.plots import (
     BREAKDOWN,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
 from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from perfanalyzer.measure.records import RecordBuffer, RecordSlice
+from perfanalyzer.records import RecordBuffer, RecordSlice
 
 
 def test_add_grows_and_keeps_order() -> None:

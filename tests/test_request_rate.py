@@ -13,11 +13,10 @@ import pytest
 
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.client.errors import OptionError, ServerError
+from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin, unary_sender
 from perfanalyzer.load.schedule import constant, poisson
-from perfanalyzer.measure.metrics import LATE_SEND_NS
-from perfanalyzer.measure.records import RecordBuffer
+from perfanalyzer.records import LATE_SEND_NS, RecordBuffer
 
 MS = 1_000_000
 

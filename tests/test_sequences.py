@@ -14,22 +14,22 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import OptionError
+from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.request_rate import RequestRateManager, unary_sender
 from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.sequences import (
-    ClosedLoopManager,
     SequenceIds,
     SequenceOptions,
     SequenceSlots,
     SequenceSource,
 )
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.profile.run import profile
+from perfanalyzer.records import RecordBuffer
 
 STEPS = 40  # data steps; step k sends INPUT = k + 1
 
@@ -299,7 +299,7 @@ def test_profiles_of_a_sequence_model_have_no_errors(triton: Any, args: tuple[st
 
 
 async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, RecordBuffer]:
-    from perfanalyzer.load.factory import build_load
+    from perfanalyzer.load.build import build_load
     from perfanalyzer.profile.setup import connect, prepare_model
 
     ctx = cli.commands["profile"].make_context(
@@ -310,9 +310,8 @@ async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, Reco
     try:
         setup = await prepare_model(client, cfg)
         load = build_load(cfg, rec, setup, [], RecordBuffer())  # type: ignore[arg-type]
-        assert load is not None
-        await load.apply(cfg.concurrency_range[0] if "--concurrency-range" in args
-                         else cfg.request_rate_range[0])
+        await load.apply(cfg.load.concurrency_range[0] if "--concurrency-range" in args
+                         else cfg.load.request_rate_range[0])
         await asyncio.sleep(1.0)
         await load.stop()
         return rec, load.buffer

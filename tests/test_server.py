@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.server import resnet50
 from perfanalyzer.server.embedded import launch_for_run, no_server_hint, parse_launch_url
 from perfanalyzer.server.launcher import (

@@ -23,14 +23,15 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
+from perfanalyzer import cleanup
 from perfanalyzer.client import ClientOptions, InferenceClient, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, ShmRef
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import RunConfig
+from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import ModelIO, TensorSpec
-from perfanalyzer.profile import cleanup
+from perfanalyzer.inputs.setup import requests_for
 from perfanalyzer.profile.run import profile
-from perfanalyzer.profile.setup import prepare_model, requests_for
+from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import (
     SystemRegion,
     clean_stale,
@@ -176,7 +177,7 @@ def _io(outputs: tuple[TensorSpec, ...], max_batch: int = 8) -> ModelIO:
 def test_output_sizes() -> None:
     outs = (TensorSpec("FIXED", "INT32", (16,)), TensorSpec("DYN", "FP32", (-1, 4)),
             TensorSpec("STR", "BYTES", (2,)), TensorSpec("BIG", "FP64", (100, 1000)))
-    cfg = RunConfig(model="m", batch_size=4)
+    cfg = RunConfig.of(model="m", batch_size=4)
     assert output_sizes(_io(outs), cfg) == {"FIXED": 256, "DYN": 4 * 102400, "STR": 4 * 102400,
                                             "BIG": 4 * 800_000}
     assert output_sizes(_io(outs, max_batch=0), cfg.replace(batch_size=1))["FIXED"] == 64
@@ -214,12 +215,12 @@ def test_a_server_without_the_extension_is_an_option_error() -> None:
     io_ = _io((TensorSpec("OUT", "FP32", (-1,)),))
     client: Any = _MetaOnly(["binary_tensor_data", "cuda_shared_memory"])
     with pytest.raises(OptionError) as err:
-        run(check_shared_memory(client, RunConfig(model="m", shared_memory="system"), io_))
+        run(check_shared_memory(client, RunConfig.of(model="m", shared_memory="system"), io_))
     assert str(err.value) == ("--shared-memory system: the server does not support the "
                               "'system_shared_memory' extension (its extensions: "
                               "binary_tensor_data, cuda_shared_memory)")
     client = _MetaOnly(["system_shared_memory"])
-    run(check_shared_memory(client, RunConfig(model="m", shared_memory="system"), io_))
+    run(check_shared_memory(client, RunConfig.of(model="m", shared_memory="system"), io_))
 
 
 # -- against the real Triton -------------------------------------------------------------------
@@ -229,11 +230,11 @@ PROTOCOLS = pytest.mark.parametrize("protocol", ["http", "grpc"])
 async def _profile_counts(cfg: RunConfig) -> tuple[int, int, int]:
     """(server inference-count delta over the whole run, ok records, failed records) for one
     in-process profile."""
-    client = create_client(cfg.protocol, ClientOptions(url=cfg.server_url))
+    client = create_client(cfg.server.protocol, ClientOptions(url=cfg.server.server_url))
     try:
-        before = (await client.model_statistics(cfg.model))[0].inference_count
+        before = (await client.model_statistics(cfg.server.model))[0].inference_count
         result = await profile(cfg, out=io.StringIO())
-        after = (await client.model_statistics(cfg.model))[0].inference_count
+        after = (await client.model_statistics(cfg.server.model))[0].inference_count
     finally:
         await client.close()
     assert not result.failure
@@ -249,7 +250,7 @@ async def _profile_counts(cfg: RunConfig) -> tuple[int, int, int]:
 def test_profile_with_system_shm_counts_like_without(triton: Any, protocol: str, model: str,
                                                       shapes: Any) -> None:
     for mode in ("none", "system"):
-        cfg = RunConfig(model=model, url=url_of(triton, protocol), protocol=protocol,
+        cfg = RunConfig.of(model=model, url=url_of(triton, protocol), protocol=protocol,
                         batch_size=2, concurrency_range=(2, 2, 1), measurement_interval_ms=300,
                         max_trials=3, shared_memory=mode, shapes=shapes).validate()
         delta, ok, failed = run(_profile_counts(cfg))
@@ -262,7 +263,7 @@ def test_profile_with_system_shm_counts_like_without(triton: Any, protocol: str,
 
 async def _plan_and_infer(url: str, protocol: str) -> tuple[Any, list[dict[str, Any]],
                                                              np.ndarray, np.ndarray, np.ndarray]:
-    cfg = RunConfig(model="add_sub", url=url, protocol=protocol, batch_size=3,
+    cfg = RunConfig.of(model="add_sub", url=url, protocol=protocol, batch_size=3,
                     shared_memory="system", input_data=("random",)).validate()
     client = create_client(protocol, ClientOptions(url=url))
     try:
@@ -307,7 +308,7 @@ def test_infer_through_the_plans_regions(triton: Any, protocol: str) -> None:
 
 
 async def _release_sync_while_in_flight(url: str, protocol: str) -> tuple[int, str]:
-    cfg = RunConfig(model="delay", url=url, protocol=protocol, shared_memory="system").validate()
+    cfg = RunConfig.of(model="delay", url=url, protocol=protocol, shared_memory="system").validate()
     client = create_client(protocol, ClientOptions(url=url))
     try:
         setup = await prepare_model(client, cfg)
@@ -473,13 +474,13 @@ def test_sequences_and_streaming_with_system_shared_memory(triton: Any, protocol
     url = url_of(triton, protocol)
     base = {"url": url, "protocol": protocol, "shared_memory": "system",
             "measurement_interval_ms": 300, "stability_percentage": 100.0, "max_trials": 3}
-    seq = RunConfig(model="sequence_acc", concurrency_range=(2, 2, 1), sequence_length=4,
+    seq = RunConfig.of(model="sequence_acc", concurrency_range=(2, 2, 1), sequence_length=4,
                     sequence_length_given=True, **base).validate()
     run_ = run(profile(seq, out=io.StringIO()))
     assert run_.buffer is not None and run_.buffer.count > 0
     assert int((run_.buffer.view().status != 0).sum()) == 0
     if protocol == "grpc":
-        stream = RunConfig(model="repeat", streaming=True, shapes=(("IN", (4,)),),
+        stream = RunConfig.of(model="repeat", streaming=True, shapes=(("IN", (4,)),),
                            **base).validate()
         srun = run(profile(stream, out=io.StringIO()))
         (point,) = srun.points

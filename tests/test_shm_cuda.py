@@ -24,11 +24,12 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
+from perfanalyzer import cleanup
 from perfanalyzer.client import ClientOptions, create_client
-from perfanalyzer.client.errors import EXIT_OPTION, ServerError
 from perfanalyzer.config import RunConfig
-from perfanalyzer.profile import cleanup
-from perfanalyzer.profile.setup import prepare_model, requests_for
+from perfanalyzer.errors import EXIT_OPTION, ServerError
+from perfanalyzer.inputs.setup import requests_for
+from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import create_region, read_numpy, set_from_numpy
 from perfanalyzer.shm import cuda as shm_cuda
 from perfanalyzer.shm.plan import ShmPlan, plan_shared_memory
@@ -222,7 +223,7 @@ def test_allocation_failure_is_a_cuda_error(fake_rt: FakeRuntime) -> None:
 
 
 async def _plan_cuda_on_cpu_server(url: str, protocol: str) -> str:
-    cfg = RunConfig(model="add_sub", url=url, protocol=protocol, shared_memory="cuda").validate()
+    cfg = RunConfig.of(model="add_sub", url=url, protocol=protocol, shared_memory="cuda").validate()
     client = create_client(protocol, ClientOptions(url=url))
     try:
         setup = await prepare_model(client, cfg)
@@ -273,7 +274,7 @@ def test_real_region_roundtrip() -> None:
 
 
 async def _infer_through_cuda(url: str, protocol: str) -> tuple[np.ndarray, ...]:
-    cfg = RunConfig(model="add_sub", url=url, protocol=protocol, batch_size=2,
+    cfg = RunConfig.of(model="add_sub", url=url, protocol=protocol, batch_size=2,
                     shared_memory="cuda").validate()
     client = create_client(protocol, ClientOptions(url=url))
     try:
@@ -317,7 +318,7 @@ def test_profile_with_cuda_shm(triton: Any, protocol: str) -> None:
     from perfanalyzer.profile.run import profile
 
     url = triton.grpc_url if protocol == "grpc" else triton.http_url
-    cfg = RunConfig(model="add_sub", url=url, protocol=protocol, concurrency_range=(2, 2, 1),
+    cfg = RunConfig.of(model="add_sub", url=url, protocol=protocol, concurrency_range=(2, 2, 1),
                     measurement_interval_ms=300, max_trials=3, shared_memory="cuda").validate()
 
     async def go() -> tuple[int, int, int, list[Any]]:

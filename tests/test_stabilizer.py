@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from perfanalyzer.client.errors import OptionError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.measure.percentile import merge_percentile, percentile_index, percentiles
 from perfanalyzer.measure.stabilizer import (
     MAX_SCALE,

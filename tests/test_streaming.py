@@ -12,17 +12,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.client.errors import ServerError
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import ServerError
+from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin
 from perfanalyzer.load.schedule import constant
-from perfanalyzer.load.sequences import ClosedLoopManager
 from perfanalyzer.load.streaming import EMPTY_FINAL, StreamChannel, stream_sender, streaming_requests
-from perfanalyzer.measure.records import RecordBuffer
 from perfanalyzer.profile.run import profile
+from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report import console
 
 pytestmark = pytest.mark.server

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import parse_range
+from perfanalyzer.errors import OptionError
 from perfanalyzer.profile.sweep import BinarySearch, Outcome, linear
 
 

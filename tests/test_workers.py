@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.build import config_from_kwargs
 from perfanalyzer.cli.main import cli
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.errors import OptionError
 from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson
-from perfanalyzer.load.worker_proc import Strided, split
-from perfanalyzer.measure.records import RecordBuffer
+from perfanalyzer.load.share import Strided, split
 from perfanalyzer.measure.result import RunResult
-from perfanalyzer.profile.run import LOAD_FACTORIES, profile
+from perfanalyzer.profile.run import profile
+from perfanalyzer.records import RecordBuffer
 
 
 def _cfg(url: str, *args: str) -> RunConfig:
@@ -179,7 +179,6 @@ def test_worker_count_rule() -> None:
     assert W.worker_count(_cfg(url, "-m", "m", "--request-rate-range", f"10:{many}:100")) == expected
     with pytest.raises(OptionError, match="--workers"):
         W.worker_count(_cfg(url, "-m", "m", "--workers", "-1"))
-    assert LOAD_FACTORIES[0] is W.build_workers
 
 
 def test_split() -> None:
@@ -246,9 +245,14 @@ def test_uvloop_policy(monkeypatch: pytest.MonkeyPatch) -> None:
         return type(asyncio.get_running_loop()).__module__
 
     uvloop = pytest.importorskip("uvloop")
-    assert uvloop_policy.loop_name() == "uvloop"
+    assert uvloop_policy.loop_name() == uvloop_policy.loop_name("uvloop") == "uvloop"
     assert uvloop_policy.run(loop_module()).startswith("uvloop")
-    monkeypatch.setenv(uvloop_policy.LOOP_ENV, "asyncio")
-    assert uvloop_policy.loop_name() == "asyncio"
-    assert uvloop_policy.run(loop_module()).startswith("asyncio")
+    assert uvloop_policy.run(loop_module(), "uvloop").startswith("uvloop")
+    assert uvloop_policy.loop_name("asyncio") == "asyncio"
+    assert uvloop_policy.run(loop_module(), "asyncio").startswith("asyncio")
+    # an environment variable alone never changes the loop
+    monkeypatch.setenv("PERFANALYZER_LOOP", "asyncio")
+    assert uvloop_policy.run(loop_module()).startswith("uvloop")
+    with pytest.raises(OptionError, match="--event-loop"):
+        uvloop_policy.loop_name("trio")
     assert uvloop is not None

@@ -1,18 +1,14 @@
-"""``perfanalyzer compare BASELINE CURRENT``: the CI regression gate.
-
-Importing this module also registers the ``--baseline`` hook of the profile command.
-"""
+"""``perfanalyzer compare BASELINE CURRENT``: the CI regression gate (``--baseline`` runs the
+same gate from the profile command, :func:`perfanalyzer.cli.profile_main.run_profile`)."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
 import click
 
-from ..gate import hook
-from ..gate.errors import CompareError
+from ..errors import CompareError
 
 EPILOG = """\b
 Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, other load mode, no
@@ -91,10 +87,5 @@ def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_ch
     if result.error:
         click.echo(f"error: {result.error}", err=True)
     sys.exit(result.exit_code)
-
-
-# If the profile pipeline cannot be imported, `perfanalyzer --baseline` fails on its own anyway.
-with contextlib.suppress(ImportError):
-    hook.register()
 
 __all__ = ["compare"]

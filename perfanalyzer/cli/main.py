@@ -6,25 +6,41 @@ error; 130 after Ctrl-C (what was measured is still written).
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from .. import __version__
-from ..client.errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
+from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OPTION, PerfAnalyzerError
+from ..version import __version__
 from .options import profile_options
 
 SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare "
                       "(perfanalyzer COMMAND --help).")
 
 
+#: Subcommands, imported only when used (a profile run or --help does not load the gate).
+SUBCOMMANDS = {"serve": ("serve", "serve"), "report": ("report_cmd", "report"),
+               "plot": ("report_cmd", "plot"), "compare": ("compare_cmd", "compare")}
+
+
 class MainGroup(click.Group):
     """``perfanalyzer [FLAGS]`` runs ``profile``; ``perfanalyzer COMMAND ...`` runs a subcommand."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in SUBCOMMANDS and cmd_name not in self.commands:
+            module, attr = SUBCOMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands:
+        if not args or (args[0] not in self.commands and args[0] not in SUBCOMMANDS):
             if args and args[0] in ("--version",):
                 return super().parse_args(ctx, args)
             args = ["profile", *args]
@@ -50,26 +66,11 @@ def profile_command(**kwargs: Any) -> None:
     --adaptive lengthens windows until stable. "Client Send"/"Client Recv" are 0: request bodies are
     built before measuring and responses are not decoded on the hot path.
     """
-    from .build import config_from_kwargs
+    from ..config.build import build
     from .profile_main import run_profile
 
-    cfg = config_from_kwargs(kwargs)
+    cfg = build(kwargs)
     sys.exit(run_profile(cfg))
-
-
-def _register_subcommands() -> None:
-    for module, name in (("serve", "serve"), ("report_cmd", "report"), ("report_cmd", "plot"),
-                         ("compare_cmd", "compare")):
-        try:
-            mod = __import__(f"perfanalyzer.cli.{module}", fromlist=[name])
-        except ImportError:
-            continue
-        cmd = getattr(mod, name, None)
-        if isinstance(cmd, click.Command):
-            cli.add_command(cmd, name)
-
-
-_register_subcommands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

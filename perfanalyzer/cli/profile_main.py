@@ -7,10 +7,11 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-from ..client.errors import (
+from .. import cleanup
+from ..config import RunConfig
+from ..errors import (
     EXIT_GENERIC,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -18,51 +19,48 @@ from ..client.errors import (
     OptionError,
     PerfAnalyzerError,
 )
-from ..config import RunConfig
 from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
-from ..profile import cleanup
 from ..profile.repeat import profile_runs  # gate (issue 15): --repeat N
 from ..report import console
 from ..report.csv import write_csv
 from ..report.export import check_export_path, write_export
 
-#: Extra writers run after the CSV (profile export, baseline gate...): (cfg, run) -> exit code or None.
-OUTPUT_HOOKS: list[Callable[[RunConfig, RunResult], int | None]] = []
-
 
 @contextlib.contextmanager
 def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
-    if not cfg.launch_server:
+    if not cfg.server.launch_server:
         yield cfg
         return
     from pathlib import Path
 
     from ..server.embedded import launch_for_run
 
-    repo = Path(cfg.model_repository) if cfg.model_repository else None
-    with launch_for_run(cfg.url or None, cfg.protocol, cfg.model, model_repository=repo) as srv:
+    repo = Path(cfg.server.model_repository) if cfg.server.model_repository else None
+    srv_cfg = cfg.server
+    with launch_for_run(srv_cfg.url or None, srv_cfg.protocol, srv_cfg.model,
+                        model_repository=repo) as srv:
         # A second Ctrl-C exits at once (os._exit): the server must go down with us then too.
         stop = cleanup.register(lambda: srv.stop(timeout_s=2))
         try:
-            yield cfg.replace(url=srv.url(cfg.protocol))
+            yield cfg.replace(url=srv.url(cfg.server.protocol))
         finally:
             cleanup.unregister(stop)
 
 
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
-    check_export_path(cfg.profile_export_file)  # refused before any load, as perf_analyzer does
-    if cfg.baseline and not os.path.isfile(cfg.baseline):
-        raise OptionError(f"--baseline: {cfg.baseline} does not exist")
+    check_export_path(cfg.output.profile_export_file)  # refused before any load, as perf_analyzer does
+    if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
+        raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
     with _maybe_server(cfg) as effective:
-        return uvloop_policy.run(_main(effective))  # uvloop when installed
+        return uvloop_policy.run(_main(effective), cfg.transport.event_loop)
 
 
 def _write(cfg: RunConfig, run: RunResult) -> None:
-    if cfg.filename and run.points:
-        write_csv(run, cfg.filename, verbose=cfg.verbose_csv)
+    if cfg.output.filename and run.points:
+        write_csv(run, cfg.output.filename, verbose=cfg.output.verbose_csv)
 
 
 async def _main(cfg: RunConfig) -> int:
@@ -99,16 +97,13 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
         print(console.table_text(run))
     _write(cfg, run)
     code = EXIT_OK
-    if cfg.profile_export_file:
+    if cfg.output.profile_export_file:
         try:
-            write_export(run, cfg.profile_export_file)
+            write_export(run, cfg.output.profile_export_file)
         except PerfAnalyzerError as exc:
             print(f"error: {exc}", file=sys.stderr)
             code = EXIT_GENERIC
-    for hook in OUTPUT_HOOKS:
-        result = hook(cfg, run)
-        if result:
-            code = code or result
+    code = code or _gate(cfg, run)
     if run.failure:
         print(f"error: {run.failure}", file=sys.stderr)
         return EXIT_GENERIC
@@ -119,4 +114,13 @@ def _finish(cfg: RunConfig, run: RunResult) -> int:
     return code
 
 
-__all__: list[Any] = ["OUTPUT_HOOKS", "run_profile"]
+def _gate(cfg: RunConfig, run: RunResult) -> int:
+    """``--baseline``: the gate's exit code (1 regression, 2 cannot compare), else 0."""
+    if not cfg.output.baseline:
+        return EXIT_OK
+    from ..gate.hook import baseline_hook
+
+    return baseline_hook(cfg, run) or EXIT_OK
+
+
+__all__ = ["run_profile"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 
 _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import click
 
-from ..client.errors import EXIT_GENERIC, EXIT_OK, EXIT_OPTION, OptionError, PerfAnalyzerError
+from ..errors import EXIT_GENERIC, EXIT_OK, EXIT_OPTION, OptionError, PerfAnalyzerError
 
 DEFAULT_HTTP_PORT = 8000
 DEFAULT_GRPC_PORT = 8001

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from ..errors import (
+    ClientError,
+    ConnectError,
+    OptionError,
+    PerfAnalyzerError,
+    ProtocolError,
+    RequestCancelled,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+)
 from .base import (
     ClientOptions,
     InferenceClient,
@@ -13,17 +24,6 @@ from .base import (
     ShmRef,
     TlsOptions,
     basic_auth,
-)
-from .errors import (
-    ClientError,
-    ConnectError,
-    OptionError,
-    PerfAnalyzerError,
-    ProtocolError,
-    RequestCancelled,
-    RequestTimeout,
-    ServerError,
-    TransportError,
 )
 
 

@@ -25,6 +25,11 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from .._proto import grpc_service_pb2 as pb
+from ..errors import (
+    ClientError,
+    OptionError,
+    grpc_status_error,
+)
 from . import tensors
 from .base import (
     STAT_KEYS,
@@ -34,11 +39,6 @@ from .base import (
     ParamValue,
     ShmRef,
     TlsOptions,
-)
-from .errors import (
-    ClientError,
-    OptionError,
-    grpc_status_error,
 )
 
 _INT64 = frozenset({

@@ -9,8 +9,8 @@ Return conventions shared by both transports:
 * metadata, config, repository index and shared-memory status are plain JSON-shaped ``dict``/``list``
   values, keyed by the protocol's field names, with integers as ``int`` (never strings);
 * statistics are :class:`ModelStatistics` values;
-* server errors raise :class:`~perfanalyzer.client.errors.ServerError`, transport failures a
-  :class:`~perfanalyzer.client.errors.TransportError` subclass.
+* server errors raise :class:`~perfanalyzer.errors.ServerError`, transport failures a
+  :class:`~perfanalyzer.errors.TransportError` subclass.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import RequestTimeout, TransportError
 from . import tensors
-from .errors import RequestTimeout, TransportError
 
 ParamValue = bool | int | float | str
 
@@ -235,6 +235,8 @@ class ClientOptions:
     keepalive_timeout_ms: int = 20000
     #: HTTP only: send tensors with the binary extension (False: plain JSON tensors).
     binary_tensors: bool = True
+    #: gRPC only: the send path, ``lean`` (own HTTP/2 connections) or ``grpcio`` (grpc.aio).
+    grpc_transport: str = "lean"
 
 
 class InferenceClient(abc.ABC):
@@ -244,6 +246,11 @@ class InferenceClient(abc.ABC):
 
     def __init__(self, options: ClientOptions) -> None:
         self.options = options
+
+    @property
+    def transport(self) -> str:
+        """The send path in use (recorded in the run's provenance), e.g. ``http1``, ``grpc-lean``."""
+        return self.protocol
 
     async def __aenter__(self) -> InferenceClient:
         return self
@@ -345,7 +352,7 @@ class InferenceClient(abc.ABC):
 
     def stream(self) -> InferStream:
         """Open a bidirectional stream (gRPC only) for decoupled models."""
-        from .errors import OptionError
+        from ..errors import OptionError
 
         raise OptionError(f"streaming needs the gRPC protocol (-i grpc), not {self.protocol}")
 

@@ -12,8 +12,8 @@ the server cannot be reached (refused, TLS handshake failure) or the time runs o
 Hot-path transport: :meth:`GrpcClient.send` goes through :class:`~.h2.LeanChannel` (its own
 HTTP/2 connections, ``options.connections`` of them, a fraction of grpc.aio's CPU per call)
 unless TLS, compression, keepalive or extra channel arguments are asked for or
-``PERFANALYZER_GRPC_TRANSPORT=grpcio`` is set. Everything else (control calls, ``infer``,
-streams) uses grpc.aio.
+``options.grpc_transport`` is ``grpcio`` (``--grpc-transport grpcio``). Everything else (control
+calls, ``infer``, streams) uses grpc.aio.
 
 Errors are translated at this boundary: UNAVAILABLE from the transport -> ConnectError,
 DEADLINE_EXCEEDED -> RequestTimeout, CANCELLED -> RequestCancelled, any other status ->
@@ -36,6 +36,12 @@ import grpc
 import grpc.aio
 
 from .._proto import grpc_service_pb2 as pb
+from ..errors import (
+    ClientError,
+    ConnectError,
+    OptionError,
+    ServerError,
+)
 from . import _convert
 from ._convert import (
     COMPRESSION,
@@ -55,14 +61,10 @@ from .base import (
     ModelStatistics,
     stats_from_json,
 )
-from .errors import (
-    ClientError,
-    ConnectError,
-    OptionError,
-    ServerError,
-)
-from .h2 import TRANSPORT_ENV as TRANSPORT_ENV  # re-exported: the switch of the send transport
-from .h2 import LeanChannel, channel_for
+from .h2 import LeanChannel
+
+#: ``--grpc-transport`` values (ClientOptions.grpc_transport).
+GRPC_TRANSPORTS = ("lean", "grpcio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +101,23 @@ class GrpcClient(InferenceClient):
         self._lean = self._lean_channel()
 
     def _lean_channel(self) -> LeanChannel | None:
-        """The lean hot-path channel, or None where grpc.aio must carry ``send`` too."""
-        hook = None if self.options.auth is None else (lambda: self._metadata() or ())
-        return channel_for(self.options, self.target, SERVICE + "ModelInfer",
-                           self._static_metadata, hook)
+        """The lean hot-path channel, or None where grpc.aio carries ``send`` too:
+        ``grpc_transport="grpcio"``, or TLS, compression, keepalive or channel arguments."""
+        o = self.options
+        if o.grpc_transport not in GRPC_TRANSPORTS:
+            raise OptionError(f"--grpc-transport: expected lean or grpcio, got {o.grpc_transport!r}")
+        if (o.grpc_transport != "lean" or o.tls.enabled or o.compression != "none"
+                or o.keepalive_time_ms > 0 or o.channel_args):
+            return None
+        hook = None if o.auth is None else (lambda: self._metadata() or ())
+        return LeanChannel(self.target, SERVICE + "ModelInfer", metadata=self._static_metadata,
+                           metadata_hook=hook, connections=max(1, o.connections),
+                           connect_timeout_s=o.connect_timeout_s,
+                           request_timeout_s=o.request_timeout_s)
+
+    @property
+    def transport(self) -> str:
+        return "grpc-lean" if self._lean is not None else "grpcio"
 
     # -- channels -------------------------------------------------------------------------------
     def _open_channels(self) -> None:

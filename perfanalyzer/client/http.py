@@ -33,6 +33,10 @@ from urllib.parse import quote
 
 from yarl import URL
 
+from ..errors import (
+    OptionError,
+    ProtocolError,
+)
 from .base import (
     ClientOptions,
     InferenceClient,
@@ -41,10 +45,6 @@ from .base import (
     ModelStatistics,
     TlsOptions,
     stats_from_json,
-)
-from .errors import (
-    OptionError,
-    ProtocolError,
 )
 from .http1 import Http1Pool, wire_request
 from .http1_wire import server_error

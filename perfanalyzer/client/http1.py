@@ -34,7 +34,7 @@ import contextlib
 import socket
 import ssl as ssl_module
 
-from .errors import ConnectError, ProtocolError, RequestTimeout
+from ..errors import ConnectError, ProtocolError, RequestTimeout
 from .http1_wire import Response, field, header_value, server_error, wire_request
 from .http1_wire import decompress as decode_body
 

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from .errors import ProtocolError, ServerError
+from ..errors import ProtocolError, ServerError
 
 
 class Response(NamedTuple):

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import OptionError, ProtocolError
 from . import tensors
 from .base import InferRequest, InferResult, InputTensor, RequestedOutput, ShmRef
-from .errors import OptionError, ProtocolError
 
 #: The binary tensor extension's header: byte length of the JSON part of a body.
 HEADER_LENGTH = "Inference-Header-Content-Length"

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .errors import OptionError
+from ..errors import OptionError
 
 #: KServe datatype -> numpy dtype (little-endian). BYTES is object; BF16 travels as uint16 bits.
 NUMPY_DTYPES: dict[str, np.dtype] = {

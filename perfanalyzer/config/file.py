@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .errors import CompareError
+from ..errors import CompareError
 
 DEFAULT_SPECS = ("throughput:-5%", "p99:+10%")
 

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..errors import EXIT_CANNOT_COMPARE, EXIT_OK, EXIT_REGRESSION, CompareError
 from .checks import Check, bind_checks, relative_change
-from .errors import EXIT_CANNOT_COMPARE, EXIT_PASS, EXIT_REGRESSION, CompareError
 from .inputs import PointData, Side
 from .provenance import provenance_notes, provenance_warnings, unstable_warnings
 from .stats import change_interval
@@ -126,7 +126,7 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        return {"pass": EXIT_PASS, "regression": EXIT_REGRESSION,
+        return {"pass": EXIT_OK, "regression": EXIT_REGRESSION,
                 "error": EXIT_CANNOT_COMPARE}[self.status]
 
 

@@ -1,7 +1,7 @@
 """``perfanalyzer --baseline BASELINE ...``: profile, then gate the run against the baseline.
 
-:func:`baseline_hook` is one of ``perfanalyzer.cli.profile_main.OUTPUT_HOOKS``; :func:`register` adds
-it (``perfanalyzer.cli.compare_cmd`` calls it on import, which the CLI always does). It compares the
+:func:`baseline_hook` is called by the profile command (``perfanalyzer.cli.profile_main``) when
+``--baseline`` is given. It compares the
 run in memory (its windows included, so significance is judged against a JSON baseline) with the
 default checks (throughput −5 %, p99 +10 %), prints the comparison, appends the markdown summary to
 ``$GITHUB_STEP_SUMMARY`` when that variable names a file (GitHub Actions), and returns 1 on a
@@ -15,9 +15,9 @@ import sys
 from typing import TextIO
 
 from ..config import RunConfig
+from ..errors import CompareError
 from ..measure.result import RunResult
 from .compare import Comparison, compare
-from .errors import CompareError
 from .inputs import load_side, side_from_run
 from .render import console_text, markdown_text
 
@@ -34,10 +34,10 @@ def gate_run(run: RunResult, baseline_path: str) -> Comparison:
 
 def baseline_hook(cfg: RunConfig, run: RunResult, out: TextIO | None = None) -> int | None:
     """Exit code 1 (regression) or 2 (cannot compare); None when there is nothing to gate."""
-    if not cfg.baseline or not run.points:
+    if not cfg.output.baseline or not run.points:
         return None
     out = out or sys.stdout
-    result = gate_run(run, cfg.baseline)
+    result = gate_run(run, cfg.output.baseline)
     out.write("\n" + console_text(result))
     out.flush()
     if result.error:
@@ -53,12 +53,4 @@ def baseline_hook(cfg: RunConfig, run: RunResult, out: TextIO | None = None) -> 
     return result.exit_code or None
 
 
-def register() -> None:
-    """Add :func:`baseline_hook` to the profile's output hooks (once)."""
-    from ..cli.profile_main import OUTPUT_HOOKS
-
-    if baseline_hook not in OUTPUT_HOOKS:
-        OUTPUT_HOOKS.append(baseline_hook)
-
-
-__all__ = ["baseline_hook", "gate_run", "register"]
+__all__ = ["baseline_hook", "gate_run"]

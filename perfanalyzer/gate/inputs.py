@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import CompareError
 from ..measure.combine import merged_windows
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..report.csv import CsvLayout
-from .errors import CompareError
 
 LEVEL_NAMES = ("Concurrency", "Request Rate")
 SERVER_COLUMNS = {

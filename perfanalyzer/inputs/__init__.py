@@ -9,9 +9,10 @@ Typical use, once before any load is sent::
 
 from __future__ import annotations
 
+from ..config.parse import parse_shape
 from .data import InputData, Step, load_input_data
 from .model import ModelIO, TensorSpec, format_shape, model_io
-from .options import DataOptions, check_options, parse_shape
+from .options import DataOptions, check_options
 
 __all__ = [
     "DataOptions",

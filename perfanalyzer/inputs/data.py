@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..client.base import InputTensor
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .directory import read_directory
 from .generate import generate_step
 from .json_file import read_json_file

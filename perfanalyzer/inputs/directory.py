@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..client import tensors
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .model import ModelIO, TensorSpec, format_shape
 from .options import dynamic_shape_error
 from .samples import (

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..client import tensors
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .model import ModelIO, TensorSpec
 from .options import DataOptions, dynamic_shape_error
 from .samples import RawStep, Sample

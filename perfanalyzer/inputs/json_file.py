@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .model import ModelIO, TensorSpec
 from .options import dynamic_shape_error, fit_shape, not_an_input
 from .samples import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client import tensors
-from ..client.errors import OptionError
+from ..errors import OptionError
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,17 @@ def _datatype(text: str, tensor: str, model: str) -> str:
     if datatype not in tensors.NUMPY_DTYPES:
         raise OptionError(f"model {model!r}: tensor {tensor!r} has unsupported datatype {text!r}")
     return datatype
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelTraits:
+    """Model facts that change what is reported."""
+
+    name: str
+    version: str = ""
+    decoupled: bool = False
+    sequence: bool = False
+    ensemble: bool = False
+    cache_enabled: bool = False
+    composing: tuple[str, ...] = ()
+    max_batch_size: int = 0

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..client.errors import OptionError
+from ..config.defaults import DEFAULT_BATCH_SIZE, DEFAULT_SEED, DEFAULT_STRING_LENGTH
+from ..errors import OptionError
 from .model import ModelIO, TensorSpec, format_shape
 
-DEFAULT_BATCH_SIZE = 1
-DEFAULT_STRING_LENGTH = 128
-DEFAULT_SEED = 0
 #: ``--input-data`` words that pick generated data rather than a file or directory.
 RANDOM = "random"
 ZERO = "zero"
@@ -43,23 +41,6 @@ class DataOptions:
     @property
     def zero(self) -> bool:
         return ZERO in self.input_data
-
-
-def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
-    """Parse one ``--shape`` value, ``name:d1,d2,...`` (the name may itself contain ``:``).
-
-    Raises OptionError naming the flag for a missing name, a non-integer or a dim <= 0.
-    """
-    name, sep, dims_text = text.rpartition(":")
-    if not sep or not name or not dims_text.strip():
-        raise OptionError(f"--shape {text}: expected name:d1,d2,...")
-    try:
-        dims = tuple(int(d) for d in dims_text.split(","))
-    except ValueError:
-        raise OptionError(f"--shape {text}: dims must be integers") from None
-    if any(d <= 0 for d in dims):
-        raise OptionError(f"--shape {text}: every dim must be > 0")
-    return name, dims
 
 
 def check_options(io: ModelIO, options: DataOptions) -> dict[str, tuple[int, ...]]:

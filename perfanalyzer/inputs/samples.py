@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..client import tensors
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .model import TensorSpec, format_shape
 
 #: Datatypes whose JSON values are floats (BF16 travels as uint16 bits but is written as floats).

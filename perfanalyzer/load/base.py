@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..measure.records import RecordBuffer
+from ..records import RecordBuffer
 
 #: How long stop() waits for in-flight requests before cancelling them.
 DEFAULT_DRAIN_TIMEOUT_S = 30.0
@@ -15,6 +15,10 @@ class LoadManager(Protocol):
 
     ``sent`` counts requests handed to the client so far and ``late`` those sent more than 1 ms behind
     their schedule (always 0 for closed loops). ``in_flight`` is the number of outstanding requests.
+
+    Managers subclass this protocol explicitly, so the optional parts have their no-op defaults:
+    :meth:`sync` (records reach the buffer at once) and :meth:`extra_cpu_ns` (no CPU outside this
+    process). The worker-process load overrides both.
     """
 
     buffer: RecordBuffer
@@ -29,3 +33,11 @@ class LoadManager(Protocol):
 
     async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
         """Stop sending; wait up to ``drain_timeout_s`` for in-flight requests, then cancel them."""
+
+    async def sync(self, t_ns: int) -> None:
+        """Return once every request completed at or before ``t_ns`` is in :attr:`buffer`."""
+        return None
+
+    def extra_cpu_ns(self) -> int:
+        """CPU time (ns) the load used outside this process (worker processes), 0 if none."""
+        return 0

@@ -1,8 +1,10 @@
-"""Closed loop: keep exactly N requests outstanding.
+"""The closed loop (concurrency mode): keep exactly N requests outstanding.
 
 Each of N worker coroutines sends a prepared request, waits for its answer, records it and sends the
 next; payloads are taken round-robin from the pre-built list. Changing N starts or retires workers
-without disturbing the others (a retiring worker finishes its in-flight request first).
+without disturbing the others (a retiring worker finishes its in-flight request first). Each worker
+has its own sender (a streaming worker its own stream); with sequences each worker drives one
+sequence at a time and ends it before it retires.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..client.base import InferenceClient
-from ..client.errors import ClientError
-from ..measure.records import RecordBuffer
-from .base import DEFAULT_DRAIN_TIMEOUT_S
+from ..errors import ClientError
+from ..records import RecordBuffer
+from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
+from .request_rate import Job, Sender, SenderFactory, record_send
+
+if TYPE_CHECKING:
+    from .sequences import SequenceSource
 
 
-class WorkerPool:
+class WorkerPool(LoadManager):
     """``level`` worker coroutines, each keeping one request in flight. Subclasses implement
     ``_worker(stop)``, which loops until ``stop[0]`` is set and records every request it sends."""
 
@@ -68,25 +73,36 @@ class WorkerPool:
                 await t
 
 
-class ConcurrencyManager(WorkerPool):
-    """Keeps ``level`` requests in flight through ``client.send``."""
+class ClosedLoopManager(WorkerPool):
+    """Keeps ``level`` requests in flight, one per worker, through ``new_sender()`` senders; with
+    ``sequences`` each worker drives one sequence at a time, else payloads go round-robin."""
 
-    def __init__(self, client: InferenceClient, payloads: Sequence[Any],
-                 buffer: RecordBuffer | None = None) -> None:
-        if not payloads:
+    def __init__(self, new_sender: SenderFactory, buffer: RecordBuffer, *,
+                 payloads: Sequence[Any] = (), sequences: SequenceSource | None = None) -> None:
+        if sequences is None and not payloads:
             raise ValueError("no payloads")
         super().__init__()
-        self.client = client
-        self.payloads = list(payloads)
-        self.buffer = buffer if buffer is not None else RecordBuffer()
+        self.buffer = buffer
+        self._new_sender = new_sender
+        self._payloads = list(payloads)
+        self._seqs = sequences
 
     async def _worker(self, stop: list[bool]) -> None:
+        send, close = await self._new_sender()
+        try:
+            if self._seqs is None:
+                await self._plain(send, stop)
+            else:
+                await self._sequences(self._seqs, send, stop)
+        finally:
+            await close()
+
+    async def _plain(self, send: Sender, stop: list[bool]) -> None:
         # Hot path: locals only, one clock read before and after, one record write.
-        send = self.client.send
-        payloads = self.payloads
+        payloads = self._payloads
         n = len(payloads)
         buf = self.buffer
-        add = buf.add
+        add, add_full = buf.add, buf.add_full
         clock = time.perf_counter_ns
         while not stop[0]:
             i = self._next
@@ -95,10 +111,36 @@ class ConcurrencyManager(WorkerPool):
             self._in_flight += 1
             t0 = clock()
             try:
-                await send(payloads[i % n])
-                add(t0, t0, clock())
-            except ClientError as exc:
-                add(t0, t0, clock(), buf.error_code(str(exc)))
+                result = await send(payloads[i % n])
+                if result is None:
+                    add(t0, t0, clock())
+                else:  # a stream: first and last response, response count
+                    add_full(t0, t0, result[0], result[1], 0, result[2], 0)
+            except ClientError as exc:  # recorded as record_send does: no response
+                done = clock()
+                add_full(t0, t0, done, done, buf.error_code(str(exc)), 0, 0)
                 await asyncio.sleep(0)  # a failing server must not starve the event loop
             finally:
                 self._in_flight -= 1
+
+    async def _sequences(self, source: SequenceSource, send: Sender, stop: list[bool]) -> None:
+        while not stop[0]:
+            sid = await source.ids.acquire()
+            try:
+                if stop[0]:  # retired while waiting for an id: start nothing
+                    break
+                seq = source.new(sid)
+                while not seq.ended:
+                    if not await self._one(send, source.next_step(seq, force_end=stop[0])):
+                        await asyncio.sleep(0)
+            finally:
+                source.ids.release(sid)
+
+    async def _one(self, send: Sender, job: Job) -> bool:
+        self.sent += 1
+        self._in_flight += 1
+        try:
+            t0 = time.perf_counter_ns()
+            return await record_send(self.buffer, send, job, t0, t0)
+        finally:
+            self._in_flight -= 1

@@ -1,131 +1,81 @@
-"""Picks the load manager for a run and checks the load flags against the model before any load.
-
-:func:`build_load` is registered in :data:`perfanalyzer.profile.run.LOAD_FACTORIES`; it returns
-None for the plain closed loop (concurrency mode, no sequences, no streaming), which the default
-:class:`~perfanalyzer.load.concurrency.ConcurrencyManager` serves.
-
-===================  =========================================  ====================================
-mode                 model without sequences                    sequence model
-===================  =========================================  ====================================
-concurrency          default (streaming: ClosedLoopManager)     ClosedLoopManager, one seq/worker
-request rate         RequestRateManager over RoundRobin         RequestRateManager over
-custom intervals     (same, interval schedule)                  SequenceSlots (--num-of-sequences)
-===================  =========================================  ====================================
-
-With ``--streaming`` every sender is a gRPC stream (one per worker, one shared in rate modes).
-"""
+"""The load flags as the load managers need them (schedules, sequence options), and their checks
+against the model before any load. :mod:`.build` picks the manager."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..client.base import InferenceClient
-from ..client.errors import OptionError
 from ..config import LoadMode, RunConfig
-from ..config.options import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
-from ..measure.records import RecordBuffer
-from .base import LoadManager
-from .request_rate import JobSource, RequestRateManager, RoundRobin, unary_sender
+from ..config.defaults import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
+from ..errors import OptionError
 from .schedule import Schedule, constant, intervals, poisson, read_intervals_file
-from .sequences import ClosedLoopManager, SequenceOptions, SequenceSlots, SequenceSource
-from .streaming import stream_sender, streaming_requests
+from .sequences import SequenceOptions
 
 if TYPE_CHECKING:
     from ..inputs import ModelIO
-    from ..profile.setup import ModelSetup
 
 
 def sequence_options(cfg: RunConfig) -> SequenceOptions:
-    start, end = cfg.sequence_id_range
-    return SequenceOptions(length=cfg.sequence_length, variation_pct=cfg.sequence_length_variation,
-                           length_given=cfg.sequence_length_given, id_start=start, id_end=end,
-                           serial=cfg.serial_sequences, seed=cfg.seed)
+    start, end = cfg.load.sequence_id_range
+    return SequenceOptions(length=cfg.load.sequence_length, variation_pct=cfg.load.sequence_length_variation,
+                           length_given=cfg.load.sequence_length_given, id_start=start, id_end=end,
+                           serial=cfg.load.serial_sequences, seed=cfg.inputs.seed)
 
 
 def schedule_for(cfg: RunConfig) -> Callable[[float], Schedule]:
     """level → the schedule of that load point (custom intervals ignore the level)."""
-    if cfg.mode is LoadMode.CUSTOM_INTERVALS:
-        fixed = intervals(read_intervals_file(str(cfg.request_intervals)))
+    if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:
+        fixed = intervals(read_intervals_file(str(cfg.load.request_intervals)))
         return lambda _level: fixed
-    if cfg.request_distribution == "poisson":
-        return lambda level: poisson(level, cfg.seed)
+    if cfg.load.request_distribution == "poisson":
+        return lambda level: poisson(level, cfg.inputs.seed)
     return constant
 
 
 def custom_rate(cfg: RunConfig) -> float:
     """The level reported for ``--request-intervals``: N·1e9/Σintervals (perf_analyzer's)."""
-    return intervals(read_intervals_file(str(cfg.request_intervals))).rate
+    return intervals(read_intervals_file(str(cfg.load.request_intervals))).rate
 
 
 def live_sequences(cfg: RunConfig) -> int:
     """How many sequences are live at once: the top concurrency, or --num-of-sequences."""
-    if cfg.mode is LoadMode.CONCURRENCY:
-        start, end, _ = cfg.concurrency_range
+    if cfg.load.mode is LoadMode.CONCURRENCY:
+        start, end, _ = cfg.load.concurrency_range
         return int(max(start, end))
-    return cfg.num_of_sequences
+    return cfg.load.num_of_sequences
 
 
 def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
     """One-line OptionErrors for load flags that cannot work with this model (before any load)."""
-    if cfg.max_threads < 0:
-        raise OptionError(f"--max-threads must be >= 0, got {cfg.max_threads}")
-    if cfg.mode is LoadMode.CUSTOM_INTERVALS:
-        read_intervals_file(str(cfg.request_intervals))
-    elif cfg.mode is LoadMode.REQUEST_RATE:
-        constant(cfg.request_rate_range[0])  # OptionError for a rate <= 0
-    if cfg.num_of_sequences < 1:
-        raise OptionError(f"--num-of-sequences must be >= 1, got {cfg.num_of_sequences}")
+    if cfg.load.max_threads < 0:
+        raise OptionError(f"--max-threads must be >= 0, got {cfg.load.max_threads}")
+    if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:
+        read_intervals_file(str(cfg.load.request_intervals))
+    elif cfg.load.mode is LoadMode.REQUEST_RATE:
+        constant(cfg.load.request_rate_range[0])  # OptionError for a rate <= 0
+    if cfg.load.num_of_sequences < 1:
+        raise OptionError(f"--num-of-sequences must be >= 1, got {cfg.load.num_of_sequences}")
     if not io.is_sequence:
         given = [flag for flag, on in (
-            ("--sequence-length", cfg.sequence_length_given),
+            ("--sequence-length", cfg.load.sequence_length_given),
             ("--sequence-length-variation",
-             cfg.sequence_length_variation != DEFAULT_SEQUENCE_LENGTH_VARIATION),
-            ("--sequence-id-range", tuple(cfg.sequence_id_range) != (1, 0)),
-            ("--num-of-sequences", cfg.num_of_sequences != DEFAULT_NUM_OF_SEQUENCES),
-            ("--serial-sequences", cfg.serial_sequences)) if on]
+             cfg.load.sequence_length_variation != DEFAULT_SEQUENCE_LENGTH_VARIATION),
+            ("--sequence-id-range", tuple(cfg.load.sequence_id_range) != (1, 0)),
+            ("--num-of-sequences", cfg.load.num_of_sequences != DEFAULT_NUM_OF_SEQUENCES),
+            ("--serial-sequences", cfg.load.serial_sequences)) if on]
         if given:
-            raise OptionError(f"{given[0]}: model '{cfg.model}' has no sequence batching; "
+            raise OptionError(f"{given[0]}: model '{cfg.server.model}' has no sequence batching; "
                               "sequence flags need a stateful model")
         return
-    if cfg.batch_size > 1:
-        raise OptionError(f"-b: model '{cfg.model}' is a sequence model; its requests cannot be "
-                          f"batched (got -b {cfg.batch_size})")
-    if cfg.mode is LoadMode.CONCURRENCY and cfg.concurrency_range[1] == 0:
+    if cfg.inputs.batch_size > 1:
+        raise OptionError(f"-b: model '{cfg.server.model}' is a sequence model; its requests cannot be "
+                          f"batched (got -b {cfg.inputs.batch_size})")
+    if cfg.load.mode is LoadMode.CONCURRENCY and cfg.load.concurrency_range[1] == 0:
         raise OptionError("--concurrency-range: end 0 (no limit) does not work with a sequence "
                           "model: every concurrent sequence needs its own id")
     sequence_options(cfg).check(live_sequences(cfg))
 
 
-def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
-               payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager | None:
-    """The manager for ``cfg`` (see the module table), or None for the default closed loop."""
-    sequence, streaming = setup.io.is_sequence, cfg.streaming
-    if cfg.mode is LoadMode.CONCURRENCY and not (sequence or streaming):
-        return None
-    new_sender = stream_sender(client) if streaming else unary_sender(client)
-    source: SequenceSource | None = None
-    if sequence or streaming:
-        from ..profile.setup import requests_for
-
-        requests = setup.requests or requests_for(cfg, setup)
-        if streaming:
-            requests = streaming_requests(requests)
-            payloads = [client.prepare(r) for s in requests for r in s]
-        if sequence:
-            source = SequenceSource(client.prepare, requests, sequence_options(cfg),
-                                    user_data=setup.data.user_data)
-    if cfg.mode is LoadMode.CONCURRENCY:
-        return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=source)
-    jobs: JobSource
-    if source is not None:
-        slots = SequenceSlots(source, cfg.num_of_sequences)
-        jobs, finish = slots, slots.finish
-    else:
-        jobs, finish = RoundRobin(payloads), None
-    return RequestRateManager(new_sender, buffer, schedule_for(cfg), jobs,
-                              max_in_flight=cfg.max_threads, finish=finish)
-
-
-__all__ = ["build_load", "check_load_options", "custom_rate", "live_sequences", "schedule_for",
+__all__ = ["check_load_options", "custom_rate", "live_sequences", "schedule_for",
            "sequence_options"]

@@ -22,10 +22,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..client.base import InferenceClient
-from ..client.errors import ClientError
-from ..measure.metrics import LATE_SEND_NS
-from ..measure.records import RecordBuffer
-from .base import DEFAULT_DRAIN_TIMEOUT_S
+from ..errors import ClientError
+from ..records import LATE_SEND_NS, RecordBuffer
+from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
 from .schedule import Schedule
 
 #: The event loop's selector waits in whole milliseconds (rounded up), so a sleep wakes up to 1 ms
@@ -126,7 +125,7 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
     return True
 
 
-class RequestRateManager:
+class RequestRateManager(LoadManager):
     """Sends jobs from ``source`` at the times of ``schedule_for(level)``.
 
     ``max_in_flight`` > 0 caps the requests in flight (``--max-threads``). ``start_ns`` is the

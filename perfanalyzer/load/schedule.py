@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from perfanalyzer.client.errors import OptionError
+from ..errors import OptionError
 
 __all__ = [
     "MIN_RATE",

@@ -10,10 +10,10 @@ stream's length for user data without a length) and the prepared request of each
 request per send measured ~14 µs over gRPC and ~25-36 µs over HTTP on the 2-core box; released ids
 are reused first, which keeps the cache's key space to about the number of live sequences).
 
-:class:`ClosedLoopManager` is the concurrency mode for sequences and streaming: N workers, each
-sending one request at a time; with sequences each worker drives one sequence at a time (at most one
-request in flight per sequence, as perf_analyzer). A worker that retires (lower level, stop) ends its
-sequence with an early ``sequence_end`` request instead of abandoning it on the server.
+:class:`~perfanalyzer.load.concurrency.ClosedLoopManager` drives sequences in concurrency mode: each
+worker drives one sequence at a time (at most one request in flight per sequence, as perf_analyzer).
+A worker that retires (lower level, stop) ends its sequence with an early ``sequence_end`` request
+instead of abandoning it on the server.
 
 The rate-mode counterpart is :class:`SequenceSlots` (``--num-of-sequences`` live sequences, requests
 assigned round-robin), used by :class:`~perfanalyzer.load.request_rate.RequestRateManager`.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,10 +31,9 @@ from typing import Any
 import numpy as np
 
 from ..client.base import InferRequest
-from ..client.errors import OptionError
-from ..measure.records import RecordBuffer
-from .concurrency import WorkerPool
-from .request_rate import Job, RequestRateManager, Sender, SenderFactory, record_send
+from ..config.defaults import DEFAULT_SEQUENCE_LENGTH, DEFAULT_SEQUENCE_LENGTH_VARIATION
+from ..errors import OptionError
+from .request_rate import Job, RequestRateManager
 
 #: Prepared payloads kept per (stream, step, id, start, end); the cache is dropped when it grows past.
 PAYLOAD_CACHE_MAX = 8192
@@ -46,8 +44,8 @@ ID_FLAG = "--sequence-id-range"
 class SequenceOptions:
     """How sequences are made (the ``--sequence-*`` flags)."""
 
-    length: int = 20
-    variation_pct: float = 20.0
+    length: int = DEFAULT_SEQUENCE_LENGTH
+    variation_pct: float = DEFAULT_SEQUENCE_LENGTH_VARIATION
     length_given: bool = False
     id_start: int = 1
     id_end: int = 0  # 0 = unbounded
@@ -240,60 +238,3 @@ class SequenceSlots:
     def unfinished(self) -> list[Seq]:
         """Sequences that started but whose end request was never handed out."""
         return [s for s in self._slots if s is not None and s.started and not s.ended]
-
-
-class ClosedLoopManager(WorkerPool):
-    """Keeps ``level`` requests in flight, one per worker; each worker has its own sender (so a
-    streaming worker has its own stream) and, with sequences, drives one sequence at a time.
-    A worker that retires ends its sequence first."""
-
-    def __init__(self, new_sender: SenderFactory, buffer: RecordBuffer, *,
-                 payloads: Sequence[Any] = (), sequences: SequenceSource | None = None) -> None:
-        if sequences is None and not payloads:
-            raise ValueError("no payloads")
-        super().__init__()
-        self.buffer = buffer
-        self._new_sender = new_sender
-        self._payloads = list(payloads)
-        self._seqs = sequences
-
-    async def _worker(self, stop: list[bool]) -> None:
-        send, close = await self._new_sender()
-        try:
-            if self._seqs is None:
-                await self._plain(send, stop)
-            else:
-                await self._sequences(self._seqs, send, stop)
-        finally:
-            await close()
-
-    async def _plain(self, send: Sender, stop: list[bool]) -> None:
-        payloads = self._payloads
-        n = len(payloads)
-        while not stop[0]:
-            i = self._next
-            self._next = i + 1
-            if not await self._one(send, Job(payloads[i % n])):
-                await asyncio.sleep(0)  # a failing server must not starve the event loop
-
-    async def _sequences(self, source: SequenceSource, send: Sender, stop: list[bool]) -> None:
-        while not stop[0]:
-            sid = await source.ids.acquire()
-            try:
-                if stop[0]:  # retired while waiting for an id: start nothing
-                    break
-                seq = source.new(sid)
-                while not seq.ended:
-                    if not await self._one(send, source.next_step(seq, force_end=stop[0])):
-                        await asyncio.sleep(0)
-            finally:
-                source.ids.release(sid)
-
-    async def _one(self, send: Sender, job: Job) -> bool:
-        self.sent += 1
-        self._in_flight += 1
-        try:
-            t0 = time.perf_counter_ns()
-            return await record_send(self.buffer, send, job, t0, t0)
-        finally:
-            self._in_flight -= 1

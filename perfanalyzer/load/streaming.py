@@ -30,7 +30,7 @@ from typing import Any
 
 from .._proto import grpc_service_pb2 as pb
 from ..client.base import InferenceClient, InferRequest, InferStream
-from ..client.errors import ClientError, ServerError, TransportError
+from ..errors import ClientError, ServerError, TransportError
 from .request_rate import Sender, SenderFactory
 
 #: Request parameter asking Triton for an empty response flagged final after the last real one.

@@ -13,88 +13,18 @@ import contextlib
 import os
 import signal
 import time
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from ..config import LoadMode, RunConfig
-from ..measure.records import RecordBuffer
-
-if TYPE_CHECKING:
-    from ..client.base import InferenceClient
-    from .schedule import Schedule
+from ..client import create_client
+from ..client.options import client_options
+from ..records import RecordBuffer
+from .base import LoadManager
+from .build import local_load
+from .share import FOREVER, Share, WorkerSpec
 
 #: Workers ship their records at least this often (keeps count windows and warm-up moving).
 PUSH_INTERVAL_S = 0.02
-#: Watermark of a worker's last shipment: nothing more will come.
-FOREVER = 1 << 62
-
-
-def split(total: int, parts: int) -> list[int]:
-    """``total`` spread over ``parts`` as evenly as possible, larger shares first."""
-    base, extra = divmod(max(0, int(total)), parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
-@dataclass(frozen=True)
-class WorkerSpec:
-    """What every worker gets once, at start."""
-
-    cfg: RunConfig
-    payloads: list[Any]
-    workers: int
-
-
-class Strided:
-    """Worker ``index`` of ``step``: requests index, index+step, ... of ``base``, with offsets
-    moved so that offset 0 of ``base`` falls on ``t0_ns`` (the manager's own start is read from
-    ``manager.start_ns`` when the first offsets are asked, right after it is set)."""
-
-    def __init__(self, base: Schedule, index: int, step: int, t0_ns: int, manager: Any) -> None:
-        self.base, self.index, self.step, self.t0_ns, self.manager = base, index, step, t0_ns, manager
-        self._shift: int | None = None
-
-    @property
-    def rate(self) -> float:
-        return self.base.rate / self.step
-
-    def offsets(self, start: int, count: int) -> np.ndarray:
-        if self._shift is None:
-            self._shift = self.t0_ns - int(self.manager.start_ns)
-        if count <= 0:
-            return np.zeros(0, dtype=np.int64)
-        first = self.index + start * self.step
-        full = self.base.offsets(first, (count - 1) * self.step + 1)
-        return full[:: self.step] + np.int64(self._shift)
-
-
-def _build_manager(spec: WorkerSpec, index: int, client: InferenceClient,
-                   buffer: RecordBuffer) -> tuple[Any, list[int]]:
-    """The worker's load manager; the list holds the rate schedule's t0 (set at apply)."""
-    cfg = spec.cfg
-    if cfg.mode is LoadMode.CONCURRENCY:
-        from .concurrency import ConcurrencyManager
-
-        return ConcurrencyManager(client, spec.payloads, buffer), [0]
-    from . import factory
-    from .request_rate import RequestRateManager, RoundRobin, unary_sender
-
-    base_for = factory.schedule_for(cfg)
-    t0 = [0]
-    holder: list[Any] = []
-
-    def schedule_for(level: float) -> Schedule:
-        return Strided(base_for(level), index, spec.workers, t0[0], holder[0])
-
-    cap = split(cfg.max_threads, spec.workers)[index] if cfg.max_threads > 0 else 0
-    manager = RequestRateManager(unary_sender(client), buffer, schedule_for,
-                                 RoundRobin(spec.payloads), max_in_flight=max(cap, 0))
-    holder.append(manager)
-    return manager, t0
-
-
 class _WorkerSide:
     """Runs in the worker process: obeys the parent's commands, ships records."""
 
@@ -103,7 +33,7 @@ class _WorkerSide:
         self.buffer = RecordBuffer()
         self.known_errors = 1
         self.done = asyncio.get_running_loop().create_future()
-        self.load: Any = None
+        self.load: LoadManager | None = None
         self.t0: list[int] = [0]
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -117,10 +47,9 @@ class _WorkerSide:
         errors = buf.errors[self.known_errors:]
         self.known_errors += len(errors)
         load = self.load
-        self.conn.send(("records", reply, watermark, records, tuple(errors),
-                        getattr(load, "sent", 0), getattr(load, "late", 0),
-                        getattr(load, "in_flight", 0) if load is not None else 0,
-                        time.process_time_ns()))
+        sent, late, in_flight = (load.sent, load.late, load.in_flight) if load else (0, 0, 0)
+        self.conn.send(("records", reply, watermark, records, tuple(errors), sent, late,
+                        in_flight, time.process_time_ns()))
 
     def on_readable(self) -> None:
         try:
@@ -136,6 +65,7 @@ class _WorkerSide:
             self.push(reply=msg[1])
         elif kind == "apply":
             self.t0[0] = msg[2]
+            assert self.load is not None
             self._spawn(self.load.apply(msg[1]))
         elif kind == "stop":
             self._spawn(self.stop(msg[1]))
@@ -155,6 +85,7 @@ class _WorkerSide:
                 self.done.set_result(None)
 
     async def stop(self, drain_timeout_s: float) -> None:
+        assert self.load is not None
         await self.load.stop(drain_timeout_s)
         self.push(final=True)
         self.conn.send(("stopped",))
@@ -170,15 +101,13 @@ class _WorkerSide:
 
 
 async def _worker(conn: Connection, spec: WorkerSpec, index: int) -> None:
-    from ..client import create_client
-    from ..profile.setup import client_options
-
     side = _WorkerSide(conn, spec, index)
-    client = create_client(spec.cfg.protocol, client_options(spec.cfg))
+    client = create_client(spec.cfg.server.protocol, client_options(spec.cfg))
     loop = asyncio.get_running_loop()
     pusher: asyncio.Task[None] | None = None
     try:
-        side.load, side.t0 = _build_manager(spec, index, client, side.buffer)
+        share = Share(index=index, workers=spec.workers, t0=side.t0)
+        side.load = local_load(spec.cfg, client, spec.payloads, side.buffer, share=share)
         conn.send(("ready", os.getpid()))
         loop.add_reader(conn.fileno(), side.on_readable)
         pusher = loop.create_task(side.pusher())
@@ -200,7 +129,7 @@ def worker_main(conn: Connection, spec: WorkerSpec, index: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        run(_worker(conn, spec, index))
+        run(_worker(conn, spec, index), spec.cfg.transport.event_loop)
     finally:
         conn.close()
 

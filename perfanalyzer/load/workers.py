@@ -50,16 +50,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..client.errors import OptionError, PerfAnalyzerError
 from ..config import LoadMode, RunConfig
-from ..measure.records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
-from .base import DEFAULT_DRAIN_TIMEOUT_S
-from .worker_proc import FOREVER, WorkerSpec, split
+from ..errors import OptionError, PerfAnalyzerError
+from ..records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
+from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
+from .share import FOREVER, WorkerSpec, split
 
 if TYPE_CHECKING:
-    from ..client.base import InferenceClient
-    from ..profile.setup import ModelSetup
-    from .base import LoadManager
+    from ..inputs.setup import ModelSetup
 
 #: Requests/s one worker process is trusted to send in automatic mode (about half a core).
 AUTO_RATE_PER_WORKER = 8000.0
@@ -78,39 +76,23 @@ class WorkerFailed(PerfAnalyzerError):
 
 def worker_count(cfg: RunConfig) -> int:
     """Worker processes for ``cfg``: ``--workers`` if > 0, else the automatic rule (module doc)."""
-    if cfg.workers < 0:
-        raise OptionError(f"--workers must be >= 0, got {cfg.workers}")
-    if cfg.workers > 0:
-        return cfg.workers
-    if cfg.mode is not LoadMode.REQUEST_RATE or cfg.streaming:
+    if cfg.load.workers < 0:
+        raise OptionError(f"--workers must be >= 0, got {cfg.load.workers}")
+    if cfg.load.workers > 0:
+        return cfg.load.workers
+    if cfg.load.mode is not LoadMode.REQUEST_RATE or cfg.load.streaming:
         return 1
-    top = max(cfg.request_rate_range[0], cfg.request_rate_range[1])
+    top = max(cfg.load.request_rate_range[0], cfg.load.request_rate_range[1])
     return max(1, min(os.cpu_count() or 1, math.ceil(top / AUTO_RATE_PER_WORKER)))
 
 
 def unsupported(cfg: RunConfig, setup: ModelSetup) -> str | None:
     """Why this run cannot be spread over processes, or None."""
-    if cfg.streaming:
+    if cfg.load.streaming:
         return "--streaming runs in one process"
     if setup.io.is_sequence:
-        return f"model '{cfg.model}' is a sequence model (its sequences run in one process)"
+        return f"model '{cfg.server.model}' is a sequence model (its sequences run in one process)"
     return None
-
-
-def build_workers(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
-                  payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager | None:
-    """Load factory (first in ``LOAD_FACTORIES``): a :class:`WorkerLoad` when more than one
-    worker is asked (or automatically needed), else None (the one-process managers)."""
-    n = worker_count(cfg)
-    if n <= 1:
-        return None
-    reason = unsupported(cfg, setup)
-    if reason is not None:
-        if cfg.workers > 1:
-            raise OptionError(f"--workers {cfg.workers}: {reason}; use --workers 1")
-        return None
-    return WorkerLoad(cfg, payloads, buffer, n)
-
 
 
 class _Child:
@@ -151,14 +133,14 @@ def start_worker(index: int) -> tuple[subprocess.Popen[bytes], Connection]:
     return proc, Connection(ours.detach())
 
 
-class WorkerLoad:
+class WorkerLoad(LoadManager):
     """A :class:`~perfanalyzer.load.base.LoadManager` whose load runs in ``workers`` processes
-    (see the module docstring). Besides the protocol it offers :meth:`sync` (called by the
-    Measurer at each window edge) and :meth:`extra_cpu_ns` (the workers' CPU)."""
+    (see the module docstring). It overrides the protocol's :meth:`sync` (called by the Measurer
+    at each window edge) and :meth:`extra_cpu_ns` (the workers' CPU)."""
 
     def __init__(self, cfg: RunConfig, payloads: Sequence[Any], buffer: RecordBuffer,
                  workers: int) -> None:
-        from ..profile import cleanup
+        from .. import cleanup
 
         self.buffer = buffer
         self.sent = 0
@@ -192,7 +174,7 @@ class WorkerLoad:
         if not self._started:
             await self._start()
         self._check()
-        if self.cfg.mode is LoadMode.CONCURRENCY:
+        if self.cfg.load.mode is LoadMode.CONCURRENCY:
             shares: list[float] = [float(s) for s in split(int(level), self.workers)]
         else:
             from .factory import schedule_for
@@ -205,7 +187,7 @@ class WorkerLoad:
 
     async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
         """Stop every worker (each drains its requests), merge every record, end the processes."""
-        from ..profile import cleanup
+        from .. import cleanup
 
         try:
             if self._started:

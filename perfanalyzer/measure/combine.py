@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from types import SimpleNamespace
-from typing import cast
 
 import numpy as np
 
-from ..load.base import LoadManager
+from ..records import RecordBuffer
 from .metrics import summarize
-from .records import RecordBuffer
 from .result import RunResult
 from .stabilizer import Verdict
 from .window import PointResult, Window, merge
@@ -47,7 +44,6 @@ def combine_runs(runs: Sequence[RunResult]) -> RunResult:
     for run in runs:
         levels += [p.level for p in run.points if p.level not in levels]
     buf = RecordBuffer(max(1, sum(_count(r) for r in runs)))
-    load = cast(LoadManager, SimpleNamespace(buffer=buf))
     pooled = RunResult(mode=first.mode, model=first.model, batch_size=first.batch_size,
                        percentile=first.percentile, server_stats=all(r.server_stats for r in runs),
                        server_stats_reason=first.server_stats_reason, buffer=buf,
@@ -58,7 +54,7 @@ def combine_runs(runs: Sequence[RunResult]) -> RunResult:
                        replicates=list(runs))
     for level in levels:
         pairs = [(r, p) for r in runs for p in r.points if p.level == level]
-        pooled.points.append(_pool(level, pairs, buf, load))
+        pooled.points.append(_pool(level, pairs, buf))
     return pooled
 
 
@@ -66,8 +62,8 @@ def _count(run: RunResult) -> int:
     return sum(w.hi - w.lo for p in run.points for w in merged_windows(p))
 
 
-def _pool(level: float, pairs: list[tuple[RunResult, PointResult]], buf: RecordBuffer,
-          load: LoadManager) -> PointResult:
+def _pool(level: float, pairs: list[tuple[RunResult, PointResult]],
+          buf: RecordBuffer) -> PointResult:
     windows: list[Window] = []
     cursor: int | None = None
     for run, point in pairs:
@@ -95,7 +91,7 @@ def _pool(level: float, pairs: list[tuple[RunResult, PointResult]], buf: RecordB
                       latency_spread=max(v.latency_spread for v in verdicts),
                       over_threshold=any(v.over_threshold for v in verdicts))
     return PointResult(level=level, windows=tuple(windows), verdict=verdict,
-                       merged=merge(windows, load),
+                       merged=merge(windows, buf),
                        interrupted=any(p.interrupted for _, p in pairs))
 
 

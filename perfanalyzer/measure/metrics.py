@@ -9,16 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..client.base import STAT_KEYS, ModelStatistics, StatDuration
+from ..records import RecordSlice
 from .percentile import percentile_index
-from .records import RecordSlice
 
 REPORT_PERCENTILES = (50, 90, 95, 99)
 #: A window is flagged client-saturated when the client used this share of one core or more.
 CLIENT_SATURATION_CPU = 0.90
 #: ... or when the event loop woke up this late (ns) at least once.
 CLIENT_SATURATION_LAG_NS = 20_000_000
-#: A send more than this late (ns) behind its schedule counts as late (perf_analyzer's 1 ms).
-LATE_SEND_NS = 1_000_000
 
 
 def nearest_rank(sorted_ns: np.ndarray, p: float) -> int:

@@ -5,22 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .records import RecordBuffer
+from ..inputs.model import ModelTraits
+from ..records import RecordBuffer
 from .window import PointResult
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelTraits:
-    """Model facts that change what is reported."""
-
-    name: str
-    version: str = ""
-    decoupled: bool = False
-    sequence: bool = False
-    ensemble: bool = False
-    cache_enabled: bool = False
-    composing: tuple[str, ...] = ()
-    max_batch_size: int = 0
 
 
 @dataclass(kw_only=True)

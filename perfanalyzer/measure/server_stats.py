@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client.base import STAT_KEYS, InferenceClient, ModelStatistics, StatDuration
-from ..client.errors import ClientError
+from ..errors import ClientError
 from .metrics import ServerDelta
 
 Snapshot = dict[str, ModelStatistics]

@@ -28,8 +28,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from perfanalyzer.client.errors import OptionError
 from perfanalyzer.measure.percentile import merge_percentile
+
+from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT_STABILITY_WINDOWS
+from ..errors import OptionError
 
 __all__ = [
     "NO_REQUESTS_MESSAGE",
@@ -43,9 +45,6 @@ __all__ = [
     "merge_percentile",
 ]
 
-DEFAULT_STABILITY_PCT = 10.0
-DEFAULT_MAX_TRIALS = 10
-DEFAULT_WINDOW_COUNT = 3
 #: adaptive_scale never lengthens the next window by more than this factor.
 MAX_SCALE = 2.0
 
@@ -80,7 +79,7 @@ class Criteria:
     max_trials: int = DEFAULT_MAX_TRIALS
     latency_threshold_ns: int = 0
     async_mode: bool = True
-    window_count: int = DEFAULT_WINDOW_COUNT
+    window_count: int = DEFAULT_STABILITY_WINDOWS
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.stability_pct) and self.stability_pct >= 0):

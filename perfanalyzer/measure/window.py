@@ -12,8 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..client.errors import ClientError, PerfAnalyzerError
+from ..config import RunConfig
+from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
+from ..errors import ClientError, PerfAnalyzerError
 from ..load.base import LoadManager
+from ..records import RecordBuffer
 from .metrics import ClientLoad, ServerDelta, Summary, stabilizing_latency, summarize
 from .server_stats import ServerStatsReader, Snapshot
 from .stabilizer import Criteria, Verdict, WindowFigures, adaptive_scale, judge
@@ -35,8 +38,8 @@ class WindowPlan:
     """How windows are cut and judged."""
 
     count_windows: bool = False
-    interval_s: float = 5.0
-    request_count: int = 50
+    interval_s: float = DEFAULT_MEASUREMENT_INTERVAL_MS / 1000.0
+    request_count: int = DEFAULT_MEASUREMENT_REQUEST_COUNT
     criteria: Criteria = field(default_factory=Criteria)
     percentile: int = -1
     adaptive: bool = False
@@ -44,6 +47,21 @@ class WindowPlan:
     batch_size: int = 1
     warmup_requests: int = 0
     cores: float = 1.0
+
+
+def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
+    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks)."""
+    m = cfg.measurement
+    return WindowPlan(
+        count_windows=m.count_windows,
+        interval_s=m.measurement_interval_ms / 1000.0,
+        request_count=m.request_count or m.measurement_request_count,
+        criteria=Criteria(stability_pct=m.stability_percentage, max_trials=m.max_trials,
+                          window_count=m.stability_windows,
+                          latency_threshold_ns=m.latency_threshold_ns,
+                          async_mode=cfg.load.async_mode),
+        percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
+        batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,26 +125,21 @@ class Measurer:
 
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
-                 extra_cpu_ns: object | None = None,
                  on_window: Callable[[float, Window, Verdict], None] | None = None) -> None:
         self.load = load
         self.stats = stats
         self.plan = plan
         self.stop_event = stop_event or asyncio.Event()
         self.probe = LagProbe()
-        self._extra_cpu = extra_cpu_ns  # callable returning worker processes' CPU ns, if any
-        # Load spread over processes (load.workers): records reach the buffer late; sync(t)
-        # returns once every request completed at or before t is in it.
-        self._sync_records = getattr(load, "sync", None)
         self.on_window = on_window
 
     def _cpu_ns(self) -> int:
-        extra = self._extra_cpu() if callable(self._extra_cpu) else 0
-        return time.process_time_ns() + int(extra)
+        return time.process_time_ns() + self.load.extra_cpu_ns()
 
     async def _sync(self, t_ns: int) -> None:
-        if self._sync_records is not None:
-            await self._sync_records(t_ns)
+        # Load spread over processes: records reach the buffer late; sync(t) returns once every
+        # request completed at or before t is in it (a no-op for one-process loads).
+        await self.load.sync(t_ns)
 
     async def warmup(self) -> None:
         """Wait until the warm-up requests have completed; they belong to no window."""
@@ -193,7 +206,7 @@ class Measurer:
             start, lo, snap = end, hi, snap1
             cpu0, sent0, late0 = cpu1, sent1, late1
         return PointResult(level=level, windows=tuple(windows), verdict=verdict,
-                           merged=merge(windows[-plan.criteria.window_count:], self.load),
+                           merged=merge(windows[-plan.criteria.window_count:], self.load.buffer),
                            interrupted=interrupted)
 
     async def _snapshot(self) -> Snapshot | None:
@@ -231,7 +244,7 @@ class Measurer:
         return self.stop_event.is_set()
 
 
-def merge(windows: list[Window], load: LoadManager) -> Summary:
+def merge(windows: list[Window], buffer: RecordBuffer) -> Summary:
     """Merge contiguous windows: counts summed, latency samples pooled, server counters summed."""
     first, last = windows[0].summary, windows[-1].summary
     server: ServerDelta | None = None
@@ -241,7 +254,7 @@ def merge(windows: list[Window], load: LoadManager) -> Summary:
         server = s.server if server is None else (server + s.server if s.server else server)
         client = client + s.client
     pcts = tuple(p for p in first.latency.percentiles if p not in (50, 90, 95, 99))
-    return summarize(load.buffer.view(windows[0].lo, windows[-1].hi), start_ns=first.start_ns,
+    return summarize(buffer.view(windows[0].lo, windows[-1].hi), start_ns=first.start_ns,
                      end_ns=last.end_ns, batch_size=first.batch_size, server=server,
                      client=client, percentiles=pcts,
                      sent=sum(w.summary.sent for w in windows),

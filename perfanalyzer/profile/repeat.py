@@ -27,7 +27,7 @@ async def profile_runs(cfg: RunConfig, *, out: TextIO | None = None,
     """One run (``cfg.repeat`` 1) or the pooled run of ``cfg.repeat`` runs. Stops early (keeping
     what was measured) on Ctrl-C, a failure, or a run that measured nothing. ``on_point`` gets the
     pooled run of everything measured so far."""
-    n = getattr(cfg, "repeat", 1)
+    n = cfg.measurement.repeat
     if n <= 1:
         return await profile(cfg, out=out, stop_event=stop_event, on_point=on_point)
     out = out or sys.stdout

@@ -8,56 +8,34 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..client import InferenceClient
-from ..client.errors import PerfAnalyzerError
 from ..config import LoadMode, RunConfig
+from ..errors import PerfAnalyzerError
+from ..inputs.setup import requests_for
 from ..load import factory as load_factory
 from ..load import workers
-from ..load.base import LoadManager
-from ..load.concurrency import ConcurrencyManager
-from ..measure.records import RecordBuffer
+from ..load.build import build_load
 from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader, composing_models
-from ..measure.stabilizer import Criteria
-from ..measure.window import Measurer, PointResult, WindowPlan
+from ..measure.window import Measurer, PointResult, window_plan
+from ..records import RecordBuffer
 from ..report import console
-from .setup import ModelSetup, connect, prepare_model, requests_for
+from .setup import connect, prepare_model
 from .sweep import BinarySearch, Outcome, linear
-
-#: Hook for load modes beyond closed-loop concurrency (request rate, sequences, streaming):
-#: (cfg, client, setup, prepared payloads, buffer) -> LoadManager, or None to use the default.
-LoadFactory = Callable[[RunConfig, InferenceClient, ModelSetup, Sequence[Any], RecordBuffer],
-                       LoadManager | None]
-LOAD_FACTORIES: list[LoadFactory] = [workers.build_workers, load_factory.build_load]
-
-
-def window_plan(cfg: RunConfig) -> WindowPlan:
-    count = cfg.measurement_mode == "count_windows" or cfg.request_count > 0
-    return WindowPlan(
-        count_windows=count,
-        interval_s=cfg.measurement_interval_ms / 1000.0,
-        request_count=cfg.request_count or cfg.measurement_request_count,
-        criteria=Criteria(stability_pct=cfg.stability_percentage, max_trials=cfg.max_trials,
-                          window_count=cfg.stability_windows,
-                          latency_threshold_ns=cfg.latency_threshold_ns,
-                          async_mode=cfg.async_mode),
-        percentile=cfg.percentile, adaptive=cfg.adaptive, single_window=cfg.request_count > 0,
-        batch_size=cfg.batch_size, warmup_requests=cfg.warmup_request_count,
-        cores=workers.worker_count(cfg))
 
 
 def over_limit(point: PointResult, cfg: RunConfig) -> bool:
     """The point's latency (average, or pXX) reached -l."""
     if point.verdict.over_threshold:
         return True
-    if cfg.latency_threshold_ms <= 0:
+    if cfg.measurement.latency_threshold_ms <= 0:
         return False
-    lat = (point.merged.latency.p(cfg.percentile) if cfg.percentile > 0
+    lat = (point.merged.latency.p(cfg.measurement.percentile) if cfg.measurement.percentile > 0
            else point.merged.latency.avg_ns)
-    return lat >= cfg.latency_threshold_ns
+    return lat >= cfg.measurement.latency_threshold_ns
 
 
 def meets(point: PointResult, cfg: RunConfig) -> bool:
@@ -65,14 +43,20 @@ def meets(point: PointResult, cfg: RunConfig) -> bool:
     return point.stable and not over_limit(point, cfg)
 
 
-def provenance() -> dict[str, Any]:
-    from .. import __version__
-    from ..load.uvloop_policy import loop_name
+def provenance(client: InferenceClient | None = None) -> dict[str, Any]:
+    """Where and how the run was made. ``event_loop`` is the loop this run is on and
+    ``transport`` the client's send path (``http``, ``grpc-lean`` or ``grpcio``): both change
+    the client's cost, so ``compare`` warns when two runs differ in them."""
+    from ..load.uvloop_policy import running_loop_name
+    from ..version import __version__
 
-    return {"perfanalyzer": __version__, "python": platform.python_version(),
-            "event_loop": loop_name(),
-            "platform": platform.platform(), "machine": platform.machine(),
-            "hostname": platform.node(), "cpus": os.cpu_count()}
+    out = {"perfanalyzer": __version__, "python": platform.python_version(),
+           "event_loop": running_loop_name(),
+           "platform": platform.platform(), "machine": platform.machine(),
+           "hostname": platform.node(), "cpus": os.cpu_count()}
+    if client is not None:
+        out["transport"] = client.transport
+    return out
 
 
 async def _server_identity(client: InferenceClient) -> dict[str, Any]:
@@ -82,15 +66,6 @@ async def _server_identity(client: InferenceClient) -> dict[str, Any]:
     except PerfAnalyzerError:
         return {}
     return {"name": meta.get("name", ""), "version": meta.get("version", "")}
-
-
-def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
-               payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
-    for factory in LOAD_FACTORIES:
-        load = factory(cfg, client, setup, payloads, buffer)
-        if load is not None:
-            return load
-    return ConcurrencyManager(client, payloads, buffer)
 
 
 async def profile(cfg: RunConfig, *, out: TextIO | None = None,
@@ -107,17 +82,17 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             composing = tuple(await composing_models(client, setup.config))
             setup = dataclasses.replace(
                 setup, traits=dataclasses.replace(setup.traits, composing=composing))
-        stats = ServerStatsReader(client, cfg.model, cfg.model_version,
+        stats = ServerStatsReader(client, cfg.server.model, cfg.server.model_version,
                                   composing=setup.traits.composing)
         await stats.probe()
-        run = RunResult(mode=cfg.mode.value, model=setup.traits, batch_size=cfg.batch_size,
-                        percentile=cfg.percentile, server_stats=stats.available,
+        run = RunResult(mode=cfg.load.mode.value, model=setup.traits, batch_size=cfg.inputs.batch_size,
+                        percentile=cfg.measurement.percentile, server_stats=stats.available,
                         server_stats_reason=stats.reason, config=_config_dict(cfg),
-                        provenance={**provenance(), "server": await _server_identity(client)})
+                        provenance={**provenance(client), "server": await _server_identity(client)})
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         requests = requests_for(cfg, setup)
-        if cfg.shared_memory != "none":
+        if cfg.inputs.shared_memory != "none":
             from ..shm.plan import plan_shared_memory
 
             shm = await plan_shared_memory(client, cfg, setup, requests)
@@ -128,17 +103,16 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
         load = build_load(cfg, client, setup, payloads, buffer)
-        plan = window_plan(cfg)
+        plan = window_plan(cfg, cores=workers.worker_count(cfg))
         out.write(console.settings_text(
-            batch_size=cfg.batch_size, count_windows=plan.count_windows,
-            interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
-            async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
-            streaming=cfg.streaming) + "\n")
+            batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
+            interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
+            async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile, mode=cfg.load.mode.value,
+            streaming=cfg.load.streaming) + "\n")
         progress = console.Progress()
         measurer = Measurer(load, stats, plan, stop_event,
-                            extra_cpu_ns=getattr(load, "extra_cpu_ns", None),
                             on_window=lambda level, w, v: progress.update(
-                                console.progress_line(cfg.mode.value, level, w, v)))
+                                console.progress_line(cfg.load.mode.value, level, w, v)))
         try:
             await _sweep(cfg, run, measurer, out, stop_event, on_point, progress)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
@@ -156,12 +130,12 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
                  stop_event: asyncio.Event,
                  on_point: Callable[[RunResult, PointResult], None] | None,
                  progress: console.Progress) -> None:
-    integer = cfg.mode is LoadMode.CONCURRENCY
-    start, end, step = (cfg.concurrency_range if integer else cfg.request_rate_range)
-    if cfg.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
+    integer = cfg.load.mode is LoadMode.CONCURRENCY
+    start, end, step = (cfg.load.concurrency_range if integer else cfg.load.request_rate_range)
+    if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
         start = end = load_factory.custom_rate(cfg)
         step = 1.0
-    search = BinarySearch(start, end, step, integer=integer) if cfg.binary_search else None
+    search = BinarySearch(start, end, step, integer=integer) if cfg.load.binary_search else None
     levels = linear(start, end, step, integer=integer)
     last: Outcome | None = None
     while not stop_event.is_set():
@@ -171,7 +145,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         point = await measurer.measure(level)
         progress.clear()  # the live line, before the point's block
         run.points.append(point)
-        out.write(console.point_text(run, point, cfg.protocol))
+        out.write(console.point_text(run, point, cfg.server.protocol))
         out.flush()
         if on_point:
             on_point(run, point)
@@ -186,8 +160,4 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:
-    import dataclasses
-
-    d = dataclasses.asdict(cfg)
-    d["mode"] = cfg.mode.value
-    return d
+    return cfg.flat()

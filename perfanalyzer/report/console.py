@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT_STABILITY_WINDOWS
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
 from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
@@ -165,9 +166,10 @@ def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
 
 
 def run_criteria(run: RunResult) -> Criteria:
-    return Criteria(stability_pct=float(run.config.get("stability_percentage", 10.0)),
-                    max_trials=int(run.config.get("max_trials", 10)),
-                    window_count=int(run.config.get("stability_windows", 3)))
+    c = run.config
+    return Criteria(stability_pct=float(c.get("stability_percentage", DEFAULT_STABILITY_PCT)),
+                    max_trials=int(c.get("max_trials", DEFAULT_MAX_TRIALS)),
+                    window_count=int(c.get("stability_windows", DEFAULT_STABILITY_WINDOWS)))
 
 
 def table_text(run: RunResult) -> str:

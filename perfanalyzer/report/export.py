@@ -40,13 +40,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ..client.base import STAT_KEYS, ModelStatistics
-from ..client.errors import OptionError, PerfAnalyzerError
+from ..errors import OptionError, PerfAnalyzerError
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
-from ..measure.records import RecordBuffer
 from ..measure.result import RunResult
 from ..measure.window import PointResult
+from ..records import RecordBuffer
+from ..version import __version__
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("profile_export.schema.json")

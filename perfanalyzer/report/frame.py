@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
 from .csv import csv_text

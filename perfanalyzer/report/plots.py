@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .frame import RunFrames, read_csv, read_run
 
 PERCENTILE_STYLES: dict[int, tuple[Any, str]] = {50: ("-", "o"), 90: ("--", "s"), 99: (":", "^")}

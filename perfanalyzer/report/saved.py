@@ -14,21 +14,20 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from ..client.base import stats_from_json
-from ..client.errors import OptionError
-from ..config import LoadMode, RunConfig
-from ..load.base import LoadManager
+from ..config import RunConfig
+from ..config.build import from_flat
+from ..errors import OptionError
 from ..measure.combine import combine_runs
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
-from ..measure.records import RecordBuffer
 from ..measure.result import ModelTraits, RunResult
 from ..measure.stabilizer import Verdict
-from ..measure.window import PointResult, Window, merge
+from ..measure.window import PointResult, Window, merge, window_plan
+from ..records import RecordBuffer
 from .export import SCHEMA_VERSION
 
 _COLUMNS = ("intended", "sent", "first", "last", "status", "responses", "sequence")
@@ -126,10 +125,9 @@ class _Loader:
             interrupted=bool(ours.get("interrupted", False)), failure=str(ours.get("failure", "")),
         )
         run.buffer = self.buffer()
-        load = cast(LoadManager, SimpleNamespace(buffer=run.buffer))
         points = g(ours, "points", "perfanalyzer")
         for k, p in enumerate(points):
-            run.points.append(self.point(run, load, p, f"perfanalyzer.points[{k}]"))
+            run.points.append(self.point(run, p, f"perfanalyzer.points[{k}]"))
         return run
 
     def model(self) -> ModelTraits:
@@ -218,7 +216,7 @@ class _Loader:
                 return self.fail(f"{where}[{i}].response_timestamps", "empty")
         return self.fail(where, "malformed request")
 
-    def point(self, run: RunResult, load: LoadManager, p: Any, where: str) -> PointResult:
+    def point(self, run: RunResult, p: Any, where: str) -> PointResult:
         assert run.buffer is not None
         pcts = (run.percentile,) if run.percentile > 0 else ()
         windows: list[Window] = []
@@ -239,7 +237,7 @@ class _Loader:
             raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
         return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
                            verdict=self.verdict(self.get(p, "verdict", where), where),
-                           merged=merge(windows[first:first + count], load),
+                           merged=merge(windows[first:first + count], run.buffer),
                            interrupted=bool(p.get("interrupted", False)))
 
     def server(self, raw: Any, where: str) -> ServerDelta | None:
@@ -264,20 +262,13 @@ class _Loader:
 def saved_config(run: RunResult) -> RunConfig:
     """The run's :class:`RunConfig` rebuilt from the saved config (lists back to tuples, unknown keys
     from other versions dropped)."""
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    kw = {k: _tuples(v) for k, v in run.config.items() if k in names and k != "extra"}
-    kw["mode"] = LoadMode(kw.get("mode", run.mode))
-    kw.setdefault("model", run.model.name)
-    kw["headers"] = tuple(tuple(h) for h in kw.get("headers", ()))
-    kw["shapes"] = tuple((n, tuple(s)) for n, s in kw.get("shapes", ()))
-    return RunConfig(**kw)
+    return from_flat({"mode": run.mode, "model": run.model.name, **run.config})
 
 
 def console_text(run: RunResult, *, table: bool = True) -> str:
     """What the live run printed on stdout, rebuilt: the statistics note, the settings block,
     every point's block and the final table (same functions, same order as the live run).
     A ``--repeat N`` run: each run's text after its header, the across-runs figures, the table."""
-    from ..profile.run import window_plan
     from . import console
 
     if run.replicates:
@@ -294,18 +285,14 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")
     parts.append(console.settings_text(
-        batch_size=cfg.batch_size, count_windows=plan.count_windows,
-        interval_ms=cfg.measurement_interval_ms, request_count=plan.request_count,
-        async_mode=cfg.async_mode, percentile=cfg.percentile, mode=cfg.mode.value,
-        streaming=cfg.streaming) + "\n")
-    parts += [console.point_text(run, p, cfg.protocol) for p in run.points]
+        batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
+        interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
+        async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile, mode=cfg.load.mode.value,
+        streaming=cfg.load.streaming) + "\n")
+    parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
     if run.points and table:
         parts.append(console.table_text(run) + "\n")
     return "".join(parts)
-
-
-def _tuples(v: Any) -> Any:
-    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
 
 __all__ = ["SavedRunError", "console_text", "load_run", "read_json", "saved_config", "saved_part"]

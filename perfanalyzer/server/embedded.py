@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from ..client.errors import OptionError
+from ..errors import OptionError
 from .launcher import (
     LaunchedServer,
     ServerLaunchError,

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..client.errors import PerfAnalyzerError
+from ..errors import PerfAnalyzerError
 
 DEFAULT_READY_TIMEOUT_S = 120.0
 SHM_PREFIX = "pa_triton_"

@@ -4,7 +4,7 @@
 cuda-python is imported lazily, on first use, from ``cuda.bindings.runtime`` (cuda-python 12.6+ and
 13) or the older ``cuda.cudart``. Every runtime call returns ``(cudaError_t, *values)``; :func:`_call`
 turns a non-success status into :class:`CudaError`. A missing package or GPU raises
-:class:`CudaUnavailable`, an :class:`~perfanalyzer.client.errors.OptionError` (exit 3) with a
+:class:`CudaUnavailable`, an :class:`~perfanalyzer.errors.OptionError` (exit 3) with a
 one-line message.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..client.errors import OptionError, PerfAnalyzerError
+from ..errors import OptionError, PerfAnalyzerError
 
 if TYPE_CHECKING:
     from ..client.base import InferenceClient

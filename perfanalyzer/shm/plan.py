@@ -13,7 +13,7 @@ Given the built requests (per stream, per step), :func:`plan_shared_memory`:
   returns the requests rewritten to carry :class:`ShmRef` inputs and outputs.
 
 Release is guaranteed: the returned :class:`ShmPlan` is released by the caller (``await
-plan.release(client)``) and is also registered with :mod:`perfanalyzer.profile.cleanup`, whose
+plan.release(client)``) and is also registered with :mod:`perfanalyzer.cleanup`, whose
 synchronous path (second Ctrl-C) unregisters with a fresh client in a helper thread and unlinks.
 """
 
@@ -27,17 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import cleanup
 from ..client import tensors
 from ..client.base import InferRequest, InputTensor, ShmRef
-from ..client.errors import OptionError, PerfAnalyzerError, ServerError
-from ..profile import cleanup
+from ..errors import OptionError, PerfAnalyzerError, ServerError
 from .system import SystemRegion, is_stale, new_run_prefix, stale_segments, unlink_segment
 
 if TYPE_CHECKING:
     from ..client.base import InferenceClient
     from ..config import RunConfig
     from ..inputs import ModelIO
-    from ..profile.setup import ModelSetup
+    from ..inputs.setup import ModelSetup
 
 ALIGN = 64
 EXTENSIONS = {"system": "system_shared_memory", "cuda": "cuda_shared_memory"}
@@ -52,8 +52,8 @@ CUDA_DEVICE_ID = 0
 def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
     """Bytes of each output's region. An ``--output-shared-memory-size`` given explicitly (not
     the default) that is smaller than a fixed-shape output's batch-1 bytes is an OptionError."""
-    batch = cfg.batch_size if io.max_batch_size > 0 else 1
-    per_elem = cfg.output_shared_memory_size
+    batch = cfg.inputs.batch_size if io.max_batch_size > 0 else 1
+    per_elem = cfg.inputs.output_shared_memory_size
     sizes: dict[str, int] = {}
     for spec in io.outputs:
         item = tensors.ELEMENT_SIZE.get(spec.datatype)
@@ -61,7 +61,7 @@ def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
             sizes[spec.name] = per_elem * batch
             continue
         fixed = tensors.element_count(spec.shape) * item
-        if cfg.output_shared_memory_size_given and per_elem < fixed:
+        if cfg.inputs.output_shared_memory_size_given and per_elem < fixed:
             raise OptionError(
                 f"--output-shared-memory-size {per_elem}: output '{spec.name}' ({spec.datatype} "
                 f"{list(spec.shape)}) needs {fixed} bytes per batch element")
@@ -72,7 +72,7 @@ def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
 async def check_shared_memory(client: InferenceClient, cfg: RunConfig, io: ModelIO) -> None:
     """One-line OptionErrors before any load: cuda-python/GPU missing, the server lacks the
     shared-memory extension, an output size too small."""
-    kind = cfg.shared_memory
+    kind = cfg.inputs.shared_memory
     if kind == "none":
         return
     if kind == "cuda":
@@ -175,7 +175,7 @@ class ShmPlan:
                 region.destroy()
 
     def release_sync(self) -> None:
-        """For :mod:`perfanalyzer.profile.cleanup` (also from a signal handler inside the running
+        """For :mod:`perfanalyzer.cleanup` (also from a signal handler inside the running
         loop): unregister with a fresh client in a helper thread, wait a bounded time, unlink."""
         try:
             if self.pending:
@@ -234,13 +234,13 @@ async def plan_shared_memory(client: InferenceClient, cfg: RunConfig, setup: Mod
                              requests: Sequence[Sequence[InferRequest]]) -> ShmPlan:
     """Create, fill and register the regions; return the plan with the rewritten requests.
     On any failure, whatever was created is released before the error propagates."""
-    from ..profile.setup import client_options
+    from ..client.options import client_options
 
-    kind = cfg.shared_memory
+    kind = cfg.inputs.shared_memory
     await clean_stale(client, ("system", "cuda") if kind == "cuda" else ("system",))
     out_sizes = output_sizes(setup.io, cfg)
     layout = layout_inputs(requests)
-    plan = ShmPlan(kind=kind, prefix=new_run_prefix(), protocol=cfg.protocol,
+    plan = ShmPlan(kind=kind, prefix=new_run_prefix(), protocol=cfg.server.protocol,
                    client_options=client_options(cfg))
     cleanup.register(plan.release_sync)
     try:

@@ -22,14 +22,14 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from ..base import ClientOptions
-from ..errors import (
+from ...errors import (
     ClientError,
     ConnectError,
     OptionError,
     RequestTimeout,
     grpc_status_error,
 )
+from ..base import ClientOptions
 from . import frames as f
 from . import hpack
 from .connection import Connection, Refused

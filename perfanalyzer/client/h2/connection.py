@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote
 
-from ..errors import ConnectError, ProtocolError, RequestCancelled
+from ...errors import ConnectError, ProtocolError, RequestCancelled
 from . import frames as f
 from .hpack import HpackError
 from .streams import Refused, Streams, Summary

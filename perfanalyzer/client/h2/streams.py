@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ClientError, ConnectError, RequestCancelled
+from ...errors import ClientError, ConnectError, RequestCancelled
 from . import frames as f
 from .hpack import Decoder
 

@@ -1,13 +1,29 @@
-"""One exception tree for the whole tool.
+"""One exception tree and one set of exit codes for the whole tool (the bottom layer).
 
-Transport libraries (aiohttp, grpc.aio) raise their own exceptions; the client modules translate them
-here, at the boundary, with ``raise ... from exc``. Code above the client layer only ever sees these.
+Transport libraries (aiohttp, grpc.aio, the lean transports) raise their own exceptions; the client
+modules translate them here, at the boundary, with ``raise ... from exc``. Code above the client layer
+only ever sees these.
+
+Exit codes (perf_analyzer's, plus the gate's):
+
+====  ==========================================================================================
+0     ok (``compare``: no regression)
+1     ``compare`` / ``--baseline``: a regression (the gate's verdict; perf_analyzer has no 1)
+2     a load point never stabilized; ``compare``: the runs cannot be compared (no verdict)
+3     option error (bad flag, config key, shape, dtype or input file), found before any load
+99    any other error
+130   interrupted by Ctrl-C (what was measured is still written)
+====  ==========================================================================================
 """
 
 from __future__ import annotations
 
 EXIT_OK = 0
+#: The gate found a regression (``perfanalyzer compare``, ``--baseline``).
+EXIT_REGRESSION = 1
 EXIT_UNSTABLE = 2
+#: ``compare`` could not reach a verdict; the same code as an unstable point: "no clean answer".
+EXIT_CANNOT_COMPARE = 2
 EXIT_OPTION = 3
 EXIT_GENERIC = 99
 #: After Ctrl-C (what was measured is still written).
@@ -81,3 +97,14 @@ def grpc_status_error(code_name: str, message: str, target: str = "") -> ClientE
     if code_name == "CANCELLED":
         return RequestCancelled(f"gRPC call cancelled ({message})")
     return ServerError(code_name, message)
+
+
+class CompareError(PerfAnalyzerError):
+    """The runs cannot be compared: unreadable file, mismatched load points or modes, a bad
+    ``--fail-on`` spec or a checked metric missing from one side. One line, naming the file or spec.
+
+    Option errors of ``compare`` exit 2 too (not 3): a CI gate has three answers, pass, regression,
+    and "no verdict".
+    """
+
+    exit_code = EXIT_CANNOT_COMPARE

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: A send more than this late (ns) behind its schedule counts as late (perf_analyzer's 1 ms).
+LATE_SEND_NS = 1_000_000
+
 INITIAL_CAPACITY = 1 << 14
 
 COLUMNS: tuple[tuple[str, str], ...] = (

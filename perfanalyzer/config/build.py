@@ -1,0 +1,67 @@
+"""Raw flag values (click's keyword arguments, by parameter name) → a validated :class:`RunConfig`,
+following the option table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import OptionError
+from .option import entries
+from .table import GROUP_OF, GROUPS, LoadMode, RunConfig
+
+#: The flags that pick the load mode, in perf_analyzer's precedence.
+MODE_FLAGS = (("--concurrency-range", "concurrency_range", LoadMode.CONCURRENCY),
+              ("--request-rate-range", "request_rate_range", LoadMode.REQUEST_RATE),
+              ("--request-intervals", "request_intervals", LoadMode.CUSTOM_INTERVALS))
+
+
+def load_mode(raw: Mapping[str, Any]) -> LoadMode:
+    chosen = [(flag, mode) for flag, key, mode in MODE_FLAGS if raw.get(key)]
+    if len(chosen) > 1:
+        raise OptionError(f"Cannot use both {chosen[0][0]} and {chosen[1][0]} inference load modes")
+    return chosen[0][1] if chosen else LoadMode.CONCURRENCY
+
+
+def build(raw: Mapping[str, Any]) -> RunConfig:
+    """Build and validate the config (raises OptionError naming the flag). Parameters missing
+    from ``raw`` take their defaults."""
+    if not raw.get("model"):
+        raise OptionError("-m: a model name is required")
+    if raw.get("async_flag") and raw.get("sync"):
+        raise OptionError("-a/--async and --sync are mutually exclusive")
+    groups: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
+    groups["load"]["mode"] = load_mode(raw)
+    for entry in entries(RunConfig):
+        o, value = entry.option, raw.get(entry.param, entry.cli_default)
+        if value is None or (o.multiple and not value):
+            continue  # not given: the field's default
+        if o.given:
+            groups[entry.group][o.given] = True
+        if o.ignore_case and isinstance(value, str):
+            value = value.lower()
+        if o.parse is not None:
+            value = o.parse(value, o.long)
+        elif o.multiple:
+            value = tuple(value)
+        groups[entry.group][entry.name] = value
+    cfg = RunConfig(**{g: GROUPS[g](**kw) for g, kw in groups.items()})
+    return cfg.validate()
+
+
+def from_flat(flat: Mapping[str, Any]) -> RunConfig:
+    """A config from a flat mapping (a saved run's ``config``): lists back to tuples, keys this
+    version does not know dropped."""
+    kw = {k: _tuples(v) for k, v in flat.items() if k in GROUP_OF}
+    if "mode" in kw:
+        kw["mode"] = LoadMode(kw["mode"])
+    kw["headers"] = tuple(tuple(h) for h in kw.get("headers", ()))
+    kw["shapes"] = tuple((n, tuple(s)) for n, s in kw.get("shapes", ()))
+    return RunConfig.of(**kw)
+
+
+def _tuples(v: Any) -> Any:
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+__all__ = ["build", "from_flat", "load_mode"]

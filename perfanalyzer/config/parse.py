@@ -1,0 +1,104 @@
+"""Parsers of flag values that click's types do not cover: ranges, headers, shapes.
+
+Every ``START[:END[:STEP]]`` flag goes through :func:`split_numbers`; the range flags then apply
+their own defaults (perf_analyzer's). Errors are one-line :class:`OptionError`\\ s naming the flag.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from ..errors import OptionError
+
+N = TypeVar("N", int, float)
+
+
+def split_numbers(text: str, flag: str, kind: type[N], *, parts: int = 3,
+                  form: str = "start[:end[:step]]") -> list[N]:
+    """``"a:b:c"`` → numbers of ``kind`` (1 to ``parts`` of them, finite)."""
+    pieces = str(text).split(":")
+    if not 1 <= len(pieces) <= parts or any(p.strip() == "" for p in pieces):
+        raise OptionError(f"{flag}: expected {form}, got {text!r}")
+    try:
+        nums = [kind(p) for p in pieces]
+    except ValueError:
+        what = "integers" if kind is int else "numbers"
+        raise OptionError(f"{flag}: {text!r} must be {what} {form}") from None
+    if any(not math.isfinite(n) for n in nums):
+        raise OptionError(f"{flag}: {text!r} must be finite")
+    return nums
+
+
+def parse_range(text: str, flag: str, *, integer: bool) -> tuple[Any, Any, Any]:
+    """``start[:end[:step]]`` as perf_analyzer reads it: end defaults to start, step to 1; end 0
+    means "no limit" (with -l). Integers with ``integer``, else floats."""
+    kind: type[Any] = int if integer else float
+    nums = split_numbers(text, flag, kind)
+    pieces = str(text).split(":")
+    start = nums[0]
+    end = nums[1] if len(nums) > 1 else start
+    step = nums[2] if len(nums) > 2 else kind(1)
+    if (start < 1) if kind is int else (start <= 0):
+        raise OptionError(f"{flag}: start must be > 0, got {pieces[0]}")
+    if step <= 0:
+        raise OptionError(f"{flag}: step must be > 0, got {pieces[2]}")
+    if end != 0 and end < start:
+        raise OptionError(f"{flag}: end {pieces[1]} is below start {pieces[0]}")
+    return start, end, step
+
+
+def int_range(text: str | None, flag: str) -> tuple[int, int, int] | None:
+    return None if not text else parse_range(text, flag, integer=True)
+
+
+def float_range(text: str | None, flag: str) -> tuple[float, float, float] | None:
+    if not text:
+        return None
+    start, end, step = parse_range(text, flag, integer=False)
+    return float(start), float(end), float(step)
+
+
+def id_range(text: str | None, flag: str) -> tuple[int, int] | None:
+    """``START[:END]`` (END 0 or absent: no upper bound)."""
+    if not text:
+        return None
+    nums = split_numbers(text, flag, int, parts=2, form="START[:END]")
+    return nums[0], nums[1] if len(nums) > 1 else 0
+
+
+def header(text: str, flag: str = "-H") -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise OptionError(f"{flag}: expected 'Name:Value', got {text!r}")
+    return name.strip(), value.strip()
+
+
+def headers(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:
+    return tuple(header(v) for v in values)
+
+
+def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """Parse one ``--shape`` value, ``name:d1,d2,...`` (the name may itself contain ``:``).
+
+    Raises OptionError naming the flag for a missing name, a non-integer or a dim <= 0.
+    """
+    name, sep, dims_text = text.rpartition(":")
+    if not sep or not name or not dims_text.strip():
+        raise OptionError(f"--shape {text}: expected name:d1,d2,...")
+    try:
+        dims = tuple(int(d) for d in dims_text.split(","))
+    except ValueError:
+        raise OptionError(f"--shape {text}: dims must be integers") from None
+    if any(d <= 0 for d in dims):
+        raise OptionError(f"--shape {text}: every dim must be > 0")
+    return name, dims
+
+
+def shapes(values: Sequence[str], flag: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    return tuple(parse_shape(v) for v in values)
+
+
+__all__ = ["float_range", "header", "headers", "id_range", "int_range", "parse_range",
+           "parse_shape", "shapes", "split_numbers"]

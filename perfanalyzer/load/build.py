@@ -1,0 +1,100 @@
+"""The one place that decides which load manager a run gets (in this process or in workers).
+
+===================  =========================================  ====================================
+mode                 model without sequences                    sequence model
+===================  =========================================  ====================================
+concurrency          ClosedLoopManager over the payloads        ClosedLoopManager, one seq/worker
+request rate         RequestRateManager over RoundRobin         RequestRateManager over
+custom intervals     (same, interval schedule)                  SequenceSlots (--num-of-sequences)
+===================  =========================================  ====================================
+
+With ``--streaming`` every sender is a gRPC stream (one per worker, one shared in rate modes). With
+more than one worker (``--workers N``, or automatic in rate mode; :func:`.workers.worker_count`) the
+run gets a :class:`~.workers.WorkerLoad`, and each worker process builds its share with
+:func:`local_load` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..client.base import InferenceClient
+from ..config import LoadMode, RunConfig
+from ..errors import OptionError
+from ..inputs.setup import requests_for
+from ..records import RecordBuffer
+from .base import LoadManager
+from .concurrency import ClosedLoopManager
+from .factory import schedule_for, sequence_options
+from .request_rate import JobSource, RequestRateManager, RoundRobin, SenderFactory, unary_sender
+from .schedule import Schedule
+from .sequences import SequenceSlots, SequenceSource
+from .share import Share, Strided, split
+from .workers import WorkerLoad, unsupported, worker_count
+
+if TYPE_CHECKING:
+    from ..inputs.setup import ModelSetup
+
+
+def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
+               payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
+    """The load manager of a run: worker processes when more than one is asked (or needed),
+    else the one-process manager of the module table."""
+    n = worker_count(cfg)
+    if n > 1:
+        reason = unsupported(cfg, setup)
+        if reason is None:
+            return WorkerLoad(cfg, payloads, buffer, n)
+        if cfg.load.workers > 1:
+            raise OptionError(f"--workers {cfg.load.workers}: {reason}; use --workers 1")
+    sequences: SequenceSource | None = None
+    if setup.io.is_sequence or cfg.load.streaming:
+        requests = setup.requests or requests_for(cfg, setup)
+        if cfg.load.streaming:
+            from .streaming import streaming_requests  # gRPC streams: protobuf, only then
+
+            requests = streaming_requests(requests)
+            payloads = [client.prepare(r) for s in requests for r in s]
+        if setup.io.is_sequence:
+            sequences = SequenceSource(client.prepare, requests, sequence_options(cfg),
+                                       user_data=setup.data.user_data)
+    return local_load(cfg, client, payloads, buffer, sequences=sequences)
+
+
+def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
+               buffer: RecordBuffer, *, sequences: SequenceSource | None = None,
+               share: Share | None = None) -> LoadManager:
+    """The one-process manager (module table). ``share``: this process is one worker of several
+    (its part of the max-threads cap, its stride of the shared schedule)."""
+    new_sender: SenderFactory = unary_sender(client)
+    if cfg.load.streaming:
+        from .streaming import stream_sender
+
+        new_sender = stream_sender(client)
+    if cfg.load.mode is LoadMode.CONCURRENCY:
+        return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=sequences)
+    jobs: JobSource
+    finish = None
+    if sequences is not None:
+        slots = SequenceSlots(sequences, cfg.load.num_of_sequences)
+        jobs, finish = slots, slots.finish
+    else:
+        jobs = RoundRobin(payloads)
+    cap, schedules = cfg.load.max_threads, schedule_for(cfg)
+    holder: list[RequestRateManager] = []
+    if share is not None:
+        cap = split(cap, share.workers)[share.index] if cap > 0 else 0
+        base = schedules
+
+        def strided(level: float) -> Schedule:
+            return Strided(base(level), share.index, share.workers, share.t0[0], holder[0])
+
+        schedules = strided
+    manager = RequestRateManager(new_sender, buffer, schedules, jobs, max_in_flight=max(cap, 0),
+                                 finish=finish)
+    holder.append(manager)
+    return manager
+
+
+__all__ = ["build_load", "local_load"]

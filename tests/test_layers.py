@@ -1,0 +1,110 @@
+"""Folders depend one way: every import (lazy and TYPE_CHECKING ones included) goes to the same
+layer or a lower one, and no two folders import each other, directly or through others.
+
+Layers, bottom to top (DESIGN.md): the foundations (errors, cleanup stack, record type, config
+types, generated protobuf code), then client (and the local server launcher) → inputs / shm → load →
+measure → report → gate, with the profile conductor and cli on top.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "perfanalyzer"
+
+#: unit (a folder, or a module at the package root) → its layer.
+LAYERS: dict[str, int] = {
+    "version": 0, "errors": 0, "cleanup": 0, "records": 0, "config": 0, "_proto": 0,
+    "client": 1, "server": 1,
+    "inputs": 2, "shm": 2,
+    "load": 3,
+    "measure": 4,
+    "report": 5,
+    "gate": 6,
+    "profile": 7,
+    "cli": 8, "__main__": 8,
+    # the package's face: ``perfanalyzer.read_run`` etc. (PEP 562, loaded on first use)
+    "__init__": 9,
+}
+
+
+def _unit(parts: tuple[str, ...]) -> str:
+    """The folder (or root module) a dotted module path inside the package belongs to."""
+    return parts[0] if parts else "__init__"
+
+
+def _imports(path: Path) -> set[str]:
+    """Units of the package that ``path`` imports, anywhere in the file."""
+    rel = path.relative_to(PACKAGE).with_suffix("").parts
+    package = rel[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets: list[tuple[str, ...]] = []
+        if isinstance(node, ast.Import):
+            targets = [tuple(a.name.split(".")) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                mod = (*base, *(node.module.split(".") if node.module else ()))
+            elif node.module and node.module.split(".")[0] == "perfanalyzer":
+                mod = tuple(node.module.split(".")[1:])
+            else:
+                continue
+            # from . import x / from perfanalyzer import x: x is a module when its file exists
+            subs = [(*mod, a.name) for a in node.names
+                    if PACKAGE.joinpath(*mod, a.name).is_dir()
+                    or PACKAGE.joinpath(*mod, a.name + ".py").is_file()]
+            targets = [("perfanalyzer", *t) for t in (subs or [mod])]
+        for t in targets:
+            if t and t[0] == "perfanalyzer":
+                found.add(_unit(t[1:]))
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).with_suffix("").parts
+        if rel[0] == "_proto" or "models" in rel:
+            continue
+        unit = _unit(rel if len(rel) > 1 else (rel[0],))
+        graph.setdefault(unit, set()).update(_imports(path) - {unit})
+    return graph
+
+
+def test_every_unit_has_a_layer() -> None:
+    assert set(_graph()) <= set(LAYERS)
+
+
+def test_no_upward_import() -> None:
+    upward = sorted(f"{a} -> {b}" for a, deps in _graph().items() for b in deps
+                    if LAYERS.get(b, 99) > LAYERS[a])
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_no_folder_cycle() -> None:
+    graph = _graph()
+    cycles = []
+    for start in graph:
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    cycles.append(" -> ".join((*path, start)))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*path, nxt)))
+    assert not cycles, "folder cycles:\n" + "\n".join(sorted(cycles))
+
+
+#: The hard limit on a hand-written module's length (perfanalyzer/_proto is generated).
+MAX_MODULE_LINES = 450
+
+
+def test_no_hand_written_module_over_the_limit() -> None:
+    long = sorted(f"{p.relative_to(PACKAGE)}: {n} lines" for p in PACKAGE.rglob("*.py")
+                  if "_proto" not in p.parts
+                  and (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES)
+    assert not long, "modules over the limit:\n" + "\n".join(long)

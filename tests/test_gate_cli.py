@@ -13,8 +13,10 @@ import pytest
 from perfanalyzer.cli.main import main
 from perfanalyzer.config import RunConfig
 from perfanalyzer.gate.hook import baseline_hook
+from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.report.csv import csv_text
+from perfanalyzer.report.repeat import plain
 from tests.test_gate_synth import synthetic_run
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -79,11 +81,13 @@ def test_improvement_exits_0(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 
 def test_json_runs_judge_significance(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    base = _export(tmp_path / "b.json", synthetic_run(seed=1, window_sigma=0.05))
-    cur = _export(tmp_path / "c.json", synthetic_run(seed=2, window_sigma=0.05, slowdown=1.02))
+    reps = [combine_runs([synthetic_run(seed=s, window_sigma=0.05, slowdown=f) for s in seeds])
+            for seeds, f in (((1, 2, 3), 1.0), ((4, 5, 6), 1.02))]
+    base = _export(tmp_path / "b.json", reps[0])
+    cur = _export(tmp_path / "c.json", reps[1])
     code, out, _ = _cli(capsys, base, cur, "--all-metrics")
     assert code == 0
-    assert out.count("within noise") == 4 + 1 and "p=" in out and "CI [" in out
+    assert out.count("95% CI [") >= 4 and "(3v3 runs)" in out and "Method: Welch" in out
     assert "Avg latency" in out  # --all-metrics lists unchecked columns too
 
 
@@ -185,11 +189,12 @@ def test_baseline_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     summary = tmp_path / "step_summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    base = _export(tmp_path / "base.json", synthetic_run(seed=1))
+    base = _export(tmp_path / "base.json", combine_runs([synthetic_run(seed=s) for s in (1, 3)]))
     cfg = RunConfig.of(model="synthetic", baseline=str(base))
-    assert baseline_hook(cfg, synthetic_run(seed=2, slowdown=1.3)) == 1
+    current = combine_runs([synthetic_run(seed=s, slowdown=1.3) for s in (2, 4)])
+    assert baseline_hook(cfg, current) == 1
     out = capsys.readouterr().out
-    assert f"baseline {base} vs current this run" in out and "p=0.00016 (8v8 windows)" in out
+    assert f"baseline {base} vs current this run" in out and "(2v2 runs)" in out
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ perfanalyzer compare: regression")
     assert baseline_hook(cfg, synthetic_run(seed=2, slowdown=0.7)) is None  # improvement
@@ -225,10 +230,10 @@ def test_profile_export_compare_and_baseline_gate(triton: Any, tmp_path: Path) -
     doc = json.loads(js.read_text())
     assert r.returncode == gated.returncode == doc["exit_code"]
     assert doc["matched"] == [2.0, 4.0] and doc["warnings"] == []
-    assert all(row["windows"][0] >= 3 and row["windows"][1] >= 3 for row in doc["rows"])
+    assert all(row["runs"] == [1, 1] for row in doc["rows"])
     # The hook (run in memory) and compare (both from files) see the same figures.
     for row in doc["rows"]:
-        assert f"{row['current']:.6g}" in gated.stdout
+        assert plain(row["current"]) in gated.stdout
 
     same = _pa("compare", str(a), str(a), "--json", str(js))
     assert same.returncode == 0, same.stdout

@@ -43,25 +43,25 @@ class CompareCommand(click.Command):
 @click.option("--no-default-checks", is_flag=True,
               help="Do not add the defaults (throughput:-5%, p99:+10%) for unchecked columns.")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
-              help="Significance level of the Mann–Whitney test on window figures (JSON runs).")
+              help="1 − the confidence of the interval of a change across replicate runs "
+                   "(JSON runs made with --repeat N).")
 @click.option("--all-metrics", is_flag=True,
               help="Also list the change of every unchecked column.")
 @click.option("--markdown", "markdown_path", metavar="FILE", default=None,
               help="Write a markdown summary (e.g. \"$GITHUB_STEP_SUMMARY\"); overwrites FILE.")
 @click.option("--json", "json_path", metavar="FILE", default=None,
               help="Write the verdict as JSON.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the bootstrap confidence intervals.")
 def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_checks: bool,
-            alpha: float, all_metrics: bool, markdown_path: str | None, json_path: str | None,
-            seed: int) -> None:
+            alpha: float, all_metrics: bool, markdown_path: str | None,
+            json_path: str | None) -> None:
     """Compare a run with a baseline and fail on a real regression.
 
     BASELINE and CURRENT are CSVs (perfanalyzer's or perf_analyzer's -f output) or JSON runs
     (--profile-export-file). Load points are matched by the first column; each check compares the
-    reported figures. With JSON runs on both sides a change must also be statistically significant
-    (Mann–Whitney U over the per-window figures) to fail; the table shows the p-value and a bootstrap
-    95% CI of the change. With CSVs the thresholds alone decide.
+    reported figures (a run's merged stability windows; with --repeat N, the mean of the runs).
+    With replicate runs (JSON runs made with --repeat N) a change beyond its threshold fails unless
+    its 95% interval across runs (Welch's t on the runs' figures) reaches zero: "within noise".
+    With single runs or CSVs the thresholds alone decide (run-to-run noise cannot be judged).
     """
     from ..gate.checks import parse_checks
     from ..gate.compare import Comparison
@@ -73,7 +73,7 @@ def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_ch
         checks = parse_checks(fail_on)
         result = run_compare(load_side(baseline), load_side(current), checks,
                              defaults=not no_default_checks, alpha=alpha,
-                             all_metrics=all_metrics, seed=seed)
+                             all_metrics=all_metrics)
     except CompareError as exc:
         result = Comparison.failed(baseline, current, str(exc))
     click.echo(console_text(result), nl=False)

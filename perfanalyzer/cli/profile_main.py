@@ -25,6 +25,7 @@ from ..load import uvloop_policy
 from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
+from ..profile.repeat import profile_runs  # gate (issue 15): --repeat N
 from ..profile.run import profile
 from ..report import console
 from ..report.composing_csv import composing_texts
@@ -61,6 +62,10 @@ def run_profile(cfg: RunConfig) -> int:
     check_fd_room(cfg)
     if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
         raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
+    if cfg.measurement.repeat > 1 and is_multi(cfg):
+        raise OptionError("--repeat: repeats one sweep; not with a -b list or --shape sets")
+    if cfg.measurement.repeat > 1 and cfg.load.enable_mpi:
+        raise OptionError("--repeat: not with --enable-mpi (run mpiexec again instead)")
     if cfg.load.enable_mpi:  # MPI (issue 17): flags that cannot work across ranks
         if is_multi(cfg):
             raise OptionError("--enable-mpi: one sweep per rank; not with a -b list or --shape sets")
@@ -117,9 +122,10 @@ async def _main(cfg: RunConfig) -> int:
 
             mpi = await start(cfg, stop)
             cfg = outputs.cfg = mpi.cfg
-        task = asyncio.ensure_future(profile(
-            cfg, stop_event=stop, on_point=on_point,
-            **({"sync": mpi.sync, "out": mpi.out} if mpi else {})))
+            task = asyncio.ensure_future(profile(cfg, stop_event=stop, on_point=on_point,
+                                                 sync=mpi.sync, out=mpi.out))
+        else:  # gate (issue 15): --repeat N runs the whole sweep N times
+            task = asyncio.ensure_future(profile_runs(cfg, stop_event=stop, on_point=on_point))
         try:
             run = await task
         except asyncio.CancelledError:

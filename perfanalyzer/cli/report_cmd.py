@@ -24,7 +24,7 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
 
     Prints the settings, every load point's block and the final table exactly as the live run did,
     and with -f rewrites the CSV byte for byte. How the run ended (interrupted, an error) is noted
-    on stderr.
+    on stderr. A --repeat N run: every run's blocks, the figures across runs, the pooled table.
     """
     from ..report.composing_csv import write_composing_csvs
     from ..report.csv import write_csv

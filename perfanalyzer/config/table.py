@@ -207,8 +207,7 @@ class MeasurementConfig:
         DEFAULT_STABILITY_WINDOWS, "--stability-windows", kind=int, show_default=True,
         check=lambda v: v >= 1, message="--stability-windows must be >= 1, got {value}",
         help="Windows the stability rule looks at and the reported figures merge "
-        "(perf_analyzer: 3). More windows give the CI gate's significance test more samples "
-        "(perfanalyzer extension).")
+        "(perf_analyzer: 3; more is a perfanalyzer extension).")
     percentile: int = opt(-1, "--percentile", kind=int, check=lambda v: v == -1 or 1 <= v <= 99,
                           message="--percentile: expected 1..99, got {value}",
                           help="Stabilize on this latency percentile instead of the average.")
@@ -227,9 +226,14 @@ class MeasurementConfig:
     # issue 14 (branch trust)
     latency_from: str = opt(
         "sent", "--latency-from", choices=("sent", "scheduled"), show_default=True,
-        help="Rate modes: the latency the CSV, the stabilizer, -l and the gate use: from the "
-        "actual send (perf_analyzer's meaning) or from the scheduled send time (corrected for "
-        "coordinated omission). The console and plots show both; in closed loops they are equal.")
+        help="Rate modes: latency for the CSV, stabilizer, -l and gate: from the actual send "
+        "(perf_analyzer's) or the scheduled one (coordinated omission corrected).")
+    # gate (issue 15): replicate runs
+    repeat: int = opt(1, "--repeat", kind=int, show_default=True, check=_pos, metavar="N",
+                      message="--repeat must be >= 1, got {value}",
+                      help="Measure the whole sweep N times (run 1 all points, run 2 all "
+                      "points...); figures are shown with their 95% CI across runs, the CSV "
+                      "pools the runs, the gate judges run-to-run noise.")
 
     @property
     def latency_threshold_ns(self) -> int:
@@ -375,11 +379,9 @@ class OutputConfig:
                                help="Compare with this baseline after the run and fail on a "
                                "regression.")
     # issue 14 (branch trust)
-    csv_all_points: bool = opt(
-        False, "--csv-all-points", switch=True, help="-f: write every measured point, with its "
-        "status (stable, unstable, over_limit, no_requests, interrupted) in an extra trailing "
-        "'Status' column; by default only stable points under -l are written, as perf_analyzer "
-        "does (perfanalyzer extension).")
+    csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
+                               "with a trailing 'Status' column (default: stable points under -l "
+                               "only, as perf_analyzer).")
     export_tensors: bool = opt(
         False, "--export-tensors", switch=True, help="--profile-export-file: write each "
         "request's request_inputs and response_outputs (perf_analyzer's format; a closed loop "

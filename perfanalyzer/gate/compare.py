@@ -1,20 +1,19 @@
-"""The comparison itself: match load points, apply the checks, judge significance → a verdict.
+"""The comparison itself: match load points, apply the checks, judge the change → a verdict.
 
 Pure: :func:`compare` takes two :class:`~perfanalyzer.gate.inputs.Side` objects and returns a
 :class:`Comparison`; it reads no file and prints nothing. Rules:
 
 * Both sides must have the same load mode (first CSV column) and share at least one load point;
   otherwise CompareError (exit 2). Points on one side only are listed in the notes and ignored.
-* Each check compares the reported (merged) figures: it fails when the change goes its way by more
-  than its amount, and a change as large the other way is an improvement.
-* Significance: when both sides have per-window figures for the metric (JSON runs) and enough of
-  them that the two-sided Mann–Whitney test can reach ``alpha`` (at 0.05: 4 vs 4 windows, or 3 vs
-  5; 3 vs 3 gives 0.1 at best), a change that is not significant (p > alpha) is "within noise" and
-  never fails. The bootstrap CI of the change of the mean window figure (same units as the check)
-  is shown; the reported change is that of the merged (last) windows, so for a point that drifted
-  between windows the two can disagree — the test uses every window, not the last ones. Otherwise the
-  thresholds alone decide and the row says why significance could not be judged ("n/a (CSV)",
-  "n/a (3 vs 3 windows: too few)").
+* A side's figure is the mean of its runs' reported figures (a single run: its reported figure,
+  from its merged stability windows only). A check's change is that of these figures.
+* With replicate runs (``--repeat``: >= 2 runs on a side, JSON runs on both) the change gets a
+  ``1 − alpha`` interval from the run-to-run spread (:func:`~perfanalyzer.gate.stats.change_interval`).
+  A change beyond its threshold is a REGRESSION when the interval lies wholly on the bad side of
+  zero, and "within noise" only when the interval reaches zero (so back inside the threshold).
+  An improvement beyond the threshold likewise needs an interval wholly on the good side.
+* Otherwise (single runs, CSVs) the thresholds alone decide, and a note says that the verdict could
+  not account for run-to-run noise and recommends ``--repeat``.
 """
 
 from __future__ import annotations
@@ -23,31 +22,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from ..errors import EXIT_CANNOT_COMPARE, EXIT_OK, EXIT_REGRESSION, CompareError
 from .checks import Check, bind_checks, relative_change
 from .inputs import PointData, Side
-from .provenance import provenance_notes, provenance_warnings
-from .stats import bootstrap_change_ci, mann_whitney_u, min_p_value
+from .provenance import provenance_notes, provenance_warnings, unstable_warnings
+from .stats import change_interval
 
 DEFAULT_ALPHA = 0.05
 OK, REGRESSION, IMPROVEMENT, NOISE, INFO = "ok", "REGRESSION", "improvement", "within noise", "-"
 Status = Literal["pass", "regression", "error"]
 
 
+METHOD_WELCH = ("Welch t-interval of the change of the mean run figure (log scale for % checks), "
+                "from the run-to-run spread of both sides")
+METHOD_POOLED = ("t-interval of the change of the mean run figure (log scale for % checks), using "
+                 "the run-to-run spread of the side with replicates for both sides")
+METHOD_THRESHOLD = "thresholds only (no replicate runs: run-to-run noise not accounted for)"
+
+
 @dataclass(frozen=True)
 class Significance:
-    """``judged``: a test was possible. ``ci``: bootstrap CI of the change, in percent for relative
-    checks (and unchecked metrics), in the column's unit for absolute checks."""
+    """``judged``: an interval across runs was possible. ``ci``: the ``confidence`` interval of the
+    change, in percent for relative checks (and unchecked metrics), in the column's unit for
+    absolute ones. ``significant``: the interval excludes zero. ``samples``: runs per side."""
 
     judged: bool
     significant: bool = False
-    p_value: float | None = None
     ci: tuple[float, float] | None = None
     ci_relative: bool = True
     samples: tuple[int, int] = (0, 0)
     reason: str = ""
+    method: str = ""
+    df: float | None = None
+    confidence: float = 1.0 - DEFAULT_ALPHA
 
 
 @dataclass(frozen=True)
@@ -80,13 +87,24 @@ class Comparison:
     level_name: str = ""
     rows: tuple[Row, ...] = ()
     checks: tuple[Check, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # provenance differences (machine, versions, settings)
+    unstable: tuple[str, ...] = ()  # load points that did not stabilize, per side
     notes: tuple[str, ...] = ()
     only_baseline: tuple[float, ...] = ()
     only_current: tuple[float, ...] = ()
     alpha: float = DEFAULT_ALPHA
     error: str = ""
     matched: tuple[float, ...] = field(default_factory=tuple)
+    runs: tuple[int, int] = (0, 0)
+
+    @property
+    def method(self) -> str:
+        """How the verdict was reached (the interval's method, or thresholds only)."""
+        methods = {r.significance.method for r in self.rows if r.check is not None}
+        methods.discard("")
+        if not methods:
+            return METHOD_THRESHOLD
+        return "; ".join(sorted(methods))
 
     @classmethod
     def failed(cls, baseline: str, current: str, error: str) -> Comparison:
@@ -113,8 +131,8 @@ class Comparison:
 
 
 def compare(baseline: Side, current: Side, checks: Sequence[Check] = (), *,
-            defaults: bool = True, alpha: float = DEFAULT_ALPHA, all_metrics: bool = False,
-            seed: int = 0) -> Comparison:
+            defaults: bool = True, alpha: float = DEFAULT_ALPHA,
+            all_metrics: bool = False) -> Comparison:
     """Compare ``current`` against ``baseline``. Raises CompareError when they cannot be compared."""
     if not 0 < alpha < 1:
         raise CompareError(f"--alpha must be between 0 and 1, got {alpha}")
@@ -134,15 +152,17 @@ def compare(baseline: Side, current: Side, checks: Sequence[Check] = (), *,
     rows: list[Row] = []
     for key in matched:
         b, c = baseline.points[key], current.points[key]
-        rows += _point_rows(b, c, columns, bound, alpha, all_metrics, seed)
+        rows += _point_rows(b, c, columns, bound, alpha, all_metrics)
     only_b = tuple(sorted(set(baseline.points) - set(current.points)))
     only_c = tuple(sorted(set(current.points) - set(baseline.points)))
     return Comparison(
         baseline=baseline.label, current=current.label, level_name=baseline.level_name,
         rows=tuple(rows), checks=tuple(bound),
         warnings=tuple(provenance_warnings(baseline, current)),
+        unstable=tuple(unstable_warnings(baseline, current, matched)),
         notes=tuple(_notes(baseline, current, only_b, only_c, rows)),
-        only_baseline=only_b, only_current=only_c, alpha=alpha, matched=tuple(matched))
+        only_baseline=only_b, only_current=only_c, alpha=alpha, matched=tuple(matched),
+        runs=(baseline.runs, current.runs))
 
 
 def _levels(points: Mapping[float, PointData]) -> str:
@@ -150,7 +170,7 @@ def _levels(points: Mapping[float, PointData]) -> str:
 
 
 def _point_rows(b: PointData, c: PointData, columns: Sequence[str], checks: Sequence[Check],
-                alpha: float, all_metrics: bool, seed: int) -> list[Row]:
+                alpha: float, all_metrics: bool) -> list[Row]:
     rows: list[Row] = []
     for column in columns:
         if column not in b.values or column not in c.values:
@@ -161,52 +181,58 @@ def _point_rows(b: PointData, c: PointData, columns: Sequence[str], checks: Sequ
         bv, cv = b.values[column], c.values[column]
         todo: list[Check | None] = [*mine] if mine else [None]
         for check in todo:
-            sig = judge_significance(b, c, column, check, alpha, seed)
+            sig = judge_significance(b, c, column, check, alpha)
             rows.append(Row(level=b.level, metric=column, baseline=bv, current=cv, check=check,
                             significance=sig, verdict=row_verdict(bv, cv, check, sig)))
     return rows
 
 
 def row_verdict(baseline: float, current: float, check: Check | None, sig: Significance) -> str:
-    """REGRESSION / improvement / within noise / ok (``-`` for an unchecked metric)."""
+    """REGRESSION / improvement / within noise / ok (``-`` for an unchecked metric).
+
+    Beyond the threshold: REGRESSION (improvement) unless an interval exists and reaches zero —
+    then the change is "within noise" (zero is inside the threshold, so the interval reaches back
+    inside it). Within the threshold: ok."""
     if check is None:
         return INFO
-    if sig.judged and not sig.significant:
-        return NOISE
-    if check.fails(baseline, current):
-        return REGRESSION
-    if check.improves(baseline, current):
-        return IMPROVEMENT
-    return OK
+    worse, better = check.fails(baseline, current), check.improves(baseline, current)
+    if not (worse or better):
+        return OK
+    if sig.judged and sig.ci is not None:
+        lo, hi = sig.ci
+        bad_side = lo > 0 if check.sign > 0 else hi < 0
+        good_side = hi < 0 if check.sign > 0 else lo > 0
+        if worse:
+            return REGRESSION if bad_side else NOISE
+        return IMPROVEMENT if good_side else NOISE
+    return REGRESSION if worse else IMPROVEMENT
+
+
+def _run_values(point: PointData, column: str) -> list[float]:
+    return [r[column] for r in point.runs or () if column in r]
 
 
 def judge_significance(b: PointData, c: PointData, column: str, check: Check | None,
-                       alpha: float, seed: int = 0) -> Significance:
-    """Mann–Whitney U and a bootstrap CI on the window figures of ``column``, when possible."""
-    if b.samples is None or c.samples is None:
-        return Significance(judged=False, reason="n/a (CSV)")
-    xb = _finite(b.samples.get(column))
-    xc = _finite(c.samples.get(column))
+                       alpha: float) -> Significance:
+    """The interval of the change of ``column`` across the runs of both sides, when possible."""
+    confidence = 1.0 - alpha
+    if b.runs is None or c.runs is None:
+        return Significance(judged=False, reason="n/a (CSV)", confidence=confidence)
+    xb, xc = _run_values(b, column), _run_values(c, column)
     n = (len(xb), len(xc))
     relative = check is None or check.relative
-    if min(n) == 0:
-        return Significance(judged=False, samples=n, reason="n/a (no window figures)")
-    ci = bootstrap_change_ci(xb, xc, relative=relative, seed=seed)
-    if relative:
-        ci = (ci[0] * 100.0, ci[1] * 100.0)
-    if min_p_value(*n) > alpha:
-        return Significance(judged=False, ci=ci, ci_relative=relative, samples=n,
-                            reason=f"n/a ({n[0]} vs {n[1]} windows: too few)")
-    p = mann_whitney_u(xc, xb).p_value
-    return Significance(judged=True, significant=p <= alpha, p_value=p, ci=ci,
-                        ci_relative=relative, samples=n)
-
-
-def _finite(values: np.ndarray | None) -> np.ndarray:
-    if values is None:
-        return np.zeros(0)
-    arr = np.asarray(values, dtype=float)
-    return arr[np.isfinite(arr)]
+    if max(n) < 2 or min(n) == 0:
+        return Significance(judged=False, samples=n, confidence=confidence,
+                            reason=f"n/a ({n[0]} vs {n[1]} run{'s' if n[1] != 1 else ''})")
+    iv = change_interval(xb, xc, relative=relative, confidence=confidence)
+    if iv is None:
+        return Significance(judged=False, samples=n, confidence=confidence,
+                            reason="n/a (zero figure: no relative interval)")
+    scale = 100.0 if relative else 1.0
+    ci = (iv.lo * scale, iv.hi * scale)
+    return Significance(judged=True, significant=not ci[0] <= 0.0 <= ci[1], ci=ci,
+                        ci_relative=relative, samples=n, df=iv.df, confidence=confidence,
+                        method=METHOD_WELCH if iv.method == "welch" else METHOD_POOLED)
 
 
 def _inner(reason: str) -> str:
@@ -218,12 +244,6 @@ def _notes(baseline: Side, current: Side, only_b: tuple[float, ...], only_c: tup
            rows: Sequence[Row]) -> list[str]:
     notes = [*baseline.notes, *current.notes, *provenance_notes(baseline, current)]
     name = baseline.level_name
-    for side, what in ((baseline, "baseline"), (current, "current run")):
-        shaky = [k for k in sorted(side.points) if side.points[k].stable is False
-                 and k not in only_b and k not in only_c]
-        if shaky:
-            notes.append(f"{name} {', '.join(f'{x:g}' for x in shaky)} did not stabilize in the "
-                         f"{what}: its figures are unreliable")
     if only_b:
         notes.append(f"{name} {', '.join(f'{x:g}' for x in only_b)} only in the baseline: ignored")
     if only_c:
@@ -232,11 +252,20 @@ def _notes(baseline: Side, current: Side, only_b: tuple[float, ...], only_c: tup
     checked = [r for r in rows if r.check is not None]
     if checked and not any(r.significance.judged for r in checked):
         why = sorted({_inner(r.significance.reason) for r in checked})
-        notes.append(f"significance could not be judged ({'; '.join(why)}): thresholds decide"
-                     + (" — JSON runs (--profile-export-file) carry per-window figures"
-                        if "CSV" in why else ""))
+        notes.append(f"the verdict could not account for run-to-run noise ({'; '.join(why)}): "
+                     f"the thresholds alone decided. Measure both sides with --repeat 3 (or more) "
+                     f"and --profile-export-file so the gate can tell a change from noise")
+    elif checked:
+        judged = next(r.significance for r in checked if r.significance.judged)
+        notes.append(f"{judged.samples[0]} vs {judged.samples[1]} runs: a change beyond its "
+                     f"threshold fails unless its {judged.confidence:.0%} interval reaches zero "
+                     f"(then it is within noise)")
+        if judged.samples[0] < 2 or judged.samples[1] < 2:
+            notes.append("one side has a single run: its run-to-run spread is assumed equal to "
+                         "the other side's; measure both with --repeat for a sounder verdict")
     return notes
 
 
-__all__ = ["DEFAULT_ALPHA", "IMPROVEMENT", "INFO", "NOISE", "OK", "REGRESSION", "Comparison",
-           "Row", "Significance", "compare", "judge_significance", "row_verdict"]
+__all__ = ["DEFAULT_ALPHA", "IMPROVEMENT", "INFO", "METHOD_POOLED", "METHOD_THRESHOLD",
+           "METHOD_WELCH", "NOISE", "OK", "REGRESSION", "Comparison", "Row", "Significance",
+           "compare", "judge_significance", "row_verdict"]

@@ -1,6 +1,10 @@
 """The two sides of a comparison, read from a CSV (ours or perf_analyzer's) or a run (JSON export or
-in memory), as one shape: load points keyed by level, each with its reported figures per CSV column
-and, for runs, its per-window figures (the samples of the significance test).
+in memory), as one shape: load points keyed by level, each with its figures per CSV column and, for
+runs, the figure of every replicate run (``--repeat N``; one for a single run).
+
+The figure of one run at a point is its reported figure: the merged stability windows (the last
+``--stability-windows`` windows of a stable point), never the windows before it stabilized. The
+figure of a side is the mean of its runs' figures (a single run: its reported figure).
 
 Figures use the CSV's columns and units (perf_analyzer's exact header names; times in µs, rates in
 infer/s). From a run they are computed as floats from the same summaries the CSV is written from, so
@@ -17,9 +21,10 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import CompareError
+from ..measure.combine import merged_windows
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from ..measure.window import PointResult, Window
+from ..measure.window import PointResult
 from ..report.csv import CsvLayout
 
 LEVEL_NAMES = ("Concurrency", "Request Rate")
@@ -35,13 +40,18 @@ SERVER_COLUMNS = {
 
 @dataclass(frozen=True)
 class PointData:
-    """One load point: reported figures by column; per-window figures by column and whether the
-    stabilizer called it stable (runs only)."""
+    """One load point: figures by column (the mean over runs); for runs, each run's figures, the
+    number of windows each run's figure pools, and the runs in which it did not stabilize."""
 
     level: float
     values: Mapping[str, float]
-    samples: Mapping[str, np.ndarray] | None = None
-    stable: bool | None = None
+    runs: tuple[Mapping[str, float], ...] | None = None
+    windows: tuple[int, ...] = ()
+    unstable_runs: tuple[int, ...] = ()
+
+    @property
+    def stable(self) -> bool | None:
+        return None if self.runs is None else not self.unstable_runs
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class Side:
     provenance: Mapping[str, Any] | None = None
     config: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    runs: int = 0  # replicate runs (0 for a CSV)
 
 
 def level_key(level: float) -> float:
@@ -123,24 +134,37 @@ def _load_csv(path: str | os.PathLike[str], label: str) -> Side:
 
 
 def side_from_run(run: RunResult, label: str) -> Side:
-    """A run's points: merged figures, and the figures of every window that completed requests."""
-    columns = tuple(CsvLayout.of(run, verbose=True).header()[1:])
-    columns = _with_avg(columns)
-    points: dict[float, PointData] = {}
+    """A run's points (a ``--repeat`` run: its replicates'), each with every run's figures."""
+    runs = run.replicates or [run]
+    columns = _with_avg(tuple(CsvLayout.of(run, verbose=True).header()[1:]))
+    per_level: dict[float, list[tuple[int, PointResult]]] = {}
     notes: list[str] = []
-    for point in run.points:
-        key = level_key(point.level)
-        if key in points:
-            notes.append(f"{label}: load point {key:g} was measured more than once; "
-                         f"the last one is used")
-        latency_from = str(run.config.get("latency_from") or "sent")  # issue 14
-        points[key] = PointData(level=key, values=summary_figures(point.merged, columns,
-                                                                  latency_from),
-                                samples=window_samples(point, columns, latency_from),
-                                stable=point.stable)
+    for k, r in enumerate(runs, 1):
+        seen: dict[float, PointResult] = {}
+        for point in r.points:
+            key = level_key(point.level)
+            if key in seen:
+                notes.append(f"{label}: load point {key:g} was measured more than once in a "
+                             f"run; the last one is used")
+            seen[key] = point
+        for key, point in seen.items():
+            per_level.setdefault(key, []).append((k, point))
+    latency_from = str(run.config.get("latency_from") or "sent")  # issue 14
+    points = {key: _run_point(key, pairs, columns, latency_from)
+              for key, pairs in per_level.items()}
     return Side(label=label, kind="run", level_name=run.level_name, columns=columns,
                 points=points, provenance=dict(run.provenance), config=dict(run.config),
-                notes=tuple(notes))
+                notes=tuple(notes), runs=len(runs))
+
+
+def _run_point(key: float, pairs: list[tuple[int, PointResult]],
+               columns: tuple[str, ...], latency_from: str = "sent") -> PointData:
+    figs = tuple(summary_figures(p.merged, columns, latency_from) for _, p in pairs)
+    values = {c: float(np.mean([f[c] for f in figs])) for c in columns
+              if all(c in f for f in figs)}
+    return PointData(level=key, values=values, runs=figs,
+                     windows=tuple(len(merged_windows(p)) for _, p in pairs),
+                     unstable_runs=tuple(k for k, p in pairs if not p.stable))
 
 
 def _with_avg(columns: tuple[str, ...]) -> tuple[str, ...]:
@@ -148,18 +172,6 @@ def _with_avg(columns: tuple[str, ...]) -> tuple[str, ...]:
     if "Avg latency" in columns:
         return columns
     return (*columns, "Avg latency")
-
-
-def sample_windows(point: PointResult) -> list[Window]:
-    """The windows whose figures are the samples: every window measured at the load point that
-    completed requests (the stabilizer's merged windows and those before them at the same load)."""
-    return [w for w in point.windows if w.summary.completed > 0]
-
-
-def window_samples(point: PointResult, columns: tuple[str, ...],
-                   latency_from: str = "sent") -> dict[str, np.ndarray]:
-    rows = [summary_figures(w.summary, columns, latency_from) for w in sample_windows(point)]
-    return {c: np.array([r[c] for r in rows if c in r], dtype=float) for c in columns}
 
 
 def summary_figures(s: Summary, columns: tuple[str, ...],
@@ -187,5 +199,5 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
     return {c: float(fig[c]) for c in columns if c in fig}
 
 
-__all__ = ["LEVEL_NAMES", "PointData", "Side", "level_key", "load_side", "sample_windows",
-           "side_from_run", "summary_figures", "window_samples"]
+__all__ = ["LEVEL_NAMES", "PointData", "Side", "level_key", "load_side", "side_from_run",
+           "summary_figures"]

@@ -1,16 +1,18 @@
 """Were the two runs made under the same conditions? Machine, versions and the configuration.
 
-Every provenance key both runs recorded is compared (hostname, machine, cpus, perfanalyzer and Python
-versions, platform...), except keys that change on every run (times, pids). Every configuration key
-is compared except the ones that cannot change the measured figures (output files, verbosity, the
-load range — load points are matched separately) and the server URL's port (tests and CI pick free
-ports); the URL's host still counts.
+Every provenance key either run recorded is compared, generically (hostname, machine, cpus,
+perfanalyzer and Python versions, event loop, server name and version, and any key a later version
+adds, e.g. a transport), except keys that change on every run (times, pids); a key one run lacks is
+a difference too. Nested objects are compared key by key (``server.version``). Every configuration
+key is compared the same way except the ones that cannot change the measured figures (output files,
+verbosity, the load range — load points are matched separately — and ``repeat``, which the verdict
+accounts for) and the server URL's port (tests and CI pick free ports); the URL's host still counts.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .inputs import Side
@@ -25,8 +27,9 @@ IGNORED_CONFIG = frozenset({
     "binary_search", "latency_threshold_ms", "model_repository",
     "ssl_grpc_root_certifications_file", "ssl_grpc_private_key_file",
     "ssl_grpc_certificate_chain_file", "ssl_https_ca_certificates_file",
-    "ssl_https_client_certificate_file", "ssl_https_private_key_file",
+    "ssl_https_client_certificate_file", "ssl_https_private_key_file", "repeat",
 })
+ABSENT = "(absent)"
 
 
 def _norm(value: Any) -> str:
@@ -45,19 +48,36 @@ def url_host(url: Any) -> str:
     return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
 
 
+def _flat(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"server": {"version": "2.51"}}`` → ``{"server.version": "2.51"}``."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(_flat(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
 def _diff(base: Mapping[str, Any], cur: Mapping[str, Any], ignored: frozenset[str],
           what: str) -> list[str]:
     lines = []
-    for key in sorted(set(base) & set(cur)):
-        if key in ignored:
+    fb, fc = _flat(base), _flat(cur)
+    for key in sorted(set(fb) | set(fc)):
+        if key.split(".", 1)[0] in ignored:
             continue
-        b, c = base[key], cur[key]
+        b, c = fb.get(key, ABSENT), fc.get(key, ABSENT)
         if key == "url":
             b, c = url_host(b), url_host(c)
             key = "server host"
         if _norm(b) != _norm(c):
-            lines.append(f"{what} {key}: {_short(b)} (baseline) vs {_short(c)} (current)")
+            lines.append(f"{what} {key}: {_text(b)} (baseline) vs {_text(c)} (current)")
     return lines
+
+
+def _text(value: Any) -> str:
+    return ABSENT if value is ABSENT else _short(value)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -75,6 +95,23 @@ def provenance_warnings(baseline: Side, current: Side) -> list[str]:
     return lines
 
 
+def unstable_warnings(baseline: Side, current: Side, matched: Sequence[float]) -> list[str]:
+    """One line per side (and run) with compared load points that did not stabilize."""
+    lines = []
+    name = baseline.level_name
+    for side, what in ((baseline, "baseline"), (current, "current")):
+        for key in matched:
+            point = side.points[key]
+            if not point.unstable_runs:
+                continue
+            runs = ("" if side.runs <= 1 else
+                    f" (run{'s' if len(point.unstable_runs) > 1 else ''} "
+                    f"{', '.join(map(str, point.unstable_runs))} of {side.runs})")
+            lines.append(f"{what} {side.label}: {name} {key:g} did not stabilize{runs}: its "
+                         f"figures are unreliable")
+    return lines
+
+
 def provenance_notes(baseline: Side, current: Side) -> list[str]:
     """What could not be checked: a CSV carries no provenance or configuration."""
     csv = [s.label for s in (baseline, current) if s.provenance is None]
@@ -85,4 +122,4 @@ def provenance_notes(baseline: Side, current: Side) -> list[str]:
 
 
 __all__ = ["IGNORED_CONFIG", "VOLATILE_PROVENANCE", "provenance_notes", "provenance_warnings",
-           "url_host"]
+           "unstable_warnings", "url_host"]

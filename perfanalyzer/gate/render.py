@@ -6,10 +6,11 @@ import json
 import math
 from typing import Any
 
+from ..report.repeat import plain
 from .checks import higher_is_better
 from .compare import IMPROVEMENT, NOISE, OK, REGRESSION, Comparison, Row, Significance
 
-HEADER = ("metric", "baseline", "current", "change", "threshold", "significance", "verdict")
+HEADER = ("metric", "baseline", "current", "change", "threshold", "interval of change", "verdict")
 RULE = "#" * 88
 JSON_VERSION = 1
 
@@ -19,30 +20,32 @@ def unit_of(column: str) -> str:
 
 
 def fmt_value(column: str, value: float) -> str:
-    return f"{value:.6g} {unit_of(column)}"
+    """``1037230 us``, ``79.8312 infer/s``: plain digits, never scientific notation."""
+    return f"{plain(value)} {unit_of(column)}"
+
+
+def _signed(value: float) -> str:
+    text = plain(value)
+    return text if text.startswith("-") else "+" + text
 
 
 def fmt_change(row: Row) -> str:
     pct = row.change_pct
     text = f"{pct:+.1f}%" if math.isfinite(pct) else ("+inf%" if pct > 0 else "-inf%")
     if row.check is not None and not row.check.relative:
-        text += f" ({row.delta:+.6g} {unit_of(row.metric)})"
+        text += f" ({_signed(row.delta)} {unit_of(row.metric)})"
     return text
 
 
 def fmt_significance(sig: Significance, column: str) -> str:
-    """``p=0.0002 (8v8 windows), CI [-25.6%, -19.8%]``; ``n/a (CSV)``."""
-    if sig.judged and sig.p_value is not None:
-        parts = [f"p={sig.p_value:.2g} ({sig.samples[0]}v{sig.samples[1]} windows)"]
-    else:
-        parts = [sig.reason]
-    if sig.ci is not None:
-        lo, hi = sig.ci
-        if sig.ci_relative:
-            parts.append(f"CI [{lo:+.1f}%, {hi:+.1f}%]")
-        else:
-            parts.append(f"CI [{lo:+.6g}, {hi:+.6g}] {unit_of(column)}")
-    return ", ".join(parts)
+    """``95% CI [-15.2%, -11.0%] (3v3 runs)``; ``n/a (1 vs 1 run)``; ``n/a (CSV)``."""
+    if not sig.judged or sig.ci is None:
+        return sig.reason
+    lo, hi = sig.ci
+    runs = f"({sig.samples[0]}v{sig.samples[1]} runs)"
+    if sig.ci_relative:
+        return f"{sig.confidence:.0%} CI [{lo:+.1f}%, {hi:+.1f}%] {runs}"
+    return f"{sig.confidence:.0%} CI [{_signed(lo)}, {_signed(hi)}] {unit_of(column)} {runs}"
 
 
 def row_cells(row: Row) -> list[str]:
@@ -69,17 +72,21 @@ def summary_line(cmp: Comparison) -> str:
 
 
 def warning_lines(cmp: Comparison) -> list[str]:
-    if not cmp.warnings:
-        return []
-    return ["WARNING: baseline and current were NOT measured under the same conditions;",
-            "WARNING: a change below may come from that and not from the code under test:",
-            *(f"  - {w}" for w in cmp.warnings)]
+    lines = []
+    if cmp.warnings:
+        lines += ["WARNING: baseline and current were NOT measured under the same conditions;",
+                  "WARNING: a change below may come from that and not from the code under test:",
+                  *(f"  - {w}" for w in cmp.warnings)]
+    if cmp.unstable:
+        lines += ["WARNING: some compared load points did not stabilize:",
+                  *(f"  - {w}" for w in cmp.unstable)]
+    return lines
 
 
 def console_text(cmp: Comparison) -> str:
     """The table printed by ``perfanalyzer compare`` (and after a ``--baseline`` profile)."""
     out = [f"perfanalyzer compare: baseline {cmp.baseline} vs current {cmp.current}"]
-    if cmp.warnings:
+    if cmp.warnings or cmp.unstable:
         out += [RULE, *warning_lines(cmp), RULE]
     if cmp.rows:
         table = [[cmp.level_name, *HEADER], *(row_cells(r) for r in cmp.rows)]
@@ -87,6 +94,8 @@ def console_text(cmp: Comparison) -> str:
         out.append("")
         for cells in table:
             out.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    if cmp.rows:
+        out += ["", f"Method: {cmp.method}"]
     if cmp.notes:
         out += ["", "Notes:", *(f"  - {n}" for n in cmp.notes)]
     out += ["", summary_line(cmp)]
@@ -107,6 +116,9 @@ def markdown_text(cmp: Comparison) -> str:
         out += ["> [!WARNING]", "> **Baseline and current were not measured under the same "
                 "conditions**; a change below may come from that:",
                 *(f"> - {_md(w)}" for w in cmp.warnings), ""]
+    if cmp.unstable:
+        out += ["> [!WARNING]", "> **Some compared load points did not stabilize**:",
+                *(f"> - {_md(w)}" for w in cmp.unstable), ""]
     if cmp.rows:
         head = [cmp.level_name, *HEADER]
         out.append("| " + " | ".join(head) + " |")
@@ -116,6 +128,8 @@ def markdown_text(cmp: Comparison) -> str:
             if row.verdict == REGRESSION:
                 cells[-1] = f"**{cells[-1]}**"
             out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+        out.append(f"Method: {_md(cmp.method)}.")
         out.append("")
     out += [f"- {_md(n)}" for n in cmp.notes]
     out += ["", f"**{_md(summary_line(cmp))}**"]
@@ -135,9 +149,10 @@ def _row_json(row: Row) -> dict[str, Any]:
         "check": row.check.spec if row.check else None,
         "threshold": row.check.threshold_text if row.check else None,
         "significance_judged": sig.judged, "significant": sig.significant if sig.judged else None,
-        "p_value": sig.p_value, "ci": [_num(x) for x in sig.ci] if sig.ci else None,
-        "ci_unit": ci_unit if sig.ci else None, "windows": list(sig.samples),
-        "significance": fmt_significance(sig, row.metric), "verdict": row.verdict,
+        "ci": [_num(x) for x in sig.ci] if sig.ci else None,
+        "ci_unit": ci_unit if sig.ci else None, "confidence": sig.confidence,
+        "df": sig.df, "method": sig.method or None, "runs": list(sig.samples),
+        "interval": fmt_significance(sig, row.metric), "verdict": row.verdict,
     }
 
 
@@ -148,7 +163,10 @@ def json_dict(cmp: Comparison) -> dict[str, Any]:
         "version": JSON_VERSION, "status": cmp.status, "exit_code": cmp.exit_code,
         "error": cmp.error or None, "baseline": cmp.baseline, "current": cmp.current,
         "level_name": cmp.level_name or None, "alpha": cmp.alpha,
-        "warnings": list(cmp.warnings), "notes": list(cmp.notes),
+        "confidence": 1.0 - cmp.alpha, "method": cmp.method if not cmp.error else None,
+        "runs": {"baseline": cmp.runs[0], "current": cmp.runs[1]},
+        "warnings": list(cmp.warnings), "unstable_points": list(cmp.unstable),
+        "notes": list(cmp.notes),
         "matched": list(cmp.matched), "only_in_baseline": list(cmp.only_baseline),
         "only_in_current": list(cmp.only_current),
         "checks": [{"spec": c.spec, "metric": c.column, "fails_on": "rise" if c.sign > 0 else "drop",

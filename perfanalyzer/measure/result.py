@@ -30,6 +30,9 @@ class RunResult:
     failure: str = ""
     #: Per data entry (payload index), its input tensors: kept with --export-tensors only.
     request_inputs: list[dict[str, Any]] = field(default_factory=list)
+    #: ``--repeat N``: the N runs, in order; this run's points then pool their merged windows
+    #: (:func:`perfanalyzer.measure.combine.combine_runs`). Empty for a single run.
+    replicates: list[RunResult] = field(default_factory=list)
 
     @property
     def level_name(self) -> str:

@@ -18,6 +18,8 @@ Decisions (also stated in ``profile_export.schema.json``):
   (warm-up, level change) are in ``perfanalyzer.points[k].unwindowed_requests``; those after the last
   window of the run (the drain at stop, or all of them when no point was measured) are in
   ``perfanalyzer.trailing_requests``.
+* ``--repeat N``: the first run is written as above; the other runs' experiments follow its own
+  in ``experiments`` and their ``perfanalyzer`` parts are in ``perfanalyzer.repeats`` (run order).
 * Everything needed to rebuild the run (:mod:`perfanalyzer.report.saved`) is under the top-level
   ``"perfanalyzer"`` key, with ``schema_version`` :data:`SCHEMA_VERSION`.
 """
@@ -87,7 +89,7 @@ def export_chunks(run: RunResult) -> Iterator[str]:
     writing a long run never holds its whole text (or all its records) in memory."""
     raw = _RawRequests()
     # dumps, not dump: only the one-shot encoder is the C one (~10x faster on big runs)
-    skeleton = json.dumps(export_dict(run, encode=raw), separators=(",", ":"), allow_nan=False,
+    skeleton = json.dumps(runs_dict(run, encode=raw), separators=(",", ":"), allow_nan=False,
                           default=_json_default)
     pos = 0
     for m in raw.pattern().finditer(skeleton):
@@ -99,7 +101,7 @@ def export_chunks(run: RunResult) -> Iterator[str]:
 
 def write_export(run: RunResult, path: str | os.PathLike[str]) -> None:
     """Write ``run`` as JSON, atomically and never over an existing path (:mod:`.outfile`);
-    raises OutputError."""
+    raises OutputError. A ``--repeat N`` run holds every run (:func:`runs_dict`)."""
     write_output(path, export_chunks(run), FLAG, must_be_absent=True)
 
 
@@ -153,6 +155,24 @@ def export_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Cloc
             "trailing_requests": enc(buf, [(cursor, buf.count)], clock),
         },
     }
+
+
+def runs_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Clock], Any] | None
+              = None) -> dict[str, Any]:
+    """:func:`export_dict` of a run, or of a ``--repeat N`` run: the first run's export, the
+    experiments of the other runs appended (in run order), and their ``perfanalyzer`` parts in
+    ``perfanalyzer.repeats`` (the pooled points are not saved: they are rebuilt on reading)."""
+    if not run.replicates:
+        return export_dict(run, encode=encode)
+    first, *rest = run.replicates
+    doc = export_dict(first, encode=encode)
+    repeats = []
+    for other in rest:
+        part = export_dict(other, encode=encode)
+        doc["experiments"] += part["experiments"]
+        repeats.append(part["perfanalyzer"])
+    doc["perfanalyzer"]["repeats"] = repeats
+    return doc
 
 
 def _experiment(mode: str, level: float) -> dict[str, Any]:
@@ -373,5 +393,5 @@ def _iso(wall_ns: int) -> str:
 
 
 __all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "check_export_path", "export_chunks", "export_dict",
-           "export_text", "merged_range",
+           "export_text", "merged_range", "runs_dict",
            "server_dict", "stats_dict", "summary_dict", "write_export"]

@@ -22,6 +22,7 @@ from ..client.base import stats_from_json
 from ..config import RunConfig
 from ..config.build import from_flat
 from ..errors import OptionError
+from ..measure.combine import combine_runs
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
 from ..measure.prometheus import scrapes_from_json
 from ..measure.result import ModelTraits, RunResult
@@ -65,10 +66,29 @@ def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_run(path: str | os.PathLike[str]) -> RunResult:
-    """Rebuild the run saved in ``path`` (raises :class:`SavedRunError` naming file and field)."""
+    """Rebuild the run saved in ``path`` (raises :class:`SavedRunError` naming file and field).
+    A ``--repeat N`` export gives the pooled run with its N runs as ``replicates``."""
     doc = read_json(path)
     ours = saved_part(doc, path)
-    return _Loader(path, doc, ours).run()
+    repeats = ours.get("repeats")
+    if not repeats:
+        return _Loader(path, doc, ours).run()
+    if not isinstance(repeats, list):
+        raise SavedRunError(f"{path}: perfanalyzer.repeats: not a list")
+    experiments = doc["experiments"] if isinstance(doc["experiments"], list) else []
+    runs, offset = [], 0
+    for k, part in enumerate([ours, *repeats]):
+        where = "perfanalyzer" if k == 0 else f"perfanalyzer.repeats[{k - 1}]"
+        points = part.get("points") if isinstance(part, dict) else None
+        if not isinstance(points, list):
+            raise SavedRunError(f"{path}: {where}.points: missing")
+        sub = {"experiments": experiments[offset:offset + len(points)]}
+        runs.append(_Loader(path, sub, part).run())
+        offset += len(points)
+    if offset != len(experiments):
+        raise SavedRunError(f"{path}: experiments: {len(experiments)} experiments but the runs "
+                            f"hold {offset} points")
+    return combine_runs(runs)
 
 
 class _Loader:
@@ -255,10 +275,19 @@ def saved_config(run: RunResult) -> RunConfig:
     return from_flat({"mode": run.mode, "model": run.model.name, **run.config})
 
 
-def console_text(run: RunResult) -> str:
+def console_text(run: RunResult, *, table: bool = True) -> str:
     """What the live run printed on stdout, rebuilt: the statistics note, the settings block,
-    every point's block and the final table (same functions, same order as the live run)."""
+    every point's block and the final table (same functions, same order as the live run).
+    A ``--repeat N`` run: each run's text after its header, the across-runs figures, the table."""
     from . import console
+
+    if run.replicates:
+        from .repeat import intervals_text, run_header
+
+        n = run.config.get("repeat", len(run.replicates))
+        text = "".join(run_header(k, n) + console_text(r, table=False)
+                       for k, r in enumerate(run.replicates, 1))
+        return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")
 
     cfg = saved_config(run)
     plan = window_plan(cfg)
@@ -272,7 +301,7 @@ def console_text(run: RunResult) -> str:
         mode=cfg.load.mode.value, streaming=cfg.load.streaming,
         distribution=cfg.load.request_distribution) + "\n")
     parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
-    if run.points:
+    if run.points and table:
         parts.append(console.table_text(run) + "\n")
     return "".join(parts)
 

@@ -3,6 +3,7 @@ namespaces. Skipped without mpi4py/mpiexec (the mpi extra)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -166,6 +167,14 @@ def _start(tmp_path: Path, url: str, extra: tuple[str, ...] = ()) -> tuple[Any, 
     return proc, csv_path, log
 
 
+def _rank_pid(log: Path, rank: int, timeout_s: float = 15.0) -> int | None:
+    """The pid the rank printed at start (mpiexec forwards its stderr with some delay)."""
+    deadline = time.monotonic() + timeout_s
+    while (pid := rank_pid(log.read_text(), rank)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return pid
+
+
 def _wait(proc: Any, timeout: float) -> int:
     try:
         return int(proc.wait(timeout=timeout))
@@ -180,8 +189,8 @@ def _wait(proc: Any, timeout: float) -> int:
 def test_a_hung_rank_is_named_and_the_others_write_what_they_measured(
         triton: Any, tmp_path: Path) -> None:
     proc, csv_path, log = _start(tmp_path, triton.http_url)
-    pid = rank_pid(log.read_text(), 1)
-    assert pid is not None
+    pid = _rank_pid(log, 1)
+    assert pid is not None, log.read_text()
     os.kill(pid, signal.SIGSTOP)  # hung: MPI cannot tell; the deadline does
     try:
         deadline = time.monotonic() + 30
@@ -189,7 +198,8 @@ def test_a_hung_rank_is_named_and_the_others_write_what_they_measured(
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
     finally:
-        os.kill(pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):  # mpiexec may have ended it already
+            os.kill(pid, signal.SIGCONT)
     code = _wait(proc, 30)
     text = log.read_text()
     assert code != 0
@@ -202,8 +212,8 @@ def test_a_hung_rank_is_named_and_the_others_write_what_they_measured(
 @pytest.mark.slow
 def test_a_killed_rank_ends_the_run_with_the_rank_named(triton: Any, tmp_path: Path) -> None:
     proc, csv_path, log = _start(tmp_path, triton.http_url)
-    pid = rank_pid(log.read_text(), 1)
-    assert pid is not None
+    pid = _rank_pid(log, 1)
+    assert pid is not None, log.read_text()
     written = len(rows(csv_path))
     os.kill(pid, signal.SIGKILL)
     code = _wait(proc, 30)  # MPICH's mpiexec ends the job at once; other MPIs: our deadline

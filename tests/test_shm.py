@@ -319,7 +319,7 @@ async def _release_sync_while_in_flight(url: str, protocol: str) -> tuple[int, s
         plan.release_sync()  # what the second Ctrl-C runs, from inside the loop
         left = len(await registered(url, protocol, plan.prefix))
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        return left, repr([r for r in results if r is not None])
+        return left, repr([r for r in results if isinstance(r, BaseException)])
     finally:
         await client.close()
 

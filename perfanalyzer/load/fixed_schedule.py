@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.dims import parse_batch_sizes
 from ..errors import OptionError
 from .schedule import NS_PER_S, Offsets
 
@@ -107,7 +108,7 @@ def check_fixed_schedule(kw: dict[str, Any]) -> None:
             raise OptionError(f"Cannot use both {FLAG} and {flag} inference load modes")
     if kw.get("request_count"):
         raise OptionError(f"{FLAG}: --request-count is not allowed (the schedule sets the count)")
-    if kw.get("batch_size", 1) != 1:
+    if parse_batch_sizes(kw.get("batch_size") or 1) != (1,):
         raise OptionError(f"{FLAG}: -b must be 1 (one timestamped entry per request)")
     stamps = read_timestamps(tuple(kw.get("input_data") or ("random",)))
     count = len(stamps) - int(kw.get("warmup_request_count") or 0)

@@ -90,14 +90,18 @@ def load_before(rev: str) -> Path:
     """The transports of ``rev`` as perfanalyzer.client.http1_before / .h2_before modules."""
     tmp = Path(tempfile.mkdtemp(prefix="pa-bench-"))
     show = ["git", "-C", str(ROOT), "show"]
+    # (before the error tree moved to the package root, the client had its own errors module)
+    old_errors = b"from .errors import", b"from ..errors import"
     (tmp / "http1_before.py").write_bytes(
-        subprocess.check_output([*show, f"{rev}:perfanalyzer/client/http1.py"]))
+        subprocess.check_output([*show, f"{rev}:perfanalyzer/client/http1.py"])
+        .replace(*old_errors))
     files = subprocess.check_output(["git", "-C", str(ROOT), "ls-tree", "--name-only", rev,
                                      "perfanalyzer/client/h2/"], text=True).split()
     (tmp / "h2_before").mkdir()
     for f in files:
         (tmp / "h2_before" / Path(f).name).write_bytes(
-            subprocess.check_output([*show, f"{rev}:{f}"]))
+            subprocess.check_output([*show, f"{rev}:{f}"])
+            .replace(b"from ..errors import", b"from ...errors import"))
     client_pkg.__path__.append(str(tmp))
     return tmp
 

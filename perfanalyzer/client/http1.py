@@ -39,6 +39,7 @@ from ..errors import ConnectError, ProtocolError, RequestTimeout
 from .http1_parse import HEAD, MAX_HEAD, ResponseParser
 from .http1_wire import Response, header_value, server_error, wire_request
 from .http1_wire import decompress as decode_body
+from .watchdog import Watchdog
 
 
 class _Conn(ResponseParser, asyncio.Protocol):
@@ -166,6 +167,8 @@ class Http1Pool:
         self._waiters: list[asyncio.Future[_Conn | None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all: set[_Conn] = set()
+        # --request-timeout: one periodic check of the busy connections, no timer per request
+        self._watch = Watchdog(request_timeout_s, self._overdue) if request_timeout_s > 0 else None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -186,7 +189,7 @@ class Http1Pool:
         conn = idle.pop() if idle else None
         if conn is None or conn.closed:
             conn = await self._acquire()
-        if self.request_timeout_s > 0 or self._waiters:
+        if self._waiters:
             status = await self._exchange(conn, data, False)
         else:  # _exchange inlined: one coroutine less per request
             try:
@@ -216,18 +219,12 @@ class Http1Pool:
 
     async def _exchange(self, conn: _Conn, data: bytes, keep: bool) -> int:
         fut = conn.start(data, keep)
-        timer = None
-        if self.request_timeout_s > 0:
-            timer = self.loop.call_later(self.request_timeout_s, self._timeout, conn, fut)
         try:
             status = await fut
         except BaseException:
             conn.abort()
             self._release(conn)
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
         conn.fut = None
         if conn.reusable and not conn.closed:
             if self._waiters:
@@ -238,11 +235,19 @@ class Http1Pool:
             self._release(conn)
         return status
 
-    def _timeout(self, conn: _Conn, fut: asyncio.Future[int]) -> None:
-        if not fut.done():
-            err = RequestTimeout(f"{self.name}: request timed out after {self.request_timeout_s:g} s")
-            err.__cause__ = TimeoutError()
-            fut.set_exception(err)
+    def _overdue(self, now_ns: int) -> bool:
+        """The watchdog's check: fail the requests in flight longer than the timeout (their
+        connection is then aborted by the awaiting side); keep ticking while any is open."""
+        assert self._watch is not None
+        limit = self._watch.timeout_ns
+        for conn in self._all:
+            fut = conn.fut
+            if fut is not None and not fut.done() and now_ns - conn._t_send >= limit:
+                err = RequestTimeout(f"{self.name}: request timed out after "
+                                     f"{self.request_timeout_s:g} s")
+                err.__cause__ = TimeoutError()
+                fut.set_exception(err)
+        return bool(self._all)
 
     # -- connections --------------------------------------------------------------------------
     async def _acquire(self) -> _Conn:
@@ -292,6 +297,8 @@ class Http1Pool:
         loop = self.loop
         conn = _Conn(self)
         self._all.add(conn)  # counts against the limit while connecting
+        if self._watch is not None:
+            self._watch.arm()
         try:
             coro = loop.create_connection(lambda: conn, self.host, self.port, ssl=self.ssl,
                                           server_hostname=self.server_hostname)
@@ -314,6 +321,8 @@ class Http1Pool:
         """Close every connection (requests in flight fail with ConnectError)."""
         conns = list(self._all)
         self._idle.clear()
+        if self._watch is not None:
+            self._watch.stop()
         for conn in conns:
             if conn.transport is not None:
                 conn.transport.close()

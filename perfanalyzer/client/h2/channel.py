@@ -31,6 +31,7 @@ from ...errors import (
     grpc_status_error,
 )
 from ..base import ClientOptions
+from ..watchdog import Watchdog
 from . import frames as f
 from .connection import Connection, Refused
 from .headers import encode as encode_headers
@@ -137,6 +138,11 @@ class LeanChannel:
         self._rr = 0
         self._connect_timeout = connect_timeout_s or None
         self._timeout = request_timeout_s
+        # --request-timeout: the calls in flight (task -> start) checked by one periodic
+        # watchdog, no timer per call; the tasks it cancelled
+        self._started: dict[asyncio.Task[object], int] = {}
+        self._expired: set[asyncio.Task[object]] = set()
+        self._watch = Watchdog(request_timeout_s, self._overdue) if request_timeout_s > 0 else None
         self._first_id = first_stream_id
         self._old: set[Connection] = set()
         #: Connections opened so far (replacements included).
@@ -197,28 +203,40 @@ class LeanChannel:
 
     async def _timed(self, payload: bytes, want_body: bool = False) -> Exchanged:
         """:meth:`_call` within the request timeout (connecting and retries included): the
-        timer cancels the call, which resets its stream, and the cancellation becomes
-        RequestTimeout."""
+        watchdog cancels the calling task, which resets the call's stream, and the cancellation
+        becomes RequestTimeout."""
         task = asyncio.current_task()
         assert task is not None
-        fired: list[bool] = []
-
-        def expire() -> None:
-            fired.append(True)
-            task.cancel()
-
-        timer = asyncio.get_running_loop().call_later(self._timeout, expire)
+        started = self._started
+        started[task] = _clock()
+        watch = self._watch
+        assert watch is not None
+        if not watch.armed:
+            watch.arm()
         try:
             return await self._call(payload, want_body)
         except asyncio.CancelledError:
-            if not fired:
+            if task not in self._expired:
                 raise
             uncancel = getattr(task, "uncancel", None)  # Python >= 3.11
             if uncancel is not None:
                 uncancel()
             raise RequestTimeout(f"gRPC request timed out after {self._timeout:g} s") from None
         finally:
-            timer.cancel()
+            del started[task]
+            if self._expired:
+                self._expired.discard(task)
+
+    def _overdue(self, now_ns: int) -> bool:
+        """The watchdog's check: cancel the calls in flight longer than the timeout; keep
+        ticking while any call is in flight."""
+        assert self._watch is not None
+        limit = self._watch.timeout_ns
+        for task, t0 in self._started.items():
+            if now_ns - t0 >= limit and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        return bool(self._started)
 
     def _headers_now(self) -> bytes:
         assert self._hook is not None
@@ -294,6 +312,8 @@ class LeanChannel:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        if self._watch is not None:
+            self._watch.stop()
         for conn in [*self._conns, *self._old]:
             if conn is not None:
                 conn.close()

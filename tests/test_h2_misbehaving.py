@@ -313,6 +313,33 @@ async def test_refused_stream_is_sent_again() -> None:
 
 
 @aio
+async def test_refusals_give_up_only_without_progress() -> None:
+    """A server refusing every stream is given up on after MAX_ATTEMPTS refusals in a row; one
+    refusing each stream once while it answers others (grpcio's back-pressure) never is."""
+    from perfanalyzer.client.h2.channel import MAX_ATTEMPTS
+
+    def refuse_all(s: Server, sid: int) -> None:
+        s.h2.reset_stream(sid, error_code=7)
+        s.flush()
+
+    async with serving(refuse_all) as (channel, servers):
+        with pytest.raises(ConnectError, match=f"{MAX_ATTEMPTS} in a row"):
+            await call(channel)
+        assert sum(s.calls for s in servers) == MAX_ATTEMPTS
+
+    def refuse_most(s: Server, sid: int) -> None:  # MAX_ATTEMPTS - 1 refused, one answered, ...
+        if s.calls % MAX_ATTEMPTS:
+            s.h2.reset_stream(sid, error_code=7)
+            s.flush()
+        else:
+            s.answer(sid)
+
+    async with serving(refuse_most) as (channel, _):
+        answers = await asyncio.gather(*(call(channel) for _ in range(3 * MAX_ATTEMPTS)))
+        assert answers == [MESSAGE] * (3 * MAX_ATTEMPTS)
+
+
+@aio
 async def test_server_that_never_answers_ends_by_the_call_timeout() -> None:
     async with serving(lambda s, sid: None) as (channel, _):
         with pytest.raises(RequestTimeout):

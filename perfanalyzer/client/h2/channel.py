@@ -40,10 +40,15 @@ USER_AGENT = "perfanalyzer-grpc-lean/1"
 #: Environment variable choosing the transport of the gRPC client's hot path: ``lean`` (default)
 #: or ``grpcio``.
 TRANSPORT_ENV = "PERFANALYZER_GRPC_TRANSPORT"
-#: Attempts for a call refused by the server before it was processed, and the pause before
-#: the first retry (doubled for each further one).
+#: Refusals of a call by the server in a row with no call answered on that connection in
+#: between, before giving up, and the pause before the first retry (doubled for each further
+#: one in such a row). A refusal after the connection answered other calls is back-pressure
+#: (grpcio refuses new streams while the calls it just answered are still allocated), not a
+#: server turning calls away: it starts a new row.
 MAX_ATTEMPTS = 5
 REFUSED_BACKOFF_S = 0.0005
+#: Refusals of one call by the server in all (back-pressure included) before giving up.
+MAX_REFUSALS = 64
 #: Connection changes for one call (refusals, GOAWAY, stream ids running out) before giving up.
 MAX_TURNS = 8
 Metadata = Sequence[tuple[str, str]]
@@ -170,8 +175,9 @@ class LeanChannel:
         if self._n > 1:
             self._rr = (i + 1) % self._n
         block = None if self._hook is None else self._headers_now()
-        refused = 0
-        for _turn in range(MAX_TURNS):
+        refused = row = turns = 0
+        seen: tuple[Connection | None, int] = (None, 0)  # connection, its answers at a refusal
+        while turns < MAX_TURNS:
             conn = self._conns[i]
             if conn is None or not conn.usable:
                 conn = await self._connection(i)
@@ -180,6 +186,7 @@ class LeanChannel:
                 started = conn.start(payload, want_body, block)
                 if started is None:
                     if not conn.usable:
+                        turns += 1
                         continue  # stream ids ran out just now: take the next connection
                     started = await conn.start_slow(payload, want_body, block)
                 send_ns = _clock() - t0
@@ -193,13 +200,20 @@ class LeanChannel:
             except Refused as exc:
                 if exc.by_server:
                     refused += 1
-                    if refused >= MAX_ATTEMPTS:
+                    progress = seen[0] is conn and exc.answered > seen[1]
+                    row = 1 if progress else row + 1
+                    seen = (conn, exc.answered)
+                    if row >= MAX_ATTEMPTS or refused >= MAX_REFUSALS:
                         break
                     # A server refusing streams is often one whose stream count lags behind
                     # the streams it just closed: give it a moment.
-                    await asyncio.sleep(REFUSED_BACKOFF_S * 2**refused)
+                    await asyncio.sleep(REFUSED_BACKOFF_S * 2**row)
+                    if conn.usable:
+                        continue  # the same connection again: no connection change
+            turns += 1
         raise ConnectError(f"the gRPC server at {self.target} did not take the call "
-                           f"({refused} refusals, {MAX_TURNS} connection changes)")
+                           f"({refused} refusals, {row} in a row with no call answered; "
+                           f"{turns} connection changes)")
 
     async def _timed(self, payload: bytes, want_body: bool = False) -> Exchanged:
         """:meth:`_call` within the request timeout (connecting and retries included): the

@@ -180,6 +180,7 @@ class Connection(Streams, asyncio.Protocol):
         fut = self._streams.pop(sid, None)
         if fut is None:
             return
+        self.answered += 1
         body = self._bodies.pop(sid, None) if self._bodies else None
         status, code, message = summary
         if code == 0 and not self._http_status:
@@ -240,7 +241,7 @@ class Connection(Streams, asyncio.Protocol):
         name = f.ERROR_NAMES.get(code, hex(code))
         exc: Exception
         if code == f.REFUSED_STREAM:
-            exc = Refused()
+            exc = Refused(answered=self.answered)
         elif code == f.CANCEL:
             exc = RequestCancelled("the server cancelled the stream (RST_STREAM CANCEL)")
         else:
@@ -285,7 +286,7 @@ class Connection(Streams, asyncio.Protocol):
             debug = payload[8:].decode("utf-8", "replace")
             self._goaway = f" (GOAWAY {f.ERROR_NAMES.get(code, hex(code))}: {debug})"
         for stream in [s for s in self._streams if s > last]:
-            self._fail(stream, Refused())
+            self._fail(stream, Refused(answered=self.answered))
         if not self._streams:
             self.close("server sent GOAWAY")
         self._wake()

@@ -31,11 +31,13 @@ Summary = tuple[int | None, int | None, str]
 class Refused(Exception):
     """The call was not processed, so it may be sent again on another connection:
     ``by_server`` (GOAWAY past its stream, REFUSED_STREAM) or not (the connection stopped taking
-    calls while this one waited for a stream slot)."""
+    calls while this one waited for a stream slot); ``answered``: the connection's calls answered
+    when the refusal arrived (its progress, see :attr:`Streams.answered`)."""
 
-    def __init__(self, by_server: bool = True) -> None:
+    def __init__(self, by_server: bool = True, answered: int = 0) -> None:
         super().__init__("refused by the server" if by_server else "connection draining")
         self.by_server = by_server
+        self.answered = answered
 
 
 class Streams:
@@ -58,6 +60,8 @@ class Streams:
         self._rx_first: dict[int, int] = {}  # stream -> when its response headers were handled
         #: Stream -> receive time (ns) of a call that succeeded, until its caller pops it.
         self.recv_times: dict[int, int] = {}
+        #: Calls the server answered (trailers received, any status): its progress.
+        self.answered = 0
         self._next_id = first_stream_id
         self._peer_window = f.DEFAULT_WINDOW
         self._peer_max_frame = f.DEFAULT_MAX_FRAME

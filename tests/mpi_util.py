@@ -7,6 +7,7 @@ import csv
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,11 +116,11 @@ def namespaces(count: int) -> Iterator[Net]:
 
 
 def rank_pid(text: str, rank: int) -> int | None:
-    """The pid perfanalyzer prints for ``rank`` at start ("perfanalyzer rank R (host, pid P)")."""
-    for line in text.splitlines():
-        if line.startswith(f"perfanalyzer rank {rank} (") and ", pid " in line:
-            return int(line.split(", pid ")[1].split(")")[0])
-    return None
+    """The pid perfanalyzer prints for ``rank`` at start ("perfanalyzer rank R (host, pid P)"),
+    anywhere in a line: mpiexec may join two ranks' lines (seen: "...ranks 0, 1perfanalyzer rank
+    1 (vm, pid 28654) ...")."""
+    found = re.search(rf"perfanalyzer rank {rank} \([^()]*, pid (\d+)\)", text)
+    return int(found.group(1)) if found else None
 
 
 __all__: list[Any] = ["MPIEXEC", "PA", "SKEW_TOL_NS", "Net", "export_requests", "mpiexec",

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import subprocess
+import sys
+import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +16,8 @@ import numpy as np
 import pytest
 
 from perfanalyzer.config import RunConfig
-from perfanalyzer.mpi.exchange import ACTIVE, IDLE, RankLost
+from perfanalyzer.mpi import exchange, world
+from perfanalyzer.mpi.exchange import ACTIVE, IDLE, Exchange, RankLost
 from perfanalyzer.mpi.merge import LeaderLoad
 from perfanalyzer.mpi.sync import MpiSync
 from perfanalyzer.mpi.world import Group, rank_info
@@ -149,3 +155,71 @@ def test_a_member_missing_at_an_edge_is_named() -> None:
     load = LeaderLoad(_Inner(), ex, (1,))  # type: ignore[arg-type]
     with pytest.raises(RankLost, match="rank 1"):
         asyncio.run(load.sync(400))
+
+
+# ---- a killed rank of this host: its process is looked at (no MPI) -----------------------------
+
+class _FakeMPI(types.ModuleType):
+    """Stands in for ``mpi4py.MPI`` (what the liveness path touches), so no MPI is started."""
+
+    class Exception(Exception):
+        pass
+
+    def __init__(self) -> None:
+        super().__init__("mpi4py.MPI")
+
+
+class _Comm:
+    def __init__(self, size: int, rank: int) -> None:
+        self.size, self.rank = size, rank
+        self.told: list[tuple[int, str]] = []
+
+    def Get_rank(self) -> int:
+        return self.rank
+
+    def Get_size(self) -> int:
+        return self.size
+
+    def isend(self, obj: Any, dest: int, tag: int) -> object:
+        self.told.append((dest, obj))
+        return object()
+
+
+def _ended_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: the pid is free
+    return child.pid
+
+
+def test_process_gone_tells_a_running_a_zombie_and_an_ended_process() -> None:
+    assert not world.process_gone(os.getpid())
+    assert world.process_gone(_ended_pid())
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while not world.process_gone(child.pid):  # exited, not reaped yet: a zombie
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        child.wait()
+    assert world.pid_space() == world.pid_space() != ""
+
+
+def test_a_rank_whose_process_is_gone_is_named_and_the_others_are_told(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeMPI()
+    monkeypatch.setitem(sys.modules, "mpi4py", types.ModuleType("mpi4py"))
+    monkeypatch.setitem(sys.modules, "mpi4py.MPI", fake)
+    comm = _Comm(3, 0)
+    ex = Exchange(comm, {1: "rank 1 (h, pid 11)", 2: "rank 2 (h, pid 22)"})
+    ex.local_pids = {1: _ended_pid(), 2: os.getpid()}
+    ex._check_alive()  # gone: the grace (its last messages may still arrive) starts
+    assert not ex.lost and not comm.told
+    ex._alive_at -= exchange.ALIVE_POLL_S
+    ex._gone_since[1] -= exchange.GONE_GRACE_S
+    with pytest.raises(RankLost, match=r"^rank 1 \(h, pid 11\) has ended"):
+        ex._check_alive()
+    assert ex.lost == {1} and ex.failed
+    assert [dest for dest, _ in comm.told] == [2]  # the living rank is told; the dead one not
+    ex._alive_at -= exchange.ALIVE_POLL_S
+    ex._check_alive()  # a lost rank is not reported again; the living one is fine

@@ -4,7 +4,9 @@ An MPI collective blocks for ever when a rank has died. Here every rank sends a 
 other rank (``Isend``) and polls its receives (``Testall``) from the event loop, so the load keeps
 running meanwhile and a wait that passes its deadline names the ranks that did not answer. A rank
 that fails announces it (:meth:`Exchange.announce_failure`) so the others stop at once instead of
-waiting for the deadline.
+waiting for the deadline. A rank that is killed announces nothing: an MPI error (the library's
+error handler returns errors, see :mod:`.world`) names it, and so does a look at its process while
+waiting, for the ranks that share this one's pids (one host); across hosts the deadline does.
 
 A row is four float64: ``[seq, kind, stop, value]``. ``seq`` numbers the exchanges (every rank
 makes the same sequence of calls), ``kind`` says whether the rank is still measuring (ACTIVE) or has
@@ -15,12 +17,14 @@ a "done" flag; NaN for none).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
 import numpy as np
 
 from ..errors import PerfAnalyzerError
+from .world import process_gone
 
 ACTIVE, IDLE = 0.0, 1.0
 #: Poll period while waiting for the other ranks (the edge skew it adds is at most this).
@@ -32,6 +36,10 @@ RECORDS_TAG = 32001
 OBJECT_TAG = 32002
 #: Extra time a message already matched gets to arrive in full.
 MATCHED_GRACE_S = 30.0
+#: While waiting: how often the processes of the ranks of this host are looked at, and how long
+#: one must have been gone (its last messages may still be arriving) before its rank is lost.
+ALIVE_POLL_S = 0.2
+GONE_GRACE_S = 0.5
 
 
 class RankLost(PerfAnalyzerError):
@@ -51,6 +59,10 @@ class Exchange:
         self.failed = False  # this rank told the others it stops
         self.notice_ns: list[int] = []  # per exchange: how late this rank saw it complete, at most
         self._pending: list[tuple[Any, Any]] = []  # sends not known complete, with their data
+        #: The ranks whose processes this one can see (same pid space): rank -> pid.
+        self.local_pids: dict[int, int] = {}
+        self._alive_at = 0.0
+        self._gone_since: dict[int, float] = {}
 
     def who(self, rank: int) -> str:
         return self.names.get(rank, f"rank {rank}")
@@ -63,8 +75,13 @@ class Exchange:
         out[self.rank] = (self.seq, kind, 1.0 if stop else 0.0, value)
         mine = out[self.rank].copy()
         peers = [r for r in range(self.size) if r != self.rank]
-        recvs = [self.comm.Irecv(out[r], source=r, tag=tag) for r in peers]
-        self._pending += [(self.comm.Isend(mine, dest=r, tag=tag), mine) for r in peers]
+        from mpi4py import MPI
+
+        try:
+            recvs = [self.comm.Irecv(out[r], source=r, tag=tag) for r in peers]
+            self._pending += [(self.comm.Isend(mine, dest=r, tag=tag), mine) for r in peers]
+        except MPI.Exception as exc:  # a peer known dead (ERRORS_RETURN, see world)
+            raise self._broken(self._failed_peer(), exc) from exc
         await self._wait(recvs, peers, timeout_s, "the exchange")
         self._pending = [(q, keep) for q, keep in self._pending if not _done(q)]
         bad = [r for r in peers if int(out[r, 0]) != self.seq]
@@ -100,19 +117,59 @@ class Exchange:
             missing = [r for r, q in zip(ranks, requests, strict=True) if q != MPI.REQUEST_NULL]
             self.lost.update(missing)
             names = ", ".join(self.who(r) for r in missing) or "a rank"
-            raise self._lost(f"{names} stopped answering ({exc.Get_error_string().strip()}): "
-                           "stopping") from exc
+            raise self._lost(f"{names} stopped answering ({_mpi_error(exc)}): stopping") from exc
 
     def check_failures(self) -> None:
-        """Raise if another rank announced that it failed."""
+        """Raise if another rank announced that it failed, or its process is gone."""
         from mpi4py import MPI
 
         status = MPI.Status()
-        if self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=FAIL_TAG, status=status):
+        try:
+            if not self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=FAIL_TAG, status=status):
+                self._check_alive()
+                return
             rank = status.Get_source()
-            message = self.comm.recv(source=rank, tag=FAIL_TAG)
+            message = self.comm.recv(source=rank, tag=FAIL_TAG)  # matched: small, arrived
+        except MPI.Exception as exc:  # a dead peer (ERRORS_RETURN, see world)
+            raise self._broken(self._failed_peer(), exc) from exc
+        self.lost.add(rank)
+        raise self._lost(f"{self.who(rank)} failed: {message}")
+
+    def _check_alive(self) -> None:
+        """Raise if the process of a rank of this host has been gone for GONE_GRACE_S (killed or
+        crashed: MPI may not tell, and the deadline would take up to a minute)."""
+        now = time.monotonic()
+        if now - self._alive_at < ALIVE_POLL_S:
+            return
+        self._alive_at = now
+        for rank, pid in self.local_pids.items():
+            if rank in self.lost or not process_gone(pid):
+                self._gone_since.pop(rank, None)
+                continue
+            if now - self._gone_since.setdefault(rank, now) >= GONE_GRACE_S:
+                self.lost.add(rank)
+                raise self._lost(f"{self.who(rank)} has ended (killed or crashed: its process is "
+                                 "gone): stopping")
+
+    def _failed_peer(self) -> int | None:
+        """After an MPI error: the rank it is about, if MPI or the pid look can tell."""
+        from mpi4py import MPI
+
+        for rank in range(self.size):
+            if rank != self.rank:
+                try:
+                    self.comm.Iprobe(source=rank, tag=FAIL_TAG)
+                except MPI.Exception:
+                    return rank
+        gone = [r for r, pid in self.local_pids.items() if r not in self.lost and process_gone(pid)]
+        return gone[0] if gone else None
+
+    def _broken(self, rank: int | None, exc: Any) -> RankLost:
+        """The error for an MPI failure about ``rank`` (None: MPI does not say which)."""
+        if rank is not None:
             self.lost.add(rank)
-            raise self._lost(f"{self.who(rank)} failed: {message}")
+        name = self.who(rank) if rank is not None else "a rank"
+        return self._lost(f"{name} stopped answering ({_mpi_error(exc)}): stopping")
 
     def _lost(self, message: str) -> RankLost:
         """The error to raise; the other ranks are told at once (they may be waiting on this one,
@@ -125,9 +182,12 @@ class Exchange:
         if self.failed:
             return
         self.failed = True
+        from mpi4py import MPI
+
         for r in range(self.size):
             if r != self.rank and r not in self.lost:
-                self._pending.append((self.comm.isend(message, dest=r, tag=FAIL_TAG), None))
+                with contextlib.suppress(MPI.Exception):  # a dead rank: nobody to tell
+                    self._pending.append((self.comm.isend(message, dest=r, tag=FAIL_TAG), None))
 
     async def objects(self, obj: Any, timeout_s: float) -> list[Any]:
         """Every rank's ``obj`` (an allgather of picklable objects), with a deadline."""
@@ -141,11 +201,16 @@ class Exchange:
 
     async def receive(self, rank: int, tag: int, timeout_s: float, what: str) -> Any:
         """One pickled message from ``rank`` (any size), with a deadline."""
+        from mpi4py import MPI
+
         deadline = time.monotonic() + timeout_s
         while True:
-            message = self.comm.improbe(source=rank, tag=tag)
-            if message is not None:
-                request = message.irecv()
+            try:
+                message = self.comm.improbe(source=rank, tag=tag)
+                request = message.irecv() if message is not None else None
+            except MPI.Exception as exc:
+                raise self._broken(rank, exc) from exc
+            if request is not None:
                 while True:  # matched: the sender is alive and the data is on its way
                     done, obj = self._test_one(request, rank)
                     if done:
@@ -166,13 +231,15 @@ class Exchange:
         try:
             return request.test()
         except MPI.Exception as exc:
-            self.lost.add(rank)
-            raise self._lost(f"{self.who(rank)} stopped answering "
-                           f"({exc.Get_error_string().strip()}): stopping") from exc
+            raise self._broken(rank, exc) from exc
 
     def send(self, obj: Any, rank: int, tag: int) -> None:
-        """Send without waiting (completion is checked later)."""
-        self._pending.append((self.comm.isend(obj, dest=rank, tag=tag), None))
+        """Send without waiting (completion is checked later). To a rank MPI knows dead: nothing
+        is sent; the next wait on it names it."""
+        from mpi4py import MPI
+
+        with contextlib.suppress(MPI.Exception):
+            self._pending.append((self.comm.isend(obj, dest=rank, tag=tag), None))
 
 
 
@@ -184,3 +251,12 @@ def _done(request: Any) -> bool:
         return bool(request.Test())
     except MPI.Exception:
         return True
+
+
+def _mpi_error(exc: Any) -> str:
+    """An MPI error's text, on one line."""
+    try:
+        text = str(exc.Get_error_string())
+    except Exception:  # the text only: never hide the error itself
+        text = str(exc)
+    return " ".join(text.split()) or "MPI error"

@@ -62,6 +62,9 @@ async def start(cfg: RunConfig, stop_event: asyncio.Event) -> MpiSession:
     exchange.names = {i.rank: i.name for i in infos}
     group = form_group(infos, rank)
     me = infos[rank]
+    # A killed rank of this host is seen gone at once (MPI may not tell; the deadline is long).
+    exchange.local_pids = {i.rank: i.pid for i in infos
+                           if i.rank != rank and me.pid_space and i.pid_space == me.pid_space}
     role = ("leads the merged load of ranks " + ", ".join(map(str, group.ranks))
             if group.merged and group.is_leader else
             f"merges its load into rank {group.leader}'s results" if group.merged else

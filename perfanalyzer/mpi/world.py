@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -93,6 +94,10 @@ def init_world() -> Any:
     # A dead peer makes MPI calls fail: return the error (mpi4py raises it) instead of aborting
     # this rank too, so it can write what it measured.
     comm.Set_errhandler(MPI.ERRORS_RETURN)
+    # MPICH's `mpiexec -disable-auto-cleanup` tells the surviving ranks that one died with SIGUSR1,
+    # whose default action ends them too (seen with MPICH 5.0). Ignore it: the exchanges notice
+    # the dead rank and name it. (Set after MPI_Init: set before, the rank still died.)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     return comm
 
 
@@ -107,6 +112,8 @@ class RankInfo:
     load: tuple[Any, ...]
     interval_s: float
     count_windows: bool
+    #: Which pid numbers this rank's pid belongs to (see :func:`pid_space`); "" unknown.
+    pid_space: str = ""
 
     @property
     def name(self) -> str:
@@ -119,7 +126,31 @@ def rank_info(cfg: RunConfig, rank: int) -> RankInfo:
                     key=(srv.model, srv.model_version, srv.server_url, srv.protocol),
                     load=tuple(getattr(getattr(cfg, GROUP_OF[f]), f) for f, _ in LOAD_FIELDS),
                     interval_s=cfg.measurement.measurement_interval_ms / 1000.0,
-                    count_windows=cfg.measurement.count_windows)
+                    count_windows=cfg.measurement.count_windows, pid_space=pid_space())
+
+
+def pid_space() -> str:
+    """The machine's boot and this process's pid namespace: ranks that share it see each other's
+    pids (the same host, network namespaces included), so one can tell when another's process is
+    gone. "" where it cannot be read (no pid checks then)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return ""
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` (of this pid space) has ended: absent, or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):  # unreadable: assume it runs (the deadlines still hold)
+        return False
+    return state in ("Z", "X", "x")
 
 
 @dataclass(frozen=True, kw_only=True)

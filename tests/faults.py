@@ -115,3 +115,8 @@ def fault_server(kind: str, tmp: Path | None = None) -> Iterator[int]:
         loop.call_soon_threadsafe(server.close)  # type: ignore[attr-defined]
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
+
+
+def error_line(stderr: str) -> str:
+    """A run's error line (the verdict line follows it)."""
+    return next(line for line in reversed(stderr.splitlines()) if line.startswith("error:"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .faults import CONNECTIONS, fault_server
+from .faults import CONNECTIONS, error_line, fault_server
 
 NO_SERVER = "perfanalyzer serve"
 
@@ -107,7 +107,7 @@ def test_server_silent_mid_run_ends_the_run_at_the_request_timeout() -> None:
                             "--request-timeout", "1", "-p", "500"],
                            capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 99, r.stderr
-    line = _error_line(r.stderr)
+    line = error_line(r.stderr)
     assert "request timed out after 1 s" in line, r.stderr
 
 
@@ -129,8 +129,3 @@ def test_ctrl_c_ends_a_run_whose_requests_never_finish(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "in-flight requests cancelled" in err, err
     assert out.exists()
-
-
-def _error_line(stderr: str) -> str:
-    """The run's error line (the verdict line follows it)."""
-    return next(line for line in reversed(stderr.splitlines()) if line.startswith("error:"))

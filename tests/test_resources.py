@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .faults import error_line
+
 NO_SERVER = "127.0.0.1:9"  # nothing listens: reaching the server is the first thing after checks
 
 
@@ -75,7 +77,7 @@ def test_a_point_where_most_requests_failed_is_an_error(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=10)
     assert r.returncode == 99, (r.stdout, r.stderr)
-    line = _error_line(r.stderr)
+    line = error_line(r.stderr)
     assert "requests failed" in line and "above 10 %" in line, r.stderr
     assert "injected failure" in line
 
@@ -99,8 +101,3 @@ def test_open_ended_sweep_stops_at_the_ceiling() -> None:
     with pytest.raises(FailedPoint, match="--force"):
         check_ceiling(cfg, MAX_CONCURRENCY + 1)
     check_ceiling(cfg.replace(force=True), MAX_CONCURRENCY + 1)
-
-
-def _error_line(stderr: str) -> str:
-    """The run's error line (the verdict line follows it)."""
-    return next(line for line in reversed(stderr.splitlines()) if line.startswith("error:"))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from .. import cleanup, redact
@@ -32,27 +30,6 @@ from ..report.composing_csv import composing_texts
 from .outputs import Outputs, check_outputs
 
 
-@contextlib.contextmanager
-def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
-    if not cfg.server.launch_server:
-        yield cfg
-        return
-    from pathlib import Path
-
-    from ..server.embedded import launch_for_run
-
-    repo = Path(cfg.server.model_repository) if cfg.server.model_repository else None
-    srv_cfg = cfg.server
-    with launch_for_run(srv_cfg.url or None, srv_cfg.protocol, srv_cfg.model,
-                        model_repository=repo) as srv:
-        # A second Ctrl-C exits at once (os._exit): the server must go down with us then too.
-        stop = cleanup.register(lambda: srv.stop(timeout_s=2))
-        try:
-            yield cfg.replace(url=srv.url(cfg.server.protocol))
-        finally:
-            cleanup.unregister(stop)
-
-
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     # issue 13: secrets never printed or written; every output path and the open-file room
@@ -74,7 +51,9 @@ def run_profile(cfg: RunConfig) -> int:
         check_flags(cfg)
     if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
         raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
-    with redact.scrubbed_std(), _maybe_server(cfg) as effective:
+    from ..server.embedded import server_for_run  # only now: a plain run needs no launcher
+
+    with redact.scrubbed_std(), server_for_run(cfg) as effective:
         return uvloop_policy.run(_main(effective), cfg.transport.event_loop)
 
 

@@ -7,43 +7,21 @@ first), 130 after Ctrl-C (finished candidates are kept, reported, and skipped by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
 
 from .. import cleanup
 from ..config import RunConfig
 from ..errors import EXIT_INTERRUPTED, EXIT_OK
 from ..load import uvloop_policy
+from ..server.embedded import server_for_run
 from .report import write_report
 from .runner import SearchConfig, SearchOutcome, run_search
 
 
-@contextlib.contextmanager
-def _maybe_server(cfg: RunConfig) -> Iterator[RunConfig]:
-    """--launch-server: the bundled server (explicit model control, only this model loaded)."""
-    if not cfg.server.launch_server:
-        yield cfg
-        return
-    from pathlib import Path
-
-    from ..server.embedded import launch_for_run
-
-    repo = Path(cfg.server.model_repository) if cfg.server.model_repository else None
-    srv_cfg = cfg.server
-    with launch_for_run(srv_cfg.url or None, srv_cfg.protocol, srv_cfg.model,
-                        model_repository=repo) as srv:
-        stop = cleanup.register(lambda: srv.stop(timeout_s=2))
-        try:
-            yield cfg.replace(url=srv.url(cfg.server.protocol))
-        finally:
-            cleanup.unregister(stop)
-
-
 def run(sc: SearchConfig, cfg: RunConfig) -> int:
-    with _maybe_server(cfg) as effective:
+    with server_for_run(cfg) as effective:
         outcome = uvloop_policy.run(_main(sc, effective))
     level = "Concurrency" if cfg.load.mode.value == "concurrency" else "Request Rate"
     for path in write_report(sc, outcome, level, cfg.server.model):

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from .. import cleanup
+from ..config import RunConfig
 from ..errors import OptionError
 from .launcher import (
     LaunchedServer,
@@ -131,3 +133,22 @@ def launch_for_run(url: str | None, protocol: str, model: str, *,
             yield server
         finally:
             server.stop()
+
+
+@contextlib.contextmanager
+def server_for_run(cfg: RunConfig) -> Iterator[RunConfig]:
+    """``--launch-server``: the bundled (or ``--model-repository``) server for this run, and the
+    config pointed at it; without the flag, ``cfg`` unchanged. A second Ctrl-C exits at once
+    (os._exit): the server is registered with the cleanup stack so it goes down with us then too."""
+    if not cfg.server.launch_server:
+        yield cfg
+        return
+    srv_cfg = cfg.server
+    repo = Path(srv_cfg.model_repository) if srv_cfg.model_repository else None
+    with launch_for_run(srv_cfg.url or None, srv_cfg.protocol, srv_cfg.model,
+                        model_repository=repo) as srv:
+        stop = cleanup.register(lambda: srv.stop(timeout_s=2))
+        try:
+            yield cfg.replace(url=srv.url(srv_cfg.protocol))
+        finally:
+            cleanup.unregister(stop)

@@ -32,6 +32,18 @@ from .mpi_util import (
 )
 from .settle import settled_success_count, success_count
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_mpich_segments_left() -> Any:
+    """Runs whose rank was killed or hung (and survivors that exit without MPI_Finalize) leave
+    MPICH's /dev/shm segments behind: remove the ones this module's runs created."""
+    shm = Path("/dev/shm")
+    before = set(shm.glob("mpich_shm_*"))
+    yield
+    for seg in set(shm.glob("mpich_shm_*")) - before:
+        seg.unlink(missing_ok=True)
+
+
 FAST = ["-p", "500", "-s", "25", "-r", "6"]
 
 

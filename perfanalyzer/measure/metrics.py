@@ -183,10 +183,3 @@ def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: i
         client_send_ns=float(records.send_ns[ok].mean()) if n_ok else 0.0,
         client_recv_ns=float(records.recv_ns[ok].mean()) if n_ok else 0.0,
     )
-
-
-def stabilizing_latency(summary: Summary, percentile: int) -> float:
-    """The latency the stabilizer watches: the average, or pXX with --percentile."""
-    if percentile > 0:
-        return float(summary.latency.p(percentile))
-    return summary.latency.avg_ns

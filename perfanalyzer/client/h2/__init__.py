@@ -14,6 +14,6 @@ timeouts, error mapping).
 
 from __future__ import annotations
 
-from .channel import TRANSPORT_ENV, LeanChannel, channel_for, status_error
+from .channel import LeanChannel, status_error
 
-__all__ = ["TRANSPORT_ENV", "LeanChannel", "channel_for", "status_error"]
+__all__ = ["LeanChannel", "status_error"]

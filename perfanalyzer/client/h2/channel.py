@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from time import perf_counter_ns as _clock
 from typing import Protocol
@@ -26,20 +25,15 @@ from typing import Protocol
 from ...errors import (
     ClientError,
     ConnectError,
-    OptionError,
     RequestTimeout,
     grpc_status_error,
 )
-from ..base import ClientOptions
 from ..watchdog import Watchdog
 from . import frames as f
 from .connection import Connection, Refused
 from .headers import encode as encode_headers
 
 USER_AGENT = "perfanalyzer-grpc-lean/1"
-#: Environment variable choosing the transport of the gRPC client's hot path: ``lean`` (default)
-#: or ``grpcio``.
-TRANSPORT_ENV = "PERFANALYZER_GRPC_TRANSPORT"
 #: Refusals of a call by the server in a row with no call answered on that connection in
 #: between, before giving up, and the pause before the first retry (doubled for each further
 #: one in such a row). A refusal after the connection answered other calls is back-pressure
@@ -96,22 +90,6 @@ def grpc_timeout(seconds: float) -> str:
         if value < 10**8:
             return f"{value}{unit}"
     return "99999999H"
-
-
-def channel_for(options: ClientOptions, target: str, path: str, metadata: Metadata = (),
-                metadata_hook: Callable[[], Metadata] | None = None) -> LeanChannel | None:
-    """A :class:`LeanChannel` for ``options``, or None where grpc.aio must be used: TLS,
-    compression, keepalive or extra channel arguments asked for, or ``TRANSPORT_ENV=grpcio``."""
-    wanted = os.environ.get(TRANSPORT_ENV, "lean").strip().lower()
-    if wanted not in ("lean", "grpcio"):
-        raise OptionError(f"{TRANSPORT_ENV}={wanted!r}: expected lean or grpcio")
-    if (wanted != "lean" or options.tls.enabled or options.compression != "none"
-            or options.keepalive_time_ms > 0 or options.channel_args):
-        return None
-    return LeanChannel(target, path, metadata=metadata, metadata_hook=metadata_hook,
-                       connections=max(1, options.connections),
-                       connect_timeout_s=options.connect_timeout_s,
-                       request_timeout_s=options.request_timeout_s)
 
 
 class LeanChannel:

@@ -79,6 +79,12 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--periodic-concurrency-range": ("--periodic-concurrency-range", "1:4"),
     "--request-period": ("--request-period", "5"),
 }
+_PERIODIC_NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")
+#: Flags that need others to be accepted: the sample is judged against BASE + these.
+COMPANIONS: dict[str, tuple[str, ...]] = {
+    "--periodic-concurrency-range": _PERIODIC_NEEDS,
+    "--request-period": (*_PERIODIC_NEEDS, "--periodic-concurrency-range", "1:4"),
+}
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {
     "-a": "asynchronous requests are already the default (accepted for perf_analyzer scripts)",
@@ -134,10 +140,11 @@ def test_every_profile_option_changes_something_or_is_refused(opt: click.Option)
     if name in BY_DESIGN:
         return
     assert name in SAMPLES, f"{name}: add a sample use to SAMPLES (or a reason to BY_DESIGN)"
-    base = _cfg(*BASE)
+    companions = COMPANIONS.get(name, ())
+    base = _cfg(*BASE, *companions)
     args: Any = SAMPLES[name]
     try:
-        cfg = _cfg(*BASE, *args)
+        cfg = _cfg(*BASE, *companions, *args)
     except OptionError as exc:
         assert "\n" not in str(exc) and str(exc)
         return

@@ -38,11 +38,6 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "--triton-server-directory": ({"metavar": "DIR"}, "the in-process C API "
                                   "(--service-kind=triton_c_api) is not supported; use "
                                   "--launch-server to start a local Triton"),
-    "--periodic-concurrency-range": ({"metavar": "START:END[:STEP]"}, "the periodic "
-                                     "(LLM streaming) mode is not implemented; use "
-                                     "--concurrency-range with --streaming"),
-    "--request-period": ({"type": int, "metavar": "N"}, "only used by "
-                         "--periodic-concurrency-range, which is not implemented"),
 }
 
 

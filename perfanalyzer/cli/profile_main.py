@@ -138,7 +138,7 @@ async def _main(cfg: RunConfig) -> int:
 
 
 def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
-    if run.points:
+    if run.points and run.periodic is None:  # periodic: one point, printed (perf_analyzer: none)
         print(console.table_text(run))
     code = outputs.finish(run) or EXIT_OK
     code = code or _gate(cfg, run)

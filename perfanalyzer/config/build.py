@@ -14,7 +14,8 @@ from .table import GROUP_OF, GROUPS, LoadMode, RunConfig
 #: The flags that pick the load mode, in perf_analyzer's precedence.
 MODE_FLAGS = (("--concurrency-range", "concurrency_range", LoadMode.CONCURRENCY),
               ("--request-rate-range", "request_rate_range", LoadMode.REQUEST_RATE),
-              ("--request-intervals", "request_intervals", LoadMode.CUSTOM_INTERVALS))
+              ("--request-intervals", "request_intervals", LoadMode.CUSTOM_INTERVALS),
+              ("--periodic-concurrency-range", "periodic_concurrency_range", LoadMode.PERIODIC))
 
 
 def load_mode(raw: Mapping[str, Any]) -> LoadMode:
@@ -31,6 +32,8 @@ def build(raw: Mapping[str, Any]) -> RunConfig:
         raise OptionError("-m: a model name is required")
     if raw.get("async_flag") and raw.get("sync"):
         raise OptionError("-a/--async and --sync are mutually exclusive")
+    if raw.get("request_period") is not None and not raw.get("periodic_concurrency_range"):
+        raise OptionError("--request-period: only used by --periodic-concurrency-range")
     groups: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
     groups["load"]["mode"] = load_mode(raw)
     for entry in entries(RunConfig):

@@ -62,6 +62,28 @@ def float_range(text: str | None, flag: str) -> tuple[float, float, float] | Non
     return float(start), float(end), float(step)
 
 
+def periodic_range(text: str | None, flag: str) -> tuple[int, int, int] | None:
+    """``START:END[:STEP]`` for --periodic-concurrency-range, with perf_analyzer's rules: both START
+    and END given, STEP > 0 (default 1) dividing END - START; START >= 1 here (perf_analyzer
+    accepts 0 and then never starts)."""
+    if not text:
+        return None
+    nums = split_numbers(text, flag, int, form="START:END[:STEP]")
+    if len(nums) < 2:
+        raise OptionError(f"{flag}: both START and END must be given (START:END[:STEP]), "
+                          f"got {text!r}")
+    start, end, step = nums[0], nums[1], nums[2] if len(nums) > 2 else 1
+    if step <= 0:
+        raise OptionError(f"{flag}: STEP must be > 0, got {step}")
+    if start < 1:
+        raise OptionError(f"{flag}: START must be >= 1, got {start}")
+    if start > end:
+        raise OptionError(f"{flag}: START {start} must be <= END {end}")
+    if (end - start) % step:
+        raise OptionError(f"{flag}: STEP {step} must divide END - START ({end - start})")
+    return start, end, step
+
+
 def id_range(text: str | None, flag: str) -> tuple[int, int] | None:
     """``START[:END]`` (END 0 or absent: no upper bound)."""
     if not text:
@@ -103,8 +125,18 @@ def shapes(values: Sequence[str], flag: str) -> tuple[tuple[str, tuple[int, ...]
     return tuple(parse_shape(v) for v in values)
 
 
-__all__ = ["float_range", "header", "headers", "id_range", "int_range", "parse_range",
-           "parse_shape", "shapes", "split_numbers"]
+__all__ = [
+    "float_range",
+    "header",
+    "headers",
+    "id_range",
+    "int_range",
+    "parse_range",
+    "parse_shape",
+    "periodic_range",
+    "shapes",
+    "split_numbers",
+]
 
 
 def request_parameter(text: str, flag: str = "--request-parameter") -> tuple[str, str, str]:

@@ -53,14 +53,18 @@ def peak_concurrency(cfg: RunConfig) -> int:
     if cfg.load.mode.value == "concurrency":
         start, end, _ = cfg.load.concurrency_range
         return int(max(start, end))
+    if cfg.load.periodic_concurrency_range is not None:
+        return int(cfg.load.periodic_concurrency_range[1])
     return int(cfg.load.max_threads)
 
 
 def validate_safety(cfg: RunConfig) -> None:
     """Raise OptionError (one line) before any load; see the module docstring."""
     peak = peak_concurrency(cfg)
+    flag = ("--periodic-concurrency-range" if cfg.load.periodic_concurrency_range
+            else "--concurrency-range")
     _check(cfg.load.force or peak <= MAX_CONCURRENCY,
-           f"--concurrency-range: {peak} is above the ceiling of {MAX_CONCURRENCY} concurrent "
+           f"{flag}: {peak} is above the ceiling of {MAX_CONCURRENCY} concurrent "
            f"requests (add --force to go beyond)")
 
 

@@ -19,6 +19,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, cast
 
+from . import defaults as d
 from . import parse as p
 from .choices import (
     COMPRESSION,
@@ -32,23 +33,6 @@ from .choices import (
 from .choices import finite_nonneg as _finite_nonneg
 from .choices import nonneg as _nonneg
 from .choices import pos as _pos
-from .defaults import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_GRPC_URL,
-    DEFAULT_HTTP_URL,
-    DEFAULT_MAX_TRIALS,
-    DEFAULT_MEASUREMENT_INTERVAL_MS,
-    DEFAULT_MEASUREMENT_REQUEST_COUNT,
-    DEFAULT_METRICS_INTERVAL_MS,
-    DEFAULT_NUM_OF_SEQUENCES,
-    DEFAULT_OUTPUT_SHM_SIZE,
-    DEFAULT_SEED,
-    DEFAULT_SEQUENCE_LENGTH,
-    DEFAULT_SEQUENCE_LENGTH_VARIATION,
-    DEFAULT_STABILITY_PCT,
-    DEFAULT_STABILITY_WINDOWS,
-    DEFAULT_STRING_LENGTH,
-)
 from .dims import INT_LIST, first_batch_size, first_shape_set  # search/multi-dim
 from .option import opt
 from .safety import (
@@ -63,6 +47,7 @@ class LoadMode(str, enum.Enum):
     CONCURRENCY = "concurrency"
     REQUEST_RATE = "request_rate"
     CUSTOM_INTERVALS = "custom_intervals"
+    PERIODIC = "periodic_concurrency"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +102,7 @@ class ServerConfig:
     def server_url(self) -> str:
         if self.url:
             return self.url
-        return DEFAULT_GRPC_URL if self.protocol == "grpc" else DEFAULT_HTTP_URL
+        return d.DEFAULT_GRPC_URL if self.protocol == "grpc" else d.DEFAULT_HTTP_URL
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +132,16 @@ class LoadConfig:
                                help="Send each request at its --input-data entry's \"timestamp\" "
                                "(ms), in order: one window of all entries (less "
                                "--warmup-request-count).")
+    # perf_analyzer's periodic concurrency mode (load/periodic.py)
+    periodic_concurrency_range: tuple[int, int, int] | None = opt(
+        None, "--periodic-concurrency-range", metavar="START:END[:STEP]", parse=p.periodic_range,
+        help="Streaming: send START requests, then STEP more each time every request of the last "
+        "step got --request-period responses, up to END requests; one record set, no windows "
+        "(needs --streaming and --profile-export-file).")
+    request_period: int = opt(10, "--request-period", kind=int, cli_default=None, check=_pos,
+                              metavar="N", message="--request-period must be > 0, got {value}",
+                              help="Responses each request of a step gets before the next step "
+                              "starts [default: 10]; with --periodic-concurrency-range only.")
     binary_search: bool = opt(False, "--binary-search", switch=True,
                               help="Binary search between START and END for the highest load "
                               "under -l (STEP = precision).")
@@ -165,16 +160,16 @@ class LoadConfig:
     # issue 13 (never harm): ceilings, see config/safety.py
     force: bool = opt(False, "--force", switch=True, help="Allow a concurrency above "
                       f"{MAX_CONCURRENCY} and more --workers than cores.")
-    sequence_length: int = opt(DEFAULT_SEQUENCE_LENGTH, "--sequence-length", kind=int,
+    sequence_length: int = opt(d.DEFAULT_SEQUENCE_LENGTH, "--sequence-length", kind=int,
                                cli_default=None, given="sequence_length_given",
-                               help=f"Requests per sequence (default {DEFAULT_SEQUENCE_LENGTH}).")
+                               help=f"Requests per sequence (default {d.DEFAULT_SEQUENCE_LENGTH}).")
     sequence_length_given: bool = False
     sequence_length_variation: float = opt(
-        DEFAULT_SEQUENCE_LENGTH_VARIATION, "--sequence-length-variation", kind=float,
+        d.DEFAULT_SEQUENCE_LENGTH_VARIATION, "--sequence-length-variation", kind=float,
         show_default=True, help="± % around --sequence-length.")
     sequence_id_range: tuple[int, int] = opt((1, 0), "--sequence-id-range", cli_default=None,
                                              metavar="START[:END]", parse=p.id_range)
-    num_of_sequences: int = opt(DEFAULT_NUM_OF_SEQUENCES, "--num-of-sequences", kind=int,
+    num_of_sequences: int = opt(d.DEFAULT_NUM_OF_SEQUENCES, "--num-of-sequences", kind=int,
                                 show_default=True, check=lambda v: v >= 1,
                                 message="--num-of-sequences must be >= 1, got {value}",
                                 help="Live sequences in request-rate modes.")
@@ -189,22 +184,22 @@ class MeasurementConfig:
     measurement_mode: str = opt("time_windows", "--measurement-mode", show_default=True,
                                 choices=("time_windows", "count_windows"))
     measurement_interval_ms: int = opt(
-        DEFAULT_MEASUREMENT_INTERVAL_MS, "-p", "--measurement-interval", kind=int,
+        d.DEFAULT_MEASUREMENT_INTERVAL_MS, "-p", "--measurement-interval", kind=int,
         show_default=True, check=_pos, message="-p: --measurement-interval must be > 0",
         help="Window length in ms (time_windows).")
     measurement_request_count: int = opt(
-        DEFAULT_MEASUREMENT_REQUEST_COUNT, "--measurement-request-count", kind=int,
+        d.DEFAULT_MEASUREMENT_REQUEST_COUNT, "--measurement-request-count", kind=int,
         show_default=True, check=_pos, message="--measurement-request-count must be > 0",
         help="Requests per window (count_windows).")
     stability_percentage: float = opt(
-        DEFAULT_STABILITY_PCT, "-s", "--stability-percentage", kind=float, show_default=True,
+        d.DEFAULT_STABILITY_PCT, "-s", "--stability-percentage", kind=float, show_default=True,
         check=_nonneg, message="-s: --stability-percentage must be >= 0",
         help="Allowed max/min spread over the last 3 windows, %.")
-    max_trials: int = opt(DEFAULT_MAX_TRIALS, "-r", "--max-trials", kind=int, show_default=True,
+    max_trials: int = opt(d.DEFAULT_MAX_TRIALS, "-r", "--max-trials", kind=int, show_default=True,
                           check=lambda v: v >= 1, message="-r: --max-trials must be >= 1",
                           help="Windows before giving up on stability.")
     stability_windows: int = opt(
-        DEFAULT_STABILITY_WINDOWS, "--stability-windows", kind=int, show_default=True,
+        d.DEFAULT_STABILITY_WINDOWS, "--stability-windows", kind=int, show_default=True,
         check=lambda v: v >= 1, message="--stability-windows must be >= 1, got {value}",
         help="Windows the stability rule looks at and the reported figures merge "
         "(perf_analyzer: 3; more is a perfanalyzer extension).")
@@ -250,8 +245,8 @@ class InputsConfig:
 
     # -- search/multi-dim: -b 1,2,4 and --shape NAME:A|B give lists; the field holds the first,
     # batch_sizes / shape_sets the lists (config/dims.py; build() fills them) --
-    batch_size: int = opt(DEFAULT_BATCH_SIZE, "-b", "--batch-size", kind=cast(type, INT_LIST),
-                          cli_default=str(DEFAULT_BATCH_SIZE), show_default=True,
+    batch_size: int = opt(d.DEFAULT_BATCH_SIZE, "-b", "--batch-size", kind=cast(type, INT_LIST),
+                          cli_default=str(d.DEFAULT_BATCH_SIZE), show_default=True,
                           parse=first_batch_size, check=_pos, metavar="B[,B...]",
                           message="-b: batch size must be >= 1, got {value}",
                           help="Batch size; a list (1,2,4) sweeps each, into one CSV.")
@@ -266,7 +261,7 @@ class InputsConfig:
         "separated by | form shape sets, each swept (k-th set: k-th alternative of every such "
         "input).")
     shape_sets: tuple[tuple[tuple[str, tuple[int, ...]], ...], ...] = ()
-    string_length: int = opt(DEFAULT_STRING_LENGTH, "--string-length", kind=int,
+    string_length: int = opt(d.DEFAULT_STRING_LENGTH, "--string-length", kind=int,
                              show_default=True, check=_nonneg,
                              message="--string-length must be >= 0")
     string_data: str | None = opt(None, "--string-data",
@@ -276,13 +271,13 @@ class InputsConfig:
     shared_memory: str = opt("none", "--shared-memory", choices=("none", "system", "cuda"),
                              show_default=True)
     output_shared_memory_size: int = opt(
-        DEFAULT_OUTPUT_SHM_SIZE, "--output-shared-memory-size", kind=int, cli_default=None,
+        d.DEFAULT_OUTPUT_SHM_SIZE, "--output-shared-memory-size", kind=int, cli_default=None,
         given="output_shared_memory_size_given", check=_pos,
         message="--output-shared-memory-size must be > 0",
         help=f"Bytes per output (per batch item) when its size is unknown "
-        f"[default: {DEFAULT_OUTPUT_SHM_SIZE}].")
+        f"[default: {d.DEFAULT_OUTPUT_SHM_SIZE}].")
     output_shared_memory_size_given: bool = False
-    seed: int = opt(DEFAULT_SEED, "--seed", kind=int, help="Seed for random data and schedules.")
+    seed: int = opt(d.DEFAULT_SEED, "--seed", kind=int, help="Seed for random data and schedules.")
     request_parameters: tuple[tuple[str, str, str], ...] = opt(
         (), "--request-parameter", param="request_parameter", multiple=True,
         metavar="NAME:VALUE:TYPE", parse=p.request_parameters,
@@ -370,11 +365,11 @@ class OutputConfig:
     metrics_url: str | None = opt(None, "--metrics-url", metavar="HOST:PORT/PATH",
                                   help="Metrics endpoint (default: -u's host, port 8002, "
                                   "/metrics); needs --collect-metrics.")
-    metrics_interval_ms: int = opt(DEFAULT_METRICS_INTERVAL_MS, "--metrics-interval", kind=int,
+    metrics_interval_ms: int = opt(d.DEFAULT_METRICS_INTERVAL_MS, "--metrics-interval", kind=int,
                                    cli_default=None, metavar="MS", check=_pos,
                                    message="--metrics-interval must be > 0, got {value}",
                                    help=f"Time between scrapes in ms [default: "
-                                   f"{DEFAULT_METRICS_INTERVAL_MS}]; needs --collect-metrics.")
+                                   f"{d.DEFAULT_METRICS_INTERVAL_MS}]; needs --collect-metrics.")
     baseline: str | None = opt(None, "--baseline", metavar="RUN.json|CSV",
                                help="Compare with this baseline after the run and fail on a "
                                "regression.")

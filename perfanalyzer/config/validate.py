@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import OptionError
+from . import defaults as d
 from .option import Entry, entries
 from .safety import validate_safety
 from .table import LoadMode, RunConfig
@@ -39,6 +40,9 @@ def validate(cfg: RunConfig) -> None:
 
 def _validate_load(cfg: RunConfig) -> None:
     load, threshold = cfg.load, cfg.measurement.latency_threshold_ms
+    if load.mode is LoadMode.PERIODIC:
+        _validate_periodic(cfg)
+        return
     concurrency = load.mode is LoadMode.CONCURRENCY
     start, end, _step = load.concurrency_range if concurrency else load.request_rate_range
     flag = "--concurrency-range" if concurrency else "--request-rate-range"
@@ -54,6 +58,47 @@ def _validate_load(cfg: RunConfig) -> None:
     sid_start, sid_end = load.sequence_id_range
     _check(sid_start >= 0 and (sid_end == 0 or sid_end >= sid_start),
            "--sequence-id-range: expected start[:end] with end >= start")
+
+
+#: What periodic mode does not do, with the field value that means "not asked for": given
+#: otherwise, the flag would be accepted and ignored, so it is refused.
+PERIODIC_REFUSED = (
+    ("measurement", "measurement_mode", "time_windows", "--measurement-mode"),
+    ("measurement", "measurement_interval_ms", d.DEFAULT_MEASUREMENT_INTERVAL_MS, "-p"),
+    ("measurement", "measurement_request_count", d.DEFAULT_MEASUREMENT_REQUEST_COUNT,
+     "--measurement-request-count"),
+    ("measurement", "stability_percentage", d.DEFAULT_STABILITY_PCT, "-s"),
+    ("measurement", "max_trials", d.DEFAULT_MAX_TRIALS, "-r"),
+    ("measurement", "stability_windows", d.DEFAULT_STABILITY_WINDOWS, "--stability-windows"),
+    ("measurement", "request_count", 0, "--request-count"),
+    ("measurement", "warmup_request_count", 0, "--warmup-request-count"),
+    ("measurement", "adaptive", False, "--adaptive"),
+    ("measurement", "latency_threshold_ms", 0.0, "-l"),
+    ("measurement", "latency_from", "sent", "--latency-from"),
+    ("measurement", "repeat", 1, "--repeat"),
+    ("load", "binary_search", False, "--binary-search"),
+    ("load", "request_distribution", "constant", "--request-distribution"),
+    ("load", "max_threads", 0, "--max-threads"),
+    ("load", "enable_mpi", False, "--enable-mpi"),
+    ("output", "filename", None, "-f"),
+    ("output", "verbose_csv", False, "--verbose-csv"),
+    ("output", "csv_all_points", False, "--csv-all-points"),
+    ("output", "baseline", None, "--baseline"),
+)
+
+
+def _validate_periodic(cfg: RunConfig) -> None:
+    """perf_analyzer's rules (--streaming, --profile-export-file), and no flag that periodic mode
+    would ignore: it measures the whole run once, with no windows and no stability check."""
+    flag = "--periodic-concurrency-range"
+    _check(cfg.load.streaming, f"{flag} requires bi-directional gRPC streaming (--streaming)")
+    _check(bool(cfg.output.profile_export_file),
+           f"Must provide --profile-export-file when using the {flag} option")
+    _check(cfg.load.workers <= 1, f"--workers {cfg.load.workers}: {flag} runs in one process")
+    for group, name, idle, other in PERIODIC_REFUSED:
+        _check(getattr(getattr(cfg, group), name) == idle,
+               f"{other}: not used by {flag} (one record set over the whole run: no windows, "
+               "no stability check, no CSV; perf_analyzer ignores it)")
 
 
 def _check(ok: bool, message: str) -> None:

@@ -135,6 +135,10 @@ def _load_csv(path: str | os.PathLike[str], label: str) -> Side:
 
 def side_from_run(run: RunResult, label: str) -> Side:
     """A run's points (a ``--repeat`` run: its replicates'), each with every run's figures."""
+    if run.periodic is not None:
+        raise CompareError(f"{label}: a --periodic-concurrency-range run (one window over a "
+                           "growing concurrency, no stability check) has no load point to "
+                           "compare; compare --concurrency-range runs")
     runs = run.replicates or [run]
     columns = _with_avg(tuple(CsvLayout.of(run, verbose=True).header()[1:]))
     per_level: dict[float, list[tuple[int, PointResult]]] = {}

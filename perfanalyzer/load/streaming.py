@@ -50,10 +50,12 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
 
 
 class _Pending:
-    __slots__ = ("first", "future", "last", "recv", "responses", "send", "start", "times")
+    __slots__ = ("first", "future", "last", "notify", "recv", "responses", "send", "start", "times")
 
-    def __init__(self, future: asyncio.Future[SendResult]) -> None:
+    def __init__(self, future: asyncio.Future[SendResult],
+                 notify: Callable[[int], None] | None = None) -> None:
         self.future = future
+        self.notify = notify  # called with the response count after each non-empty response
         self.first = 0
         self.last = 0
         self.responses = 0
@@ -85,12 +87,15 @@ class StreamChannel:
         self._opening = asyncio.Lock()
         self._writing = asyncio.Lock()
 
-    async def send(self, prepared: Any) -> SendResult:
+    async def send(self, prepared: Any,
+                   on_response: Callable[[int], None] | None = None) -> SendResult:
+        """Write ``prepared``; return its result once its final response arrived.
+        ``on_response(n)`` is called as its n-th non-empty response arrives (periodic mode)."""
         stream = self._stream or await self._open()
         rid = str(next(self._ids))
         future: asyncio.Future[SendResult] = (
             asyncio.get_running_loop().create_future())
-        p = self._pending[rid] = _Pending(future)
+        p = self._pending[rid] = _Pending(future, on_response)
         payload = prepared.payload + pb.ModelInferRequest(id=rid).SerializeToString()
         try:
             async with self._writing:  # grpc.aio allows one outstanding write per call
@@ -101,6 +106,11 @@ class StreamChannel:
             self._pending.pop(rid, None)
             raise
         return await future
+
+    def partial(self) -> list[tuple[int, ...]]:
+        """The response times so far of the requests still waiting for their final response
+        (kept when such a request is given up: what arrived was measured)."""
+        return [tuple(p.times) for p in self._pending.values()]
 
     async def _open(self) -> InferStream:
         async with self._opening:
@@ -132,6 +142,8 @@ class StreamChannel:
                     p.last = t
                     p.responses += 1
                     p.times.append(t)
+                    if p.notify is not None:
+                        p.notify(p.responses)
                 if item.final:
                     del pending[item.id]
                     if not p.responses:

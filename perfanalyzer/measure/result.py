@@ -33,6 +33,9 @@ class RunResult:
     #: ``--repeat N``: the N runs, in order; this run's points then pool their merged windows
     #: (:func:`perfanalyzer.measure.combine.combine_runs`). Empty for a single run.
     replicates: list[RunResult] = field(default_factory=list)
+    #: ``--periodic-concurrency-range``: range, request period, requests sent and the figures of
+    #: every step (:mod:`perfanalyzer.profile.periodic`); None for other runs.
+    periodic: dict[str, Any] | None = None
 
     @property
     def level_name(self) -> str:

@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import cleanup
 from ..client import InferenceClient
@@ -29,6 +29,9 @@ from ..redact import redact_config
 from ..report import console, verbose
 from . import trace
 from .composing import with_composing
+
+if TYPE_CHECKING:
+    from ..load.periodic import PeriodicConcurrency
 from .failures import check_ceiling, check_failures
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
@@ -94,7 +97,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         # ensembles, BLS (issue 14)
         setup, stats = await within_startup(cfg, with_composing(client, cfg, setup))
         await within_startup(cfg, stats.probe())
-        run = RunResult(mode=cfg.load.mode.value, model=setup.traits, batch_size=cfg.inputs.batch_size,
+        # a periodic run is a closed loop of growing concurrency: reported as concurrency END
+        mode = "concurrency" if cfg.load.mode is LoadMode.PERIODIC else cfg.load.mode.value
+        run = RunResult(mode=mode, model=setup.traits, batch_size=cfg.inputs.batch_size,
                         percentile=cfg.measurement.percentile, server_stats=stats.available,
                         server_stats_reason=stats.reason, config=_config_dict(cfg),
                         provenance={**provenance(client),
@@ -116,6 +121,11 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         buffer = RecordBuffer()
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
+        if cfg.load.mode is LoadMode.PERIODIC:  # gRPC streams: protobuf, only then
+            from .periodic import periodic_load
+
+            return await _periodic(cfg, run, periodic_load(cfg, client, setup, requests, buffer),
+                                   stats, out, stop_event, on_point)
         load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
         run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
         plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg)))
@@ -185,6 +195,43 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         if search is None and over_limit(point, cfg):
             ended = True  # (no further level: said at the next sync.next_level)
     await sync.finish()  # MPI: keep answering the ranks still measuring
+
+
+async def _periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurrency,
+                    stats: Any, out: TextIO, stop_event: asyncio.Event,
+                    on_point: Callable[[RunResult, PointResult], None] | None) -> RunResult:
+    """--periodic-concurrency-range: one point over the whole run (profile/periodic.py)."""
+    start, end, step = cfg.load.periodic_concurrency_range or (0, 0, 0)
+    out.write(console.settings_text(
+        batch_size=cfg.inputs.batch_size, count_windows=False, interval_ms=0, request_count=0,
+        async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
+        mode=cfg.load.mode.value, streaming=True, distribution="",
+        periodic=(start, end, step, cfg.load.request_period)) + "\n")
+    scraper = scraper_for(cfg)  # --collect-metrics
+    if scraper is not None:
+        scraper.start()
+    progress = console.Progress()
+    try:
+        from .periodic import measure_periodic
+
+        point = await measure_periodic(
+            cfg, run, load, stats, stop_event, scraper,
+            on_window=verbose.window_callback(cfg, out, progress) if cfg.output.verbose else None)
+    finally:
+        if scraper is not None:
+            await scraper.stop()
+    run.points.append(point)
+    run.interrupted = point.interrupted
+    out.write(console.point_text(run, point, cfg.server.protocol))
+    out.flush()
+    if on_point:
+        on_point(run, point)
+    try:  # issue 13: a mostly failed run is an error (not when Ctrl-C cancelled them)
+        if not point.interrupted:
+            check_failures(point)
+    except PerfAnalyzerError as exc:
+        run.failure = run.failure or str(exc)
+    return run
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from ..measure.result import RunResult
 from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
 from ..measure.status import STABLE, Judging, judged_latency, point_status
 from ..measure.window import PointResult, Window
+from . import periodic_text
 from .figures import fmt_rate, row_figures, us
 from .metrics_text import metrics_lines
 from .trust import advice, likely_cause, trust_lines
@@ -19,11 +20,14 @@ from .trust import advice, likely_cause, trust_lines
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
                   async_mode: bool, percentile: int, mode: str, streaming: bool,
-                  distribution: str = "constant") -> str:
+                  distribution: str = "constant",
+                  periodic: tuple[int, int, int, int] | None = None) -> str:
     stab = (f"p{percentile} latency" if percentile > 0 else "average latency")
     lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
              "  Service Kind: TRITON"]
-    if count_windows:
+    if periodic is not None:  # --periodic-concurrency-range: no windows
+        lines += periodic_text.settings_lines(*periodic)
+    elif count_windows:
         lines += ['  Using "count_windows" mode for stabilization',
                   f"  Stabilizing using {stab} and throughput",
                   f"  Minimum number of samples in each window: {request_count}"]
@@ -31,7 +35,7 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
         lines += ['  Using "time_windows" mode for stabilization',
                   f"  Stabilizing using {stab} and throughput",
                   f"  Measurement window: {interval_ms} msec"]
-    if mode != "concurrency":
+    if mode in ("request_rate", "custom_intervals"):
         kind = "poisson" if distribution == "poisson" else "uniform"
         lines.append(f"  Using {kind} distribution on request generation"
                      if mode == "request_rate" else "  Using custom request intervals")
@@ -45,11 +49,14 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     s = point.merged
     level = (f"Request concurrency: {int(point.level)}" if run.mode == "concurrency"
              else f"Request Rate: {fmt_rate(point.level)} inference requests per seconds")
+    if run.periodic:
+        level = periodic_text.header(run.periodic)
     lines = [level, "  Client: ", f"    Request count: {s.completed}"]
     if s.completed == 0:  # nothing measured: perf_analyzer's error, not a block of zeros
         lines += [f"    Failed requests: {s.errors}"] if s.errors else []
         lines += (_stability_lines(run, point) if point.interrupted
                   else [f"  {NO_REQUESTS_MESSAGE}"])
+        lines += periodic_text.step_lines(run.periodic) if run.periodic else []
         return "\n".join(lines) + "\n\n"
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
     if run.model.decoupled or run.config.get("streaming"):
@@ -87,6 +94,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
                      "the server columns of this point are left empty")
     if run.config.get("collect_metrics"):  # --collect-metrics
         lines += metrics_lines(point.metrics)
+    if run.periodic:
+        lines += periodic_text.step_lines(run.periodic)
     lines += trust_lines(run, point)
     v = point.verdict
     if not point.stable or v.reason == "throughput_only" or point.interrupted or v.over_threshold:

@@ -130,7 +130,7 @@ def export_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Cloc
         })
         points.append(_point(run, point, clock, enc(buf, [(cursor, lo)], clock)))
         cursor = max(cursor, hi)
-    return {
+    doc: dict[str, Any] = {
         "experiments": experiments,
         "version": __version__,
         "service_kind": "triton",
@@ -155,6 +155,9 @@ def export_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Cloc
             "trailing_requests": enc(buf, [(cursor, buf.count)], clock),
         },
     }
+    if run.periodic is not None:  # --periodic-concurrency-range: range, period, step figures
+        doc["perfanalyzer"]["periodic"] = _plain(run.periodic)
+    return doc
 
 
 def runs_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Clock], Any] | None

@@ -126,6 +126,8 @@ class _Loader:
             config=dict(ours.get("config") or {}), provenance=dict(ours.get("provenance") or {}),
             interrupted=bool(ours.get("interrupted", False)), failure=str(ours.get("failure", "")),
         )
+        periodic = ours.get("periodic")  # --periodic-concurrency-range
+        run.periodic = dict(periodic) if isinstance(periodic, Mapping) else None
         run.buffer = self.buffer()
         points = g(ours, "points", "perfanalyzer")
         for k, p in enumerate(points):

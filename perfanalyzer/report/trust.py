@@ -131,6 +131,11 @@ def verdict_line(run: RunResult, written: Sequence[str]) -> str:
     others = {st: statuses.count(st) for st in dict.fromkeys(statuses) if st != STABLE}
     files = ", ".join(written) if written else "no files"
     text = f"Verdict: wrote {files}; {stable} of {len(statuses)} points stable"
+    if run.periodic is not None:  # one window, nothing judged: say so instead
+        sent = run.periodic.get("requests_sent", 0)
+        done = sum(p.merged.completed for p in run.points)
+        return (f"Verdict: wrote {files}; periodic concurrency run, {done} of {sent} requests "
+                "completed (one window, no stability check, as perf_analyzer)")
     shaky = sum(1 for p, st in zip(run.points, statuses, strict=True)
                 if st == STABLE and (p.verdict.reason == "throughput_only"
                                      or spread_lines(run, p)))

@@ -1,18 +1,1 @@
-"""Decoupled: one response per element of IN, then the final flag alone."""
-
-import numpy as np
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        for request in requests:
-            sender = request.get_response_sender()
-            values = pb_utils.get_input_tensor_by_name(request, "IN").as_numpy().reshape(-1)
-            for i, v in enumerate(values):
-                sender.send(pb_utils.InferenceResponse([
-                    pb_utils.Tensor("OUT", np.array([v], dtype=np.int32)),
-                    pb_utils.Tensor("IDX", np.array([i], dtype=np.uint32)),
-                ]))
-            sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
-        return None
+../../../../perfanalyzer/server/models/repeat_int32/1/model.py

@@ -1,6 +1,10 @@
-"""Decoupled: one response per element of IN (optionally delay_ms apart), then the final flag."""
+"""Decoupled: one response per element of IN (optionally delay_ms apart), then the final flag.
+
+With a delay each request is answered from its own thread, so requests stream concurrently (as an
+LLM server with in-flight batching does); without one, in order, from execute."""
 
 import json
+import threading
 import time
 
 import numpy as np
@@ -11,17 +15,42 @@ class TritonPythonModel:
     def initialize(self, args):
         params = json.loads(args["model_config"]).get("parameters", {})
         self.delay_s = float(params.get("delay_ms", {}).get("string_value", "0")) / 1000.0
+        self.threads = set()
+        self.lock = threading.Lock()
 
     def execute(self, requests):
         for request in requests:
             sender = request.get_response_sender()
             values = pb_utils.get_input_tensor_by_name(request, "IN").as_numpy().reshape(-1)
+            if self.delay_s <= 0:
+                self.respond(sender, values)
+                continue
+            thread = threading.Thread(target=self.respond, args=(sender, values), daemon=True)
+            with self.lock:
+                self.threads.add(thread)
+            thread.start()
+        return None
+
+    def respond(self, sender, values):
+        try:
             for i, v in enumerate(values):
                 if self.delay_s > 0:
                     time.sleep(self.delay_s)
+                    if sender.is_cancelled():  # the client gave up (closed its stream)
+                        break
                 sender.send(pb_utils.InferenceResponse([
                     pb_utils.Tensor("OUT", np.array([v], dtype=np.int32)),
                     pb_utils.Tensor("IDX", np.array([i], dtype=np.uint32)),
                 ]))
             sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
-        return None
+        except pb_utils.TritonModelException:  # the stream is gone: nobody to answer
+            pass
+        finally:
+            with self.lock:
+                self.threads.discard(threading.current_thread())
+
+    def finalize(self):
+        with self.lock:
+            threads = list(self.threads)
+        for thread in threads:
+            thread.join(timeout=5.0)

@@ -1,0 +1,182 @@
+"""perf_analyzer's periodic concurrency mode: ``--periodic-concurrency-range START:END:STEP`` with
+``--request-period P``, for decoupled (streaming) models.
+
+START requests are sent at once, each on its own gRPC stream (perf_analyzer: one context per
+request). When every request of the latest step has received P responses, STEP more are sent; this
+repeats until END requests have been sent, and the run ends when all of them have their final
+response. Each request is sent once, so the concurrency climbs START, START+STEP, ..., END while
+the earlier requests are still streaming, and falls as they finish.
+
+Where perfanalyzer differs from perf_analyzer, on purpose:
+
+* perf_analyzer counts the requests sent as k·STEP after k steps, so with START ≠ STEP it sends
+  more than END requests (and stops waiting once END of them finished); here exactly END are sent;
+* a request that fails (error response, broken stream, no final response within
+  ``--request-timeout``) completes its step, so the run goes on and ends; it is a record with its
+  error, never a hang;
+* a request whose final response comes before P responses ends the run with perf_analyzer's error
+  message (perf_analyzer aborts): no further step is sent, the requests in flight finish, and what
+  was measured is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..client.base import InferenceClient
+from ..errors import ClientError
+from ..records import RecordBuffer
+from .base import DEFAULT_DRAIN_TIMEOUT_S
+from .request_rate import keep_extras
+from .streaming import StreamChannel
+
+#: After Ctrl-C, how long the requests in flight may take to finish before they are cancelled (well
+#: inside the command line's 5 s stop deadline, so the run is still reported).
+STOP_DRAIN_S = 2.0
+SHORT_PERIOD = ("Request received final response before request period was reached. Request "
+                "period must be at most the total number of responses received by any request.")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step: when its requests were sent, how many, and the requests sent so far."""
+
+    index: int
+    t_ns: int
+    added: int
+    total: int
+
+
+class PeriodicConcurrency:
+    """Sends the requests of a periodic run (module docstring) and records every one of them."""
+
+    def __init__(self, client: InferenceClient, payloads: Sequence[Any], buffer: RecordBuffer, *,
+                 start: int, end: int, step: int, period: int,
+                 request_timeout_s: float = 0.0) -> None:
+        if not payloads:
+            raise ValueError("no payloads")
+        if not (1 <= start <= end and step >= 1 and period >= 1):
+            raise ValueError(f"periodic range {start}:{end}:{step}, period {period}")
+        self.buffer = buffer
+        self.sent = 0
+        self.late = 0  # a closed loop sends nothing late
+        self.steps: list[Step] = []
+        #: Set when the run cannot go on (a request ended short of the period): the error.
+        self.failure = ""
+        self._client, self._payloads = client, list(payloads)
+        self._start, self._end, self._step, self._period = start, end, step, period
+        self._timeout = request_timeout_s or None
+        self._waiting = 0  # requests of the latest step still short of ``period`` responses
+        self._in_flight = 0
+        self._finished = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._over = asyncio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def run(self, stop_event: asyncio.Event, drain_timeout_s: float = STOP_DRAIN_S) -> None:
+        """Send every step and return once every request sent has finished (or, after
+        ``stop_event``, once they have drained: at most ``drain_timeout_s``, then cancelled and
+        recorded as such)."""
+        self._launch(self._start)
+        stop = asyncio.ensure_future(stop_event.wait())
+        over = asyncio.ensure_future(self._over.wait())
+        try:
+            await asyncio.wait((stop, over), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            over.cancel()
+        # over: the last streams are closing; interrupted: no further step, drain what is in flight
+        await self.stop(drain_timeout_s if stop_event.is_set() else CLOSE_S + 1.0)
+
+    async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
+        """No further step; wait up to ``drain_timeout_s`` for the requests in flight, then
+        cancel them."""
+        self._end = self.sent
+        tasks = list(self._tasks)
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=drain_timeout_s)
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    def _launch(self, n: int) -> None:
+        n = min(n, self._end - self.sent)
+        if n <= 0:
+            return
+        self._waiting = n
+        self.steps.append(Step(len(self.steps), time.perf_counter_ns(), n, self.sent + n))
+        for _ in range(n):
+            i = self.sent
+            self.sent += 1
+            task = asyncio.create_task(self._request(self._payloads[i % len(self._payloads)]),
+                                       name=f"pa-periodic-{i}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _period_reached(self) -> None:
+        self._waiting -= 1
+        if self._waiting == 0 and not self.failure:
+            self._launch(self._step)
+
+    def _failed(self, t0: int, channel: StreamChannel, message: str) -> None:
+        """Record a request given up: an error, with the responses that did arrive."""
+        buf, done = self.buffer, time.perf_counter_ns()
+        times = next(iter(channel.partial()), ())
+        buf.add_full(t0, t0, times[0] if times else done, done, buf.error_code(message),
+                     len(times), 0)
+        if times:
+            buf.response_times[buf.count - 1] = times
+
+    async def _request(self, payload: Any) -> None:
+        channel = StreamChannel(self._client)
+        reached = [False]
+        period, buf, clock = self._period, self.buffer, time.perf_counter_ns
+
+        def on_response(n: int) -> None:
+            if n == period and not reached[0]:
+                reached[0] = True
+                self._period_reached()
+
+        self._in_flight += 1
+        t0 = clock()
+        clean = False
+        try:
+            result = await asyncio.wait_for(channel.send(payload, on_response), self._timeout)
+            buf.add_full(t0, t0, result[0], result[1], 0, result[2], 0, *result[3:5])
+            keep_extras(buf, result)
+            clean = True
+            if result[2] < period and not self.failure:
+                self.failure = f"{SHORT_PERIOD} (a request got {result[2]}, --request-period " \
+                               f"is {period})"
+        except (ClientError, asyncio.TimeoutError) as exc:
+            self._failed(t0, channel, str(exc) if isinstance(exc, ClientError) else
+                         f"no final response within --request-timeout {self._timeout:g} s")
+        except asyncio.CancelledError:  # stopped after the drain time: still a record
+            self._failed(t0, channel, "cancelled: the run was stopped")
+            raise
+        finally:
+            self._in_flight -= 1
+            self._finished += 1
+            if not reached[0]:  # failed or short: its step must not wait for it
+                reached[0] = True
+                self._period_reached()
+            if self._finished >= self._end or (self.failure and not self._in_flight):
+                self._over.set()
+            await channel.close(timeout_s=CLOSE_S if clean else 0.0)
+
+
+#: How long closing a finished request's stream may take (its final response has arrived).
+CLOSE_S = 5.0
+
+__all__ = ["SHORT_PERIOD", "STOP_DRAIN_S", "PeriodicConcurrency", "Step"]

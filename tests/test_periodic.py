@@ -65,6 +65,18 @@ def test_options_follow_perf_analyzers_rules() -> None:
         _cfg("-m", "M", *NEEDS, "--periodic-concurrency-range", "1:100000")
 
 
+def test_refusals_exit_3_before_any_load(tmp_path: Path) -> None:
+    for extra, needle in ((("-b", "1,2"), "one run; not with a -b list"),
+                          (("-f", "x.csv"), "-f: not used by --periodic-concurrency-range")):
+        res = subprocess.run(
+            [sys.executable, "-m", "perfanalyzer", "-m", "M", "-u", "127.0.0.1:1", "-i", "grpc",
+             "--streaming", "--profile-export-file", str(tmp_path / "x.json"),
+             "--periodic-concurrency-range", "1:2", *extra],
+            capture_output=True, text=True, timeout=60, check=False)
+        assert res.returncode == 3 and needle in res.stderr, res.stderr
+        assert not (tmp_path / "x.json").exists()
+
+
 #: A value for each flag periodic mode refuses (what it would otherwise ignore).
 REFUSED_SAMPLES = {
     "--measurement-mode": ("count_windows",), "-p": ("100",), "--measurement-request-count": ("9",),
@@ -200,3 +212,22 @@ def test_ctrl_c_ends_the_run_and_keeps_the_responses(triton: Any, tmp_path: Path
     assert len(reqs) == 3
     assert all(r["error"] == "cancelled: the run was stopped" for r in reqs)
     assert all(len(r["response_timestamps"]) >= 10 for r in reqs)
+
+
+@on_server
+def test_readme_example_with_launch_server_and_metrics_from_its_own_port(tmp_path: Path) -> None:
+    """The README's periodic example, with --collect-metrics: the launched server's metrics port
+    is scraped (not -u's host:8002, where nothing listens)."""
+    export = tmp_path / "llm.json"
+    res = subprocess.run(
+        [sys.executable, "-m", "perfanalyzer", "-m", "repeat_int32", "--launch-server", "-i",
+         "grpc", "--streaming", "--shape", "IN:64", "--periodic-concurrency-range", "1:4:1",
+         "--request-period", "16", "--profile-export-file", str(export), "--collect-metrics",
+         "--metrics-interval", "20"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "could not scrape" not in res.stderr
+    doc = json.loads(export.read_text())
+    assert len(_requests(doc)) == 4
+    assert doc["perfanalyzer"]["points"][0]["metrics"]["scrapes"] >= 1
+    assert "Avg CPU Utilization" in res.stdout

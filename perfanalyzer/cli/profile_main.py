@@ -39,6 +39,9 @@ def run_profile(cfg: RunConfig) -> int:
     check_fd_room(cfg)
     if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
         raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
+    if cfg.load.periodic_concurrency_range and is_multi(cfg):
+        raise OptionError("--periodic-concurrency-range: one run; not with a -b list or --shape "
+                          "sets")
     if cfg.measurement.repeat > 1 and is_multi(cfg):
         raise OptionError("--repeat: repeats one sweep; not with a -b list or --shape sets")
     if cfg.measurement.repeat > 1 and cfg.load.enable_mpi:

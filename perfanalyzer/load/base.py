@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Collection
 from typing import Protocol
 
 from ..records import RecordBuffer
@@ -41,3 +44,16 @@ class LoadManager(Protocol):
     def extra_cpu_ns(self) -> int:
         """CPU time (ns) the load used outside this process (worker processes), 0 if none."""
         return 0
+
+
+async def drain(tasks: Collection[asyncio.Task[None]], timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for ``tasks`` (requests in flight), then cancel the rest and wait
+    for them to unwind."""
+    if not tasks:
+        return
+    _done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for t in pending:
+        t.cancel()
+    for t in pending:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await t

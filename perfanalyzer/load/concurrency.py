@@ -10,14 +10,13 @@ sequence at a time and ends it before it retires.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClientError
 from ..records import RecordBuffer
-from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
+from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager, drain
 from .request_rate import Job, Sender, SenderFactory, keep_extras, record_send
 
 if TYPE_CHECKING:
@@ -63,14 +62,7 @@ class WorkerPool(LoadManager):
         for _, flag in self._workers:
             flag[0] = True
         self._workers.clear()
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=drain_timeout_s)
-        for t in pending:
-            t.cancel()
-        for t in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await drain(tasks, drain_timeout_s)
 
 
 class ClosedLoopManager(WorkerPool):

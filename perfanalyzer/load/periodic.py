@@ -22,7 +22,6 @@ Where perfanalyzer differs from perf_analyzer, on purpose:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from typing import Any
 from ..client.base import InferenceClient
 from ..errors import ClientError
 from ..records import RecordBuffer
-from .base import DEFAULT_DRAIN_TIMEOUT_S
+from .base import DEFAULT_DRAIN_TIMEOUT_S, drain
 from .request_rate import keep_extras
 from .streaming import StreamChannel
 
@@ -100,15 +99,7 @@ class PeriodicConcurrency:
         """No further step; wait up to ``drain_timeout_s`` for the requests in flight, then
         cancel them."""
         self._end = self.sent
-        tasks = list(self._tasks)
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=drain_timeout_s)
-        for t in pending:
-            t.cancel()
-        for t in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await drain(list(self._tasks), drain_timeout_s)
 
     def _launch(self, n: int) -> None:
         n = min(n, self._end - self.sent)

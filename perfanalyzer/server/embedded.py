@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from .. import cleanup
 from ..config import RunConfig
@@ -149,6 +150,9 @@ def server_for_run(cfg: RunConfig) -> Iterator[RunConfig]:
                         model_repository=repo) as srv:
         stop = cleanup.register(lambda: srv.stop(timeout_s=2))
         try:
-            yield cfg.replace(url=srv.url(srv_cfg.protocol))
+            changes: dict[str, Any] = {"url": srv.url(srv_cfg.protocol)}
+            if cfg.output.collect_metrics and not cfg.output.metrics_url:
+                changes["metrics_url"] = srv.metrics_url  # its own port, not -u's host:8002
+            yield cfg.replace(**changes)
         finally:
             cleanup.unregister(stop)

@@ -22,7 +22,8 @@ def triton() -> Iterator[object]:
     models loaded, so load/unload can be tested). Skips when the server extra is missing."""
     from perfanalyzer.server.launcher import ServerLaunchError, TritonLauncher
 
-    launcher = TritonLauncher(model_repository=TEST_MODELS, explicit_models=["*"])
+    launcher = TritonLauncher(model_repository=TEST_MODELS, explicit_models=["*"],
+                              die_with_parent=True)  # a killed pytest takes it down too
     try:
         server = launcher.start(timeout_s=180)
     except ServerLaunchError as exc:

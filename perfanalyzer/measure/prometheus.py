@@ -16,13 +16,14 @@ The text format is parsed with ``prometheus_client``'s parser, not by hand.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+from .background import Background
 
 METRICS_PORT = 8002
 METRICS_PATH = "/metrics"
@@ -128,7 +129,7 @@ class ScrapeSettings:
 
 
 @dataclass
-class Scraper:
+class Scraper(Background):
     """Scrapes ``settings.url`` every interval into :attr:`scrapes` until :meth:`stop`."""
 
     settings: ScrapeSettings
@@ -137,18 +138,7 @@ class Scraper:
     scrapes: list[Scrape] = field(default_factory=list)
     failures: int = 0
     _warned: set[str] = field(default_factory=set)
-    _task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="pa-metrics-scraper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    task_name = "pa-metrics-scraper"
 
     def between(self, lo_ns: int, hi_ns: int) -> tuple[Scrape, ...]:
         """Scrapes that completed in ``(lo_ns, hi_ns]``."""

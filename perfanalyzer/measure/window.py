@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREME
 from ..errors import ClientError, PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
+from .background import Background
 from .metrics import ClientLoad, ServerDelta, Summary, summarize
 from .prometheus import Scrape
 from .server_stats import ServerStatsReader, Snapshot
@@ -101,24 +103,14 @@ class PointResult:
                      if w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns)
 
 
-class LagProbe:
+class LagProbe(Background):
     """Measures event-loop lag: how late a periodic timer wakes up. A busy client wakes late."""
+
+    task_name = "pa-lag-probe"
 
     def __init__(self, period_s: float = LAG_PROBE_PERIOD_S) -> None:
         self.period_s = period_s
         self.max_lag_ns = 0
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="pa-lag-probe")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def take(self) -> int:
         lag, self.max_lag_ns = self.max_lag_ns, 0
@@ -247,7 +239,8 @@ class Measurer:
         if self.plan.single_window:
             ok = figures[-1].count > 0
             return Verdict(done=True, stable=ok, reason="stable" if ok else NO_REQUESTS,
-                           throughput_spread=0.0, latency_spread=0.0, over_threshold=False)
+                           throughput_spread=math.inf, latency_spread=math.inf,  # one window
+                           over_threshold=False)
         return judge(figures, self.plan.criteria)
 
     @staticmethod

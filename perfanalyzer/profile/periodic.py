@@ -9,6 +9,7 @@ console prints them and the JSON export keeps them under ``perfanalyzer.periodic
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,7 +85,8 @@ async def measure_periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurr
                     tuple(between(start, end)) if callable(between) else ())
     ok = summary.completed > 0
     verdict = Verdict(done=True, stable=ok, reason=REASON if ok else NO_REQUESTS,
-                      throughput_spread=0.0, latency_spread=0.0, over_threshold=False)
+                      throughput_spread=math.inf, latency_spread=math.inf,  # one window: none
+                      over_threshold=False)
     assert cfg.load.periodic_concurrency_range is not None
     first, last, step = cfg.load.periodic_concurrency_range
     run.periodic = {"range": [first, last, step], "request_period": cfg.load.request_period,

@@ -144,7 +144,7 @@ def _requests(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def test_each_step_starts_when_every_request_of_the_last_got_the_period(
         triton: Any, tmp_path: Path) -> None:
     before = success_count(triton.http_url, "repeat_paced")
-    # START > STEP: perf_analyzer counts k·STEP sent after k steps and sends 10 requests here
+    # START > STEP: perf_analyzer 2.50 counts k·STEP sent after k steps: the server sees 10 here
     res, doc = _run(triton, tmp_path, "--shape", "IN:6", "--periodic-concurrency-range", "4:8:2",
                     "--request-period", "3")
     assert res.returncode == 0, res.stderr

@@ -139,7 +139,10 @@ def test_pareto_front_keeps_only_undominated_points() -> None:
 
 def test_flags_the_search_sets_itself_are_refused(tmp_path: Path) -> None:
     for extra, flag in ((["-l", "5"], "-l"), (["-f", "x.csv"], "-f"),
-                        (["--shape", "IN:1|2"], "--shape")):
+                        (["--shape", "IN:1|2"], "--shape"),
+                        (["--periodic-concurrency-range", "1:4"], "--periodic-concurrency-range: "
+                         "not a search flag"),
+                        (["--request-period", "4"], "--request-period: not a search flag")):
         ctx = search_command.make_context(
             "search", ["-m", "x", "--output-dir", str(tmp_path), *extra])
         with pytest.raises(OptionError, match=flag):

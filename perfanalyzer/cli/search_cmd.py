@@ -20,7 +20,12 @@ _REFUSED = {"latency_threshold_ms": ("-l", 0.0,
             "filename": ("-f", None, "each candidate's CSV is written in --output-dir"),
             "profile_export_file": ("--profile-export-file", None,
                                     "each candidate's export is written in --output-dir"),
-            "baseline": ("--baseline", None, "a search has no baseline gate")}
+            "baseline": ("--baseline", None, "a search has no baseline gate"),
+            "periodic_concurrency_range": ("--periodic-concurrency-range", None,
+                                           "a search compares stable load points; the periodic "
+                                           "mode measures none"),
+            "request_period": ("--request-period", None, "only used by "
+                               "--periodic-concurrency-range, which a search does not run")}
 
 
 def _ints(flag: str, text: str | None) -> tuple[int, ...]:

@@ -197,12 +197,17 @@ def test_a_request_without_final_response_times_out_instead_of_hanging(
 @on_server
 def test_ctrl_c_ends_the_run_and_keeps_the_responses(triton: Any, tmp_path: Path) -> None:
     export = tmp_path / "run.json"
+    before = success_count(triton.http_url, "repeat_paced")
     proc = subprocess.Popen(
         [sys.executable, "-m", "perfanalyzer", "-m", "repeat_paced", "-u", triton.grpc_url,
          "-i", "grpc", "--streaming", "--profile-export-file", str(export), "--shape", "IN:1000",
          "--periodic-concurrency-range", "1:3", "--request-period", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
+    deadline = time.monotonic() + 60
+    while success_count(triton.http_url, "repeat_paced") < before + 3:  # all three streaming
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.5)  # about 25 more responses each
     os.kill(proc.pid, signal.SIGINT)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import itertools
+import math
 import signal
 import subprocess
 import sys
@@ -68,8 +69,11 @@ def test_counts_match_the_servers_own_counters(triton: Any) -> None:
             assert w.summary.server is not None
             served = w.summary.server.model.get("success").count
             # A request counts in the window its response arrives in; the server counts it when it
-            # finishes executing: they can differ only by the requests straddling an edge.
-            assert abs(served - w.summary.completed) <= int(point.level) * 2
+            # finishes executing: they differ by the requests straddling an edge, and by those
+            # completing while the statistics are read at an edge (the load goes on meanwhile; the
+            # read takes a few ms, tens on a loaded 2-core machine: 30 ms of throughput allowed).
+            slack = int(point.level) * 2 + math.ceil(w.summary.throughput * 0.030)
+            assert abs(served - w.summary.completed) <= slack, (served, w.summary.completed)
         srv = point.merged.server
         assert srv is not None
         assert srv.model.get("success").count == sum(

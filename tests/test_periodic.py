@@ -20,10 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.main import cli
-from perfanalyzer.cli.pa_compat import apply_compat
+from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import LoadMode, RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.config.validate import PERIODIC_REFUSED
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load.periodic import SHORT_PERIOD, Step
@@ -36,8 +34,7 @@ NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")
 
 
 def _cfg(*args: str) -> RunConfig:
-    ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(apply_compat(dict(ctx.params)))
+    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def test_options_follow_perf_analyzers_rules() -> None:
@@ -105,7 +102,7 @@ def test_step_figures_from_known_records() -> None:
     buf.response_times[1] = (10 * ms, 20 * ms, 30 * ms, 40 * ms)
     buf.add_full(35 * ms, 35 * ms, 38 * ms, 50 * ms, buf.error_code("cut"), 1, 0)
     buf.response_times[2] = (38 * ms,)
-    steps = [Step(0, 0, 1, 1), Step(1, 20 * ms, 1, 2), Step(2, 35 * ms, 1, 3)]
+    steps = [Step(0, 1, 1), Step(20 * ms, 1, 2), Step(35 * ms, 1, 3)]
     a, b, c = step_figures(buf, steps, end_ns=50 * ms)
     assert (a["concurrency"], a["responses"], a["in_flight_at_start"]) == (1, 1, 1)
     assert a["start_s"] == 0 and a["duration_s"] == pytest.approx(0.020)

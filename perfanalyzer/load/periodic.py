@@ -31,13 +31,15 @@ from typing import Any
 from ..client.base import InferenceClient
 from ..errors import ClientError
 from ..records import RecordBuffer
-from .base import DEFAULT_DRAIN_TIMEOUT_S, drain
+from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager, drain
 from .request_rate import keep_extras
 from .streaming import StreamChannel
 
 #: After Ctrl-C, how long the requests in flight may take to finish before they are cancelled (well
 #: inside the command line's 5 s stop deadline, so the run is still reported).
 STOP_DRAIN_S = 2.0
+#: How long closing a finished request's stream may take (its final response has arrived).
+CLOSE_S = 5.0
 SHORT_PERIOD = ("Request received final response before request period was reached. Request "
                 "period must be at most the total number of responses received by any request.")
 
@@ -46,14 +48,14 @@ SHORT_PERIOD = ("Request received final response before request period was reach
 class Step:
     """One step: when its requests were sent, how many, and the requests sent so far."""
 
-    index: int
     t_ns: int
     added: int
     total: int
 
 
-class PeriodicConcurrency:
-    """Sends the requests of a periodic run (module docstring) and records every one of them."""
+class PeriodicConcurrency(LoadManager):
+    """Sends the requests of a periodic run (module docstring) and records every one of them:
+    :meth:`apply` sends the first step, :meth:`wait` returns when the run is over."""
 
     def __init__(self, client: InferenceClient, payloads: Sequence[Any], buffer: RecordBuffer, *,
                  start: int, end: int, step: int, period: int,
@@ -69,23 +71,25 @@ class PeriodicConcurrency:
         #: Set when the run cannot go on (a request ended short of the period): the error.
         self.failure = ""
         self._client, self._payloads = client, list(payloads)
-        self._start, self._end, self._step, self._period = start, end, step, period
+        self._end, self._step, self._period = end, step, period
         self._timeout = request_timeout_s or None
         self._waiting = 0  # requests of the latest step still short of ``period`` responses
-        self._in_flight = 0
         self._finished = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._over = asyncio.Event()
 
     @property
     def in_flight(self) -> int:
-        return self._in_flight
+        return self.sent - self._finished
 
-    async def run(self, stop_event: asyncio.Event, drain_timeout_s: float = STOP_DRAIN_S) -> None:
-        """Send every step and return once every request sent has finished (or, after
-        ``stop_event``, once they have drained: at most ``drain_timeout_s``, then cancelled and
-        recorded as such)."""
-        self._launch(self._start)
+    async def apply(self, level: float) -> None:
+        """Start: send the first step (``level`` requests: START)."""
+        self._launch(int(level))
+
+    async def wait(self, stop_event: asyncio.Event, drain_timeout_s: float = STOP_DRAIN_S) -> None:
+        """Return once every request sent has finished, the later steps sent as they come due (or,
+        after ``stop_event``, once they have drained: at most ``drain_timeout_s``, then cancelled
+        and recorded as such)."""
         stop = asyncio.ensure_future(stop_event.wait())
         over = asyncio.ensure_future(self._over.wait())
         try:
@@ -107,7 +111,7 @@ class PeriodicConcurrency:
         if n <= 0:
             return
         self._waiting = n
-        self.steps.append(Step(len(self.steps), time.perf_counter_ns(), n, self.sent + n))
+        self.steps.append(Step(time.perf_counter_ns(), n, self.sent + n))
         for _ in range(n):
             i = self.sent
             self.sent += 1
@@ -140,7 +144,6 @@ class PeriodicConcurrency:
                 reached[0] = True
                 self._period_reached()
 
-        self._in_flight += 1
         t0 = clock()
         clean = False
         try:
@@ -158,17 +161,13 @@ class PeriodicConcurrency:
             self._failed(t0, channel, "cancelled: the run was stopped")
             raise
         finally:
-            self._in_flight -= 1
             self._finished += 1
             if not reached[0]:  # failed or short: its step must not wait for it
                 reached[0] = True
                 self._period_reached()
-            if self._finished >= self._end or (self.failure and not self._in_flight):
+            if self._finished >= self._end or (self.failure and not self.in_flight):
                 self._over.set()
             await channel.close(timeout_s=CLOSE_S if clean else 0.0)
 
-
-#: How long closing a finished request's stream may take (its final response has arrived).
-CLOSE_S = 5.0
 
 __all__ = ["SHORT_PERIOD", "STOP_DRAIN_S", "PeriodicConcurrency", "Step"]

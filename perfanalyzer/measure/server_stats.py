@@ -98,6 +98,14 @@ class ServerStatsReader:
                           else ModelStatistics(name=name, version=version))
         return snap
 
+    async def edge_snapshot(self) -> Snapshot | None:
+        """:meth:`snapshot` at a window edge: a failed read leaves that window without server
+        figures (the requests' own errors, if any, are what stops a run)."""
+        try:
+            return await self.snapshot()
+        except ClientError:
+            return None
+
     def delta(self, before: Snapshot | None, after: Snapshot | None) -> ServerDelta | None:
         if before is None or after is None:
             return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..config import RunConfig
 from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
-from ..errors import ClientError, PerfAnalyzerError
+from ..errors import PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
 from .background import Background
@@ -176,7 +176,7 @@ class Measurer:
         start = time.perf_counter_ns()
         await self._sync(start)
         lo = buf.index_at(start)
-        snap = await self._snapshot()
+        snap = await self.stats.edge_snapshot()
         cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
         self.probe.take()
         verdict = judge([], plan.criteria)
@@ -192,7 +192,7 @@ class Measurer:
                 hi = lo + plan.request_count
                 end = buf.last_at(hi - 1)
             cpu1, sent1, late1 = self._cpu_ns(), self.load.sent, self.load.late
-            snap1 = await self._snapshot()
+            snap1 = await self.stats.edge_snapshot()
             summary = summarize(
                 buf.view(lo, hi), start_ns=start, end_ns=end, batch_size=plan.batch_size,
                 server=self.stats.delta(snap, snap1),
@@ -201,7 +201,7 @@ class Measurer:
                 sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores)
             if interrupted and summary.completed == 0 and windows:
                 break
-            windows.append(Window(len(windows), lo, hi, summary, self._scrapes(start, end)))
+            windows.append(Window(len(windows), lo, hi, summary, scrapes_between(self.scraper, start, end)))
             # memory flat in run length: only the windows a merge may read stay in memory
             buf.spill_before(windows[max(0, len(windows) - plan.criteria.window_count)].lo)
             self._check_failures(summary)
@@ -222,18 +222,6 @@ class Measurer:
                            merged=merge(windows[-plan.criteria.window_count:], self.load.buffer,
                                         (plan.percentile,) if plan.percentile > 0 else ()),
                            interrupted=interrupted)
-
-    def _scrapes(self, start_ns: int, end_ns: int) -> tuple[Scrape, ...]:
-        between = getattr(self.scraper, "between", None)
-        return tuple(between(start_ns, end_ns)) if callable(between) else ()
-
-    async def _snapshot(self) -> Snapshot | None:
-        """Server statistics at an edge; a failed read leaves that window without server figures
-        (the requests' own errors, if any, are what stops a run)."""
-        try:
-            return await self.stats.snapshot()
-        except ClientError:
-            return None
 
     def _judge(self, figures: list[WindowFigures]) -> Verdict:
         if self.plan.single_window:
@@ -262,6 +250,13 @@ class Measurer:
                 return True
             await asyncio.sleep(COUNT_POLL_S)
         return self.stop_event.is_set()
+
+
+def scrapes_between(scraper: object | None, start_ns: int, end_ns: int) -> tuple[Scrape, ...]:
+    """--collect-metrics: the scrapes of ``scraper`` (a prometheus.Scraper) completed in the
+    window; none without a scraper."""
+    between = getattr(scraper, "between", None)
+    return tuple(between(start_ns, end_ns)) if callable(between) else ()
 
 
 def merge(windows: list[Window], buffer: RecordBuffer,

@@ -17,7 +17,7 @@ from typing import Any
 from ..client import InferenceClient
 from ..client.base import InferRequest
 from ..config import RunConfig
-from ..errors import ClientError, OptionError
+from ..errors import OptionError
 from ..inputs.setup import ModelSetup
 from ..load.periodic import PeriodicConcurrency
 from ..load.streaming import streaming_requests
@@ -25,9 +25,9 @@ from ..load.validating import sender_for
 from ..measure.metrics import ClientLoad, summarize
 from ..measure.periodic import step_figures
 from ..measure.result import RunResult
-from ..measure.server_stats import ServerStatsReader, Snapshot
+from ..measure.server_stats import ServerStatsReader
 from ..measure.stabilizer import NO_REQUESTS, Verdict
-from ..measure.window import LagProbe, PointResult, Window
+from ..measure.window import LagProbe, PointResult, Window, scrapes_between
 from ..records import RecordBuffer
 
 FLAG = "--periodic-concurrency-range"
@@ -49,13 +49,6 @@ def periodic_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
                                request_timeout_s=cfg.transport.request_timeout_s)
 
 
-async def _snapshot(stats: ServerStatsReader) -> Snapshot | None:
-    try:
-        return await stats.snapshot()
-    except ClientError:
-        return None
-
-
 async def measure_periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurrency,
                            stats: ServerStatsReader, stop_event: asyncio.Event,
                            scraper: Any = None,
@@ -63,32 +56,31 @@ async def measure_periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurr
                            ) -> PointResult:
     """Run the periodic load to its end (or Ctrl-C) and return it as one point; fills
     ``run.periodic`` and sets ``run.failure`` when a request ended short of the period."""
+    assert cfg.load.periodic_concurrency_range is not None
+    first, last, step = cfg.load.periodic_concurrency_range
     buf, probe = load.buffer, LagProbe()
-    snap0 = await _snapshot(stats)
+    snap0 = await stats.edge_snapshot()
     cpu0 = time.process_time_ns()
     probe.start()
     start = time.perf_counter_ns()
     try:
-        await load.run(stop_event)
+        await load.apply(first)
+        await load.wait(stop_event)
     finally:
         await probe.stop()
     end = time.perf_counter_ns()
     cpu1 = time.process_time_ns()
-    snap1 = await _snapshot(stats)
+    snap1 = await stats.edge_snapshot()
     pct = cfg.measurement.percentile
     summary = summarize(buf.view(0, buf.count), start_ns=start, end_ns=end,
                         batch_size=cfg.inputs.batch_size, server=stats.delta(snap0, snap1),
                         client=ClientLoad(cpu_ns=cpu1 - cpu0, max_loop_lag_ns=probe.take()),
                         percentiles=(pct,) if pct > 0 else (), sent=load.sent)
-    between = getattr(scraper, "between", None)
-    window = Window(0, 0, buf.count, summary,
-                    tuple(between(start, end)) if callable(between) else ())
+    window = Window(0, 0, buf.count, summary, scrapes_between(scraper, start, end))
     ok = summary.completed > 0
     verdict = Verdict(done=True, stable=ok, reason=REASON if ok else NO_REQUESTS,
                       throughput_spread=math.inf, latency_spread=math.inf,  # one window: none
                       over_threshold=False)
-    assert cfg.load.periodic_concurrency_range is not None
-    first, last, step = cfg.load.periodic_concurrency_range
     run.periodic = {"range": [first, last, step], "request_period": cfg.load.request_period,
                     "requests_sent": load.sent, "steps": step_figures(buf, load.steps, end)}
     if load.failure:

@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from .. import cleanup
 from ..client import InferenceClient
@@ -18,6 +18,7 @@ from ..errors import PerfAnalyzerError
 from ..inputs.setup import requests_for
 from ..load import factory as load_factory
 from ..load import workers
+from ..load.base import LoadManager
 from ..load.build import build_load
 from ..measure.prometheus import scraper_for
 from ..measure.result import RunResult
@@ -29,12 +30,14 @@ from ..redact import redact_config
 from ..report import console, verbose
 from . import trace
 from .composing import with_composing
-
-if TYPE_CHECKING:
-    from ..load.periodic import PeriodicConcurrency
 from .failures import check_ceiling, check_failures
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
+
+if TYPE_CHECKING:
+    from ..load.periodic import PeriodicConcurrency
+    from ..measure.stabilizer import Verdict
+    from ..measure.window import Window
 
 
 def over_limit(point: PointResult, cfg: RunConfig) -> bool:
@@ -117,33 +120,41 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             shm = await plan_shared_memory(client, cfg, setup, requests)
             requests = shm.requests
             setup = dataclasses.replace(setup, requests=requests)
-        payloads = [client.prepare(r) for stream in requests for r in stream]
         buffer = RecordBuffer()
         run.buffer = buffer
         run.clock_anchor_ns, run.wall_anchor_ns = time.perf_counter_ns(), time.time_ns()
-        if cfg.load.mode is LoadMode.PERIODIC:  # gRPC streams: protobuf, only then
+        periodic = cfg.load.periodic_concurrency_range
+        load: LoadManager
+        if periodic:  # gRPC streams: protobuf, only then
             from .periodic import periodic_load
 
-            return await _periodic(cfg, run, periodic_load(cfg, client, setup, requests, buffer),
-                                   stats, out, stop_event, on_point)
-        load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
-        run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
+            load = periodic_load(cfg, client, setup, requests, buffer)
+        else:
+            payloads = [client.prepare(r) for stream in requests for r in stream]
+            load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
+            run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
         plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg)))
         out.write(console.settings_text(
             batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
             async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
             mode=cfg.load.mode.value, streaming=cfg.load.streaming,
-            distribution=cfg.load.request_distribution) + "\n")
+            distribution=cfg.load.request_distribution,
+            periodic=(*periodic, cfg.load.request_period) if periodic else None) + "\n")
         progress = console.Progress()
         scraper = scraper_for(cfg)  # --collect-metrics
         if scraper is not None:
             scraper.start()
-        measurer = Measurer(load, stats, plan, stop_event,
-                            on_window=verbose.window_callback(cfg, out, progress),
-                            scraper=scraper, sync=sync)
+        on_window = verbose.window_callback(cfg, out, progress)
         try:
-            await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
+            if periodic:
+                await _periodic(cfg, run, cast("PeriodicConcurrency", load), stats, out,
+                                stop_event, on_point, scraper,
+                                on_window if cfg.output.verbose else None)
+            else:
+                measurer = Measurer(load, stats, plan, stop_event, on_window=on_window,
+                                    scraper=scraper, sync=sync)
+                await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)
         finally:
@@ -197,29 +208,14 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
     await sync.finish()  # MPI: keep answering the ranks still measuring
 
 
-async def _periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurrency,
-                    stats: Any, out: TextIO, stop_event: asyncio.Event,
-                    on_point: Callable[[RunResult, PointResult], None] | None) -> RunResult:
+async def _periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurrency, stats: Any,
+                    out: TextIO, stop_event: asyncio.Event,
+                    on_point: Callable[[RunResult, PointResult], None] | None, scraper: Any,
+                    on_window: Callable[[float, Window, Verdict], None] | None) -> None:
     """--periodic-concurrency-range: one point over the whole run (profile/periodic.py)."""
-    start, end, step = cfg.load.periodic_concurrency_range or (0, 0, 0)
-    out.write(console.settings_text(
-        batch_size=cfg.inputs.batch_size, count_windows=False, interval_ms=0, request_count=0,
-        async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
-        mode=cfg.load.mode.value, streaming=True, distribution="",
-        periodic=(start, end, step, cfg.load.request_period)) + "\n")
-    scraper = scraper_for(cfg)  # --collect-metrics
-    if scraper is not None:
-        scraper.start()
-    progress = console.Progress()
-    try:
-        from .periodic import measure_periodic
+    from .periodic import measure_periodic
 
-        point = await measure_periodic(
-            cfg, run, load, stats, stop_event, scraper,
-            on_window=verbose.window_callback(cfg, out, progress) if cfg.output.verbose else None)
-    finally:
-        if scraper is not None:
-            await scraper.stop()
+    point = await measure_periodic(cfg, run, load, stats, stop_event, scraper, on_window)
     run.points.append(point)
     run.interrupted = point.interrupted
     out.write(console.point_text(run, point, cfg.server.protocol))
@@ -231,7 +227,6 @@ async def _periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurrency,
             check_failures(point)
     except PerfAnalyzerError as exc:
         run.failure = run.failure or str(exc)
-    return run
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -10,10 +10,8 @@ from typing import Any
 import click
 import pytest
 
-from perfanalyzer.cli.main import cli
-from perfanalyzer.cli.pa_compat import apply_compat
+from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
 
 BASE = ("-m", "M")
@@ -126,8 +124,7 @@ def test_help_lists_every_profile_option() -> None:
 
 
 def _cfg(*args: str) -> RunConfig:
-    ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(apply_compat(dict(ctx.params)))
+    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def _first(opt: click.Option) -> str:

@@ -11,10 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.main import cli
-from perfanalyzer.cli.pa_compat import apply_compat
+from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load.fixed_schedule import FixedSchedule
 from perfanalyzer.profile.run import profile
@@ -30,8 +28,7 @@ def _write(path: Path, stamps: list[Any]) -> Path:
 
 
 def _cfg(*args: str) -> RunConfig:
-    ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(apply_compat(dict(ctx.params)))
+    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def test_schedule_offsets_are_the_timestamps() -> None:

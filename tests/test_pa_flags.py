@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.main import cli
-from perfanalyzer.cli.pa_compat import apply_compat
+from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
 
 PASS_LINE = re.compile(r"^  Pass \[(\d+)\] throughput: [0-9.e+]+ infer/sec\. "
@@ -23,8 +21,7 @@ PASS_LINE = re.compile(r"^  Pass \[(\d+)\] throughput: [0-9.e+]+ infer/sec\. "
 
 
 def _cfg(*args: str) -> RunConfig:
-    ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(apply_compat(dict(ctx.params)))
+    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,22 +18,19 @@ from typing import Any
 import pytest
 
 from perfanalyzer._proto import grpc_service_pb2 as pb
-from perfanalyzer.cli.main import cli
-from perfanalyzer.cli.pa_compat import apply_compat
+from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.client import create_client
 from perfanalyzer.client.base import InferRequest, TlsOptions
 from perfanalyzer.client.http import make_ssl_context
 from perfanalyzer.client.options import client_options
 from perfanalyzer.config import RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs.parameters import typed_parameters
 from perfanalyzer.profile.run import profile
 
 
 def _cfg(*args: str) -> RunConfig:
-    ctx = cli.commands["profile"].make_context("profile", list(args))
-    return config_from_kwargs(apply_compat(dict(ctx.params)))
+    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def _settings(url: str, model: str = "add_sub") -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Profiles of ensembles (composing models' statistics), of a server without Triton's extensions, and
-of a model that starts failing mid-run."""
+"""Profiles of a server without Triton's extensions and of a model that starts failing mid-run
+(ensembles: tests/test_trust_server.py)."""
 
 from __future__ import annotations
 
@@ -18,30 +18,9 @@ import pytest
 
 from perfanalyzer.server.launcher import free_port
 
-from .settle import settled_success_count, success_count
-from .test_profile import _cfg, _cli, _run
+from .test_profile import _cli
 
 pytestmark = pytest.mark.server
-
-
-def test_nested_ensemble_reports_every_composing_model(triton: Any) -> None:
-    names = ("ensemble_nested", "ensemble_add_sub", "add_sub", "identity_int32")
-    before = {n: success_count(triton.http_url, n) for n in names}
-    run = _run(_cfg(triton.http_url, "-m", "ensemble_nested", "--concurrency-range", "2",
-                    "-p", "400", "-s", "100", "-r", "3"))
-    assert run.buffer is not None
-    after = {n: settled_success_count(triton.http_url, n, before[n] + run.buffer.count)
-             for n in names}
-    (point,) = run.points
-    assert run.model.composing == names[1:]
-    # Over the whole (drained) run each composing model ran exactly once per request.
-    assert {n: after[n] - before[n] for n in names} == dict.fromkeys(names, run.buffer.count)
-    server = point.merged.server
-    assert server is not None
-    top = server.model.get("success").count
-    assert top > 0
-    for m in server.composing:  # per window: equal up to the requests straddling the edges
-        assert abs(m.get("success").count - top) <= 2 * 2
 
 
 @pytest.fixture()

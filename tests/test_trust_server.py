@@ -37,7 +37,7 @@ def _us(d: StatDuration) -> str:
     return str(d.ns // (d.count * 1000)) if d.count else ""
 
 
-def test_nested_ensemble_gets_one_csv_per_composing_model_and_leaf_only_sums(
+def test_nested_ensemble_reports_every_composing_model_one_csv_each_and_leaf_only_sums(
         triton: Any, tmp_path: Path) -> None:
     names = ("ensemble_nested", "ensemble_add_sub", "add_sub", "identity_int32")
     before = {n: success_count(triton.http_url, n) for n in names}
@@ -48,10 +48,15 @@ def test_nested_ensemble_gets_one_csv_per_composing_model_and_leaf_only_sums(
              for n in names}
     # Over the whole (drained) run every composing model served each request exactly once.
     assert {n: after[n] - before[n] for n in names} == dict.fromkeys(names, run.buffer.count)
+    assert run.model.composing == names[1:]
     assert run.model.nested_ensembles == ("ensemble_add_sub",)
     (point,) = run.points
     server = point.merged.server
     assert server is not None
+    top = server.model.get("success").count
+    assert top > 0
+    for m in server.composing:  # per window: equal up to the requests straddling the edges
+        assert abs(m.get("success").count - top) <= 2 * 2
     leaves = [m for m in server.composing if m.name in ("add_sub", "identity_int32")]
     # The console sums leaf models only (the nested ensemble's counters are its members' again).
     sums = [int(sum(_avg(m.get(k)) for m in leaves))
@@ -62,7 +67,6 @@ def test_nested_ensemble_gets_one_csv_per_composing_model_and_leaf_only_sums(
     texts = {p.name: t for p, t in composing_texts(run, tmp_path / "perf.csv",
                                                    all_points=True).items()}
     assert sorted(texts) == sorted(f"{n}_v1.perf.csv" for n in names[1:])
-    top = server.model.get("success").count
     for m in server.composing:
         rows = list(csv.reader(io.StringIO(texts[f"{m.name}_v1.perf.csv"])))
         assert rows[0] == [*COMPOSING_HEADER, "Status"] and len(rows) == 2

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from ..redact import scrub
 from ..version import __version__
 from .options import profile_options
 from .pa_compat import apply_compat, compat_options
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 SUBCOMMANDS_EPILOG = ("Other commands: perfanalyzer serve | report | plot | compare | search "
                       "(perfanalyzer COMMAND --help).")
@@ -74,11 +77,17 @@ def profile_command(**kwargs: Any) -> None:
     own write and receive times (request bodies are built before measuring and responses are not
     decoded on the hot path, so they hold no serialization time).
     """
-    from ..config.build import build
     from .profile_main import run_profile
 
-    cfg = build(apply_compat(dict(kwargs)))  # perf_client options, refusals, cross-flag checks
-    sys.exit(run_profile(cfg))
+    sys.exit(run_profile(profile_config(kwargs)))
+
+
+def profile_config(kwargs: Mapping[str, Any]) -> RunConfig:
+    """The profile command's configuration from its parsed flags: perf_client options rewritten,
+    refusals, cross-flag checks (raises OptionError)."""
+    from ..config.build import build
+
+    return build(apply_compat(dict(kwargs)))
 
 
 #: An error line longer than this is cut (a bad value can be megabytes long).

@@ -1,0 +1,72 @@
+"""The option table's measurement group: how windows are measured and judged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import defaults as d
+from ..choices import nonneg as _nonneg
+from ..choices import pos as _pos
+from ..option import opt
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasurementConfig:
+    """How windows are measured and judged."""
+
+    measurement_mode: str = opt("time_windows", "--measurement-mode", show_default=True,
+                                choices=("time_windows", "count_windows"))
+    measurement_interval_ms: int = opt(
+        d.DEFAULT_MEASUREMENT_INTERVAL_MS, "-p", "--measurement-interval", kind=int,
+        show_default=True, check=_pos, message="-p: --measurement-interval must be > 0",
+        help="Window length in ms (time_windows).")
+    measurement_request_count: int = opt(
+        d.DEFAULT_MEASUREMENT_REQUEST_COUNT, "--measurement-request-count", kind=int,
+        show_default=True, check=_pos, message="--measurement-request-count must be > 0",
+        help="Requests per window (count_windows).")
+    stability_percentage: float = opt(
+        d.DEFAULT_STABILITY_PCT, "-s", "--stability-percentage", kind=float, show_default=True,
+        check=_nonneg, message="-s: --stability-percentage must be >= 0",
+        help="Allowed max/min spread over the last 3 windows, %.")
+    max_trials: int = opt(d.DEFAULT_MAX_TRIALS, "-r", "--max-trials", kind=int, show_default=True,
+                          check=lambda v: v >= 1, message="-r: --max-trials must be >= 1",
+                          help="Windows before giving up on stability.")
+    stability_windows: int = opt(
+        d.DEFAULT_STABILITY_WINDOWS, "--stability-windows", kind=int, show_default=True,
+        check=lambda v: v >= 1, message="--stability-windows must be >= 1, got {value}",
+        help="Windows the stability rule looks at and the reported figures merge "
+        "(perf_analyzer: 3; more is a perfanalyzer extension).")
+    percentile: int = opt(-1, "--percentile", kind=int, check=lambda v: v == -1 or 1 <= v <= 99,
+                          message="--percentile: expected 1..99, got {value}",
+                          help="Stabilize on this latency percentile instead of the average.")
+    request_count: int = opt(0, "--request-count", kind=int, check=_nonneg,
+                             message="--request-count must be >= 0",
+                             help="Measure exactly this many requests in one window.")
+    warmup_request_count: int = opt(0, "--warmup-request-count", kind=int, check=_nonneg,
+                                    message="--warmup-request-count must be >= 0",
+                                    help="Requests sent before measuring, not counted.")
+    adaptive: bool = opt(False, "--adaptive", switch=True, help="Lengthen windows until the "
+                         "spread is within -s (perfanalyzer extension).")
+    latency_threshold_ms: float = opt(0.0, "-l", "--latency-threshold", kind=float,
+                                      show_default=True, check=_nonneg,
+                                      message="-l: --latency-threshold must be >= 0",
+                                      help="Latency limit in ms (0 = none).")
+    # issue 14 (branch trust)
+    latency_from: str = opt(
+        "sent", "--latency-from", choices=("sent", "scheduled"), show_default=True,
+        help="Rate modes: latency for the CSV, stabilizer, -l and gate: from the actual send "
+        "(perf_analyzer's) or the scheduled one (coordinated omission corrected).")
+    # gate (issue 15): replicate runs
+    repeat: int = opt(1, "--repeat", kind=int, show_default=True, check=_pos, metavar="N",
+                      message="--repeat must be >= 1, got {value}",
+                      help="Measure the whole sweep N times (run 1 all points, run 2 all "
+                      "points...); figures are shown with their 95% CI across runs, the CSV "
+                      "pools the runs, the gate judges run-to-run noise.")
+
+    @property
+    def latency_threshold_ns(self) -> int:
+        return int(self.latency_threshold_ms * 1_000_000)
+
+    @property
+    def count_windows(self) -> bool:
+        return self.measurement_mode == "count_windows" or self.request_count > 0

@@ -1,0 +1,47 @@
+"""The option table's output group: what is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import defaults as d
+from ..choices import pos as _pos
+from ..option import opt
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputConfig:
+    """What is written, and the baseline gate."""
+
+    verbose: int = opt(0, "-v", "--verbose", count=True, help="-v: perf_analyzer's 'Pass [n] "
+                       "throughput: ...' line after every measurement window; -v -v adds a detail "
+                       "line per window.")
+    filename: str | None = opt(None, "-f", "--filename", metavar="FILE.csv",
+                               help="Write perf_analyzer's CSV.")
+    verbose_csv: bool = opt(False, "--verbose-csv", switch=True)
+    profile_export_file: str | None = opt(None, "--profile-export-file", metavar="FILE.json",
+                                          help="Write every request and window as JSON "
+                                          "(re-reportable).")
+    collect_metrics: bool = opt(False, "--collect-metrics", switch=True,
+                                help="Scrape the server's Prometheus metrics while measuring (GPU "
+                                "columns in --verbose-csv; CPU/GPU figures on the console and in "
+                                "the JSON export).")
+    metrics_url: str | None = opt(None, "--metrics-url", metavar="HOST:PORT/PATH",
+                                  help="Metrics endpoint (default: -u's host, port 8002, "
+                                  "/metrics); needs --collect-metrics.")
+    metrics_interval_ms: int = opt(d.DEFAULT_METRICS_INTERVAL_MS, "--metrics-interval", kind=int,
+                                   cli_default=None, metavar="MS", check=_pos,
+                                   message="--metrics-interval must be > 0, got {value}",
+                                   help=f"Time between scrapes in ms [default: "
+                                   f"{d.DEFAULT_METRICS_INTERVAL_MS}]; needs --collect-metrics.")
+    baseline: str | None = opt(None, "--baseline", metavar="RUN.json|CSV",
+                               help="Compare with this baseline after the run and fail on a "
+                               "regression.")
+    # issue 14 (branch trust)
+    csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
+                               "with a trailing 'Status' column (default: stable points under -l "
+                               "only, as perf_analyzer).")
+    export_tensors: bool = opt(
+        False, "--export-tensors", switch=True, help="--profile-export-file: write each "
+        "request's request_inputs and response_outputs (perf_analyzer's format; a closed loop "
+        "that decodes every answer, concurrency mode only).")

@@ -1,0 +1,75 @@
+"""The option table's transport group: how requests travel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import parse as p
+from ..choices import (
+    COMPRESSION,
+    EVENT_LOOPS,
+    GRPC_TRANSPORTS,
+    KEY_TYPES,
+)
+from ..choices import finite_nonneg as _finite_nonneg
+from ..option import opt
+from ..safety import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_STARTUP_TIMEOUT_S,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransportConfig:
+    """How requests travel: headers, TLS, compression."""
+
+    headers: tuple[tuple[str, str], ...] = opt((), "-H", "--header", param="headers",
+                                               multiple=True, parse=p.headers,
+                                               help="HTTP header 'Name:Value' (repeatable).")
+    ssl_grpc_use_ssl: bool = opt(False, "--ssl-grpc-use-ssl", switch=True)
+    ssl_grpc_root_certifications_file: str | None = opt(None, "--ssl-grpc-root-certifications-file")
+    ssl_grpc_private_key_file: str | None = opt(None, "--ssl-grpc-private-key-file")
+    ssl_grpc_certificate_chain_file: str | None = opt(None, "--ssl-grpc-certificate-chain-file")
+    ssl_https_verify_peer: int = opt(1, "--ssl-https-verify-peer", kind=int, bounds=(0, 1))
+    ssl_https_verify_host: int = opt(2, "--ssl-https-verify-host", kind=int, bounds=(0, 2))
+    ssl_https_ca_certificates_file: str | None = opt(None, "--ssl-https-ca-certificates-file")
+    ssl_https_client_certificate_file: str | None = opt(None,
+                                                        "--ssl-https-client-certificate-file")
+    ssl_https_private_key_file: str | None = opt(None, "--ssl-https-private-key-file")
+    ssl_https_client_certificate_type: str = opt(
+        "pem", "--ssl-https-client-certificate-type", choices=KEY_TYPES, ignore_case=True,
+        show_default=True, help="Format of --ssl-https-client-certificate-file: PEM or DER.")
+    ssl_https_private_key_type: str = opt(
+        "pem", "--ssl-https-private-key-type", choices=KEY_TYPES, ignore_case=True,
+        show_default=True, help="Format of --ssl-https-private-key-file: PEM or DER.")
+    grpc_compression_algorithm: str = opt("none", "--grpc-compression-algorithm",
+                                          choices=COMPRESSION)
+    http_compression: str = opt("none", "--http-compression", choices=COMPRESSION,
+                                help="Compress HTTP request bodies (perfanalyzer extension).")
+    grpc_transport: str = opt("lean", "--grpc-transport", choices=GRPC_TRANSPORTS,
+                              show_default=True, help="gRPC send path: lean (perfanalyzer's own "
+                              "HTTP/2 connections, less client CPU) or grpcio (grpc.aio). TLS, "
+                              "compression or keepalive always use grpcio. Recorded in the run's "
+                              "provenance (perfanalyzer extension).")
+    event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
+                          help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
+                          "Recorded in the run's provenance (perfanalyzer extension).")
+    # --- issue 13 (never harm, never hang): secrets and time limits ---
+    secret_headers: tuple[str, ...] = opt(
+        (), "--secret-header", multiple=True, cli_default=(), metavar="NAME",
+        help="Treat this -H header's value as a secret: never written or printed (repeatable; "
+        "Authorization, Proxy-Authorization, Cookie and Set-Cookie always are).")
+    connect_timeout_s: float = opt(
+        DEFAULT_CONNECT_TIMEOUT_S, "--connect-timeout", kind=float, show_default=True,
+        check=_finite_nonneg, message="--connect-timeout: expected seconds >= 0, got {value}",
+        help="Seconds to open a connection (0 = no limit).")
+    startup_timeout_s: float = opt(
+        DEFAULT_STARTUP_TIMEOUT_S, "--startup-timeout", kind=float, show_default=True,
+        check=_finite_nonneg, message="--startup-timeout: expected seconds >= 0, got {value}",
+        help="Seconds for each start-up call (health, metadata, config, statistics) before the "
+        "run ends (0 = no limit).")
+    request_timeout_s: float = opt(
+        DEFAULT_REQUEST_TIMEOUT_S, "--request-timeout", kind=float, show_default=True,
+        check=_finite_nonneg, message="--request-timeout: expected seconds >= 0, got {value}",
+        help="Seconds before a request counts as failed (0 = no limit).")

@@ -265,3 +265,36 @@ def test_a_candidate_with_an_export_but_no_valid_state_is_measured_again(
         assert export["experiments"], key  # measured again, not the leftover
     assert (tmp_path / "summary.md").stat().st_size > 0
     assert _loaded(url) == before
+
+
+@pytest.mark.server
+def test_a_model_loaded_by_someone_else_during_a_measurement_stops_the_search(
+        server: Any, tmp_path: Path) -> None:
+    """What was measured is not the candidate's: the search stops instead of keeping it, and the
+    configuration before the search is loaded again."""
+    import io
+
+    from perfanalyzer.cli.search_cmd import configs_from_kwargs
+    from perfanalyzer.cli.search_cmd import search as search_command
+    from perfanalyzer.profile.run import profile
+    from perfanalyzer.search.guard import SearchBusyError
+    from perfanalyzer.search.runner import run_search
+
+    url = server.http_url
+    before = _loaded(url)
+
+    async def measure(cfg: Any, stop: asyncio.Event, out: Any) -> Any:
+        c = create_client("http", ClientOptions(url=url))
+        try:  # another user loads the model's own configuration meanwhile
+            await c.load_model(MODEL, json.dumps(before))
+        finally:
+            await c.close()
+        return await profile(cfg.replace(request_count=5), out=out, stop_event=stop)
+
+    ctx = search_command.make_context("search", _argv(url, tmp_path)[4:])
+    sc, cfg = configs_from_kwargs(dict(ctx.params))
+    with pytest.raises(SearchBusyError, match="loaded again by someone else"):
+        asyncio.run(run_search(sc, cfg, stop=asyncio.Event(), out=io.StringIO(),
+                               measure=measure))
+    assert not list((tmp_path / "candidates").glob("*/state.json"))
+    assert _loaded(url) == before

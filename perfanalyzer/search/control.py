@@ -20,7 +20,7 @@ from typing import Any
 from ..client import InferenceClient
 from ..errors import PerfAnalyzerError, ServerError
 from .guard import SearchBusyError
-from .modelconfig import marked, marker_of, merged_config, plain, same
+from .modelconfig import marked, marker_of, merged_config, plain
 from .space import Candidate
 
 RESTORE_TIMEOUT_S = 60.0
@@ -66,13 +66,16 @@ class ModelControl:
         config = marked(merged_config(self.original, candidate), self.search_id, self.folder)
         try:
             self.changed = True
-            self.expected = config
+            self.expected = None
             await self.client.load_model(self.model, json.dumps(config, sort_keys=True))
         except ServerError as exc:
             if "not allowed" in exc.message.lower() or "explicit" in exc.message.lower():
                 self.changed = False
                 raise ModelControlError(explicit_mode_hint(self.url)) from exc
             raise
+        # The server completes what it was sent (defaults of the batcher, ...): what it reports
+        # now is what a later check compares with.
+        self.expected = await self.fetch()
 
     async def verify(self) -> None:
         """Raise SearchBusyError when the loaded configuration is not the one this search loaded
@@ -83,7 +86,7 @@ class ModelControl:
         mark = marker_of(now)
         if mark is not None and mark["id"] != self.search_id:
             raise busy(self.model, mark)
-        if mark is None or not same(now, self.expected):
+        if mark is None or now != self.expected:
             raise SearchBusyError(f"-m {self.model}: the model was loaded again by someone else "
                                   f"during this search; its last figures are not kept")
 

@@ -181,7 +181,6 @@ async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: 
 async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: Store,
                        c: Candidate, stop: asyncio.Event, out: TextIO,
                        measure: Measure) -> CandidateResult | None:
-    folder = store.prepare(c)  # an unfinished attempt's files go; this one replaces them
     try:
         await control.apply(c)
     except ModelControlError:
@@ -191,6 +190,7 @@ async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: ModelControl, 
         return CandidateResult(candidate=c, error=f"load failed: {exc}")
     if stop.is_set():
         return None
+    folder = store.prepare(c)  # an unfinished attempt's files go; this one replaces them
     run = await measure(candidate_config(cfg, sc, c), stop, out)
     await control.verify()  # what was measured is this candidate, not another search's
     if run.points:

@@ -53,7 +53,7 @@ class PointFigures:
     level: float
     throughput: float
     latency_ms: float  # at the search's percentile (the average when none)
-    stable: bool
+    stable: bool  # written by -f: stable and under the budget (-l)
 
 
 @dataclass(frozen=True, kw_only=True)

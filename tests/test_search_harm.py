@@ -298,3 +298,20 @@ def test_a_model_loaded_by_someone_else_during_a_measurement_stops_the_search(
                                measure=measure))
     assert not list((tmp_path / "candidates").glob("*/state.json"))
     assert _loaded(url) == before
+
+
+@pytest.mark.parametrize("data", [DAMAGED["truncated"], DAMAGED["list"], DAMAGED["nested"],
+                                  DAMAGED["not utf-8"]])
+def test_damaged_settings_or_record_are_one_line_errors(tmp_path: Path, data: bytes) -> None:
+    """The search's settings and its record of the original configuration cannot be guessed:
+    refused in one line naming the file (exit 3), not a traceback."""
+    from perfanalyzer.errors import OptionError
+
+    (tmp_path / "search.json").write_bytes(data)
+    with pytest.raises(OptionError, match=r"search\.json: not a search's settings") as exc:
+        Store(tmp_path).open({"model": MODEL})
+    assert "\n" not in str(exc.value)
+    (tmp_path / "original.json").write_bytes(data)
+    with pytest.raises(OptionError, match=r"original\.json: damaged") as exc:
+        Store(tmp_path).recorded()
+    assert "\n" not in str(exc.value) and exc.value.exit_code == 3

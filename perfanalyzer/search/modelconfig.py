@@ -55,7 +55,8 @@ def marker_of(config: dict[str, Any]) -> dict[str, str] | None:
         mark = None
     if not isinstance(mark, dict):
         return {"id": "", "dir": "unknown"}
-    return {"id": str(mark.get("id", "")), "dir": str(mark.get("dir", "unknown"))[:300]}
+    folder = "".join(ch for ch in str(mark.get("dir", "unknown"))[:300] if ch.isprintable())
+    return {"id": str(mark.get("id", "")), "dir": folder}
 
 
 def marked(config: dict[str, Any], search_id: str, folder: str) -> dict[str, Any]:

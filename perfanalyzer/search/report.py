@@ -107,7 +107,9 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
         lines += [f"Best: `{top.key}`; its model configuration is in `{CONFIG}` (the client "
                   f"batch, {top.client_batch}, is a client setting: -b {top.client_batch}).", ""]
     else:
-        lines += ["No candidate met the constraints: no config.pbtxt was written.", ""]
+        lines += ["No candidate met the constraints (a point counts only when its candidate's "
+                  "profile.csv holds it: stable, under the budget): no config.pbtxt was written.",
+                  ""]
     if default is not None:
         lines += [f"The default (the model's configuration before the search) is "
                   f"`{default.candidate.key}`.", ""]

@@ -97,6 +97,9 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
             raise OptionError(f"-m {cfg.server.model}: an ensemble has no instances or batcher of "
                               f"its own: search its composing models")
         batches = sc.space.client_batch or (cfg.inputs.batch_size,)
+        mark, rec = marker_of(loaded), store.recorded()
+        if mark is not None and (rec is None or mark["id"] != rec.search_id):
+            raise busy(cfg.server.model, mark)  # before this search writes anything
         store.open(sc.plan(cfg))
         done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
         await settle(store, control, loaded, batches[0], out)

@@ -104,19 +104,28 @@ def _other_candidate_loaded(url: str, out: Path) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("planted", ["summary.md", "search.json", "config.pbtxt",
                                      f"candidates/{DEFAULT_KEY}/state.json",
-                                     f"candidates/{DEFAULT_KEY}/export.json"])
+                                     f"candidates/{DEFAULT_KEY}/export.json", "candidates",
+                                     f"candidates/{DEFAULT_KEY}"])
 def test_a_link_planted_in_the_output_folder_is_refused_before_any_change(
         server: Any, tmp_path: Path, planted: str) -> None:
-    victim = tmp_path / "notes.txt"
-    victim.write_text(VICTIM_TEXT)
+    folder = not planted.endswith((".md", ".json", ".pbtxt"))
+    victim = tmp_path / ("victim" if folder else "notes.txt")
+    if folder:
+        victim.mkdir()
+    else:
+        victim.write_text(VICTIM_TEXT)
     out = tmp_path / "out"
     (out / planted).parent.mkdir(parents=True)
     (out / planted).symlink_to(victim)
     res = _run(server.http_url, out)
-    assert victim.read_text() == VICTIM_TEXT
+    if folder:
+        assert not list(victim.iterdir())
+    else:
+        assert victim.read_text() == VICTIM_TEXT
     assert (out / planted).is_symlink()  # not replaced either
     assert res.returncode == 3, res.stdout + res.stderr
-    assert res.stderr.count("\n") == 1 and planted in res.stderr and "symbolic link" in res.stderr
+    assert res.stderr.count("\n") == 1 and planted in res.stderr and "symbolic link" in res.stderr, \
+        res.stderr
     assert not (out / "original.json").exists()  # refused before the server was asked
     assert _count(server.http_url) == 4
 

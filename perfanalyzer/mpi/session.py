@@ -47,6 +47,8 @@ class MpiSession:
         """After the outputs are written. With a lost or failed rank, MPI_Finalize could wait for
         ever: exit now (outputs flushed) instead."""
         if self.exchange.lost or self.exchange.failed:
+            if self.guard is not None:
+                self.guard.note_segments()  # no MPI_Finalize: the guard removes them
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)

@@ -21,6 +21,7 @@ from typing import Any
 from ..config import RunConfig
 from ..config.table import GROUP_OF
 from ..errors import OptionError
+from .guard import mapped_segments
 
 #: Variables a process started by mpiexec has (MPICH/Hydra, PMIx, Open MPI, Intel MPI, Slurm PMI).
 MPI_ENV = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
@@ -76,6 +77,12 @@ class RankGuard:
             stdin.flush()
         except OSError:
             stdin.close()
+
+    def note_segments(self) -> None:
+        """Tell the guard the MPI segments this rank maps now (before leaving without
+        MPI_Finalize, which would have removed them)."""
+        for path, (dev, ino) in mapped_segments(os.getpid()).items():
+            self.tell(f"segment {path} {dev} {ino}")
 
     def stop(self) -> None:
         """Not under MPI after all: the guard has nothing to watch."""

@@ -134,6 +134,7 @@ def test_a_launcher_of_another_mpi_is_refused_instead_of_running_lone_ranks(
     measuring as if alone."""
     if MPIEXEC is None or _is_open_mpi(Path(MPIEXEC)):
         pytest.skip("needs MPICH's mpiexec (the mpi extra) beside the Open MPI environment")
+    segments = mpi_segments()
     cmd = [MPIEXEC, "-n", "2", *_perf_analyzer(open_mpi), "--enable-mpi", "-m", "delay",
            "-u", "127.0.0.1:9"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
@@ -142,3 +143,4 @@ def test_a_launcher_of_another_mpi_is_refused_instead_of_running_lone_ranks(
     lines = error_lines(r.stderr)
     assert len(lines) == 2 and "mpiexec started 2 ranks" in lines[0], r.stderr
     assert "different MPI installations" in lines[0]
+    assert not leftover_segments(segments)  # (Open MPI's lone ranks make one each)

@@ -129,7 +129,7 @@ def test_model_analyzers_two_model_command_runs_under_open_mpi(open_mpi: Path, t
 
 @needs_open_mpi
 def test_a_launcher_of_another_mpi_is_refused_instead_of_running_lone_ranks(
-        open_mpi: Path) -> None:
+        open_mpi: Path, tmp_path: Path) -> None:
     """MPICH's mpiexec starting ranks whose mpi4py loads Open MPI: each would be a world of one,
     measuring as if alone."""
     if MPIEXEC is None or _is_open_mpi(Path(MPIEXEC)):
@@ -137,8 +137,9 @@ def test_a_launcher_of_another_mpi_is_refused_instead_of_running_lone_ranks(
     segments = mpi_segments()
     cmd = [MPIEXEC, "-n", "2", *_perf_analyzer(open_mpi), "--enable-mpi", "-m", "delay",
            "-u", "127.0.0.1:9"]
+    # TMPDIR: where Open MPI's lone ranks leave their session folders (no launcher removes them).
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
-                       env=_env(open_mpi, 2))
+                       env={**_env(open_mpi, 2), "TMPDIR": str(tmp_path)})
     assert r.returncode == 3, r.stdout + r.stderr
     lines = error_lines(r.stderr)
     assert len(lines) == 2 and "mpiexec started 2 ranks" in lines[0], r.stderr

@@ -298,3 +298,11 @@ def test_the_guard_removes_a_segment_left_by_a_rank_that_exits_without_finalize(
             time.sleep(0.05)
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_a_rank_whose_guard_is_gone_goes_on() -> None:
+    g = world.RankGuard(30.0)
+    g.stop()
+    g.tell("ready")  # a broken pipe: ignored
+    g.tell("peers 1")
+    g.note_segments()

@@ -8,6 +8,7 @@ perfanalyzer -m b``) each measure and write their own results, as perf_analyzer'
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import platform
@@ -75,8 +76,9 @@ class RankGuard:
         try:
             stdin.write(line.encode() + b"\n")
             stdin.flush()
-        except OSError:
-            stdin.close()
+        except OSError:  # the guard is gone: nothing more to tell (closing flushes: may fail too)
+            with contextlib.suppress(OSError):
+                stdin.close()
 
     def note_segments(self) -> None:
         """Tell the guard the MPI segments this rank maps now (before leaving without

@@ -31,8 +31,8 @@ from perfanalyzer.client.base import (
 )
 from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.errors import ConnectError, OptionError, RequestTimeout, TransportError
-
-from .test_client_grpc import ADD_SUB, aio
+from tests.support.aio import aio
+from tests.support.infer_requests import ADD_SUB
 
 # -- no Triton needed ----------------------------------------------------------------------------
 

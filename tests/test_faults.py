@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .faults import CONNECTIONS, error_line, fault_server
+from tests.support import kserve_server
+from tests.support.fault_servers import CONNECTIONS, error_line, fault_server
 
 NO_SERVER = "perfanalyzer serve"
 
@@ -86,7 +87,7 @@ def _hanging_server() -> Iterator[str]:
     from perfanalyzer.server.launcher import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kserve_mini.py")),
+    proc = subprocess.Popen([sys.executable, str(kserve_server.SCRIPT),
                              str(port), "hang"])
     try:
         for _ in range(400):

@@ -15,7 +15,7 @@ import perfanalyzer
 from perfanalyzer.errors import OptionError
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import write_export
-from tests.test_export import CLOCK, WALL, saved_run
+from tests.support.saved_runs import CLOCK, WALL, saved_run
 
 GOLDEN = Path(__file__).with_name("golden")
 

@@ -17,7 +17,7 @@ from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.repeat import plain
-from tests.test_gate_synth import synthetic_run
+from tests.support.synthetic_runs import synthetic_run
 
 GOLDEN = Path(__file__).with_name("golden")
 PA_CSV = GOLDEN / "perf_analyzer_2.50_concurrency.csv"

@@ -25,7 +25,7 @@ from perfanalyzer.gate.render import console_text, json_dict, markdown_text
 from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.report.csv import csv_text
-from tests.test_gate_synth import CONFIG, PROVENANCE, synthetic_run
+from tests.support.synthetic_runs import CONFIG, PROVENANCE, synthetic_run
 
 GOLDEN = Path(__file__).with_name("golden")
 #: The same eight window factors in two orders: pure noise, but the last three (the merged,

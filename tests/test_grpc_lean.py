@@ -10,14 +10,12 @@ connection's transport.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,23 +37,11 @@ from perfanalyzer.errors import (
     RequestTimeout,
     ServerError,
 )
+from tests.support.aio import aio
+from tests.support.grpc_calls import INFER, lean_connection
+from tests.support.infer_requests import ADD_SUB, DELAY, TEST_MODELS, A, B
 
 server = pytest.mark.server
-TEST_MODELS = Path(__file__).with_name("models")
-INFER = "/inference.GRPCInferenceService/ModelInfer"
-A = np.arange(16, dtype=np.int32).reshape(1, 16)
-B = np.full((1, 16), 3, dtype=np.int32)
-ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
-                                                InputTensor.from_numpy("INPUT1", B)))
-DELAY = InferRequest(model="delay", inputs=(InputTensor.from_numpy("INPUT0",
-                                                                   np.ones(4, np.float32)),))
-
-
-def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-    return wrapper
 
 
 def payload(request: InferRequest) -> bytes:
@@ -122,13 +108,6 @@ async def client(url: str, **options: Any) -> AsyncIterator[GrpcClient]:
         yield c
     finally:
         await c.close()
-
-
-async def lean_connection(channel: LeanChannel) -> Connection:
-    await channel.connect()
-    conn = channel._conns[0]
-    assert conn is not None
-    return conn
 
 
 # -- Triton ---------------------------------------------------------------------------------------

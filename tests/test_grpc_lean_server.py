@@ -1,6 +1,6 @@
 """The lean gRPC channel against a grpcio server (grpc core's own HTTP/2 stack) for what Triton
 cannot be made to do on demand: GOAWAY and refused streams, max connection age, stream limits,
-keepalive pings, metadata and auth hooks (split from test_grpc_lean.py, whose helpers it uses)."""
+keepalive pings, metadata and auth hooks."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.client.h2 import LeanChannel
 from perfanalyzer.client.h2 import frames as fr
 from perfanalyzer.errors import RequestCancelled, ServerError
-
-from .test_grpc_lean import ADD_SUB, INFER, aio, lean_connection
+from tests.support.aio import aio
+from tests.support.grpc_calls import INFER, lean_connection
+from tests.support.infer_requests import ADD_SUB
 
 # -- no Triton needed -----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .mpi_util import (
+from tests.support.mpi_runs import (
     MPIEXEC,
     error_lines,
     export_requests,
@@ -27,7 +27,7 @@ from .mpi_util import (
     mpi_segments,
     rows,
 )
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_VAR = "PERFANALYZER_TEST_OPENMPI"

@@ -27,8 +27,7 @@ from perfanalyzer.errors import OptionError
 from perfanalyzer.load.periodic import SHORT_PERIOD, Step
 from perfanalyzer.measure.periodic import step_figures
 from perfanalyzer.records import RecordBuffer
-
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")
 

@@ -20,8 +20,7 @@ from perfanalyzer.config import RunConfig
 from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
-
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 

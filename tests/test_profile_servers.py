@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from perfanalyzer.server.launcher import free_port
+from tests.support import kserve_server
 
 from .test_profile import _cli
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.server
 @pytest.fixture()
 def mini_server() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kserve_mini.py")),
+    proc = subprocess.Popen([sys.executable, str(kserve_server.SCRIPT),
                              str(port)])
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

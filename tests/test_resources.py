@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .faults import error_line
+from tests.support import kserve_server
+from tests.support.fault_servers import error_line
 
 NO_SERVER = "127.0.0.1:9"  # nothing listens: reaching the server is the first thing after checks
 
@@ -65,7 +66,7 @@ def test_a_point_where_most_requests_failed_is_an_error(tmp_path: Path) -> None:
     from perfanalyzer.server.launcher import free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kserve_mini.py")),
+    server = subprocess.Popen([sys.executable, str(kserve_server.SCRIPT),
                                str(port), "3"])
     try:
         _wait_port(port)

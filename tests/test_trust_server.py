@@ -16,8 +16,8 @@ import pytest
 from perfanalyzer.client.base import StatDuration
 from perfanalyzer.report.composing_csv import composing_texts
 from perfanalyzer.report.console import point_text
+from tests.support.triton_stats import settled_success_count, success_count
 
-from .settle import settled_success_count, success_count
 from .test_profile import _cfg, _cli, _run
 
 pytestmark = pytest.mark.server

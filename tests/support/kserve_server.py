@@ -1,13 +1,17 @@
 """A minimal KServe v2 REST server *without* Triton's extensions (no statistics, no model config, no
 binary tensors), like KServe's Python server or Seldon MLServer. Real Triton cannot act as such a
-server, so this stands in for one. Run: ``python tests/kserve_mini.py PORT``."""
+server, so this stands in for one. Run: ``python tests/support/kserve_server.py PORT``
+(``SCRIPT`` is this file's path for that)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 from aiohttp import web
+
+SCRIPT = Path(__file__)
 
 MODEL = {"name": "echo", "versions": ["1"], "platform": "mini",
          "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [4]}],

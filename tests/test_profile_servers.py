@@ -18,8 +18,7 @@ import pytest
 
 from perfanalyzer.server.launcher import free_port
 from tests.support import kserve_server
-
-from .test_profile import _cli
+from tests.support.cli_runs import run_cli as _cli
 
 pytestmark = pytest.mark.server
 

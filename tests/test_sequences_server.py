@@ -25,8 +25,7 @@ from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.sequences import SequenceSlots
 from perfanalyzer.profile.run import profile
 from perfanalyzer.records import RecordBuffer
-
-from .test_sequences import _source
+from tests.support.sequences import sequence_source as _source
 
 # -- against the real Triton: the server's outputs prove order, flags and unique ids -------------
 

@@ -16,9 +16,10 @@ import pytest
 from perfanalyzer.client.base import StatDuration
 from perfanalyzer.report.composing_csv import composing_texts
 from perfanalyzer.report.console import point_text
+from tests.support.cli_runs import run_cli as _cli
+from tests.support.cli_runs import run_profile as _run
+from tests.support.cli_runs import url_config as _cfg
 from tests.support.triton_stats import settled_success_count, success_count
-
-from .test_profile import _cfg, _cli, _run
 
 pytestmark = pytest.mark.server
 

@@ -1,0 +1,39 @@
+"""Running the tool as its users do: a configuration built from command-line flags, a profile run
+in-process, and the ``perfanalyzer`` command in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+
+from perfanalyzer.cli.main import cli, profile_config
+from perfanalyzer.config import RunConfig
+from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.measure.result import RunResult
+from perfanalyzer.profile.run import profile
+
+
+def cli_config(*args: str) -> RunConfig:
+    """The profile command's RunConfig from these flags, through the CLI's own path
+    (perf_client spellings rewritten, refusals, cross-flag checks)."""
+    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
+
+
+def url_config(url: str, *args: str) -> RunConfig:
+    """A RunConfig for the server at ``url`` from these flags, built as the CLI parses them
+    (without the perf_client rewriting)."""
+    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
+    return config_from_kwargs(dict(ctx.params))
+
+
+def run_profile(cfg: RunConfig) -> RunResult:
+    """A profile run in-process, its console text discarded."""
+    return asyncio.run(profile(cfg, out=io.StringIO()))
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``perfanalyzer ARGS`` in a subprocess, its output captured (``timeout`` guards a hang)."""
+    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)

@@ -61,6 +61,7 @@ def test_forced_workers_go_past_the_check() -> None:
     assert r.returncode == 99  # refused by nobody but the absent server
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 def test_a_point_where_most_requests_failed_is_an_error(tmp_path: Path) -> None:
     # the server fails 2 requests in 3: the point is not reported as a measurement
     from perfanalyzer.server.launcher import free_port

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from tests.support.infer_requests import TEST_MODELS
+from tests.support.paths import TEST_MODELS
 
 # Hypothesis's per-example deadline is a timed assertion: on a shared 2-core machine it fails tests
 # for the machine's load, not for the code. Examples still have the pytest-timeout bound.

@@ -37,7 +37,8 @@ from perfanalyzer.client.grpc import PreparedInfer
 from perfanalyzer.errors import ServerError
 from tests.support.aio import aio
 from tests.support.grpc_calls import client
-from tests.support.infer_requests import ADD_SUB, TEST_MODELS, A, B
+from tests.support.infer_requests import ADD_SUB, A, B
+from tests.support.paths import TEST_MODELS
 from tests.support.triton_stats import settled_delta, stats
 
 server = pytest.mark.server

@@ -17,7 +17,8 @@ from perfanalyzer.client.grpc import GrpcClient, StreamResponseError
 from perfanalyzer.errors import ClientError, ConnectError, RequestTimeout, ServerError, TransportError
 from tests.support.aio import aio
 from tests.support.grpc_calls import client
-from tests.support.infer_requests import ADD_SUB, DELAY, TEST_MODELS, A, B
+from tests.support.infer_requests import ADD_SUB, DELAY, A, B
+from tests.support.paths import TEST_MODELS
 
 server = pytest.mark.server
 

@@ -46,7 +46,8 @@ from tests.support.http_calls import (
     check_add_sub,
     client,
 )
-from tests.support.infer_requests import ADD_SUB, TEST_MODELS, A, B
+from tests.support.infer_requests import ADD_SUB, A, B
+from tests.support.paths import TEST_MODELS
 from tests.support.triton_stats import settled_delta, stats
 
 server = pytest.mark.server

@@ -17,9 +17,9 @@ from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.repeat import plain
+from tests.support.paths import GOLDEN
 from tests.support.synthetic_runs import synthetic_run
 
-GOLDEN = Path(__file__).with_name("golden")
 PA_CSV = GOLDEN / "perf_analyzer_2.50_concurrency.csv"
 HEADER = PA_CSV.read_text().splitlines()[0]
 

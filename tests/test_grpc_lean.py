@@ -37,9 +37,11 @@ from perfanalyzer.errors import (
     RequestTimeout,
     ServerError,
 )
+from perfanalyzer.server.launcher import free_port as _free_port
 from tests.support.aio import aio
 from tests.support.grpc_calls import INFER, lean_connection
-from tests.support.infer_requests import ADD_SUB, DELAY, TEST_MODELS, A, B
+from tests.support.infer_requests import ADD_SUB, DELAY, A, B
+from tests.support.paths import TEST_MODELS
 
 server = pytest.mark.server
 
@@ -319,12 +321,6 @@ async def test_server_killed_with_a_call_in_flight_gives_connect_error() -> None
 
 
 # -- no Triton needed (more in test_grpc_lean_server.py) ---------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @aio
 async def test_connect_errors() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from perfanalyzer.client import tensors
 from perfanalyzer.inputs import DataOptions, ModelIO, Step, load_input_data, model_io
-from tests.support.infer_requests import TEST_MODELS
 from tests.support.model_io import ALL_TYPES, DATA, arrays
+from tests.support.paths import TEST_MODELS
 
 # -- the real server accepts what we build ----------------------------------------------------
 

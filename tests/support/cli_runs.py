@@ -37,3 +37,8 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     """``perfanalyzer ARGS`` in a subprocess, its output captured (``timeout`` guards a hang)."""
     return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+def profile_at(url: str, *args: str) -> RunResult:
+    """A profile run in-process against the server at ``url``, with these flags."""
+    return run_profile(url_config(url, *args))

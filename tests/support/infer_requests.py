@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from perfanalyzer.client.base import InferRequest, InputTensor
-
-#: The model repository the ``triton`` fixture serves.
-TEST_MODELS = Path(__file__).parent.parent / "models"
 
 A = np.arange(16, dtype=np.int32).reshape(1, 16)
 B = np.full((1, 16), 3, dtype=np.int32)

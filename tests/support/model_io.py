@@ -4,7 +4,6 @@ config dicts, and small helpers around the input-data loader."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,9 +11,10 @@ import pytest
 
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import DataOptions, ModelIO, Step, load_input_data, model_io
+from tests.support.paths import TESTS
 
 #: The input-data files (JSON, directories) of the input tests.
-DATA = Path(__file__).parent.parent / "data" / "inputs"
+DATA = TESTS / "data" / "inputs"
 ALL_TYPES = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
              "FP16", "FP32", "FP64", "BF16", "BYTES")
 Tensor = tuple  # (name, datatype, dims[, optional])

@@ -265,7 +265,10 @@ class RequestRateManager(LoadManager):
         while True:
             self._busy += 1
             try:
-                await self._one(intended, job)
+                if job.seq is None:
+                    await self._plain(intended, job)
+                else:
+                    await self._one(intended, job)
             finally:
                 self._busy -= 1
             if self._closing:
@@ -276,6 +279,33 @@ class RequestRateManager(LoadManager):
             if handed is None:
                 return
             intended, job = handed
+
+    async def _plain(self, intended: int, job: Job) -> None:
+        """:meth:`_one` for a job outside a sequence, with :func:`record_send` inlined (the hot
+        path: one clock read before and after, one record write)."""
+        clock, buf = time.perf_counter_ns, self.buffer
+        try:
+            sent = clock()
+            self.sent += 1
+            if sent - intended > LATE_SEND_NS:
+                self.late += 1
+            assert self._send is not None
+            try:
+                result = await self._send(job.prepared)
+            except ClientError as exc:
+                done = clock()
+                buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, 0)
+                return
+            if result is None:
+                buf.add(intended, sent, clock())
+            elif len(result) == 2:  # unary: the transport's (send_ns, recv_ns)
+                buf.add(intended, sent, clock(), 0, result[0], result[1])
+            else:  # a stream or a checked answer: first, last, responses[, send, recv]
+                buf.add_full(intended, sent, result[0], result[1], 0, result[2], 0, *result[3:5])
+                keep_extras(buf, result)
+        finally:
+            if self._cap is not None:
+                self._cap.release()
 
     async def _one(self, intended: int, job: Job) -> None:
         seq = job.seq

@@ -53,7 +53,7 @@ def run(protocol: str, url: str, http_url: str, args: argparse.Namespace, work: 
     csv_path = work / f"{protocol}.csv"
     cmd = [sys.executable, "-m", "perfanalyzer", "-m", MODEL, "-i", protocol, "-u", url,
            "--concurrency-range", str(args.concurrency), "-p", str(args.interval),
-           "-s", "100", "-r", "3", "-f", str(csv_path)]
+           "-s", "100", "-r", "5", "-f", str(csv_path)]
     ok0, fail0 = server_counts(http_url)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -94,7 +94,7 @@ def main() -> int:
                             explicit_models=[MODEL]).start(timeout_s=180)
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"# {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}, open-file limit {limit}; -p {args.interval} -s 100 -r 3\n"
+          f"{os.getloadavg()[0]:.2f}, open-file limit {limit}; -p {args.interval} -s 100 -r 5\n"
           "| protocol | concurrency | exit | served | server failures | failed (client) "
           "| infer/s | client CPU s | CPU µs/req (whole run) | client peak RSS MiB | wall s |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|", flush=True)

@@ -196,6 +196,8 @@ def main() -> int:
     ap.add_argument("--url", help="HTTP host:port of a running server (default: start one)")
     ap.add_argument("--grpc-url", help="gRPC host:port of that server")
     args = ap.parse_args()
+    if not PA.exists():
+        sys.exit(f"perf_analyzer wrapper not found at {PA}: set PA_SCRIPT")
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.interval = args.interval or (1000 if args.quick else 2000)
     server = None

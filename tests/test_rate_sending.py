@@ -4,10 +4,12 @@ over worker processes, the timerfd wake-up, and the lanes that carry the sends."
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,6 +65,7 @@ def test_worker_split_of_a_schedule_is_exact(workers: int, n: int, chunk: int, k
     assert np.array_equal(np.sort(np.concatenate(parts)), base.offsets(0, n) + t0)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux's")
 def test_the_timerfd_never_wakes_before_its_deadline() -> None:
     async def main() -> list[int]:
         behind = []

@@ -16,6 +16,7 @@ from ..report.csv import FLAG as CSV_FLAG
 from ..report.csv import csv_text
 from ..report.export import FLAG as EXPORT_FLAG
 from ..report.export import check_export_path, export_chunks
+from ..report.html import FLAG as HTML_FLAG
 from ..report.outfile import Data, OutputError, check_output, save_fallback, write_output
 
 
@@ -23,6 +24,15 @@ def check_outputs(cfg: RunConfig) -> None:
     """Raise OptionError when an output file cannot be written; before any load."""
     check_output(cfg.output.filename, CSV_FLAG)
     check_export_path(cfg.output.profile_export_file)  # must not exist, as in perf_analyzer
+    check_output(cfg.output.html, HTML_FLAG)
+
+
+def _html(run: RunResult) -> str:
+    """--html: made from the run's export re-read, so it equals ``report RUN.json --html``;
+    pandas, matplotlib and Jinja2 are imported only here."""
+    from ..report.html.run_report import html_from_export
+
+    return html_from_export(export_chunks(run), "--html")
 
 
 def _say(line: str) -> None:
@@ -84,6 +94,8 @@ class Outputs:
         if self.cfg.output.profile_export_file:
             ok &= self._deliver(EXPORT_FLAG, self.cfg.output.profile_export_file,
                                 lambda: export_chunks(run), must_be_absent=True)
+        if self.cfg.output.html and run.points:
+            ok &= self._deliver(HTML_FLAG, self.cfg.output.html, lambda: _html(run))
         return 0 if ok else EXIT_GENERIC
 
     def emergency(self) -> None:

@@ -42,6 +42,12 @@ def run_profile(cfg: RunConfig) -> int:
     if cfg.load.periodic_concurrency_range and is_multi(cfg):
         raise OptionError("--periodic-concurrency-range: one run; not with a -b list or --shape "
                           "sets")
+    for flag, given in (("--html", cfg.output.html), ("--events", cfg.output.events)):
+        if given and is_multi(cfg):
+            raise OptionError(f"{flag}: reports one sweep; not with a -b list or --shape sets")
+    if cfg.output.html and cfg.load.periodic_concurrency_range:
+        raise OptionError("--html: a periodic concurrency run has one window and no load points "
+                          "to draw (its figures are in the console and the export)")
     if cfg.measurement.repeat > 1 and is_multi(cfg):
         raise OptionError("--repeat: repeats one sweep; not with a -b list or --shape sets")
     if cfg.measurement.repeat > 1 and cfg.load.enable_mpi:
@@ -163,7 +169,7 @@ def _verdict(cfg: RunConfig, run: RunResult, code: int) -> str:
     out = cfg.output
     composing = list(composing_texts(run, out.filename)) if out.filename else []
     written = [str(p) for p in (out.filename if run.points else None, *composing,
-                                out.profile_export_file) if p and os.path.exists(p)]
+                                out.profile_export_file, out.html) if p and os.path.exists(p)]
     line = verdict_line(run, written)
     if code == EXIT_UNSTABLE:
         line += " Exit 2: a load point did not stabilize."

@@ -106,9 +106,13 @@ def read_run(path: PathLike) -> RunFrames:
     """
     from .saved import load_run
 
-    run = load_run(path)
+    return run_frames(load_run(path), str(path))
+
+
+def run_frames(run: RunResult, name: str) -> RunFrames:
+    """:func:`read_run` on a run already loaded (``name`` names it in errors)."""
     # Every measured point, with its status (the -f file holds only the stable ones).
-    points = frame_from_csv_text(csv_text(run, verbose=True, all_points=True), str(path))
+    points = frame_from_csv_text(csv_text(run, verbose=True, all_points=True), name)
     return RunFrames(run=run, requests=requests_frame(run), windows=windows_frame(run),
                      points=points)
 
@@ -197,4 +201,4 @@ def _window_columns(percentile: int) -> list[str]:
 
 
 __all__ = ["RunFrames", "frame_from_csv_text", "read_csv", "read_run", "requests_frame",
-           "windows_frame"]
+           "run_frames", "windows_frame"]

@@ -37,6 +37,13 @@ class OutputConfig:
     baseline: str | None = opt(None, "--baseline", metavar="RUN.json|CSV",
                                help="Compare with this baseline after the run and fail on a "
                                "regression.")
+    html: str | None = opt(None, "--html", metavar="FILE.html",
+                           help="Write a self-contained HTML report (figures inline, no script, "
+                           "printable); `perfanalyzer report RUN.json --html` makes the same page "
+                           "from a saved run.")
+    events: str | None = opt(None, "--events", metavar="FILE.jsonl",
+                             help="Write JSON lines as the run goes: one per finished window and "
+                             "per load point, one at the end (flushed as they happen).")
     # issue 14 (branch trust)
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
                                "with a trailing 'Status' column (default: stable points under -l "

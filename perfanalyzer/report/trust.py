@@ -149,7 +149,8 @@ def verdict_line(run: RunResult, written: Sequence[str] | None) -> str:
         if causes:
             cause = max(dict.fromkeys(causes), key=causes.count)
             text += f"; likely cause: {cause}. {advice(cause)}"
-        text += " Only stable points under -l are in -f (--csv-all-points writes every point)."
+        text += ("" if text.endswith(".") else ".") + (" Only stable points under -l are in -f "
+                                                       "(--csv-all-points writes every point).")
     stalled = sum(1 for p in run.points if stall_lines(run, p))
     if stalled:
         text += f" Stalls at {stalled} point(s): see the [WARNING] Stall lines."

@@ -3,6 +3,7 @@ text, never markup, except the SVG figures built here), one shared style sheet, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                    keep_trailing_newline=True)
+
+
+_NUMBER = re.compile(r"^[-+]?[\d.,]+(?: ?(?:%|[a-zA-Zµ/]{1,4}))?(?: ± [\d.,]+)?$")
+_ENV.tests["numeric"] = lambda text: bool(_NUMBER.match(str(text)))
 
 
 class Figures:

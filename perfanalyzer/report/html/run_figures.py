@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ...measure.combine import merged_windows
 from ...measure.metrics import CLIENT_SATURATION_CPU, CLIENT_SATURATION_LAG_NS
@@ -89,6 +90,10 @@ def stability_figure(run: RunResult) -> Figure | None:
                     color=colour)
             if len(ws) >= k:
                 _band(ax, run, ws[-k:], y[-k:], s)
+    limit_ms = float(run.config.get("latency_threshold_ms", 0) or 0)
+    if limit_ms > 0:
+        bottom.axhline(limit_ms, color=OUT, linestyle="--", linewidth=1, label="-l limit")
+        bottom.legend(fontsize=8, loc="upper right")
     top.set_ylabel("Throughput (infer/s)")
     bottom.set_ylabel(f"{judged_name(run).capitalize()} (ms)")
     bottom.set_xlabel("Time since the run started (s)")
@@ -96,7 +101,8 @@ def stability_figure(run: RunResult) -> Figure | None:
         ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.1)
         _point_bands(ax, run, labels=ax is top)
         ax.grid(True, alpha=0.3)
-    fig.suptitle(f"Every measurement window, and the stability band of each point's last {k}",
+    fig.suptitle(f"Every measurement window, and the stability band of each point's last {k} "
+                 "windows",
                  fontsize=10)
     return fig
 
@@ -154,6 +160,9 @@ def distribution_figure(run: RunResult) -> Figure | None:
     ax.set_ylabel("Requests answered within (%)")
     ax.set_ylim(0, 101)
     ax.set_xscale("log")  # a long tail must not squash the body of the distribution
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, alpha=0.3)
     ax.legend(title=run.level_name, fontsize=8, loc="lower right",
               ncols=1 if len(curves) <= 8 else 2)

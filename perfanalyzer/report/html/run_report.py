@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 from datetime import datetime, timezone
 
 from ...measure.result import RunResult
@@ -40,9 +41,7 @@ def run_html(run: RunResult) -> str:
     src = Source(label, run_frames(run, label).points) if run.points else None
     server = any(p.merged.server is not None for p in run.points)
     runs = run.replicates or [run]
-    windows = [(figs.svg(rf.stability_figure(r), f"Windows over time{_nth(k, runs)}"),
-                f"Run {k}: every measurement window" if len(runs) > 1 else
-                "Throughput and the judged latency of every measurement window over time.")
+    per_run = [_run_parts(figs, r, f"Run {k}: " if len(runs) > 1 else "")
                for k, r in enumerate(runs, 1)]
     composing = list(run.model.composing)
     context = dict(
@@ -58,18 +57,15 @@ def run_html(run: RunResult) -> str:
         breakdown_missing=("No server statistics: " + (run.server_stats_reason or
                                                        "none were read")),
         breakdown=tables.breakdown_table(run),
-        fig_windows=[w for w in windows if w[0] is not None],
+        per_run=per_run, judged=rf.judged_name(run),
         stability_windows=run.config.get("stability_windows", 3),
         stability_pct=f"{float(run.config.get('stability_percentage', 10.0)):g}",
-        stability=tables.stability_table(run) if run.points else None,
         fig_dist=figs.svg(rf.distribution_figure(run), "Latency distribution"),
         server_missing="" if server else ("Server statistics are not reported: "
                                           + (run.server_stats_reason or "none were read")),
         composing=composing, composing_kind="BLS" if run.model.bls else "ensemble",
         server=tables.server_table(run),
         metrics=tables.metrics_table(run),
-        fig_metrics=figs.svg(rf.metrics_figure(run), "Server metrics over time"),
-        fig_client=figs.svg(rf.client_figure(run), "Client load"),
         repeat=tables.repeat_table(run), replicates=tables.replicate_table(run),
         fig_repeat=figs.svg(rf.repeat_figure(run), "Runs"),
         warnings=tables.warning_lines(run, cfg.server.protocol),
@@ -79,8 +75,14 @@ def run_html(run: RunResult) -> str:
     return render("run.html.j2", **context)
 
 
-def _nth(k: int, runs: list[RunResult]) -> str:
-    return f", run {k}" if len(runs) > 1 else ""
+def _run_parts(figs: Figures, run: RunResult, prefix: str) -> dict[str, Any]:
+    """The figures drawn over one run's time line (each run of --repeat has its own)."""
+    return dict(
+        prefix=prefix,
+        windows=figs.svg(rf.stability_figure(run), f"{prefix}windows over time"),
+        stability=tables.stability_table(run, prefix) if run.points else None,
+        client=figs.svg(rf.client_figure(run), f"{prefix}client load"),
+        metrics=figs.svg(rf.metrics_figure(run), f"{prefix}server metrics over time"))
 
 
 def _subtitle(run: RunResult) -> str:

@@ -111,11 +111,11 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f} %" if math.isfinite(x) else "n/a"
 
 
-def stability_table(run: RunResult) -> Table:
+def stability_table(run: RunResult, prefix: str = "") -> Table:
     """Why each point is (not) stable: its windows, spreads against -s, the stabilizer's reason."""
     judging = Judging.of(run.config, run.percentile)
     target = float(run.config.get("stability_percentage", 10.0))
-    t = Table(f"Stability per point (target: spread ≤ {target:g} % over the last "
+    t = Table(f"{prefix}Stability per point (target: spread ≤ {target:g} % over the last "
               f"{run.config.get('stability_windows', 3)} windows)",
               [run.level_name, "Windows", "Merged", "Throughput spread", "Latency spread",
                "Reason", "Status"])

@@ -1,0 +1,125 @@
+"""--html and ``report RUN.json --html``: one self-contained page (no script, nothing fetched) with
+every figure of the run, made from the saved-run model, so a live run's page and the re-report of
+its export are the same bytes. The run is a short real profile run against the test Triton."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfanalyzer.cli.main import main
+from perfanalyzer.report.export import write_export
+from perfanalyzer.report.html.run_report import run_html
+from perfanalyzer.report.saved import load_run
+from perfanalyzer.report.trust import verdict_line
+from tests.html_checks import figures, self_contained_problems
+from tests.test_export import saved_run
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Figures a concurrency run with server statistics and --collect-metrics shows (their names).
+RUN_FIGURES = ("Throughput vs latency", "Latency breakdown", "windows over time",
+               "Latency distribution", "client load", "server metrics over time")
+
+
+def profile(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
+                          text=True, timeout=300, check=False, cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="module")
+def live(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A two-level add_sub sweep with --collect-metrics, its export, its page and its events."""
+    out = tmp_path_factory.mktemp("html")
+    proc = profile("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:2",
+                   "-p", "500", "--collect-metrics", "--metrics-url", triton.metrics_url,
+                   "--metrics-interval", "200", "--profile-export-file", "run.json",
+                   "--html", "run.html", "--events", "events.jsonl", cwd=out)
+    assert proc.returncode in (0, 2), proc.stderr[-2000:]  # 2: a point did not stabilize
+    assert "run.html" in proc.stderr.splitlines()[-1]  # the verdict names the page
+    return {"dir": out, "json": out / "run.json", "html": out / "run.html",
+            "events": out / "events.jsonl"}
+
+
+@pytest.mark.server
+def test_report_html_of_the_saved_run_equals_the_live_page(live: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    again = tmp_path / "again.html"
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(live["json"]), "--html", str(again)])
+    assert e.value.code == 0
+    assert again.read_bytes() == live["html"].read_bytes()
+
+
+@pytest.mark.server
+def test_live_page_is_self_contained_with_every_figure(live: dict[str, Path]) -> None:
+    text = live["html"].read_text(encoding="utf-8")
+    assert self_contained_problems(text) == []
+    drawn = figures(text)
+    for name in RUN_FIGURES:
+        found = [n for n, count in drawn if name.lower() in n.lower()]
+        assert found, f"no figure named {name!r} in {[n for n, _ in drawn]}"
+    assert all(count > 20 for _, count in drawn), drawn  # every figure has drawn content
+    run = load_run(live["json"])
+    assert verdict_line(run, None) in text.replace("&#39;", "'")
+    assert text.count('<tr class="mark">') >= sum(not p.stable for p in run.points)
+    assert "@media print" in text
+
+
+def test_page_shows_composing_models_and_warnings_of_a_saved_ensemble_run(tmp_path: Path) -> None:
+    path = tmp_path / "synthetic.json"
+    write_export(saved_run(), path)
+    text = run_html(load_run(path))
+    assert self_contained_problems(text) == []
+    assert "Composing models (ensemble): step_a, step_b" in text
+    assert "↳ step_a" in text and "↳ step_b" in text  # per-model server statistics
+    assert 'id="warnings"' in text
+    # header values are never shown (a header may carry a credential), names are
+    assert "X-A (values not shown)" in text
+
+
+def test_report_html_checks_its_path_before_reading_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing_dir = tmp_path / "nowhere" / "r.html"
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(tmp_path / "absent.json"), "--html", str(missing_dir)])
+    assert e.value.code == 3
+    assert capsys.readouterr().err.startswith("error: --html ")
+    target = tmp_path / "real.html"
+    target.write_text("mine")
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    path = tmp_path / "synthetic.json"
+    write_export(saved_run(), path)
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(path), "--html", str(link)])
+    assert e.value.code == 3
+    assert "symbolic link" in capsys.readouterr().err
+    assert target.read_text() == "mine"
+
+
+def test_profile_html_is_checked_before_any_load(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # nothing listens on port 9: the error must come from --html, before any connection
+    with pytest.raises(SystemExit) as e:
+        main(["-m", "add_sub", "-u", "127.0.0.1:9", "--html", str(tmp_path / "no" / "r.html")])
+    assert e.value.code == 3
+    assert capsys.readouterr().err.startswith("error: --html ")
+
+
+@pytest.mark.server
+def test_repeat_page_shows_each_run_and_the_interval(triton: Any, tmp_path: Path) -> None:
+    proc = profile("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1",
+                   "-p", "200", "--repeat", "2", "--html", "rep.html", cwd=tmp_path)
+    assert proc.returncode in (0, 2), proc.stderr[-2000:]
+    text = (tmp_path / "rep.html").read_text(encoding="utf-8")
+    assert self_contained_problems(text) == []
+    names = [n for n, _ in figures(text)]
+    assert "Runs" in names
+    assert sum("windows over time" in n for n in names) == 2  # one per run
+    assert "Across 2 runs: mean ± half-width of the 95 % interval" in text

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
 from datetime import datetime, timezone
+from typing import Any
 
 from ...measure.result import RunResult
 from ...measure.status import STABLE, Judging, point_status

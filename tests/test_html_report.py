@@ -4,6 +4,7 @@ its export are the same bytes. The run is a short real profile run against the t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from tests.html_checks import figures, self_contained_problems
 from tests.test_export import saved_run
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET = "s3cr3t-token-value"
 #: Figures a concurrency run with server statistics and --collect-metrics shows (their names).
 RUN_FIGURES = ("Throughput vs latency", "Latency breakdown", "windows over time",
                "Latency distribution", "client load", "server metrics over time")
@@ -39,11 +41,13 @@ def live(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     proc = profile("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:2",
                    "-p", "500", "--collect-metrics", "--metrics-url", triton.metrics_url,
                    "--metrics-interval", "200", "--profile-export-file", "run.json",
-                   "--html", "run.html", "--events", "events.jsonl", cwd=out)
+                   "--html", "run.html", "--events", "events.jsonl", "-H",
+                   f"Authorization: Bearer {SECRET}", cwd=out)
     assert proc.returncode in (0, 2), proc.stderr[-2000:]  # 2: a point did not stabilize
     assert "run.html" in proc.stderr.splitlines()[-1]  # the verdict names the page
+    (out / "rc").write_text(str(proc.returncode))
     return {"dir": out, "json": out / "run.json", "html": out / "run.html",
-            "events": out / "events.jsonl"}
+            "events": out / "events.jsonl", "rc": out / "rc"}
 
 
 @pytest.mark.server
@@ -123,3 +127,56 @@ def test_repeat_page_shows_each_run_and_the_interval(triton: Any, tmp_path: Path
     assert "Runs" in names
     assert sum("windows over time" in n for n in names) == 2  # one per run
     assert "Across 2 runs: mean ± half-width of the 95 % interval" in text
+
+
+@pytest.mark.server
+def test_events_hold_every_window_and_point_and_the_end(live: dict[str, Path]) -> None:
+    lines = live["events"].read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    run = load_run(live["json"])
+    windows = [(e["point"], e["index"]) for e in events if e["type"] == "window"]
+    assert windows == [(k, w.index) for k, p in enumerate(run.points) for w in p.windows]
+    points = [e for e in events if e["type"] == "point"]
+    assert [(e["level"], e["stable"], e["windows"]) for e in points] == [
+        (p.level, p.stable, len(p.windows)) for p in run.points]
+    first = events[0]
+    w0 = run.points[0].windows[0].summary
+    assert first["completed"] == w0.completed
+    assert first["latency_us"]["p99"] == w0.latency.p(99) / 1e3
+    assert [e["type"] for e in events[-1:]] == ["end"]
+    end = events[-1]
+    assert end["exit_code"] == int(live["rc"].read_text())
+    assert {Path(f).name for f in end["files"]} == {"run.json", "run.html", "events.jsonl"}
+    for e in events:  # each event once its window / point finished: time goes forward
+        assert e["time_s"] >= 0
+    assert [e["time_s"] for e in events] == sorted(e["time_s"] for e in events)
+
+
+@pytest.mark.server
+def test_no_secret_in_the_page_or_the_events(live: dict[str, Path]) -> None:
+    for name in ("html", "events", "json"):
+        assert SECRET not in live[name].read_text(encoding="utf-8"), name
+    assert "Authorization (values not shown)" in live["html"].read_text(encoding="utf-8")
+
+
+def test_events_path_is_checked_before_any_load(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "mine.jsonl"
+    target.write_text("keep")
+    link = tmp_path / "events.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(SystemExit) as e:
+        main(["-m", "add_sub", "-u", "127.0.0.1:9", "--events", str(link)])
+    assert e.value.code == 3
+    assert capsys.readouterr().err.startswith("error: --events ")
+    assert target.read_text() == "keep"
+
+
+def test_events_end_says_why_a_run_could_not_start(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    with pytest.raises(SystemExit) as e:  # nothing listens on port 9
+        main(["-m", "add_sub", "-u", "127.0.0.1:9", "--events", str(path)])
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [ev["type"] for ev in events] == ["end"]
+    assert events[0]["exit_code"] == e.value.code != 0
+    assert events[0]["error"]

@@ -14,6 +14,7 @@ from ..measure.result import RunResult
 from ..report.composing_csv import composing_texts
 from ..report.csv import FLAG as CSV_FLAG
 from ..report.csv import csv_text
+from ..report.events import FLAG as EVENTS_FLAG
 from ..report.export import FLAG as EXPORT_FLAG
 from ..report.export import check_export_path, export_chunks
 from ..report.html import FLAG as HTML_FLAG
@@ -25,6 +26,7 @@ def check_outputs(cfg: RunConfig) -> None:
     check_output(cfg.output.filename, CSV_FLAG)
     check_export_path(cfg.output.profile_export_file)  # must not exist, as in perf_analyzer
     check_output(cfg.output.html, HTML_FLAG)
+    check_output(cfg.output.events, EVENTS_FLAG)
 
 
 def _html(run: RunResult) -> str:

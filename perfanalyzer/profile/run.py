@@ -84,9 +84,11 @@ async def _server_identity(client: InferenceClient) -> dict[str, Any]:
 async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                   stop_event: asyncio.Event | None = None,
                   on_point: Callable[[RunResult, PointResult], None] | None = None,
-                  sync: RunSync = NO_SYNC) -> RunResult:
+                  sync: RunSync = NO_SYNC,
+                  on_window: Callable[[float, Window, Verdict], None] | None = None) -> RunResult:
     """Measure every load level of ``cfg``; returns what was measured (also when interrupted).
-    ``sync``: where several processes (MPI ranks, ``perfanalyzer.mpi``) meet; none by default."""
+    ``sync``: where several processes (MPI ranks, ``perfanalyzer.mpi``) meet; none by default.
+    ``on_window`` is called after every measurement window (--events)."""
     out = out or sys.stdout
     stop_event = stop_event or asyncio.Event()
     client = await connect(cfg)
@@ -145,14 +147,15 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         scraper = scraper_for(cfg)  # --collect-metrics
         if scraper is not None:
             scraper.start()
-        on_window = verbose.window_callback(cfg, out, progress)
+        shown = verbose.window_callback(cfg, out, progress)
+        hook = _both(shown, on_window)
         try:
             if periodic:
                 await _periodic(cfg, run, cast("PeriodicConcurrency", load), stats, out,
                                 stop_event, on_point, scraper,
-                                on_window if cfg.output.verbose else None)
+                                hook if cfg.output.verbose else on_window)
             else:
-                measurer = Measurer(load, stats, plan, stop_event, on_window=on_window,
+                measurer = Measurer(load, stats, plan, stop_event, on_window=hook,
                                     scraper=scraper, sync=sync)
                 await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
@@ -168,6 +171,19 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         if restore_trace is not None:
             await trace.restore(restore_trace)
         await client.close()
+
+
+def _both(first: Callable[[float, Window, Verdict], None],
+          then: Callable[[float, Window, Verdict], None] | None,
+          ) -> Callable[[float, Window, Verdict], None]:
+    if then is None:
+        return first
+
+    def hook(level: float, window: Window, verdict: Verdict) -> None:
+        first(level, window, verdict)
+        then(level, window, verdict)
+
+    return hook
 
 
 async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO,

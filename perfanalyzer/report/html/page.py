@@ -19,7 +19,7 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")
                    keep_trailing_newline=True)
 
 
-_NUMBER = re.compile(r"^[-+]?[\d.,]+(?: ?(?:%|[a-zA-Zµ/]{1,4}))?(?: ± [\d.,]+)?$")
+_NUMBER = re.compile(r"^[-+]?[\d.,]+(?: ?(?:%|[a-zA-Zµ/]{1,8}))?(?: ± [\d.,]+)?$")
 _ENV.tests["numeric"] = lambda text: bool(_NUMBER.match(str(text)))
 
 

@@ -16,6 +16,9 @@ class OutputConfig:
     verbose: int = opt(0, "-v", "--verbose", count=True, help="-v: perf_analyzer's 'Pass [n] "
                        "throughput: ...' line after every measurement window; -v -v adds a detail "
                        "line per window.")
+    quiet: bool = opt(False, "-q", "--quiet", switch=True,
+                      help="No live status line on the terminal (stdout and the files are "
+                      "unchanged; the line is drawn only when stderr is a terminal).")
     filename: str | None = opt(None, "-f", "--filename", metavar="FILE.csv",
                                help="Write perf_analyzer's CSV.")
     verbose_csv: bool = opt(False, "--verbose-csv", switch=True)

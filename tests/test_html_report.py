@@ -21,55 +21,33 @@ from perfanalyzer.report.trust import verdict_line
 from tests.html_checks import figures, self_contained_problems
 from tests.test_export import saved_run
 
-ROOT = Path(__file__).resolve().parents[1]
-SECRET = "s3cr3t-token-value"
+from tests.conftest import HTML_RUN_SECRET as SECRET
+from tests.conftest import profile_cli
 #: Figures a concurrency run with server statistics and --collect-metrics shows (their names).
 RUN_FIGURES = ("Throughput vs latency", "Latency breakdown", "windows over time",
                "Latency distribution", "client load", "server metrics over time")
 
 
-def profile(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
-                          text=True, timeout=300, check=False, cwd=cwd, env=env)
-
-
-@pytest.fixture(scope="module")
-def live(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A two-level add_sub sweep with --collect-metrics, its export, its page and its events."""
-    out = tmp_path_factory.mktemp("html")
-    proc = profile("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:2",
-                   "-p", "500", "--collect-metrics", "--metrics-url", triton.metrics_url,
-                   "--metrics-interval", "200", "--profile-export-file", "run.json",
-                   "--html", "run.html", "--events", "events.jsonl", "-H",
-                   f"Authorization: Bearer {SECRET}", cwd=out)
-    assert proc.returncode in (0, 2), proc.stderr[-2000:]  # 2: a point did not stabilize
-    assert "run.html" in proc.stderr.splitlines()[-1]  # the verdict names the page
-    (out / "rc").write_text(str(proc.returncode))
-    return {"dir": out, "json": out / "run.json", "html": out / "run.html",
-            "events": out / "events.jsonl", "rc": out / "rc"}
-
-
 @pytest.mark.server
-def test_report_html_of_the_saved_run_equals_the_live_page(live: dict[str, Path],
+def test_report_html_of_the_saved_run_equals_the_live_page(html_run: dict[str, Path],
                                                            tmp_path: Path) -> None:
     again = tmp_path / "again.html"
     with pytest.raises(SystemExit) as e:
-        main(["report", str(live["json"]), "--html", str(again)])
+        main(["report", str(html_run["json"]), "--html", str(again)])
     assert e.value.code == 0
-    assert again.read_bytes() == live["html"].read_bytes()
+    assert again.read_bytes() == html_run["html"].read_bytes()
 
 
 @pytest.mark.server
-def test_live_page_is_self_contained_with_every_figure(live: dict[str, Path]) -> None:
-    text = live["html"].read_text(encoding="utf-8")
+def test_live_page_is_self_contained_with_every_figure(html_run: dict[str, Path]) -> None:
+    text = html_run["html"].read_text(encoding="utf-8")
     assert self_contained_problems(text) == []
     drawn = figures(text)
     for name in RUN_FIGURES:
         found = [n for n, count in drawn if name.lower() in n.lower()]
         assert found, f"no figure named {name!r} in {[n for n, _ in drawn]}"
     assert all(count > 20 for _, count in drawn), drawn  # every figure has drawn content
-    run = load_run(live["json"])
+    run = load_run(html_run["json"])
     assert verdict_line(run, None) in text.replace("&#39;", "'")
     assert text.count('<tr class="mark">') >= sum(not p.stable for p in run.points)
     assert "@media print" in text
@@ -118,7 +96,7 @@ def test_profile_html_is_checked_before_any_load(tmp_path: Path,
 
 @pytest.mark.server
 def test_repeat_page_shows_each_run_and_the_interval(triton: Any, tmp_path: Path) -> None:
-    proc = profile("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1",
+    proc = profile_cli("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1",
                    "-p", "200", "--repeat", "2", "--html", "rep.html", cwd=tmp_path)
     assert proc.returncode in (0, 2), proc.stderr[-2000:]
     text = (tmp_path / "rep.html").read_text(encoding="utf-8")
@@ -130,10 +108,10 @@ def test_repeat_page_shows_each_run_and_the_interval(triton: Any, tmp_path: Path
 
 
 @pytest.mark.server
-def test_events_hold_every_window_and_point_and_the_end(live: dict[str, Path]) -> None:
-    lines = live["events"].read_text(encoding="utf-8").splitlines()
+def test_events_hold_every_window_and_point_and_the_end(html_run: dict[str, Path]) -> None:
+    lines = html_run["events"].read_text(encoding="utf-8").splitlines()
     events = [json.loads(line) for line in lines]
-    run = load_run(live["json"])
+    run = load_run(html_run["json"])
     windows = [(e["point"], e["index"]) for e in events if e["type"] == "window"]
     assert windows == [(k, w.index) for k, p in enumerate(run.points) for w in p.windows]
     points = [e for e in events if e["type"] == "point"]
@@ -145,7 +123,7 @@ def test_events_hold_every_window_and_point_and_the_end(live: dict[str, Path]) -
     assert first["latency_us"]["p99"] == w0.latency.p(99) / 1e3
     assert [e["type"] for e in events[-1:]] == ["end"]
     end = events[-1]
-    assert end["exit_code"] == int(live["rc"].read_text())
+    assert end["exit_code"] == int(html_run["rc"].read_text())
     assert {Path(f).name for f in end["files"]} == {"run.json", "run.html", "events.jsonl"}
     for e in events:  # each event once its window / point finished: time goes forward
         assert e["time_s"] >= 0
@@ -153,10 +131,10 @@ def test_events_hold_every_window_and_point_and_the_end(live: dict[str, Path]) -
 
 
 @pytest.mark.server
-def test_no_secret_in_the_page_or_the_events(live: dict[str, Path]) -> None:
+def test_no_secret_in_the_page_or_the_events(html_run: dict[str, Path]) -> None:
     for name in ("html", "events", "json"):
-        assert SECRET not in live[name].read_text(encoding="utf-8"), name
-    assert "Authorization (values not shown)" in live["html"].read_text(encoding="utf-8")
+        assert SECRET not in html_run[name].read_text(encoding="utf-8"), name
+    assert "Authorization (values not shown)" in html_run["html"].read_text(encoding="utf-8")
 
 
 def test_events_path_is_checked_before_any_load(tmp_path: Path,

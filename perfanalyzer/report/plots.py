@@ -102,8 +102,11 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
     ax.set_xlabel("Throughput (infer/s)")
     ax.set_ylabel("Latency (ms)")
     ax.set_title("Throughput vs latency (p50 / p90 / p99)")
-    ax.set_ylim(bottom=0)
-    ax.set_xlim(left=0)
+    # room right of the last point for its label, and above the highest line
+    xmax = max(float(src.points["Inferences/Second"].max()) for src in sources)
+    ymax = max(float(src.points["p99 latency"].max()) for src in sources) / 1000.0
+    ax.set_xlim(0, max(xmax, 1e-9) * 1.18)
+    ax.set_ylim(0, max(ymax, 1e-9) * 1.08)
     ax.grid(True, alpha=0.3)
     styles = [Line2D([], [], color="0.3", linestyle=s, marker=m, label=f"p{p}")
               for p, (s, m) in PERCENTILE_STYLES.items()]

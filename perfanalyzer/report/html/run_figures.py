@@ -28,6 +28,7 @@ DPI = 100
 CDF_POINTS = 400
 BAND = "#74c476"
 OUT = "#d62728"
+STABLE_TEXT = "#1b5e20"
 
 
 def level_text(run: RunResult, level: float) -> str:
@@ -57,10 +58,10 @@ def _point_bands(ax: Axes, run: RunResult, *, labels: bool) -> None:
             ax.axvspan(start, end, color="0.5", alpha=0.07, linewidth=0)
         if labels:
             status = point_status(p, judging)
-            ax.annotate(level_text(run, p.level) + ("" if status == "stable" else f"\n{status}"),
+            ax.annotate(f"{level_text(run, p.level)}\n{status.replace('_', ' ')}",
                         ((start + end) / 2, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
-                        fontsize=8, color="0.2" if status == "stable" else OUT)
+                        fontsize=9, color=STABLE_TEXT if status == "stable" else OUT)
 
 
 def stability_figure(run: RunResult) -> Figure | None:

@@ -1,6 +1,6 @@
 """The live status line: one line on a terminal's stderr, redrawn in place while a run goes.
 
-    c=4 (level 3 of 5) · window 2 (1.4 s) · 4,512 infer/s · p99 1.23 ms · 0 errors · client CPU 0.15
+    c=4 (level 4 of 5) · window 2 (1.4 s) · 4512.3 infer/s · p99 1.23 ms · client CPU 0.15 · 0 errors
 
 The figures are the last finished window's (throughput, p99, client CPU) and the point's errors so
 far; the elapsed time of the window in progress shows the run is alive. A background task redraws

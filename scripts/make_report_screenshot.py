@@ -20,7 +20,7 @@ from pathlib import Path
 from matplotlib import image as mpimg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.render_html import screenshot  # noqa: E402
+from scripts.render_html import screenshot
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Pixels of the page kept from the top (title, verdict, first figure and table, breakdown).

@@ -5,9 +5,6 @@ its export are the same bytes. The run is a short real profile run against the t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +15,11 @@ from perfanalyzer.report.export import write_export
 from perfanalyzer.report.html.run_report import run_html
 from perfanalyzer.report.saved import load_run
 from perfanalyzer.report.trust import verdict_line
+from tests.conftest import HTML_RUN_SECRET as SECRET
+from tests.conftest import profile_cli
 from tests.html_checks import figures, self_contained_problems
 from tests.test_export import saved_run
 
-from tests.conftest import HTML_RUN_SECRET as SECRET
-from tests.conftest import profile_cli
 #: Figures a concurrency run with server statistics and --collect-metrics shows (their names).
 RUN_FIGURES = ("Throughput vs latency", "Latency breakdown", "windows over time",
                "Latency distribution", "client load", "server metrics over time")

@@ -18,7 +18,7 @@ from tests.html_checks import figures, self_contained_problems
 def test_markdown_subset_becomes_html_and_the_rest_is_escaped() -> None:
     html = str(markdown_html("# Title `x`\n\n- one **two**\n- <b>three</b>\n\n"
                              "| a | b \\| c |\n|---|---:|\n| `k` | 1 |\n\nplain <script>x</script>"))
-    assert "<h2>Title <code>x</code></h2>" in html
+    assert "<h1>Title <code>x</code></h1>" in html
     assert "<li>one <strong>two</strong></li><li>&lt;b&gt;three&lt;/b&gt;</li>" in html
     assert "<th>a</th><th>b | c</th>" in html and "<td><code>k</code></td><td>1</td>" in html
     assert "---" not in html  # the separator row is not a body row
@@ -43,7 +43,7 @@ def test_search_report_writes_summary_html_with_the_pareto_figure(tmp_path: Path
     assert page in written
     text = page.read_text(encoding="utf-8")
     assert self_contained_problems(text) == []
-    assert "<h2>Configuration search: m</h2>" in text
+    assert "<h1>Configuration search: m</h1>" in text
     assert f"<code>{other.key}</code>" in text  # the ranked table, as in summary.md
     assert [n for n, _ in figures(text)] == [
         "Throughput vs latency of every measured point; black: the Pareto front"]

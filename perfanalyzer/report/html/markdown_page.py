@@ -42,7 +42,7 @@ def markdown_html(text: str) -> Markup:
         line = lines[i]
         if line.startswith("#"):
             level = min(len(line) - len(line.lstrip("#")), 4)
-            html.append(Markup(f"<h{level + 1}>{_inline(line.lstrip('#').strip())}</h{level + 1}>"))
+            html.append(Markup(f"<h{level}>{_inline(line.lstrip('#').strip())}</h{level}>"))
         elif line.startswith("|"):
             rows = []
             while i < len(lines) and lines[i].startswith("|"):

@@ -98,6 +98,8 @@ class Outputs:
                                 lambda: export_chunks(run), must_be_absent=True)
         if self.cfg.output.html and run.points:
             ok &= self._deliver(HTML_FLAG, self.cfg.output.html, lambda: _html(run))
+        elif self.cfg.output.html:
+            _say(f"{HTML_FLAG} {self.cfg.output.html}: not written: no load point was measured")
         return 0 if ok else EXIT_GENERIC
 
     def emergency(self) -> None:

@@ -54,6 +54,12 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
                   all_points=every)
         write_composing_csvs(run, filename, all_points=every)
     if html:
+        if run.periodic is not None:
+            raise OptionError(f"--html: {run_file} is a periodic concurrency run: one window and "
+                              "no load points to draw (its figures are in the text above)")
+        if not run.points:
+            raise OptionError(f"--html: {run_file}: the run measured no load point: no page "
+                              "to write")
         write_html(run, html)
     if run.interrupted:
         click.echo(f"note: {run_file}: the run was interrupted (Ctrl-C)", err=True)

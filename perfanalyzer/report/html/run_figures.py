@@ -84,7 +84,7 @@ def stability_figure(run: RunResult) -> Figure | None:
         filled = np.array([id(w) in merged for w in p.windows])
         tp = np.array([w.throughput for w in ws])
         lat = np.array([judged_latency(w, judging) / 1e6 for w in ws])
-        for ax, y, colour in ((top, tp, "C0"), (bottom, lat, "C3")):
+        for ax, y, colour in ((top, tp, "C0"), (bottom, lat, "C4")):
             ax.plot(mid, y, color=colour, marker="o", markersize=5, markerfacecolor="white",
                     gid="windows")
             ax.plot(mid[filled], y[filled], linestyle="none", marker="o", markersize=5,

@@ -5,6 +5,7 @@ its export are the same bytes. The run is a short real profile run against the t
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,33 @@ def test_events_end_says_why_a_run_could_not_start(tmp_path: Path) -> None:
     assert [ev["type"] for ev in events] == ["end"]
     assert events[0]["exit_code"] == e.value.code != 0
     assert events[0]["error"]
+
+
+def test_events_to_a_fifo_without_reader_is_refused_before_any_load(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(SystemExit) as e:  # no reader: an error, never a hang
+        main(["-m", "add_sub", "-u", "127.0.0.1:9", "--events", str(fifo)])
+    assert e.value.code == 3
+    assert "--events" in capsys.readouterr().err
+
+
+def test_breakdown_table_holds_the_csv_figures_the_bars_draw(tmp_path: Path) -> None:
+    from perfanalyzer.report.frame import run_frames
+    from perfanalyzer.report.html.tables import breakdown_table
+
+    path = tmp_path / "synthetic.json"
+    write_export(saved_run(), path)
+    run = load_run(path)
+    table = breakdown_table(run)
+    assert table is not None
+    points = run_frames(run, "x").points
+    by_level = {f"c={lv:g}": row for lv, row in zip(points["Concurrency"],
+                                                   points.to_dict("records"), strict=True)}
+    for row in table.rows:
+        csv = by_level[row[0]]
+        assert [int(c) for c in row[1:8]] == [
+            csv["Client Send"], csv["Network+Server Send/Recv"], csv["Server Queue"],
+            csv["Server Compute Input"], csv["Server Compute Infer"],
+            csv["Server Compute Output"], csv["Client Recv"]]

@@ -23,7 +23,7 @@ from ...measure.prometheus import (
     merge_scrapes,
 )
 from ...measure.result import RunResult
-from ...measure.status import Judging, judged_latency, point_status
+from ...measure.status import Judging, judged_latency, judged_stats, point_status
 from ..console import point_text
 from ..figures import row_figures
 from ..repeat import fmt_interval, point_intervals
@@ -129,16 +129,16 @@ def stability_table(run: RunResult, prefix: str = "") -> Table:
 
 
 def breakdown_table(run: RunResult) -> Table | None:
-    """Average latency per point, split as in perf_analyzer's CSV (µs)."""
+    """Average latency per point, split as in perf_analyzer's CSV (µs; for an ensemble the
+    ensemble's own server figures, as the CSV)."""
     if not any(p.merged.server is not None for p in run.points):
         return None
     t = Table("Where the time goes (µs per request, averages)",
               [run.level_name, "Client send", "Network+server", "Server queue", "Compute input",
                "Compute infer", "Compute output", "Client recv", "Avg latency"])
-    ensemble = run.model.ensemble
-    skip = frozenset(run.model.nested_ensembles)
-    for p in run.points:
-        f = row_figures(p.merged, ensemble_total=ensemble, skip=skip)
+    judging = Judging.of(run.config, run.percentile)
+    for p in run.points:  # the CSV's figures, as the bars above draw them
+        f = row_figures(p.merged, latency=judged_stats(p.merged, judging.latency_from))
         t.add([level_text(run, p.level), str(f.client_send_us), _opt(f.network_us),
                _opt(f.queue_us), _opt(f.compute_input_us), _opt(f.compute_infer_us),
                _opt(f.compute_output_us), str(f.client_recv_us), str(f.avg_latency_us)])

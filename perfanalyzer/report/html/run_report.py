@@ -12,7 +12,7 @@ from typing import Any
 from ...measure.result import RunResult
 from ...measure.status import STABLE, Judging, point_status
 from ...version import __version__
-from ..frame import run_frames
+from ..frame import points_frame
 from ..plots import Source, breakdown_figure, throughput_latency_figure
 from ..saved import console_text, load_doc, saved_config
 from ..trust import verdict_line
@@ -38,7 +38,7 @@ def run_html(run: RunResult) -> str:
     judging = Judging.of(run.config, run.percentile)
     statuses = [point_status(p, judging) for p in run.points]
     label = run.model.name
-    src = Source(label, run_frames(run, label).points) if run.points else None
+    src = Source(label, points_frame(run, label)) if run.points else None
     server = any(p.merged.server is not None for p in run.points)
     runs = run.replicates or [run]
     per_run = [_run_parts(figs, r, f"Run {k}: " if len(runs) > 1 else "")

@@ -87,8 +87,9 @@ class Outputs:
             _say(f"error: {exc}; {where}")
             return False
 
-    def finish(self, run: RunResult) -> int:
-        """Write every file at the end; EXIT_GENERIC (99) when one could not be written."""
+    def finish(self, run: RunResult, *, html: bool = True) -> int:
+        """Write every file at the end; EXIT_GENERIC (99) when one could not be written.
+        ``html`` False: not the --html page (a second Ctrl-C exits now, without drawing it)."""
         self.run = run
         ok = True
         for path, text in self._csvs(run).items():
@@ -96,10 +97,11 @@ class Outputs:
         if self.cfg.output.profile_export_file:
             ok &= self._deliver(EXPORT_FLAG, self.cfg.output.profile_export_file,
                                 lambda: export_chunks(run), must_be_absent=True)
-        if self.cfg.output.html and run.points:
-            ok &= self._deliver(HTML_FLAG, self.cfg.output.html, lambda: _html(run))
-        elif self.cfg.output.html:
-            _say(f"{HTML_FLAG} {self.cfg.output.html}: not written: no load point was measured")
+        page = self.cfg.output.html if html else None
+        if page and run.points:
+            ok &= self._deliver(HTML_FLAG, page, lambda: _html(run))
+        elif page:
+            _say(f"{HTML_FLAG} {page}: not written: no load point was measured")
         return 0 if ok else EXIT_GENERIC
 
     def emergency(self) -> None:
@@ -113,7 +115,10 @@ class Outputs:
             _say(f"Exiting now: no load point was finished; not written: {', '.join(wanted)}")
             return
         run.interrupted = True
-        if self.finish(run) == 0:
+        if self.cfg.output.html:
+            _say(f"Exiting now: {HTML_FLAG} {self.cfg.output.html} is not drawn; make it with "
+                 f"`perfanalyzer report RUN.json --html` from --profile-export-file")
+        if self.finish(run, html=False) == 0:
             _say(f"Exiting now: wrote {', '.join(wanted)} with the {len(run.points)} finished "
                  f"load point(s) (the point in progress is not in them)")
 

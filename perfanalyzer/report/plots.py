@@ -95,9 +95,11 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
             line.set_gid(f"{src.label}|p{p}")
         y50 = df["p50 latency"].to_numpy(float) / 1000.0
         flagged = _flagged(df)
-        for xi, yi, lv, bad in zip(x, y50, df[src.level], flagged, strict=True):
+        for k, (xi, yi, lv, bad) in enumerate(zip(x, y50, df[src.level], flagged, strict=True)):
+            # below and above the line in turn: labels of neighbouring points do not overlap
             ax.annotate(_level_text(src.level, lv) + (" (not stable)" if bad else ""), (xi, yi),
-                        textcoords="offset points", xytext=(5, -10), fontsize=7, color=colour)
+                        textcoords="offset points", xytext=(5, -10 if k % 2 == 0 else 6),
+                        fontsize=7, color=colour)
         _mark_flagged(ax, src, df, x, flagged)
     ax.set_xlabel("Throughput (infer/s)")
     ax.set_ylabel("Latency (ms)")

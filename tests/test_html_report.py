@@ -95,9 +95,11 @@ def test_profile_html_is_checked_before_any_load(tmp_path: Path,
 @pytest.mark.server
 def test_repeat_page_shows_each_run_and_the_interval(triton: Any, tmp_path: Path) -> None:
     proc = profile_cli("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1",
-                   "-p", "200", "--repeat", "2", "--html", "rep.html", cwd=tmp_path)
+                       "-p", "200", "--repeat", "2", "--html", "rep.html",
+                       "--profile-export-file", "rep.json", cwd=tmp_path)
     assert proc.returncode in (0, 2), proc.stderr[-2000:]
     text = (tmp_path / "rep.html").read_text(encoding="utf-8")
+    assert run_html(load_run(tmp_path / "rep.json")) == text  # the saved run's page too
     assert self_contained_problems(text) == []
     names = [n for n, _ in figures(text)]
     assert "Runs" in names

@@ -115,7 +115,7 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
     if any(_flagged(src.points).any() for src in sources):
         styles.append(Line2D([], [], linestyle="none", **FLAG_STYLE,
                              label="not stable / over -l (not in -f)"))
-    legend = ax.legend(handles=styles, title="Percentile", loc="upper left", fontsize=8)
+    legend = ax.legend(handles=styles, title="Percentile", loc="best", fontsize=8)
     if len(sources) > 1:
         ax.add_artist(legend)
         runs = [Line2D([], [], color=c, linewidth=3, label=s.label)

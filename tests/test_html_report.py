@@ -188,3 +188,15 @@ def test_breakdown_table_holds_the_csv_figures_the_bars_draw(tmp_path: Path) -> 
             csv["Client Send"], csv["Network+Server Send/Recv"], csv["Server Queue"],
             csv["Server Compute Input"], csv["Server Compute Infer"],
             csv["Server Compute Output"], csv["Client Recv"]]
+
+
+def test_rate_run_without_server_statistics_says_so_instead_of_drawing(tmp_path: Path) -> None:
+    path = tmp_path / "rate.json"
+    write_export(saved_run(mode="request_rate", server=False), path)
+    run = load_run(path)
+    text = run_html(run)
+    assert self_contained_problems(text) == []
+    names = [n for n, _ in figures(text)]
+    assert "Latency breakdown" not in names  # no server statistics: said instead of drawn
+    assert "Server statistics are not reported: the server does not offer statistics" in text
+    assert "50/s" in text and "125.5/s" in text

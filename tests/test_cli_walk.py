@@ -53,6 +53,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--http-compression": ("--http-compression", "gzip"), "-f": ("-f", "x.csv"),
     "--grpc-transport": ("--grpc-transport", "grpcio"), "--event-loop": ("--event-loop", "asyncio"),
     "--verbose-csv": ("--verbose-csv",), "--profile-export-file": ("--profile-export-file", "x.json"),
+    "--html": ("--html", "r.html"), "-q": ("-q",), "--events": ("--events", "e.jsonl"),
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),
     "--metrics-interval": ("--metrics-interval", "10"), "--baseline": ("--baseline", "b.json"),
     "--launch-server": ("--launch-server",), "--model-repository": ("--model-repository", "repo"),

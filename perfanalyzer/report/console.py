@@ -3,15 +3,12 @@ late sends, distance from stable)."""
 
 from __future__ import annotations
 
-import sys
-from typing import TextIO
-
 from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT_STABILITY_WINDOWS
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
+from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_stable
 from ..measure.status import STABLE, Judging, judged_latency, point_status
-from ..measure.window import PointResult, Window
+from ..measure.window import PointResult
 from . import periodic_text
 from .figures import fmt_rate, row_figures, us
 from .metrics_text import metrics_lines
@@ -233,34 +230,3 @@ def table_text(run: RunResult) -> str:
         lines.append(f"{name}: {level}, throughput: {fmt_rate(p.merged.throughput)} infer/sec, "
                      f"{kind} {us(val)} usec{flag}")
     return "\n".join(lines) + "\n"
-
-
-def progress_line(mode: str, level: float, window: Window, verdict: Verdict) -> str:
-    """One live line per window: where the stabilizer stands."""
-    s = window.summary
-    what = f"concurrency {int(level)}" if mode == "concurrency" else f"rate {fmt_rate(level)}"
-    spread = ("" if verdict.throughput_spread == float("inf") else
-              f", spread {verdict.throughput_spread:.1%} / {verdict.latency_spread:.1%}")
-    return (f"{what}: window {window.index + 1}, {fmt_rate(s.throughput)} infer/s, "
-            f"avg {us(s.latency.avg_ns)} usec{spread}")
-
-
-class Progress:
-    """A live one-line progress indicator on a terminal (nothing when not a TTY)."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self._shown = False
-
-    def update(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[2K" + text)
-            self.stream.flush()
-            self._shown = True
-
-    def clear(self) -> None:
-        if self.enabled and self._shown:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
-            self._shown = False

@@ -1,14 +1,24 @@
 """Figures against the real Triton: a checked (validation_data) run measures Client Send / Recv
-like a plain one, on every transport."""
+like a plain one, on every transport; --repeat pools the merged windows' metrics scrapes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import csv
+import http.server
+import io
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from perfanalyzer.measure import prometheus as pm
+from perfanalyzer.profile.repeat import profile_runs
+from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.figures import row_figures
 
 from .test_profile import _cfg, _run
@@ -47,3 +57,56 @@ def test_a_checked_run_measures_client_send_and_recv(triton: Any, tmp_path: Path
     server = (f.queue_us + (f.compute_input_us or 0) + (f.compute_infer_us or 0)
               + (f.compute_output_us or 0) + (f.cache_hit_us or 0) + (f.cache_miss_us or 0))
     assert f.network_us == max(0, f.avg_latency_us - f.client_send_us - f.client_recv_us - server)
+
+
+class _ChangingGpu(http.server.BaseHTTPRequestHandler):
+    """A GPU server's /metrics whose utilization and used memory change at every scrape (so a
+    merge over some of the windows differs from a merge over all of them)."""
+
+    hits = 0
+
+    def do_GET(self) -> None:
+        n = type(self).hits = type(self).hits + 1
+        body = (f'nv_gpu_utilization{{gpu_uuid="GPU-a"}} {(n % 7) / 8}\n'
+                f'nv_gpu_power_usage{{gpu_uuid="GPU-a"}} {40 + n}\n'
+                f'nv_gpu_memory_used_bytes{{gpu_uuid="GPU-a"}} {1000 * n}\n'
+                f'nv_gpu_memory_total_bytes{{gpu_uuid="GPU-a"}} 1000000000\n').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def changing_gpu() -> Iterator[str]:
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ChangingGpu)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{srv.server_address[1]}/metrics"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+def test_repeat_pools_the_metrics_of_every_runs_merged_windows(triton: Any,
+                                                               changing_gpu: str) -> None:
+    cfg = _cfg(triton.http_url, "-m", "add_sub", "-p", "300", "-s", "1000", "-r", "3",
+               "--repeat", "2", "--collect-metrics", "--metrics-url", changing_gpu,
+               "--metrics-interval", "50", "--verbose-csv")
+    pooled = asyncio.run(profile_runs(cfg, out=io.StringIO()))
+    assert len(pooled.replicates) == 2
+    (point,) = pooled.points
+    mine = [s for run in pooled.replicates for s in run.points[0].metrics]
+    assert mine and len(point.metrics) == len(mine)
+    want = pm.merge_scrapes(mine)
+    (row,) = csv.DictReader(io.StringIO(csv_text(pooled, verbose=True, gpu=True,
+                                                 all_points=True)))
+    for column, family in pm.GPU_COLUMNS:
+        assert row[column] == pm.gpu_cell(want, family) != ""

@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..load import uvloop_policy
 from ..measure.result import RunResult
+from ..measure.status import Judging, did_not_stabilize
 from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
 from ..profile.repeat import profile_runs  # gate (issue 15): --repeat N
@@ -150,7 +151,7 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
         print(f"error: {run.failure}", file=sys.stderr)
     elif run.interrupted:
         code = EXIT_INTERRUPTED
-    elif any(not p.stable for p in run.points):
+    elif did_not_stabilize(run.points, Judging.of(run.config, run.percentile)):
         code = code or EXIT_UNSTABLE
     # issue 14: one verdict line per run (stderr: stdout stays what `report` re-prints)
     print(_verdict(cfg, run, code), file=sys.stderr, flush=True)

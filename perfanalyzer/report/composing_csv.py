@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from ..client.base import ModelStatistics, StatDuration
+from ..measure.metrics import accounted_ns
 from ..measure.result import RunResult
 from ..measure.status import STABLE, Judging, point_status
 from .csv import STATUS_COLUMN, CsvLayout, _cell, _level
@@ -55,9 +56,8 @@ def _row(run: RunResult, level: float, throughput: float, top: ModelStatistics,
     queue = _avg_us(m.get("queue"))
     compute = [_avg_us(m.get(k)) for k in COMPOSING_COMPUTE]
     cache = [_avg_us(m.get(k)) for k in ("cache_hit", "cache_miss")]
-    accounted = sum(v or 0 for v in (queue, *compute, *(cache if run.model.cache_enabled else ())))
-    total = _avg_us(ok)
-    network = None if total is None else max(0, total - accounted)
+    # in integer ns, floored to µs once (perf_analyzer's report writer)
+    network = max(0, ok.ns // ok.count - accounted_ns(m)) // 1000 if ok.count else None
     cells = [_level(level, CsvLayout.of(run).level_name), tput, "0", _cell(network),
              _cell(queue), *(_cell(v) for v in compute)]
     if run.model.cache_enabled:

@@ -56,8 +56,18 @@ class WindowPlan:
     latency_from: str = "sent"
 
 
-def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
-    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks)."""
+def throughput_only_accepted(cfg: RunConfig, sequence: bool = False) -> bool:
+    """Whether a point whose throughput settled but latency did not is kept ("throughput only"):
+    only in perf_analyzer's async mode, which ``-a`` asks for and ``--streaming`` or a sequence
+    model force on (never under ``--sync``). perfanalyzer sends asynchronously by default, but
+    judges a run as perf_analyzer judges the mode its user asked for (its default is synchronous)."""
+    load = cfg.load
+    return load.async_mode and (load.async_flag or load.streaming or sequence)
+
+
+def window_plan(cfg: RunConfig, cores: float = 1.0, sequence: bool = False) -> WindowPlan:
+    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks;
+    ``sequence``: the model is a sequence model)."""
     m = cfg.measurement
     return WindowPlan(
         count_windows=m.count_windows,
@@ -66,7 +76,7 @@ def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
         criteria=Criteria(stability_pct=m.stability_percentage, max_trials=m.max_trials,
                           window_count=m.stability_windows,
                           latency_threshold_ns=m.latency_threshold_ns,
-                          async_mode=cfg.load.async_mode),
+                          async_mode=throughput_only_accepted(cfg, sequence)),
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
         batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
         latency_from=m.latency_from)

@@ -4,6 +4,8 @@ model calls (``--bls-composing-models``); their statistics are read at every win
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from ..client import InferenceClient
 from ..config import RunConfig
@@ -25,6 +27,10 @@ async def with_composing(client: InferenceClient, cfg: RunConfig,
     bls = tuple(name for name, _ in given)
     if bls and cfg.server.model in bls:
         raise OptionError(f"--bls-composing-models: {cfg.server.model} is the model under test")
+    kind = _kind(setup.config)
+    if bls and kind not in ("", "python"):  # BLS calls are made from Python-backend models
+        raise OptionError(f"--bls-composing-models: {cfg.server.model} is not a BLS model (a "
+                          f"Python-backend model that calls others): its backend is {kind!r}")
     for name in bls:  # the model must exist before any load is sent
         try:
             await client.model_config(name)
@@ -39,6 +45,13 @@ async def with_composing(client: InferenceClient, cfg: RunConfig,
                               composing=composing,
                               versions=versions)
     return setup, stats
+
+
+def _kind(config: Mapping[str, Any] | None) -> str:
+    """The model's backend (or platform, e.g. "ensemble"); "" when the server gave no config."""
+    if not config:
+        return ""
+    return str(config.get("backend") or config.get("platform") or "")
 
 
 __all__ = ["with_composing"]

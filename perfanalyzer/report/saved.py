@@ -292,7 +292,7 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")
 
     cfg = saved_config(run)
-    plan = window_plan(cfg)
+    plan = window_plan(cfg, sequence=run.model.sequence)
     parts = []
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")

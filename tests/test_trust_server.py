@@ -151,14 +151,31 @@ def _validation_file(tmp_path: Path, wrong_entry: int | None) -> Path:
     return path
 
 
+def test_a_validation_mismatch_ends_the_run_naming_tensor_and_entry(triton: Any,
+                                                                     tmp_path: Path) -> None:
+    path = _validation_file(tmp_path, wrong_entry=2)
+    js = tmp_path / "run.json"
+    for mode in ((), ("--request-rate-range", "30")):
+        r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path), "-p", "200",
+                 "-s", "1000", "-r", "3", "--profile-export-file", str(js), *mode)
+        assert r.returncode == 99, r.stderr
+        (error,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+        assert "'OUTPUT1'" in error and "data[2]" in error
+        assert "Output doesn't match expected output" in error  # perf_analyzer's words
+        doc = json.loads(js.read_text())  # what was measured is written
+        (point,) = doc["perfanalyzer"]["points"]
+        assert len(point["windows"]) == 1 and doc["experiments"][0]["requests"]
+        js.unlink()
+
+
 def test_validation_mismatches_are_counted_as_errors_naming_tensor_and_entry(
         triton: Any, tmp_path: Path) -> None:
     path = _validation_file(tmp_path, wrong_entry=2)
     r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path), "-p", "200",
-             "-s", "1000", "-r", "3", "--request-rate-range", "30")
+             "-s", "1000", "-r", "3", "--request-rate-range", "30", "--on-mismatch", "count")
     assert "does not match the expected value of" in r.stdout  # rate mode: counted too
     run = _run(_cfg(triton.http_url, "-m", "add_sub", "--input-data", str(path), "-p", "300",
-                    "-s", "1000", "-r", "3"))
+                    "-s", "1000", "-r", "3", "--on-mismatch", "count"))
     assert run.buffer is not None
     buf = run.buffer.view(0, run.buffer.count)
     # One worker sends the entries in order 0, 1, 2, 3, 0...: exactly every entry 2 is an error.

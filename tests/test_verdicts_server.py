@@ -44,3 +44,10 @@ def test_bls_composing_models_on_an_ensemble_is_refused_before_load(triton: Any)
         "error: --bls-composing-models: ensemble_add_sub is not a BLS model (a Python-backend "
         "model that calls others): its backend is 'ensemble'")
     assert success_count(triton.http_url, "identity_int32") == before
+
+
+def test_on_mismatch_count_without_validation_data_is_refused(triton: Any) -> None:
+    r = _cli("-m", "add_sub", "-u", triton.http_url, "--on-mismatch", "count")
+    assert r.returncode == 3
+    assert r.stderr.strip().splitlines()[-1] == (
+        "error: --on-mismatch count: the --input-data has no validation_data to check")

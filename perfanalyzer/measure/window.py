@@ -100,6 +100,8 @@ class PointResult:
     verdict: Verdict
     merged: Summary
     interrupted: bool = False
+    #: A request error that ends the run (e.g. a validation_data mismatch) ended this point.
+    failure: str = ""
 
     @property
     def stable(self) -> bool:
@@ -221,6 +223,8 @@ class Measurer:
             verdict = self._judge(figures)
             if self.on_window:
                 self.on_window(level, windows[-1], verdict)
+            if buf.failure:  # a request error that ends the run: keep what was measured
+                break
             if await self.run_sync.decide(verdict.done, interrupted):  # MPI: every rank done
                 break
             if plan.adaptive:
@@ -231,7 +235,7 @@ class Measurer:
         return PointResult(level=level, windows=tuple(windows), verdict=verdict,
                            merged=merge(windows[-plan.criteria.window_count:], self.load.buffer,
                                         (plan.percentile,) if plan.percentile > 0 else ()),
-                           interrupted=interrupted)
+                           interrupted=interrupted, failure=buf.failure)
 
     def _judge(self, figures: list[WindowFigures]) -> Verdict:
         if self.plan.single_window:

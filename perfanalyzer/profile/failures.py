@@ -29,6 +29,17 @@ def check_failures(point: PointResult, max_share: float = MAX_FAILED_SHARE) -> N
                       f"as a measurement; first error: {str(first)[:200]}")
 
 
+class RunEnded(PerfAnalyzerError):
+    """A request error that ends the run ended this point (exit 99; the point is kept)."""
+
+
+def check_ended(point: PointResult) -> None:
+    """Raise RunEnded when a request error that ends the run (``ClientError.ends_run``, e.g. a
+    validation_data mismatch) ended the point."""
+    if point.failure:
+        raise RunEnded(point.failure)
+
+
 class NotCalled(PerfAnalyzerError):
     """A --bls-composing-models model served none of the point's requests (exit 99)."""
 
@@ -57,5 +68,5 @@ def check_ceiling(cfg: RunConfig, level: float) -> None:
                           f"(add --force to go beyond)")
 
 
-__all__ = ["MAX_FAILED_SHARE", "FailedPoint", "NotCalled", "check_bls_calls", "check_ceiling",
-           "check_failures"]
+__all__ = ["MAX_FAILED_SHARE", "FailedPoint", "NotCalled", "RunEnded", "check_bls_calls",
+           "check_ceiling", "check_ended", "check_failures"]

@@ -30,7 +30,7 @@ from ..redact import redact_config
 from ..report import console, verbose
 from . import trace
 from .composing import with_composing
-from .failures import check_bls_calls, check_ceiling, check_failures
+from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
@@ -197,6 +197,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         out.flush()
         if on_point:
             on_point(run, point)
+        check_ended(point)  # a validation_data mismatch (unless --on-mismatch count)
         check_failures(point)  # issue 13: a mostly failed point is an error, not a measurement
         check_bls_calls(point, run.model.bls)
         if point.interrupted:

@@ -223,9 +223,9 @@ class Measurer:
             verdict = self._judge(figures)
             if self.on_window:
                 self.on_window(level, windows[-1], verdict)
-            if buf.failure:  # a request error that ends the run: keep what was measured
-                break
-            if await self.run_sync.decide(verdict.done, interrupted):  # MPI: every rank done
+            # a request error that ends the run ends the point too (what was measured is kept);
+            # under MPI this rank says it is done and the ranks still end together
+            if await self.run_sync.decide(verdict.done or bool(buf.failure), interrupted):
                 break
             if plan.adaptive:
                 interval = min(interval * adaptive_scale(figures, plan.criteria),

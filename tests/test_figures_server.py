@@ -18,10 +18,12 @@ import pytest
 
 from perfanalyzer.measure import prometheus as pm
 from perfanalyzer.profile.repeat import profile_runs
+from perfanalyzer.report.console import point_text
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.figures import row_figures
 
 from .test_profile import _cfg, _run
+from .test_trust_server import SERVER_LINE
 
 pytestmark = pytest.mark.server
 
@@ -108,3 +110,21 @@ def test_repeat_pools_the_metrics_of_every_runs_merged_windows(triton: Any,
                                                  all_points=True)))
     for column, family in pm.GPU_COLUMNS:
         assert row[column] == pm.gpu_cell(want, family) != ""
+
+
+def test_bls_console_sums_queue_and_compute_over_its_composing_models(triton: Any) -> None:
+    run = _run(_cfg(triton.http_url, "-m", "bls_add_sub", "--bls-composing-models", "add_sub",
+                    "-p", "300", "-s", "1000", "-r", "3"))
+    (point,) = run.points
+    server = point.merged.server
+    assert server is not None
+    (add_sub,) = server.composing
+
+    def avg(key: str) -> int:
+        d = add_sub.get(key)
+        return int(d.ns / d.count / 1000.0) if d.count else 0
+
+    found = SERVER_LINE.search(point_text(run, point, "http"))
+    assert found is not None
+    keys = ("queue", "compute_input", "compute_infer", "compute_output")
+    assert [int(x) for x in found.groups()] == [avg(k) for k in keys]

@@ -153,7 +153,9 @@ def _client_load_lines(s: Summary) -> list[str]:
 def _server_lines(run: RunResult, s: Summary) -> list[str]:
     assert s.server is not None
     m = s.server.model
-    ens = run.model.ensemble and bool(run.model.composing)
+    # perf_analyzer's ensemble branch runs whenever composing-model statistics exist: an
+    # ensemble's or, with --bls-composing-models, a BLS model's (queue and compute summed over them)
+    ens = bool(run.model.composing)
     nested = frozenset(run.model.nested_ensembles)
     f = row_figures(s, ensemble_total=ens, skip=nested)
     succ = m.get("success")

@@ -38,7 +38,10 @@ async def with_composing(client: InferenceClient, cfg: RunConfig,
             raise OptionError(f"--bls-composing-models: model {name!r}: {exc}") from None
     composing = tuple(dict.fromkeys((*composing, *bls)))
     nested = await nested_ensembles(client, composing) if composing else ()
+    steps = ((setup.config or {}).get("ensemble_scheduling") or {}).get("step") or []
+    direct = {str(s.get("model_name", "")) for s in steps} | set(bls)
     traits = dataclasses.replace(traits, composing=composing, nested_ensembles=nested,
+                                 indirect=tuple(n for n in composing if n not in direct),
                                  bls=bool(bls))
     setup = dataclasses.replace(setup, traits=traits)
     stats = ServerStatsReader(client, cfg.server.model, cfg.server.model_version,

@@ -1,7 +1,7 @@
 """One CSV per composing model of an ensemble or BLS model, as perf_analyzer writes them.
 
-perf_analyzer's ``ReportWriter::GenerateFile`` writes ``<name>_v<version>.<filename>`` per composing
-model, with the main file's rows (stable points under -l, sorted by Inferences/Second) and these
+perf_analyzer's ``ReportWriter::GenerateFile`` writes ``<name>_v<version>.<filename>`` per direct
+composing model (a nested ensemble's members get none: their time is in that ensemble's row), with the main file's rows (stable points under -l, sorted by Inferences/Second) and these
 columns: level, ``Inferences/Second`` (the client's infer/s × the model's success count ÷ the
 top-level model's), ``Client Send`` (0), ``Network+Server Send/Recv`` (the model's average
 success time minus its accounted time, floored at 0), ``Server Queue``, ``Server Compute
@@ -90,6 +90,8 @@ def composing_texts(run: RunResult, filename: str | os.PathLike[str],
     points.sort(key=lambda ps: ps[0].merged.throughput)
     out: dict[Path, str] = {}
     for k, name in enumerate(run.model.composing):
+        if name in run.model.indirect:  # perf_analyzer: one file per direct child only
+            continue
         version = _version(run, k)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -140,6 +140,7 @@ class _Loader:
         kw = {k: v for k, v in raw.items() if k in names}
         kw["composing"] = tuple(kw.get("composing") or ())
         kw["nested_ensembles"] = tuple(kw.get("nested_ensembles") or ())
+        kw["indirect"] = tuple(kw.get("indirect") or ())
         try:
             return ModelTraits(**kw)
         except TypeError as exc:

@@ -2,9 +2,10 @@
 
 perf_analyzer's ``ReportWriter::GenerateFile`` writes ``<name>_v<version>.<filename>`` per direct
 composing model (a nested ensemble's members get none: their time is in that ensemble's row),
-with the main file's rows (stable points under -l, sorted by Inferences/Second) and these columns: level, ``Inferences/Second`` (the client's infer/s × the model's success count ÷ the
-top-level model's), ``Client Send`` (0), ``Network+Server Send/Recv`` (the model's average
-success time minus its accounted time, floored at 0), ``Server Queue``, ``Server Compute
+with the main file's rows (stable points under -l, sorted by Inferences/Second) and these columns:
+level, ``Inferences/Second`` (the client's infer/s × the model's success count ÷ the top-level
+model's), ``Client Send`` (0), ``Network+Server Send/Recv`` (the model's average success time
+minus its accounted time, in ns, floored at 0 and to µs once), ``Server Queue``, ``Server Compute
 Input/Infer/Output``, [``Server Cache Hit/Miss``], ``Client Recv`` (0).
 
 Differences: the file is put beside ``filename`` (perf_analyzer prepends the prefix to the whole

@@ -132,3 +132,24 @@ def test_over_the_limit_is_not_exit_2() -> None:
                                  judging)
     assert did_not_stabilize([PointResult(level=1, windows=(), verdict=shaky, merged=s)],
                              Judging())
+
+
+def test_repeat_warns_when_one_unstable_run_leaves_a_level_out_of_f() -> None:
+    import dataclasses
+
+    from perfanalyzer.measure.combine import combine_runs
+    from perfanalyzer.report.repeat import intervals_text
+
+    from .test_gate_synth import synthetic_run
+
+    runs = [synthetic_run((1, 2), seed=s) for s in (1, 2, 3)]
+    shaky = Verdict(done=True, stable=False, reason="max_trials", throughput_spread=0.5,
+                    latency_spread=0.5, over_threshold=False)
+    runs[1].points[0] = dataclasses.replace(runs[1].points[0], verdict=shaky)
+    pooled = combine_runs(runs)
+    assert [p.stable for p in pooled.points] == [False, True]
+    assert [r.get("Concurrency") for r in csv.DictReader(io.StringIO(csv_text(pooled)))] == ["2"]
+    text = intervals_text(pooled)
+    assert ("[WARNING] Concurrency 1 did not stabilize in run 2 of 3: the pooled point is left "
+            "out of -f (--csv-all-points writes it, marked)") in text
+    assert "Concurrency 2 did not stabilize" not in text

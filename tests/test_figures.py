@@ -153,3 +153,16 @@ def test_repeat_warns_when_one_unstable_run_leaves_a_level_out_of_f() -> None:
     assert ("[WARNING] Concurrency 1 did not stabilize in run 2 of 3: the pooled point is left "
             "out of -f (--csv-all-points writes it, marked)") in text
     assert "Concurrency 2 did not stabilize" not in text
+
+
+def test_the_gate_reads_response_wait_and_network_from_the_actual_send() -> None:
+    from perfanalyzer.gate.inputs import summary_figures
+
+    run = _run(latency_ns=580_000, send_ns=20_000, recv_ns=10_000,
+               server=_stats(10, success=300, queue=100, compute_infer=200),
+               late_ns=5_000_000, mode="request_rate", config={"latency_from": "scheduled"})
+    cols = ("Avg latency", "response wait", "Network+Server Send/Recv")
+    fig = summary_figures(run.points[0].merged, cols, "scheduled")
+    assert fig["Avg latency"] == pytest.approx(5580.0)  # the corrected latency, its own figure
+    assert fig["response wait"] == pytest.approx(550.0)
+    assert fig["Network+Server Send/Recv"] == pytest.approx(549.7)

@@ -47,8 +47,9 @@ class CompareCommand(click.Command):
 @click.option("--no-default-checks", is_flag=True,
               help="Do not add the defaults (throughput:-5%, p99:+10%) for unchecked columns.")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
-              help="1 − the confidence of the interval of a change across replicate runs "
-                   "(JSON runs made with --repeat N).")
+              help="False-alarm rate of each check with replicate runs (JSON runs made with "
+                   "--repeat N): a change fails only when its one-sided 1 − alpha bound is past "
+                   "zero (0 < alpha < 0.5).")
 @click.option("--all-metrics", is_flag=True,
               help="Also list the change of every unchecked column.")
 @click.option("--markdown", "markdown_path", metavar="FILE", default=None,

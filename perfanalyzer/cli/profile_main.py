@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..load import uvloop_policy
 from ..measure.result import RunResult
+from ..measure.status import Judging, did_not_stabilize
 from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
 from ..profile.repeat import profile_runs  # gate (issue 15): --repeat N
@@ -185,7 +186,7 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs,
         print(f"error: {run.failure}", file=sys.stderr)
     elif run.interrupted:
         code = EXIT_INTERRUPTED
-    elif any(not p.stable for p in run.points):
+    elif did_not_stabilize(run.points, Judging.of(run.config, run.percentile)):
         code = code or EXIT_UNSTABLE
     if events is not None and events.failed and code in (EXIT_OK, EXIT_UNSTABLE):
         code = EXIT_GENERIC

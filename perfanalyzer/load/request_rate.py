@@ -129,6 +129,8 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
     except ClientError as exc:
         done = time.perf_counter_ns()
         buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, job.sequence)
+        if exc.ends_run and not buf.failure:
+            buf.failure = str(exc)
         return False
     if result is None or len(result) == 2:
         done = time.perf_counter_ns()

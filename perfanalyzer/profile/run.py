@@ -31,7 +31,7 @@ from ..report import console, verbose
 from ..report.live import LiveStatus
 from . import trace
 from .composing import with_composing
-from .failures import check_ceiling, check_failures
+from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
@@ -136,7 +136,8 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             payloads = [client.prepare(r) for stream in requests for r in stream]
             load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
             run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
-        plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg)))
+        plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg),
+                                     sequence=setup.traits.sequence))
         out.write(console.settings_text(
             batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
@@ -220,7 +221,9 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         out.flush()
         if on_point:
             on_point(run, point)
+        check_ended(point)  # a validation_data mismatch (unless --on-mismatch count)
         check_failures(point)  # issue 13: a mostly failed point is an error, not a measurement
+        check_bls_calls(point, run.model.bls)
         if point.interrupted:
             run.interrupted = True
             break

@@ -10,7 +10,7 @@ from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_st
 from ..measure.status import STABLE, Judging, judged_latency, point_status
 from ..measure.window import PointResult
 from . import periodic_text
-from .figures import fmt_rate, row_figures, us
+from .figures import fmt_rate, row_figures, std_text, us
 from .metrics_text import metrics_lines
 from .trust import advice, likely_cause, trust_lines
 
@@ -67,7 +67,7 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
         lines += _rate_kept_lines(run, point)
     lines.append(f"    Avg latency: {us(s.latency.avg_ns)} usec "
-                 f"(standard deviation {us(s.latency.std_ns)} usec)")
+                 f"(standard deviation {std_text(s.latency)} usec)")
     for p in sorted(s.latency.percentiles):
         lines.append(f"    p{p} latency: {us(s.latency.p(p))} usec")
     if run.mode != "concurrency":
@@ -75,7 +75,7 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
                      f"(p99 {us(s.corrected.p(99))} usec)")
     f = row_figures(s)
     proto = "gRPC" if protocol == "grpc" else "HTTP"
-    lines.append(f"    Avg {proto} time: {f.avg_latency_us} usec (send/recv "
+    lines.append(f"    Avg {proto} time: {f.request_time_us} usec (send/recv "
                  f"{f.request_response_us} usec + response wait {f.response_wait_us} usec)")
     lines += _client_load_lines(s)
     if s.errors:
@@ -150,7 +150,9 @@ def _client_load_lines(s: Summary) -> list[str]:
 def _server_lines(run: RunResult, s: Summary) -> list[str]:
     assert s.server is not None
     m = s.server.model
-    ens = run.model.ensemble and bool(run.model.composing)
+    # perf_analyzer's ensemble branch runs whenever composing-model statistics exist: an
+    # ensemble's or, with --bls-composing-models, a BLS model's (queue and compute summed over them)
+    ens = bool(run.model.composing)
     nested = frozenset(run.model.nested_ensembles)
     f = row_figures(s, ensemble_total=ens, skip=nested)
     succ = m.get("success")

@@ -145,6 +145,7 @@ class _Loader:
         kw = {k: v for k, v in raw.items() if k in names}
         kw["composing"] = tuple(kw.get("composing") or ())
         kw["nested_ensembles"] = tuple(kw.get("nested_ensembles") or ())
+        kw["indirect"] = tuple(kw.get("indirect") or ())
         try:
             return ModelTraits(**kw)
         except TypeError as exc:
@@ -297,7 +298,7 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")
 
     cfg = saved_config(run)
-    plan = window_plan(cfg)
+    plan = window_plan(cfg, sequence=run.model.sequence)
     parts = []
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")

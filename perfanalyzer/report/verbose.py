@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from ..measure.stabilizer import Verdict
 from ..measure.window import Window
-from .figures import us
+from .figures import std_text, us
 from .live import LiveStatus
 
 
@@ -26,7 +26,7 @@ def pass_line(window: Window, percentile: int) -> str:
     head = f"  Pass [{window.index + 1}] throughput: {s.throughput:g} infer/sec. "
     if percentile > 0:
         return head + f"p{percentile} latency: {us(s.latency.p(percentile))} usec"
-    return head + f"Avg latency: {us(s.latency.avg_ns)} usec (std {us(s.latency.std_ns)} usec)"
+    return head + f"Avg latency: {us(s.latency.avg_ns)} usec (std {std_text(s.latency)} usec)"
 
 
 def detail_line(window: Window, verdict: Verdict) -> str:

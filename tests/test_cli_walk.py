@@ -53,6 +53,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--http-compression": ("--http-compression", "gzip"), "-f": ("-f", "x.csv"),
     "--grpc-transport": ("--grpc-transport", "grpcio"), "--event-loop": ("--event-loop", "asyncio"),
     "--verbose-csv": ("--verbose-csv",), "--profile-export-file": ("--profile-export-file", "x.json"),
+    "--html": ("--html", "r.html"), "-q": ("-q",), "--events": ("--events", "e.jsonl"),
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),
     "--metrics-interval": ("--metrics-interval", "10"), "--baseline": ("--baseline", "b.json"),
     "--launch-server": ("--launch-server",), "--model-repository": ("--model-repository", "repo"),
@@ -61,7 +62,8 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--bls-composing-models": ("--bls-composing-models", "a:1,b"),
     "--secret-header": ("--secret-header", "X-Key"), "--connect-timeout": ("--connect-timeout", "3"),
     "--startup-timeout": ("--startup-timeout", "3"), "--request-timeout": ("--request-timeout", "3"),
-    "--force": ("--force",), "--input-memory-limit": ("--input-memory-limit", "64"),
+    "--force": ("--force",), "-a": ("-a",), "--on-mismatch": ("--on-mismatch", "count"),
+    "--input-memory-limit": ("--input-memory-limit", "64"),
     "--repeat": ("--repeat", "3"),
     "--seed": ("--seed", "5"), "--service-kind": ("--service-kind", "openai"), "-t": ("-t", "3"),
     "-d": ("-d", "-l", "5"), "-c": ("-c", "3"), "-z": ("-z",), "--data-directory": ("--data-directory", "d"),
@@ -85,7 +87,6 @@ COMPANIONS: dict[str, tuple[str, ...]] = {
 }
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {
-    "-a": "asynchronous requests are already the default (accepted for perf_analyzer scripts)",
     "--config": "reads other flags from a file (tests/test_config_file.py)",
     "--help": "prints help",
 }

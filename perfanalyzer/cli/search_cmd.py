@@ -21,6 +21,9 @@ _REFUSED = {"latency_threshold_ms": ("-l", 0.0,
             "profile_export_file": ("--profile-export-file", None,
                                     "each candidate's export is written in --output-dir"),
             "baseline": ("--baseline", None, "a search has no baseline gate"),
+            "html": ("--html", None, "the search writes its summary in --output-dir"),
+            "events": ("--events", None, "a search runs many sweeps; follow its summary in "
+                       "--output-dir"),
             "periodic_concurrency_range": ("--periodic-concurrency-range", None,
                                            "a search compares stable load points; the periodic "
                                            "mode measures none"),

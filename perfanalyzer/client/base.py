@@ -127,8 +127,10 @@ class InferResult:
     parameters: dict[str, ParamValue] = field(default_factory=dict)
     #: Output name -> (datatype, shape) for outputs written to shared memory (no data here).
     shm_outputs: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
-    #: Streams: the client's time to receive this response (ns; see GrpcStream), else 0.
+    #: The client's time to write the request and to receive this response (ns), as the
+    #: transport's ``send`` measures them (streams: receive only, see GrpcStream); 0: not measured.
     recv_ns: int = 0
+    send_ns: int = 0
 
     @property
     def final(self) -> bool:

@@ -294,36 +294,37 @@ class GrpcClient(InferenceClient):
         whole response (the call's done callback) to this coroutine holding it."""
         if self._lean is not None:
             return (await self._lean.exchange(prepared.payload))[1:]
+        return (await self._timed_send(prepared.payload))[1:]
+
+    async def _timed_send(self, payload: bytes) -> tuple[bytes, int, int]:
+        """grpc.aio: the serialized response with (send_ns, recv_ns) as :meth:`send` takes them."""
         if not self._ready:
             await self.connect()
         clock, done = time.perf_counter_ns, [0]
         t0 = clock()
-        call = next(self._next_infer)(prepared.payload, timeout=self._timeout,
-                                      metadata=self._metadata())
+        call = next(self._next_infer)(payload, timeout=self._timeout, metadata=self._metadata())
         send_ns = clock() - t0
         call.add_done_callback(lambda _c: done.__setitem__(0, clock()))
         try:
-            await call
+            response: bytes = await call
         except grpc.aio.AioRpcError as exc:
             raise map_rpc_error(exc, self.target) from exc
         end = clock()
-        return send_ns, end - (done[0] or end)
-
-    async def _send(self, payload: bytes) -> bytes:
-        if not self._ready:
-            await self.connect()
-        try:
-            response: bytes = await next(self._next_infer)(
-                payload, timeout=self._timeout, metadata=self._metadata())
-        except grpc.aio.AioRpcError as exc:
-            raise map_rpc_error(exc, self.target) from exc
-        return response
+        return response, send_ns, end - (done[0] or end)
 
     async def infer(self, request: InferRequest | Any) -> InferResult:
+        """Send and decode, over the channel ``send`` uses, with ``send``'s (send_ns, recv_ns)
+        in the result (a checked answer is timed like an unchecked one)."""
         prepared = self.prepare(request) if isinstance(request, InferRequest) else request
-        raw = await self._send(prepared.payload)
-        return _convert.decode_infer_response(pb.ModelInferResponse.FromString(raw),
-                                              prepared.shm_outputs)
+        if self._lean is not None:
+            body, send_ns, recv_ns = await self._lean.exchange(prepared.payload, True)
+            raw = body or b""
+        else:
+            raw, send_ns, recv_ns = await self._timed_send(prepared.payload)
+        result = _convert.decode_infer_response(pb.ModelInferResponse.FromString(raw),
+                                                prepared.shm_outputs)
+        result.send_ns, result.recv_ns = send_ns, recv_ns
+        return result
 
     def stream(self) -> GrpcStream:
         """A new ``ModelStreamInfer`` stream (opened on enter/first write); successive streams

@@ -312,4 +312,6 @@ class HttpClient(InferenceClient):
         resp = await pool.request(self._wire_of(prepared))
         if resp.status != 200:
             raise server_error(resp.status, resp.body)
-        return decode_infer(resp.body, resp.header(HEADER_LENGTH))
+        result = decode_infer(resp.body, resp.header(HEADER_LENGTH))
+        result.send_ns, result.recv_ns = resp.send_ns, resp.recv_ns
+        return result

@@ -184,6 +184,9 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
     from the scheduled send with ``latency_from="scheduled"`` (--latency-from, rate modes)."""
     lat = s.corrected if latency_from == "scheduled" else s.latency
     avg_us = lat.avg_ns / 1000.0
+    # response wait and Network+Server start at the actual send whatever --latency-from says
+    # (the client's request time, perf_analyzer's meaning): a late send's delay is not in them
+    request_us = s.latency.avg_ns / 1000.0
     fig: dict[str, float] = {
         "Inferences/Second": s.throughput,
         "Response Throughput": s.response_throughput,
@@ -191,14 +194,14 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
         "Client Recv": s.client_recv_ns / 1000.0,
         "Avg latency": avg_us,
         "request/response": (s.client_send_ns + s.client_recv_ns) / 1000.0,
-        "response wait": avg_us - (s.client_send_ns + s.client_recv_ns) / 1000.0,
+        "response wait": request_us - (s.client_send_ns + s.client_recv_ns) / 1000.0,
     }
     for pct, ns in lat.percentiles.items():
         fig[f"p{pct} latency"] = ns / 1000.0
     if s.server is not None:
         server = {col: s.server.avg_us(key) for col, key in SERVER_COLUMNS.items()}
         fig.update(server)
-        fig["Network+Server Send/Recv"] = max(0.0, avg_us - fig["request/response"]
+        fig["Network+Server Send/Recv"] = max(0.0, request_us - fig["request/response"]
                                               - sum(server.values()))
     return {c: float(fig[c]) for c in columns if c in fig}
 

@@ -31,7 +31,7 @@ from .request_rate import JobSource, RequestRateManager, RoundRobin, SenderFacto
 from .schedule import Schedule
 from .sequences import SequenceSlots, SequenceSource
 from .share import Share, Strided, split
-from .validating import sender_for
+from .validating import check_on_mismatch, sender_for
 from .workers import WorkerLoad, unsupported, worker_count
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
                payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
     """The load manager of a run: worker processes when more than one is asked (or needed),
     else the one-process manager of the module table."""
+    check_on_mismatch(cfg, setup)
     n = worker_count(cfg)
     if n > 1:
         reason = unsupported(cfg, setup)

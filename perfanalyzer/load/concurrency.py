@@ -115,6 +115,8 @@ class ClosedLoopManager(WorkerPool):
             except ClientError as exc:  # recorded as record_send does: no response
                 done = clock()
                 add_full(t0, t0, done, done, buf.error_code(str(exc)), 0, 0)
+                if exc.ends_run and not buf.failure:
+                    buf.failure = str(exc)
                 await asyncio.sleep(0)  # a failing server must not starve the event loop
             finally:
                 self._in_flight -= 1

@@ -15,6 +15,7 @@ Also here: the range helpers for ``--request-rate-range`` and ``--concurrency-ra
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -35,6 +36,7 @@ __all__ = [
     "Schedule",
     "concurrency_range",
     "constant",
+    "due_batch",
     "intervals",
     "poisson",
     "rate_range",
@@ -226,6 +228,14 @@ def intervals(values_us: Sequence[int]) -> Schedule:
 
 
 _INTERVAL_LINE = re.compile(r"[0-9]+")
+
+
+def due_batch(intended: Sequence[int], start: int, horizon: int, limit: int) -> int:
+    """End of the batch of sends due at a wake-up: ``intended`` (non-decreasing absolute times)
+    from index ``start``, every one at or before ``horizon``, at most ``limit`` of them. Returns the
+    index after the batch (``start`` when nothing is due). Successive batches from wake-ups at
+    non-decreasing horizons hand out every index once, in order, none before its time."""
+    return bisect.bisect_right(intended, horizon, start, min(len(intended), start + limit))
 
 
 def read_intervals_file(path: str | PathLike[str]) -> tuple[int, ...]:

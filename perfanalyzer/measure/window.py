@@ -56,8 +56,18 @@ class WindowPlan:
     latency_from: str = "sent"
 
 
-def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
-    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks)."""
+def throughput_only_accepted(cfg: RunConfig, sequence: bool = False) -> bool:
+    """Whether a point whose throughput settled but latency did not is kept ("throughput only"):
+    only in perf_analyzer's async mode, which ``-a`` asks for and ``--streaming`` or a sequence
+    model force on (never under ``--sync``). perfanalyzer sends asynchronously by default, but
+    judges a run as perf_analyzer judges the mode its user asked for (its default is synchronous)."""
+    load = cfg.load
+    return load.async_mode and (load.async_flag or load.streaming or sequence)
+
+
+def window_plan(cfg: RunConfig, cores: float = 1.0, sequence: bool = False) -> WindowPlan:
+    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks;
+    ``sequence``: the model is a sequence model)."""
     m = cfg.measurement
     return WindowPlan(
         count_windows=m.count_windows,
@@ -66,7 +76,7 @@ def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
         criteria=Criteria(stability_pct=m.stability_percentage, max_trials=m.max_trials,
                           window_count=m.stability_windows,
                           latency_threshold_ns=m.latency_threshold_ns,
-                          async_mode=cfg.load.async_mode),
+                          async_mode=throughput_only_accepted(cfg, sequence)),
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
         batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
         latency_from=m.latency_from)
@@ -90,6 +100,8 @@ class PointResult:
     verdict: Verdict
     merged: Summary
     interrupted: bool = False
+    #: A request error that ends the run (e.g. a validation_data mismatch) ended this point.
+    failure: str = ""
 
     @property
     def stable(self) -> bool:
@@ -211,7 +223,9 @@ class Measurer:
             verdict = self._judge(figures)
             if self.on_window:
                 self.on_window(level, windows[-1], verdict)
-            if await self.run_sync.decide(verdict.done, interrupted):  # MPI: every rank done
+            # a request error that ends the run ends the point too (what was measured is kept);
+            # under MPI this rank says it is done and the ranks still end together
+            if await self.run_sync.decide(verdict.done or bool(buf.failure), interrupted):
                 break
             if plan.adaptive:
                 interval = min(interval * adaptive_scale(figures, plan.criteria),
@@ -221,7 +235,7 @@ class Measurer:
         return PointResult(level=level, windows=tuple(windows), verdict=verdict,
                            merged=merge(windows[-plan.criteria.window_count:], self.load.buffer,
                                         (plan.percentile,) if plan.percentile > 0 else ()),
-                           interrupted=interrupted)
+                           interrupted=interrupted, failure=buf.failure)
 
     def _judge(self, figures: list[WindowFigures]) -> Verdict:
         if self.plan.single_window:

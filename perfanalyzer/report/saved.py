@@ -68,7 +68,12 @@ def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_run(path: str | os.PathLike[str]) -> RunResult:
     """Rebuild the run saved in ``path`` (raises :class:`SavedRunError` naming file and field).
     A ``--repeat N`` export gives the pooled run with its N runs as ``replicates``."""
-    doc = read_json(path)
+    return load_doc(read_json(path), path)
+
+
+def load_doc(doc: Any, path: str | os.PathLike[str]) -> RunResult:
+    """:func:`load_run` on an export already parsed (``path`` names it in errors): the HTML
+    report of a live run is built from its export this way, so it equals a re-report's."""
     ours = saved_part(doc, path)
     repeats = ours.get("repeats")
     if not repeats:
@@ -140,6 +145,7 @@ class _Loader:
         kw = {k: v for k, v in raw.items() if k in names}
         kw["composing"] = tuple(kw.get("composing") or ())
         kw["nested_ensembles"] = tuple(kw.get("nested_ensembles") or ())
+        kw["indirect"] = tuple(kw.get("indirect") or ())
         try:
             return ModelTraits(**kw)
         except TypeError as exc:
@@ -292,7 +298,7 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")
 
     cfg = saved_config(run)
-    plan = window_plan(cfg)
+    plan = window_plan(cfg, sequence=run.model.sequence)
     parts = []
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")
@@ -308,4 +314,4 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
     return "".join(parts)
 
 
-__all__ = ["SavedRunError", "console_text", "load_run", "read_json", "saved_config", "saved_part"]
+__all__ = ["SavedRunError", "console_text", "load_doc", "load_run", "read_json", "saved_config", "saved_part"]

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import RunConfig
 from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
+from tests.support.paths import ROOT
 
 
 def cli_config(*args: str) -> RunConfig:
@@ -42,3 +45,10 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 def profile_at(url: str, *args: str) -> RunResult:
     """A profile run in-process against the server at ``url``, with these flags."""
     return run_profile(url_config(url, *args))
+
+
+def profile_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``perfanalyzer ARGS`` in a subprocess (this checkout's code) run in ``cwd``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
+                          text=True, timeout=300, check=False, cwd=cwd, env=env)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult, Window, merge
 from perfanalyzer.records import RecordBuffer
+from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import SCHEMA_FILE
 
 WALL = 1_763_000_000_000_000_000
@@ -122,3 +124,9 @@ def assert_valid(doc: dict[str, Any]) -> None:
     """``doc`` is valid under the export's JSON schema (every error listed when not)."""
     errors = [f"{e.json_path}: {e.message}" for e in schema_validator().iter_errors(doc)]
     assert errors == []
+
+
+def csv_file(path: Path, run: RunResult) -> Path:
+    """``path``, holding the run's perf_analyzer CSV."""
+    path.write_text(csv_text(run))
+    return path

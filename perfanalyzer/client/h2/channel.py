@@ -128,6 +128,7 @@ class LeanChannel:
         self._watch = Watchdog(request_timeout_s, self._overdue) if request_timeout_s > 0 else None
         self._first_id = first_stream_id
         self._old: set[Connection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the callers' loop (_timed)
         #: Connections opened so far (replacements included).
         self.opened = 0
         #: ``await exchange(payload, want_body=False)``: call the method with the serialized
@@ -197,7 +198,11 @@ class LeanChannel:
         """:meth:`_call` within the request timeout (connecting and retries included): the
         watchdog cancels the calling task, which resets the call's stream, and the cancellation
         becomes RequestTimeout."""
-        task = asyncio.current_task()
+        # with the loop given, current_task skips get_running_loop (a getpid syscall on 3.11)
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
         started = self._started
         started[task] = _clock()

@@ -27,7 +27,10 @@ class LoadConfig:
     """When requests go: the load mode, its levels, sequences."""
 
     async_flag: bool = opt(False, "-a", "--async", switch=True,
-                           help="Asynchronous requests (the default).")
+                           help="perf_analyzer's async mode: requests are asynchronous either way "
+                           "(the default); with -a a point whose throughput settled but latency "
+                           "did not within -r windows is kept (\"throughput only\"), as "
+                           "perf_analyzer does in that mode.")
     async_mode: bool = opt(True, "--sync", switch=True, param="sync", cli_default=False,
                            parse=lambda v, _f: not v, help="Synchronous semantics: one blocking "
                            "request per concurrency slot (same load shape as async in perfanalyzer).")

@@ -16,6 +16,9 @@ class OutputConfig:
     verbose: int = opt(0, "-v", "--verbose", count=True, help="-v: perf_analyzer's 'Pass [n] "
                        "throughput: ...' line after every measurement window; -v -v adds a detail "
                        "line per window.")
+    quiet: bool = opt(False, "-q", "--quiet", switch=True,
+                      help="No live status line on the terminal (stdout and the files are "
+                      "unchanged; the line is drawn only when stderr is a terminal).")
     filename: str | None = opt(None, "-f", "--filename", metavar="FILE.csv",
                                help="Write perf_analyzer's CSV.")
     verbose_csv: bool = opt(False, "--verbose-csv", switch=True)
@@ -37,6 +40,13 @@ class OutputConfig:
     baseline: str | None = opt(None, "--baseline", metavar="RUN.json|CSV",
                                help="Compare with this baseline after the run and fail on a "
                                "regression.")
+    html: str | None = opt(None, "--html", metavar="FILE.html",
+                           help="Write a self-contained HTML report (figures inline, no script, "
+                           "printable); `perfanalyzer report RUN.json --html` makes the same page "
+                           "from a saved run.")
+    events: str | None = opt(None, "--events", metavar="FILE.jsonl",
+                             help="Write JSON lines as the run goes: one per finished window and "
+                             "per load point, one at the end (flushed as they happen).")
     # issue 14 (branch trust)
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
                                "with a trailing 'Status' column (default: stable points under -l "

@@ -1,0 +1,9 @@
+"""Reading the figures back from the console text of a run."""
+
+from __future__ import annotations
+
+import re
+
+#: The server-side line of a point: average queue and compute times, in µs.
+SERVER_LINE = re.compile(r"queue (\d+) usec \+ compute input (\d+) usec \+ compute infer (\d+) "
+                         r"usec \+ compute output (\d+) usec")

@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from yarl import URL
 
+from ..config.headers import check_headers
 from ..errors import (
     OptionError,
     ProtocolError,
@@ -168,8 +169,14 @@ class HttpClient(InferenceClient):
     def _request_headers(self) -> dict[str, str]:
         headers = dict(self._headers)
         if self._auth is not None:
-            self._auth(headers)
+            self._hooked(headers)
         return headers
+
+    def _hooked(self, headers: dict[str, str]) -> None:
+        """The auth hook's headers, checked like -H (a CR/LF would inject headers)."""
+        assert self._auth is not None
+        self._auth(headers)
+        check_headers(headers.items(), "auth hook")
 
     async def _call(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
         """One control-plane request; returns (status, body) whatever the status."""
@@ -293,7 +300,7 @@ class HttpClient(InferenceClient):
                 return bytes(wire)
             return self._wire(prepared.path, prepared.headers, prepared.body)
         headers = dict(prepared.headers)
-        self._auth(headers)
+        self._hooked(headers)
         return self._wire(prepared.path, headers, prepared.body)
 
     async def send(self, prepared: PreparedHttpRequest) -> IoTimes:

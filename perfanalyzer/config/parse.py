@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ..errors import OptionError
+from .headers import check_header
 
 N = TypeVar("N", int, float)
 #: --request-parameter types (perf_analyzer's).
@@ -93,11 +94,16 @@ def id_range(text: str | None, flag: str) -> tuple[int, int] | None:
 
 
 def header(text: str, flag: str = "-H") -> tuple[str, str]:
+    """``Name:Value`` → (name, value), both stripped of spaces and checked (config/headers.py).
+    Messages never echo the text: it may be a secret."""
     name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        # never echo the text: it may be a secret (issue 13)
+    if not sep:
         raise OptionError(f"{flag}: expected 'Name:Value', got {len(text)} characters without ':'")
-    return name.strip(), value.strip()
+    if not name.strip(" \t"):
+        raise OptionError(f"{flag}: the header name before ':' is empty (expected 'Name:Value')")
+    name, value = name.strip(" \t"), value.strip(" \t")
+    check_header(name, value, flag)
+    return name, value
 
 
 def headers(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:

@@ -34,7 +34,8 @@ def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     # issue 13: secrets never printed or written; every output path and the open-file room
     # checked before any load
-    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers)
+    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers,
+                        urls=(cfg.output.metrics_url,))
     check_outputs(cfg)
     check_fd_room(cfg)
     if cfg.output.baseline and is_multi(cfg):  # search/multi-dim

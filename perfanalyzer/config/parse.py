@@ -106,6 +106,34 @@ def header(text: str, flag: str = "-H") -> tuple[str, str]:
     return name, value
 
 
+#: The schemes --metrics-url may name (a scrape is an HTTP GET; file:// or ftp:// would read
+#: whatever the URL names).
+METRICS_SCHEMES = ("http", "https")
+
+
+def metrics_url(text: str | None, flag: str = "--metrics-url") -> str | None:
+    """``[http[s]://][user@]host[:port][/path]``: only HTTP(S), with a host. The message shows
+    the URL without its user-info (it may hold a password)."""
+    if text is None:
+        return None
+    from urllib.parse import urlsplit
+
+    from ..redact import redact_url
+
+    shown = redact_url(str(text))[:100]
+    scheme = text.split("://", 1)[0].lower() if "://" in text else "http"
+    if scheme not in METRICS_SCHEMES:
+        raise OptionError(f"{flag}: only http:// and https:// endpoints are scraped, got "
+                          f"{scheme}:// ({shown!r})")
+    try:
+        host = urlsplit(text if "://" in text else f"http://{text}").hostname
+    except ValueError:
+        host = None
+    if not host or any(c.isspace() or not c.isprintable() for c in text):
+        raise OptionError(f"{flag}: expected [http[s]://]HOST[:PORT][/PATH], got {shown!r}")
+    return text
+
+
 def headers(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:
     return tuple(header(v) for v in values)
 
@@ -137,6 +165,7 @@ __all__ = [
     "headers",
     "id_range",
     "int_range",
+    "metrics_url",
     "parse_range",
     "parse_shape",
     "periodic_range",

@@ -183,8 +183,8 @@ def check_same_subject(baseline: Side, current: Side) -> None:
         b, c = baseline.config.get(key), current.config.get(key)
         if str(b if b is not None else "") != str(c if c is not None else ""):
             raise CompareError(f"{current.label}: {what} {str(c)[:60]!r} is not the baseline's "
-                               f"{str(b)[:60]!r} ({baseline.label}); {DIFFERENT_MODEL_FLAG} "
-                               f"compares them anyway")
+                               f"{str(b)[:60]!r} ({baseline.label}); perfanalyzer compare "
+                               f"{DIFFERENT_MODEL_FLAG} compares them anyway")
 
 
 def _levels(points: Mapping[float, PointData]) -> str:

@@ -54,7 +54,10 @@ def run_profile(cfg: RunConfig) -> int:
 
         check_flags(cfg)
     if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
-        raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
+        what = ("is a folder, not a CSV or JSON run" if os.path.isdir(cfg.output.baseline)
+                else "is not a regular file" if os.path.exists(cfg.output.baseline)
+                else "does not exist")
+        raise OptionError(f"--baseline: {cfg.output.baseline} {what}")
     from ..server.embedded import server_for_run  # only now: a plain run needs no launcher
 
     with redact.scrubbed_std(), server_for_run(cfg) as effective:

@@ -251,6 +251,13 @@ class ClientOptions:
         # a CR/LF in a header would add headers of its own on the wire: refused on every transport
         check_headers(self.headers.items(), "headers")
 
+    def hooked_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """``headers`` after the auth hook, checked like -H (a CR/LF would inject headers)."""
+        if self.auth is not None:
+            self.auth(headers)
+            check_headers(headers.items(), "auth hook")
+        return headers
+
 
 class InferenceClient(abc.ABC):
     """Async KServe v2 client. Use as ``async with`` or call :meth:`close`."""

@@ -37,7 +37,6 @@ import grpc
 import grpc.aio
 
 from .._proto import grpc_service_pb2 as pb
-from ..config.headers import check_headers
 from ..errors import (
     ClientError,
     ConnectError,
@@ -175,9 +174,7 @@ class GrpcClient(InferenceClient):
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
         if self.options.auth is None:
             return self._static_metadata or None
-        headers = dict(self.options.headers)
-        self.options.auth(headers)
-        check_headers(headers.items(), "auth hook")  # like -H: no CR/LF or control characters
+        headers = self.options.hooked_headers(dict(self.options.headers))
         return tuple((k.lower(), str(v)) for k, v in headers.items())
 
     async def _rpc(self, method: str, request: Any, response_type: Any,

@@ -9,7 +9,7 @@ import click
 
 from ..errors import CompareError
 from ..report.outfile import OutputError, write_output
-from .floats import FiniteFloat
+from .floats import FINITE_FLOAT
 
 EPILOG = """\b
 Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, a figure that is
@@ -44,8 +44,7 @@ class CompareCommand(click.Command):
                    "avg, queue). It replaces the default check of the same column.")
 @click.option("--no-default-checks", is_flag=True,
               help="Do not add the defaults (throughput:-5%, p99:+10%) for unchecked columns.")
-@click.option("--alpha", type=FiniteFloat(min=0, max=1, min_open=True, max_open=True),
-              default=0.05, show_default=True,
+@click.option("--alpha", type=FINITE_FLOAT, default=0.05, show_default=True,
               help="1 − the confidence of the interval of a change across replicate runs "
                    "(JSON runs made with --repeat N).")
 @click.option("--allow-different-model", "different_model", is_flag=True,

@@ -22,13 +22,14 @@ import pytest
 from perfanalyzer.measure import prometheus as pm
 
 PASSWORD = "s3cretPW0rd"
-FORGED = "FORGED: a line the server wrote"
+FORGED = "FORGED a line the server wrote"
 HUGE = "G" * 100_000
 #: A GPU server's /metrics whose labels carry a newline, a terminal escape and 100 KB.
 HOSTILE_TEXT = f"""# TYPE nv_gpu_utilization gauge
 nv_gpu_utilization{{gpu_uuid="GPU-1\\n{FORGED}"}} 0.5
 nv_gpu_utilization{{gpu_uuid="GPU-2\x1b[31m"}} 0.25
 nv_gpu_utilization{{gpu_uuid="{HUGE}"}} 0.75
+nv_gpu_utilization{{gpu_uuid="GPU-3,extra;x:1"}} 1
 """
 
 
@@ -71,6 +72,7 @@ def test_a_scrape_warning_does_not_show_the_password() -> None:
 def test_label_values_are_escaped_and_cut() -> None:
     values = pm.parse_metrics(HOSTILE_TEXT)[pm.GPU_UTIL]
     assert f"GPU-1\\n{FORGED}" in values and "GPU-2\\x1b[31m" in values
+    assert "GPU-3\\x2cextra\\x3bx\\x3a1" in values
     assert all(len(k) <= pm.MAX_LABEL_CHARS and k.isprintable() for k in values)
     assert pm.label_text("GPU-0a1b2c3d-0000-1111-2222-333344445555") == (
         "GPU-0a1b2c3d-0000-1111-2222-333344445555")
@@ -131,4 +133,5 @@ def test_hostile_labels_and_the_url_password_on_a_real_run(triton: Any, tmp_path
     assert not any(line.startswith(FORGED) for line in console)
     assert f"GPU-1\\n{FORGED} : 50%" in r.stdout and "\x1b" not in r.stdout
     assert max(map(len, console)) < 300 and HUGE[:1000] not in r.stdout + files
-    assert len(out.read_text().splitlines()) == 2  # header and one row: no forged CSV line
+    header, row = out.read_text().splitlines()  # one row: no forged CSV line, no extra column
+    assert len(header.split(",")) == len(row.split(","))

@@ -81,15 +81,18 @@ def http_url(url: str) -> str:
 
 #: A label value longer than this is cut where it is kept and printed (a GPU UUID is 40).
 MAX_LABEL_CHARS = 80
+_CELL_SEPARATORS = frozenset(',;:"')
 
 
 def label_text(value: str) -> str:
-    """A label value safe to print and write: control characters, non-ASCII text and
-    backslashes escaped (a newline in a label would forge console or CSV lines), cut to
-    :data:`MAX_LABEL_CHARS` characters. Ordinary GPU UUIDs are unchanged."""
+    """A label value safe to print and write: control characters, non-ASCII text, backslashes
+    and the CSV's separators escaped (a newline in a label would forge console or CSV lines, a
+    comma CSV columns), cut to :data:`MAX_LABEL_CHARS` characters. GPU UUIDs are unchanged."""
     text = str(value)
     if not all(" " <= c <= "~" and c != "\\" for c in text):
         text = text.encode("unicode_escape").decode("ascii")
+    if any(c in _CELL_SEPARATORS for c in text):  # the CSV's "uuid:value;" cells, its commas
+        text = "".join(f"\\x{ord(c):02x}" if c in _CELL_SEPARATORS else c for c in text)
     if len(text) > MAX_LABEL_CHARS:
         text = f"{text[:MAX_LABEL_CHARS - 3]}..."
     return text

@@ -174,8 +174,7 @@ class GrpcClient(InferenceClient):
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
         if self.options.auth is None:
             return self._static_metadata or None
-        headers = dict(self.options.headers)
-        self.options.auth(headers)
+        headers = self.options.hooked_headers(dict(self.options.headers))
         return tuple((k.lower(), str(v)) for k, v in headers.items())
 
     async def _rpc(self, method: str, request: Any, response_type: Any,

@@ -3,6 +3,7 @@ checks across fields. One-line :class:`OptionError` naming the flag."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import OptionError
@@ -15,6 +16,8 @@ from .table import LoadMode, RunConfig
 def check_field(entry: Entry, value: Any) -> None:
     """The table's check of one field (choices, bounds, ``check``)."""
     o = entry.option
+    if o.kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise OptionError(f"{o.short}: expected a finite number, got {value}")
     if o.choices and value not in o.choices:
         *first, last = o.choices
         raise OptionError(f"{o.short}: expected {', '.join(first)} or {last}, got {value!r}")

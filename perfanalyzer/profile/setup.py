@@ -17,7 +17,7 @@ from ..inputs.no_config import batch_dimension
 from ..inputs.setup import ModelSetup
 from ..load.factory import check_load_options
 from ..redact import redact_url
-from .reach import ServerUnavailable, probe_tcp, probe_tls, startup
+from .reach import ServerUnavailable, headers_size, probe_tcp, probe_tls, startup
 
 T = TypeVar("T")
 
@@ -39,7 +39,8 @@ def _tls(cfg: RunConfig) -> bool:
 def within_startup(cfg: RunConfig, call: Awaitable[T]) -> Awaitable[T]:
     """``call`` under --startup-timeout, its transport failures as one precise line."""
     return startup(call, url=cfg.server.server_url, protocol=cfg.server.protocol, tls=_tls(cfg),
-                   timeout_s=cfg.transport.startup_timeout_s)
+                   timeout_s=cfg.transport.startup_timeout_s,
+                   header_bytes=headers_size(cfg.transport.headers))
 
 
 async def connect(cfg: RunConfig) -> InferenceClient:
@@ -53,7 +54,8 @@ async def connect(cfg: RunConfig) -> InferenceClient:
     try:  # the first call also connects: it gets both deadlines
         live = await startup(client.is_server_live(), url=url, protocol=protocol,
                              tls=opts.tls.enabled,
-                             timeout_s=tr.startup_timeout_s + tr.connect_timeout_s)
+                             timeout_s=tr.startup_timeout_s + tr.connect_timeout_s,
+                             header_bytes=headers_size(tr.headers))
     except BaseException:
         await client.close()
         raise

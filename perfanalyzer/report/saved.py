@@ -48,6 +48,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise SavedRunError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SavedRunError(f"{path}: not a JSON file ({exc})") from None
+    except RecursionError:
+        raise SavedRunError(f"{path}: not a run export (JSON nested too deeply to read)") from None
 
 
 def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -74,6 +76,19 @@ def load_run(path: str | os.PathLike[str]) -> RunResult:
 def load_doc(doc: Any, path: str | os.PathLike[str]) -> RunResult:
     """:func:`load_run` on an export already parsed (``path`` names it in errors): the HTML
     report of a live run is built from its export this way, so it equals a re-report's."""
+    try:
+        return _load_doc(doc, path)
+    except SavedRunError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        # a field of the wrong type or shape that no specific check named: still one line
+        raise SavedRunError(f"{path}: not a run this perfanalyzer can read (a field has the "
+                            f"wrong type or shape: {type(exc).__name__}: {str(exc)[:100]})"
+                            ) from None
+
+
+def _load_doc(doc: Any, path: str | os.PathLike[str]) -> RunResult:
     ours = saved_part(doc, path)
     repeats = ours.get("repeats")
     if not repeats:
@@ -113,6 +128,12 @@ class _Loader:
         if not isinstance(obj, Mapping) or key not in obj:
             return self._missing(where, key)
         return obj[key]
+
+    def number(self, obj: Any, key: str, where: str) -> float:
+        value = self.get(obj, key, where)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{where}.{key}", f"expected a number, got {str(value)[:40]!r}")
+        return float(value)
 
     def _missing(self, where: str, key: str) -> Any:
         raise self.fail(f"{where}.{key}", "missing")
@@ -253,7 +274,7 @@ class _Loader:
         first, count = int(rng["first"]), int(rng["count"])
         if not windows or count < 1 or first < 0 or first + count > len(windows):
             raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
-        return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
+        return PointResult(level=self.number(p, "level", where), windows=tuple(windows),
                            verdict=self.verdict(self.get(p, "verdict", where), where),
                            merged=merge(windows[first:first + count], run.buffer, pcts),
                            interrupted=bool(p.get("interrupted", False)))

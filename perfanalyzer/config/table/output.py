@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import defaults as d
+from .. import parse as p
 from ..choices import pos as _pos
 from ..option import opt
 
@@ -30,8 +31,9 @@ class OutputConfig:
                                 "columns in --verbose-csv; CPU/GPU figures on the console and in "
                                 "the JSON export).")
     metrics_url: str | None = opt(None, "--metrics-url", metavar="HOST:PORT/PATH",
-                                  help="Metrics endpoint (default: -u's host, port 8002, "
-                                  "/metrics); needs --collect-metrics.")
+                                  parse=p.metrics_url,
+                                  help="Metrics endpoint, http or https (default: -u's host, "
+                                  "port 8002, /metrics); needs --collect-metrics.")
     metrics_interval_ms: int = opt(d.DEFAULT_METRICS_INTERVAL_MS, "--metrics-interval", kind=int,
                                    cli_default=None, metavar="MS", check=_pos,
                                    message="--metrics-interval must be > 0, got {value}",

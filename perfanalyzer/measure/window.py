@@ -27,6 +27,9 @@ from .status import Judging, judged_latency
 from .sync import NO_SYNC, RunSync
 
 COUNT_POLL_S = 0.01
+#: perf_analyzer's count windows: the completed count is checked once a second, so a window lasts
+#: at least this long and holds every request completed by the check that found N.
+COUNT_WINDOW_POLL_S = 1.0
 LAG_PROBE_PERIOD_S = 0.025
 #: Longest a count window may take before it is closed anyway (so a stalled server cannot hang us).
 COUNT_WINDOW_CAP_S = 300.0
@@ -187,8 +190,8 @@ class Measurer:
             end = time.perf_counter_ns()
             await self._sync(end)
             hi = buf.index_at(end, lo)
-            if plan.count_windows and hi - lo > plan.request_count and not interrupted:
-                # A count window ends exactly at its N-th completion; later ones open the next.
+            if plan.single_window and hi - lo > plan.request_count and not interrupted:
+                # --request-count: the one window ends exactly at its N-th completion.
                 hi = lo + plan.request_count
                 end = buf.last_at(hi - 1)
             cpu1, sent1, late1 = self._cpu_ns(), self.load.sent, self.load.late
@@ -245,10 +248,21 @@ class Measurer:
             return self.stop_event.is_set()
         buf, need = self.load.buffer, self.plan.request_count
         deadline = time.monotonic() + COUNT_WINDOW_CAP_S
-        while buf.count - lo < need and time.monotonic() < deadline:
+        if self.plan.single_window:
+            while buf.count - lo < need and time.monotonic() < deadline:
+                if self.stop_event.is_set():
+                    return True
+                await asyncio.sleep(COUNT_POLL_S)
+            return self.stop_event.is_set()
+        while time.monotonic() < deadline:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), COUNT_WINDOW_POLL_S)
             if self.stop_event.is_set():
                 return True
-            await asyncio.sleep(COUNT_POLL_S)
+            now = time.perf_counter_ns()
+            await self._sync(now)
+            if buf.index_at(now, lo) - lo >= need:
+                break
         return self.stop_event.is_set()
 
 

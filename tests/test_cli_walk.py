@@ -62,7 +62,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--secret-header": ("--secret-header", "X-Key"), "--connect-timeout": ("--connect-timeout", "3"),
     "--startup-timeout": ("--startup-timeout", "3"), "--request-timeout": ("--request-timeout", "3"),
     "--force": ("--force",), "--input-memory-limit": ("--input-memory-limit", "64"),
-    "--repeat": ("--repeat", "3"),
+    "--repeat": ("--repeat", "3"), "--model-ready-timeout": ("--model-ready-timeout", "5"),
     "--seed": ("--seed", "5"), "--service-kind": ("--service-kind", "openai"), "-t": ("-t", "3"),
     "-d": ("-d", "-l", "5"), "-c": ("-c", "3"), "-z": ("-z",), "--data-directory": ("--data-directory", "d"),
     "--trace-level": ("--trace-level", "TIMESTAMPS"), "--trace-rate": ("--trace-rate", "5"),
@@ -82,6 +82,7 @@ _PERIODIC_NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json
 COMPANIONS: dict[str, tuple[str, ...]] = {
     "--periodic-concurrency-range": _PERIODIC_NEEDS,
     "--request-period": (*_PERIODIC_NEEDS, "--periodic-concurrency-range", "1:4"),
+    "--grpc-compression-algorithm": ("-i", "grpc"),
 }
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -10,7 +11,7 @@ from ..client import InferenceClient, create_client
 from ..client.http import make_ssl_context
 from ..client.options import client_options
 from ..config import RunConfig
-from ..errors import OptionError, ServerError, TransportError
+from ..errors import OptionError, RequestTimeout, ServerError, TransportError
 from ..inputs import DataOptions, load_input_data, model_io
 from ..inputs.model import ModelTraits
 from ..inputs.no_config import batch_dimension
@@ -60,6 +61,12 @@ async def connect(cfg: RunConfig) -> InferenceClient:
     if not live:
         await client.close()
         raise ServerUnavailable(f"the server at {redact_url(cfg.server.server_url)} is not live")
+    if cfg.server.model_ready_timeout_s > 0:
+        try:
+            await wait_for_model(client, cfg)
+        except BaseException:
+            await client.close()
+            raise
     if cfg.server.protocol == "http" and cfg.inputs.input_tensor_format == "binary" \
             and not await within_startup(cfg, _has_extension(client, "binary_tensor_data")):
         # KServe servers without Triton's binary extension (KServe Python server, MLServer...).
@@ -67,6 +74,25 @@ async def connect(cfg: RunConfig) -> InferenceClient:
         client = create_client(cfg.server.protocol, dataclasses.replace(client_options(cfg),
                                                                  binary_tensors=False))
     return client
+
+
+#: How often the model's readiness is asked while --model-ready-timeout waits.
+MODEL_READY_POLL_S = 0.25
+
+
+async def wait_for_model(client: InferenceClient, cfg: RunConfig) -> None:
+    """--model-ready-timeout: poll the model's readiness until it is ready (a model still loading
+    is not yet), or fail once the time is up, naming the flag."""
+    model, version = cfg.server.model, cfg.server.model_version
+    timeout_s = cfg.server.model_ready_timeout_s
+    try:  # the outer bound: one readiness call that hangs cannot outlast the wait
+        await asyncio.wait_for(client.wait_until_ready(timeout_s, model=model, version=version,
+                                                       poll_s=MODEL_READY_POLL_S),
+                               timeout_s + cfg.transport.connect_timeout_s + 1)
+    except (RequestTimeout, asyncio.TimeoutError) as exc:
+        why = str(exc) or "no answer to the readiness call"
+        raise ServerUnavailable(f"--model-ready-timeout {timeout_s:g}: model '{model}' is not "
+                                f"ready after {timeout_s:g} s ({why})") from exc
 
 
 async def _has_extension(client: InferenceClient, name: str) -> bool:

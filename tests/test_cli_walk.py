@@ -51,6 +51,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--ssl-https-private-key-file": ("--ssl-https-private-key-file", "k.pem"),
     "--grpc-compression-algorithm": ("--grpc-compression-algorithm", "gzip"),
     "--http-compression": ("--http-compression", "gzip"), "-f": ("-f", "x.csv"),
+    "--http-response-compression": ("--http-response-compression", "deflate"),
     "--grpc-transport": ("--grpc-transport", "grpcio"), "--event-loop": ("--event-loop", "asyncio"),
     "--verbose-csv": ("--verbose-csv",), "--profile-export-file": ("--profile-export-file", "x.json"),
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),

@@ -27,7 +27,9 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          key_der=t.ssl_https_private_key_type == "der")
         compression = t.http_compression
     return ClientOptions(url=url, headers=dict(t.headers), tls=tls,
-                         compression=compression, connect_timeout_s=t.connect_timeout_s,
+                         compression=compression,
+                         response_compression=t.http_response_compression,
+                         connect_timeout_s=t.connect_timeout_s,
                          request_timeout_s=t.request_timeout_s,  # issue 13
                          binary_tensors=cfg.inputs.input_tensor_format == "binary",
                          grpc_transport=t.grpc_transport)

@@ -38,6 +38,11 @@ def validate(cfg: RunConfig) -> None:
     _check(cfg.transport.grpc_compression_algorithm == "none" or cfg.server.protocol == "grpc",
            "--grpc-compression-algorithm: Using compression algorithm is only allowed with gRPC "
            "protocol (-i grpc; --http-compression compresses HTTP requests)")
+    for flag, value in (("--http-compression", cfg.transport.http_compression),
+                        ("--http-response-compression", cfg.transport.http_response_compression)):
+        _check(value == "none" or cfg.server.protocol == "http",
+               f"{flag}: HTTP only (over gRPC, --grpc-compression-algorithm compresses requests "
+               "and the server's own setting its responses)")
     _validate_load(cfg)
     _validate_request_count(cfg)
     _validate_files(cfg)

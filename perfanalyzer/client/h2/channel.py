@@ -34,6 +34,8 @@ from .connection import Connection, Refused
 from .headers import encode as encode_headers
 
 USER_AGENT = "perfanalyzer-grpc-lean/1"
+#: The response encodings the channel decodes, as grpcio advertises them.
+ACCEPT_ENCODING = "identity,deflate,gzip"
 #: Refusals of a call by the server in a row with no call answered on that connection in
 #: between, before giving up, and the pause before the first retry (doubled for each further
 #: one in such a row). A refusal after the connection answered other calls is back-pressure
@@ -109,7 +111,8 @@ class LeanChannel:
         self._base: list[tuple[str, str]] = [
             (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", target),
             ("content-type", "application/grpc"), ("te", "trailers"),
-            ("user-agent", USER_AGENT)]
+            # what grpcio advertises: a server set to compress its responses compresses ours too
+            ("grpc-accept-encoding", ACCEPT_ENCODING), ("user-agent", USER_AGENT)]
         if request_timeout_s > 0 and deadline_header:
             self._base.append(("grpc-timeout", grpc_timeout(request_timeout_s)))
         self._block = encode_headers([*self._base, *metadata])

@@ -17,6 +17,7 @@ violation by the server sends GOAWAY and fails them with ProtocolError.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from time import perf_counter_ns as _clock
 from typing import Any, cast
@@ -306,17 +307,25 @@ class Connection(Streams, asyncio.Protocol):
 
 def _set_message(fut: asyncio.Future[Any], body: list[bytes]) -> None:
     """Resolve ``fut`` with the one length-prefixed gRPC message in ``body`` (the DATA frames'
-    payloads), copying the message once."""
+    payloads), copying the message once; a compressed message (gzip or deflate, the encodings
+    the channel accepts) is decompressed."""
     if body and len(body[0]) < 5:
         body = [b"".join(body)]
     head = body[0] if body else b""
     size = sum(len(part) for part in body) - 5
-    if len(head) < 5 or head[0] != 0 or f.u32(head, 1) != size:
-        what = "a compressed message" if head[:1] == b"\x01" else "not one gRPC message"
-        fut.set_exception(ProtocolError(f"the gRPC response body is {what}"))
+    if len(head) < 5 or head[0] > 1 or f.u32(head, 1) != size:
+        fut.set_exception(ProtocolError("the gRPC response body is not one gRPC message"))
         return
     body[0] = head[5:]
-    fut.set_result(b"".join(body) if len(body) > 1 else body[0])
+    message = b"".join(body) if len(body) > 1 else body[0]
+    if head[0] == 1:
+        try:  # gRPC's gzip is RFC 1952, its deflate RFC 1950 (zlib): wbits 32+ reads both
+            message = zlib.decompress(message, 32 + zlib.MAX_WBITS)
+        except zlib.error as exc:
+            fut.set_exception(ProtocolError(f"the gRPC response message cannot be "
+                                            f"decompressed (gzip or deflate): {exc}"))
+            return
+    fut.set_result(message)
 
 
 def _unpad(payload: bytes) -> bytes:

@@ -47,6 +47,11 @@ class TransportConfig:
                                           choices=COMPRESSION)
     http_compression: str = opt("none", "--http-compression", choices=COMPRESSION,
                                 help="Compress HTTP request bodies (perfanalyzer extension).")
+    http_response_compression: str = opt(
+        "none", "--http-response-compression", choices=COMPRESSION,
+        help="Ask for compressed HTTP responses (Accept-Encoding; decoded where read). Over gRPC "
+        "the server's setting decides, and both transports accept gzip and deflate "
+        "(perfanalyzer extension).")
     grpc_transport: str = opt("lean", "--grpc-transport", choices=GRPC_TRANSPORTS,
                               show_default=True, help="gRPC send path: lean (perfanalyzer's own "
                               "HTTP/2 connections, less client CPU) or grpcio (grpc.aio). TLS, "

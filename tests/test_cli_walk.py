@@ -52,6 +52,9 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--grpc-compression-algorithm": ("--grpc-compression-algorithm", "gzip"),
     "--http-compression": ("--http-compression", "gzip"), "-f": ("-f", "x.csv"),
     "--http-response-compression": ("--http-response-compression", "deflate"),
+    "--grpc-keepalive-time": ("--grpc-keepalive-time", "1000"),
+    "--grpc-keepalive-timeout": ("--grpc-keepalive-time", "1000", "--grpc-keepalive-timeout", "5"),
+    "--grpc-channel-arg": ("--grpc-channel-arg", "grpc.max_send_message_length=-1"),
     "--grpc-transport": ("--grpc-transport", "grpcio"), "--event-loop": ("--event-loop", "asyncio"),
     "--verbose-csv": ("--verbose-csv",), "--profile-export-file": ("--profile-export-file", "x.json"),
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),
@@ -84,6 +87,9 @@ COMPANIONS: dict[str, tuple[str, ...]] = {
     "--periodic-concurrency-range": _PERIODIC_NEEDS,
     "--request-period": (*_PERIODIC_NEEDS, "--periodic-concurrency-range", "1:4"),
     "--grpc-compression-algorithm": ("-i", "grpc"),
+    "--grpc-keepalive-time": ("-i", "grpc"),
+    "--grpc-keepalive-timeout": ("-i", "grpc"),
+    "--grpc-channel-arg": ("-i", "grpc"),
 }
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {

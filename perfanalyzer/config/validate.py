@@ -43,6 +43,7 @@ def validate(cfg: RunConfig) -> None:
         _check(value == "none" or cfg.server.protocol == "http",
                f"{flag}: HTTP only (over gRPC, --grpc-compression-algorithm compresses requests "
                "and the server's own setting its responses)")
+    _validate_grpc_channel(cfg)
     _validate_load(cfg)
     _validate_request_count(cfg)
     _validate_files(cfg)
@@ -69,6 +70,23 @@ def _validate_load(cfg: RunConfig) -> None:
     sid_start, sid_end = load.sequence_id_range
     _check(sid_start >= 0 and (sid_end == 0 or sid_end >= sid_start),
            "--sequence-id-range: expected start[:end] with end >= start")
+
+
+def _validate_grpc_channel(cfg: RunConfig) -> None:
+    """Keepalive and channel arguments are gRPC's; channel arguments only reach grpc.aio."""
+    t = cfg.transport
+    given = [flag for flag, on in (
+        ("--grpc-keepalive-time", t.grpc_keepalive_time_ms != 0),
+        ("--grpc-keepalive-timeout", t.grpc_keepalive_timeout_ms != d.DEFAULT_KEEPALIVE_TIMEOUT_MS),
+        ("--grpc-channel-arg", bool(t.grpc_channel_args))) if on]
+    if given and cfg.server.protocol != "grpc":
+        raise OptionError(f"{given[0]}: gRPC only (-i grpc)")
+    _check(t.grpc_keepalive_timeout_ms == d.DEFAULT_KEEPALIVE_TIMEOUT_MS
+           or t.grpc_keepalive_time_ms > 0,
+           "--grpc-keepalive-timeout: needs --grpc-keepalive-time (keepalive is off without it)")
+    _check(not (t.grpc_channel_args and t.grpc_transport_given and t.grpc_transport == "lean"),
+           "--grpc-channel-arg: grpc.aio channel arguments, which the lean transport has none of "
+           "(leave out --grpc-transport lean: the requests then go through grpcio)")
 
 
 def _validate_request_count(cfg: RunConfig) -> None:

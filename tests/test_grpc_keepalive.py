@@ -69,7 +69,7 @@ async def test_an_unanswered_ping_gives_the_connection_up() -> None:
     port = server.sockets[0].getsockname()[1]
     channel = LeanChannel(f"127.0.0.1:{port}", INFER, keepalive_s=(0.1, 0.2))
     try:
-        with pytest.raises(ConnectError, match="keepalive PING within 0.2 s"):
+        with pytest.raises(ConnectError, match=r"keepalive PING within 0\.2 s"):
             await asyncio.wait_for(channel.unary(payload(ADD_SUB)), DEADLINE_S)
     finally:
         await channel.close()

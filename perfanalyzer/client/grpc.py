@@ -104,8 +104,7 @@ class GrpcClient(InferenceClient):
 
     def _lean_channel(self) -> LeanChannel | None:
         """The lean hot-path channel, or None where grpc.aio carries ``send`` too:
-        ``grpc_transport="grpcio"``, or TLS, request compression or channel arguments
-        (keepalive: both, the lean channel with its own PINGs)."""
+        ``grpc_transport="grpcio"``, or TLS, request compression or channel arguments."""
         o = self.options
         if o.grpc_transport not in GRPC_TRANSPORTS:
             raise OptionError(f"--grpc-transport: expected lean or grpcio, got {o.grpc_transport!r}")
@@ -113,8 +112,7 @@ class GrpcClient(InferenceClient):
                 or o.channel_args):
             return None
         hook = None if o.auth is None else (lambda: self._metadata() or ())
-        keepalive = ((o.keepalive_time_ms / 1000, o.keepalive_timeout_ms / 1000)
-                     if o.keepalive_time_ms > 0 else None)
+        keepalive = (o.keepalive_time_ms / 1e3, o.keepalive_timeout_ms / 1e3) if o.keepalive_time_ms else None
         return LeanChannel(self.target, SERVICE + "ModelInfer", metadata=self._static_metadata,
                            metadata_hook=hook, connections=max(1, o.connections),
                            connect_timeout_s=o.connect_timeout_s,

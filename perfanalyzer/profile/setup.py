@@ -17,6 +17,7 @@ from ..inputs.model import ModelTraits
 from ..inputs.no_config import batch_dimension
 from ..inputs.setup import ModelSetup
 from ..load.factory import check_load_options
+from ..measure.server_stats import composing_models
 from ..redact import redact_url
 from .reach import ServerUnavailable, probe_tcp, probe_tls, startup
 
@@ -119,6 +120,14 @@ async def describe_model(client: InferenceClient, cfg: RunConfig) -> tuple[dict[
     return metadata, config
 
 
+async def _has_sequence_step(client: InferenceClient, config: dict[str, Any]) -> bool:
+    """Whether any composing model of an ensemble (nested ones expanded) has sequence batching."""
+    for name in await composing_models(client, config):
+        if (await client.model_config(name)).get("sequence_batching") is not None:
+            return True
+    return False
+
+
 async def _model_names(client: InferenceClient) -> list[str]:
     try:
         index = await client.repository_index()
@@ -132,6 +141,10 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     metadata, config = await describe_model(client, cfg)
     config, note = batch_dimension(metadata, config, cfg.inputs.batch_size)  # no model config
     io = model_io(metadata, config)
+    if io.is_ensemble and not io.is_sequence and await _has_sequence_step(client, config):
+        # perf_analyzer's rule: an ensemble with a stateful step is a sequence model (its
+        # requests carry a sequence id and start/end flags, which Triton passes on)
+        io = dataclasses.replace(io, is_sequence=True)
     if cfg.inputs.shared_memory != "none":  # cuda-python/GPU, server extension, output sizes
         from ..shm.plan import check_shared_memory
 

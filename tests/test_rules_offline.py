@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,13 @@ def test_request_count_zero_means_unset(dead_url: str) -> None:
     res = _profile(dead_url, "--request-count", "0")
     assert res.returncode == 99, res.stderr
     assert "no server is listening" in res.stderr
+
+
+def test_request_intervals_file_is_read_before_any_connection(dead_url: str,
+                                                              tmp_path: Path) -> None:
+    bad = tmp_path / "intervals.txt"
+    bad.write_text("1000\nabc\n")
+    res = _profile(dead_url, "--request-intervals", str(bad))
+    assert res.returncode == 3, res.stderr
+    assert f"{bad}:2: 'abc' is not a positive integer interval" in res.stderr
+    assert "listening" not in res.stderr

@@ -20,6 +20,7 @@ from ..errors import (
     PerfAnalyzerError,
 )
 from ..load import uvloop_policy
+from ..load.factory import check_files
 from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
@@ -37,6 +38,7 @@ def run_profile(cfg: RunConfig) -> int:
     redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers)
     check_outputs(cfg)
     check_fd_room(cfg)
+    check_files(cfg)  # what the load reads, before any connection
     if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
         raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
     if cfg.load.periodic_concurrency_range and is_multi(cfg):

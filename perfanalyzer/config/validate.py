@@ -109,7 +109,8 @@ def _validate_files(cfg: RunConfig) -> None:
     """Files the run reads exist before any connection (their contents are read with the model)."""
     intervals = cfg.load.request_intervals
     _check(intervals is None or os.path.isfile(intervals),
-           f"--request-intervals {intervals}: The value must be a valid file path")
+           f"--request-intervals {intervals}: cannot read it, no such file (The value must be a "
+           "valid file path)")
     for path in cfg.inputs.input_data:
         _check(path in ("random", "zero") or os.path.exists(path),
                f"--input-data {path}: no such file or directory (Unsupported type provided: "

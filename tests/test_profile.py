@@ -146,13 +146,22 @@ def test_ctrl_c_drains_and_writes_what_was_measured(triton: Any, tmp_path: Any) 
     assert f"Request concurrency: {len(rows)}" in stdout or len(rows) >= 1
 
 
-def test_request_count_is_one_window_of_exactly_n(triton: Any) -> None:
-    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--request-count", "120",
-                    "--concurrency-range", "2"))
+@pytest.mark.parametrize("load", [("--concurrency-range", "2"),
+                                  ("--request-rate-range", "100"),
+                                  ("--concurrency-range", "2", "--warmup-request-count", "10")])
+def test_request_count_is_one_window_of_exactly_n(triton: Any, load: tuple[str, ...]) -> None:
+    """perf_analyzer sends exactly N requests (after the warm-up ones): the window's sends, its
+    completions and the server's count are the same N."""
+    before = success_count(triton.http_url, "add_sub")
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--request-count", "120", *load))
     (point,) = run.points
     assert len(point.windows) == 1
     assert point.merged.completed == 120
     assert point.stable
+    warmup = int(load[-1]) if "--warmup-request-count" in load else 0
+    assert run.buffer is not None and run.buffer.count == 120 + warmup
+    served = settled_success_count(triton.http_url, "add_sub", before + 120 + warmup) - before
+    assert served == 120 + warmup
 
 
 @pytest.mark.parametrize(("model", "concurrency", "check_server"),

@@ -159,7 +159,8 @@ class RequestRateManager(LoadManager):
     def __init__(self, new_sender: SenderFactory, buffer: RecordBuffer,
                  schedule_for: Callable[[float], Schedule], source: JobSource, *,
                  max_in_flight: int = 0, finish: Callable[[RequestRateManager],
-                                                          Awaitable[None]] | None = None) -> None:
+                                                          Awaitable[None]] | None = None,
+                 send_limit: int = 0) -> None:
         self.buffer = buffer
         self.sent = 0
         self.late = 0
@@ -174,6 +175,9 @@ class RequestRateManager(LoadManager):
         self._close: Callable[[], Awaitable[None]] | None = None
         self._scheduler: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Requests scheduled at most, over the whole run (0: no limit; --request-count).
+        self._limit = send_limit or 1 << 62
+        self._scheduled = 0
 
     @property
     def in_flight(self) -> int:
@@ -239,9 +243,14 @@ class RequestRateManager(LoadManager):
                     wait = intended - clock()
                 if cap is not None:
                     await cap.acquire()  # a full cap makes this and later sends late (counted)
+                if self._scheduled >= self._limit:
+                    if cap is not None:
+                        cap.release()
+                    return
                 job = source.next_nowait()
                 if job is None:
                     job = await source.next()
+                self._scheduled += 1
                 self._spawn(intended, job)
                 if wait < 0:
                     await sleep(0)  # behind schedule: let the send start before the next one

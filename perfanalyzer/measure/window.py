@@ -144,6 +144,7 @@ class Measurer:
         self.stop_event = stop_event or asyncio.Event()
         self.probe = LagProbe()
         self.on_window = on_window
+        self._warm_end: int | None = None  # the buffer's count once the warm-up was done
 
     def _cpu_ns(self) -> int:
         return time.process_time_ns() + self.load.extra_cpu_ns()
@@ -155,7 +156,7 @@ class Measurer:
 
     async def warmup(self) -> None:
         """Wait until the warm-up requests have completed; they belong to no window."""
-        target = self.load.buffer.count + self.plan.warmup_requests
+        target = self._warm_end = self.load.buffer.count + self.plan.warmup_requests
         while self.load.buffer.count < target and not self.stop_event.is_set():
             await asyncio.sleep(COUNT_POLL_S)
 
@@ -179,6 +180,11 @@ class Measurer:
         start = time.perf_counter_ns()
         await self._sync(start)
         lo = buf.index_at(start)
+        if plan.single_window and self._warm_end is not None and lo > self._warm_end:
+            # --request-count: the N completions right after the warm-up ones (the load sends
+            # no more), also those that completed while the window was being opened
+            lo = self._warm_end
+            start = buf.last_at(lo - 1) if lo > 0 else start
         snap = await self.stats.edge_snapshot()
         cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
         self.probe.take()
@@ -249,9 +255,12 @@ class Measurer:
         buf, need = self.load.buffer, self.plan.request_count
         deadline = time.monotonic() + COUNT_WINDOW_CAP_S
         if self.plan.single_window:
+            sends = self.plan.warmup_requests + need
             while buf.count - lo < need and time.monotonic() < deadline:
                 if self.stop_event.is_set():
                     return True
+                if self.load.sent >= sends and not self.load.in_flight:
+                    break  # every request the run sends has completed: none is coming
                 await asyncio.sleep(COUNT_POLL_S)
             return self.stop_event.is_set()
         while time.monotonic() < deadline:

@@ -20,6 +20,7 @@ from ..errors import (
     PerfAnalyzerError,
 )
 from ..load import uvloop_policy
+from ..load.factory import check_files
 from ..measure.result import RunResult
 from ..measure.status import Judging, did_not_stabilize
 from ..measure.window import PointResult
@@ -40,6 +41,7 @@ def run_profile(cfg: RunConfig) -> int:
                         urls=(cfg.output.metrics_url,))
     check_outputs(cfg)
     check_fd_room(cfg)
+    check_files(cfg)  # what the load reads, before any connection
     if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
         raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
     if cfg.load.periodic_concurrency_range and is_multi(cfg):

@@ -193,6 +193,21 @@ def request_parameter(text: str, flag: str = "--request-parameter") -> tuple[str
 
 def request_parameters(values: Sequence[str], flag: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(request_parameter(v, flag) for v in values)
+def channel_args(values: Sequence[str], flag: str) -> tuple[tuple[str, int | str], ...]:
+    """``NAME=VALUE`` gRPC channel arguments; a value that is an integer is passed as one."""
+    out: list[tuple[str, int | str]] = []
+    for text in values:
+        name, sep, value = str(text).partition("=")
+        if not sep or not name.strip():
+            raise OptionError(f"{flag}: expected NAME=VALUE (e.g. grpc.max_send_message_length="
+                              f"-1), got {text!r}")
+        try:
+            out.append((name.strip(), int(value)))
+        except ValueError:
+            out.append((name.strip(), value))
+    return tuple(out)
+
+
 def bls_models(text: str | None, flag: str) -> tuple[tuple[str, str], ...]:
     """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does (issue 14)."""
     out: list[tuple[str, str]] = []

@@ -86,7 +86,8 @@ class LoadConfig:
     sequence_length_given: bool = False
     sequence_length_variation: float = opt(
         d.DEFAULT_SEQUENCE_LENGTH_VARIATION, "--sequence-length-variation", kind=float,
-        show_default=True, help="± % around --sequence-length.")
+        show_default=True, check=_nonneg, help="± % around --sequence-length.",
+        message="--sequence-length-variation {value}: The value must be >= 0.0.")
     sequence_id_range: tuple[int, int] = opt((1, 0), "--sequence-id-range", cli_default=None,
                                              metavar="START[:END]", parse=p.id_range)
     num_of_sequences: int = opt(d.DEFAULT_NUM_OF_SEQUENCES, "--num-of-sequences", kind=int,

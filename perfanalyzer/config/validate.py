@@ -34,6 +34,8 @@ def validate(cfg: RunConfig) -> None:
            "-a/--async and --sync are mutually exclusive")
     _check(not load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
+    _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
+           "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
     _validate_load(cfg)
     validate_safety(cfg)  # issue 13: the concurrency ceiling
 
@@ -83,6 +85,7 @@ PERIODIC_REFUSED = (
     ("output", "filename", None, "-f"),
     ("output", "verbose_csv", False, "--verbose-csv"),
     ("output", "csv_all_points", False, "--csv-all-points"),
+    ("output", "csv_streaming", False, "--csv-streaming"),
     ("output", "baseline", None, "--baseline"),
 )
 

@@ -334,7 +334,7 @@ class WorkerLoad(LoadManager):
         merged = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if len(parts) > 1:
             merged = merged[np.argsort(merged["last"], kind="stable")]
-        columns = {name: merged[name] for name, _ in COLUMNS}
+        columns: dict[str, Any] = {name: merged[name] for name, _ in COLUMNS}
         self.buffer.extend(RecordSlice(**columns, errors=tuple(self.buffer.errors)))
 
     def kill(self, grace_s: float = 0.0) -> None:

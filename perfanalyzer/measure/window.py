@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..config import RunConfig
 from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
+from ..config.goodput import GoodputLimits, parse_goodput
 from ..errors import PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
@@ -54,6 +55,7 @@ class WindowPlan:
     cores: float = 1.0
     #: Which latency the stabilizer judges in rate modes: "sent" or "scheduled" (--latency-from).
     latency_from: str = "sent"
+    goodput: GoodputLimits | None = None
 
 
 def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
@@ -69,7 +71,7 @@ def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
                           async_mode=cfg.load.async_mode),
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
         batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
-        latency_from=m.latency_from)
+        latency_from=m.latency_from, goodput=parse_goodput(m.goodput))
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,8 @@ class Measurer:
                 server=self.stats.delta(snap, snap1),
                 client=ClientLoad(cpu_ns=cpu1 - cpu0, max_loop_lag_ns=self.probe.take()),
                 percentiles=(plan.percentile,) if plan.percentile > 0 else (),
-                sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores)
+                sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores,
+                goodput=plan.goodput)
             if interrupted and summary.completed == 0 and windows:
                 break
             windows.append(Window(len(windows), lo, hi, summary, scrapes_between(self.scraper, start, end)))
@@ -277,13 +280,15 @@ def merge(windows: list[Window], buffer: RecordBuffer,
     asked = {p for p in percentiles if p > 0}
     asked |= {p for w in windows for p in w.summary.latency.percentiles}
     asked |= {p for w in windows for p in w.summary.corrected.percentiles}
+    asked |= {p for w in windows for p in w.summary.first_response.percentiles}
     pcts = tuple(sorted(p for p in asked if p not in (50, 90, 95, 99)))
     return summarize(buffer.view(windows[0].lo, windows[-1].hi), start_ns=first.start_ns,
                      end_ns=last.end_ns, batch_size=first.batch_size, server=server,
                      client=client, percentiles=pcts,
                      sent=sum(w.summary.sent for w in windows),
                      late_sends=sum(w.summary.late_sends for w in windows),
-                     windows=len(windows), cores=first.windows_cores)
+                     windows=len(windows), cores=first.windows_cores,
+                     goodput=first.goodput_limits)
 
 
 __all__ = ["AllRequestsFailed", "Measurer", "PointResult", "Snapshot", "Window", "WindowPlan"]

@@ -15,6 +15,7 @@ from ..measure.window import PointResult, Window
 from . import periodic_text
 from .figures import fmt_rate, row_figures, us
 from .metrics_text import metrics_lines
+from .streamed_text import goodput_lines, streaming_lines
 from .trust import advice, likely_cause, trust_lines
 
 
@@ -63,8 +64,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         per_req = s.responses / s.completed if s.completed else 0.0
         lines.append(f"    Response Throughput: {fmt_rate(s.response_throughput)} infer/sec")
         lines.append(f"    Responses per request: {per_req:.2f}")
-        lines.append(f"    Avg time to first response: {us(s.first_response.avg_ns)} usec")
-        lines.append(f"    Avg time to last response: {us(s.latency.avg_ns)} usec")
+        lines += streaming_lines(s)
+    lines += goodput_lines(s)
     if run.mode != "concurrency":
         lines.append(f"    Avg send request rate: {fmt_rate(s.send_rate)} infer/sec")
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")

@@ -340,6 +340,9 @@ def summary_dict(s: Summary) -> dict[str, Any]:
         "client_cpu_util": s.client_cpu_util, "client_saturated": s.client_saturated,
         "latency_ns": _latency(s.latency), "corrected_latency_ns": _latency(s.corrected),
         "first_response_ns": _latency(s.first_response),
+        "inter_response_ns": _latency(s.inter_response),
+        "goodput": s.goodput, "good_requests": s.good if s.goodput_limits else None,
+        "goodput_share": s.goodput_share,
     }
 
 

@@ -108,7 +108,8 @@ def read_run(path: PathLike) -> RunFrames:
 
     run = load_run(path)
     # Every measured point, with its status (the -f file holds only the stable ones).
-    points = frame_from_csv_text(csv_text(run, verbose=True, all_points=True), str(path))
+    points = frame_from_csv_text(csv_text(run, verbose=True, all_points=True, streaming=True),
+                                 str(path))
     return RunFrames(run=run, requests=requests_frame(run), windows=windows_frame(run),
                      points=points)
 

@@ -21,6 +21,7 @@ import numpy as np
 from ..client.base import stats_from_json
 from ..config import RunConfig
 from ..config.build import from_flat
+from ..config.goodput import GoodputLimits, parse_goodput
 from ..errors import OptionError
 from ..measure.combine import combine_runs
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
@@ -230,6 +231,7 @@ class _Loader:
     def point(self, run: RunResult, p: Any, where: str) -> PointResult:
         assert run.buffer is not None
         pcts = (run.percentile,) if run.percentile > 0 else ()
+        goodput = self.goodput(run)
         windows: list[Window] = []
         for i, w in enumerate(self.get(p, "windows", where)):
             wh = f"{where}.windows[{i}]"
@@ -240,7 +242,7 @@ class _Loader:
                 batch_size=run.batch_size, server=self.server(w.get("server"), wh),
                 client=ClientLoad(**self.get(w, "client", wh)), percentiles=pcts,
                 sent=int(self.get(w, "sent", wh)), late_sends=int(self.get(w, "late_sends", wh)),
-                cores=float(w.get("cores", 1.0)))
+                cores=float(w.get("cores", 1.0)), goodput=goodput)
             windows.append(Window(int(w.get("index", i)), int(w["lo"]), int(w["hi"]), summary,
                                   scrapes_from_json(w.get("metrics_scrapes", ()), self.offset)))
         rng = self.get(p, "merged_windows", where)
@@ -251,6 +253,13 @@ class _Loader:
                            verdict=self.verdict(self.get(p, "verdict", where), where),
                            merged=merge(windows[first:first + count], run.buffer, pcts),
                            interrupted=bool(p.get("interrupted", False)))
+
+    def goodput(self, run: RunResult) -> GoodputLimits | None:
+        """The run's --goodput limits, as its config recorded them."""
+        try:
+            return parse_goodput(run.config.get("goodput"), "perfanalyzer.config.goodput")
+        except OptionError as exc:
+            raise self.fail("perfanalyzer.config.goodput", str(exc)) from None
 
     def server(self, raw: Any, where: str) -> ServerDelta | None:
         if raw is None:

@@ -43,10 +43,12 @@ def figure(out: str, name: str) -> int:
 
 def run_profile(triton: Any, tmp_path: Path, *load: str, extra: tuple[str, ...] = ()
                 ) -> tuple[str, dict[str, Any]]:
+    tmp_path.mkdir(exist_ok=True)
     export = tmp_path / "run.json"
+    window = () if "--periodic-concurrency-range" in load else ("-p", "1500")
     res = subprocess.run(
         [sys.executable, "-m", "perfanalyzer", "-m", "paced_stream", "-u", triton.grpc_url,
-         "-i", "grpc", "--streaming", "--shape", f"IN:{RESPONSES}", "-p", "1500",
+         "-i", "grpc", "--streaming", "--shape", f"IN:{RESPONSES}", *window,
          "--profile-export-file", str(export), *load, *extra],
         capture_output=True, text=True, timeout=240, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -75,3 +77,60 @@ def test_first_response_and_gaps_at_the_models_pace(triton: Any, tmp_path: Path,
     served -= before
     assert sum(r["response_count"] for r in requests) == RESPONSES * served
     assert {r["response_count"] for r in requests} == {RESPONSES}
+
+
+def rate(out: str, name: str) -> float:
+    match = re.search(rf"^    {re.escape(name)}: ([\d.e+]+) infer/sec", out, re.M)
+    assert match, f"no '{name}' line in:\n{out}"
+    return float(match.group(1))
+
+
+def test_goodput_at_both_ends_in_the_csv_the_frame_and_compare(triton: Any,
+                                                               tmp_path: Path) -> None:
+    from perfanalyzer.report.frame import read_csv, read_run
+
+    loose, loose_doc = run_profile(triton, tmp_path / "loose", "--concurrency-range", "2",
+                                   extra=("--goodput", "latency:5000 ttfr:5000 itl:5000",
+                                          "-f", str(tmp_path / "loose.csv"), "--csv-streaming"))
+    assert rate(loose, "Goodput") == rate(loose, "Throughput")
+    assert "(100.0 % of requests within limits)" in loose
+    strict, _ = run_profile(triton, tmp_path / "strict", "--concurrency-range", "2",
+                            extra=("--goodput", "ttfr:39"))
+    assert rate(strict, "Goodput") == 0 and "(0.0 % of requests within limits)" in strict
+    point = loose_doc["perfanalyzer"]["points"][0]["summary"]
+    assert point["goodput"] == point["throughput"] and point["goodput_share"] == 1.0
+    assert point["inter_response_ns"]["count"] == 5 * point["completed"]
+
+    csv = read_csv(tmp_path / "loose.csv")
+    assert csv["Goodput"].iloc[0] == pytest.approx(rate(loose, "Throughput"), rel=1e-5)
+    assert csv["p50 inter-response time"].iloc[0] == figure(loose, "p50 inter-response time")
+    assert list(csv.columns[-2:]) == ["Goodput", "Goodput %"]
+    frames = read_run(tmp_path / "loose" / "run.json")
+    assert frames.points["Avg time to first response"].iloc[0] == figure(
+        loose, "Avg time to first response")
+
+    res = subprocess.run(
+        [sys.executable, "-m", "perfanalyzer", "compare", str(tmp_path / "loose" / "run.json"),
+         str(tmp_path / "strict" / "run.json"), "--no-default-checks", "--fail-on",
+         "goodput:-50%"], capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 1 and "Goodput" in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("load", [
+    ("--request-intervals", "INTERVALS"), ("--fixed-schedule", "--input-data", "SCHEDULE"),
+    ("--periodic-concurrency-range", "4:16:4", "--request-period", "3")],
+    ids=lambda v: v[0])
+def test_every_load_mode_reports_the_streaming_figures(triton: Any, tmp_path: Path,
+                                                       load: tuple[str, ...]) -> None:
+    (tmp_path / "intervals.txt").write_text("25000\n")
+    entries = [{"timestamp": [25 * k], "IN": {"content": [1] * RESPONSES, "shape": [RESPONSES]}}
+               for k in range(40)]
+    (tmp_path / "schedule.json").write_text(json.dumps({"data": entries}))
+    args = [{"INTERVALS": str(tmp_path / "intervals.txt"),
+             "SCHEDULE": str(tmp_path / "schedule.json")}.get(a, a) for a in load]
+    out, doc = run_profile(triton, tmp_path, *args)
+    assert FIRST_US <= figure(out, "p50 time to first response") <= FIRST_US * (1 + TOLERANCE)
+    p50_gap = figure(out, "p50 inter-response time")
+    assert GAP_US * (1 - TOLERANCE) <= p50_gap <= GAP_US * (1 + TOLERANCE)
+    gaps = doc["perfanalyzer"]["points"][0]["summary"]["inter_response_ns"]
+    assert gaps["count"] > 0 and gaps["p50"] // 1000 == p50_gap

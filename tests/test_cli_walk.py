@@ -76,7 +76,8 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--fixed-schedule": ("--fixed-schedule",),
     "--periodic-concurrency-range": ("--periodic-concurrency-range", "1:4"),
     "--request-period": ("--request-period", "5"),
-    "--goodput": ("--goodput", "ttfr:30 itl:5"), "--csv-streaming": ("--csv-streaming",),
+    "--goodput": ("--goodput", "ttfr:30 itl:5"),
+    "--request-burstiness": ("--request-burstiness", "0.5"), "--csv-streaming": ("--csv-streaming",),
 }
 _PERIODIC_NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")
 #: Flags that need others to be accepted: the sample is judged against BASE + these.
@@ -84,6 +85,7 @@ COMPANIONS: dict[str, tuple[str, ...]] = {
     "--periodic-concurrency-range": _PERIODIC_NEEDS,
     "--request-period": (*_PERIODIC_NEEDS, "--periodic-concurrency-range", "1:4"),
     "--csv-streaming": ("-f", "x.csv"),
+    "--request-burstiness": ("--request-rate-range", "5", "--request-distribution", "gamma"),
 }
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {

@@ -34,9 +34,11 @@ def validate(cfg: RunConfig) -> None:
            "-a/--async and --sync are mutually exclusive")
     _check(not load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
+    _validate_load(cfg)
+    _check(load.request_burstiness is None or load.request_distribution == "gamma",
+           "--request-burstiness: shapes the gaps of --request-distribution gamma only")
     _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
            "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
-    _validate_load(cfg)
     validate_safety(cfg)  # issue 13: the concurrency ceiling
 
 
@@ -80,6 +82,7 @@ PERIODIC_REFUSED = (
     ("measurement", "repeat", 1, "--repeat"),
     ("load", "binary_search", False, "--binary-search"),
     ("load", "request_distribution", "constant", "--request-distribution"),
+    ("load", "request_burstiness", None, "--request-burstiness"),
     ("load", "max_threads", 0, "--max-threads"),
     ("load", "enable_mpi", False, "--enable-mpi"),
     ("output", "filename", None, "-f"),

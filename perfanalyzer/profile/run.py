@@ -140,6 +140,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
             mode=cfg.load.mode.value, streaming=cfg.load.streaming,
             distribution=cfg.load.request_distribution,
+            burstiness=cfg.load.request_burstiness or 1.0,
             periodic=(*periodic, cfg.load.request_period) if periodic else None) + "\n")
         progress = console.Progress()
         scraper = scraper_for(cfg)  # --collect-metrics

@@ -21,7 +21,7 @@ from .trust import advice, likely_cause, trust_lines
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
                   async_mode: bool, percentile: int, mode: str, streaming: bool,
-                  distribution: str = "constant",
+                  distribution: str = "constant", burstiness: float = 1.0,
                   periodic: tuple[int, int, int, int] | None = None) -> str:
     stab = (f"p{percentile} latency" if percentile > 0 else "average latency")
     lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
@@ -37,7 +37,9 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
                   f"  Stabilizing using {stab} and throughput",
                   f"  Measurement window: {interval_ms} msec"]
     if mode in ("request_rate", "custom_intervals"):
-        kind = "poisson" if distribution == "poisson" else "uniform"
+        kind = distribution if distribution in ("poisson", "gamma") else "uniform"
+        if distribution == "gamma":
+            kind += f" (burstiness {burstiness:g})"
         lines.append(f"  Using {kind} distribution on request generation"
                      if mode == "request_rate" else "  Using custom request intervals")
     lines.append(f"  Using {'asynchronous' if async_mode else 'synchronous'} calls for inference")
@@ -124,10 +126,10 @@ def _rate_kept_lines(run: RunResult, point: PointResult) -> list[str]:
         return []
     late_share = s.late_sends / s.sent
     ratio = s.send_rate / asked
-    # Poisson gaps make a window's count vary by chance: judge those on lateness only. One request
+    # Poisson (and gamma) gaps make a window's count vary by chance: judge those on lateness only. One request
     # of slack covers the quantization of short windows.
     slack = 1.0 / (asked * s.duration_s)
-    short = (run.config.get("request_distribution") != "poisson"
+    short = (run.config.get("request_distribution") not in ("poisson", "gamma")
              and ratio < SEND_RATE_WARN - slack)
     if late_share <= LATE_SHARE_WARN and not short:
         return []

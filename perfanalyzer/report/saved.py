@@ -310,7 +310,8 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
         async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
         mode=cfg.load.mode.value, streaming=cfg.load.streaming,
-        distribution=cfg.load.request_distribution) + "\n")
+        distribution=cfg.load.request_distribution,
+        burstiness=cfg.load.request_burstiness or 1.0) + "\n")
     parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
     if run.points and table:
         parts.append(console.table_text(run) + "\n")

@@ -70,7 +70,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--request-parameter": ("--request-parameter", "a:1:int"),
     "--ssl-https-client-certificate-type": ("--ssl-https-client-certificate-type", "DER"),
     "--ssl-https-private-key-type": ("--ssl-https-private-key-type", "DER"),
-    "--model-signature-name": ("--model-signature-name", "s"), "--endpoint": ("--endpoint", "e"),
+    "--model-signature-name": ("--model-signature-name", "s"), "--endpoint": ("--endpoint", "generate"),
     "--session-concurrency": ("--session-concurrency", "2"), "--grpc-method": ("--grpc-method", "g"),
     "--proto": ("--proto", "p"), "--triton-server-directory": ("--triton-server-directory", "/opt"),
     "--fixed-schedule": ("--fixed-schedule",),

@@ -245,6 +245,8 @@ class ClientOptions:
     binary_tensors: bool = True
     #: gRPC only: the send path, ``lean`` (own HTTP/2 connections) or ``grpcio`` (grpc.aio).
     grpc_transport: str = "lean"
+    #: HTTP only: ``infer`` (KServe), or Triton's ``generate`` / ``generate_stream``.
+    endpoint: str = "infer"
 
 
 class InferenceClient(abc.ABC):

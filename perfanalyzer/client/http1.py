@@ -34,6 +34,7 @@ import contextlib
 import socket
 import ssl as ssl_module
 from time import perf_counter_ns as _clock
+from typing import Any
 
 from ..errors import ConnectError, ProtocolError, RequestTimeout
 from .http1_parse import HEAD, MAX_HEAD, ResponseParser
@@ -216,6 +217,18 @@ class Http1Pool:
         if decompress:
             body = decode_body(body, header_value(head, "Content-Encoding"))
         return Response(status, head, body)
+
+    async def stream(self, data: bytes, sink: Any) -> tuple[int, int, int]:
+        """Write a request whose answer body goes to ``sink.append`` as it arrives (a streamed
+        answer: ``sink`` is falsy, so the parser keeps nothing of its own); return (status,
+        send_ns, recv_ns) whatever the status."""
+        conn = await self._acquire()
+        conn._parts = sink  # (the parser appends body bytes to _parts)
+        try:
+            status = await self._exchange(conn, data, True)
+        finally:
+            conn._parts = []
+        return status, conn.send_ns, conn.recv_ns
 
     async def _exchange(self, conn: _Conn, data: bytes, keep: bool) -> int:
         fut = conn.start(data, keep)

@@ -30,7 +30,7 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          compression=compression, connect_timeout_s=t.connect_timeout_s,
                          request_timeout_s=t.request_timeout_s,  # issue 13
                          binary_tensors=cfg.inputs.input_tensor_format == "binary",
-                         grpc_transport=t.grpc_transport)
+                         grpc_transport=t.grpc_transport, endpoint=t.endpoint)
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "client_options"]

@@ -35,11 +35,27 @@ def validate(cfg: RunConfig) -> None:
     _check(not load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
     _validate_load(cfg)
+    _validate_endpoint(cfg)
     _check(load.request_burstiness is None or load.request_distribution == "gamma",
            "--request-burstiness: shapes the gaps of --request-distribution gamma only")
     _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
            "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
     validate_safety(cfg)  # issue 13: the concurrency ceiling
+
+
+def _validate_endpoint(cfg: RunConfig) -> None:
+    """Triton's generate extension is HTTP JSON: what it cannot carry is refused."""
+    endpoint = cfg.transport.endpoint
+    if endpoint == "infer":
+        return
+    flag = f"--endpoint {endpoint}"
+    _check(cfg.server.protocol == "http", f"{flag}: the generate extension is HTTP (-i http)")
+    _check(cfg.inputs.shared_memory == "none",
+           f"{flag}: inputs travel in the JSON body (no --shared-memory)")
+    _check(cfg.transport.http_compression == "none",
+           f"{flag}: the generate body is sent as plain JSON (no --http-compression)")
+    _check(not cfg.output.export_tensors,
+           f"{flag}: --export-tensors decodes KServe infer answers only")
 
 
 def _validate_load(cfg: RunConfig) -> None:

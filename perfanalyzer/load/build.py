@@ -75,6 +75,10 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
         from .streaming import stream_sender
 
         new_sender = stream_sender(client)
+    elif cfg.transport.endpoint == "generate_stream":
+        from .generate_stream import generate_stream_sender
+
+        new_sender = generate_stream_sender(client)
     if cfg.load.mode is LoadMode.CONCURRENCY:
         return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=sequences)
     jobs: JobSource

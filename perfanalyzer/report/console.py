@@ -62,7 +62,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         lines += periodic_text.step_lines(run.periodic) if run.periodic else []
         return "\n".join(lines) + "\n\n"
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
-    if run.model.decoupled or run.config.get("streaming"):
+    if (run.model.decoupled or run.config.get("streaming")
+            or run.config.get("endpoint") == "generate_stream"):
         per_req = s.responses / s.completed if s.completed else 0.0
         lines.append(f"    Response Throughput: {fmt_rate(s.response_throughput)} infer/sec")
         lines.append(f"    Responses per request: {per_req:.2f}")

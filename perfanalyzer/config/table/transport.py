@@ -52,6 +52,13 @@ class TransportConfig:
                               "HTTP/2 connections, less client CPU) or grpcio (grpc.aio). TLS, "
                               "compression or keepalive always use grpcio. Recorded in the run's "
                               "provenance (perfanalyzer extension).")
+    endpoint: str = opt(
+        "infer", "--endpoint", choices=("infer", "generate", "generate_stream"),
+        show_default=True, help="HTTP: KServe's infer, or Triton's generate extension: generate "
+        "(one JSON answer) or generate_stream (server-sent events, one per response; time to "
+        "first response and inter-response time as with --streaming). Inputs become JSON fields "
+        "named after them, --request-parameter values the request's parameters. (perf_analyzer's "
+        "--endpoint is an OpenAI path.)")
     event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
                           help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
                           "Recorded in the run's provenance (perfanalyzer extension).")

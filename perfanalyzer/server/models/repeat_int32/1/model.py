@@ -1,7 +1,8 @@
 """Decoupled: one response per element of IN (optionally delay_ms apart), then the final flag.
 
 With a delay each request is answered from its own thread, so requests stream concurrently (as an
-LLM server with in-flight batching does); without one, in order, from execute. With first_ms the
+LLM server with in-flight batching does); without one, in order, from execute. The request
+parameter fail_at (int) makes response fail_at an error response, the last. With first_ms the
 first response is due first_ms after execute saw the request and response i at
 first_ms + i * delay_ms: paced against deadlines, so a late wake-up does not shift the later ones
 (ground truth for time to first response and inter-response time)."""
@@ -27,19 +28,26 @@ class TritonPythonModel:
         for request in requests:
             sender = request.get_response_sender()
             values = pb_utils.get_input_tensor_by_name(request, "IN").as_numpy().reshape(-1)
+            fail_at = json.loads(request.parameters() or "{}").get("fail_at")
             if self.delay_s <= 0 and self.first_s is None:
-                self.respond(sender, values)
+                self.respond(sender, values, fail_at=fail_at)
                 continue
             thread = threading.Thread(target=self.respond,
-                                      args=(sender, values, time.monotonic()), daemon=True)
+                                      args=(sender, values, time.monotonic(), fail_at),
+                                      daemon=True)
             with self.lock:
                 self.threads.add(thread)
             thread.start()
         return None
 
-    def respond(self, sender, values, t0=0.0):
+    def respond(self, sender, values, t0=0.0, fail_at=None):
         try:
             for i, v in enumerate(values):
+                if i == fail_at:  # the request parameter fail_at: an error response at i
+                    sender.send(pb_utils.InferenceResponse(
+                        error=pb_utils.TritonError(f"asked to fail at response {i}")),
+                        flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+                    return
                 if self.first_s is not None:
                     time.sleep(max(0.0, t0 + self.first_s + i * self.delay_s - time.monotonic()))
                     if sender.is_cancelled():

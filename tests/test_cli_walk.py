@@ -76,7 +76,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--fixed-schedule": ("--fixed-schedule",),
     "--periodic-concurrency-range": ("--periodic-concurrency-range", "1:4"),
     "--request-period": ("--request-period", "5"),
-    "--goodput": ("--goodput", "ttfr:30 itl:5"),
+    "--goodput": ("--goodput", "ttfr:30 itl:5"), "--orca-format": ("--orca-format", "json"),
     "--request-burstiness": ("--request-burstiness", "0.5"), "--csv-streaming": ("--csv-streaming",),
 }
 _PERIODIC_NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")

@@ -247,6 +247,8 @@ class ClientOptions:
     grpc_transport: str = "lean"
     #: HTTP only: ``infer`` (KServe), or Triton's ``generate`` / ``generate_stream``.
     endpoint: str = "infer"
+    #: HTTP only: ask for ORCA load reports in this format (``text`` | ``json``; "" = none).
+    orca_format: str = ""
 
 
 class InferenceClient(abc.ABC):

@@ -59,6 +59,8 @@ from .http_codec import (
     encode_infer,
     model_path,
 )
+from .orca import REQUEST_HEADER as ORCA_REQUEST_HEADER
+from .orca import OrcaCollector
 from .tls_der import load_cert_chain
 
 __all__ = ["HttpClient", "PreparedHttp1Request", "PreparedHttpRequest", "base_url",
@@ -134,6 +136,11 @@ class HttpClient(InferenceClient):
         self._headers: dict[str, str] = dict(options.headers)
         if options.response_compression != "none":
             self._headers["Accept-Encoding"] = options.response_compression
+        #: --orca-format: the inference answers' ORCA load reports, per window.
+        self.orca: OrcaCollector | None = None
+        if options.orca_format:
+            self._headers[ORCA_REQUEST_HEADER] = options.orca_format
+            self.orca = OrcaCollector()
         self._auth = options.auth
         self._control: Http1Pool | None = None
         self._pool: Http1Pool | None = None
@@ -146,15 +153,16 @@ class HttpClient(InferenceClient):
         return self
 
     # -- connection pools ---------------------------------------------------------------------
-    def _new_pool(self, limit: int) -> Http1Pool:
+    def _new_pool(self, limit: int, watched: bool = False) -> Http1Pool:
         opts = self.options
         return Http1Pool(self.url.host or "", self.url.port or 80, ssl=self.ssl_context,
                          server_hostname=self.url.host, connect_timeout_s=opts.connect_timeout_s,
                          request_timeout_s=opts.request_timeout_s, limit=limit,
-                         name=redact_url(str(self.url)))  # issue 13: no password in errors
+                         name=redact_url(str(self.url)),  # issue 13: no password in errors
+                         on_head=self.orca.on_head if watched and self.orca else None)
 
     def _open_pool(self) -> Http1Pool:
-        self._pool = self._new_pool(self.options.connections)
+        self._pool = self._new_pool(self.options.connections, watched=True)
         return self._pool
 
     async def close(self) -> None:

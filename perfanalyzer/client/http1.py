@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import socket
 import ssl as ssl_module
+from collections.abc import Callable
 from time import perf_counter_ns as _clock
 from typing import Any
 
@@ -150,13 +151,26 @@ class _Conn(ResponseParser, asyncio.Protocol):
             fut.set_exception(exc)
 
 
+class _WatchedConn(_Conn):
+    """A connection that hands every final answer's header block to its pool's ``on_head``
+    (--orca-format); the plain :class:`_Conn` keeps the hot path free of it."""
+
+    def complete(self) -> None:
+        self.pool.on_head(self.head)  # type: ignore[misc]  # (set whenever this class is used)
+        super().complete()
+
+
 class Http1Pool:
     """Keep-alive connections to one server. ``name`` prefixes error messages (e.g. the URL)."""
 
     def __init__(self, host: str, port: int, *, ssl: ssl_module.SSLContext | None = None,
                  server_hostname: str | None = None, connect_timeout_s: float = 0.0,
-                 request_timeout_s: float = 0.0, limit: int = 0, name: str = "") -> None:
+                 request_timeout_s: float = 0.0, limit: int = 0, name: str = "",
+                 on_head: Callable[[bytes], None] | None = None) -> None:
         self.host, self.port = host, port
+        #: Given every final answer's header block, when set (its connections are watched).
+        self.on_head = on_head
+        self._conn_class = _Conn if on_head is None else _WatchedConn
         self.ssl = ssl
         self.server_hostname = server_hostname if ssl is not None else None
         self.connect_timeout_s = connect_timeout_s
@@ -308,7 +322,7 @@ class Http1Pool:
 
     async def _connect(self) -> _Conn:
         loop = self.loop
-        conn = _Conn(self)
+        conn = self._conn_class(self)
         self._all.add(conn)  # counts against the limit while connecting
         if self._watch is not None:
             self._watch.arm()

@@ -30,7 +30,8 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          compression=compression, connect_timeout_s=t.connect_timeout_s,
                          request_timeout_s=t.request_timeout_s,  # issue 13
                          binary_tensors=cfg.inputs.input_tensor_format == "binary",
-                         grpc_transport=t.grpc_transport, endpoint=t.endpoint)
+                         grpc_transport=t.grpc_transport, endpoint=t.endpoint,
+                         orca_format=t.orca_format or "")
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "client_options"]

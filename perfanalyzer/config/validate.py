@@ -15,7 +15,7 @@ from .table import LoadMode, RunConfig
 def check_field(entry: Entry, value: Any) -> None:
     """The table's check of one field (choices, bounds, ``check``)."""
     o = entry.option
-    if o.choices and value not in o.choices:
+    if o.choices and value is not None and value not in o.choices:  # (None: not given)
         *first, last = o.choices
         raise OptionError(f"{o.short}: expected {', '.join(first)} or {last}, got {value!r}")
     if o.bounds is not None and not o.bounds[0] <= value <= o.bounds[1]:
@@ -44,7 +44,10 @@ def validate(cfg: RunConfig) -> None:
 
 
 def _validate_endpoint(cfg: RunConfig) -> None:
-    """Triton's generate extension is HTTP JSON: what it cannot carry is refused."""
+    """Triton's generate extension is HTTP JSON: what it cannot carry is refused. ORCA load
+    reports are HTTP headers."""
+    _check(not cfg.transport.orca_format or cfg.server.protocol == "http",
+           "--orca-format: ORCA load reports are HTTP response headers (-i http)")
     endpoint = cfg.transport.endpoint
     if endpoint == "infer":
         return

@@ -81,7 +81,7 @@ def worker_count(cfg: RunConfig) -> int:
     if cfg.load.workers > 0:
         return cfg.load.workers
     if (cfg.load.mode is not LoadMode.REQUEST_RATE or cfg.load.streaming
-            or cfg.transport.endpoint == "generate_stream"):
+            or cfg.transport.endpoint == "generate_stream" or cfg.transport.orca_format):
         return 1
     top = max(cfg.load.request_rate_range[0], cfg.load.request_rate_range[1])
     return max(1, min(os.cpu_count() or 1, math.ceil(top / AUTO_RATE_PER_WORKER)))
@@ -93,6 +93,8 @@ def unsupported(cfg: RunConfig, setup: ModelSetup) -> str | None:
         return "--streaming runs in one process"
     if cfg.transport.endpoint == "generate_stream":
         return "--endpoint generate_stream runs in one process"
+    if cfg.transport.orca_format:
+        return "--orca-format collects the load reports in one process"
     if setup.io.is_sequence:
         return f"model '{cfg.server.model}' is a sequence model (its sequences run in one process)"
     if setup.data.has_validation or cfg.output.export_tensors:  # issue 14

@@ -82,7 +82,8 @@ def _pool(level: float, pairs: list[tuple[RunResult, PointResult]],
                                 batch_size=s.batch_size, server=s.server, client=s.client,
                                 percentiles=pcts, sent=s.sent, late_sends=s.late_sends,
                                 cores=s.windows_cores, goodput=s.goodput_limits)
-            windows.append(Window(len(windows), buf.count - (w.hi - w.lo), buf.count, summary))
+            windows.append(Window(len(windows), buf.count - (w.hi - w.lo), buf.count, summary,
+                                  orca=w.orca))
         cursor = windows[-1].summary.end_ns
     verdicts = [p.verdict for _, p in pairs]
     shaky = next((v for v in verdicts if not v.stable), None)

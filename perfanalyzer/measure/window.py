@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..client.orca import OrcaCollector, OrcaWindow
 from ..config import RunConfig
 from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
 from ..config.goodput import GoodputLimits, parse_goodput
@@ -81,6 +82,7 @@ class Window:
     hi: int
     summary: Summary
     metrics: tuple[Scrape, ...] = ()  # --collect-metrics: scrapes completed in this window
+    orca: OrcaWindow | None = None  # --orca-format: the load reports of this window's answers
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,14 @@ class PointResult:
     @property
     def stable(self) -> bool:
         return self.verdict.stable
+
+    @property
+    def orca(self) -> OrcaWindow | None:
+        """--orca-format: the load reports of the merged windows' answers."""
+        m = self.merged
+        parts = [w.orca for w in self.windows if w.orca is not None
+                 and w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns]
+        return sum(parts[1:], parts[0]) if parts else None
 
     @property
     def metrics(self) -> tuple[Scrape, ...]:
@@ -134,8 +144,10 @@ class Measurer:
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
                  on_window: Callable[[float, Window, Verdict], None] | None = None,
-                 scraper: object | None = None, sync: RunSync = NO_SYNC) -> None:
+                 scraper: object | None = None, sync: RunSync = NO_SYNC,
+                 orca: OrcaCollector | None = None) -> None:
         self.load = load
+        self.orca = orca  # --orca-format: the client's collector of load reports
         self.scraper = scraper  # --collect-metrics: prometheus.Scraper (between(lo_ns, hi_ns))
         self.run_sync = sync  # several processes (MPI ranks) cut windows at the same edges
         self.stats = stats
@@ -181,6 +193,8 @@ class Measurer:
         snap = await self.stats.edge_snapshot()
         cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
         self.probe.take()
+        if self.orca is not None:
+            self.orca.take()  # reports before the first window belong to none
         verdict = judge([], plan.criteria)
         interrupted = False
         while True:
@@ -204,7 +218,9 @@ class Measurer:
                 goodput=plan.goodput)
             if interrupted and summary.completed == 0 and windows:
                 break
-            windows.append(Window(len(windows), lo, hi, summary, scrapes_between(self.scraper, start, end)))
+            windows.append(Window(len(windows), lo, hi, summary,
+                                  scrapes_between(self.scraper, start, end),
+                                  self.orca.take() if self.orca is not None else None))
             # memory flat in run length: only the windows a merge may read stay in memory
             buf.spill_before(windows[max(0, len(windows) - plan.criteria.window_count)].lo)
             self._check_failures(summary)

@@ -154,7 +154,8 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                                 on_window if cfg.output.verbose else None)
             else:
                 measurer = Measurer(load, stats, plan, stop_event, on_window=on_window,
-                                    scraper=scraper, sync=sync)
+                                    scraper=scraper, sync=sync,
+                                    orca=getattr(client, "orca", None))
                 await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)

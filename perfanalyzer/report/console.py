@@ -14,7 +14,7 @@ from ..measure.status import STABLE, Judging, judged_latency, point_status
 from ..measure.window import PointResult, Window
 from . import periodic_text
 from .figures import fmt_rate, row_figures, us
-from .metrics_text import metrics_lines
+from .metrics_text import metrics_lines, orca_lines
 from .streamed_text import goodput_lines, streaming_lines
 from .trust import advice, likely_cause, trust_lines
 
@@ -96,6 +96,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     elif run.server_stats:
         lines.append("  [WARNING] The server's statistics could not be read at a window edge: "
                      "the server columns of this point are left empty")
+    if run.config.get("orca_format"):
+        lines += orca_lines(point.orca)
     if run.config.get("collect_metrics"):  # --collect-metrics
         lines += metrics_lines(point.metrics)
     if run.periodic:

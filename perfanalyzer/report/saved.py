@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..client.base import stats_from_json
+from ..client.orca import OrcaWindow
 from ..config import RunConfig
 from ..config.build import from_flat
 from ..config.goodput import GoodputLimits, parse_goodput
@@ -244,7 +245,8 @@ class _Loader:
                 sent=int(self.get(w, "sent", wh)), late_sends=int(self.get(w, "late_sends", wh)),
                 cores=float(w.get("cores", 1.0)), goodput=goodput)
             windows.append(Window(int(w.get("index", i)), int(w["lo"]), int(w["hi"]), summary,
-                                  scrapes_from_json(w.get("metrics_scrapes", ()), self.offset)))
+                                  scrapes_from_json(w.get("metrics_scrapes", ()), self.offset),
+                                  self.orca(w.get("orca"), wh)))
         rng = self.get(p, "merged_windows", where)
         first, count = int(rng["first"]), int(rng["count"])
         if not windows or count < 1 or first < 0 or first + count > len(windows):
@@ -253,6 +255,14 @@ class _Loader:
                            verdict=self.verdict(self.get(p, "verdict", where), where),
                            merged=merge(windows[first:first + count], run.buffer, pcts),
                            interrupted=bool(p.get("interrupted", False)))
+
+    def orca(self, raw: Any, where: str) -> OrcaWindow | None:
+        if raw is None:
+            return None
+        try:
+            return OrcaWindow.from_json(raw)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self.fail(f"{where}.orca", "not answers/sums/counts") from None
 
     def goodput(self, run: RunResult) -> GoodputLimits | None:
         """The run's --goodput limits, as its config recorded them."""

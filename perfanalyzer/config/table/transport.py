@@ -59,6 +59,11 @@ class TransportConfig:
         "first response and inter-response time as with --streaming). Inputs become JSON fields "
         "named after them, --request-parameter values the request's parameters. (perf_analyzer's "
         "--endpoint is an OpenAI path.)")
+    orca_format: str | None = opt(
+        None, "--orca-format", choices=("text", "json"), help="HTTP: send "
+        "'endpoint-load-metrics-format' with every inference request and average the "
+        "'endpoint-load-metrics' (ORCA) answers' metrics per window, shown with the server "
+        "figures and in the export (Triton sends them with the TensorRT-LLM backend).")
     event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
                           help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
                           "Recorded in the run's provenance (perfanalyzer extension).")

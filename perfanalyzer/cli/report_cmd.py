@@ -18,7 +18,8 @@ _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="Write perf_analyzer's CSV, as the live run wrote it.")
 @click.option("--verbose-csv", is_flag=True, help="Add the verbose CSV columns.")
 @click.option("--csv-all-points", is_flag=True, help="Every measured point, with a trailing Status "
-              "column (default: as the live run wrote it; stable points under -l only).")
+              "column (default: as the live run wrote it; stable points under -l only). The "
+              "streaming columns are written when the live run had --csv-streaming.")
 def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_points: bool) -> None:
     """Re-report a saved run (--profile-export-file) without a server.
 
@@ -38,7 +39,7 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
             raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
         every = csv_all_points or bool(run.config.get("csv_all_points"))
         write_csv(run, filename, verbose=verbose_csv, gpu=bool(run.config.get("collect_metrics")),
-                  all_points=every)
+                  all_points=every, streaming=bool(run.config.get("csv_streaming")))
         write_composing_csvs(run, filename, all_points=every)
     if run.interrupted:
         click.echo(f"note: {run_file}: the run was interrupted (Ctrl-C)", err=True)

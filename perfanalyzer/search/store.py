@@ -35,6 +35,7 @@ class PointFigures:
     throughput: float
     latency_ms: float  # at the search's percentile (the average when none)
     stable: bool
+    goodput: float | None = None  # --goodput: infer/s within the limits (None: no limits)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -170,6 +170,11 @@ def test_goodput_objective_picks_the_most_goodput_and_needs_limits(tmp_path: Pat
     good = Objective(kind="goodput")
     assert [good.feasible(p) for p in pts] == [True, True, False]
     assert max(filter(good.feasible, pts), key=good.score).level == 2
+    from perfanalyzer.search.store import CandidateResult
+
+    saved = CandidateResult(candidate=_c(mbs=0, db=False), points=tuple(pts), best=pts[1],
+                            score=120.0)
+    assert CandidateResult.from_json(json.loads(json.dumps(saved.to_json()))) == saved
     ctx = search_command.make_context(
         "search", ["-m", "x", "--output-dir", str(tmp_path), "--objective", "goodput"])
     with pytest.raises(OptionError, match="--objective goodput: give the limits with --goodput"):
@@ -179,6 +184,74 @@ def test_goodput_objective_picks_the_most_goodput_and_needs_limits(tmp_path: Pat
                    "--goodput", "ttfr:50"])
     sc, cfg = configs_from_kwargs(dict(ctx.params))
     assert sc.objective.kind == "goodput" and cfg.measurement.goodput == "ttfr:50"
+
+
+def _csv_levels(run: Any) -> set[float]:
+    from perfanalyzer.report.csv import csv_text
+
+    return {float(line.split(",")[0]) for line in csv_text(run).splitlines()[1:]}
+
+
+def test_the_best_point_is_one_the_candidates_csv_holds() -> None:
+    """A point is judged by the same decision as -f: stable, under -l (perf_analyzer: a latency
+    at the limit is over it)."""
+    import dataclasses
+
+    from perfanalyzer.search.objective import Objective
+    from tests.test_gate_synth import CONFIG, synthetic_run
+
+    cand = _c(mbs=0, db=False)
+    run = synthetic_run((1, 4), window_sigma=0.0, jitter=0.0)
+    p4 = run.points[1]  # 4 times the throughput, but it did not stabilize: -f leaves it out
+    run.points[1] = dataclasses.replace(p4, verdict=dataclasses.replace(p4.verdict, stable=False))
+    res = Objective().judge(cand, run)
+    assert _csv_levels(run) == {1.0}
+    assert res.best is not None and res.best.level == 1
+    at_limit = synthetic_run((1, 4), window_sigma=0.0, jitter=0.0,
+                             config={**CONFIG, "latency_threshold_ms": 10.0})  # 10 ms each
+    assert _csv_levels(at_limit) == set()
+    assert Objective(latency_budget_ms=10.0).judge(cand, at_limit).best is None
+
+
+def _late_rate_run(latency_from: str, limit_ms: float) -> Any:
+    """One stable request-rate point: 10 ms from the send, each sent 5 ms after its schedule."""
+    from perfanalyzer.measure.metrics import ClientLoad, summarize
+    from perfanalyzer.measure.result import ModelTraits, RunResult
+    from perfanalyzer.measure.stabilizer import Verdict
+    from perfanalyzer.measure.window import PointResult, Window, merge
+    from perfanalyzer.records import RecordBuffer
+
+    buf, windows, t0 = RecordBuffer(), [], 10**12
+    for i in range(3):
+        lo = buf.count
+        for k in range(1, 101):
+            done = t0 + k * 10_000_000
+            buf.add(done - 15_000_000, done - 10_000_000, done)
+        windows.append(Window(i, lo, buf.count, summarize(
+            buf.view(lo, buf.count), start_ns=t0, end_ns=t0 + 10**9, batch_size=1, server=None,
+            client=ClientLoad(), sent=100)))
+        t0 += 10**9
+    verdict = Verdict(done=True, stable=True, reason="stable", throughput_spread=0.0,
+                      latency_spread=0.0, over_threshold=False)
+    point = PointResult(level=100.0, windows=tuple(windows), verdict=verdict,
+                        merged=merge(windows, buf))
+    return RunResult(mode="request_rate", model=ModelTraits(name="m", max_batch_size=0),
+                     batch_size=1, buffer=buf, points=[point],
+                     config={"latency_from": latency_from, "latency_threshold_ms": limit_ms,
+                             "percentile": -1})
+
+
+def test_the_search_judges_latency_from_the_send_time_the_csv_uses() -> None:
+    from perfanalyzer.search.objective import Objective
+
+    cand = _c(mbs=0, db=False)
+    sent = Objective(latency_budget_ms=12.0).judge(cand, _late_rate_run("sent", 12.0))
+    assert sent.best is not None and sent.best.latency_ms == pytest.approx(10.0)
+    scheduled = _late_rate_run("scheduled", 12.0)  # 15 ms from the schedule: over the limit
+    assert _csv_levels(scheduled) == set()
+    assert Objective(latency_budget_ms=12.0).judge(cand, scheduled).best is None
+    unlimited = Objective().judge(cand, _late_rate_run("scheduled", 0.0))
+    assert unlimited.best is not None and unlimited.best.latency_ms == pytest.approx(15.0)
 
 
 def test_the_budget_is_each_sweeps_latency_limit(tmp_path: Path) -> None:
@@ -339,7 +412,9 @@ def test_server_without_explicit_model_control_is_refused(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_done_when_simple_with_launch_server(tmp_path: Path) -> None:
     """The issue's command (one load level, to stay short): exit 0, a summary, a Pareto plot and
-    a config.pbtxt, no server left running."""
+    a config.pbtxt, no server left running. Only a stable point can be the best (the candidate's
+    profile.csv must hold it): a wide -s band and more windows keep a point stable on a shared
+    2-core machine."""
     import re
 
     from perfanalyzer.search.store import Store
@@ -347,7 +422,7 @@ def test_done_when_simple_with_launch_server(tmp_path: Path) -> None:
 
     res = subprocess.run(
         [sys.executable, "-m", "perfanalyzer", "search", "-m", "simple", "--launch-server",
-         "--concurrency-range", "4", "-p", "500", "-s", "50", "-r", "4",
+         "--concurrency-range", "4", "-p", "500", "-s", "200", "-r", "10",
          "--instance-counts", "1", "--dynamic-batching", "on,off", "--output-dir",
          str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr

@@ -1,15 +1,20 @@
 """Runs a search from the command line: signals, optional local server, report, exit code.
 
 Exit codes: 0 done, 3 option error, 99 other error (the original configuration is restored
-first), 130 after Ctrl-C (finished candidates are kept, reported, and skipped by a rerun).
+first), 130 after Ctrl-C, SIGTERM or SIGHUP (finished candidates are kept, reported, and skipped
+by a rerun). SIGHUP is a dropped ssh session: the terminal may be gone, so what is printed after
+it is best effort, while the restore and the files are not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import signal
 import sys
+from typing import TextIO, cast
 
 from .. import cleanup
 from ..config import RunConfig
@@ -25,7 +30,7 @@ def run(sc: SearchConfig, cfg: RunConfig) -> int:
         outcome = uvloop_policy.run(_main(sc, effective))
     level = "Concurrency" if cfg.load.mode.value == "concurrency" else "Request Rate"
     for path in write_report(sc, outcome, level, cfg.server.model):
-        print(f"wrote {path}")
+        _say(f"wrote {path}", sys.stdout)
     return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 
 
@@ -38,16 +43,42 @@ async def _main(sc: SearchConfig, cfg: RunConfig) -> SearchOutcome:
         presses[0] += 1
         if presses[0] == 1:
             stop.set()
-            print("\nStopping: finishing this point, restoring the model's configuration and "
-                  "writing the report (Ctrl-C again to exit now)", file=sys.stderr, flush=True)
+            _say("\nStopping: finishing this point, restoring the model's configuration and "
+                 "writing the report (Ctrl-C again to exit now)", sys.stderr)
         else:
             cleanup.run_all()
             os._exit(EXIT_INTERRUPTED)
 
-    loop.add_signal_handler(signal.SIGINT, on_sigint)
-    loop.add_signal_handler(signal.SIGTERM, on_sigint)
+    for sig in _STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_sigint)
     try:
-        return await run_search(sc, cfg, stop=stop)
+        return await run_search(sc, cfg, stop=stop, out=cast(TextIO, _Console(sys.stdout)))
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
+        for sig in _STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+#: Each stops the search the same way: finish the point, restore, write the report.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _say(text: str, stream: TextIO) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a hung-up terminal: EIO, EPIPE
+        print(text, file=stream, flush=True)
+
+
+class _Console(io.TextIOBase):
+    """The console the search writes its progress to; a hung-up terminal does not stop it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.flush()

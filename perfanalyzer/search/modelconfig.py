@@ -15,6 +15,57 @@ from .space import Candidate
 
 #: Keys of the server's config JSON that describe the loaded instance, not the configuration.
 _RUNTIME_KEYS = ("version_policy_state",)
+#: The model parameter a search puts in every candidate it loads: any other search (on any
+#: machine) sees that the loaded configuration is a search's candidate, not the model's own.
+MARKER = "perfanalyzer_search"
+
+
+def plain(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the runtime keys and without a search's marker."""
+    out = copy.deepcopy(config)
+    for key in _RUNTIME_KEYS:
+        out.pop(key, None)
+    params = out.get("parameters")
+    if isinstance(params, dict) and MARKER in params:
+        params.pop(MARKER)
+        if not params:
+            out.pop("parameters")
+    return out
+
+
+def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two configurations are the same, markers and runtime keys aside."""
+    def canon(c: dict[str, Any]) -> str:
+        c = plain(c)
+        if not c.get("parameters"):
+            c.pop("parameters", None)
+        return json.dumps(c, sort_keys=True)
+    return canon(a) == canon(b)
+
+
+def marker_of(config: dict[str, Any]) -> dict[str, str] | None:
+    """The marker of the search whose candidate ``config`` is (None: not a search's)."""
+    params = config.get("parameters")
+    entry = params.get(MARKER) if isinstance(params, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    try:
+        mark = json.loads(str(entry.get("string_value", "")))
+    except ValueError:
+        mark = None
+    if not isinstance(mark, dict):
+        return {"id": "", "dir": "unknown"}
+    folder = "".join(ch for ch in str(mark.get("dir", "unknown"))[:300] if ch.isprintable())
+    return {"id": str(mark.get("id", "")), "dir": folder}
+
+
+def marked(config: dict[str, Any], search_id: str, folder: str) -> dict[str, Any]:
+    """``config`` carrying the marker of the search ``search_id`` (output folder ``folder``)."""
+    out = plain(config)
+    params = dict(out.get("parameters") or {})
+    params[MARKER] = {"string_value": json.dumps({"id": search_id, "dir": folder})}
+    out["parameters"] = params
+    return out
 
 
 def default_candidate(config: dict[str, Any], client_batch: int) -> Candidate:
@@ -35,9 +86,7 @@ def merged_config(config: dict[str, Any], c: Candidate) -> dict[str, Any]:
     """``config`` (the server's JSON) with the candidate's settings: instance count on every
     instance group, max_batch_size, and dynamic batching (kept fields of the original block, e.g.
     priority levels, stay)."""
-    out = copy.deepcopy(config)
-    for key in _RUNTIME_KEYS:
-        out.pop(key, None)
+    out = plain(config)
     groups = out.get("instance_group") or [{"kind": "KIND_CPU"}]
     for g in groups:
         g["count"] = c.instance_count

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..measure.result import RunResult
+from ..measure.status import STABLE, Judging, judged_stats, point_status
 from ..measure.window import PointResult
 from .space import Candidate
 from .store import CandidateResult, PointFigures
@@ -29,15 +30,20 @@ class Objective:
     def latency_label(self) -> str:
         return f"p{self.percentile} latency" if self.percentile > 0 else "avg latency"
 
-    def latency_ms(self, point: PointResult) -> float:
-        lat = point.merged.latency
+    def latency_ms(self, point: PointResult, judging: Judging) -> float:
+        """The point's latency at the objective's percentile, from the send time ``-f`` uses
+        (``--latency-from``)."""
+        lat = judged_stats(point.merged, judging.latency_from)
         ns = lat.p(self.percentile) if self.percentile > 0 else lat.avg_ns
         return float(ns) / 1e6
 
     def feasible(self, p: PointFigures) -> bool:
+        """A point ``-f`` writes (stable, under the budget, which is the sweep's -l) that meets
+        the constraints."""
         within = self.latency_budget_ms <= 0 or p.latency_ms <= self.latency_budget_ms
         good = self.kind != "goodput" or (p.goodput or 0.0) > 0
-        return within and good and p.throughput >= self.min_throughput and p.throughput > 0
+        return (p.stable and within and good and p.throughput >= self.min_throughput
+                and p.throughput > 0)
 
     def score(self, p: PointFigures) -> float:
         if self.kind == "goodput":
@@ -45,9 +51,12 @@ class Objective:
         return p.throughput if self.kind == "throughput" else -p.latency_ms
 
     def judge(self, candidate: Candidate, run: RunResult) -> CandidateResult:
-        """The candidate's measured points, its best feasible point and score."""
+        """The candidate's measured points, its best feasible point and score. A point counts
+        only when the candidate's ``profile.csv`` holds it: the same decision as ``-f``."""
+        judging = Judging.of(run.config, run.percentile)
         points = tuple(PointFigures(level=p.level, throughput=p.merged.throughput,
-                                    latency_ms=self.latency_ms(p), stable=p.stable,
+                                    latency_ms=self.latency_ms(p, judging),
+                                    stable=point_status(p, judging) == STABLE,
                                     goodput=p.merged.goodput)
                        for p in run.points if p.merged.completed > 0)
         ok = [p for p in points if self.feasible(p)]

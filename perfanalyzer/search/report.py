@@ -9,16 +9,13 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from ..report.outfile import write_output
 from ..report.plots import DPI, save
 from .modelconfig import merged_config, to_pbtxt
 from .objective import Objective
 from .runner import SearchConfig, SearchOutcome
 from .space import Candidate
-from .store import CandidateResult, PointFigures
-
-SUMMARY = "summary.md"
-PARETO = "pareto"
-CONFIG = "config.pbtxt"
+from .store import CONFIG, FLAG, PARETO, SUMMARY, CandidateResult, PointFigures
 
 
 def ranked(results: Sequence[CandidateResult]) -> list[CandidateResult]:
@@ -110,7 +107,9 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
         lines += [f"Best: `{top.key}`; its model configuration is in `{CONFIG}` (the client "
                   f"batch, {top.client_batch}, is a client setting: -b {top.client_batch}).", ""]
     else:
-        lines += ["No candidate met the constraints: no config.pbtxt was written.", ""]
+        lines += ["No candidate met the constraints (a point counts only when its candidate's "
+                  "profile.csv holds it: stable, under the budget): no config.pbtxt was written.",
+                  ""]
     if default is not None:
         lines += [f"The default (the model's configuration before the search) is "
                   f"`{default.candidate.key}`.", ""]
@@ -125,13 +124,13 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
 def write_report(sc: SearchConfig, out: SearchOutcome, level_name: str, model: str) -> list[Path]:
     root = Path(sc.output_dir)
     written = [root / SUMMARY]
-    (root / SUMMARY).write_text(summary_text(sc, out, level_name, model))
+    write_output(root / SUMMARY, summary_text(sc, out, level_name, model), FLAG)
     order = ranked(out.results)
     best = order[0].candidate if order else None
     written += save(pareto_figure(out.results, sc.objective, best), root, PARETO, ("png",))
     if best is not None:
-        (root / CONFIG).write_text(to_pbtxt(merged_config(out.original, best)))
+        write_output(root / CONFIG, to_pbtxt(merged_config(out.original, best)), FLAG)
         written.append(root / CONFIG)
-    else:
-        (root / CONFIG).unlink(missing_ok=True)
+    elif (root / CONFIG).is_file() and not (root / CONFIG).is_symlink():
+        (root / CONFIG).unlink()  # an earlier run's best is not this run's
     return written

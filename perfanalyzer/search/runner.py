@@ -9,6 +9,7 @@ import dataclasses
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from .. import cleanup
@@ -19,11 +20,12 @@ from ..profile.run import profile
 from ..profile.setup import connect
 from ..report.csv import write_csv
 from ..report.export import write_export
-from .control import ModelControl, ModelControlError
-from .modelconfig import default_candidate
+from .control import ModelControl, ModelControlError, busy
+from .guard import lock_folder, lock_model
+from .modelconfig import default_candidate, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
-from .store import CandidateResult, Store
+from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Store
 
 #: (candidate's run config, stop event, console) -> the measured run. Tests swap it.
 Measure = Callable[[RunConfig, asyncio.Event, TextIO], Awaitable[RunResult]]
@@ -73,19 +75,36 @@ async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
     configuration is loaded again before returning or raising."""
     out = out or sys.stdout
     store = Store(sc.output_dir)
+    store.check()  # a planted link is refused before anything is created or changed
+    Path(sc.output_dir).mkdir(parents=True, exist_ok=True)
+    locks = [lock_folder(Path(sc.output_dir))]
+    try:
+        locks.append(lock_model(cfg.server.server_url, cfg.server.model, Path(sc.output_dir)))
+        return await _locked(sc, cfg, store, stop, out, measure)
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+
+
+async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.Event,
+                  out: TextIO, measure: Measure) -> SearchOutcome:
     client = await connect(cfg)
     control = ModelControl(client, cfg.server.model, cfg.server.server_url, cfg.server.protocol)
     restore_hook = cleanup.register(control.restore_now)  # a second Ctrl-C
     try:
-        original = await control.fetch()
-        if original.get("platform") == "ensemble" or original.get("backend") == "ensemble":
-            raise OptionError(f"-m {cfg.server.model}: an ensemble has no instances or batcher of its "
-                              f"own: search its composing models")
+        loaded = await control.fetch()
+        if loaded.get("platform") == "ensemble" or loaded.get("backend") == "ensemble":
+            raise OptionError(f"-m {cfg.server.model}: an ensemble has no instances or batcher of "
+                              f"its own: search its composing models")
         batches = sc.space.client_batch or (cfg.inputs.batch_size,)
-        default = default_candidate(original, batches[0])
+        mark, rec = marker_of(loaded), store.recorded()
+        if mark is not None and (rec is None or mark["id"] != rec.search_id):
+            raise busy(cfg.server.model, mark)  # before this search writes anything
         store.open(sc.plan(cfg))
-        done = store.finished()
-        outcome = SearchOutcome(original=original, default=default, results=list(done),
+        done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
+        await settle(store, control, loaded, batches[0], out)
+        default = default_candidate(control.original, batches[0])
+        outcome = SearchOutcome(original=control.original, default=default, results=list(done),
                                 resumed=len(done))
         if done:
             out.write(f"Resuming: {len(done)} candidate(s) already measured in "
@@ -93,11 +112,45 @@ async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
         try:
             await _loop(sc, cfg, control, store, outcome, stop, out, measure)
         finally:
+            changed = control.changed
             await control.restore()
+            if changed:
+                out.write(f"Restored the model's configuration from before the search "
+                          f"({default.key})\n")
         return outcome
     finally:
         cleanup.unregister(restore_hook)
         await client.close()
+
+
+async def settle(store: Store, control: ModelControl, loaded: dict[str, Any], batch: int,
+                 out: TextIO) -> None:
+    """Decide what the configuration before the search is: the one recorded by an earlier run of
+    this search (a candidate of that run left loaded is replaced by it now), else the loaded one,
+    recorded before the first change. Raises when another search's candidate is loaded, or when
+    the model was changed outside the search since it was recorded."""
+    model = control.model
+    mark = marker_of(loaded)
+    rec = store.recorded()
+    if mark is not None and (rec is None or mark["id"] != rec.search_id):
+        raise busy(model, mark)
+    if rec is None:
+        rec = store.record(plain(loaded))
+    control.adopt(rec.config, rec.search_id, str(Path(store.root).resolve()))
+    key = default_candidate(rec.config, batch).key
+    if same(loaded, rec.config):
+        return
+    if mark is None:
+        raise OptionError(f"-m {model}: the loaded configuration "
+                          f"({default_candidate(loaded, batch).key}) is not the one this search "
+                          f"recorded before its first change ({key}, in "
+                          f"{store.root / ORIGINAL_FILE}): it was changed since; use a new "
+                          f"--output-dir")
+    control.changed = True
+    await control.restore()
+    out.write(f"Resuming: found {default_candidate(loaded, batch).key} loaded (a candidate of "
+              f"this search whose run did not finish); restored the configuration recorded "
+              f"before the search ({key})\n")
 
 
 async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: Store,
@@ -140,11 +193,12 @@ async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: ModelControl, 
         return CandidateResult(candidate=c, error=f"load failed: {exc}")
     if stop.is_set():
         return None
+    folder = store.prepare(c)  # an unfinished attempt's files go; this one replaces them
     run = await measure(candidate_config(cfg, sc, c), stop, out)
-    folder = store.candidate_dir(c)
+    await control.verify()  # what was measured is this candidate, not another search's
     if run.points:
-        write_csv(run, folder / "profile.csv")
-        write_export(run, folder / "export.json")
+        write_csv(run, folder / CSV_FILE)
+        write_export(run, folder / EXPORT_FILE)
     if run.interrupted or stop.is_set():  # a sweep cut short is measured again on resume
         return None
     result = sc.objective.judge(c, run)

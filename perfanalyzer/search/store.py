@@ -2,29 +2,48 @@
 
 ```
 DIR/search.json                 the search's settings (a rerun must match them)
+DIR/original.json               the model's configuration before the search's first change
+DIR/.search.lock                held while a search uses the folder (see guard)
 DIR/candidates/KEY/state.json   one finished candidate: settings, measured points, score
 DIR/candidates/KEY/profile.csv  its concurrency sweep (perf_analyzer's CSV)
 DIR/candidates/KEY/export.json  its requests and windows (--profile-export-file format)
 ```
 
-``state.json`` is written last and atomically: a candidate without one was not finished and is
-measured again.
+Every file is written through the same safe writer as ``-f`` (never through a symbolic link,
+temp files with unique names); the folder is checked before the server is touched, so a planted
+link is refused before anything changes. ``state.json`` is written last: a candidate without a
+valid one was not finished and is measured again, its leftovers removed first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
 import os
+import secrets
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError
+from ..report.outfile import check_output, write_output
 from .space import Candidate
 
 PLAN_FILE = "search.json"
+ORIGINAL_FILE = "original.json"
 STATE_FILE = "state.json"
+CSV_FILE = "profile.csv"
+EXPORT_FILE = "export.json"
+SUMMARY = "summary.md"
+PARETO = "pareto"
+CONFIG = "config.pbtxt"
+FLAG = "--output-dir"
+_TOP_FILES = (PLAN_FILE, ORIGINAL_FILE, SUMMARY, f"{PARETO}.png", CONFIG)
+_CANDIDATE_FILES = (STATE_FILE, CSV_FILE, EXPORT_FILE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +53,7 @@ class PointFigures:
     level: float
     throughput: float
     latency_ms: float  # at the search's percentile (the average when none)
-    stable: bool
+    stable: bool  # written by -f: stable and under the budget (-l)
     goodput: float | None = None  # --goodput: infer/s within the limits (None: no limits)
 
 
@@ -50,56 +69,198 @@ class CandidateResult:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> CandidateResult:
-        cand = dict(d["candidate"])
-        cand["preferred_batch_sizes"] = tuple(cand["preferred_batch_sizes"])
-        best = d.get("best")
-        return cls(candidate=Candidate(**cand),
-                   points=tuple(PointFigures(**p) for p in d.get("points", ())),
-                   score=d.get("score"), best=PointFigures(**best) if best else None,
-                   error=d.get("error", ""))
+    def from_json(cls, d: Any) -> CandidateResult:
+        """Parse a saved state; raises ValueError naming the first field of a wrong type."""
+        d = _obj(d, "the file", {"candidate", "points", "score", "best", "error"})
+        best = d["best"]
+        return cls(candidate=_candidate(d["candidate"]),
+                   points=tuple(_point(p) for p in _list(d["points"], "points")),
+                   score=None if d["score"] is None else _num(d["score"], "score"),
+                   best=None if best is None else _point(best), error=_str(d["error"], "error"))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _obj(v: Any, what: str, keys: set[str]) -> dict[str, Any]:
+    if not isinstance(v, dict) or set(v) != keys:
+        raise ValueError(f"{what}: expected an object with {', '.join(sorted(keys))}")
+    return v
+
+
+def _list(v: Any, what: str) -> list[Any]:
+    if not isinstance(v, list):
+        raise ValueError(f"{what}: expected a list")
+    return v
+
+
+def _str(v: Any, what: str) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"{what}: expected text")
+    return v
+
+
+def _int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{what}: expected an integer")
+    return v
+
+
+def _num(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"{what}: expected a finite number")
+    return float(v)
+
+
+def _bool(v: Any, what: str) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"{what}: expected true or false")
+    return v
+
+
+def _candidate(v: Any) -> Candidate:
+    d = _obj(v, "candidate", {f.name for f in dataclasses.fields(Candidate)})
+    c = Candidate(instance_count=_int(d["instance_count"], "instance_count"),
+                  max_batch_size=_int(d["max_batch_size"], "max_batch_size"),
+                  dynamic_batching=_bool(d["dynamic_batching"], "dynamic_batching"),
+                  max_queue_delay_us=_int(d["max_queue_delay_us"], "max_queue_delay_us"),
+                  preferred_batch_sizes=tuple(
+                      _int(p, "preferred_batch_sizes")
+                      for p in _list(d["preferred_batch_sizes"], "preferred_batch_sizes")),
+                  client_batch=_int(d["client_batch"], "client_batch"))
+    if not c.valid():
+        raise ValueError("candidate: not a valid configuration")
+    return c
+
+
+def _point(v: Any) -> PointFigures:
+    keys = {"level", "throughput", "latency_ms", "stable"}
+    if isinstance(v, dict) and "goodput" in v:  # (a state written before goodput has none)
+        keys.add("goodput")
+    d = _obj(v, "point", keys)
+    goodput = d.get("goodput")
+    return PointFigures(level=_num(d["level"], "level"),
+                        throughput=_num(d["throughput"], "throughput"),
+                        latency_ms=_num(d["latency_ms"], "latency_ms"),
+                        stable=_bool(d["stable"], "stable"),
+                        goodput=None if goodput is None else _num(goodput, "goodput"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Original:
+    """The model's configuration before the search, and the id its candidates are marked with."""
+
+    search_id: str
+    config: dict[str, Any]
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_bytes())
 
 
 class Store:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
+    def _name(self, path: Path) -> str:
+        return str(path)[:200]
+
+    def check(self) -> None:
+        """Refuse (OptionError) a folder whose files this search would write through a link or
+        into something that is not a file; called before the server is touched."""
+        if self.root.exists() and not self.root.is_dir():
+            raise OptionError(f"{FLAG}: {self._name(self.root)} is not a directory")
+        if not self.root.exists():
+            return
+        for name in _TOP_FILES:
+            check_output(self.root / name, FLAG)
+        cands = self.root / "candidates"
+        for d in [cands, *(sorted(cands.iterdir()) if _real_dir(cands) else ())]:
+            if (d.exists() or d.is_symlink()) and not _real_dir(d):
+                raise OptionError(f"{FLAG} {self._name(d)}: not a folder (a symbolic link is "
+                                  f"never followed)")
+            if d != cands:
+                for name in _CANDIDATE_FILES:
+                    check_output(d / name, FLAG)
+
     def candidate_dir(self, c: Candidate) -> Path:
         d = self.root / "candidates" / c.key
         d.mkdir(parents=True, exist_ok=True)
+        if not _real_dir(d):
+            raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
         return d
 
     def open(self, plan: dict[str, Any]) -> None:
         """Create the folder, or check that the search in it has the same settings."""
-        if self.root.exists() and not self.root.is_dir():
-            raise OptionError(f"--output-dir: {self.root} is not a directory")
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / PLAN_FILE
         plan = json.loads(json.dumps(plan))  # tuples as lists, as read back
         if path.is_file():
-            old = json.loads(path.read_text())
+            try:
+                old = _read_json(path)
+                if not isinstance(old, dict):
+                    raise ValueError("not an object")
+            except (OSError, ValueError, RecursionError) as exc:
+                raise OptionError(f"{FLAG} {self._name(path)}: not a search's settings ({exc}); "
+                                  f"use another folder") from None
             diff = sorted(k for k in set(old) | set(plan) if old.get(k) != plan.get(k))
             if diff:
-                raise OptionError(f"--output-dir: {self.root} holds a search with other settings "
+                raise OptionError(f"{FLAG}: {self.root} holds a search with other settings "
                                   f"({', '.join(diff)}); rerun with the same flags to resume it, "
                                   f"or use another folder")
             return
-        _write_atomic(path, json.dumps(plan, indent=2, sort_keys=True) + "\n")
+        write_output(path, json.dumps(plan, indent=2, sort_keys=True) + "\n", FLAG)
+
+    def recorded(self) -> Original | None:
+        """The configuration recorded before an earlier run's first change (None: none was)."""
+        path = self.root / ORIGINAL_FILE
+        if not path.exists():
+            return None
+        try:
+            d = _obj(_read_json(path), "the file", {"search_id", "config"})
+            if not isinstance(d["config"], dict) or not d["config"]:
+                raise ValueError("config: expected an object")
+            return Original(search_id=_str(d["search_id"], "search_id"), config=d["config"])
+        except (OSError, ValueError, RecursionError) as exc:
+            raise OptionError(f"{FLAG} {self._name(path)}: damaged ({exc}): the model's "
+                              f"configuration before the search is unknown; check the model and "
+                              f"use a new folder") from None
+
+    def record(self, config: dict[str, Any]) -> Original:
+        """Keep ``config`` as the configuration before the search (before its first change)."""
+        orig = Original(search_id=secrets.token_hex(8), config=config)
+        write_output(self.root / ORIGINAL_FILE,
+                     json.dumps(dataclasses.asdict(orig), indent=2, sort_keys=True) + "\n", FLAG)
+        return orig
+
+    def prepare(self, c: Candidate) -> Path:
+        """The candidate's folder, emptied of an unfinished earlier attempt's files."""
+        d = self.candidate_dir(c)
+        for name in _CANDIDATE_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(os.lstat(d / name).st_mode):
+                    os.unlink(d / name)
+        return d
 
     def save(self, result: CandidateResult) -> None:
         path = self.candidate_dir(result.candidate) / STATE_FILE
-        _write_atomic(path, json.dumps(result.to_json(), indent=2) + "\n")
+        write_output(path, json.dumps(result.to_json(), indent=2) + "\n", FLAG)
 
-    def finished(self) -> list[CandidateResult]:
-        """Every finished candidate, in the order they finished."""
+    def finished(self, warn: Callable[[str], object] = lambda _: None) -> list[CandidateResult]:
+        """Every finished candidate, in the order they finished; a state that cannot be read is
+        reported through ``warn`` and its candidate counts as not finished."""
         found = []
         for path in (self.root / "candidates").glob(f"*/{STATE_FILE}"):
-            found.append((path.stat().st_mtime_ns, CandidateResult.from_json(
-                json.loads(path.read_text()))))
+            try:
+                result = CandidateResult.from_json(_read_json(path))
+                if result.candidate.key != path.parent.name:
+                    raise ValueError("candidate: not this folder's configuration")
+                found.append((path.stat().st_mtime_ns, result))
+            except (OSError, ValueError, RecursionError) as exc:  # bad UTF-8 is a ValueError
+                warn(f"{self._name(path)}: not a valid state ({str(exc)[:200]}): this candidate "
+                     f"is measured again")
         return [r for _, r in sorted(found, key=lambda t: t[0])]
+
+
+def _real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False

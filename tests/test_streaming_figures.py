@@ -61,11 +61,15 @@ def test_first_response_and_gaps_at_the_models_pace(triton: Any, tmp_path: Path,
                                                     load: tuple[str, ...]) -> None:
     before = server_requests(triton.http_url, "paced_stream")
     out, doc = run_profile(triton, tmp_path, *load)
-    for name, truth in (("time to first response", FIRST_US), ("inter-response time", GAP_US)):
-        for stat in ("Avg", "p50"):
-            value = figure(out, f"{stat} {name}")
-            low = truth if name.startswith("time") else truth * (1 - TOLERANCE)
-            assert low <= value <= truth * (1 + TOLERANCE), (stat, name, value, out)
+    # The average first response is only bounded below: one stall of the shared machine moves
+    # an average, not a median.
+    assert figure(out, "Avg time to first response") >= FIRST_US
+    for name, stat, low in (("time to first response", "p50", FIRST_US),
+                            ("inter-response time", "p50", GAP_US * (1 - TOLERANCE)),
+                            ("inter-response time", "Avg", GAP_US * (1 - TOLERANCE))):
+        truth = FIRST_US if name.startswith("time") else GAP_US
+        value = figure(out, f"{stat} {name}")
+        assert low <= value <= truth * (1 + TOLERANCE), (stat, name, value, out)
         for p in (90, 95, 99):
             assert figure(out, f"p{p} {name}") >= figure(out, f"p50 {name}")
     ours = doc["perfanalyzer"]

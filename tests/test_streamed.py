@@ -93,3 +93,28 @@ def test_goodput_flag_parses_and_names_itself_in_errors() -> None:
         with pytest.raises(OptionError, match="--goodput") as err:
             parse_goodput(bad)
         assert why in str(err.value)
+
+
+def test_csv_streaming_columns_follow_perf_analyzers_in_both_csvs() -> None:
+    """--csv-streaming appends the figures (empty cells where nothing was measured: these
+    single-response records have no gap), in -f's CSV and in a -b/--shape sweep's combined one;
+    without it the header is perf_analyzer's."""
+    from perfanalyzer.report.combined import combined_csv_text
+    from perfanalyzer.report.csv import csv_text
+
+    from .test_gate_synth import synthetic_run
+
+    run = synthetic_run((1,), windows=3, window_sigma=0.0, jitter=0.0)
+    plain = csv_text(run).splitlines()
+    header, row = (line.split(",") for line in csv_text(run, streaming=True).splitlines()[:2])
+    assert header[:len(plain[0].split(","))] == plain[0].split(",")
+    extra = header[len(plain[0].split(",")):]
+    assert extra[:5] == ["Avg time to first response", "p50 time to first response",
+                         "p90 time to first response", "p95 time to first response",
+                         "p99 time to first response"]
+    assert extra[5:] == ["Avg inter-response time", "p50 inter-response time",
+                         "p90 inter-response time", "p95 inter-response time",
+                         "p99 inter-response time"]
+    assert row[-5:] == [""] * 5 and all(row[-10:-5])
+    combined = combined_csv_text([(("1", ""), run)], streaming=True).splitlines()[0]
+    assert combined.split(",")[2:] == header

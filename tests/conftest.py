@@ -2,7 +2,8 @@
 
 * ``triton``: one real Triton (from the nvidia-pytriton wheel) for the whole session;
 * ``html_run``: one short real run with its export, --html page and --events, for the HTML tests;
-* every test whose fixtures include ``triton`` is marked ``server`` here, so ``pytest -m 'not server'``
+* ``mini_server``: a KServe v2 server without Triton's extensions (a fresh one per test);
+* every test whose fixtures start a server is marked ``server`` here, so ``pytest -m 'not server'``
   runs the unit tests alone (tests that start a server of their own carry the mark themselves).
 Shared helpers live in tests/support.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from tests.support import kserve_server
 from tests.support.cli_runs import profile_cli
 from tests.support.html_checks import HTML_RUN_SECRET
 from tests.support.paths import TEST_MODELS
@@ -26,10 +28,14 @@ settings.register_profile("perfanalyzer", deadline=None)
 settings.load_profile("perfanalyzer")
 
 
+#: The fixtures that start a server: a test using one, directly or through another, is ``server``.
+SERVER_FIXTURES = {"triton", "mini_server"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``server`` every test that needs the ``triton`` fixture, directly or through another."""
+    """Mark ``server`` every test whose fixtures start a server."""
     for item in items:
-        if "triton" in getattr(item, "fixturenames", ()):
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
 
 
@@ -68,3 +74,13 @@ def html_run(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     (out / "rc").write_text(str(proc.returncode))
     return {"dir": out, "json": out / "run.json", "html": out / "run.html",
             "events": out / "events.jsonl", "rc": out / "rc"}
+
+
+@pytest.fixture()
+def mini_server() -> Iterator[str]:
+    """The address of a fresh KServe v2 server without Triton's extensions (no statistics, no
+    model config), as KServe's Python server or MLServer."""
+    from perfanalyzer.server.launcher import free_port
+
+    with kserve_server.serving(free_port()) as url:
+        yield url

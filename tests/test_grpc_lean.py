@@ -39,15 +39,11 @@ from perfanalyzer.errors import (
 )
 from perfanalyzer.server.launcher import free_port as _free_port
 from tests.support.aio import aio
-from tests.support.grpc_calls import INFER, lean_connection
+from tests.support.grpc_calls import INFER, lean_connection, payload
 from tests.support.infer_requests import ADD_SUB, DELAY, A, B
 from tests.support.paths import TEST_MODELS
 
 server = pytest.mark.server
-
-
-def payload(request: InferRequest) -> bytes:
-    return _convert.build_infer_request(request).SerializeToString()
 
 
 def add_sub(a: np.ndarray) -> InferRequest:
@@ -345,10 +341,12 @@ async def test_connect_errors() -> None:
 
 
 def test_fallback_to_grpc_aio(monkeypatch: pytest.MonkeyPatch) -> None:
-    for opts in (dict(compression="gzip"), dict(keepalive_time_ms=1000),
+    for opts in (dict(compression="gzip"),
                  dict(channel_args=(("grpc.primary_user_agent", "x"),)),
                  dict(tls=TlsOptions(enabled=True))):
         assert GrpcClient(ClientOptions(url="127.0.0.1:1", **opts))._lean is None
+    # keepalive: the lean channel sends its own PINGs (tests/test_grpc_keepalive.py)
+    assert GrpcClient(ClientOptions(url="127.0.0.1:1", keepalive_time_ms=1000))._lean is not None
     lean = GrpcClient(ClientOptions(url="127.0.0.1:1"))
     assert lean._lean is not None and lean.transport == "grpc-lean"
     assert GrpcClient(ClientOptions(url="127.0.0.1:1", grpc_transport="grpcio"))._lean is None

@@ -46,7 +46,7 @@ def test_replicate_runs_draw_the_interval_of_each_change(tmp_path: Path) -> None
     text = page.read_text(encoding="utf-8")
     assert self_contained_problems(text) == []
     assert text.count('-interval|') == 4  # two checks at two load points
-    assert "95% CI [" in text and 'class="verdict"' in text
+    assert "95% bounds [" in text and 'class="verdict"' in text
 
 
 def test_html_path_is_checked_before_the_runs_are_read(tmp_path: Path,

@@ -13,10 +13,12 @@ from ..errors import CompareError, PerfAnalyzerError
 if TYPE_CHECKING:
     from ..gate.compare import Comparison
 from ..report.outfile import OutputError, write_output
+from .floats import FINITE_FLOAT
 
 EPILOG = """\b
-Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, other load mode, no
-common load point, a bad --fail-on or option: option errors are "cannot compare" here too).
+Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, a figure that is
+not finite or negative, other load mode, no common load point, runs of another model, version or
+batch size, a bad --fail-on or option: option errors are "cannot compare" here too).
 \b
 Examples:
   perfanalyzer compare base.json new.json
@@ -46,10 +48,13 @@ class CompareCommand(click.Command):
                    "avg, queue). It replaces the default check of the same column.")
 @click.option("--no-default-checks", is_flag=True,
               help="Do not add the defaults (throughput:-5%, p99:+10%) for unchecked columns.")
-@click.option("--alpha", type=float, default=0.05, show_default=True,
+@click.option("--alpha", type=FINITE_FLOAT, default=0.05, show_default=True,
               help="False-alarm rate of each check with replicate runs (JSON runs made with "
                    "--repeat N): a change fails only when its one-sided 1 − alpha bound is past "
                    "zero (0 < alpha < 0.5).")
+@click.option("--allow-different-model", "different_model", is_flag=True,
+              help="Compare JSON runs of different models, model versions or batch sizes (else "
+                   "that is an input error, exit 2: the gate would judge another workload).")
 @click.option("--all-metrics", is_flag=True,
               help="Also list the change of every unchecked column.")
 @click.option("--markdown", "markdown_path", metavar="FILE", default=None,
@@ -61,7 +66,7 @@ class CompareCommand(click.Command):
                    "each load point's change with its interval and the threshold drawn.")
 def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_checks: bool,
             alpha: float, all_metrics: bool, markdown_path: str | None,
-            json_path: str | None, html_path: str | None) -> None:
+            json_path: str | None, html_path: str | None, different_model: bool) -> None:
     """Compare a run with a baseline and fail on a real regression.
 
     BASELINE and CURRENT are CSVs (perfanalyzer's or perf_analyzer's -f output) or JSON runs
@@ -88,7 +93,7 @@ def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_ch
         checks = parse_checks(fail_on)
         result = run_compare(load_side(baseline), load_side(current), checks,
                              defaults=not no_default_checks, alpha=alpha,
-                             all_metrics=all_metrics)
+                             all_metrics=all_metrics, different_model=different_model)
     except CompareError as exc:
         result = Comparison.failed(baseline, current, str(exc))
     click.echo(console_text(result), nl=False)

@@ -20,6 +20,7 @@ from ..errors import (
     PerfAnalyzerError,
 )
 from ..load import uvloop_policy
+from ..load.factory import check_files
 from ..measure.result import RunResult
 from ..measure.status import Judging, did_not_stabilize
 from ..measure.window import PointResult
@@ -36,9 +37,11 @@ def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     # issue 13: secrets never printed or written; every output path and the open-file room
     # checked before any load
-    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers)
+    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers,
+                        urls=(cfg.output.metrics_url,))
     check_outputs(cfg)
     check_fd_room(cfg)
+    check_files(cfg)  # what the load reads, before any connection
     if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
         raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
     if cfg.load.periodic_concurrency_range and is_multi(cfg):
@@ -64,7 +67,10 @@ def run_profile(cfg: RunConfig) -> int:
 
         check_flags(cfg)
     if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
-        raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
+        what = ("is a folder, not a CSV or JSON run" if os.path.isdir(cfg.output.baseline)
+                else "is not a regular file" if os.path.exists(cfg.output.baseline)
+                else "does not exist")
+        raise OptionError(f"--baseline: {cfg.output.baseline} {what}")
     from ..server.embedded import server_for_run  # only now: a plain run needs no launcher
 
     events = EventLog.open(cfg.output.events) if cfg.output.events else None

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import OptionError
+from .floats import FiniteFloat
 from .options import profile_options
 
 #: Profile flags the search sets itself (refused when given, with the reason).
@@ -86,11 +87,12 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               help="quick: coordinate descent from the model's configuration; full: every "
               "combination.")
 @click.option("--objective", default="throughput", show_default=True,
-              type=click.Choice(["throughput", "latency"]),
-              help="Maximise throughput, or minimise latency (at --percentile, else average).")
-@click.option("--latency-budget-ms", default=0.0, type=float, show_default=True,
+              type=click.Choice(["throughput", "latency", "goodput"]),
+              help="Maximise throughput, minimise latency (at --percentile, else average), or "
+              "maximise goodput (requests within the --goodput limits per second).")
+@click.option("--latency-budget-ms", default=0.0, type=FiniteFloat(min=0), show_default=True,
               help="Latency budget (at --percentile); each sweep stops there (0 = none).")
-@click.option("--min-throughput", default=0.0, type=float, show_default=True,
+@click.option("--min-throughput", default=0.0, type=FiniteFloat(min=0), show_default=True,
               help="Only points with at least this many infer/s count.")
 @click.option("--instance-counts", default="1,2,4", show_default=True, metavar="N[,N...]",
               help="Model instance counts to try (instance_group count).")
@@ -139,4 +141,6 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     cfg = config_from_kwargs(kwargs)
     if cfg.inputs.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")
+    if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
+        raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
     return search_config(search_kw, batches), cfg

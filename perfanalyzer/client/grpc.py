@@ -11,7 +11,7 @@ the server cannot be reached (refused, TLS handshake failure) or the time runs o
 
 Hot-path transport: :meth:`GrpcClient.send` goes through :class:`~.h2.LeanChannel` (its own
 HTTP/2 connections, ``options.connections`` of them, a fraction of grpc.aio's CPU per call)
-unless TLS, compression, keepalive or extra channel arguments are asked for or
+unless TLS, request compression or extra channel arguments are asked for or
 ``options.grpc_transport`` is ``grpcio`` (``--grpc-transport grpcio``). Everything else (control
 calls, ``infer``, streams) uses grpc.aio.
 
@@ -104,18 +104,19 @@ class GrpcClient(InferenceClient):
 
     def _lean_channel(self) -> LeanChannel | None:
         """The lean hot-path channel, or None where grpc.aio carries ``send`` too:
-        ``grpc_transport="grpcio"``, or TLS, compression, keepalive or channel arguments."""
+        ``grpc_transport="grpcio"``, or TLS, request compression or channel arguments."""
         o = self.options
         if o.grpc_transport not in GRPC_TRANSPORTS:
             raise OptionError(f"--grpc-transport: expected lean or grpcio, got {o.grpc_transport!r}")
         if (o.grpc_transport != "lean" or o.tls.enabled or o.compression != "none"
-                or o.keepalive_time_ms > 0 or o.channel_args):
+                or o.channel_args):
             return None
         hook = None if o.auth is None else (lambda: self._metadata() or ())
+        keepalive = (o.keepalive_time_ms / 1e3, o.keepalive_timeout_ms / 1e3) if o.keepalive_time_ms else None
         return LeanChannel(self.target, SERVICE + "ModelInfer", metadata=self._static_metadata,
                            metadata_hook=hook, connections=max(1, o.connections),
                            connect_timeout_s=o.connect_timeout_s,
-                           request_timeout_s=o.request_timeout_s)
+                           request_timeout_s=o.request_timeout_s, keepalive_s=keepalive)
 
     @property
     def transport(self) -> str:
@@ -174,8 +175,7 @@ class GrpcClient(InferenceClient):
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
         if self.options.auth is None:
             return self._static_metadata or None
-        headers = dict(self.options.headers)
-        self.options.auth(headers)
+        headers = self.options.hooked_headers(dict(self.options.headers))
         return tuple((k.lower(), str(v)) for k, v in headers.items())
 
     async def _rpc(self, method: str, request: Any, response_type: Any,

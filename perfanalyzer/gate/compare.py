@@ -140,11 +140,14 @@ class Comparison:
 
 def compare(baseline: Side, current: Side, checks: Sequence[Check] = (), *,
             defaults: bool = True, alpha: float = DEFAULT_ALPHA,
-            all_metrics: bool = False) -> Comparison:
-    """Compare ``current`` against ``baseline``. Raises CompareError when they cannot be compared."""
+            all_metrics: bool = False, different_model: bool = False) -> Comparison:
+    """Compare ``current`` against ``baseline``. Raises CompareError when they cannot be compared,
+    also when they measured another model, version or batch size unless ``different_model``."""
     if not 0 < alpha < 0.5:
         raise CompareError(f"--alpha must be between 0 and 0.5 (a one-sided false-alarm rate), "
                            f"got {alpha}")
+    if not different_model:
+        check_same_subject(baseline, current)
     if baseline.level_name != current.level_name:
         raise CompareError(f"{current.label}: load mode {current.level_name!r} does not match "
                            f"{baseline.level_name!r} of {baseline.label}")
@@ -172,6 +175,25 @@ def compare(baseline: Side, current: Side, checks: Sequence[Check] = (), *,
         notes=tuple(_notes(baseline, current, only_b, only_c, rows)),
         only_baseline=only_b, only_current=only_c, alpha=alpha, matched=tuple(matched),
         runs=(baseline.runs, current.runs))
+
+
+#: What a run measured: runs that differ in one of these are not the same workload.
+SUBJECT_KEYS = (("model", "model"), ("model_version", "model version"),
+                ("batch_size", "batch size"))
+DIFFERENT_MODEL_FLAG = "--allow-different-model"
+
+
+def check_same_subject(baseline: Side, current: Side) -> None:
+    """CompareError when both sides record their configuration and measured another model,
+    model version or batch size (CSVs record none: a note says it could not be checked)."""
+    if baseline.config is None or current.config is None:
+        return
+    for key, what in SUBJECT_KEYS:
+        b, c = baseline.config.get(key), current.config.get(key)
+        if str(b if b is not None else "") != str(c if c is not None else ""):
+            raise CompareError(f"{current.label}: {what} {str(c)[:60]!r} is not the baseline's "
+                               f"{str(b)[:60]!r} ({baseline.label}); perfanalyzer compare "
+                               f"{DIFFERENT_MODEL_FLAG} compares them anyway")
 
 
 def _levels(points: Mapping[float, PointData]) -> str:
@@ -295,4 +317,4 @@ def _flat_notes(baseline: Side, current: Side, rows: Sequence[Row]) -> list[str]
 
 __all__ = ["DEFAULT_ALPHA", "IMPROVEMENT", "INFO", "METHOD_POOLED", "METHOD_THRESHOLD",
            "METHOD_WELCH", "NOISE", "OK", "REGRESSION", "Comparison", "Row", "Significance",
-           "compare", "judge_significance", "row_verdict"]
+           "check_same_subject", "compare", "judge_significance", "row_verdict"]

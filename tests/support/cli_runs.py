@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from perfanalyzer.cli.main import cli, profile_config
+import pytest
+
+from perfanalyzer.cli.main import cli, main, profile_config
 from perfanalyzer.config import RunConfig
 from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.measure.result import RunResult
@@ -52,3 +54,11 @@ def profile_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
                           text=True, timeout=300, check=False, cwd=cwd, env=env)
+
+
+def compare_in_process(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """``perfanalyzer compare ARGS`` in this process: its exit code, stdout and stderr."""
+    with pytest.raises(SystemExit) as e:
+        main(["compare", *map(str, args)])
+    out, err = capsys.readouterr()
+    return int(e.value.code or 0), out, err

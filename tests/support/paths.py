@@ -11,3 +11,5 @@ TESTS = Path(__file__).parents[1]
 TEST_MODELS = TESTS / "models"
 #: perf_analyzer's own CSVs and the other byte-for-byte references.
 GOLDEN = TESTS / "golden"
+#: perf_analyzer 2.50's own CSV of a concurrency sweep.
+PA_CSV = GOLDEN / "perf_analyzer_2.50_concurrency.csv"

@@ -130,3 +130,11 @@ def csv_file(path: Path, run: RunResult) -> Path:
     """``path``, holding the run's perf_analyzer CSV."""
     path.write_text(csv_text(run))
     return path
+
+
+def export_file(path: Path, run: RunResult) -> Path:
+    """A JSON run written by the real --profile-export-file writer (read back by load_run)."""
+    pytest.importorskip("perfanalyzer.report.saved")
+    export = pytest.importorskip("perfanalyzer.report.export")
+    export.write_export(run, path)
+    return path

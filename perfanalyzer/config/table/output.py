@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import defaults as d
+from .. import parse as p
 from ..choices import pos as _pos
 from ..option import opt
 
@@ -30,8 +31,9 @@ class OutputConfig:
                                 "columns in --verbose-csv; CPU/GPU figures on the console and in "
                                 "the JSON export).")
     metrics_url: str | None = opt(None, "--metrics-url", metavar="HOST:PORT/PATH",
-                                  help="Metrics endpoint (default: -u's host, port 8002, "
-                                  "/metrics); needs --collect-metrics.")
+                                  parse=p.metrics_url,
+                                  help="Metrics endpoint, http or https (default: -u's host, "
+                                  "port 8002, /metrics); needs --collect-metrics.")
     metrics_interval_ms: int = opt(d.DEFAULT_METRICS_INTERVAL_MS, "--metrics-interval", kind=int,
                                    cli_default=None, metavar="MS", check=_pos,
                                    message="--metrics-interval must be > 0, got {value}",
@@ -51,6 +53,10 @@ class OutputConfig:
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
                                "with a trailing 'Status' column (default: stable points under -l "
                                "only, as perf_analyzer).")
+    csv_streaming: bool = opt(
+        False, "--csv-streaming", switch=True, help="-f: append the time to first response and "
+        "inter-response time columns (Avg and percentiles, µs), and Goodput / Goodput % with "
+        "--goodput, after perf_analyzer's columns.")
     export_tensors: bool = opt(
         False, "--export-tensors", switch=True, help="--profile-export-file: write each "
         "request's request_inputs and response_outputs (perf_analyzer's format; a closed loop "

@@ -8,6 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
+
+from perfanalyzer.client.base import InferResult
+from perfanalyzer.load.sequences import PAYLOAD_CACHE_MAX
+from perfanalyzer.load.validating import Entries, ValidationMismatch
+
 from .test_profile import _cli
 
 PA_SENTENCE = "Output doesn't match expected output"
@@ -60,6 +67,9 @@ def test_sequence_model_validation_data(triton: Any, tmp_path: Path) -> None:
         _passes(_cli("-m", "sequence_acc", "-u", url, "-i", proto, "--input-data", ok, *QUICK))
         _stops(_cli("-m", "sequence_acc", "-u", url, "-i", proto, "--input-data", bad, *QUICK),
                "OUTPUT", "data[1][1]")
+    stream = ("-u", triton.grpc_url, "-i", "grpc", "--streaming", *QUICK)
+    _passes(_cli("-m", "sequence_acc", "--input-data", ok, *stream))
+    _stops(_cli("-m", "sequence_acc", "--input-data", bad, *stream), "OUTPUT", "data[1][1]")
     # rate mode: the steps of --num-of-sequences live sequences
     r = _cli("-m", "sequence_acc", "-u", triton.http_url, "--input-data", bad,
              "--request-rate-range", "60", "--serial-sequences", *QUICK)
@@ -90,3 +100,22 @@ def test_export_tensors_with_streaming_is_refused_before_load(triton: Any,
              "--profile-export-file", str(tmp_path / "x.json"))
     assert r.returncode == 3
     assert "--export-tensors: not supported for sequence models or --streaming" in r.stderr
+
+
+def _result(outputs: dict[str, Any]) -> InferResult:
+    return InferResult(model_name="m", model_version="1", id="", outputs=outputs)
+
+
+def test_sequence_payloads_stay_matched_past_a_cache_turnover() -> None:
+    """A step payload still in flight when the registry turns over is still checked."""
+    entries = Entries((), [{"OUT": np.array([1])}, {"OUT": np.array([2])}], ["a", "b"], stop=True)
+    entries.offsets = [0, 1]
+    first = object()
+    entries.sequence_step(first, 1, 0)
+    for _ in range(PAYLOAD_CACHE_MAX):
+        entries.sequence_step(object(), 0, 0)
+    assert entries.index(first) == 1
+    with pytest.raises(ValidationMismatch, match=r"'OUT'.* b "):
+        entries.check(first, _result({"OUT": np.array([1])}))
+    assert entries.check(first, _result({"OUT": np.array([2])})) == 1
+    assert entries.index(object()) is None

@@ -159,8 +159,8 @@ def sender_for(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
     where = "--export-tensors" if export else "--input-data validation_data"
     if export and (setup.traits.sequence or cfg.load.streaming):
         raise OptionError(f"{where}: not supported for sequence models or --streaming")
-    if cfg.inputs.shared_memory != "none":
-        raise OptionError(f"{where}: not supported with --shared-memory")
+    if cfg.inputs.shared_memory != "none" or cfg.transport.endpoint != "infer":
+        raise OptionError(f"{where}: not supported with --shared-memory or --endpoint generate*")
     steps = [step for stream in setup.data.streams for step in stream]
     if sequences is None and len(steps) != len(payloads):
         raise OptionError(f"{where}: {len(steps)} data entries but {len(payloads)} requests")

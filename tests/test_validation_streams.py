@@ -119,3 +119,14 @@ def test_sequence_payloads_stay_matched_past_a_cache_turnover() -> None:
         entries.check(first, _result({"OUT": np.array([1])}))
     assert entries.check(first, _result({"OUT": np.array([2])})) == 1
     assert entries.index(object()) is None
+
+
+def test_validation_data_in_periodic_mode_is_refused_before_load(triton: Any,
+                                                                 tmp_path: Path) -> None:
+    """Periodic mode sends without checking: refused rather than accepted and ignored."""
+    r = _cli("-m", "add_sub", "-u", triton.grpc_url, "-i", "grpc", "--streaming",
+             "--periodic-concurrency-range", "1:2:1", "--profile-export-file",
+             str(tmp_path / "x.json"), "--input-data", _add_sub(tmp_path, False))
+    assert r.returncode == 3
+    assert "--periodic-concurrency-range: validation_data is not supported in periodic mode" \
+        in r.stderr, r.stderr

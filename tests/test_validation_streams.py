@@ -70,10 +70,10 @@ def test_sequence_model_validation_data(triton: Any, tmp_path: Path) -> None:
     stream = ("-u", triton.grpc_url, "-i", "grpc", "--streaming", *QUICK)
     _passes(_cli("-m", "sequence_acc", "--input-data", ok, *stream))
     _stops(_cli("-m", "sequence_acc", "--input-data", bad, *stream), "OUTPUT", "data[1][1]")
-    # rate mode: the steps of --num-of-sequences live sequences
-    r = _cli("-m", "sequence_acc", "-u", triton.http_url, "--input-data", bad,
-             "--request-rate-range", "60", "--serial-sequences", *QUICK)
-    _stops(r, "OUTPUT", "data[1][1]")
+    # rate mode: the steps of --num-of-sequences live sequences (in order: --serial-sequences)
+    rate = ("-u", triton.http_url, "--request-rate-range", "60", "--serial-sequences", *QUICK)
+    _passes(_cli("-m", "sequence_acc", "--input-data", ok, *rate))
+    _stops(_cli("-m", "sequence_acc", "--input-data", bad, *rate), "OUTPUT", "data[1][1]")
 
 
 def test_streaming_validation_data(triton: Any, tmp_path: Path) -> None:

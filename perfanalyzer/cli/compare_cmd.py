@@ -79,7 +79,7 @@ def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_ch
     click.echo(console_text(result), nl=False)
     for path, text in ((markdown_path, markdown_text), (json_path, json_text)):
         if path:
-            try:  # issue 13: never through a symlink, devices in place (report/outfile.py)
+            try:  # never through a symlink, devices in place (report/outfile.py)
                 write_output(path, text(result), "--markdown" if path == markdown_path
                              else "--json")
             except OutputError as exc:

@@ -150,7 +150,7 @@ class HttpClient(InferenceClient):
         return Http1Pool(self.url.host or "", self.url.port or 80, ssl=self.ssl_context,
                          server_hostname=self.url.host, connect_timeout_s=opts.connect_timeout_s,
                          request_timeout_s=opts.request_timeout_s, limit=limit,
-                         name=redact_url(str(self.url)))  # issue 13: no password in errors
+                         name=redact_url(str(self.url)))  # no password in errors
 
     def _open_pool(self) -> Http1Pool:
         self._pool = self._new_pool(self.options.connections)

@@ -28,7 +28,7 @@ def client_options(cfg: RunConfig) -> ClientOptions:
         compression = t.http_compression
     return ClientOptions(url=url, headers=dict(t.headers), tls=tls,
                          compression=compression, connect_timeout_s=t.connect_timeout_s,
-                         request_timeout_s=t.request_timeout_s,  # issue 13
+                         request_timeout_s=t.request_timeout_s,
                          binary_tensors=cfg.inputs.input_tensor_format == "binary",
                          grpc_transport=t.grpc_transport)
 

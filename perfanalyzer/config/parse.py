@@ -95,7 +95,7 @@ def id_range(text: str | None, flag: str) -> tuple[int, int] | None:
 def header(text: str, flag: str = "-H") -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
-        # never echo the text: it may be a secret (issue 13)
+        # never echo the text: it may be a secret
         raise OptionError(f"{flag}: expected 'Name:Value', got {len(text)} characters without ':'")
     return name.strip(), value.strip()
 
@@ -159,7 +159,7 @@ def request_parameter(text: str, flag: str = "--request-parameter") -> tuple[str
 def request_parameters(values: Sequence[str], flag: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(request_parameter(v, flag) for v in values)
 def bls_models(text: str | None, flag: str) -> tuple[tuple[str, str], ...]:
-    """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does (issue 14)."""
+    """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does."""
     out: list[tuple[str, str]] = []
     for item in (text or "").replace(" ", "").split(","):
         if not item:

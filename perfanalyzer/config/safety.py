@@ -1,4 +1,4 @@
-"""Checks of the issue-13 options that need no server: timeouts, the concurrency ceiling, workers
+"""Checks of the safety options that need no server: timeouts, the concurrency ceiling, workers
 against the cores, and the file-descriptor limit (raised as far as the hard limit allows).
 
 Ceilings (refused unless ``--force``): concurrency above :data:`MAX_CONCURRENCY`; ``--workers``

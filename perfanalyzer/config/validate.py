@@ -35,7 +35,7 @@ def validate(cfg: RunConfig) -> None:
     _check(not load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
     _validate_load(cfg)
-    validate_safety(cfg)  # issue 13: the concurrency ceiling
+    validate_safety(cfg)  # the concurrency ceiling, before any load
 
 
 def _validate_load(cfg: RunConfig) -> None:

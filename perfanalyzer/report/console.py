@@ -13,9 +13,9 @@ from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distanc
 from ..measure.status import STABLE, Judging, judged_latency, point_status
 from ..measure.window import PointResult, Window
 from . import periodic_text
+from .caveats import advice, likely_cause, trust_lines
 from .figures import fmt_rate, row_figures, us
 from .metrics_text import metrics_lines
-from .trust import advice, likely_cause, trust_lines
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,

@@ -61,7 +61,7 @@ class InputsConfig:
         metavar="NAME:VALUE:TYPE", parse=p.request_parameters,
         help="Request parameter sent with every request; TYPE bool, int or string (repeatable; "
         "HTTP and gRPC).")
-    # issue 13: memory for generated input data, checked before allocating (inputs/budget.py)
+    # memory for generated input data, checked before allocating (inputs/budget.py)
     input_memory_limit_mb: float = opt(
         0.0, "--input-memory-limit", kind=float, check=_finite_nonneg,
         message="--input-memory-limit: expected MB >= 0, got {value}",

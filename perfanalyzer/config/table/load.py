@@ -68,13 +68,13 @@ class LoadConfig:
     workers: int = opt(0, "--workers", kind=int, check=_nonneg,
                        message="--workers must be >= 0, got {value}",
                        help="Load worker processes (0 = automatic).")
-    # --- MPI (issue 17, perfanalyzer/mpi) ---
+    # --- MPI (perfanalyzer/mpi) ---
     enable_mpi: bool = opt(False, "--enable-mpi", switch=True,
                            help="Run as one rank under mpiexec: ranks start levels and cut windows "
                            "together; ranks on the same model and URL merge their load (needs the "
                            "mpi extra).")
     # --- end MPI ---
-    # issue 13 (never harm): ceilings, see config/safety.py
+    # never harm: ceilings, see config/safety.py
     force: bool = opt(False, "--force", switch=True, help="Allow a concurrency above "
                       f"{MAX_CONCURRENCY} and more --workers than cores.")
     sequence_length: int = opt(d.DEFAULT_SEQUENCE_LENGTH, "--sequence-length", kind=int,

@@ -37,7 +37,7 @@ class OutputConfig:
     baseline: str | None = opt(None, "--baseline", metavar="RUN.json|CSV",
                                help="Compare with this baseline after the run and fail on a "
                                "regression.")
-    # issue 14 (branch trust)
+    # which points -f holds, and what is written besides the CSV
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
                                "with a trailing 'Status' column (default: stable points under -l "
                                "only, as perf_analyzer).")

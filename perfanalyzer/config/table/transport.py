@@ -55,7 +55,7 @@ class TransportConfig:
     event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
                           help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
                           "Recorded in the run's provenance (perfanalyzer extension).")
-    # --- issue 13 (never harm, never hang): secrets and time limits ---
+    # --- never harm, never hang: secrets and time limits ---
     secret_headers: tuple[str, ...] = opt(
         (), "--secret-header", multiple=True, cli_default=(), metavar="NAME",
         help="Treat this -H header's value as a secret: never written or printed (repeatable; "

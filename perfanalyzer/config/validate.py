@@ -9,7 +9,8 @@ from ..errors import OptionError
 from . import defaults as d
 from .option import Entry, entries
 from .safety import validate_safety
-from .table import LoadMode, RunConfig
+from .table.grouped import GroupedConfig
+from .table.load import LoadMode
 
 
 def check_field(entry: Entry, value: Any) -> None:
@@ -24,10 +25,10 @@ def check_field(entry: Entry, value: Any) -> None:
         raise OptionError(o.message.format(value=value))
 
 
-def validate(cfg: RunConfig) -> None:
+def validate(cfg: GroupedConfig) -> None:
     """Raise OptionError on the first invalid field or combination."""
     _check(bool(cfg.server.model), "-m: a model name is required")
-    for entry in entries(RunConfig):
+    for entry in entries(type(cfg)):
         check_field(entry, getattr(getattr(cfg, entry.group), entry.name))
     load = cfg.load
     _check(not (load.async_flag and not load.async_mode),
@@ -38,7 +39,7 @@ def validate(cfg: RunConfig) -> None:
     validate_safety(cfg)  # the concurrency ceiling, before any load
 
 
-def _validate_load(cfg: RunConfig) -> None:
+def _validate_load(cfg: GroupedConfig) -> None:
     load, threshold = cfg.load, cfg.measurement.latency_threshold_ms
     if load.mode is LoadMode.PERIODIC:
         _validate_periodic(cfg)
@@ -87,7 +88,7 @@ PERIODIC_REFUSED = (
 )
 
 
-def _validate_periodic(cfg: RunConfig) -> None:
+def _validate_periodic(cfg: GroupedConfig) -> None:
     """perf_analyzer's rules (--streaming, --profile-export-file), and no flag that periodic mode
     would ignore: it measures the whole run once, with no windows and no stability check."""
     flag = "--periodic-concurrency-range"

@@ -11,15 +11,14 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..config import RunConfig
-from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
 from ..errors import PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
 from .background import Background
 from .metrics import ClientLoad, ServerDelta, Summary, summarize
+from .point import PointResult, Window, WindowPlan
 from .prometheus import Scrape
 from .server_stats import ServerStatsReader, Snapshot
 from .stabilizer import NO_REQUESTS, Criteria, Verdict, WindowFigures, adaptive_scale, judge
@@ -38,24 +37,6 @@ class AllRequestsFailed(PerfAnalyzerError):
     """Every request of a window failed: the server's own message says why."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class WindowPlan:
-    """How windows are cut and judged."""
-
-    count_windows: bool = False
-    interval_s: float = DEFAULT_MEASUREMENT_INTERVAL_MS / 1000.0
-    request_count: int = DEFAULT_MEASUREMENT_REQUEST_COUNT
-    criteria: Criteria = field(default_factory=Criteria)
-    percentile: int = -1
-    adaptive: bool = False
-    single_window: bool = False
-    batch_size: int = 1
-    warmup_requests: int = 0
-    cores: float = 1.0
-    #: Which latency the stabilizer judges in rate modes: "sent" or "scheduled" (--latency-from).
-    latency_from: str = "sent"
-
-
 def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
     """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks)."""
     m = cfg.measurement
@@ -70,37 +51,6 @@ def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
         batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
         latency_from=m.latency_from)
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    index: int
-    lo: int
-    hi: int
-    summary: Summary
-    metrics: tuple[Scrape, ...] = ()  # --collect-metrics: scrapes completed in this window
-
-
-@dataclass(frozen=True)
-class PointResult:
-    """A measured load point: its windows, the stabilizer's verdict, and the merged figures."""
-
-    level: float
-    windows: tuple[Window, ...]
-    verdict: Verdict
-    merged: Summary
-    interrupted: bool = False
-
-    @property
-    def stable(self) -> bool:
-        return self.verdict.stable
-
-    @property
-    def metrics(self) -> tuple[Scrape, ...]:
-        """--collect-metrics: the scrapes of the merged windows."""
-        m = self.merged
-        return tuple(s for w in self.windows for s in w.metrics
-                     if w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns)
 
 
 class LagProbe(Background):

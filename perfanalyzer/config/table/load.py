@@ -9,10 +9,10 @@ from .. import defaults as d
 from .. import parse as p
 from ..choices import nonneg as _nonneg
 from ..choices import pos as _pos
-from ..option import opt
-from ..safety import (
+from ..defaults import (
     MAX_CONCURRENCY,
 )
+from ..option import opt
 
 
 class LoadMode(str, enum.Enum):

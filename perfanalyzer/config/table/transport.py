@@ -12,12 +12,12 @@ from ..choices import (
     KEY_TYPES,
 )
 from ..choices import finite_nonneg as _finite_nonneg
-from ..option import opt
-from ..safety import (
+from ..defaults import (
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_REQUEST_TIMEOUT_S,
     DEFAULT_STARTUP_TIMEOUT_S,
 )
+from ..option import opt
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -399,7 +399,7 @@ def test_server_without_explicit_model_control_is_refused(tmp_path: Path) -> Non
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_done_when_simple_with_launch_server(tmp_path: Path) -> None:
+def test_search_launching_its_own_server(tmp_path: Path) -> None:
     """A search that launches its own server (one load level, to stay short): exit 0, a summary,
     a Pareto plot and a config.pbtxt, no server left running. Only a stable point can be the best
     (the candidate's profile.csv must hold it): a wide -s band and more windows keep a point

@@ -91,7 +91,7 @@ def make_ssl_context(tls: TlsOptions) -> ssl.SSLContext:
     verification stay on unless ``verify_peer`` / ``verify_host`` are switched off."""
     try:
         ctx = ssl.create_default_context(cafile=tls.ca_file)
-        if tls.cert_file:  # PEM or DER (--ssl-https-*-type, flags branch)
+        if tls.cert_file:  # PEM or DER (--ssl-https-*-type)
             load_cert_chain(ctx, tls.cert_file, tls.key_file, cert_der=tls.cert_der,
                             key_der=tls.key_der)
     except (OSError, ssl.SSLError) as exc:

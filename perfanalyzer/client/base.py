@@ -16,15 +16,12 @@ Return conventions shared by both transports:
 from __future__ import annotations
 
 import abc
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import RequestTimeout, TransportError
 from . import tensors
 
 ParamValue = bool | int | float | str
@@ -278,26 +275,6 @@ class InferenceClient(abc.ABC):
 
     @abc.abstractmethod
     async def is_model_ready(self, model: str, version: str = "") -> bool: ...
-
-    async def wait_until_ready(self, timeout_s: float, model: str | None = None,
-                               version: str = "", poll_s: float = 0.1) -> None:
-        """Poll until the server (and ``model``, if given) is ready, or raise RequestTimeout."""
-        deadline = time.monotonic() + timeout_s
-        last: BaseException | None = None
-        while True:
-            try:
-                ready = await self.is_server_ready()
-                if ready and model is not None:
-                    ready = await self.is_model_ready(model, version)
-                if ready:
-                    return
-            except TransportError as exc:
-                last = exc
-            if time.monotonic() >= deadline:
-                what = f"model {model!r}" if model else "server"
-                why = f": {last}" if last else ""
-                raise RequestTimeout(f"{what} not ready after {timeout_s:g} s{why}")
-            await asyncio.sleep(poll_s)
 
     # -- metadata -----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -54,7 +54,7 @@ class RecordBuffer:
 
     __slots__ = ("_errors", "_first", "_index", "_intended", "_last", "_recv_ns", "_responses",
                  "_send_ns", "_sent", "_sequence", "_spill", "_status", "base", "count",
-                 "response_times", "tensors")
+                 "failure", "response_times", "tensors")
 
     # The in-memory columns (records ``base..count``); the public names below are absolute.
     _intended: np.ndarray
@@ -78,6 +78,9 @@ class RecordBuffer:
         self.response_times: dict[int, tuple[int, ...]] = {}
         #: Record index -> (data entry index, decoded outputs), kept with --export-tensors only.
         self.tensors: dict[int, tuple[int, dict[str, np.ndarray]]] = {}
+        #: The first error that ends the run (a request error with ``ends_run``), "" while none:
+        #: the measurement loop ends the load point at the window that holds it.
+        self.failure = ""
         self._alloc(capacity)
 
     def _alloc(self, capacity: int) -> None:

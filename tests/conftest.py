@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -34,3 +38,31 @@ def triton() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+#: A header value the HTML report and the events of ``html_run`` must never show.
+HTML_RUN_SECRET = "s3cr3t-token-value"
+
+
+def profile_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``perfanalyzer ARGS`` in a subprocess (this checkout's code) run in ``cwd``."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
+                          text=True, timeout=300, check=False, cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="session")
+def html_run(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A short real run saved for the HTML tests: a two-level add_sub sweep with server
+    statistics, --collect-metrics and a secret header; its export, --html page and --events."""
+    out = tmp_path_factory.mktemp("html")
+    proc = profile_cli("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:2",
+                       "-p", "500", "--collect-metrics", "--metrics-url", triton.metrics_url,
+                       "--metrics-interval", "200", "--profile-export-file", "run.json",
+                       "--html", "run.html", "--events", "events.jsonl", "-H",
+                       f"Authorization: Bearer {HTML_RUN_SECRET}", cwd=out)
+    assert proc.returncode in (0, 2), proc.stderr[-2000:]  # 2: a point did not stabilize
+    assert "run.html" in proc.stderr.splitlines()[-1]  # the verdict names the page
+    (out / "rc").write_text(str(proc.returncode))
+    return {"dir": out, "json": out / "run.json", "html": out / "run.html",
+            "events": out / "events.jsonl", "rc": out / "rc"}

@@ -51,8 +51,13 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--ssl-https-private-key-file": ("--ssl-https-private-key-file", "k.pem"),
     "--grpc-compression-algorithm": ("--grpc-compression-algorithm", "gzip"),
     "--http-compression": ("--http-compression", "gzip"), "-f": ("-f", "x.csv"),
+    "--http-response-compression": ("--http-response-compression", "deflate"),
+    "--grpc-keepalive-time": ("--grpc-keepalive-time", "1000"),
+    "--grpc-keepalive-timeout": ("--grpc-keepalive-time", "1000", "--grpc-keepalive-timeout", "5"),
+    "--grpc-channel-arg": ("--grpc-channel-arg", "grpc.max_send_message_length=-1"),
     "--grpc-transport": ("--grpc-transport", "grpcio"), "--event-loop": ("--event-loop", "asyncio"),
     "--verbose-csv": ("--verbose-csv",), "--profile-export-file": ("--profile-export-file", "x.json"),
+    "--html": ("--html", "r.html"), "-q": ("-q",), "--events": ("--events", "e.jsonl"),
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),
     "--metrics-interval": ("--metrics-interval", "10"), "--baseline": ("--baseline", "b.json"),
     "--launch-server": ("--launch-server",), "--model-repository": ("--model-repository", "repo"),
@@ -61,8 +66,9 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--bls-composing-models": ("--bls-composing-models", "a:1,b"),
     "--secret-header": ("--secret-header", "X-Key"), "--connect-timeout": ("--connect-timeout", "3"),
     "--startup-timeout": ("--startup-timeout", "3"), "--request-timeout": ("--request-timeout", "3"),
-    "--force": ("--force",), "--input-memory-limit": ("--input-memory-limit", "64"),
-    "--repeat": ("--repeat", "3"),
+    "--force": ("--force",), "-a": ("-a",), "--on-mismatch": ("--on-mismatch", "count"),
+    "--input-memory-limit": ("--input-memory-limit", "64"),
+    "--repeat": ("--repeat", "3"), "--model-ready-timeout": ("--model-ready-timeout", "5"),
     "--seed": ("--seed", "5"), "--service-kind": ("--service-kind", "openai"), "-t": ("-t", "3"),
     "-d": ("-d", "-l", "5"), "-c": ("-c", "3"), "-z": ("-z",), "--data-directory": ("--data-directory", "d"),
     "--trace-level": ("--trace-level", "TIMESTAMPS"), "--trace-rate": ("--trace-rate", "5"),
@@ -82,10 +88,13 @@ _PERIODIC_NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json
 COMPANIONS: dict[str, tuple[str, ...]] = {
     "--periodic-concurrency-range": _PERIODIC_NEEDS,
     "--request-period": (*_PERIODIC_NEEDS, "--periodic-concurrency-range", "1:4"),
+    "--grpc-compression-algorithm": ("-i", "grpc"),
+    "--grpc-keepalive-time": ("-i", "grpc"),
+    "--grpc-keepalive-timeout": ("-i", "grpc"),
+    "--grpc-channel-arg": ("-i", "grpc"),
 }
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {
-    "-a": "asynchronous requests are already the default (accepted for perf_analyzer scripts)",
     "--config": "reads other flags from a file (tests/test_config_file.py)",
     "--help": "prints help",
 }

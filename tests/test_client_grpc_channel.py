@@ -30,7 +30,7 @@ from perfanalyzer.client.base import (
     basic_auth,
 )
 from perfanalyzer.client.grpc import GrpcClient
-from perfanalyzer.errors import ConnectError, OptionError, TransportError
+from perfanalyzer.errors import ConnectError, OptionError, RequestTimeout, TransportError
 
 from .test_client_grpc import ADD_SUB, aio
 
@@ -109,6 +109,13 @@ async def test_connections_are_separate_channels_used_round_robin() -> None:
             by_peer = [m[":peer"] for m in seen]
             assert len(set(by_peer)) == peers
             assert all(by_peer.count(p) == 6 // peers for p in set(by_peer))
+
+
+@aio
+async def test_wait_until_ready_times_out_without_server() -> None:
+    async with GrpcClient(ClientOptions(url=f"127.0.0.1:{_free_port()}")) as c:
+        with pytest.raises(RequestTimeout, match="server not ready"):
+            await c.wait_until_ready(0.3)
 
 
 @aio

@@ -118,6 +118,9 @@ async def test_health(triton: Any) -> None:
         assert await c.is_model_ready("add_sub", "1") is True
         assert await c.is_model_ready("add_sub", "7") is False
         assert await c.is_model_ready("no_such_model") is False  # Triton: 400, not ready
+        await c.wait_until_ready(5.0, model="add_sub")
+        with pytest.raises(RequestTimeout, match="no_such_model"):
+            await c.wait_until_ready(0.2, model="no_such_model", poll_s=0.05)
 
 
 @server
@@ -384,6 +387,8 @@ async def test_stopped_server_gives_connect_error() -> None:
             assert private.http_url in str(err.value)
             with pytest.raises(ConnectError):
                 await c.is_server_live()
+            with pytest.raises(RequestTimeout, match="not ready"):
+                await c.wait_until_ready(0.2, poll_s=0.05)
     finally:
         private.stop()
 

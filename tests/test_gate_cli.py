@@ -87,7 +87,7 @@ def test_json_runs_judge_significance(capsys: pytest.CaptureFixture[str], tmp_pa
     cur = _export(tmp_path / "c.json", reps[1])
     code, out, _ = _cli(capsys, base, cur, "--all-metrics")
     assert code == 0
-    assert out.count("95% CI [") >= 4 and "(3v3 runs)" in out and "Method: Welch" in out
+    assert out.count("95% bounds [") >= 4 and "(3v3 runs)" in out and "Method: Welch" in out
     assert "Avg latency" in out  # --all-metrics lists unchecked columns too
 
 
@@ -136,7 +136,7 @@ def test_mismatched_load_points_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
     (["--fail-on", "p99:+10"], "give a unit"),
     (["--fail-on", "p75:+1%"], "metric 'p75' ('p75 latency') is not a column of both runs"),
     (["--fail-on", "throughput:+3ms"], "is a rate"),
-    (["--alpha", "2"], "--alpha must be between 0 and 1"),
+    (["--alpha", "2"], "--alpha must be between 0 and 0.5"),
     (["--no-such-flag"], "--no-such-flag"),
     (["--alpha", "x"], "'x' is not a valid float"),
 ])

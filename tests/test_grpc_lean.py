@@ -370,10 +370,12 @@ async def test_connect_errors() -> None:
 
 
 def test_fallback_to_grpc_aio(monkeypatch: pytest.MonkeyPatch) -> None:
-    for opts in (dict(compression="gzip"), dict(keepalive_time_ms=1000),
+    for opts in (dict(compression="gzip"),
                  dict(channel_args=(("grpc.primary_user_agent", "x"),)),
                  dict(tls=TlsOptions(enabled=True))):
         assert GrpcClient(ClientOptions(url="127.0.0.1:1", **opts))._lean is None
+    # keepalive: the lean channel sends its own PINGs (tests/test_grpc_keepalive.py)
+    assert GrpcClient(ClientOptions(url="127.0.0.1:1", keepalive_time_ms=1000))._lean is not None
     lean = GrpcClient(ClientOptions(url="127.0.0.1:1"))
     assert lean._lean is not None and lean.transport == "grpc-lean"
     assert GrpcClient(ClientOptions(url="127.0.0.1:1", grpc_transport="grpcio"))._lean is None

@@ -136,9 +136,12 @@ def test_parse_shape_errors(text: str, message: str) -> None:
     (M, {"shapes": {"FOO": (16,)}},
      "--shape FOO:16: 'FOO' is not an input of model 'm' (inputs: INPUT0, INPUT1)"),
     (M, {"shapes": {"INPUT0": (8,)}},
-     "--shape INPUT0:8: shape [8] of 'INPUT0' does not match the model shape [16]"),
+     "--shape INPUT0:8: shape [8] of 'INPUT0' does not match the model shape [16] (unexpected "
+     "shape for input 'INPUT0' for model 'm'. Expected [16], got [8])"),
     (IDENT, {"shapes": {"INPUT0": (4, 4)}},
-     "--shape INPUT0:4,4: shape [4,4] of 'INPUT0' does not match the model shape [-1]"),
+     "--shape INPUT0:4,4: shape [4,4] of 'INPUT0' does not match the model shape [-1] "
+     "(unexpected shape for input 'INPUT0' for model 'identity_fp32'. Expected [-1], got "
+     "[4,4])"),
     (IDENT, {"shapes": {"INPUT0": (0,)}},
      "--shape INPUT0:0: every dim of 'INPUT0' must be >= 1, got [0]"),
     (M, {"string_length": -1}, "--string-length must be >= 0, got -1"),

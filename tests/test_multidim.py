@@ -62,7 +62,8 @@ def test_batch_by_shape_sweep_writes_one_csv_and_one_export(triton: Any, tmp_pat
     out, export = tmp_path / "all.csv", tmp_path / "all.json"
     before = success_count(url, MODEL)
     res = _cli("-u", url, "-m", MODEL, "-b", "1,2", "--shape", "INPUT0:4|8",
-               "--concurrency-range", "1:2", "--request-count", "20", "-f", str(out),
+               # --request-count is one level only (perf_analyzer's rule): short loose windows
+               "--concurrency-range", "1:2", "-p", "100", "-s", "1000", "-f", str(out),
                "--profile-export-file", str(export))
     assert res.returncode == 0, res.stderr
     doc = json.loads(export.read_text())

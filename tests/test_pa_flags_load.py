@@ -63,10 +63,6 @@ def test_refused_trace_setting_is_one_line_and_changes_nothing(triton: Any) -> N
     assert _settings(triton.http_url) == before
 
 
-def test_trace_options_need_http() -> None:
-    with pytest.raises(OptionError, match="--trace-count"):
-        _cfg("-m", "M", "-i", "grpc", "--trace-count", "5")
-
 
 def test_request_parameters_parse_and_type() -> None:
     cfg = _cfg("-m", "M", "--request-parameter", "flag:true:bool", "--request-parameter",

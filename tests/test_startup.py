@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Top-level packages (or perfanalyzer modules) an HTTP profile run must not import.
 HEAVY = ("pandas", "matplotlib", "grpc", "google", "scipy", "aiohttp", "perfanalyzer.gate",
          "perfanalyzer._proto", "perfanalyzer.report.frame", "perfanalyzer.report.plots",
-         "perfanalyzer.cli.compare_cmd", "perfanalyzer.cli.serve")
+         "perfanalyzer.cli.compare_cmd", "perfanalyzer.cli.serve", "jinja2", "markupsafe",
+         "perfanalyzer.report.html.page", "perfanalyzer.report.html.run_report")
 
 PROBE = """
 import atexit, json, sys

@@ -16,12 +16,16 @@ Return conventions shared by both transports:
 from __future__ import annotations
 
 import abc
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..config.headers import check_headers
+from ..errors import RequestTimeout, TransportError
 from . import tensors
 
 ParamValue = bool | int | float | str
@@ -124,8 +128,10 @@ class InferResult:
     parameters: dict[str, ParamValue] = field(default_factory=dict)
     #: Output name -> (datatype, shape) for outputs written to shared memory (no data here).
     shm_outputs: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
-    #: Streams: the client's time to receive this response (ns; see GrpcStream), else 0.
+    #: The client's time to write the request and to receive this response (ns), as the
+    #: transport's ``send`` measures them (streams: receive only, see GrpcStream); 0: not measured.
     recv_ns: int = 0
+    send_ns: int = 0
 
     @property
     def final(self) -> bool:
@@ -243,6 +249,17 @@ class ClientOptions:
     #: gRPC only: the send path, ``lean`` (own HTTP/2 connections) or ``grpcio`` (grpc.aio).
     grpc_transport: str = "lean"
 
+    def __post_init__(self) -> None:
+        # a CR/LF in a header would add headers of its own on the wire: refused on every transport
+        check_headers(self.headers.items(), "headers")
+
+    def hooked_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """``headers`` after the auth hook, checked like -H (a CR/LF would inject headers)."""
+        if self.auth is not None:
+            self.auth(headers)
+            check_headers(headers.items(), "auth hook")
+        return headers
+
 
 class InferenceClient(abc.ABC):
     """Async KServe v2 client. Use as ``async with`` or call :meth:`close`."""
@@ -275,6 +292,26 @@ class InferenceClient(abc.ABC):
 
     @abc.abstractmethod
     async def is_model_ready(self, model: str, version: str = "") -> bool: ...
+
+    async def wait_until_ready(self, timeout_s: float, model: str | None = None,
+                               version: str = "", poll_s: float = 0.1) -> None:
+        """Poll until the server (and ``model``, if given) is ready, or raise RequestTimeout."""
+        deadline = time.monotonic() + timeout_s
+        last: BaseException | None = None
+        while True:
+            try:
+                ready = await self.is_server_ready()
+                if ready and model is not None:
+                    ready = await self.is_model_ready(model, version)
+                if ready:
+                    return
+            except TransportError as exc:
+                last = exc
+            if time.monotonic() >= deadline:
+                what = f"model {model!r}" if model else "server"
+                why = f": {last}" if last else ""
+                raise RequestTimeout(f"{what} not ready after {timeout_s:g} s{why}")
+            await asyncio.sleep(poll_s)
 
     # -- metadata -----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -166,10 +166,7 @@ class HttpClient(InferenceClient):
         return self.url.with_path(self._prefix + path, encoded=True)
 
     def _request_headers(self) -> dict[str, str]:
-        headers = dict(self._headers)
-        if self._auth is not None:
-            self._auth(headers)
-        return headers
+        return self.options.hooked_headers(dict(self._headers))
 
     async def _call(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
         """One control-plane request; returns (status, body) whatever the status."""
@@ -292,8 +289,7 @@ class HttpClient(InferenceClient):
             if wire:
                 return bytes(wire)
             return self._wire(prepared.path, prepared.headers, prepared.body)
-        headers = dict(prepared.headers)
-        self._auth(headers)
+        headers = self.options.hooked_headers(dict(prepared.headers))
         return self._wire(prepared.path, headers, prepared.body)
 
     async def send(self, prepared: PreparedHttpRequest) -> IoTimes:
@@ -312,4 +308,6 @@ class HttpClient(InferenceClient):
         resp = await pool.request(self._wire_of(prepared))
         if resp.status != 200:
             raise server_error(resp.status, resp.body)
-        return decode_infer(resp.body, resp.header(HEADER_LENGTH))
+        result = decode_infer(resp.body, resp.header(HEADER_LENGTH))
+        result.send_ns, result.recv_ns = resp.send_ns, resp.recv_ns
+        return result

@@ -215,7 +215,7 @@ class Http1Pool:
         conn.body = b""
         if decompress:
             body = decode_body(body, header_value(head, "Content-Encoding"))
-        return Response(status, head, body)
+        return Response(status, head, body, conn.send_ns, conn.recv_ns)
 
     async def _exchange(self, conn: _Conn, data: bytes, keep: bool) -> int:
         fut = conn.start(data, keep)

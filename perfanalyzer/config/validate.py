@@ -3,6 +3,8 @@ checks across fields. One-line :class:`OptionError` naming the flag."""
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
 from ..errors import OptionError
@@ -16,6 +18,8 @@ from .table.load import LoadMode
 def check_field(entry: Entry, value: Any) -> None:
     """The table's check of one field (choices, bounds, ``check``)."""
     o = entry.option
+    if o.kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise OptionError(f"{o.short}: expected a finite number, got {value}")
     if o.choices and value not in o.choices:
         *first, last = o.choices
         raise OptionError(f"{o.short}: expected {', '.join(first)} or {last}, got {value!r}")
@@ -35,7 +39,18 @@ def validate(cfg: GroupedConfig) -> None:
            "-a/--async and --sync are mutually exclusive")
     _check(not load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
+    _check(cfg.transport.grpc_compression_algorithm == "none" or cfg.server.protocol == "grpc",
+           "--grpc-compression-algorithm: Using compression algorithm is only allowed with gRPC "
+           "protocol (-i grpc; --http-compression compresses HTTP requests)")
+    for flag, value in (("--http-compression", cfg.transport.http_compression),
+                        ("--http-response-compression", cfg.transport.http_response_compression)):
+        _check(value == "none" or cfg.server.protocol == "http",
+               f"{flag}: HTTP only (over gRPC, --grpc-compression-algorithm compresses requests "
+               "and the server's own setting its responses)")
+    _validate_grpc_channel(cfg)
     _validate_load(cfg)
+    _validate_request_count(cfg)
+    _validate_files(cfg)
     validate_safety(cfg)  # the concurrency ceiling, before any load
 
 
@@ -59,6 +74,52 @@ def _validate_load(cfg: GroupedConfig) -> None:
     sid_start, sid_end = load.sequence_id_range
     _check(sid_start >= 0 and (sid_end == 0 or sid_end >= sid_start),
            "--sequence-id-range: expected start[:end] with end >= start")
+
+
+def _validate_grpc_channel(cfg: GroupedConfig) -> None:
+    """Keepalive and channel arguments are gRPC's; channel arguments only reach grpc.aio."""
+    t = cfg.transport
+    given = [flag for flag, on in (
+        ("--grpc-keepalive-time", t.grpc_keepalive_time_ms != 0),
+        ("--grpc-keepalive-timeout", t.grpc_keepalive_timeout_ms != d.DEFAULT_KEEPALIVE_TIMEOUT_MS),
+        ("--grpc-channel-arg", bool(t.grpc_channel_args))) if on]
+    if given and cfg.server.protocol != "grpc":
+        raise OptionError(f"{given[0]}: gRPC only (-i grpc)")
+    _check(t.grpc_keepalive_timeout_ms == d.DEFAULT_KEEPALIVE_TIMEOUT_MS
+           or t.grpc_keepalive_time_ms > 0,
+           "--grpc-keepalive-timeout: needs --grpc-keepalive-time (keepalive is off without it)")
+    _check(not (t.grpc_channel_args and t.grpc_transport_given and t.grpc_transport == "lean"),
+           "--grpc-channel-arg: grpc.aio channel arguments, which the lean transport has none of "
+           "(leave out --grpc-transport lean: the requests then go through grpcio)")
+
+
+def _validate_request_count(cfg: GroupedConfig) -> None:
+    """perf_analyzer's rules: --request-count is one window of one load level, of at least one
+    request per concurrent slot (or per request/s)."""
+    count, load = cfg.measurement.request_count, cfg.load
+    if not count or load.fixed_schedule or load.mode not in (LoadMode.CONCURRENCY,
+                                                              LoadMode.REQUEST_RATE):
+        return  # --fixed-schedule sets the count and its mean rate itself
+    concurrency = load.mode is LoadMode.CONCURRENCY
+    start, end, _step = load.concurrency_range if concurrency else load.request_rate_range
+    name = "concurrency" if concurrency else "request-rate"
+    _check(end == start, f"--request-count {count}: request-count not supported with multiple "
+           f"{name} values in one run (one window of one load level)")
+    _check(count >= start, f"--request-count {count}: request-count can not be less than "
+           f"{name} ({start:g})")
+
+
+def _validate_files(cfg: GroupedConfig) -> None:
+    """Files the run reads exist before any connection (their contents are read with the model)."""
+    intervals = cfg.load.request_intervals
+    _check(intervals is None or os.path.isfile(intervals),
+           f"--request-intervals {intervals}: cannot read it, no such file (The value must be a "
+           "valid file path)")
+    for path in cfg.inputs.input_data:
+        _check(path in ("random", "zero") or os.path.exists(path),
+               f"--input-data {path}: no such file or directory (Unsupported type provided: "
+               f"'{path}'. The available options are 'zero', 'random', path to a directory, or "
+               "a json file.)")
 
 
 #: What periodic mode does not do, with the field value that means "not asked for": given

@@ -50,6 +50,12 @@ def live_sequences(cfg: RunConfig) -> int:
     return cfg.load.num_of_sequences
 
 
+def check_files(cfg: RunConfig) -> None:
+    """The load's own files read and checked before any connection (--request-intervals)."""
+    if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:
+        read_intervals_file(str(cfg.load.request_intervals))
+
+
 def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
     """One-line OptionErrors for load flags that cannot work with this model (before any load)."""
     if cfg.load.max_threads < 0:
@@ -81,5 +87,5 @@ def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
     sequence_options(cfg).check(live_sequences(cfg))
 
 
-__all__ = ["check_load_options", "custom_rate", "live_sequences", "schedule_for",
+__all__ = ["check_files", "check_load_options", "custom_rate", "live_sequences", "schedule_for",
            "sequence_options"]

@@ -129,6 +129,8 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
     except ClientError as exc:
         done = time.perf_counter_ns()
         buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, job.sequence)
+        if exc.ends_run and not buf.failure:
+            buf.failure = str(exc)
         return False
     if result is None or len(result) == 2:
         done = time.perf_counter_ns()
@@ -158,7 +160,7 @@ class RequestRateManager(LoadManager):
                  schedule_for: Callable[[float], Schedule], source: JobSource, *,
                  max_in_flight: int = 0, finish: Callable[[RequestRateManager],
                                                           Awaitable[None]] | None = None,
-                 precise: bool = True) -> None:
+                 precise: bool = True, send_limit: int = 0) -> None:
         self.buffer = buffer
         self.sent = 0
         self.late = 0
@@ -177,6 +179,9 @@ class RequestRateManager(LoadManager):
         self._idle: list[asyncio.Future[tuple[int, Job] | None]] = []
         self._busy = 0
         self._closing = False
+        #: Requests scheduled at most, over the whole run (0: no limit; --request-count).
+        self._limit = send_limit or 1 << 62
+        self._scheduled = 0
 
     @property
     def in_flight(self) -> int:
@@ -242,9 +247,14 @@ class RequestRateManager(LoadManager):
                     for j in range(k, end):
                         if cap is not None:
                             await cap.acquire()  # a full cap makes this and later sends late
+                        if self._scheduled >= self._limit:
+                            if cap is not None:
+                                cap.release()
+                            return
                         job = source.next_nowait()
                         if job is None:
                             job = await source.next()
+                        self._scheduled += 1
                         dispatch(intended[j], job)
                     if end - k == MAX_BATCH:
                         await asyncio.sleep(0)  # far behind: let this batch go out first
@@ -295,6 +305,8 @@ class RequestRateManager(LoadManager):
             except ClientError as exc:
                 done = clock()
                 buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, 0)
+                if exc.ends_run and not buf.failure:
+                    buf.failure = str(exc)
                 return
             if result is None:
                 buf.add(intended, sent, clock())

@@ -6,7 +6,8 @@ reported figure, never the ones before its point stabilized) are put end to end 
 buffer and merged, as if one long stable measurement had been made. Each run's records are shifted
 in time by a constant so its windows follow the previous run's; latencies are differences of times,
 so no figure changes by the shift. Throughput is the completed requests of all these windows over
-their summed duration, percentiles are over all their requests, server counters are summed.
+their summed duration, percentiles are over all their requests, server counters are summed, and
+``--collect-metrics`` scrapes are merged over all of them.
 """
 
 from __future__ import annotations
@@ -81,7 +82,11 @@ def _pool(level: float, pairs: list[tuple[RunResult, PointResult]],
                                 batch_size=s.batch_size, server=s.server, client=s.client,
                                 percentiles=pcts, sent=s.sent, late_sends=s.late_sends,
                                 cores=s.windows_cores)
-            windows.append(Window(len(windows), buf.count - (w.hi - w.lo), buf.count, summary))
+            # the window's metrics scrapes come along, shifted with it (a pooled point merges
+            # them over every merged window of every run, as perf_analyzer merges its windows')
+            scrapes = tuple(dataclasses.replace(sc, t_ns=sc.t_ns + shift) for sc in w.metrics)
+            windows.append(Window(len(windows), buf.count - (w.hi - w.lo), buf.count, summary,
+                                  scrapes))
         cursor = windows[-1].summary.end_ns
     verdicts = [p.verdict for _, p in pairs]
     shaky = next((v for v in verdicts if not v.stable), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,9 @@ class LatencyStats:
             return cls()
         s = np.sort(lat_ns)
         pcts = sorted(set(REPORT_PERCENTILES) | {int(p) for p in extra if p > 0})
-        return cls(count=len(s), avg_ns=float(s.mean()), std_ns=float(s.std()),
+        # the sample standard deviation (n - 1), as perf_analyzer's; undefined for one request
+        std = float(s.std(ddof=1)) if len(s) > 1 else math.nan
+        return cls(count=len(s), avg_ns=float(s.mean()), std_ns=std,
                    min_ns=int(s[0]), max_ns=int(s[-1]),
                    percentiles={p: nearest_rank(s, p) for p in pcts})
 
@@ -68,6 +71,20 @@ class ServerDelta:
         models = ([m for m in self.composing if m.name not in skip]
                   if ensemble_total and self.composing else [self.model])
         return sum(_avg_us(m.get(key)) for m in models)
+
+
+def accounted_ns(m: ModelStatistics) -> int:
+    """A model's server-accounted time per request in integer ns, as perf_analyzer's report
+    writer takes it: queue, compute (the three summed, over one count), cache hit and cache miss,
+    each average floored to ns (never to µs before subtracting)."""
+    compute = sum(m.get(k).ns for k in ("compute_input", "compute_infer", "compute_output"))
+    count = m.get("compute_input").count
+    return (_avg_ns(m.get("queue")) + (compute // count if count else 0)
+            + _avg_ns(m.get("cache_hit")) + _avg_ns(m.get("cache_miss")))
+
+
+def _avg_ns(d: StatDuration) -> int:
+    return d.ns // d.count if d.count else 0
 
 
 def _avg_us(d: StatDuration) -> float:

@@ -48,6 +48,8 @@ class PointResult:
     verdict: Verdict
     merged: Summary
     interrupted: bool = False
+    #: A request error that ends the run (e.g. a validation_data mismatch) ended this point.
+    failure: str = ""
 
     @property
     def stable(self) -> bool:

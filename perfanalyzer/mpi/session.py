@@ -78,7 +78,8 @@ async def start(cfg: RunConfig, stop_event: asyncio.Event) -> MpiSession:
           f"{cfg.server.server_url}; {role}", file=sys.stderr, flush=True)
     out: TextIO = sys.stdout
     if group.merged and not group.is_leader:
-        cfg = cfg.replace(filename=None, profile_export_file=None, baseline=None)
+        cfg = cfg.replace(filename=None, profile_export_file=None, baseline=None, html=None,
+                          events=None)
         out = io.StringIO()  # one console summary per group: the leader's
     sync = MpiSync(exchange, group, infos, stop_event)
     return MpiSession(cfg=cfg, sync=sync, group=group, infos=infos, exchange=exchange,

@@ -22,6 +22,7 @@ from ..errors import (
     PerfAnalyzerError,
 )
 from ..measure.result import RunResult
+from ..measure.status import Judging, did_not_stabilize
 from ..report import console
 from ..report.combined import Part, combined_csv_text, write_combined_csv, write_combined_export
 from ..report.outfile import OutputError, save_fallback
@@ -133,6 +134,7 @@ def _finish(cfg: RunConfig, parts: list[Part]) -> int:
             return EXIT_GENERIC
     if any(run.interrupted for run in runs):
         return EXIT_INTERRUPTED
-    if any(not p.stable for run in runs for p in run.points):
+    if any(did_not_stabilize(run.points, Judging.of(run.config, run.percentile))
+           for run in runs):
         return code or EXIT_UNSTABLE
     return code

@@ -3,18 +3,15 @@ late sends, distance from stable)."""
 
 from __future__ import annotations
 
-import sys
-from typing import TextIO
-
 from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT_STABILITY_WINDOWS
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
+from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_stable
 from ..measure.status import STABLE, Judging, judged_latency, point_status
-from ..measure.window import PointResult, Window
+from ..measure.window import PointResult
 from . import periodic_text
 from .caveats import advice, likely_cause, trust_lines
-from .figures import fmt_rate, row_figures, us
+from .figures import fmt_rate, row_figures, std_text, us
 from .metrics_text import metrics_lines
 
 
@@ -70,7 +67,7 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
         lines += _rate_kept_lines(run, point)
     lines.append(f"    Avg latency: {us(s.latency.avg_ns)} usec "
-                 f"(standard deviation {us(s.latency.std_ns)} usec)")
+                 f"(standard deviation {std_text(s.latency)} usec)")
     for p in sorted(s.latency.percentiles):
         lines.append(f"    p{p} latency: {us(s.latency.p(p))} usec")
     if run.mode != "concurrency":
@@ -78,7 +75,7 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
                      f"(p99 {us(s.corrected.p(99))} usec)")
     f = row_figures(s)
     proto = "gRPC" if protocol == "grpc" else "HTTP"
-    lines.append(f"    Avg {proto} time: {f.avg_latency_us} usec (send/recv "
+    lines.append(f"    Avg {proto} time: {f.request_time_us} usec (send/recv "
                  f"{f.request_response_us} usec + response wait {f.response_wait_us} usec)")
     lines += _client_load_lines(s)
     if s.errors:
@@ -153,7 +150,9 @@ def _client_load_lines(s: Summary) -> list[str]:
 def _server_lines(run: RunResult, s: Summary) -> list[str]:
     assert s.server is not None
     m = s.server.model
-    ens = run.model.ensemble and bool(run.model.composing)
+    # perf_analyzer's ensemble branch runs whenever composing-model statistics exist: an
+    # ensemble's or, with --bls-composing-models, a BLS model's (queue and compute summed over them)
+    ens = bool(run.model.composing)
     nested = frozenset(run.model.nested_ensembles)
     f = row_figures(s, ensemble_total=ens, skip=nested)
     succ = m.get("success")
@@ -233,34 +232,3 @@ def table_text(run: RunResult) -> str:
         lines.append(f"{name}: {level}, throughput: {fmt_rate(p.merged.throughput)} infer/sec, "
                      f"{kind} {us(val)} usec{flag}")
     return "\n".join(lines) + "\n"
-
-
-def progress_line(mode: str, level: float, window: Window, verdict: Verdict) -> str:
-    """One live line per window: where the stabilizer stands."""
-    s = window.summary
-    what = f"concurrency {int(level)}" if mode == "concurrency" else f"rate {fmt_rate(level)}"
-    spread = ("" if verdict.throughput_spread == float("inf") else
-              f", spread {verdict.throughput_spread:.1%} / {verdict.latency_spread:.1%}")
-    return (f"{what}: window {window.index + 1}, {fmt_rate(s.throughput)} infer/s, "
-            f"avg {us(s.latency.avg_ns)} usec{spread}")
-
-
-class Progress:
-    """A live one-line progress indicator on a terminal (nothing when not a TTY)."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self._shown = False
-
-    def update(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[2K" + text)
-            self.stream.flush()
-            self._shown = True
-
-    def clear(self) -> None:
-        if self.enabled and self._shown:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
-            self._shown = False

@@ -344,7 +344,8 @@ def summary_dict(s: Summary) -> dict[str, Any]:
 
 
 def _latency(lat: LatencyStats) -> dict[str, Any]:
-    return {"count": lat.count, "avg": lat.avg_ns, "std": lat.std_ns, "min": lat.min_ns,
+    std = None if math.isnan(lat.std_ns) else lat.std_ns  # one request: none (JSON has no NaN)
+    return {"count": lat.count, "avg": lat.avg_ns, "std": std, "min": lat.min_ns,
             "max": lat.max_ns, **{f"p{p}": v for p, v in sorted(lat.percentiles.items())}}
 
 

@@ -48,6 +48,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise SavedRunError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SavedRunError(f"{path}: not a JSON file ({exc})") from None
+    except RecursionError:
+        raise SavedRunError(f"{path}: not a run export (JSON nested too deeply to read)") from None
 
 
 def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -68,7 +70,25 @@ def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_run(path: str | os.PathLike[str]) -> RunResult:
     """Rebuild the run saved in ``path`` (raises :class:`SavedRunError` naming file and field).
     A ``--repeat N`` export gives the pooled run with its N runs as ``replicates``."""
-    doc = read_json(path)
+    return load_doc(read_json(path), path)
+
+
+def load_doc(doc: Any, path: str | os.PathLike[str]) -> RunResult:
+    """:func:`load_run` on an export already parsed (``path`` names it in errors): the HTML
+    report of a live run is built from its export this way, so it equals a re-report's."""
+    try:
+        return _load_doc(doc, path)
+    except SavedRunError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        # a field of the wrong type or shape that no specific check named: still one line
+        raise SavedRunError(f"{path}: not a run this perfanalyzer can read (a field has the "
+                            f"wrong type or shape: {type(exc).__name__}: {str(exc)[:100]})"
+                            ) from None
+
+
+def _load_doc(doc: Any, path: str | os.PathLike[str]) -> RunResult:
     ours = saved_part(doc, path)
     repeats = ours.get("repeats")
     if not repeats:
@@ -109,6 +129,12 @@ class _Loader:
             return self._missing(where, key)
         return obj[key]
 
+    def number(self, obj: Any, key: str, where: str) -> float:
+        value = self.get(obj, key, where)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{where}.{key}", f"expected a number, got {str(value)[:40]!r}")
+        return float(value)
+
     def _missing(self, where: str, key: str) -> Any:
         raise self.fail(f"{where}.{key}", "missing")
 
@@ -140,6 +166,7 @@ class _Loader:
         kw = {k: v for k, v in raw.items() if k in names}
         kw["composing"] = tuple(kw.get("composing") or ())
         kw["nested_ensembles"] = tuple(kw.get("nested_ensembles") or ())
+        kw["indirect"] = tuple(kw.get("indirect") or ())
         try:
             return ModelTraits(**kw)
         except TypeError as exc:
@@ -247,7 +274,7 @@ class _Loader:
         first, count = int(rng["first"]), int(rng["count"])
         if not windows or count < 1 or first < 0 or first + count > len(windows):
             raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
-        return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
+        return PointResult(level=self.number(p, "level", where), windows=tuple(windows),
                            verdict=self.verdict(self.get(p, "verdict", where), where),
                            merged=merge(windows[first:first + count], run.buffer, pcts),
                            interrupted=bool(p.get("interrupted", False)))
@@ -292,7 +319,7 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")
 
     cfg = saved_config(run)
-    plan = window_plan(cfg)
+    plan = window_plan(cfg, sequence=run.model.sequence)
     parts = []
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")
@@ -308,4 +335,4 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
     return "".join(parts)
 
 
-__all__ = ["SavedRunError", "console_text", "load_run", "read_json", "saved_config", "saved_part"]
+__all__ = ["SavedRunError", "console_text", "load_doc", "load_run", "read_json", "saved_config", "saved_part"]

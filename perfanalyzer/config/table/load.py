@@ -27,7 +27,10 @@ class LoadConfig:
     """When requests go: the load mode, its levels, sequences."""
 
     async_flag: bool = opt(False, "-a", "--async", switch=True,
-                           help="Asynchronous requests (the default).")
+                           help="perf_analyzer's async mode: requests are asynchronous either way "
+                           "(the default); with -a a point whose throughput settled but latency "
+                           "did not within -r windows is kept (\"throughput only\"), as "
+                           "perf_analyzer does in that mode.")
     async_mode: bool = opt(True, "--sync", switch=True, param="sync", cli_default=False,
                            parse=lambda v, _f: not v, help="Synchronous semantics: one blocking "
                            "request per concurrency slot (same load shape as async in perfanalyzer).")
@@ -83,7 +86,8 @@ class LoadConfig:
     sequence_length_given: bool = False
     sequence_length_variation: float = opt(
         d.DEFAULT_SEQUENCE_LENGTH_VARIATION, "--sequence-length-variation", kind=float,
-        show_default=True, help="± % around --sequence-length.")
+        show_default=True, check=_nonneg, help="± % around --sequence-length.",
+        message="--sequence-length-variation {value}: The value must be >= 0.0.")
     sequence_id_range: tuple[int, int] = opt((1, 0), "--sequence-id-range", cli_default=None,
                                              metavar="START[:END]", parse=p.id_range)
     num_of_sequences: int = opt(d.DEFAULT_NUM_OF_SEQUENCES, "--num-of-sequences", kind=int,

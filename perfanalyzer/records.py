@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import IO
 
 import numpy as np
@@ -195,8 +196,18 @@ class RecordBuffer:
             intended=self._intended[a:b], sent=self._sent[a:b], first=self._first[a:b],
             last=self._last[a:b], status=self._status[a:b], responses=self._responses[a:b],
             sequence=self._sequence[a:b], send_ns=self._send_ns[a:b], recv_ns=self._recv_ns[a:b],
-            errors=tuple(self._errors),
+            errors=tuple(self._errors), times=self._times(lo, hi),
         )
+
+    def _times(self, lo: int, hi: int) -> dict[int, tuple[int, ...]]:
+        """The kept response times of records ``[lo, hi)``, by index relative to ``lo`` (nothing
+        to look at unless the run streamed)."""
+        kept = self.response_times
+        if not kept:
+            return {}
+        if len(kept) < hi - lo:
+            return {i - lo: t for i, t in kept.items() if lo <= i < hi}
+        return {i - lo: t for i in range(lo, hi) if (t := kept.get(i)) is not None}
 
     def _mixed_view(self, lo: int, hi: int) -> RecordSlice:
         """Records ``[lo, hi)`` when some are spilled: read back from the file, then memory."""
@@ -208,7 +219,7 @@ class RecordBuffer:
         mem = self.view(self.base, hi) if hi > self.base else None
         cols = {name: (np.concatenate([disk[name], getattr(mem, name)]) if mem is not None
                        else disk[name].copy()) for name, _ in COLUMNS}
-        return RecordSlice(**cols, errors=tuple(self._errors))
+        return RecordSlice(**cols, errors=tuple(self._errors), times=self._times(lo, hi))
 
     def close(self) -> None:
         """Drop the spill file (spilled records can no longer be read)."""
@@ -252,6 +263,8 @@ class RecordBuffer:
                      "recv_ns"):
             getattr(self, f"_{name}")[lo:hi] = getattr(other, name)
         self._status[lo:hi] = remap[other.status]
+        for i, t in other.times.items():
+            self.response_times[self.count + i] = t
         self.count += n
 
 
@@ -269,6 +282,9 @@ class RecordSlice:
     send_ns: np.ndarray
     recv_ns: np.ndarray
     errors: tuple[str, ...]
+    #: Every response time of the streamed requests with more than two responses, by index in
+    #: this slice (the columns keep the first and the last).
+    times: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.last)

@@ -5,6 +5,7 @@ server, so this stands in for one. Run: ``python tests/kserve_mini.py PORT``."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 from aiohttp import web
@@ -64,7 +65,24 @@ async def infer(req: web.Request) -> web.Response:
     return web.json_response({"model_name": req.match_info["model"], "model_version": "1",
                               "id": body.get("id", ""),
                               "outputs": [{"name": "OUTPUT0", "datatype": "FP32",
-                                           "shape": inp["shape"], "data": inp["data"]}]})
+                                           "shape": inp["shape"], "data": inp["data"]}]},
+                             headers=orca_report(req, _COUNT[0]))
+
+
+def orca_report(req: web.Request, n: int) -> dict[str, str]:
+    """An ORCA load report when the request asks for one (as Triton's TensorRT-LLM backend
+    answers): cpu_utilization 0.25 always, named_metrics.kv_cache_utilization 0.2 on odd
+    requests and 0.6 on even ones, no report at all on every fifth."""
+    kind = req.headers.get("endpoint-load-metrics-format", "").lower()
+    if kind not in ("text", "json") or n % 5 == 0:
+        return {}
+    kv = 0.2 if n % 2 else 0.6
+    if kind == "text":
+        value = f"TEXT cpu_utilization=0.25, named_metrics.kv_cache_utilization={kv}"
+    else:
+        value = "JSON " + json.dumps({"cpu_utilization": 0.25,
+                                      "named_metrics": {"kv_cache_utilization": kv}})
+    return {"endpoint-load-metrics": value}
 
 
 async def shapes(_: web.Request) -> web.Response:

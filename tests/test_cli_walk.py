@@ -76,12 +76,14 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--request-parameter": ("--request-parameter", "a:1:int"),
     "--ssl-https-client-certificate-type": ("--ssl-https-client-certificate-type", "DER"),
     "--ssl-https-private-key-type": ("--ssl-https-private-key-type", "DER"),
-    "--model-signature-name": ("--model-signature-name", "s"), "--endpoint": ("--endpoint", "e"),
+    "--model-signature-name": ("--model-signature-name", "s"), "--endpoint": ("--endpoint", "generate"),
     "--session-concurrency": ("--session-concurrency", "2"), "--grpc-method": ("--grpc-method", "g"),
     "--proto": ("--proto", "p"), "--triton-server-directory": ("--triton-server-directory", "/opt"),
     "--fixed-schedule": ("--fixed-schedule",),
     "--periodic-concurrency-range": ("--periodic-concurrency-range", "1:4"),
     "--request-period": ("--request-period", "5"),
+    "--goodput": ("--goodput", "ttfr:30 itl:5"), "--orca-format": ("--orca-format", "json"),
+    "--request-burstiness": ("--request-burstiness", "0.5"), "--csv-streaming": ("--csv-streaming",),
 }
 _PERIODIC_NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")
 #: Flags that need others to be accepted: the sample is judged against BASE + these.
@@ -92,6 +94,8 @@ COMPANIONS: dict[str, tuple[str, ...]] = {
     "--grpc-keepalive-time": ("-i", "grpc"),
     "--grpc-keepalive-timeout": ("-i", "grpc"),
     "--grpc-channel-arg": ("-i", "grpc"),
+    "--csv-streaming": ("-f", "x.csv"),
+    "--request-burstiness": ("--request-rate-range", "5", "--request-distribution", "gamma"),
 }
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {

@@ -164,6 +164,25 @@ def test_a_drain_without_a_common_edge_keeps_the_shared_clock_of_one_host() -> N
     assert load.buffer.last[:load.buffer.count].tolist() == [1450]
 
 
+def test_streamed_response_times_follow_their_records_into_the_group() -> None:
+    """A member's streamed requests keep every response time, shifted onto the leader's clock
+    and re-indexed with the merge's completion order (the inter-response gaps need them)."""
+    inner = _Inner()
+    inner.buffer.add_full(0, 0, 20, 200, 0, 3, 0)
+    inner.buffer.response_times[0] = (20, 50, 200)
+    member = RecordBuffer()
+    member.add_full(1000, 1000, 1010, 1100, 0, 3, 0)
+    member.response_times[0] = (1010, 1030, 1100)
+    shipment = {"records": member.view().to_structured(), "errors": member.view().errors,
+                "t": 1400, "times": dict(member.view().times), "sent": 1, "late": 0, "cpu": 0,
+                "final": False}
+    ex = ScriptedExchange(2, 0, lambda i, m: {}, {1: [shipment]})
+    load = LeaderLoad(inner, ex, (1,))  # type: ignore[arg-type]
+    asyncio.run(load.sync(400))
+    assert load.buffer.last[:2].tolist() == [100, 200]
+    assert load.buffer.response_times == {0: (10, 30, 100), 1: (20, 50, 200)}
+
+
 def test_a_member_missing_at_an_edge_is_named() -> None:
     ex = ScriptedExchange(2, 0, lambda i, m: {}, {1: []})
     load = LeaderLoad(_Inner(), ex, (1,))  # type: ignore[arg-type]

@@ -82,6 +82,7 @@ REFUSED_SAMPLES = {
     ("scheduled",), "--repeat": ("2",), "--binary-search": (), "--request-distribution":
     ("poisson",), "--max-threads": ("4",), "--enable-mpi": (), "-f": ("x.csv",),
     "--verbose-csv": (), "--csv-all-points": (), "--baseline": ("b.json",),
+    "--csv-streaming": (), "--request-burstiness": ("2",),
 }
 
 

@@ -51,7 +51,8 @@ class Outputs:
 
     def _csv(self, run: RunResult) -> str:
         out = self.cfg.output
-        return csv_text(run, out.verbose_csv, out.collect_metrics, out.csv_all_points)
+        return csv_text(run, out.verbose_csv, out.collect_metrics, out.csv_all_points,
+                        out.csv_streaming)
 
     def _csvs(self, run: RunResult) -> dict[str, str]:
         """-f and, for ensembles and BLS models, one CSV per composing model beside it."""

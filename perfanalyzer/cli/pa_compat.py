@@ -27,8 +27,6 @@ F = Callable[..., Any]
 REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "--model-signature-name": ({"metavar": "NAME"}, "only used by --service-kind=tfserving, "
                                "which perfanalyzer does not support"),
-    "--endpoint": ({"metavar": "PATH"}, "only used by --service-kind=openai, which perfanalyzer "
-                   "does not support"),
     "--session-concurrency": ({"type": int, "metavar": "N"}, "OpenAI multi-turn sessions "
                               "(--service-kind=openai) are not supported"),
     "--grpc-method": ({"metavar": "METHOD"}, "only used by --service-kind=dynamic_grpc, which "

@@ -23,7 +23,8 @@ _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="Write perf_analyzer's CSV, as the live run wrote it.")
 @click.option("--verbose-csv", is_flag=True, help="Add the verbose CSV columns.")
 @click.option("--csv-all-points", is_flag=True, help="Every measured point, with a trailing Status "
-              "column (default: as the live run wrote it; stable points under -l only).")
+              "column (default: as the live run wrote it; stable points under -l only). The "
+              "streaming columns are written when the live run had --csv-streaming.")
 @click.option("--html", default=None, metavar="FILE.html",
               help="Write the run's report as one self-contained HTML page (figures inline, no "
               "script), as the live run's --html wrote it.")
@@ -51,7 +52,7 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
             raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
         every = csv_all_points or bool(run.config.get("csv_all_points"))
         write_csv(run, filename, verbose=verbose_csv, gpu=bool(run.config.get("collect_metrics")),
-                  all_points=every)
+                  all_points=every, streaming=bool(run.config.get("csv_streaming")))
         write_composing_csvs(run, filename, all_points=every)
     if html:
         if run.periodic is not None:

@@ -87,8 +87,9 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               help="quick: coordinate descent from the model's configuration; full: every "
               "combination.")
 @click.option("--objective", default="throughput", show_default=True,
-              type=click.Choice(["throughput", "latency"]),
-              help="Maximise throughput, or minimise latency (at --percentile, else average).")
+              type=click.Choice(["throughput", "latency", "goodput"]),
+              help="Maximise throughput, minimise latency (at --percentile, else average), or "
+              "maximise goodput (requests within the --goodput limits per second).")
 @click.option("--latency-budget-ms", default=0.0, type=FiniteFloat(min=0), show_default=True,
               help="Latency budget (at --percentile); each sweep stops there (0 = none).")
 @click.option("--min-throughput", default=0.0, type=FiniteFloat(min=0), show_default=True,
@@ -140,4 +141,6 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     cfg = config_from_kwargs(kwargs)
     if cfg.inputs.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")
+    if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
+        raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
     return search_config(search_kw, batches), cfg

@@ -248,6 +248,10 @@ class ClientOptions:
     binary_tensors: bool = True
     #: gRPC only: the send path, ``lean`` (own HTTP/2 connections) or ``grpcio`` (grpc.aio).
     grpc_transport: str = "lean"
+    #: HTTP only: ``infer`` (KServe), or Triton's ``generate`` / ``generate_stream``.
+    endpoint: str = "infer"
+    #: HTTP only: ask for ORCA load reports in this format (``text`` | ``json``; "" = none).
+    orca_format: str = ""
 
     def __post_init__(self) -> None:
         # a CR/LF in a header would add headers of its own on the wire: refused on every transport

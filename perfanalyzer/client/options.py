@@ -35,7 +35,8 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          grpc_transport=t.grpc_transport,
                          keepalive_time_ms=t.grpc_keepalive_time_ms,
                          keepalive_timeout_ms=t.grpc_keepalive_timeout_ms,
-                         channel_args=t.grpc_channel_args)
+                         channel_args=t.grpc_channel_args, endpoint=t.endpoint,
+                         orca_format=t.orca_format or "")
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "client_options"]

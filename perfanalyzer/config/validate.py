@@ -20,7 +20,7 @@ def check_field(entry: Entry, value: Any) -> None:
     o = entry.option
     if o.kind is float and isinstance(value, float) and not math.isfinite(value):
         raise OptionError(f"{o.short}: expected a finite number, got {value}")
-    if o.choices and value not in o.choices:
+    if o.choices and value is not None and value not in o.choices:  # (None: not given)
         *first, last = o.choices
         raise OptionError(f"{o.short}: expected {', '.join(first)} or {last}, got {value!r}")
     if o.bounds is not None and not o.bounds[0] <= value <= o.bounds[1]:
@@ -51,7 +51,30 @@ def validate(cfg: GroupedConfig) -> None:
     _validate_load(cfg)
     _validate_request_count(cfg)
     _validate_files(cfg)
+    _validate_endpoint(cfg)
+    _check(load.request_burstiness is None or load.request_distribution == "gamma",
+           "--request-burstiness: shapes the gaps of --request-distribution gamma only")
+    _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
+           "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
     validate_safety(cfg)  # the concurrency ceiling, before any load
+
+
+def _validate_endpoint(cfg: GroupedConfig) -> None:
+    """Triton's generate extension is HTTP JSON: what it cannot carry is refused. ORCA load
+    reports are HTTP headers."""
+    _check(not cfg.transport.orca_format or cfg.server.protocol == "http",
+           "--orca-format: ORCA load reports are HTTP response headers (-i http)")
+    endpoint = cfg.transport.endpoint
+    if endpoint == "infer":
+        return
+    flag = f"--endpoint {endpoint}"
+    _check(cfg.server.protocol == "http", f"{flag}: the generate extension is HTTP (-i http)")
+    _check(cfg.inputs.shared_memory == "none",
+           f"{flag}: inputs travel in the JSON body (no --shared-memory)")
+    _check(cfg.transport.http_compression == "none",
+           f"{flag}: the generate body is sent as plain JSON (no --http-compression)")
+    _check(not cfg.output.export_tensors,
+           f"{flag}: --export-tensors decodes KServe infer answers only")
 
 
 def _validate_load(cfg: GroupedConfig) -> None:
@@ -140,11 +163,13 @@ PERIODIC_REFUSED = (
     ("measurement", "repeat", 1, "--repeat"),
     ("load", "binary_search", False, "--binary-search"),
     ("load", "request_distribution", "constant", "--request-distribution"),
+    ("load", "request_burstiness", None, "--request-burstiness"),
     ("load", "max_threads", 0, "--max-threads"),
     ("load", "enable_mpi", False, "--enable-mpi"),
     ("output", "filename", None, "-f"),
     ("output", "verbose_csv", False, "--verbose-csv"),
     ("output", "csv_all_points", False, "--csv-all-points"),
+    ("output", "csv_streaming", False, "--csv-streaming"),
     ("output", "baseline", None, "--baseline"),
 )
 

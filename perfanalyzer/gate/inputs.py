@@ -185,7 +185,9 @@ def side_from_run(run: RunResult, label: str) -> Side:
                            "growing concurrency, no stability check) has no load point to "
                            "compare; compare --concurrency-range runs")
     runs = run.replicates or [run]
-    columns = _with_avg(tuple(CsvLayout.of(run, verbose=True).header()[1:]))
+    streamed = bool(run.model.decoupled or run.config.get("streaming")
+                    or run.config.get("goodput"))
+    columns = _with_avg(tuple(CsvLayout.of(run, verbose=True, streaming=streamed).header()[1:]))
     per_level: dict[float, list[tuple[int, PointResult]]] = {}
     notes: list[str] = []
     for k, r in enumerate(runs, 1):
@@ -243,6 +245,15 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
     }
     for pct, ns in lat.percentiles.items():
         fig[f"p{pct} latency"] = ns / 1000.0
+    for name, stats in (("time to first response", s.first_response),
+                        ("inter-response time", s.inter_response)):
+        if stats.count:  # nothing measured: no figure (never an invented 0)
+            fig[f"Avg {name}"] = stats.avg_ns / 1000.0
+            fig.update({f"p{pct} {name}": ns / 1000.0 for pct, ns in stats.percentiles.items()})
+    if s.goodput is not None:
+        fig["Goodput"] = s.goodput
+        if s.goodput_share is not None:
+            fig["Goodput %"] = 100.0 * s.goodput_share
     if s.server is not None:
         server = {col: s.server.avg_us(key) for col, key in SERVER_COLUMNS.items()}
         fig.update(server)

@@ -76,6 +76,10 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
         from .streaming import stream_sender
 
         new_sender = stream_sender(client)
+    elif cfg.transport.endpoint == "generate_stream":
+        from .generate_stream import generate_stream_sender
+
+        new_sender = generate_stream_sender(client)
     limit = send_limit(cfg)
     if cfg.load.mode is LoadMode.CONCURRENCY:
         # workers split the concurrency, not evenly the sends: a worker without a slot would

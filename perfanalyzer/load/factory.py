@@ -10,7 +10,7 @@ from ..config import LoadMode, RunConfig
 from ..config.defaults import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
 from ..errors import OptionError
 from .fixed_schedule import fixed_schedule_of
-from .schedule import Schedule, constant, intervals, poisson, read_intervals_file
+from .schedule import Schedule, constant, gamma, intervals, poisson, read_intervals_file
 from .sequences import SequenceOptions
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ def schedule_for(cfg: RunConfig) -> Callable[[float], Schedule]:
         return lambda _level: fixed
     if cfg.load.request_distribution == "poisson":
         return lambda level: poisson(level, cfg.inputs.seed)
+    if cfg.load.request_distribution == "gamma":
+        shape = cfg.load.request_burstiness or 1.0
+        return lambda level: gamma(level, cfg.inputs.seed, shape)
     return constant
 
 

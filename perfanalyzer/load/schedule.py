@@ -33,6 +33,7 @@ __all__ = [
     "Schedule",
     "constant",
     "due_batch",
+    "gamma",
     "intervals",
     "poisson",
     "read_intervals_file",
@@ -141,8 +142,10 @@ class PoissonSchedule:
 
     def _gaps(self, block: int) -> Offsets:
         rng = np.random.default_rng([self._seed, block])
-        drawn = rng.exponential(self._mean_ns, POISSON_BLOCK)
-        return np.maximum(np.rint(drawn), 1.0).astype(np.int64)
+        return np.maximum(np.rint(self._draw(rng)), 1.0).astype(np.int64)
+
+    def _draw(self, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+        return rng.exponential(self._mean_ns, POISSON_BLOCK)
 
     def _block(self, block: int) -> Offsets:
         """Absolute offsets of the requests of ``block`` (caller holds the lock)."""
@@ -162,6 +165,30 @@ class PoissonSchedule:
 
     def __repr__(self) -> str:
         return f"poisson({self._rate!r}, seed={self._seed})"
+
+
+class GammaSchedule(PoissonSchedule):
+    """Gamma-distributed gaps of mean 1e9/rate ns and shape ``burstiness`` (coefficient of
+    variation 1/sqrt(burstiness)): 1 gives exponential gaps (Poisson arrivals, though not the
+    same draws as :class:`PoissonSchedule`), below 1 bursts and lulls, above 1 steadier gaps.
+    Blocks, rounding, caching and purity as :class:`PoissonSchedule`."""
+
+    __slots__ = ("_shape",)
+    distribution = "gamma"
+
+    def __init__(self, rate: float, seed: int, burstiness: float) -> None:
+        shape = float(burstiness)
+        if not math.isfinite(shape) or shape <= 0:
+            raise OptionError(f"--request-burstiness must be a finite number > 0, got "
+                              f"{burstiness!r}")
+        super().__init__(rate, seed)
+        self._shape = shape
+
+    def _draw(self, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+        return rng.gamma(self._shape, self._mean_ns / self._shape, POISSON_BLOCK)
+
+    def __repr__(self) -> str:
+        return f"gamma({self._rate!r}, seed={self._seed}, burstiness={self._shape!r})"
 
 
 class IntervalSchedule:
@@ -214,6 +241,11 @@ def constant(rate: float) -> Schedule:
 def poisson(rate: float, seed: int) -> Schedule:
     """Exponential gaps of mean 1/rate, reproducible for a given seed (see PoissonSchedule)."""
     return PoissonSchedule(rate, seed)
+
+
+def gamma(rate: float, seed: int, burstiness: float) -> Schedule:
+    """Gamma gaps of mean 1/rate and shape ``burstiness`` (see GammaSchedule)."""
+    return GammaSchedule(rate, seed, burstiness)
 
 
 def intervals(values_us: Sequence[int]) -> Schedule:

@@ -113,9 +113,10 @@ def sender_for(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
     if not setup.data.has_validation and not export:
         return None
     where = "--input-data validation_data" if setup.data.has_validation else "--export-tensors"
-    if setup.traits.sequence or cfg.load.streaming or cfg.inputs.shared_memory != "none":
-        raise OptionError(f"{where}: not supported for sequence models, --streaming or "
-                          "--shared-memory")
+    if (setup.traits.sequence or cfg.load.streaming or cfg.inputs.shared_memory != "none"
+            or cfg.transport.endpoint != "infer"):
+        raise OptionError(f"{where}: not supported for sequence models, --streaming, "
+                          "--shared-memory or --endpoint generate*")
     steps = [step for stream in setup.data.streams for step in stream]
     if len(steps) != len(payloads):
         raise OptionError(f"{where}: {len(steps)} data entries but {len(payloads)} requests")

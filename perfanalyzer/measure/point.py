@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..client.orca import OrcaWindow
 from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
+from ..config.goodput import GoodputLimits
 from .metrics import Summary
 from .prometheus import Scrape
 from .stabilizer import Criteria, Verdict
@@ -28,6 +30,7 @@ class WindowPlan:
     cores: float = 1.0
     #: Which latency the stabilizer judges in rate modes: "sent" or "scheduled" (--latency-from).
     latency_from: str = "sent"
+    goodput: GoodputLimits | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class Window:
     hi: int
     summary: Summary
     metrics: tuple[Scrape, ...] = ()  # --collect-metrics: scrapes completed in this window
+    orca: OrcaWindow | None = None  # --orca-format: the load reports of this window's answers
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,14 @@ class PointResult:
     @property
     def stable(self) -> bool:
         return self.verdict.stable
+
+    @property
+    def orca(self) -> OrcaWindow | None:
+        """--orca-format: the load reports of the merged windows' answers."""
+        m = self.merged
+        parts = [w.orca for w in self.windows if w.orca is not None
+                 and w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns]
+        return sum(parts[1:], parts[0]) if parts else None
 
     @property
     def metrics(self) -> tuple[Scrape, ...]:

@@ -12,7 +12,9 @@ import math
 import time
 from collections.abc import Callable
 
+from ..client.orca import OrcaCollector
 from ..config import RunConfig
+from ..config.goodput import parse_goodput
 from ..errors import PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
@@ -63,7 +65,7 @@ def window_plan(cfg: RunConfig, cores: float = 1.0, sequence: bool = False) -> W
                           async_mode=throughput_only_accepted(cfg, sequence)),
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
         batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
-        latency_from=m.latency_from)
+        latency_from=m.latency_from, goodput=parse_goodput(m.goodput))
 
 
 class LagProbe(Background):
@@ -95,8 +97,10 @@ class Measurer:
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
                  on_window: Callable[[float, Window, Verdict], None] | None = None,
-                 scraper: object | None = None, sync: RunSync = NO_SYNC) -> None:
+                 scraper: object | None = None, sync: RunSync = NO_SYNC,
+                 orca: OrcaCollector | None = None) -> None:
         self.load = load
+        self.orca = orca  # --orca-format: the client's collector of load reports
         self.scraper = scraper  # --collect-metrics: prometheus.Scraper (between(lo_ns, hi_ns))
         self.run_sync = sync  # several processes (MPI ranks) cut windows at the same edges
         self.stats = stats
@@ -148,6 +152,8 @@ class Measurer:
         snap = await self.stats.edge_snapshot()
         cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
         self.probe.take()
+        if self.orca is not None:
+            self.orca.take()  # reports before the first window belong to none
         verdict = judge([], plan.criteria)
         interrupted = False
         while True:
@@ -167,10 +173,13 @@ class Measurer:
                 server=self.stats.delta(snap, snap1),
                 client=ClientLoad(cpu_ns=cpu1 - cpu0, max_loop_lag_ns=self.probe.take()),
                 percentiles=(plan.percentile,) if plan.percentile > 0 else (),
-                sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores)
+                sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores,
+                goodput=plan.goodput)
             if interrupted and summary.completed == 0 and windows:
                 break
-            windows.append(Window(len(windows), lo, hi, summary, scrapes_between(self.scraper, start, end)))
+            windows.append(Window(len(windows), lo, hi, summary,
+                                  scrapes_between(self.scraper, start, end),
+                                  self.orca.take() if self.orca is not None else None))
             # memory flat in run length: only the windows a merge may read stay in memory
             buf.spill_before(windows[max(0, len(windows) - plan.criteria.window_count)].lo)
             self._check_failures(summary)
@@ -262,13 +271,15 @@ def merge(windows: list[Window], buffer: RecordBuffer,
     asked = {p for p in percentiles if p > 0}
     asked |= {p for w in windows for p in w.summary.latency.percentiles}
     asked |= {p for w in windows for p in w.summary.corrected.percentiles}
+    asked |= {p for w in windows for p in w.summary.first_response.percentiles}
     pcts = tuple(sorted(p for p in asked if p not in (50, 90, 95, 99)))
     return summarize(buffer.view(windows[0].lo, windows[-1].hi), start_ns=first.start_ns,
                      end_ns=last.end_ns, batch_size=first.batch_size, server=server,
                      client=client, percentiles=pcts,
                      sent=sum(w.summary.sent for w in windows),
                      late_sends=sum(w.summary.late_sends for w in windows),
-                     windows=len(windows), cores=first.windows_cores)
+                     windows=len(windows), cores=first.windows_cores,
+                     goodput=first.goodput_limits)
 
 
 __all__ = ["AllRequestsFailed", "Measurer", "PointResult", "Snapshot", "Window", "WindowPlan"]

@@ -81,6 +81,7 @@ class MemberLoad(LoadManager):
         part = self.buffer.view(self._taken, hi)
         self._taken = hi
         self.exchange.send({"records": part.to_structured(), "errors": part.errors, "t": t_ns,
+                            "times": dict(part.times),  # streaming: every response's time
                             "sent": self.inner.sent, "late": self.inner.late,
                             "cpu": _cpu_ns(self.inner), "final": final},
                            self.leader, RECORDS_TAG)
@@ -159,10 +160,15 @@ class LeaderLoad(LoadManager):
         rec = msg["records"]
         cols = {name: (rec[name] + np.int64(offset) if name in TIME_COLUMNS else rec[name])
                 for name, _ in COLUMNS}
-        return RecordSlice(**cols, errors=tuple(msg["errors"]))
+        times = {int(i): tuple(int(x) + offset for x in t)
+                 for i, t in (msg.get("times") or {}).items()}
+        return RecordSlice(**cols, errors=tuple(msg["errors"]), times=times)
 
     def _append(self, parts: list[RecordSlice]) -> None:
         merged = RecordSlice.concat(parts)
         order = np.argsort(merged.last, kind="stable")
+        where = np.empty_like(order)
+        where[order] = np.arange(len(order))  # old index -> its place in completion order
         self.buffer.extend(RecordSlice(
-            **{name: getattr(merged, name)[order] for name, _ in COLUMNS}, errors=merged.errors))
+            **{name: getattr(merged, name)[order] for name, _ in COLUMNS}, errors=merged.errors,
+            times={int(where[i]): t for i, t in merged.times.items()}))

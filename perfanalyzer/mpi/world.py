@@ -35,6 +35,7 @@ LOAD_FIELDS: tuple[tuple[str, str], ...] = (
     ("mode", "the load mode"), ("concurrency_range", "--concurrency-range"),
     ("request_rate_range", "--request-rate-range"),
     ("request_distribution", "--request-distribution"),
+    ("request_burstiness", "--request-burstiness"),
     ("request_intervals", "--request-intervals"), ("binary_search", "--binary-search"),
     ("latency_threshold_ms", "-l/--latency-threshold"), ("max_threads", "--max-threads"),
     ("batch_size", "-b/--batch-size"), ("async_mode", "--sync"), ("streaming", "--streaming"),

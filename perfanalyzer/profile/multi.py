@@ -79,14 +79,15 @@ def _write(cfg: RunConfig, parts: Sequence[Part], *, final: bool = False) -> boo
         return True
     try:
         write_combined_csv(parts, out.filename, verbose=out.verbose_csv,
-                           all_points=out.csv_all_points)
+                           all_points=out.csv_all_points, streaming=out.csv_streaming)
         return True
     except OutputError as exc:
         if not final:
             print(f"warning: {exc} (retried at the end of the run)", file=sys.stderr)
             return False
         kept = save_fallback(
-            lambda: combined_csv_text(parts, out.verbose_csv, out.csv_all_points), out.filename)
+            lambda: combined_csv_text(parts, out.verbose_csv, out.csv_all_points,
+                                      out.csv_streaming), out.filename)
         where = f"the measured data is kept in {kept}" if kept else "it could not be kept"
         print(f"error: {exc}; {where}", file=sys.stderr)
         return False

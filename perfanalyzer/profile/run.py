@@ -144,6 +144,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
             mode=cfg.load.mode.value, streaming=cfg.load.streaming,
             distribution=cfg.load.request_distribution,
+            burstiness=cfg.load.request_burstiness or 1.0,
             periodic=(*periodic, cfg.load.request_period) if periodic else None) + "\n")
         # the live line: not with -v (its pass lines), nor for the periodic mode's one window
         progress = LiveStatus(cfg.load.mode.value,
@@ -161,7 +162,8 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                                 hook if cfg.output.verbose else on_window)
             else:
                 measurer = Measurer(load, stats, plan, stop_event, on_window=hook,
-                                    scraper=scraper, sync=sync)
+                                    scraper=scraper, sync=sync,
+                                    orca=getattr(client, "orca", None))
                 await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)

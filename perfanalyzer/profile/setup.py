@@ -156,9 +156,10 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
         sequence=io.is_sequence, ensemble=io.is_ensemble,
         cache_enabled=bool((config.get("response_cache") or {}).get("enable")),
         composing=tuple(io.composing_models), max_batch_size=io.max_batch_size)
-    if traits.decoupled and not cfg.load.streaming:
+    if traits.decoupled and not (cfg.load.streaming
+                                 or cfg.transport.endpoint == "generate_stream"):
         raise OptionError(f"-m: model '{cfg.server.model}' is decoupled; profile it with -i grpc "
-                          "--streaming")
+                          "--streaming or -i http --endpoint generate_stream")
     check_load_options(cfg, io)
     data = load_input_data(io, DataOptions(
         batch_size=cfg.inputs.batch_size, input_data=cfg.inputs.input_data, shapes=dict(cfg.inputs.shapes),

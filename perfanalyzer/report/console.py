@@ -12,12 +12,13 @@ from ..measure.window import PointResult
 from . import periodic_text
 from .caveats import advice, likely_cause, trust_lines
 from .figures import fmt_rate, row_figures, std_text, us
-from .metrics_text import metrics_lines
+from .metrics_text import metrics_lines, orca_lines
+from .streamed_text import goodput_lines, streaming_lines
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
                   async_mode: bool, percentile: int, mode: str, streaming: bool,
-                  distribution: str = "constant",
+                  distribution: str = "constant", burstiness: float = 1.0,
                   periodic: tuple[int, int, int, int] | None = None) -> str:
     stab = (f"p{percentile} latency" if percentile > 0 else "average latency")
     lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
@@ -33,7 +34,9 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
                   f"  Stabilizing using {stab} and throughput",
                   f"  Measurement window: {interval_ms} msec"]
     if mode in ("request_rate", "custom_intervals"):
-        kind = "poisson" if distribution == "poisson" else "uniform"
+        kind = distribution if distribution in ("poisson", "gamma") else "uniform"
+        if distribution == "gamma":
+            kind += f" (burstiness {burstiness:g})"
         lines.append(f"  Using {kind} distribution on request generation"
                      if mode == "request_rate" else "  Using custom request intervals")
     lines.append(f"  Using {'asynchronous' if async_mode else 'synchronous'} calls for inference")
@@ -56,12 +59,13 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         lines += periodic_text.step_lines(run.periodic) if run.periodic else []
         return "\n".join(lines) + "\n\n"
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
-    if run.model.decoupled or run.config.get("streaming"):
+    if (run.model.decoupled or run.config.get("streaming")
+            or run.config.get("endpoint") == "generate_stream"):
         per_req = s.responses / s.completed if s.completed else 0.0
         lines.append(f"    Response Throughput: {fmt_rate(s.response_throughput)} infer/sec")
         lines.append(f"    Responses per request: {per_req:.2f}")
-        lines.append(f"    Avg time to first response: {us(s.first_response.avg_ns)} usec")
-        lines.append(f"    Avg time to last response: {us(s.latency.avg_ns)} usec")
+        lines += streaming_lines(s)
+    lines += goodput_lines(s)
     if run.mode != "concurrency":
         lines.append(f"    Avg send request rate: {fmt_rate(s.send_rate)} infer/sec")
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
@@ -89,6 +93,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     elif run.server_stats:
         lines.append("  [WARNING] The server's statistics could not be read at a window edge: "
                      "the server columns of this point are left empty")
+    if run.config.get("orca_format"):
+        lines += orca_lines(point.orca)
     if run.config.get("collect_metrics"):  # --collect-metrics
         lines += metrics_lines(point.metrics)
     if run.periodic:
@@ -120,10 +126,10 @@ def _rate_kept_lines(run: RunResult, point: PointResult) -> list[str]:
         return []
     late_share = s.late_sends / s.sent
     ratio = s.send_rate / asked
-    # Poisson gaps make a window's count vary by chance: judge those on lateness only. One request
+    # Poisson (and gamma) gaps make a window's count vary by chance: judge those on lateness only. One request
     # of slack covers the quantization of short windows.
     slack = 1.0 / (asked * s.duration_s)
-    short = (run.config.get("request_distribution") != "poisson"
+    short = (run.config.get("request_distribution") not in ("poisson", "gamma")
              and ratio < SEND_RATE_WARN - slack)
     if late_share <= LATE_SHARE_WARN and not short:
         return []

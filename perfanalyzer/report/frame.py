@@ -118,7 +118,8 @@ def run_frames(run: RunResult, name: str) -> RunFrames:
 def points_frame(run: RunResult, name: str) -> pd.DataFrame:
     """Every measured point as CSV rows with its status (the -f file holds only the stable
     ones)."""
-    return frame_from_csv_text(csv_text(run, verbose=True, all_points=True), name)
+    return frame_from_csv_text(csv_text(run, verbose=True, all_points=True, streaming=True),
+                               name)
 
 
 def requests_frame(run: RunResult) -> pd.DataFrame:

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from ..client.base import stats_from_json
+from ..client.orca import OrcaWindow
 from ..config import RunConfig
 from ..config.build import from_flat
+from ..config.goodput import GoodputLimits, parse_goodput
 from ..errors import OptionError
 from ..measure.combine import combine_runs
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
@@ -257,6 +259,7 @@ class _Loader:
     def point(self, run: RunResult, p: Any, where: str) -> PointResult:
         assert run.buffer is not None
         pcts = (run.percentile,) if run.percentile > 0 else ()
+        goodput = self.goodput(run)
         windows: list[Window] = []
         for i, w in enumerate(self.get(p, "windows", where)):
             wh = f"{where}.windows[{i}]"
@@ -267,9 +270,10 @@ class _Loader:
                 batch_size=run.batch_size, server=self.server(w.get("server"), wh),
                 client=ClientLoad(**self.get(w, "client", wh)), percentiles=pcts,
                 sent=int(self.get(w, "sent", wh)), late_sends=int(self.get(w, "late_sends", wh)),
-                cores=float(w.get("cores", 1.0)))
+                cores=float(w.get("cores", 1.0)), goodput=goodput)
             windows.append(Window(int(w.get("index", i)), int(w["lo"]), int(w["hi"]), summary,
-                                  scrapes_from_json(w.get("metrics_scrapes", ()), self.offset)))
+                                  scrapes_from_json(w.get("metrics_scrapes", ()), self.offset),
+                                  self.orca(w.get("orca"), wh)))
         rng = self.get(p, "merged_windows", where)
         first, count = int(rng["first"]), int(rng["count"])
         if not windows or count < 1 or first < 0 or first + count > len(windows):
@@ -278,6 +282,21 @@ class _Loader:
                            verdict=self.verdict(self.get(p, "verdict", where), where),
                            merged=merge(windows[first:first + count], run.buffer, pcts),
                            interrupted=bool(p.get("interrupted", False)))
+
+    def orca(self, raw: Any, where: str) -> OrcaWindow | None:
+        if raw is None:
+            return None
+        try:
+            return OrcaWindow.from_json(raw)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self.fail(f"{where}.orca", "not answers/sums/counts") from None
+
+    def goodput(self, run: RunResult) -> GoodputLimits | None:
+        """The run's --goodput limits, as its config recorded them."""
+        try:
+            return parse_goodput(run.config.get("goodput"), "perfanalyzer.config.goodput")
+        except OptionError as exc:
+            raise self.fail("perfanalyzer.config.goodput", str(exc)) from None
 
     def server(self, raw: Any, where: str) -> ServerDelta | None:
         if raw is None:
@@ -328,7 +347,8 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
         async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
         mode=cfg.load.mode.value, streaming=cfg.load.streaming,
-        distribution=cfg.load.request_distribution) + "\n")
+        distribution=cfg.load.request_distribution,
+        burstiness=cfg.load.request_burstiness or 1.0) + "\n")
     parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
     if run.points and table:
         parts.append(console.table_text(run) + "\n")

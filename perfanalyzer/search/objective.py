@@ -10,13 +10,15 @@ from ..measure.window import PointResult
 from .space import Candidate
 from .store import CandidateResult, PointFigures
 
-OBJECTIVES = ("throughput", "latency")
+OBJECTIVES = ("throughput", "latency", "goodput")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Objective:
     """``throughput``: the highest throughput of a point within the latency budget.
     ``latency``: the lowest latency of a point reaching ``min_throughput``.
+    ``goodput``: the highest goodput (requests within the run's --goodput limits, per second) of
+    a point within the budget; a point with none is not a candidate's best.
     Latency is the ``percentile`` (the average when -1); a budget of 0 means none."""
 
     kind: str = "throughput"
@@ -39,9 +41,13 @@ class Objective:
         """A point ``-f`` writes (stable, under the budget, which is the sweep's -l) that meets
         the constraints."""
         within = self.latency_budget_ms <= 0 or p.latency_ms <= self.latency_budget_ms
-        return p.stable and within and p.throughput >= self.min_throughput and p.throughput > 0
+        good = self.kind != "goodput" or (p.goodput or 0.0) > 0
+        return (p.stable and within and good and p.throughput >= self.min_throughput
+                and p.throughput > 0)
 
     def score(self, p: PointFigures) -> float:
+        if self.kind == "goodput":
+            return p.goodput or 0.0
         return p.throughput if self.kind == "throughput" else -p.latency_ms
 
     def judge(self, candidate: Candidate, run: RunResult) -> CandidateResult:
@@ -50,7 +56,8 @@ class Objective:
         judging = Judging.of(run.config, run.percentile)
         points = tuple(PointFigures(level=p.level, throughput=p.merged.throughput,
                                     latency_ms=self.latency_ms(p, judging),
-                                    stable=point_status(p, judging) == STABLE)
+                                    stable=point_status(p, judging) == STABLE,
+                                    goodput=p.merged.goodput)
                        for p in run.points if p.merged.completed > 0)
         ok = [p for p in points if self.feasible(p)]
         best = max(ok, key=self.score) if ok else None

@@ -54,6 +54,7 @@ class PointFigures:
     throughput: float
     latency_ms: float  # at the search's percentile (the average when none)
     stable: bool  # written by -f: stable and under the budget (-l)
+    goodput: float | None = None  # --goodput: infer/s within the limits (None: no limits)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,11 +131,16 @@ def _candidate(v: Any) -> Candidate:
 
 
 def _point(v: Any) -> PointFigures:
-    d = _obj(v, "point", {"level", "throughput", "latency_ms", "stable"})
+    keys = {"level", "throughput", "latency_ms", "stable"}
+    if isinstance(v, dict) and "goodput" in v:  # (a state written before goodput has none)
+        keys.add("goodput")
+    d = _obj(v, "point", keys)
+    goodput = d.get("goodput")
     return PointFigures(level=_num(d["level"], "level"),
                         throughput=_num(d["throughput"], "throughput"),
                         latency_ms=_num(d["latency_ms"], "latency_ms"),
-                        stable=_bool(d["stable"], "stable"))
+                        stable=_bool(d["stable"], "stable"),
+                        goodput=None if goodput is None else _num(goodput, "goodput"))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from .. import defaults as d
@@ -45,7 +46,13 @@ class LoadConfig:
         (1.0, 1.0, 1.0), "--request-rate-range", cli_default=None, metavar="START[:END[:STEP]]",
         parse=p.float_range, help="Request-rate sweep in requests/s (floats): open-loop load.")
     request_distribution: str = opt("constant", "--request-distribution",
-                                    choices=("constant", "poisson"), show_default=True)
+                                    choices=("constant", "poisson", "gamma"), show_default=True)
+    request_burstiness: float | None = opt(
+        None, "--request-burstiness", kind=float, metavar="B",
+        check=lambda v: v is None or (math.isfinite(v) and v > 0),
+        message="--request-burstiness must be a finite number > 0, got {value}",
+        help="With --request-distribution gamma: the gaps' shape [default: 1]. 1 = Poisson "
+        "arrivals, below 1 burstier, above 1 steadier (coefficient of variation 1/sqrt(B)).")
     request_intervals: str | None = opt(None, "--request-intervals", metavar="FILE",
                                         help="Custom send intervals in µs, one per line, looped.")
     fixed_schedule: bool = opt(False, "--fixed-schedule", switch=True,

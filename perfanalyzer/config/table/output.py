@@ -53,6 +53,10 @@ class OutputConfig:
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
                                "with a trailing 'Status' column (default: stable points under -l "
                                "only, as perf_analyzer).")
+    csv_streaming: bool = opt(
+        False, "--csv-streaming", switch=True, help="-f: append the time to first response and "
+        "inter-response time columns (Avg and percentiles, µs), and Goodput / Goodput % with "
+        "--goodput, after perf_analyzer's columns.")
     export_tensors: bool = opt(
         False, "--export-tensors", switch=True, help="--profile-export-file: write each "
         "request's request_inputs and response_outputs (perf_analyzer's format; a closed loop "

@@ -77,6 +77,18 @@ class TransportConfig:
         parse=p.channel_args, help="A grpc.aio channel argument (repeatable; an integer VALUE is "
         "passed as one); the requests then go through the grpcio transport (the lean one has no "
         "channel arguments).")
+    endpoint: str = opt(
+        "infer", "--endpoint", choices=("infer", "generate", "generate_stream"),
+        show_default=True, help="HTTP: KServe's infer, or Triton's generate extension: generate "
+        "(one JSON answer) or generate_stream (server-sent events, one per response; time to "
+        "first response and inter-response time as with --streaming). Inputs become JSON fields "
+        "named after them, --request-parameter values the request's parameters. (perf_analyzer's "
+        "--endpoint is an OpenAI path.)")
+    orca_format: str | None = opt(
+        None, "--orca-format", choices=("text", "json"), help="HTTP: send "
+        "'endpoint-load-metrics-format' with every inference request and average the "
+        "'endpoint-load-metrics' (ORCA) answers' metrics per window, shown with the server "
+        "figures and in the export (Triton sends them with the TensorRT-LLM backend).")
     event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
                           help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
                           "Recorded in the run's provenance (perfanalyzer extension).")

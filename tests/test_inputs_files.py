@@ -13,8 +13,7 @@ import pytest
 
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import DataOptions, ModelIO, load_input_data
-
-from .test_inputs import DATA, IDENT, MIXED, SEQ, M, arrays, make_io, option_error
+from tests.support.model_io import DATA, IDENT, MIXED, SEQ, M, arrays, make_io, option_error
 
 # -- JSON files -------------------------------------------------------------------------------
 

@@ -211,7 +211,7 @@ def test_the_best_point_is_one_the_candidates_csv_holds() -> None:
     import dataclasses
 
     from perfanalyzer.search.objective import Objective
-    from tests.test_gate_synth import CONFIG, synthetic_run
+    from tests.support.synthetic_runs import CONFIG, synthetic_run
 
     cand = _c(mbs=0, db=False)
     run = synthetic_run((1, 4), window_sigma=0.0, jitter=0.0)

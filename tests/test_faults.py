@@ -1,4 +1,4 @@
-"""Never hang, say what went wrong (issue 13, findings 3 and 8): fault servers on loopback (silent,
+"""Never hang, say what went wrong: fault servers on loopback (silent,
 garbage, closing, TLS with a self-signed certificate) over HTTP and gRPC; Ctrl-C during a hang."""
 
 from __future__ import annotations

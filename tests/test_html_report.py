@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from perfanalyzer.cli.main import main
+from perfanalyzer.report.caveats import verdict_line
 from perfanalyzer.report.export import write_export
 from perfanalyzer.report.html.run_report import run_html
 from perfanalyzer.report.saved import load_run
-from perfanalyzer.report.trust import verdict_line
 from tests.support.cli_runs import profile_cli
 from tests.support.html_checks import HTML_RUN_SECRET as SECRET
 from tests.support.html_checks import figures, self_contained_problems

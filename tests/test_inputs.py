@@ -130,7 +130,7 @@ def test_random_is_seeded_deterministic_and_in_range() -> None:
     assert x0.shape == (1, 16) and x0.dtype == np.int32
     assert x0.min() >= 0 and x0.max() < RANDOM_INT_HIGH
     assert not np.array_equal(x0, x1)  # drawn per input, unlike perf_analyzer's shared buffer
-    assert len(a.streams) == 1 and a.stream_length(0) == 1 and not a.user_data
+    assert len(a.streams) == 1 and len(a.streams[0]) == 1 and not a.user_data
 
 
 def test_random_every_datatype() -> None:

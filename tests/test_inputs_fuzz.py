@@ -1,6 +1,6 @@
-"""Hostile input files and flag values (issue 13, finding 7): one OptionError line or success,
+"""Hostile input files and flag values: one OptionError line or success,
 never a traceback — a property-based fuzz of the JSON input-data loader (>= 300 files) plus the
-cases the probes found (nesting >= 1000 deep, null in a tensor list, huge --string-length and
+cases found by hand (nesting >= 1000 deep, null in a tensor list, huge --string-length and
 --shape)."""
 
 from __future__ import annotations

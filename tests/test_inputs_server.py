@@ -96,7 +96,7 @@ def test_server_outputs_match_validation_data(triton: Any) -> None:
     io = server_io(triton, "add_sub")
     data = load_input_data(io, DataOptions(batch_size=2,
                                            input_data=(str(DATA / "add_sub_steps.json"),)))
-    for k in range(data.stream_length(0)):
+    for k in range(len(data.streams[0])):
         step = data.step(0, k)
         out = infer_json(triton, "add_sub", step)
         assert step.expected_outputs is not None
@@ -110,7 +110,7 @@ def test_server_sequence_streams(triton: Any) -> None:
     data = load_input_data(io, DataOptions(input_data=(str(DATA / "sequence_streams.json"),)))
     assert io.is_sequence and len(data.streams) == 2
     for stream, seq_id in ((0, 9101), (1, 9102)):
-        n = data.stream_length(stream)
+        n = len(data.streams[stream])
         for k in range(n):
             step = data.step(stream, k)
             out = infer_json(triton, "sequence_acc", step, {

@@ -1,4 +1,4 @@
-"""Output safety (issue 13, finding 1 and 4): no file the user did not name is ever modified, devices
+"""Output safety: no file the user did not name is ever modified, devices
 and FIFOs are written in place, bad paths are refused before any load, and data measured before a
 failing write is kept in a named fallback file (exit 99)."""
 

@@ -1,4 +1,4 @@
-"""Resource bounds (issue 13, findings 4, 5 and 9): the open-file limit is raised or the run is
+"""Resource bounds: the open-file limit is raised or the run is
 refused before any load; --workers and concurrency are bounded unless --force; a point where most
 requests failed is an error (exit 99), not a measurement."""
 

@@ -1,4 +1,4 @@
-"""Secrets are never written or printed (issue 13, finding 2): header values (Authorization and
+"""Secrets are never written or printed: header values (Authorization and
 any --secret-header) and the URL's password, in stdout, stderr, the CSV and the export."""
 
 from __future__ import annotations

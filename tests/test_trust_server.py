@@ -1,4 +1,4 @@
-"""Issue 14 against the real Triton: composing-model CSVs (nested ensemble, BLS), a 1 s server stall
+"""Against the real Triton: composing-model CSVs (nested ensemble, BLS), a 1 s server stall
 in rate mode, validation_data mismatches."""
 
 from __future__ import annotations

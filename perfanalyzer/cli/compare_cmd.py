@@ -100,7 +100,7 @@ def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_ch
     for flag, path, text in (("--markdown", markdown_path, markdown_text),
                              ("--json", json_path, json_text), ("--html", html_path, _html)):
         if path:
-            try:  # issue 13: never through a symlink, devices in place (report/outfile.py)
+            try:  # never through a symlink, devices in place (report/outfile.py)
                 write_output(path, text(result), flag)
             except OutputError as exc:
                 click.echo(f"error: {exc}", err=True)

@@ -95,7 +95,7 @@ MAX_ERROR_CHARS = 400
 
 
 def one_line(text: str) -> str:
-    """An error message as one scrubbed line of bounded length (issue 13)."""
+    """An error message as one scrubbed line of bounded length."""
     text = scrub(" ".join(text.split("\n")))
     if len(text) > MAX_ERROR_CHARS:
         text = f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS} more characters)"

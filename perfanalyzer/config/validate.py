@@ -11,7 +11,8 @@ from ..errors import OptionError
 from . import defaults as d
 from .option import Entry, entries
 from .safety import validate_safety
-from .table import LoadMode, RunConfig
+from .table.grouped import GroupedConfig
+from .table.load import LoadMode
 
 
 def check_field(entry: Entry, value: Any) -> None:
@@ -28,10 +29,10 @@ def check_field(entry: Entry, value: Any) -> None:
         raise OptionError(o.message.format(value=value))
 
 
-def validate(cfg: RunConfig) -> None:
+def validate(cfg: GroupedConfig) -> None:
     """Raise OptionError on the first invalid field or combination."""
     _check(bool(cfg.server.model), "-m: a model name is required")
-    for entry in entries(RunConfig):
+    for entry in entries(type(cfg)):
         check_field(entry, getattr(getattr(cfg, entry.group), entry.name))
     load = cfg.load
     _check(not (load.async_flag and not load.async_mode),
@@ -55,10 +56,10 @@ def validate(cfg: RunConfig) -> None:
            "--request-burstiness: shapes the gaps of --request-distribution gamma only")
     _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
            "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
-    validate_safety(cfg)  # issue 13: the concurrency ceiling
+    validate_safety(cfg)  # the concurrency ceiling, before any load
 
 
-def _validate_endpoint(cfg: RunConfig) -> None:
+def _validate_endpoint(cfg: GroupedConfig) -> None:
     """Triton's generate extension is HTTP JSON: what it cannot carry is refused. ORCA load
     reports are HTTP headers."""
     _check(not cfg.transport.orca_format or cfg.server.protocol == "http",
@@ -76,7 +77,7 @@ def _validate_endpoint(cfg: RunConfig) -> None:
            f"{flag}: --export-tensors decodes KServe infer answers only")
 
 
-def _validate_load(cfg: RunConfig) -> None:
+def _validate_load(cfg: GroupedConfig) -> None:
     load, threshold = cfg.load, cfg.measurement.latency_threshold_ms
     if load.mode is LoadMode.PERIODIC:
         _validate_periodic(cfg)
@@ -98,7 +99,7 @@ def _validate_load(cfg: RunConfig) -> None:
            "--sequence-id-range: expected start[:end] with end >= start")
 
 
-def _validate_grpc_channel(cfg: RunConfig) -> None:
+def _validate_grpc_channel(cfg: GroupedConfig) -> None:
     """Keepalive and channel arguments are gRPC's; channel arguments only reach grpc.aio."""
     t = cfg.transport
     given = [flag for flag, on in (
@@ -115,7 +116,7 @@ def _validate_grpc_channel(cfg: RunConfig) -> None:
            "(leave out --grpc-transport lean: the requests then go through grpcio)")
 
 
-def _validate_request_count(cfg: RunConfig) -> None:
+def _validate_request_count(cfg: GroupedConfig) -> None:
     """perf_analyzer's rules: --request-count is one window of one load level, of at least one
     request per concurrent slot (or per request/s)."""
     count, load = cfg.measurement.request_count, cfg.load
@@ -131,7 +132,7 @@ def _validate_request_count(cfg: RunConfig) -> None:
            f"{name} ({start:g})")
 
 
-def _validate_files(cfg: RunConfig) -> None:
+def _validate_files(cfg: GroupedConfig) -> None:
     """Files the run reads exist before any connection (their contents are read with the model)."""
     intervals = cfg.load.request_intervals
     _check(intervals is None or os.path.isfile(intervals),
@@ -173,7 +174,7 @@ PERIODIC_REFUSED = (
 )
 
 
-def _validate_periodic(cfg: RunConfig) -> None:
+def _validate_periodic(cfg: GroupedConfig) -> None:
     """perf_analyzer's rules (--streaming, --profile-export-file), and no flag that periodic mode
     would ignore: it measures the whole run once, with no windows and no stability check."""
     flag = "--periodic-concurrency-range"

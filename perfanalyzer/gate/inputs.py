@@ -200,7 +200,7 @@ def side_from_run(run: RunResult, label: str) -> Side:
             seen[key] = point
         for key, point in seen.items():
             per_level.setdefault(key, []).append((k, point))
-    latency_from = str(run.config.get("latency_from") or "sent")  # issue 14
+    latency_from = str(run.config.get("latency_from") or "sent")  # runs saved before --latency-from
     points = {key: _run_point(key, pairs, columns, latency_from)
               for key, pairs in per_level.items()}
     return Side(label=label, kind="run", level_name=run.level_name, columns=columns,

@@ -10,10 +10,10 @@ from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_st
 from ..measure.status import STABLE, Judging, judged_latency, point_status
 from ..measure.window import PointResult
 from . import periodic_text
+from .caveats import advice, likely_cause, trust_lines
 from .figures import fmt_rate, row_figures, std_text, us
 from .metrics_text import metrics_lines, orca_lines
 from .streamed_text import goodput_lines, streaming_lines
-from .trust import advice, likely_cause, trust_lines
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,

@@ -275,7 +275,7 @@ def save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str] = FORMATS
         meta = {"Date": None} if fmt == "svg" else {}
         data = io.BytesIO()
         fig.savefig(data, format=fmt, metadata=meta)
-        write_output(path, data.getvalue(), "plot -o")  # never through a symlink (issue 13)
+        write_output(path, data.getvalue(), "plot -o")  # never through a symlink
         out.append(path)
     return out
 

@@ -49,7 +49,7 @@ class OutputConfig:
     events: str | None = opt(None, "--events", metavar="FILE.jsonl",
                              help="Write JSON lines as the run goes: one per finished window and "
                              "per load point, one at the end (flushed as they happen).")
-    # issue 14 (branch trust)
+    # which points -f holds, and what is written besides the CSV
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
                                "with a trailing 'Status' column (default: stable points under -l "
                                "only, as perf_analyzer).")

@@ -64,6 +64,8 @@ CONCURRENCY = "Concurrency"
 REQUEST_RATE = "Request Rate"
 #: The first column: the load level's name in each load mode.
 LEVEL_NAMES = (CONCURRENCY, REQUEST_RATE)
+#: The leading key columns of a multi-dimensional sweep's combined CSV (ours, not perf_analyzer's).
+COMBINED_KEYS = ("Batch Size", "Shape Set")
 #: The extra trailing column of --csv-all-points (stable, unstable, over_limit, no_requests...).
 STATUS = "Status"
 
@@ -134,6 +136,11 @@ def percentile_name(pct: int) -> str:
     return PERCENTILE.name.format(p=pct)
 
 
+def scheduled(name: str) -> str:
+    """A latency column measured from the scheduled send (the frame's and the console's name)."""
+    return f"{name} from scheduled send"
+
+
 def csv_columns(layout: Layout, *, composing: bool = False) -> list[Column]:
     """The columns after the level that ``layout`` writes, families expanded, in order."""
     out: list[Column] = []
@@ -164,4 +171,4 @@ def alias_target(alias: str) -> str | None:
 
 
 __all__ = ["COLUMNS", "CONCURRENCY", "LEVEL_NAMES", "REQUEST_RATE", "STATUS", "Column",
-           "alias_target", "by_name", "csv_columns", "percentile_name"]
+           "alias_target", "by_name", "csv_columns", "percentile_name", "scheduled"]

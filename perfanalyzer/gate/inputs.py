@@ -213,7 +213,7 @@ def _run_point(key: float, pairs: list[tuple[int, PointResult]],
 
 
 def _with_avg(columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The verbose header drops "Avg latency" under --percentile; a run always knows it."""
+    """The verbose header drops the average latency under --percentile; a run always knows it."""
     if C.AVG_LATENCY.name in columns:
         return columns
     return (*columns, C.AVG_LATENCY.name)
@@ -225,7 +225,7 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
     from the scheduled send with ``latency_from="scheduled"`` (--latency-from, rate modes)."""
     lat = s.corrected if latency_from == "scheduled" else s.latency
     avg_us = lat.avg_ns / 1000.0
-    # response wait and Network+Server start at the actual send whatever --latency-from says
+    # the response wait and network+server start at the actual send whatever --latency-from says
     # (the client's request time, perf_analyzer's meaning): a late send's delay is not in them
     request_us = s.latency.avg_ns / 1000.0
     request_response_us = (s.client_send_ns + s.client_recv_ns) / 1000.0

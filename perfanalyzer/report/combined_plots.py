@@ -42,7 +42,7 @@ def read_combined(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def dimension_figures(df: pd.DataFrame, dpi: int = 120) -> dict[str, Figure]:
-    """One figure per dimension that varies: throughput and p99 latency against its values, a
+    """One figure per dimension that varies: throughput and the 99th percentile latency against its values, a
     line per load level (the other dimension held at each of its values)."""
     level = str(df.columns[2])
     figs: dict[str, Figure] = {}
@@ -66,7 +66,7 @@ def dimension_figures(df: pd.DataFrame, dpi: int = 120) -> dict[str, Figure]:
             ax.set_ylim(bottom=0)
             ax.grid(True, alpha=0.3)
         ax_t.legend(fontsize=7)
-        fig.suptitle(f"{dim}: throughput and p99 latency per load level")
+        fig.suptitle(f"{dim}: throughput and {P99} per load level")
         figs[dim.lower().replace(" ", "_")] = fig
     return figs
 

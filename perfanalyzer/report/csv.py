@@ -1,7 +1,8 @@
 """perf_analyzer-compatible CSV (``-f``): exact header names, order and conditional columns.
 
 Model Analyzer reads these files with ``csv.DictReader`` keyed by the header strings, so the header is
-built exactly as perf_analyzer's ``report_writer.cc`` builds it; rows are sorted by Inferences/Second.
+built exactly as perf_analyzer's ``report_writer.cc`` builds it; rows are sorted by throughput.
+Every column is declared once in :mod:`perfanalyzer.columns`; header and rows both read that list.
 
 Like perf_analyzer, the file holds only the points that are stable and under ``-l`` (see
 :mod:`perfanalyzer.measure.status`); ``all_points`` (``--csv-all-points``) writes every measured point
@@ -34,7 +35,7 @@ FLAG = "-f"
 class CsvLayout:
     """Which of :mod:`perfanalyzer.columns` a CSV writes: its flags are the columns' ``when``."""
 
-    level_name: str  # "Concurrency" | "Request Rate"
+    level_name: str  # columns.CONCURRENCY | columns.REQUEST_RATE
     decoupled: bool = False
     server_stats: bool = True
     cache: bool = False
@@ -61,7 +62,7 @@ class CsvLayout:
 
     @property
     def average(self) -> bool:
-        """perf_analyzer writes "Avg latency" only when it stabilizes on the average."""
+        """perf_analyzer writes the average latency column only when it stabilizes on it."""
         return self.percentile <= 0
 
     def columns(self) -> list[C.Column]:

@@ -82,8 +82,8 @@ def _level_axis(level: str) -> str:
 
 
 def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
-    """p50/p90/p99 latency (ms) against throughput (infer/s), one colour per input, points joined
-    in load order and labelled with their load level."""
+    """Latency percentiles p50, p90, p99 (ms) against throughput (infer/s), one colour per input,
+    points joined in load order and labelled with their load level."""
     fig = Figure(figsize=(8, 5.5), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     colours = [f"C{i % 10}" for i in range(len(sources))]

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "perfanalyzer"
 
 #: unit (a folder, or a module at the package root) → its layer.
 LAYERS: dict[str, int] = {
-    "version": 0, "errors": 0, "cleanup": 0, "records": 0, "config": 0, "_proto": 0,
+    "version": 0, "errors": 0, "cleanup": 0, "records": 0, "config": 0, "_proto": 0, "columns": 0,
     "redact": 0,
     "client": 1, "server": 1,
     "inputs": 2, "shm": 2,

@@ -6,6 +6,8 @@ every command built from the table (profile, search) shows them.
 
 from __future__ import annotations
 
+from .. import columns as C
+
 HELP = {
     "protocol": "Protocol: http or grpc.",
     "request_distribution": "Gaps between sends in request-rate mode: constant (1/rate), "
@@ -28,6 +30,7 @@ HELP = {
                                          "--ssl-https-client-certificate-type).",
     "ssl_https_private_key_file": "HTTPS: client private key (see --ssl-https-private-key-type).",
     "grpc_compression_algorithm": "Compress gRPC requests: none, gzip or deflate.",
-    "verbose_csv": "Add perf_analyzer's verbose columns to -f's CSV (Avg latency, "
-                   "request/response, response wait; GPU columns with --collect-metrics).",
+    "verbose_csv": f"Add perf_analyzer's verbose columns to -f's CSV ({C.AVG_LATENCY.name}, "
+                   f"{C.REQUEST_RESPONSE.name}, {C.RESPONSE_WAIT.name}; GPU columns with "
+                   "--collect-metrics).",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ... import columns as C
 from .. import defaults as d
 from .. import parse as p
 from ..choices import pos as _pos
@@ -51,11 +52,12 @@ class OutputConfig:
                              "per load point, one at the end (flushed as they happen).")
     # which points -f holds, and what is written besides the CSV
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
-                               "with a trailing 'Status' column (default: stable points under -l "
+                               f"with a trailing '{C.STATUS}' column (default: stable points under -l "
                                "only, as perf_analyzer).")
     csv_streaming: bool = opt(
         False, "--csv-streaming", switch=True, help="-f: append the time to first response and "
-        "inter-response time columns (Avg and percentiles, µs), and Goodput / Goodput % with "
+        f"inter-response time columns (Avg and percentiles, µs), and {C.GOODPUT.name} / "
+        f"{C.GOODPUT_SHARE.name} with "
         "--goodput, after perf_analyzer's columns.")
     export_tensors: bool = opt(
         False, "--export-tensors", switch=True, help="--profile-export-file: write each "

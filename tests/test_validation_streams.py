@@ -14,8 +14,7 @@ import pytest
 from perfanalyzer.client.base import InferResult
 from perfanalyzer.load.sequences import PAYLOAD_CACHE_MAX
 from perfanalyzer.load.validating import Entries, ValidationMismatch
-
-from .test_profile import _cli
+from tests.support.cli_runs import run_cli as _cli
 
 PA_SENTENCE = "Output doesn't match expected output"
 QUICK = ("-p", "300", "-s", "50")

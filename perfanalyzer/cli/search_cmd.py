@@ -25,7 +25,8 @@ _REFUSED = {"latency_threshold_ms": ("-l", 0.0,
                                            "a search compares stable load points; the periodic "
                                            "mode measures none"),
             "request_period": ("--request-period", None, "only used by "
-                               "--periodic-concurrency-range, which a search does not run")}
+                               "--periodic-concurrency-range, which a search does not run"),
+            "repeat": ("--repeat", 1, "the finalists are re-measured as --replicates runs")}
 
 
 def _ints(flag: str, text: str | None) -> tuple[int, ...]:
@@ -69,8 +70,12 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
                   client_batch=client_batches)
     objective = Objective(kind=kw["objective"], latency_budget_ms=kw["latency_budget_ms"],
                           percentile=kw["percentile"], min_throughput=kw["min_throughput"])
+    if kw["replicates"] == 1:
+        raise OptionError("--replicates: one run gives no interval: use 0 (no re-measurement) "
+                          "or 2 or more")
     return SearchConfig(output_dir=kw["output_dir"], mode=kw["search_mode"], objective=objective,
-                        space=space, top=kw["top"])
+                        space=space, top=kw["top"], replicates=kw["replicates"],
+                        finalists=kw["finalists"])
 
 
 @click.command("search", context_settings={"help_option_names": ["-h", "--help"],
@@ -102,6 +107,13 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               "model's].")
 @click.option("--top", default=5, type=click.IntRange(1), show_default=True,
               help="Configurations listed in summary.md.")
+@click.option("--replicates", default=3, type=click.IntRange(0), show_default=True,
+              help="After the exploration, the finalists and the default are re-measured this "
+              "many times at their best level (fresh warm-up each run); the ranking shows 95 % "
+              "intervals across the runs. 0: no re-measurement (single measurements).")
+@click.option("--finalists", default=3, type=click.IntRange(1), show_default=True,
+              help="How many of the best explored candidates are re-measured (the default is "
+              "always re-measured too).")
 @profile_options
 def search(**kwargs: Any) -> None:
     """Search model configurations (instance count, max_batch_size, dynamic batching, client
@@ -128,7 +140,8 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
                                            "latency_budget_ms", "min_throughput",
                                            "instance_counts", "max_batch_sizes",
                                            "dynamic_batching", "max_queue_delays_us",
-                                           "preferred_batch_sizes", "top")}
+                                           "preferred_batch_sizes", "top", "replicates",
+                                           "finalists")}
     search_kw["percentile"] = kwargs["percentile"]
     kwargs["batch_size"] = str(batches[0])
     # The budget is each sweep's -l: END 0 (until the budget) and --binary-search work as in profile.

@@ -41,6 +41,19 @@ class Objective:
         within = self.latency_budget_ms <= 0 or p.latency_ms <= self.latency_budget_ms
         return p.stable and within and p.throughput >= self.min_throughput and p.throughput > 0
 
+    @property
+    def higher_better(self) -> bool:
+        return self.kind == "throughput"
+
+    @property
+    def figure_label(self) -> str:
+        return "throughput (infer/s)" if self.kind == "throughput" \
+            else f"{self.latency_label} (ms)"
+
+    def figure(self, p: PointFigures) -> float:
+        """The figure the objective ranks by (throughput, or latency in ms)."""
+        return p.throughput if self.kind == "throughput" else p.latency_ms
+
     def score(self, p: PointFigures) -> float:
         return p.throughput if self.kind == "throughput" else -p.latency_ms
 

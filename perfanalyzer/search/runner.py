@@ -16,23 +16,24 @@ from .. import cleanup
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
 from ..measure.result import RunResult
-from ..profile.run import profile
+from ..profile.repeat import profile_runs
 from ..profile.setup import connect
 from ..report.csv import write_csv
 from ..report.export import write_export
 from .control import ModelControl, ModelControlError, busy
+from .finals import remeasure
 from .guard import lock_folder, lock_model
 from .modelconfig import default_candidate, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
-from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Store
+from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Final, Store
 
 #: (candidate's run config, stop event, console) -> the measured run. Tests swap it.
 Measure = Callable[[RunConfig, asyncio.Event, TextIO], Awaitable[RunResult]]
 
 
 async def _profile(cfg: RunConfig, stop: asyncio.Event, out: TextIO) -> RunResult:
-    return await profile(cfg, out=out, stop_event=stop)
+    return await profile_runs(cfg, out=out, stop_event=stop)  # --repeat: the finalists' runs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,12 +43,15 @@ class SearchConfig:
     objective: Objective = field(default_factory=Objective)
     space: Space = field(default_factory=Space)
     top: int = 5
+    replicates: int = 3  # runs of each finalist after the exploration (0: none)
+    finalists: int = 3  # the best explored candidates re-measured (the default too)
 
     def plan(self, cfg: RunConfig) -> dict[str, Any]:
         """What must match for a rerun to resume this search."""
         return {"model": cfg.server.model, "mode": self.mode,
                 "objective": dataclasses.asdict(self.objective),
-                "space": dataclasses.asdict(self.space), "load_mode": cfg.load.mode.value,
+                "space": dataclasses.asdict(self.space), "replicates": self.replicates,
+                "finalists": self.finalists, "load_mode": cfg.load.mode.value,
                 "concurrency_range": list(cfg.load.concurrency_range),
                 "request_rate_range": list(cfg.load.request_rate_range),
                 "measurement_interval_ms": cfg.measurement.measurement_interval_ms}
@@ -60,10 +64,11 @@ class SearchOutcome:
     results: list[CandidateResult]
     interrupted: bool = False
     resumed: int = 0
+    finals: dict[str, Final] = field(default_factory=dict)  # replicate runs by candidate key
 
 
 def candidate_config(cfg: RunConfig, sc: SearchConfig, c: Candidate) -> RunConfig:
-    return cfg.replace(batch_size=c.client_batch,
+    return cfg.replace(batch_size=c.client_batch, repeat=1,
                        latency_threshold_ms=sc.objective.latency_budget_ms,
                        percentile=sc.objective.percentile, filename=None,
                        profile_export_file=None)
@@ -111,6 +116,13 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
                       f"{sc.output_dir}\n")
         try:
             await _loop(sc, cfg, control, store, outcome, stop, out, measure)
+            if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
+                outcome.finals, outcome.interrupted = await remeasure(
+                    outcome.results, default, sc.objective, count=sc.finalists,
+                    runs=sc.replicates, cfg_of=lambda c: candidate_config(cfg, sc, c),
+                    control=control, store=store, stop=stop, out=out, measure=measure)
+            elif stop.is_set():
+                outcome.interrupted = True
         finally:
             changed = control.changed
             await control.restore()

@@ -1,0 +1,198 @@
+"""perfanalyzer search, noise-aware ranking: the finalists and the default re-measured as replicate
+runs, their objective as 95 % intervals, "within noise of the best", the change against the
+default as an interval; pure arithmetic here, and against the real Triton a known optimum (the
+delay model's throughput scales with its instance count) and a model where nothing matters."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfanalyzer.cli.search_cmd import configs_from_kwargs
+from perfanalyzer.cli.search_cmd import search as search_command
+from perfanalyzer.client import ClientOptions, create_client
+from perfanalyzer.errors import OptionError
+from perfanalyzer.search.modelconfig import merged_config
+from perfanalyzer.search.objective import Objective
+from perfanalyzer.search.ranking import beats_default, rank
+from perfanalyzer.search.report import summary_text, write_report
+from perfanalyzer.search.runner import SearchConfig, SearchOutcome, run_search
+from perfanalyzer.search.space import Candidate
+from perfanalyzer.search.store import CandidateResult, Final, PointFigures
+
+
+def _cand(ic: int) -> Candidate:
+    return Candidate(instance_count=ic, max_batch_size=0, dynamic_batching=False)
+
+
+def _p(thr: float, lat: float = 1.0, stable: bool = True) -> PointFigures:
+    return PointFigures(level=4, throughput=thr, latency_ms=lat, stable=stable)
+
+
+def _result(ic: int, thr: float) -> CandidateResult:
+    return CandidateResult(candidate=_cand(ic), points=(_p(thr),), best=_p(thr), score=thr)
+
+
+def _final(ic: int, *thr: float, stable: bool = True) -> Final:
+    return Final(key=_cand(ic).key, level=4, points=tuple(_p(t, stable=stable) for t in thr))
+
+
+# -- pure ------------------------------------------------------------------------------------
+
+def test_ranking_by_replicates_marks_noise_and_the_change_against_the_default() -> None:
+    obj = Objective()
+    results = [_result(1, 100), _result(2, 130), _result(3, 125), _result(4, 90)]
+    finals = {f.key: f for f in (_final(1, 100, 101, 99), _final(2, 120, 121, 119),
+                                 _final(3, 122, 119, 123))}
+    rows = rank(obj, results, finals, _cand(1).key)
+    # ic3 leads on the replicates although ic2 led the exploration; ic2 overlaps it
+    assert [r.result.candidate.instance_count for r in rows] == [3, 2, 1, 4]
+    assert rows[1].within_noise and not rows[2].within_noise
+    assert rows[3].interval is None and rows[3].final is None  # not re-measured: last
+    assert rows[0].interval is not None and rows[0].interval.half_width is not None
+    ch = rows[0].vs_default
+    assert ch is not None and 0.1 < ch.lo < ch.estimate < ch.hi < 0.35
+    assert rows[2].vs_default is None  # the default itself
+    assert {r.result.candidate.instance_count for r in beats_default(obj, rows)} == {2, 3}
+
+
+def test_a_change_within_noise_of_the_default_is_not_a_win() -> None:
+    obj = Objective()
+    results = [_result(1, 100), _result(2, 104)]
+    finals = {f.key: f for f in (_final(1, 100, 92, 108), _final(2, 103, 97, 106))}
+    rows = rank(obj, results, finals, _cand(1).key)
+    assert rows[0].result.candidate.instance_count == 2 and rows[1].within_noise
+    ch = rows[0].vs_default
+    assert ch is not None and ch.lo < 0 < ch.hi
+    assert beats_default(obj, rows) == []
+    sc = SearchConfig(output_dir="x")
+    out = SearchOutcome(original={}, default=_cand(1), results=results, finals=finals)
+    text = summary_text(sc, out, "Concurrency", "m")
+    assert "No configuration beat the default measurably" in text
+    assert "within noise of the best" in text
+
+
+def test_a_replicate_whose_point_the_csv_leaves_out_gives_no_figure() -> None:
+    obj = Objective()
+    results = [_result(1, 100), _result(2, 200)]
+    finals = {f.key: f for f in (_final(1, 100, 101, 99), _final(2, 200, 300, stable=False))}
+    rows = rank(obj, results, finals, _cand(1).key)
+    assert rows[0].result.candidate.instance_count == 1  # ic2: no replicate counted
+    assert rows[1].final is not None and rows[1].interval is None
+    sc = SearchConfig(output_dir="x")
+    text = summary_text(sc, SearchOutcome(original={}, default=_cand(1), results=results,
+                                          finals=finals), "Concurrency", "m")
+    assert "no replicate run counted" in text
+
+
+def test_latency_objective_ranks_lower_first_and_a_win_is_a_drop() -> None:
+    obj = Objective(kind="latency")
+
+    def fin(ic: int, *lat: float) -> Final:
+        return Final(key=_cand(ic).key, level=4, points=tuple(_p(100, lat=v) for v in lat))
+
+    results = [_result(1, 100), _result(2, 100)]
+    rows = rank(obj, results, {f.key: f for f in (fin(1, 10, 10.2, 9.8), fin(2, 5, 5.1, 4.9))},
+                _cand(1).key)
+    assert rows[0].result.candidate.instance_count == 2
+    assert [r.result.candidate.instance_count for r in beats_default(obj, rows)] == [2]
+
+
+def test_replicate_options(tmp_path: Path) -> None:
+    def parse(*args: str) -> Any:
+        ctx = search_command.make_context("search", ["-m", "x", "--output-dir", str(tmp_path),
+                                                     *args])
+        return configs_from_kwargs(dict(ctx.params))[0]
+
+    sc = parse()
+    assert (sc.replicates, sc.finalists) == (3, 3)
+    assert parse("--replicates", "0").replicates == 0
+    with pytest.raises(OptionError, match="--replicates: one run gives no interval"):
+        parse("--replicates", "1")
+    with pytest.raises(OptionError, match="--repeat: not a search flag"):
+        parse("--repeat", "3")
+
+
+# -- against the real server -----------------------------------------------------------------
+
+async def _config(url: str, model: str) -> dict[str, Any]:
+    c = create_client("http", ClientOptions(url=url))
+    try:
+        return await c.model_config(model)
+    finally:
+        await c.close()
+
+
+async def _load(url: str, model: str, config: str | None) -> None:
+    c = create_client("http", ClientOptions(url=url))
+    try:
+        await c.load_model(model, config)
+    finally:
+        await c.close()
+
+
+def _search(url: str, model: str, out: Path, *args: str) -> tuple[SearchConfig, SearchOutcome]:
+    ctx = search_command.make_context(
+        "search", ["-u", url, "-m", model, "--output-dir", str(out), *args])
+    sc, cfg = configs_from_kwargs(dict(ctx.params))
+    outcome = asyncio.run(run_search(sc, cfg, stop=asyncio.Event(), out=io.StringIO()))
+    write_report(sc, outcome, "Concurrency", model)
+    return sc, outcome
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_the_known_optimum_is_found_with_intervals(triton: Any, tmp_path: Path) -> None:
+    """The delay model sleeps 50 ms per request: at concurrency 4, 1 instance serves ~20/s, 2
+    ~40/s, 4 ~80/s. From 1 instance, the search names 4 instances, measurably better than the
+    default by about 4 times, 2 instances not within noise of it."""
+    url = triton.http_url
+    original = asyncio.run(_config(url, "delay"))
+    one = merged_config(original, _cand(1))
+    asyncio.run(_load(url, "delay", json.dumps(one)))
+    try:
+        sc, outcome = _search(url, "delay", tmp_path, "--instance-counts", "1,2,4",
+                              "--concurrency-range", "4", "-p", "1000", "-s", "10",
+                              "--replicates", "3", "--finalists", "2")
+        assert int(asyncio.run(_config(url, "delay"))["instance_group"][0]["count"]) == 1
+    finally:
+        asyncio.run(_load(url, "delay", json.dumps(original)))
+    assert not outcome.interrupted
+    assert set(outcome.finals) == {_cand(4).key, _cand(2).key, _cand(1).key}
+    ranking = json.loads((tmp_path / "search.json").read_text())["ranking"]
+    assert [r["candidate"] for r in ranking] == [_cand(4).key, _cand(2).key, _cand(1).key]
+    best, second, default = ranking
+    assert best["objective"]["runs"] == 3 and best["objective"]["half_width"] is not None
+    assert 2.5 < best["vs_default"]["lo"] <= best["vs_default"]["hi"] < 3.5  # ~ +300 %
+    assert 0.6 < second["vs_default"]["lo"] <= second["vs_default"]["hi"] < 1.4  # ~ +100 %
+    assert not second["within_noise_of_best"] and best["beats_default_measurably"]
+    assert default["default"] and default["vs_default"] is None
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"Measurably better than the default: `{_cand(4).key}`" in summary
+    assert "±" in summary
+    for key in outcome.finals:
+        assert (tmp_path / "candidates" / key / "final-export.json").stat().st_size > 0
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_model_where_nothing_matters_says_so(triton: Any, tmp_path: Path) -> None:
+    """add_sub at concurrency 1: one request in flight, so a second instance has nothing to do;
+    whatever the exploration's single measurements said, the replicate runs find no configuration
+    measurably better than the default."""
+    url = triton.http_url
+    before = asyncio.run(_config(url, "add_sub"))
+    _, outcome = _search(url, "add_sub", tmp_path, "--instance-counts", "1,2",
+                         "--dynamic-batching", "on", "--concurrency-range", "1", "-p", "500",
+                         "-s", "50", "-r", "10", "--replicates", "3")
+    assert asyncio.run(_config(url, "add_sub")) == before
+    summary = (tmp_path / "summary.md").read_text()
+    assert len(outcome.finals) == 2, summary
+    assert "No configuration beat the default measurably" in summary, summary
+    ranking = json.loads((tmp_path / "search.json").read_text())["ranking"]
+    assert not any(r["beats_default_measurably"] for r in ranking)

@@ -54,6 +54,7 @@ def _preferred(values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
 
 
 def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
+    from ..search.limits import MEMORY, parse_limit, parse_weights
     from ..search.objective import Objective
     from ..search.runner import SearchConfig
     from ..search.space import Space
@@ -68,8 +69,19 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
                   max_queue_delay_us=_ints("--max-queue-delays-us", kw["max_queue_delays_us"]),
                   preferred_batch_sizes=_preferred(kw["preferred_batch_sizes"]),
                   client_batch=client_batches)
-    objective = Objective(kind=kw["objective"], latency_budget_ms=kw["latency_budget_ms"],
-                          percentile=kw["percentile"], min_throughput=kw["min_throughput"])
+    limits = tuple(parse_limit(t, kw["percentile"]) for t in kw["constraint"])
+    weights = parse_weights(kw["objectives"], kw["percentile"]) if kw["objectives"] else ()
+    if weights and kw["objective"] != "throughput":
+        raise OptionError("--objective and --objectives: give one (--objectives weighs several)")
+    memory = sorted({n for n in [lim.metric for lim in limits] + [n for n, _ in weights]
+                     if n in MEMORY})
+    if memory and not kw["collect_metrics"]:
+        raise OptionError(f"--constraint/--objectives {memory[0]}: the server's memory is read "
+                          f"from its metrics: add --collect-metrics")
+    objective = Objective(kind="weighted" if weights else kw["objective"],
+                          latency_budget_ms=kw["latency_budget_ms"], percentile=kw["percentile"],
+                          min_throughput=kw["min_throughput"], constraints=limits,
+                          weights=weights)
     if kw["replicates"] == 1:
         raise OptionError("--replicates: one run gives no interval: use 0 (no re-measurement) "
                           "or 2 or more")
@@ -94,6 +106,14 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               help="Latency budget (at --percentile); each sweep stops there (0 = none).")
 @click.option("--min-throughput", default=0.0, type=float, show_default=True,
               help="Only points with at least this many infer/s count.")
+@click.option("--constraint", multiple=True, metavar="NAME<=V|NAME>=V",
+              help="A limit every counted point must meet, on Model Analyzer's metric names "
+              "(repeatable): perf_throughput (infer/s), perf_latency_avg, perf_latency_p99... (ms), "
+              "gpu_used_memory, cpu_used_ram (MB; need --collect-metrics).")
+@click.option("--objectives", default="", metavar="NAME:W[,NAME:W...]",
+              help="Several objectives with weights (Model Analyzer's names), e.g. "
+              "perf_throughput:2,perf_latency_p99:1: the weighted mean of their logarithms "
+              "(throughput up, latency and memory down) is maximised.")
 @click.option("--instance-counts", default="1,2,4", show_default=True, metavar="N[,N...]",
               help="Model instance counts to try (instance_group count).")
 @click.option("--max-batch-sizes", default="", metavar="N[,N...]",
@@ -141,8 +161,9 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
                                            "instance_counts", "max_batch_sizes",
                                            "dynamic_batching", "max_queue_delays_us",
                                            "preferred_batch_sizes", "top", "replicates",
-                                           "finalists")}
+                                           "finalists", "constraint", "objectives")}
     search_kw["percentile"] = kwargs["percentile"]
+    search_kw["collect_metrics"] = kwargs["collect_metrics"]
     kwargs["batch_size"] = str(batches[0])
     # The budget is each sweep's -l: END 0 (until the budget) and --binary-search work as in profile.
     kwargs["latency_threshold_ms"] = search_kw["latency_budget_ms"]

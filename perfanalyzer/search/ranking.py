@@ -8,6 +8,8 @@ meeting the constraints): a run whose point it leaves out gives no figure.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,6 +56,18 @@ def better(obj: Objective, change: ChangeInterval | None) -> bool:
     return change.lo > 0 if obj.higher_better else change.hi < 0
 
 
+def _change(obj: Objective, base: list[float], vs: list[float]) -> ChangeInterval | None:
+    """The relative change of the objective's figure; a weighted objective is a mean of
+    logarithms, so its difference is a log ratio (shown as the weighted relative change)."""
+    if obj.kind != "weighted":
+        return change_interval(base, vs, relative=True, confidence=CONFIDENCE)
+    d = change_interval(base, vs, relative=False, confidence=CONFIDENCE)
+    if d is None:
+        return None
+    return dataclasses.replace(d, estimate=math.expm1(d.estimate), lo=math.expm1(d.lo),
+                               hi=math.expm1(d.hi))
+
+
 def rank(obj: Objective, results: Sequence[CandidateResult], finals: dict[str, Final],
          default_key: str) -> list[Row]:
     """Every candidate with a best point: the re-measured ones first, by their replicate mean
@@ -72,7 +86,7 @@ def rank(obj: Objective, results: Sequence[CandidateResult], finals: dict[str, F
             rest.append(Row(result=r, final=f))
             continue
         iv = mean_interval(vs, CONFIDENCE)
-        change = change_interval(base_values, vs, relative=True, confidence=CONFIDENCE) \
+        change = _change(obj, base_values, vs) \
             if base_values and r.candidate.key != default_key else None
         rows.append(Row(result=r, final=f, interval=iv, vs_default=change))
     rows.sort(key=lambda row: -sign * row.interval.mean)  # type: ignore[union-attr]

@@ -90,14 +90,17 @@ def _note(row: Row, rank: int, runs: int) -> str:
     return ("within noise of the best; " if row.within_noise else "") + counted
 
 
-def _row(rank: int, row: Row, level_name: str, runs: int) -> str:
+
+
+def _row(rank: int, row: Row, level_name: str, runs: int, default_key: str) -> str:
     r = row.result
+    note = _note(row, rank, runs) + ("; the default" if r.candidate.key == default_key else "")
     b = r.best
     assert b is not None
     objective = fmt_interval(row.interval) if row.interval is not None else ""
     return (f"| {rank} | `{r.candidate.key}` | " + " | ".join(r.candidate.settings().values())
             + f" | {b.level:g} | {b.throughput:.1f} | {b.latency_ms:.2f} | {objective} | "
-            f"{_change(row)} | {_note(row, rank, runs)} |")
+            f"{_change(row)} | {note} |")
 
 
 def _verdict(sc: SearchConfig, out: SearchOutcome, rows: list[Row]) -> list[str]:
@@ -133,6 +136,8 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
              f"- Objective: {obj.kind} (latency budget: {budget}"
              + (f", minimum throughput {obj.min_throughput:g} infer/s" if obj.min_throughput
                 else "") + ")",
+             *([f"- Constraints: {', '.join(str(c) for c in obj.constraints)}"]
+               if obj.constraints else []),
              f"- Mode: {sc.mode}; candidates measured: {len(out.results)}"
              + (f" ({out.resumed} from an earlier run)" if out.resumed else "")
              + ("; INTERRUPTED before the search finished" if out.interrupted else ""),
@@ -148,10 +153,10 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
               "|" + "---|" * (len(head) + 8)]
     shown = rows[:sc.top]
     for i, row in enumerate(shown, 1):
-        lines.append(_row(i, row, level_name, sc.replicates))
+        lines.append(_row(i, row, level_name, sc.replicates, out.default.key))
     for i, row in enumerate(rows[sc.top:], sc.top + 1):
         if row.result.candidate.key == out.default.key:
-            lines.append(_row(i, row, level_name, sc.replicates))
+            lines.append(_row(i, row, level_name, sc.replicates, out.default.key))
     lines.append("")
     lines += _verdict(sc, out, rows)
     if rows:
@@ -164,6 +169,13 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
                   ""]
     lines += [f"The default (the model's configuration before the search) is "
               f"`{out.default.key}`.", ""]
+    infeasible = [r for r in out.results if r.best is None and not r.error]
+    if infeasible:
+        lines += ["Infeasible candidates (no point met every limit; the limits the closest "
+                  "stable point broke):", ""]
+        lines += [f"- `{r.candidate.key}`: {obj.why_infeasible(r.points, level_name)}"
+                  for r in infeasible]
+        lines.append("")
     for r in out.results:
         if r.error:
             lines.append(f"- `{r.candidate.key}`: {r.error}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 from .. import cleanup
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
+from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, SCRAPE_TIMEOUT_CAP_S, scraper_for
 from ..measure.result import RunResult
 from ..profile.repeat import profile_runs
 from ..profile.setup import connect
@@ -23,6 +25,7 @@ from ..report.export import write_export
 from .control import ModelControl, ModelControlError, busy
 from .finals import remeasure
 from .guard import lock_folder, lock_model
+from .limits import CPU_MEMORY, GPU_MEMORY, MEMORY
 from .modelconfig import default_candidate, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
@@ -105,6 +108,7 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
         mark, rec = marker_of(loaded), store.recorded()
         if mark is not None and (rec is None or mark["id"] != rec.search_id):
             raise busy(cfg.server.model, mark)  # before this search writes anything
+        await check_memory(sc.objective, cfg)  # before this search writes or changes anything
         store.open(sc.plan(cfg))
         done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
         await settle(store, control, loaded, batches[0], out)
@@ -133,6 +137,26 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
     finally:
         cleanup.unregister(restore_hook)
         await client.close()
+
+
+async def check_memory(obj: Objective, cfg: RunConfig) -> None:
+    """Refuse a limit or objective on the server's memory that its metrics do not carry (no GPU
+    family without GPUs; no CPU family on a server built without CPU metrics)."""
+    wanted = {lim.metric for lim in obj.constraints} | {n for n, _ in obj.weights}
+    wanted &= set(MEMORY)
+    scraper = scraper_for(cfg, io.StringIO()) if wanted else None
+    if scraper is None:
+        return
+    scrape = await scraper.scrape_once(SCRAPE_TIMEOUT_CAP_S)
+    if scrape is None:
+        raise OptionError(f"--constraint/--objectives {min(wanted)}: the server's metrics could "
+                          f"not be read (--collect-metrics, --metrics-url)")
+    for name, family in ((GPU_MEMORY, GPU_MEM_USED), (CPU_MEMORY, CPU_MEM_USED)):
+        if name in wanted and not scrape.values.get(family):
+            why = "the server reports no GPU (use cpu_used_ram)" if name == GPU_MEMORY \
+                else "the server does not export its CPU memory (--allow-cpu-metrics)"
+            raise OptionError(f"--constraint/--objectives {name}: its metrics have no {family}: "
+                              f"{why}")
 
 
 async def settle(store: Store, control: ModelControl, loaded: dict[str, Any], batch: int,

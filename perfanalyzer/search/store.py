@@ -30,7 +30,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class PointFigures:
     throughput: float
     latency_ms: float  # at the search's percentile (the average when none)
     stable: bool  # written by -f: stable and under the budget (-l)
+    metrics: dict[str, float] = field(default_factory=dict)  # Model Analyzer's names (limits)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,11 +140,15 @@ def _candidate(v: Any) -> Candidate:
 
 
 def _point(v: Any) -> PointFigures:
-    d = _obj(v, "point", {"level", "throughput", "latency_ms", "stable"})
+    d = _obj(v, "point", {"level", "throughput", "latency_ms", "stable", "metrics"})
+    metrics = d["metrics"]
+    if not isinstance(metrics, dict) or not all(isinstance(k, str) for k in metrics):
+        raise ValueError("metrics: expected an object")
     return PointFigures(level=_num(d["level"], "level"),
                         throughput=_num(d["throughput"], "throughput"),
                         latency_ms=_num(d["latency_ms"], "latency_ms"),
-                        stable=_bool(d["stable"], "stable"))
+                        stable=_bool(d["stable"], "stable"),
+                        metrics={k: _num(x, k) for k, x in metrics.items()})
 
 
 @dataclass(frozen=True, kw_only=True)

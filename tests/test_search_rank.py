@@ -196,3 +196,21 @@ def test_a_model_where_nothing_matters_says_so(triton: Any, tmp_path: Path) -> N
     assert "No configuration beat the default measurably" in summary, summary
     ranking = json.loads((tmp_path / "search.json").read_text())["ranking"]
     assert not any(r["beats_default_measurably"] for r in ranking)
+
+
+def test_saved_replicates_are_reused_only_for_the_same_level_and_run_count(
+        tmp_path: Path) -> None:
+    from perfanalyzer.search.store import Store
+
+    store = Store(tmp_path)
+    store.open({"model": "m"})
+    f = _final(2, 120, 121, 119)
+    store.save_final(_cand(2), f)
+    assert store.final(_cand(2), 4, 3) == f
+    assert store.final(_cand(2), 8, 3) is None  # another best level: measured again
+    assert store.final(_cand(2), 4, 5) is None  # another --replicates
+    (tmp_path / "candidates" / _cand(2).key / "final.json").write_text("{")
+    assert store.final(_cand(2), 4, 3) is None  # damaged: measured again
+    store.save_ranking([{"rank": 1}])
+    store.open({"model": "m"})  # the ranking is not a setting: the rerun resumes
+    assert json.loads((tmp_path / "search.json").read_text())["ranking"] == [{"rank": 1}]

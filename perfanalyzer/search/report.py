@@ -165,7 +165,8 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
                   f"batch, {top.client_batch}, is a client setting: -b {top.client_batch}).", ""]
     else:
         lines += ["No candidate met the constraints (a point counts only when its candidate's "
-                  "profile.csv holds it: stable, under the budget): no config.pbtxt was written.",
+                  "profile.csv holds it: stable, under the budget, within every limit): no "
+                  "config.pbtxt was written.",
                   ""]
     lines += [f"The default (the model's configuration before the search) is "
               f"`{out.default.key}`.", ""]

@@ -156,7 +156,7 @@ def test_the_known_optimum_is_found_with_intervals(triton: Any, tmp_path: Path) 
     one = merged_config(original, _cand(1))
     asyncio.run(_load(url, "delay", json.dumps(one)))
     try:
-        sc, outcome = _search(url, "delay", tmp_path, "--instance-counts", "1,2,4",
+        _, outcome = _search(url, "delay", tmp_path, "--instance-counts", "1,2,4",
                               "--concurrency-range", "4", "-p", "1000", "-s", "10",
                               "--replicates", "3", "--finalists", "2")
         assert int(asyncio.run(_config(url, "delay"))["instance_group"][0]["count"]) == 1

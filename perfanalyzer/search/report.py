@@ -76,7 +76,7 @@ def _change(row: Row) -> str:
     c = row.vs_default
     if c is None:
         return ""
-    return f"{_pct(c.estimate)} % [{_pct(c.lo)}, {_pct(c.hi)}]"
+    return f"{_pct(c.estimate)} % [{_pct(c.lo)} %, {_pct(c.hi)} %]"
 
 
 def _note(row: Row, rank: int, runs: int) -> str:
@@ -123,7 +123,7 @@ def _verdict(sc: SearchConfig, out: SearchOutcome, rows: list[Row]) -> list[str]
                 "side).", ""]
     top = wins[0]
     return [f"Measurably better than the default: `{top.result.candidate.key}`, "
-            f"{obj.figure_label} {_change(top)} % (95 % interval)"
+            f"{obj.figure_label} {_change(top)} (95 % interval)"
             + (f", and {len(wins) - 1} more finalist(s)" if len(wins) > 1 else "") + ".", ""]
 
 
@@ -149,7 +149,7 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
     lines += ["| rank | candidate | " + " | ".join(head)
               + f" | best {level_name.lower()} | throughput (infer/s) | "
               f"{obj.latency_label} (ms) | objective: {obj.figure_label}, 95 % | "
-              f"vs default, % [95 %] | note |",
+              f"vs default [95 %] | note |",
               "|" + "---|" * (len(head) + 8)]
     shown = rows[:sc.top]
     for i, row in enumerate(shown, 1):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +179,12 @@ def test_the_known_optimum_is_found_with_intervals(triton: Any, tmp_path: Path) 
     assert "±" in summary
     for key in outcome.finals:
         assert (tmp_path / "candidates" / key / "final-export.json").stat().st_size > 0
+    # The replicate runs are saved as a --repeat 3 run: perfanalyzer report reads them back.
+    shown = subprocess.run([sys.executable, "-m", "perfanalyzer", "report",
+                            str(tmp_path / "candidates" / _cand(4).key / "final-export.json")],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "*** Run 3 of 3 (--repeat 3) ***" in shown.stdout
 
 
 @pytest.mark.server

@@ -222,3 +222,48 @@ def test_saved_replicates_are_reused_only_for_the_same_level_and_run_count(
     store.save_ranking([{"rank": 1}])
     store.open({"model": "m"})  # the ranking is not a setting: the rerun resumes
     assert json.loads((tmp_path / "search.json").read_text())["ranking"] == [{"rank": 1}]
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_stopped_during_the_replicates_keeps_them_and_a_rerun_finishes(triton: Any,
+                                                                       tmp_path: Path) -> None:
+    """Stopped in the second round of replicate runs: the runs made are saved (final-export.json),
+    the summary says INTERRUPTED, the configuration is restored; the rerun measures no explored
+    candidate again and makes every replicate run."""
+    from perfanalyzer.profile.repeat import profile_runs
+
+    url = triton.http_url
+    before = asyncio.run(_config(url, "delay"))
+    ctx = search_command.make_context(
+        "search", ["-u", url, "-m", "delay", "--output-dir", str(tmp_path), "--instance-counts",
+                   "1,4", "--concurrency-range", "2", "-p", "300", "-s", "50", "--replicates",
+                   "3"])
+    sc, cfg = configs_from_kwargs(dict(ctx.params))
+    calls: list[Any] = []
+
+    def measure_stopping_at(n: int) -> Any:
+        async def measure(c: Any, stop: asyncio.Event, out: Any) -> Any:
+            run = await profile_runs(c, out=out, stop_event=stop)
+            calls.append(c)
+            if len(calls) == n:
+                stop.set()
+            return run
+        return measure
+
+    # 2 explored candidates, then the replicates: round 1 (2 runs), round 2 stopped after 1.
+    first = asyncio.run(run_search(sc, cfg, stop=asyncio.Event(), out=io.StringIO(),
+                                   measure=measure_stopping_at(5)))
+    write_report(sc, first, "Concurrency", "delay")
+    assert first.interrupted and not first.finals
+    assert asyncio.run(_config(url, "delay")) == before
+    assert "INTERRUPTED" in (tmp_path / "summary.md").read_text()
+    exports = sorted(tmp_path.glob("candidates/*/final-export.json"))
+    assert len(exports) == 2 and not list(tmp_path.glob("candidates/*/final.json"))
+    calls.clear()
+    again = asyncio.run(run_search(sc, cfg, stop=asyncio.Event(), out=io.StringIO(),
+                                   measure=measure_stopping_at(0)))
+    assert not again.interrupted and again.resumed == 2
+    assert len(calls) == 2 * 3  # the replicate runs only, all of them
+    assert {len(f.points) for f in again.finals.values()} == {3}
+    assert asyncio.run(_config(url, "delay")) == before

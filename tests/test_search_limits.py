@@ -111,6 +111,14 @@ def test_weighted_objectives_trade_percent_for_percent() -> None:
     # (2 ** 2 / 1.5) ** (1 / 3) - 1 = +38.7 %
     assert ch is not None and ch.lo < 0.387 < ch.hi and ch.lo > 0.3
     assert beats_default(obj, rows) == rows[:1]
+    from perfanalyzer.search.report import summary_text
+    from perfanalyzer.search.runner import SearchConfig, SearchOutcome
+
+    text = summary_text(SearchConfig(output_dir="x", objective=obj),
+                        SearchOutcome(original={}, default=cand(1), results=results,
+                                      finals=finals), "Concurrency", "m")
+    assert "- Objective: weighted objective (perf_throughput:2, perf_latency_p99:1)" in text
+    assert f"Measurably better than the default: `{cand(2).key}`" in text
 
 
 # -- against the real server -----------------------------------------------------------------

@@ -133,7 +133,8 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
     budget = f"{obj.latency_budget_ms:g} ms on {obj.latency_label}" \
         if obj.latency_budget_ms > 0 else "none"
     lines = [f"# Configuration search: {model}", "",
-             f"- Objective: {obj.kind} (latency budget: {budget}"
+             f"- Objective: {obj.figure_label if obj.kind == 'weighted' else obj.kind} "
+             f"(latency budget: {budget}"
              + (f", minimum throughput {obj.min_throughput:g} infer/s" if obj.min_throughput
                 else "") + ")",
              *([f"- Constraints: {', '.join(str(c) for c in obj.constraints)}"]

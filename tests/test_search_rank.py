@@ -120,6 +120,19 @@ def test_replicate_options(tmp_path: Path) -> None:
         parse("--repeat", "3")
 
 
+def test_replicates_measure_only_the_best_level_in_either_load_mode(tmp_path: Path) -> None:
+    from perfanalyzer.search.finals import level_config
+
+    for args, attr, want in ((("--concurrency-range", "1:8"), "concurrency_range", (4, 4, 1)),
+                             (("--request-rate-range", "100:200:50"), "request_rate_range",
+                              (150.0, 150.0, 1.0))):
+        ctx = search_command.make_context("search", ["-m", "x", "--output-dir", str(tmp_path),
+                                                     *args])
+        _, cfg = configs_from_kwargs(dict(ctx.params))
+        one = level_config(cfg, float(want[0]), 1)
+        assert getattr(one.load, attr) == want and one.measurement.repeat == 1
+
+
 # -- against the real server -----------------------------------------------------------------
 
 async def _config(url: str, model: str) -> dict[str, Any]:

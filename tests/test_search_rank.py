@@ -120,6 +120,27 @@ def test_replicate_options(tmp_path: Path) -> None:
         parse("--repeat", "3")
 
 
+def test_a_default_without_a_counted_point_is_still_the_reference() -> None:
+    """The default did not stabilize in the exploration: it is re-measured at the best
+    candidate's level, ranked on its replicates, and the change against it is measured."""
+    from perfanalyzer.search.finals import finalists
+
+    obj = Objective()
+    unstable = CandidateResult(candidate=_cand(1), points=(_p(90, stable=False),))
+    results = [unstable, _result(2, 130), _result(3, 125)]
+    chosen = finalists(results, _cand(1), obj, 1)
+    assert [(c.instance_count, level) for c, level in chosen] == [(2, 4), (1, 4)]
+    finals = {f.key: f for f in (_final(1, 100, 101, 99), _final(2, 130, 131, 129))}
+    rows = rank(obj, results, finals, _cand(1).key)
+    assert [r.result.candidate.instance_count for r in rows] == [2, 1, 3]
+    assert rows[0].vs_default is not None and rows[0].vs_default.lo > 0.2
+    text = summary_text(SearchConfig(output_dir="x", finalists=1),
+                        SearchOutcome(original={}, default=_cand(1), results=results,
+                                      finals=finals), "Concurrency", "m")
+    assert "no point counted in the exploration: measured at the best's level" in text
+    assert f"Measurably better than the default: `{_cand(2).key}`" in text
+
+
 def test_replicates_measure_only_the_best_level_in_either_load_mode(tmp_path: Path) -> None:
     from perfanalyzer.search.finals import level_config
 

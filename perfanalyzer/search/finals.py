@@ -24,12 +24,19 @@ Measure = Callable[[RunConfig, asyncio.Event, TextIO], Awaitable[RunResult]]
 
 
 def finalists(results: Sequence[CandidateResult], default: Candidate, objective: Objective,
-              count: int) -> list[CandidateResult]:
-    """The ``count`` best explored candidates, and the default when it has a best point."""
+              count: int) -> list[tuple[Candidate, float]]:
+    """The ``count`` best explored candidates and the default, each with the load level its runs
+    measure: its best level; the default without a counted point (it did not stabilize, or broke
+    a limit) is measured at the best candidate's level, as the reference the change is
+    measured against."""
     scored = sorted((r for r in results if r.best is not None),
                     key=lambda r: -objective.score(r.best))  # type: ignore[arg-type]
-    chosen = scored[:count]
-    chosen += [r for r in scored[count:] if r.candidate.key == default.key]
+    chosen = [(r.candidate, r.best.level) for r in scored[:count] if r.best is not None]
+    if chosen and default.key not in {c.key for c, _ in chosen}:
+        mine = next((r for r in scored if r.candidate.key == default.key), None)
+        level = mine.best.level if mine is not None and mine.best is not None else chosen[0][1]
+        if any(r.candidate.key == default.key and not r.error for r in results):
+            chosen.append((default, level))
     return chosen
 
 
@@ -64,41 +71,38 @@ async def remeasure(results: Sequence[CandidateResult], default: Candidate, obje
     was quiet; the price is a model load per run."""
     finals: dict[str, Final] = {}
     todo = []
-    for r in finalists(results, default, objective, count):
-        assert r.best is not None
-        saved = store.final(r.candidate, r.best.level, runs)
+    for c, level in finalists(results, default, objective, count):
+        saved = store.final(c, level, runs)
         if saved is not None:
-            finals[r.candidate.key] = saved
+            finals[c.key] = saved
         else:
-            todo.append(r)
+            todo.append((c, level))
     if not todo:
         return finals, False
     out.write(f"\n== Re-measuring {len(todo)} candidate(s), {runs} runs each, interleaved, at "
               f"their best level (replicate runs: the ranking accounts for run-to-run noise)\n")
-    measured: dict[str, list[RunResult]] = {r.candidate.key: [] for r in todo}
+    measured: dict[str, list[RunResult]] = {c.key: [] for c, _ in todo}
     try:
         stopped = await _rounds(todo, runs, measured, cfg_of=cfg_of, control=control, stop=stop,
                                 out=out, measure=measure)
     finally:  # what was measured is kept, even when the search stops here
-        for r in todo:
-            if measured[r.candidate.key]:
-                folder = store.prepare_final(r.candidate)
-                done = measured[r.candidate.key]
+        for c, _ in todo:
+            if measured[c.key]:
+                folder = store.prepare_final(c)
+                done = measured[c.key]
                 for run in done:  # each run's settings say how many runs it belongs to
                     run.config["repeat"] = len(done)
                 write_export(combine_runs(done), folder / FINAL_EXPORT)
     if stopped:
         return finals, True  # the unfinished finalists are measured again on resume
-    for r in todo:
-        assert r.best is not None
-        c = r.candidate
-        final = judge_runs(objective, c, r.best.level, measured[c.key], runs)
+    for c, level in todo:
+        final = judge_runs(objective, c, level, measured[c.key], runs)
         store.save_final(c, final)
         finals[c.key] = final
     return finals, False
 
 
-async def _rounds(todo: Sequence[CandidateResult], runs: int,
+async def _rounds(todo: Sequence[tuple[Candidate, float]], runs: int,
                   measured: dict[str, list[RunResult]], *,
                   cfg_of: Callable[[Candidate], RunConfig], control: ModelControl,
                   stop: asyncio.Event, out: TextIO, measure: Measure) -> bool:
@@ -106,14 +110,12 @@ async def _rounds(todo: Sequence[CandidateResult], runs: int,
     dropped: set[str] = set()  # not loadable, or a run failed: no more runs of it
     loaded = ""
     for k in range(1, runs + 1):
-        for r in todo:
-            c, best = r.candidate, r.best
-            assert best is not None
+        for c, level in todo:
             if c.key in dropped:
                 continue
             if stop.is_set():
                 return True
-            out.write(f"\n== Replicate {k} of {runs}: {c.key} at {best.level:g}\n")
+            out.write(f"\n== Replicate {k} of {runs}: {c.key} at {level:g}\n")
             out.flush()
             if loaded != c.key:
                 try:
@@ -124,7 +126,7 @@ async def _rounds(todo: Sequence[CandidateResult], runs: int,
                     loaded = ""
                     continue
                 loaded = c.key
-            run = await measure(level_config(cfg_of(c), best.level, 1), stop, out)
+            run = await measure(level_config(cfg_of(c), level, 1), stop, out)
             await control.verify()
             if run.points:
                 measured[c.key].append(run)

@@ -70,7 +70,8 @@ def _change(obj: Objective, base: list[float], vs: list[float]) -> ChangeInterva
 
 def rank(obj: Objective, results: Sequence[CandidateResult], finals: dict[str, Final],
          default_key: str) -> list[Row]:
-    """Every candidate with a best point: the re-measured ones first, by their replicate mean
+    """Every candidate with a best point (and the default when its replicates counted): the
+    re-measured ones first, by their replicate mean
     (a finalist none of whose runs counted goes after them), then the rest by their exploration
     figure."""
     sign = 1.0 if obj.higher_better else -1.0
@@ -78,12 +79,13 @@ def rank(obj: Objective, results: Sequence[CandidateResult], finals: dict[str, F
     base_values = values(obj, base) if base is not None else []
     rows, rest = [], []
     for r in results:
-        if r.best is None:
-            continue
         f = finals.get(r.candidate.key)
+        if r.best is None and (r.candidate.key != default_key or f is None):
+            continue  # the default is ranked on its replicates even without an explored point
         vs = values(obj, f) if f is not None else []
         if not vs:
-            rest.append(Row(result=r, final=f))
+            if r.best is not None:
+                rest.append(Row(result=r, final=f))
             continue
         iv = mean_interval(vs, CONFIDENCE)
         change = _change(obj, base_values, vs) \

@@ -96,10 +96,13 @@ def _row(rank: int, row: Row, level_name: str, runs: int, default_key: str) -> s
     r = row.result
     note = _note(row, rank, runs) + ("; the default" if r.candidate.key == default_key else "")
     b = r.best
-    assert b is not None
+    if b is None:  # the default, measured only in its replicates (at the best's level)
+        note += "; no point counted in the exploration: measured at the best's level"
+    level = f"{b.level:g}" if b else f"{row.final.level:g}" if row.final else ""
+    figures = f"{b.throughput:.1f} | {b.latency_ms:.2f}" if b else " | "
     objective = fmt_interval(row.interval) if row.interval is not None else ""
     return (f"| {rank} | `{r.candidate.key}` | " + " | ".join(r.candidate.settings().values())
-            + f" | {b.level:g} | {b.throughput:.1f} | {b.latency_ms:.2f} | {objective} | "
+            + f" | {level} | {figures} | {objective} | "
             f"{_change(row)} | {note} |")
 
 
@@ -114,8 +117,8 @@ def _verdict(sc: SearchConfig, out: SearchOutcome, rows: list[Row]) -> list[str]
                 "by single measurements.", ""]
     base = out.finals.get(out.default.key)
     if base is None or not values(obj, base):
-        return ["The default could not be re-measured (no replicate run of it counted): no "
-                "change against it is measured.", ""]
+        return ["The default has no replicate run that counted (not re-measured, or unstable "
+                "or over a limit in every run): no change against it is measured.", ""]
     wins = beats_default(obj, rows)
     if not wins:
         return ["**No configuration beat the default measurably**: the 95 % interval of every "
@@ -194,12 +197,12 @@ def ranking_json(sc: SearchConfig, out: SearchOutcome) -> list[dict[str, Any]]:
     doc = []
     for i, row in enumerate(rows, 1):
         b = row.result.best
-        assert b is not None
         iv, ch = row.interval, row.vs_default
         doc.append({
             "rank": i, "candidate": row.result.candidate.key,
             "default": row.result.candidate.key == out.default.key,
-            "level": b.level, "throughput": b.throughput, "latency_ms": b.latency_ms,
+            "level": b.level if b else row.final.level if row.final else None,
+            "throughput": b.throughput if b else None, "latency_ms": b.latency_ms if b else None,
             "objective": None if iv is None else {
                 "figure": sc.objective.figure_label, "mean": iv.mean,
                 "half_width": iv.half_width, "runs": iv.runs, "confidence": iv.confidence},

@@ -43,7 +43,10 @@ class OptionError(PerfAnalyzerError):
 
 
 class ClientError(PerfAnalyzerError):
-    """Base of the client layer's errors."""
+    """Base of the client layer's errors. A failed request is data (counted in its window); one
+    whose error has ``ends_run`` set also ends the run once its window is measured."""
+
+    ends_run = False
 
 
 class ServerError(ClientError):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import IO
 
 import numpy as np
@@ -54,7 +55,7 @@ class RecordBuffer:
 
     __slots__ = ("_errors", "_first", "_index", "_intended", "_last", "_recv_ns", "_responses",
                  "_send_ns", "_sent", "_sequence", "_spill", "_status", "base", "count",
-                 "response_times", "tensors")
+                 "failure", "response_times", "tensors")
 
     # The in-memory columns (records ``base..count``); the public names below are absolute.
     _intended: np.ndarray
@@ -78,6 +79,9 @@ class RecordBuffer:
         self.response_times: dict[int, tuple[int, ...]] = {}
         #: Record index -> (data entry index, decoded outputs), kept with --export-tensors only.
         self.tensors: dict[int, tuple[int, dict[str, np.ndarray]]] = {}
+        #: The first error that ends the run (a request error with ``ends_run``), "" while none:
+        #: the measurement loop ends the load point at the window that holds it.
+        self.failure = ""
         self._alloc(capacity)
 
     def _alloc(self, capacity: int) -> None:
@@ -192,8 +196,18 @@ class RecordBuffer:
             intended=self._intended[a:b], sent=self._sent[a:b], first=self._first[a:b],
             last=self._last[a:b], status=self._status[a:b], responses=self._responses[a:b],
             sequence=self._sequence[a:b], send_ns=self._send_ns[a:b], recv_ns=self._recv_ns[a:b],
-            errors=tuple(self._errors),
+            errors=tuple(self._errors), times=self._times(lo, hi),
         )
+
+    def _times(self, lo: int, hi: int) -> dict[int, tuple[int, ...]]:
+        """The kept response times of records ``[lo, hi)``, by index relative to ``lo`` (nothing
+        to look at unless the run streamed)."""
+        kept = self.response_times
+        if not kept:
+            return {}
+        if len(kept) < hi - lo:
+            return {i - lo: t for i, t in kept.items() if lo <= i < hi}
+        return {i - lo: t for i in range(lo, hi) if (t := kept.get(i)) is not None}
 
     def _mixed_view(self, lo: int, hi: int) -> RecordSlice:
         """Records ``[lo, hi)`` when some are spilled: read back from the file, then memory."""
@@ -205,7 +219,7 @@ class RecordBuffer:
         mem = self.view(self.base, hi) if hi > self.base else None
         cols = {name: (np.concatenate([disk[name], getattr(mem, name)]) if mem is not None
                        else disk[name].copy()) for name, _ in COLUMNS}
-        return RecordSlice(**cols, errors=tuple(self._errors))
+        return RecordSlice(**cols, errors=tuple(self._errors), times=self._times(lo, hi))
 
     def close(self) -> None:
         """Drop the spill file (spilled records can no longer be read)."""
@@ -249,6 +263,8 @@ class RecordBuffer:
                      "recv_ns"):
             getattr(self, f"_{name}")[lo:hi] = getattr(other, name)
         self._status[lo:hi] = remap[other.status]
+        for i, t in other.times.items():
+            self.response_times[self.count + i] = t
         self.count += n
 
 
@@ -266,6 +282,9 @@ class RecordSlice:
     send_ns: np.ndarray
     recv_ns: np.ndarray
     errors: tuple[str, ...]
+    #: Every response time of the streamed requests with more than two responses, by index in
+    #: this slice (the columns keep the first and the last).
+    times: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.last)

@@ -25,6 +25,9 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "s
 #: the structured layer still redacts them.
 MIN_SCRUB_LEN = 4
 
+#: The config keys holding a URL whose user-info is a secret (-u, --metrics-url).
+URL_KEYS = ("url", "metrics_url")
+
 _SECRETS: set[str] = set()
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?(?P<info>[^/@?#]*)@")
 
@@ -51,8 +54,9 @@ def redact_config(d: dict[str, Any]) -> dict[str, Any]:
     out = dict(d)
     extra = tuple(out.get("secret_headers") or ())
     out["headers"] = [list(h) for h in redact_headers(out.get("headers") or (), extra)]
-    if isinstance(out.get("url"), str):
-        out["url"] = redact_url(out["url"])
+    for key in URL_KEYS:
+        if isinstance(out.get(key), str):
+            out[key] = redact_url(out[key])
     return out
 
 
@@ -64,18 +68,21 @@ def register(value: str) -> None:
             _SECRETS.add(part)
 
 
-def register_run(url: str, headers: Iterable[tuple[str, str]], extra: Iterable[str] = ()) -> None:
-    """Register the secrets of a run: secret header values and the URL's user-info."""
+def register_run(url: str, headers: Iterable[tuple[str, str]], extra: Iterable[str] = (),
+                 urls: Iterable[str | None] = ()) -> None:
+    """Register the secrets of a run: secret header values and the user-info of its URLs
+    (``url``, and ``urls``: e.g. --metrics-url)."""
     names = tuple(extra)
     for k, v in headers:
         if is_secret(k, names):
             register(v)
-    m = _USERINFO.match(url.strip())
-    if m and m.group("info"):
-        info = m.group("info")
-        register(info)
-        _user, _, password = info.partition(":")
-        register(password)
+    for one in (url, *urls):
+        m = _USERINFO.match((one or "").strip())
+        if m and m.group("info"):
+            info = m.group("info")
+            register(info)
+            _user, _, password = info.partition(":")
+            register(password)
 
 
 def scrub(text: str) -> str:
@@ -121,6 +128,7 @@ def scrubbed_std() -> Iterator[None]:
 __all__ = [
     "MASK",
     "SECRET_HEADERS",
+    "URL_KEYS",
     "clear",
     "is_secret",
     "redact_config",

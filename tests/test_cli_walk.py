@@ -10,9 +10,9 @@ from typing import Any
 import click
 import pytest
 
-from perfanalyzer.cli.main import cli, profile_config
-from perfanalyzer.config import RunConfig
+from perfanalyzer.cli.main import cli
 from perfanalyzer.errors import OptionError
+from tests.support.cli_runs import cli_config as _cfg
 
 BASE = ("-m", "M")
 
@@ -51,8 +51,13 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--ssl-https-private-key-file": ("--ssl-https-private-key-file", "k.pem"),
     "--grpc-compression-algorithm": ("--grpc-compression-algorithm", "gzip"),
     "--http-compression": ("--http-compression", "gzip"), "-f": ("-f", "x.csv"),
+    "--http-response-compression": ("--http-response-compression", "deflate"),
+    "--grpc-keepalive-time": ("--grpc-keepalive-time", "1000"),
+    "--grpc-keepalive-timeout": ("--grpc-keepalive-time", "1000", "--grpc-keepalive-timeout", "5"),
+    "--grpc-channel-arg": ("--grpc-channel-arg", "grpc.max_send_message_length=-1"),
     "--grpc-transport": ("--grpc-transport", "grpcio"), "--event-loop": ("--event-loop", "asyncio"),
     "--verbose-csv": ("--verbose-csv",), "--profile-export-file": ("--profile-export-file", "x.json"),
+    "--html": ("--html", "r.html"), "-q": ("-q",), "--events": ("--events", "e.jsonl"),
     "--collect-metrics": ("--collect-metrics",), "--metrics-url": ("--metrics-url", "h:1/metrics"),
     "--metrics-interval": ("--metrics-interval", "10"), "--baseline": ("--baseline", "b.json"),
     "--launch-server": ("--launch-server",), "--model-repository": ("--model-repository", "repo"),
@@ -61,8 +66,9 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--bls-composing-models": ("--bls-composing-models", "a:1,b"),
     "--secret-header": ("--secret-header", "X-Key"), "--connect-timeout": ("--connect-timeout", "3"),
     "--startup-timeout": ("--startup-timeout", "3"), "--request-timeout": ("--request-timeout", "3"),
-    "--force": ("--force",), "--input-memory-limit": ("--input-memory-limit", "64"),
-    "--repeat": ("--repeat", "3"),
+    "--force": ("--force",), "-a": ("-a",), "--on-mismatch": ("--on-mismatch", "count"),
+    "--input-memory-limit": ("--input-memory-limit", "64"),
+    "--repeat": ("--repeat", "3"), "--model-ready-timeout": ("--model-ready-timeout", "5"),
     "--seed": ("--seed", "5"), "--service-kind": ("--service-kind", "openai"), "-t": ("-t", "3"),
     "-d": ("-d", "-l", "5"), "-c": ("-c", "3"), "-z": ("-z",), "--data-directory": ("--data-directory", "d"),
     "--trace-level": ("--trace-level", "TIMESTAMPS"), "--trace-rate": ("--trace-rate", "5"),
@@ -70,22 +76,29 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "--request-parameter": ("--request-parameter", "a:1:int"),
     "--ssl-https-client-certificate-type": ("--ssl-https-client-certificate-type", "DER"),
     "--ssl-https-private-key-type": ("--ssl-https-private-key-type", "DER"),
-    "--model-signature-name": ("--model-signature-name", "s"), "--endpoint": ("--endpoint", "e"),
+    "--model-signature-name": ("--model-signature-name", "s"), "--endpoint": ("--endpoint", "generate"),
     "--session-concurrency": ("--session-concurrency", "2"), "--grpc-method": ("--grpc-method", "g"),
     "--proto": ("--proto", "p"), "--triton-server-directory": ("--triton-server-directory", "/opt"),
     "--fixed-schedule": ("--fixed-schedule",),
     "--periodic-concurrency-range": ("--periodic-concurrency-range", "1:4"),
     "--request-period": ("--request-period", "5"),
+    "--goodput": ("--goodput", "ttfr:30 itl:5"), "--orca-format": ("--orca-format", "json"),
+    "--request-burstiness": ("--request-burstiness", "0.5"), "--csv-streaming": ("--csv-streaming",),
 }
 _PERIODIC_NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")
 #: Flags that need others to be accepted: the sample is judged against BASE + these.
 COMPANIONS: dict[str, tuple[str, ...]] = {
     "--periodic-concurrency-range": _PERIODIC_NEEDS,
     "--request-period": (*_PERIODIC_NEEDS, "--periodic-concurrency-range", "1:4"),
+    "--grpc-compression-algorithm": ("-i", "grpc"),
+    "--grpc-keepalive-time": ("-i", "grpc"),
+    "--grpc-keepalive-timeout": ("-i", "grpc"),
+    "--grpc-channel-arg": ("-i", "grpc"),
+    "--csv-streaming": ("-f", "x.csv"),
+    "--request-burstiness": ("--request-rate-range", "5", "--request-distribution", "gamma"),
 }
 #: Options that change nothing in the config by design, with the reason.
 BY_DESIGN = {
-    "-a": "asynchronous requests are already the default (accepted for perf_analyzer scripts)",
     "--config": "reads other flags from a file (tests/test_config_file.py)",
     "--help": "prints help",
 }
@@ -121,10 +134,6 @@ def test_help_lists_every_profile_option() -> None:
     assert res.returncode == 0
     for opt in _options(cli.commands["profile"]):
         assert opt.opts[0] in res.stdout, opt.opts
-
-
-def _cfg(*args: str) -> RunConfig:
-    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def _first(opt: click.Option) -> str:

@@ -15,6 +15,7 @@ import pytest
 
 from perfanalyzer.cli.main import cli
 from perfanalyzer.config.build import build as config_from_kwargs
+from perfanalyzer.measure.metrics import accounted_ns
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
 from perfanalyzer.report import console
@@ -48,13 +49,14 @@ def _check(run: RunResult, protocol: str, stream: bool = False) -> None:
     assert 0 < s.client_send_ns + s.client_recv_ns < s.latency.avg_ns
     f = row_figures(s)
     assert (f.client_send_us, f.client_recv_us) == (us(s.client_send_ns), us(s.client_recv_ns))
-    (row,) = csv.DictReader(io.StringIO(csv_text(run)))  # one load level: one row
+    # one load level: one row (stable or not: the machine's load decides that)
+    (row,) = csv.DictReader(io.StringIO(csv_text(run, all_points=True)))
     assert (row["Client Send"], row["Client Recv"]) == (str(f.client_send_us),
                                                         str(f.client_recv_us))
     if f.network_us is not None and f.network_us > 0:  # perf_analyzer's subtraction, unclamped
-        server = sum(v or 0 for v in (f.queue_us, f.compute_input_us, f.compute_infer_us,
-                                      f.compute_output_us, f.cache_hit_us, f.cache_miss_us))
-        assert f.network_us == f.avg_latency_us - f.client_send_us - f.client_recv_us - server
+        assert s.server is not None  # in integer ns, floored to us once
+        assert f.network_us == (int(s.latency.avg_ns) - int(s.client_send_ns)
+                                - int(s.client_recv_ns) - accounted_ns(s.server.model)) // 1000
     text = console.point_text(run, run.points[-1], protocol)
     assert (f"send/recv {f.client_send_us + f.client_recv_us} usec + response wait "
             f"{f.avg_latency_us - f.client_send_us - f.client_recv_us} usec") in text

@@ -10,38 +10,17 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.main import main
 from perfanalyzer.config import RunConfig
 from perfanalyzer.gate.hook import baseline_hook
 from perfanalyzer.measure.combine import combine_runs
-from perfanalyzer.measure.result import RunResult
-from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.repeat import plain
-from tests.test_gate_synth import synthetic_run
+from tests.support.cli_runs import compare_in_process as _cli
+from tests.support.paths import GOLDEN, PA_CSV
+from tests.support.saved_runs import csv_file as _csv_file
+from tests.support.saved_runs import export_file as _export
+from tests.support.synthetic_runs import synthetic_run
 
-GOLDEN = Path(__file__).with_name("golden")
-PA_CSV = GOLDEN / "perf_analyzer_2.50_concurrency.csv"
 HEADER = PA_CSV.read_text().splitlines()[0]
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(["compare", *map(str, args)])
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
-
-
-def _csv_file(path: Path, run: RunResult) -> Path:
-    path.write_text(csv_text(run))
-    return path
-
-
-def _export(path: Path, run: RunResult) -> Path:
-    """A JSON run written by the real --profile-export-file writer (read back by load_run)."""
-    pytest.importorskip("perfanalyzer.report.saved")
-    export = pytest.importorskip("perfanalyzer.report.export")
-    export.write_export(run, path)
-    return path
 
 
 @pytest.fixture
@@ -87,7 +66,7 @@ def test_json_runs_judge_significance(capsys: pytest.CaptureFixture[str], tmp_pa
     cur = _export(tmp_path / "c.json", reps[1])
     code, out, _ = _cli(capsys, base, cur, "--all-metrics")
     assert code == 0
-    assert out.count("95% CI [") >= 4 and "(3v3 runs)" in out and "Method: Welch" in out
+    assert out.count("95% bounds [") >= 4 and "(3v3 runs)" in out and "Method: Welch" in out
     assert "Avg latency" in out  # --all-metrics lists unchecked columns too
 
 
@@ -136,7 +115,7 @@ def test_mismatched_load_points_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
     (["--fail-on", "p99:+10"], "give a unit"),
     (["--fail-on", "p75:+1%"], "metric 'p75' ('p75 latency') is not a column of both runs"),
     (["--fail-on", "throughput:+3ms"], "is a rate"),
-    (["--alpha", "2"], "--alpha must be between 0 and 1"),
+    (["--alpha", "2"], "--alpha must be between 0 and 0.5"),
     (["--no-such-flag"], "--no-such-flag"),
     (["--alpha", "x"], "'x' is not a valid float"),
 ])

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import struct
 import tracemalloc
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,54 +16,9 @@ import pytest
 
 from perfanalyzer.client import tensors
 from perfanalyzer.errors import OptionError
-from perfanalyzer.inputs import DataOptions, ModelIO, Step, TensorSpec, load_input_data, model_io, parse_shape
+from perfanalyzer.inputs import DataOptions, ModelIO, TensorSpec, load_input_data, model_io, parse_shape
 from perfanalyzer.inputs.generate import RANDOM_INT_HIGH, STRING_ALPHABET
-
-DATA = Path(__file__).parent / "data" / "inputs"
-MODELS = Path(__file__).parent / "models"
-ALL_TYPES = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
-             "FP16", "FP32", "FP64", "BF16", "BYTES")
-Tensor = tuple  # (name, datatype, dims[, optional])
-
-
-def make_io(name: str, inputs: Sequence[Tensor], outputs: Sequence[Tensor] = (), mbs: int = 0,
-            **config: Any) -> ModelIO:
-    """ModelIO through model_io(), from Triton-shaped metadata and config dicts."""
-    batch = [-1] if mbs > 0 else []
-
-    def meta(t: Tensor) -> dict[str, Any]:
-        return {"name": t[0], "datatype": t[1], "shape": batch + list(t[2])}
-
-    def conf(t: Tensor) -> dict[str, Any]:
-        return {"name": t[0], "data_type": "TYPE_STRING" if t[1] == "BYTES" else f"TYPE_{t[1]}",
-                "dims": list(t[2]), "optional": bool(t[3]) if len(t) > 3 else False}
-
-    metadata = {"name": name, "versions": ["1"], "platform": "python",
-                "inputs": [meta(t) for t in inputs], "outputs": [meta(t) for t in outputs]}
-    cfg = {"name": name, "max_batch_size": mbs, "input": [conf(t) for t in inputs],
-           "output": [conf(t) for t in outputs], **config}
-    return model_io(metadata, cfg)
-
-
-M = make_io("m", [("INPUT0", "INT32", [16]), ("INPUT1", "INT32", [16])],
-            [("OUTPUT0", "INT32", [16]), ("OUTPUT1", "INT32", [16])], mbs=8)
-IDENT = make_io("identity_fp32", [("INPUT0", "FP32", [-1])], [("OUTPUT0", "FP32", [-1])], mbs=8)
-SEQ = make_io("seq", [("INPUT", "INT32", [1])], [("OUTPUT", "INT32", [1])],
-              sequence_batching={"max_sequence_idle_microseconds": 1000000})
-MIXED = make_io("mixed", [("INPUT_FP32", "FP32", [-1, 2]), ("INPUT_BYTES", "BYTES", [-1]),
-                          ("INPUT_INT8", "INT8", [4], True)], [("OUT", "FP32", [-1])])
-TYPES = make_io("types", [(f"INPUT_{dt}", dt, [-1], True) for dt in ALL_TYPES])
-
-
-def arrays(step: Step) -> dict[str, np.ndarray]:
-    return {t.name: t.to_numpy() for t in step.inputs}
-
-
-def option_error(io: ModelIO, **options: Any) -> str:
-    with pytest.raises(OptionError) as info:
-        load_input_data(io, DataOptions(**options))
-    return str(info.value)
-
+from tests.support.model_io import ALL_TYPES, IDENT, MIXED, SEQ, TYPES, M, arrays, make_io, option_error
 
 # -- model_io ---------------------------------------------------------------------------------
 
@@ -136,9 +89,12 @@ def test_parse_shape_errors(text: str, message: str) -> None:
     (M, {"shapes": {"FOO": (16,)}},
      "--shape FOO:16: 'FOO' is not an input of model 'm' (inputs: INPUT0, INPUT1)"),
     (M, {"shapes": {"INPUT0": (8,)}},
-     "--shape INPUT0:8: shape [8] of 'INPUT0' does not match the model shape [16]"),
+     "--shape INPUT0:8: shape [8] of 'INPUT0' does not match the model shape [16] (unexpected "
+     "shape for input 'INPUT0' for model 'm'. Expected [16], got [8])"),
     (IDENT, {"shapes": {"INPUT0": (4, 4)}},
-     "--shape INPUT0:4,4: shape [4,4] of 'INPUT0' does not match the model shape [-1]"),
+     "--shape INPUT0:4,4: shape [4,4] of 'INPUT0' does not match the model shape [-1] "
+     "(unexpected shape for input 'INPUT0' for model 'identity_fp32'. Expected [-1], got "
+     "[4,4])"),
     (IDENT, {"shapes": {"INPUT0": (0,)}},
      "--shape INPUT0:0: every dim of 'INPUT0' must be >= 1, got [0]"),
     (M, {"string_length": -1}, "--string-length must be >= 0, got -1"),

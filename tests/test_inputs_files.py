@@ -4,15 +4,16 @@ encodings, shapes, one-line errors). Model I/O helpers are in test_inputs.py.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import DataOptions, ModelIO, load_input_data
-
-from .test_inputs import DATA, IDENT, MIXED, SEQ, M, arrays, make_io, option_error
+from tests.support.model_io import DATA, IDENT, MIXED, SEQ, M, arrays, make_io, option_error
 
 # -- JSON files -------------------------------------------------------------------------------
 
@@ -61,13 +62,21 @@ def test_json_encodings() -> None:
     assert data.step(0, 0).expected_outputs is None
 
 
-def test_json_shape_flag_fills_dynamic_dims_and_file_shape_wins(tmp_path: Path) -> None:
+def test_json_shape_must_fit_the_shape_flag(tmp_path: Path) -> None:
+    """--shape fills dynamic dims; an entry's own "shape" must fit it (perf_analyzer refuses the
+    data otherwise, with its sentence); without --shape the entry's shape is used."""
     path = tmp_path / "d.json"
     path.write_text(json.dumps({"data": [{"INPUT0": [1, 2, 3]},
-                                         {"INPUT0": {"content": [[5, 6]], "shape": [2]}}]}))
+                                         {"INPUT0": {"content": [[5, 6, 7]], "shape": [3]}}]}))
     data = load_input_data(IDENT, DataOptions(input_data=(str(path),), shapes={"INPUT0": (3,)}))
-    assert [t.shape for s in data.streams[0] for t in s.inputs] == [(1, 3), (1, 2)]
-    assert arrays(data.step(0, 1))["INPUT0"].tolist() == [[5.0, 6.0]]
+    assert [t.shape for s in data.streams[0] for t in s.inputs] == [(1, 3), (1, 3)]
+    path.write_text(json.dumps({"data": [{"INPUT0": {"content": [[5, 6]], "shape": [2]}}]}))
+    assert arrays(load_input_data(IDENT, DataOptions(input_data=(str(path),))).step(0, 0)
+                  )["INPUT0"].tolist() == [[5.0, 6.0]]
+    with pytest.raises(OptionError, match=re.escape(
+            "data[0]: shape [2] of 'INPUT0' does not match --shape INPUT0:3 (The supplied shape "
+            "of [2] for input \"INPUT0\" is incompatible with the model's input shape of [3])")):
+        load_input_data(IDENT, DataOptions(input_data=(str(path),), shapes={"INPUT0": (3,)}))
 
 
 def test_bf16_and_dynamic_output_inference(tmp_path: Path) -> None:
@@ -80,6 +89,8 @@ def test_bf16_and_dynamic_output_inference(tmp_path: Path) -> None:
     assert step.expected_outputs["Y"].shape == (2, 2)  # type: ignore[index]
 
 
+#: perf_analyzer's sentence, which the alignment errors include.
+ALIGN = " (The 'validation_data' field doesn't align with 'data' field in the json file)"
 JSON_ERRORS: list[tuple[ModelIO, str, str]] = [
     (M, '{"data": [\n  {"INPUT0": [1,]}\n]}',
      "data.json: invalid JSON at line 2, column 17: Expecting value"),
@@ -100,9 +111,11 @@ JSON_ERRORS: list[tuple[ModelIO, str, str]] = [
     (M, '{"data": [[@S@, @S@, {"INPUT0": @V16@, "INPUT1": @V16@, "FOO": [1]}]]}',
      "data.json: data[0][2]: 'FOO' is not an input of model 'm' (inputs: INPUT0, INPUT1)"),
     (M, '{"data": [@S@, {"INPUT0": @V15@, "INPUT1": @V16@}]}',
-     "data.json: data[1]: input 'INPUT0' has 15 values, expected 16 for shape [16]"),
+     "data.json: data[1]: input 'INPUT0' has 15 values, expected 16 for shape [16] (mismatch in "
+     "the data provided for INPUT0. Expected: 64 bytes, Got: 60 bytes)"),
     (M, '{"data": [{"INPUT0": {"b64": "AAAA"}, "INPUT1": @V16@}]}',
-     "data.json: data[0]: input 'INPUT0' b64 has 3 bytes, expected 64 for shape [16] (INT32)"),
+     "data.json: data[0]: input 'INPUT0' b64 has 3 bytes, expected 64 for shape [16] (INT32; "
+     "mismatch in the data provided for INPUT0. Expected: 64 bytes, Got: 3 bytes)"),
     (M, '{"data": [{"INPUT0": {"b64": "A*=="}, "INPUT1": @V16@}]}',
      "data.json: data[0]: input 'INPUT0': invalid base64 (Only base64 data is allowed)"),
     (M, '{"data": [{"INPUT0": {"b64": 5}, "INPUT1": @V16@}]}',
@@ -110,7 +123,9 @@ JSON_ERRORS: list[tuple[ModelIO, str, str]] = [
     (M, '{"data": [{"INPUT0": {"content": @V16@, "shape": [16.0]}, "INPUT1": @V16@}]}',
      "data.json: data[0]: input 'INPUT0': 'shape' must be a list of integers, got [16.0]"),
     (M, '{"data": [{"INPUT0": {"content": @V16@, "shape": [4, 4]}, "INPUT1": @V16@}]}',
-     "data.json: data[0]: shape [4,4] of 'INPUT0' does not match the model shape [16]"),
+     "data.json: data[0]: shape [4,4] of 'INPUT0' does not match the model shape [16] (The "
+     "supplied shape of [4,4] for input \"INPUT0\" is incompatible with the model's input "
+     "shape of [16])"),
     (M, '{"data": [{"INPUT0": {"shape": [16]}, "INPUT1": @V16@}]}',
      "data.json: data[0]: input 'INPUT0' has no 'content'"),
     (M, '{"data": [{"INPUT0": {"content": @V16@, "dims": [16]}, "INPUT1": @V16@}]}',
@@ -140,24 +155,26 @@ JSON_ERRORS: list[tuple[ModelIO, str, str]] = [
      "tensor: element cut off); each element needs a 4-byte little-endian length prefix"),
     (MIXED, '{"data": [{"INPUT_FP32": {"content": [1, 2], "shape": [1, 2]}, '
             '"INPUT_BYTES": {"b64": "AQAAAGE=", "shape": [2]}}]}',
-     "data.json: data[0]: input 'INPUT_BYTES' b64 has 1 elements, expected 2 for shape [2]"),
+     "data.json: data[0]: input 'INPUT_BYTES' b64 has 1 elements, expected 2 for shape [2] "
+     "(mismatch in the data provided for INPUT_BYTES)"),
     (MIXED, '{"data": [{"INPUT_FP32": [1, 2], "INPUT_BYTES": ["a"]}]}',
      "data.json: data[0]: input 'INPUT_FP32' has dynamic shape [-1,2]; give it with --shape "
      'INPUT_FP32:dims or a "shape" in the file'),
     (M, '{"data": [@S@, @S@], "validation_data": [{}]}',
-     "data.json: 'validation_data' has 1 steps, 'data' has 2; they must align"),
+     "data.json: 'validation_data' has 1 steps, 'data' has 2; they must align" + ALIGN),
     (M, '{"data": [[@S@], [@S@]], "validation_data": [[{}]]}',
-     "data.json: 'validation_data' has 1 streams, 'data' has 2; they must align"),
+     "data.json: 'validation_data' has 1 streams, 'data' has 2; they must align" + ALIGN),
     (M, '{"data": [[@S@], [@S@, @S@]], "validation_data": [[{}], [{}]]}',
-     "data.json: validation_data[1] has 1 steps, data[1] has 2; they must align"),
+     "data.json: validation_data[1] has 1 steps, data[1] has 2; they must align" + ALIGN),
     (M, '{"data": [[@S@]], "validation_data": [{}]}',
      "data.json: 'validation_data' does not align with 'data': one is a list of streams, the "
-     "other a list of steps"),
+     "other a list of steps" + ALIGN),
     (M, '{"data": [@S@], "validation_data": [{"OUT": [1]}]}',
      "data.json: validation_data[0]: 'OUT' is not an output of model 'm' (outputs: OUTPUT0, "
      "OUTPUT1)"),
     (M, '{"data": [@S@], "validation_data": [{"OUTPUT0": [1]}]}',
-     "data.json: validation_data[0]: output 'OUTPUT0' has 1 values, expected 16 for shape [16]"),
+     "data.json: validation_data[0]: output 'OUTPUT0' has 1 values, expected 16 for shape [16] "
+     "(mismatch in the data provided for OUTPUT0. Expected: 64 bytes, Got: 4 bytes)"),
     (make_io("o2", [("X", "INT32", [1])], [("Y", "INT32", [-1, -1])]),
      '{"data": [{"X": [1]}], "validation_data": [{"Y": [1, 2]}]}',
      "data.json: validation_data[0]: output 'Y' has dynamic shape [-1,-1]; give its \"shape\" "
@@ -188,7 +205,9 @@ def test_json_batch_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     Path("opt.json").write_text(json.dumps({"data": [{"A": [1], "B": [2]}, {"A": [3]}]}))
     assert option_error(io, batch_size=2, input_data=("opt.json",)) == (
         "opt.json: data[1]: optional input 'B' is missing, but opt.json: data[0] has it and "
-        "-b 2 batches them into one request; give it in all or none of them")
+        "-b 2 batches them into one request; give it in all or none of them (For batch sizes "
+        "larger than 1, the same set of inputs must be specified for each batch. You cannot use "
+        "different set of optional inputs for each individual batch.)")
     assert [t.name for t in load_input_data(io, DataOptions(input_data=("opt.json",)))
             .step(0, 1).inputs] == ["A"]
 
@@ -225,10 +244,12 @@ def test_directory_input(tmp_path: Path) -> None:
      "{d}: file 'INPUT2' is not an input or output of model 'm' (inputs: INPUT0, INPUT1; "
      "outputs: OUTPUT0, OUTPUT1)"),
     ({"INPUT0": bytes(60), "INPUT1": bytes(64)},
-     "{d}/INPUT0: input 'INPUT0' file has 60 bytes, expected 64 for shape [16] (INT32)"),
+     "{d}/INPUT0: input 'INPUT0' file has 60 bytes, expected 64 for shape [16] (INT32; mismatch "
+     "in the data provided for INPUT0. Expected: 64 bytes, Got: 60 bytes)"),
     ({"INPUT0": b"", "INPUT1": bytes(64)}, "{d}/INPUT0: file is empty"),
     ({"INPUT0": bytes(64), "INPUT1": bytes(64), "OUTPUT0": bytes(8)},
-     "{d}/OUTPUT0: output 'OUTPUT0' file has 8 bytes, expected 64 for shape [16] (INT32)"),
+     "{d}/OUTPUT0: output 'OUTPUT0' file has 8 bytes, expected 64 for shape [16] (INT32; "
+     "mismatch in the data provided for OUTPUT0. Expected: 64 bytes, Got: 8 bytes)"),
 ])
 def test_directory_errors(tmp_path: Path, files: dict[str, bytes], message: str) -> None:
     path = write_dir(tmp_path / "d", files)

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import DataOptions, load_input_data
 from perfanalyzer.inputs.budget import check_budget
-
-from .test_inputs import MIXED, TYPES, M, make_io
+from tests.support.model_io import MIXED, TYPES, M, make_io
 
 IOS = [M, MIXED, TYPES]
 NAMES = ["INPUT0", "INPUT1", "INPUT_FP32", "INPUT_BYTES", "INPUT_INT8", "INPUT_BOOL", "INPUT_FP16",

@@ -12,8 +12,8 @@ import pytest
 
 from perfanalyzer.client import tensors
 from perfanalyzer.inputs import DataOptions, ModelIO, Step, load_input_data, model_io
-
-from .test_inputs import ALL_TYPES, DATA, MODELS, arrays
+from tests.support.model_io import ALL_TYPES, DATA, arrays
+from tests.support.paths import TEST_MODELS
 
 # -- the real server accepts what we build ----------------------------------------------------
 
@@ -64,7 +64,7 @@ def infer_binary(triton: Any, model: str, step: Step) -> dict[str, np.ndarray]:
 
 
 def server_io(triton: Any, model: str) -> ModelIO:
-    if not (MODELS / model).is_dir():
+    if not (TEST_MODELS / model).is_dir():
         pytest.skip(f"test model {model} not in tests/models yet")
     return model_io(get_json(triton, f"/v2/models/{model}"),
                     get_json(triton, f"/v2/models/{model}/config"))

@@ -101,15 +101,33 @@ def test_no_folder_cycle() -> None:
 
 
 #: The hard limit on a hand-written module's length (perfanalyzer/_proto is generated), for the
-#: package, tests/*.py and scripts/*.py alike.
+#: package, the tests (tests/support included) and scripts/*.py alike.
 MAX_MODULE_LINES = 450
 
 
 def test_no_hand_written_module_over_the_limit() -> None:
     root = PACKAGE.parent
-    files = [*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "scripts").glob("*.py")]
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "scripts").glob("*.py")]
     assert len(files) > len(list(PACKAGE.rglob("*.py")))  # the tests and scripts were found
     long = sorted(f"{p.relative_to(root)}: {n} lines" for p in files
                   if "_proto" not in p.parts
                   and (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES)
     assert not long, "modules over the limit:\n" + "\n".join(long)
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/support; a test module importing another drags its tests'
+    module-level set-up along and hides which helpers are shared."""
+    tests = PACKAGE.parent / "tests"
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [("." * node.level) + (node.module or "")]
+                     if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                last = name.lstrip(".").split(".")
+                if (name.startswith(("tests.", ".")) and last[-1:] != [""]
+                        and (last[-1].startswith("test_") or last[-1] == "conftest")):
+                    found.append(f"{path.name}: imports {name}")
+    assert not found, "\n".join(found)

@@ -248,3 +248,8 @@ def test_ensembles_compute_add_sub_and_count_composing_models(triton: Any, model
     nested = model == "ensemble_nested"
     assert {m: after[m] - before[m] for m in composing} == {
         "add_sub": 2, "identity_int32": 2, "ensemble_add_sub": 2, "ensemble_nested": 2 * nested}
+
+
+def test_paced_stream_answers_every_element_then_ends(triton: Any) -> None:
+    events = _generate_stream(triton, "paced_stream", {"IN": [7, 8, 9]})
+    assert [(e["IDX"], e["OUT"]) for e in events] == [(0, 7), (1, 8), (2, 9)]

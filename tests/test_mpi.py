@@ -17,12 +17,13 @@ import pytest
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.mpi import world
-
-from .mpi_util import (
+from tests.support.mpi_runs import (
     PA,
     SKEW_TOL_NS,
     error_lines,
     export_requests,
+    leftover_segments,
+    mpi_segments,
     mpiexec,
     namespaces,
     need_mpi,
@@ -30,18 +31,19 @@ from .mpi_util import (
     rows,
     window_edges,
 )
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_mpich_segments_left() -> Any:
-    """Runs whose rank was killed or hung (and survivors that exit without MPI_Finalize) leave
-    MPICH's /dev/shm segments behind: remove the ones this module's runs created."""
-    shm = Path("/dev/shm")
-    before = set(shm.glob("mpich_shm_*"))
+@pytest.fixture
+def no_segment_left() -> Any:
+    """A rank that does not finish (killed, stopped, never started MPI) leaves MPI's /dev/shm
+    segment behind unless its guard removes it: none of the run's may remain."""
+    before = mpi_segments()
     yield
-    for seg in set(shm.glob("mpich_shm_*")) - before:
+    left = leftover_segments(before)
+    for seg in left:  # this test's leftovers: not for the next tests to trip on
         seg.unlink(missing_ok=True)
+    assert not left, f"MPI shared memory left in /dev/shm: {sorted(map(str, left))}"
 
 
 FAST = ["-p", "500", "-s", "25", "-r", "6"]
@@ -62,6 +64,15 @@ def test_enable_mpi_without_mpi4py_names_the_extra(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(world.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(OptionError, match=r"--enable-mpi: mpi4py is not installed.*\[mpi\]"):
         world.init_world()
+
+
+def test_a_libmpi_that_is_not_the_launchers_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+    world._check_same_mpi(2, "MPICH Version: 5.0.2")  # its own world: fine
+    with pytest.raises(OptionError, match=r"mpiexec started 2 ranks but this rank's MPI library "
+                                          r"\(Open MPI v5\.0\.11\) sees 1"):
+        world._check_same_mpi(1, "Open MPI v5.0.11, package: Open MPI")
 
 
 def _info(rank: int, **flags: Any) -> world.RankInfo:
@@ -199,7 +210,7 @@ def _wait(proc: Any, timeout: float) -> int:
 @pytest.mark.server
 @pytest.mark.slow
 def test_a_hung_rank_is_named_and_the_others_write_what_they_measured(
-        triton: Any, tmp_path: Path) -> None:
+        triton: Any, no_segment_left: None, tmp_path: Path) -> None:
     proc, csv_path, log = _start(tmp_path, triton.http_url)
     pid = _rank_pid(log, 1)
     assert pid is not None, log.read_text()
@@ -222,7 +233,8 @@ def test_a_hung_rank_is_named_and_the_others_write_what_they_measured(
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_a_killed_rank_ends_the_run_with_the_rank_named(triton: Any, tmp_path: Path) -> None:
+def test_a_killed_rank_ends_the_run_with_the_rank_named(triton: Any, no_segment_left: None,
+                                                        tmp_path: Path) -> None:
     proc, csv_path, log = _start(tmp_path, triton.http_url)
     pid = _rank_pid(log, 1)
     assert pid is not None, log.read_text()
@@ -233,6 +245,19 @@ def test_a_killed_rank_ends_the_run_with_the_rank_named(triton: Any, tmp_path: P
     text = log.read_text()
     assert "perfanalyzer rank 1 (" in text and f"pid {pid})" in text  # pid -> rank
     assert len(rows(csv_path)) >= written  # the points measured before are kept
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_rank_without_enable_mpi_stops_the_others_at_the_start_deadline(
+        triton: Any, no_segment_left: None, tmp_path: Path) -> None:
+    """The flagless rank never starts MPI: the others wait in MPI_Init until their guard ends
+    them, with the reason."""
+    need_mpi()
+    seg = [*PA, "-u", triton.http_url, "-m", "delay", "--concurrency-range", "1", "-p", "500"]
+    r = mpiexec([*seg, "--enable-mpi"], seg, timeout=world.INIT_TIMEOUT_S + 60)
+    assert r.returncode != 0
+    assert "MPI did not start within" in r.stderr, r.stderr
 
 
 @pytest.mark.server

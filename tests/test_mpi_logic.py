@@ -10,13 +10,14 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from perfanalyzer.config import RunConfig
-from perfanalyzer.mpi import exchange, world
+from perfanalyzer.mpi import exchange, guard, world
 from perfanalyzer.mpi.exchange import ACTIVE, IDLE, Exchange, RankLost
 from perfanalyzer.mpi.merge import LeaderLoad
 from perfanalyzer.mpi.sync import MpiSync
@@ -34,6 +35,7 @@ class ScriptedExchange:
         self.size, self.rank, self.others = size, rank, others
         self.sent: list[Row] = []
         self.lost: set[int] = set()
+        self.local_pids: dict[int, int] = {}
         self.messages = messages or {}
 
     async def rows(self, kind: float, stop: bool, value: float, timeout_s: float) -> np.ndarray:
@@ -148,6 +150,37 @@ def test_the_leader_merges_member_records_onto_its_clock_in_completion_order() -
     assert load.sent == 2 and load.extra_cpu_ns() == 7
     asyncio.run(load.stop())
     assert load.buffer.count == 5  # the member's drain too: every request of the group
+    # The drain is on the leader's clock by the last edge's offset, not by the two ranks' stop
+    # times (read at no common instant).
+    assert load.buffer.last[4] == 450
+    assert load.buffer.last[4] - load.buffer.sent[4] == 10
+
+
+def test_a_drain_without_a_common_edge_keeps_the_shared_clock_of_one_host() -> None:
+    ex = ScriptedExchange(2, 0, lambda i, m: {}, {1: [_shipment([1450], 1500, final=True)]})
+    ex.local_pids = {1: os.getpid()}
+    load = LeaderLoad(_Inner(), ex, (1,))  # type: ignore[arg-type]
+    asyncio.run(load.stop())
+    assert load.buffer.last[:load.buffer.count].tolist() == [1450]
+
+
+def test_streamed_response_times_follow_their_records_into_the_group() -> None:
+    """A member's streamed requests keep every response time, shifted onto the leader's clock
+    and re-indexed with the merge's completion order (the inter-response gaps need them)."""
+    inner = _Inner()
+    inner.buffer.add_full(0, 0, 20, 200, 0, 3, 0)
+    inner.buffer.response_times[0] = (20, 50, 200)
+    member = RecordBuffer()
+    member.add_full(1000, 1000, 1010, 1100, 0, 3, 0)
+    member.response_times[0] = (1010, 1030, 1100)
+    shipment = {"records": member.view().to_structured(), "errors": member.view().errors,
+                "t": 1400, "times": dict(member.view().times), "sent": 1, "late": 0, "cpu": 0,
+                "final": False}
+    ex = ScriptedExchange(2, 0, lambda i, m: {}, {1: [shipment]})
+    load = LeaderLoad(inner, ex, (1,))  # type: ignore[arg-type]
+    asyncio.run(load.sync(400))
+    assert load.buffer.last[:2].tolist() == [100, 200]
+    assert load.buffer.response_times == {0: (10, 30, 100), 1: (20, 50, 200)}
 
 
 def test_a_member_missing_at_an_edge_is_named() -> None:
@@ -223,3 +256,72 @@ def test_a_rank_whose_process_is_gone_is_named_and_the_others_are_told(
     assert [dest for dest, _ in comm.told] == [2]  # the living rank is told; the dead one not
     ex._alive_at -= exchange.ALIVE_POLL_S
     ex._check_alive()  # a lost rank is not reported again; the living one is fine
+
+
+def test_the_guard_removes_only_the_segment_it_noted(tmp_path: Path) -> None:
+    kept, gone = tmp_path / "replaced", tmp_path / "same"
+    kept.write_bytes(b"a")
+    gone.write_bytes(b"b")
+    noted = {str(p): (p.stat().st_dev, p.stat().st_ino) for p in (kept, gone)}
+    kept.rename(tmp_path / "moved")  # (kept: its inode cannot be reused)
+    kept.write_bytes(b"c")  # the name now holds another file: not the guard's
+    guard.remove(noted)
+    assert kept.read_bytes() == b"c" and not gone.exists()
+    guard.remove(noted)  # already gone: nothing to do
+
+
+def test_the_guard_notes_the_mpi_segments_a_process_maps() -> None:
+    import mmap
+
+    path = Path(guard.SHM_DIR) / f"mpich_shm_test_{os.getpid()}"
+    try:
+        with open(path, "wb+") as f:
+            f.write(b"\0" * 4096)
+            f.flush()
+            with mmap.mmap(f.fileno(), 4096):
+                assert str(path) in guard.mapped_segments(os.getpid())
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_the_guard_ends_a_rank_whose_mpi_does_not_start_in_time(ready: bool) -> None:
+    rank = ("import time\nfrom perfanalyzer.mpi.world import RankGuard\ng = RankGuard(1.0)\n"
+            + ("g.tell('ready')\n" if ready else "") + "time.sleep(3)\n")
+    r = subprocess.run([sys.executable, "-c", rank], capture_output=True, text=True, timeout=60,
+                       check=False)
+    if ready:
+        assert r.returncode == 0 and not r.stderr
+    else:
+        assert r.returncode == -9
+        assert r.stderr.startswith("error: --enable-mpi: MPI did not start within 1 s")
+
+
+@pytest.mark.parametrize("told", [False, True])
+def test_the_guard_removes_a_segment_left_by_a_rank_that_exits_without_finalize(
+        told: bool) -> None:
+    """A segment made after the guard's first look: the rank names it as it leaves (os._exit, as
+    after a lost rank), or the guard's next look finds it while the rank runs."""
+    path = Path(guard.SHM_DIR) / f"mpich_shm_test_{os.getpid()}_{int(told)}"
+    rank = ("import mmap, os, time\nfrom perfanalyzer.mpi.world import RankGuard\n"
+            "g = RankGuard(30.0)\ng.tell('ready')\ng.tell('peers')\ntime.sleep(0.5)\n"
+            f"f = open({str(path)!r}, 'wb+')\nf.write(bytes(4096))\nf.flush()\n"
+            "m = mmap.mmap(f.fileno(), 4096)\n"
+            + ("g.note_segments()\n" if told else f"time.sleep({guard.SCAN_S} + 1)\n")
+            + "os._exit(0)\n")
+    try:
+        subprocess.run([sys.executable, "-c", rank], timeout=60, check=True)
+        deadline = time.monotonic() + 30
+        while path.exists():
+            assert time.monotonic() < deadline, "the guard left the segment"
+            time.sleep(0.05)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_a_rank_whose_guard_is_gone_goes_on() -> None:
+    g = world.RankGuard(30.0)
+    g.stop()
+    g.tell("ready")  # a broken pipe: ignored
+    g.tell("peers 1")
+    g.note_segments()

@@ -17,8 +17,7 @@ from perfanalyzer.config.dims import parse_batch_sizes, parse_shape_sets
 from perfanalyzer.errors import OptionError
 from perfanalyzer.report.combined import KEY_COLUMNS
 from perfanalyzer.report.combined_plots import dimension_figures, read_combined
-
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 MODEL = "identity_fp32"  # max_batch_size 8, INPUT0 dims [-1]
 
@@ -62,7 +61,8 @@ def test_batch_by_shape_sweep_writes_one_csv_and_one_export(triton: Any, tmp_pat
     out, export = tmp_path / "all.csv", tmp_path / "all.json"
     before = success_count(url, MODEL)
     res = _cli("-u", url, "-m", MODEL, "-b", "1,2", "--shape", "INPUT0:4|8",
-               "--concurrency-range", "1:2", "--request-count", "20", "-f", str(out),
+               # --request-count is one level only (perf_analyzer's rule): short loose windows
+               "--concurrency-range", "1:2", "-p", "100", "-s", "1000", "-f", str(out),
                "--profile-export-file", str(export))
     assert res.returncode == 0, res.stderr
     doc = json.loads(export.read_text())

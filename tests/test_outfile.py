@@ -19,8 +19,7 @@ from perfanalyzer.errors import OptionError
 from perfanalyzer.report.csv import csv_text, write_csv
 from perfanalyzer.report.export import export_text, write_export
 from perfanalyzer.report.outfile import OutputError, check_output, write_output
-
-from .test_export import saved_run
+from tests.support.saved_runs import saved_run
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

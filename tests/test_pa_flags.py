@@ -12,16 +12,12 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
+from tests.support.cli_runs import cli_config as _cfg
 
 PASS_LINE = re.compile(r"^  Pass \[(\d+)\] throughput: [0-9.e+]+ infer/sec\. "
                        r"Avg latency: \d+ usec \(std \d+ usec\)$", re.M)
-
-
-def _cfg(*args: str) -> RunConfig:
-    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,13 +53,18 @@ def test_z_and_data_directory_choose_the_input_data(tmp_path: Path) -> None:
     (["-t", "0"], "-t"),
     (["-d"], "-l"),
     (["--service-kind", "tfserving"], "only 'triton'"),
-    (["--endpoint", "v1/chat/completions"], "--endpoint"),
     (["--triton-server-directory", "/opt/tritonserver"], "--triton-server-directory"),
     (["--metrics-interval", "10"], "--collect-metrics"),
 ])
 def test_refused_with_one_line(args: list[str], needle: str) -> None:
     with pytest.raises(OptionError, match=re.escape(needle)):
         _cfg("-m", "M", *args)
+
+
+def test_an_openai_endpoint_path_is_refused_naming_the_flag() -> None:
+    """perf_analyzer's --endpoint is an OpenAI path; here it names Triton's endpoints."""
+    res = _cli("-m", "M", "--endpoint", "v1/chat/completions")
+    assert res.returncode == 3 and "'--endpoint'" in res.stderr and "generate_stream" in res.stderr
 
 
 def test_service_kind_triton_is_accepted() -> None:

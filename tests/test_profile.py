@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import itertools
@@ -15,32 +14,14 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.main import cli
-from perfanalyzer.config import RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
-from perfanalyzer.measure.result import RunResult
-from perfanalyzer.profile.run import profile
-
-from .settle import settled_success_count, success_count
+from tests.support.cli_runs import run_cli as _cli
+from tests.support.cli_runs import run_profile as _run
+from tests.support.cli_runs import url_config as _cfg
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 
 DELAY_S = 0.050
-
-
-def _cfg(url: str, *args: str) -> RunConfig:
-    """A RunConfig exactly as the CLI would build it from these flags."""
-    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
-    return config_from_kwargs(dict(ctx.params))
-
-
-def _run(cfg: RunConfig) -> RunResult:
-    return asyncio.run(profile(cfg, out=io.StringIO()))
-
-
-def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
 
 
 @pytest.mark.slow
@@ -146,23 +127,50 @@ def test_ctrl_c_drains_and_writes_what_was_measured(triton: Any, tmp_path: Any) 
     assert f"Request concurrency: {len(rows)}" in stdout or len(rows) >= 1
 
 
-def test_request_count_is_one_window_of_exactly_n(triton: Any) -> None:
-    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--request-count", "120",
-                    "--concurrency-range", "2"))
+@pytest.mark.parametrize("load", [("--concurrency-range", "2"),
+                                  ("--request-rate-range", "100"),
+                                  ("--concurrency-range", "2", "--warmup-request-count", "10")])
+def test_request_count_is_one_window_of_exactly_n(triton: Any, load: tuple[str, ...]) -> None:
+    """perf_analyzer sends exactly N requests (after the warm-up ones): the window's sends, its
+    completions and the server's count are the same N."""
+    before = success_count(triton.http_url, "add_sub")
+    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--request-count", "120", *load))
     (point,) = run.points
     assert len(point.windows) == 1
     assert point.merged.completed == 120
     assert point.stable
+    warmup = int(load[-1]) if "--warmup-request-count" in load else 0
+    assert run.buffer is not None and run.buffer.count == 120 + warmup
+    served = settled_success_count(triton.http_url, "add_sub", before + 120 + warmup) - before
+    assert served == 120 + warmup
 
 
-def test_count_windows_cut_at_the_nth_completion(triton: Any) -> None:
-    run = _run(_cfg(triton.http_url, "-m", "add_sub", "--measurement-mode", "count_windows",
-                    "--measurement-request-count", "80", "-s", "100", "-r", "3"))
+@pytest.mark.parametrize(("model", "concurrency", "check_server"),
+                         [("delay", 1, True), ("add_sub", 4, False)])
+def test_count_windows_last_a_second_and_hold_every_completion(
+        triton: Any, model: str, concurrency: int, check_server: bool) -> None:
+    """perf_analyzer checks the completed count once a second: a count window lasts at least 1 s
+    and holds every request completed by then; its send count, CPU and server statistics are
+    read at that same edge."""
+    run = _run(_cfg(triton.http_url, "-m", model, "--measurement-mode", "count_windows",
+                    "--measurement-request-count", "5", "--concurrency-range", str(concurrency),
+                    "-s", "1000", "-r", "3"))
     (point,) = run.points
-    assert [w.summary.completed for w in point.windows] == [80, 80, 80]
     ws = point.windows
+    assert len(ws) == 3
     assert all(a.hi == b.lo and a.summary.end_ns == b.summary.start_ns
                for a, b in itertools.pairwise(ws))
+    for w in ws:
+        s = w.summary
+        assert s.end_ns - s.start_ns >= 1_000_000_000
+        assert s.completed >= 5
+        # A closed loop sends one request per completion: sends and completions counted at the
+        # same edges differ by the requests in flight there, at most the concurrency.
+        assert abs(s.sent - s.completed) <= concurrency, (s.sent, s.completed)
+        if check_server:  # 50 ms a request: the server counts the same requests but the one
+            assert s.server is not None  # straddling an edge
+            served = s.server.model.get("success").count
+            assert abs(served - s.completed) <= concurrency, (served, s.completed)
 
 
 def test_warmup_requests_belong_to_no_window(triton: Any) -> None:

@@ -69,7 +69,8 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
          "--sequence-id-range 5:6 holds 2 ids, fewer than the 3"),
         (["-m", "sequence_acc", "-b", "2"], "-b: model 'sequence_acc' is a sequence model"),
         (["-m", "repeat", "-i", "grpc", "--shape", "IN:4"],
-         "-m: model 'repeat' is decoupled; profile it with -i grpc --streaming"),
+         "-m: model 'repeat' is decoupled; profile it with -i grpc --streaming or -i http "
+         "--endpoint generate_stream"),
         (["-m", "repeat", "--streaming", "--shape", "IN:4"],
          "--streaming: streaming needs the gRPC protocol"),
     ]

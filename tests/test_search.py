@@ -162,6 +162,30 @@ def test_objective_picks_the_best_feasible_point() -> None:
     assert thr.latency_label == "p99 latency" and lat.latency_label == "avg latency"
 
 
+def test_goodput_objective_picks_the_most_goodput_and_needs_limits(tmp_path: Path) -> None:
+    from perfanalyzer.search.objective import Objective
+
+    pts = [PointFigures(level=i, throughput=t, latency_ms=1.0, stable=True, goodput=g)
+           for i, (t, g) in enumerate([(100, 90.0), (200, 120.0), (300, 0.0)], 1)]
+    good = Objective(kind="goodput")
+    assert [good.feasible(p) for p in pts] == [True, True, False]
+    assert max(filter(good.feasible, pts), key=good.score).level == 2
+    from perfanalyzer.search.store import CandidateResult
+
+    saved = CandidateResult(candidate=_c(mbs=0, db=False), points=tuple(pts), best=pts[1],
+                            score=120.0)
+    assert CandidateResult.from_json(json.loads(json.dumps(saved.to_json()))) == saved
+    ctx = search_command.make_context(
+        "search", ["-m", "x", "--output-dir", str(tmp_path), "--objective", "goodput"])
+    with pytest.raises(OptionError, match="--objective goodput: give the limits with --goodput"):
+        configs_from_kwargs(dict(ctx.params))
+    ctx = search_command.make_context(
+        "search", ["-m", "x", "--output-dir", str(tmp_path), "--objective", "goodput",
+                   "--goodput", "ttfr:50"])
+    sc, cfg = configs_from_kwargs(dict(ctx.params))
+    assert sc.objective.kind == "goodput" and cfg.measurement.goodput == "ttfr:50"
+
+
 def _csv_levels(run: Any) -> set[float]:
     from perfanalyzer.report.csv import csv_text
 
@@ -174,7 +198,7 @@ def test_the_best_point_is_one_the_candidates_csv_holds() -> None:
     import dataclasses
 
     from perfanalyzer.search.objective import Objective
-    from tests.test_gate_synth import CONFIG, synthetic_run
+    from tests.support.synthetic_runs import CONFIG, synthetic_run
 
     cand = _c(mbs=0, db=False)
     run = synthetic_run((1, 4), window_sigma=0.0, jitter=0.0)

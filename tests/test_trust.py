@@ -28,8 +28,7 @@ from perfanalyzer.report import console
 from perfanalyzer.report.csv import STATUS_COLUMN, csv_text
 from perfanalyzer.report.plots import throughput_latency_figure
 from perfanalyzer.report.trust import verdict_line
-
-from .test_export import MS, WINDOW, saved_run
+from tests.support.saved_runs import MS, WINDOW, saved_run
 
 HEADER = ("Concurrency,Inferences/Second,Response Throughput,Client Send,Network+Server Send/Recv,"
           "Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,"

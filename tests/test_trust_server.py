@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,17 @@ import pytest
 from perfanalyzer.client.base import StatDuration
 from perfanalyzer.report.composing_csv import composing_texts
 from perfanalyzer.report.console import point_text
-
-from .settle import settled_success_count, success_count
-from .test_profile import _cfg, _cli, _run
+from tests.support.cli_runs import run_cli as _cli
+from tests.support.cli_runs import run_profile as _run
+from tests.support.cli_runs import url_config as _cfg
+from tests.support.console_text import SERVER_LINE
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 
 COMPOSING_HEADER = ["Concurrency", "Inferences/Second", "Client Send", "Network+Server Send/Recv",
                     "Server Queue", "Server Compute Input", "Server Compute Infer",
                     "Server Compute Output", "Client Recv"]
-SERVER_LINE = re.compile(r"queue (\d+) usec \+ compute input (\d+) usec \+ compute infer (\d+) "
-                         r"usec \+ compute output (\d+) usec")
 
 
 def _avg(d: StatDuration) -> float:
@@ -37,7 +36,7 @@ def _us(d: StatDuration) -> str:
     return str(d.ns // (d.count * 1000)) if d.count else ""
 
 
-def test_nested_ensemble_reports_every_composing_model_one_csv_each_and_leaf_only_sums(
+def test_nested_ensemble_reports_every_composing_model_one_csv_per_direct_child_leaf_sums(
         triton: Any, tmp_path: Path) -> None:
     names = ("ensemble_nested", "ensemble_add_sub", "add_sub", "identity_int32")
     before = {n: success_count(triton.http_url, n) for n in names}
@@ -50,6 +49,7 @@ def test_nested_ensemble_reports_every_composing_model_one_csv_each_and_leaf_onl
     assert {n: after[n] - before[n] for n in names} == dict.fromkeys(names, run.buffer.count)
     assert run.model.composing == names[1:]
     assert run.model.nested_ensembles == ("ensemble_add_sub",)
+    assert run.model.indirect == ("add_sub", "identity_int32")
     (point,) = run.points
     server = point.merged.server
     assert server is not None
@@ -64,10 +64,11 @@ def test_nested_ensemble_reports_every_composing_model_one_csv_each_and_leaf_onl
     found = SERVER_LINE.search(point_text(run, point, "http"))
     assert found and [int(x) for x in found.groups()] == sums
     # Every point (stability depends on the machine's load; the figures are what is checked).
+    # One CSV per direct child, as perf_analyzer: the nested ensemble's members get none.
     texts = {p.name: t for p, t in composing_texts(run, tmp_path / "perf.csv",
                                                    all_points=True).items()}
-    assert sorted(texts) == sorted(f"{n}_v1.perf.csv" for n in names[1:])
-    for m in server.composing:
+    assert sorted(texts) == ["ensemble_add_sub_v1.perf.csv"]
+    for m in server.composing[:1]:
         rows = list(csv.reader(io.StringIO(texts[f"{m.name}_v1.perf.csv"])))
         assert rows[0] == [*COMPOSING_HEADER, "Status"] and len(rows) == 2
         row = dict(zip(rows[0], rows[1], strict=True))
@@ -151,14 +152,32 @@ def _validation_file(tmp_path: Path, wrong_entry: int | None) -> Path:
     return path
 
 
+def test_a_validation_mismatch_ends_the_run_naming_tensor_and_entry(triton: Any,
+                                                                     tmp_path: Path) -> None:
+    path = _validation_file(tmp_path, wrong_entry=2)
+    js = tmp_path / "run.json"
+    for mode in ((), ("--request-rate-range", "30")):
+        r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path), "-p", "200",
+                 "-s", "1000", "-r", "3", "--profile-export-file", str(js), *mode)
+        assert r.returncode == 99, r.stderr
+        (error,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+        assert "'OUTPUT1'" in error and "data[2]" in error
+        assert "Output doesn't match expected output" in error  # perf_analyzer's words
+        doc = json.loads(js.read_text())  # what was measured is written
+        (point,) = doc["perfanalyzer"]["points"]
+        # the window holding the first mismatch is the last one measured
+        assert 1 <= len(point["windows"]) <= 3 and doc["experiments"][0]["requests"]
+        js.unlink()
+
+
 def test_validation_mismatches_are_counted_as_errors_naming_tensor_and_entry(
         triton: Any, tmp_path: Path) -> None:
     path = _validation_file(tmp_path, wrong_entry=2)
     r = _cli("-m", "add_sub", "-u", triton.http_url, "--input-data", str(path), "-p", "200",
-             "-s", "1000", "-r", "3", "--request-rate-range", "30")
+             "-s", "1000", "-r", "3", "--request-rate-range", "30", "--on-mismatch", "count")
     assert "does not match the expected value of" in r.stdout  # rate mode: counted too
     run = _run(_cfg(triton.http_url, "-m", "add_sub", "--input-data", str(path), "-p", "300",
-                    "-s", "1000", "-r", "3"))
+                    "-s", "1000", "-r", "3", "--on-mismatch", "count"))
     assert run.buffer is not None
     buf = run.buffer.view(0, run.buffer.count)
     # One worker sends the entries in order 0, 1, 2, 3, 0...: exactly every entry 2 is an error.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 HELP = {
     "protocol": "Protocol: http or grpc.",
-    "request_distribution": "Gaps between sends in request-rate mode: constant (1/rate) or "
-                            "poisson (exponential).",
+    "request_distribution": "Gaps between sends in request-rate mode: constant (1/rate), "
+                            "poisson (exponential) or gamma (see --request-burstiness).",
     "measurement_mode": "time_windows: windows of -p ms; count_windows: windows of "
                         "--measurement-request-count requests.",
     "string_length": "Length of generated strings for BYTES inputs.",

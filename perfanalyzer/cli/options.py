@@ -10,6 +10,7 @@ import click
 
 from ..config.option import Entry, entries
 from ..config.table import RunConfig
+from .floats import FINITE_FLOAT
 from .help_texts import HELP
 
 F = Callable[..., Any]
@@ -43,6 +44,8 @@ def click_option(entry: Entry) -> F:
             kw["type"] = click.Choice(list(o.choices), case_sensitive=not o.ignore_case)
         elif o.bounds is not None:
             kw["type"] = click.IntRange(*o.bounds)
+        elif o.kind is float:
+            kw["type"] = FINITE_FLOAT
         elif o.kind is not str:
             kw["type"] = o.kind
     return click.option(*o.flags, entry.param, **kw)

@@ -14,8 +14,10 @@ from ..measure.result import RunResult
 from ..report.composing_csv import composing_texts
 from ..report.csv import FLAG as CSV_FLAG
 from ..report.csv import csv_text
+from ..report.events import FLAG as EVENTS_FLAG
 from ..report.export import FLAG as EXPORT_FLAG
 from ..report.export import check_export_path, export_chunks
+from ..report.html import FLAG as HTML_FLAG
 from ..report.outfile import Data, OutputError, check_output, save_fallback, write_output
 
 
@@ -23,6 +25,16 @@ def check_outputs(cfg: RunConfig) -> None:
     """Raise OptionError when an output file cannot be written; before any load."""
     check_output(cfg.output.filename, CSV_FLAG)
     check_export_path(cfg.output.profile_export_file)  # must not exist, as in perf_analyzer
+    check_output(cfg.output.html, HTML_FLAG)
+    check_output(cfg.output.events, EVENTS_FLAG)
+
+
+def _html(run: RunResult) -> str:
+    """--html: made from the run's export re-read, so it equals ``report RUN.json --html``;
+    pandas, matplotlib and Jinja2 are imported only here."""
+    from ..report.html.run_report import html_from_export
+
+    return html_from_export(export_chunks(run), "--html")
 
 
 def _say(line: str) -> None:
@@ -39,7 +51,8 @@ class Outputs:
 
     def _csv(self, run: RunResult) -> str:
         out = self.cfg.output
-        return csv_text(run, out.verbose_csv, out.collect_metrics, out.csv_all_points)
+        return csv_text(run, out.verbose_csv, out.collect_metrics, out.csv_all_points,
+                        out.csv_streaming)
 
     def _csvs(self, run: RunResult) -> dict[str, str]:
         """-f and, for ensembles and BLS models, one CSV per composing model beside it."""
@@ -75,8 +88,9 @@ class Outputs:
             _say(f"error: {exc}; {where}")
             return False
 
-    def finish(self, run: RunResult) -> int:
-        """Write every file at the end; EXIT_GENERIC (99) when one could not be written."""
+    def finish(self, run: RunResult, *, html: bool = True) -> int:
+        """Write every file at the end; EXIT_GENERIC (99) when one could not be written.
+        ``html`` False: not the --html page (a second Ctrl-C exits now, without drawing it)."""
         self.run = run
         ok = True
         for path, text in self._csvs(run).items():
@@ -84,6 +98,11 @@ class Outputs:
         if self.cfg.output.profile_export_file:
             ok &= self._deliver(EXPORT_FLAG, self.cfg.output.profile_export_file,
                                 lambda: export_chunks(run), must_be_absent=True)
+        page = self.cfg.output.html if html else None
+        if page and run.points:
+            ok &= self._deliver(HTML_FLAG, page, lambda: _html(run))
+        elif page:
+            _say(f"{HTML_FLAG} {page}: not written: no load point was measured")
         return 0 if ok else EXIT_GENERIC
 
     def emergency(self) -> None:
@@ -97,7 +116,10 @@ class Outputs:
             _say(f"Exiting now: no load point was finished; not written: {', '.join(wanted)}")
             return
         run.interrupted = True
-        if self.finish(run) == 0:
+        if self.cfg.output.html:
+            _say(f"Exiting now: {HTML_FLAG} {self.cfg.output.html} is not drawn; make it with "
+                 f"`perfanalyzer report RUN.json --html` from --profile-export-file")
+        if self.finish(run, html=False) == 0:
             _say(f"Exiting now: wrote {', '.join(wanted)} with the {len(run.points)} finished "
                  f"load point(s) (the point in progress is not in them)")
 

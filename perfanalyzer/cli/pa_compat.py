@@ -5,7 +5,7 @@
   ``-c MAX``, ``-z`` (= ``--input-data zero``), ``--data-directory DIR`` (= ``--input-data DIR``).
   They are rewritten into the perf_analyzer options before the configuration is built.
 * ``--metrics-url`` / ``--metrics-interval`` need ``--collect-metrics`` (perf_analyzer's rule);
-  the trace settings need HTTP; ``--fixed-schedule`` becomes one window at the schedule's rate.
+  ``--fixed-schedule`` becomes one window at the schedule's rate.
 * perf_analyzer options that cannot be honoured here are refused, naming the reason.
 """
 
@@ -27,8 +27,6 @@ F = Callable[..., Any]
 REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "--model-signature-name": ({"metavar": "NAME"}, "only used by --service-kind=tfserving, "
                                "which perfanalyzer does not support"),
-    "--endpoint": ({"metavar": "PATH"}, "only used by --service-kind=openai, which perfanalyzer "
-                   "does not support"),
     "--session-concurrency": ({"type": int, "metavar": "N"}, "OpenAI multi-turn sessions "
                               "(--service-kind=openai) are not supported"),
     "--grpc-method": ({"metavar": "METHOD"}, "only used by --service-kind=dynamic_grpc, which "
@@ -134,21 +132,12 @@ def apply_compat(kw: dict[str, Any]) -> dict[str, Any]:
     """Refuse what cannot be honoured, check the metrics flags, rewrite perf_client's options."""
     _refuse(kw)
     _metrics(kw)
-    _trace_needs_http(kw)
     _perf_client(kw)
     if kw.get("fixed_schedule"):
         from ..load.fixed_schedule import check_fixed_schedule  # numpy: only when asked for
 
         check_fixed_schedule(kw)
     return kw
-
-
-def _trace_needs_http(kw: dict[str, Any]) -> None:
-    keys = ("trace_level", "trace_rate", "trace_count", "log_frequency")
-    given = [f"--{k.replace('_', '-')}" for k in keys if kw.get(k) is not None]
-    if given and str(kw.get("protocol") or "http").lower() != "http":
-        raise OptionError(f"{given[0]}: Triton's trace settings are changed over HTTP; not "
-                          "supported with -i grpc")
 
 
 #: Long flags this module adds beside the option table: perf_client aliases (rewritten into table

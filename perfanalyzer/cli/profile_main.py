@@ -20,13 +20,16 @@ from ..errors import (
     PerfAnalyzerError,
 )
 from ..load import uvloop_policy
+from ..load.factory import check_files
 from ..measure.result import RunResult
+from ..measure.status import Judging, did_not_stabilize
 from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
 from ..profile.repeat import profile_runs  # gate (issue 15): --repeat N
 from ..profile.run import profile
 from ..report import console
 from ..report.composing_csv import composing_texts
+from ..report.events import EventLog
 from .outputs import Outputs, check_outputs
 
 
@@ -34,16 +37,27 @@ def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
     # issue 13: secrets never printed or written; every output path and the open-file room
     # checked before any load
-    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers)
+    redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers,
+                        urls=(cfg.output.metrics_url,))
     check_outputs(cfg)
     check_fd_room(cfg)
+    check_files(cfg)  # what the load reads, before any connection
     if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
         raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
     if cfg.load.periodic_concurrency_range and is_multi(cfg):
         raise OptionError("--periodic-concurrency-range: one run; not with a -b list or --shape "
                           "sets")
+    for flag, given in (("--html", cfg.output.html), ("--events", cfg.output.events)):
+        if given and is_multi(cfg):
+            raise OptionError(f"{flag}: reports one sweep; not with a -b list or --shape sets")
+    if cfg.output.html and cfg.load.periodic_concurrency_range:
+        raise OptionError("--html: a periodic concurrency run has one window and no load points "
+                          "to draw (its figures are in the console and the export)")
     if cfg.measurement.repeat > 1 and is_multi(cfg):
         raise OptionError("--repeat: repeats one sweep; not with a -b list or --shape sets")
+    if cfg.output.events and cfg.load.enable_mpi:
+        raise OptionError("--events: not with --enable-mpi (every rank would write the same "
+                          "file; the leader's -f / --html / export hold the merged figures)")
     if cfg.measurement.repeat > 1 and cfg.load.enable_mpi:
         raise OptionError("--repeat: not with --enable-mpi (run mpiexec again instead)")
     if cfg.load.enable_mpi:  # MPI (issue 17): flags that cannot work across ranks
@@ -53,11 +67,30 @@ def run_profile(cfg: RunConfig) -> int:
 
         check_flags(cfg)
     if cfg.output.baseline and not os.path.isfile(cfg.output.baseline):
-        raise OptionError(f"--baseline: {cfg.output.baseline} does not exist")
+        what = ("is a folder, not a CSV or JSON run" if os.path.isdir(cfg.output.baseline)
+                else "is not a regular file" if os.path.exists(cfg.output.baseline)
+                else "does not exist")
+        raise OptionError(f"--baseline: {cfg.output.baseline} {what}")
     from ..server.embedded import server_for_run  # only now: a plain run needs no launcher
 
-    with redact.scrubbed_std(), server_for_run(cfg) as effective:
-        return uvloop_policy.run(_main(effective), cfg.transport.event_loop)
+    events = EventLog.open(cfg.output.events) if cfg.output.events else None
+    try:
+        with redact.scrubbed_std(), server_for_run(cfg) as effective:
+            code = uvloop_policy.run(_main(effective, events), cfg.transport.event_loop)
+        if events is not None:  # a run stopped before its first point ends here
+            events.end(code, [])
+        return code
+    except PerfAnalyzerError as exc:
+        if events is not None:  # the end is always said, also when the run could not start
+            events.end(exc.exit_code, [], str(exc))
+        raise
+    except KeyboardInterrupt:
+        if events is not None:
+            events.end(EXIT_INTERRUPTED, [])
+        raise
+    finally:
+        if events is not None:
+            events.close()
 
 
 #: After the first Ctrl-C the run ends within this many seconds: in-flight requests that have
@@ -65,7 +98,7 @@ def run_profile(cfg: RunConfig) -> int:
 STOP_DEADLINE_S = 5.0
 
 
-async def _main(cfg: RunConfig) -> int:
+async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     presses = [0]
@@ -88,10 +121,16 @@ async def _main(cfg: RunConfig) -> int:
         else:
             cleanup.run_all()
             outputs.emergency()  # what was measured is written, or said not written
+            if events is not None:
+                events.end(EXIT_INTERRUPTED, [])
             os._exit(EXIT_INTERRUPTED)
 
-    def on_point(run: RunResult, _point: PointResult) -> None:
+    def on_point(run: RunResult, point: PointResult) -> None:
         outputs.after_point(run)  # after every point: nothing measured is lost
+        if events is not None:
+            events.point(run, point)
+
+    on_window = events.window if events is not None else None
 
     mpi: Any = None  # --- MPI (issue 17): perfanalyzer.mpi.session.MpiSession
     loop.add_signal_handler(signal.SIGINT, on_sigint)
@@ -105,9 +144,11 @@ async def _main(cfg: RunConfig) -> int:
             mpi = await start(cfg, stop)
             cfg = outputs.cfg = mpi.cfg
             task = asyncio.ensure_future(profile(cfg, stop_event=stop, on_point=on_point,
-                                                 sync=mpi.sync, out=mpi.out))
+                                                 sync=mpi.sync, out=mpi.out,
+                                                 on_window=on_window))
         else:  # gate (issue 15): --repeat N runs the whole sweep N times
-            task = asyncio.ensure_future(profile_runs(cfg, stop_event=stop, on_point=on_point))
+            task = asyncio.ensure_future(profile_runs(cfg, stop_event=stop, on_point=on_point,
+                                                      on_window=on_window))
         try:
             run = await task
         except asyncio.CancelledError:
@@ -132,15 +173,16 @@ async def _main(cfg: RunConfig) -> int:
         if mpi is not None:
             from ..mpi.session import finish
 
-            return int(finish(mpi, run, lambda: _finish(cfg, run, outputs)))
-        return _finish(cfg, run, outputs)
+            return int(finish(mpi, run, lambda: _finish(cfg, run, outputs, events)))
+        return _finish(cfg, run, outputs, events)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         cleanup.run_all()
 
 
-def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
+def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs,
+            events: EventLog | None = None) -> int:
     if run.points and run.periodic is None:  # periodic: one point, printed (perf_analyzer: none)
         print(console.table_text(run))
     code = outputs.finish(run) or EXIT_OK
@@ -150,20 +192,29 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs) -> int:
         print(f"error: {run.failure}", file=sys.stderr)
     elif run.interrupted:
         code = EXIT_INTERRUPTED
-    elif any(not p.stable for p in run.points):
+    elif did_not_stabilize(run.points, Judging.of(run.config, run.percentile)):
         code = code or EXIT_UNSTABLE
+    if events is not None and events.failed and code in (EXIT_OK, EXIT_UNSTABLE):
+        code = EXIT_GENERIC
+    written = _written(cfg, run)
+    if events is not None:
+        events.end(code, written)
     # issue 14: one verdict line per run (stderr: stdout stays what `report` re-prints)
-    print(_verdict(cfg, run, code), file=sys.stderr, flush=True)
+    print(_verdict(run, code, written), file=sys.stderr, flush=True)
     return code
 
 
-def _verdict(cfg: RunConfig, run: RunResult, code: int) -> str:
-    from ..report.trust import verdict_line
-
+def _written(cfg: RunConfig, run: RunResult) -> list[str]:
     out = cfg.output
     composing = list(composing_texts(run, out.filename)) if out.filename else []
-    written = [str(p) for p in (out.filename if run.points else None, *composing,
-                                out.profile_export_file) if p and os.path.exists(p)]
+    return [str(p) for p in (out.filename if run.points else None, *composing,
+                             out.profile_export_file, out.html, out.events)
+            if p and os.path.exists(p)]
+
+
+def _verdict(run: RunResult, code: int, written: list[str]) -> str:
+    from ..report.trust import verdict_line
+
     line = verdict_line(run, written)
     if code == EXIT_UNSTABLE:
         line += " Exit 2: a load point did not stabilize."

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import OptionError
+from ..report.html import FLAG as HTML_FLAG
+
+if TYPE_CHECKING:
+    from ..measure.result import RunResult
 
 _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -18,8 +23,13 @@ _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
               help="Write perf_analyzer's CSV, as the live run wrote it.")
 @click.option("--verbose-csv", is_flag=True, help="Add the verbose CSV columns.")
 @click.option("--csv-all-points", is_flag=True, help="Every measured point, with a trailing Status "
-              "column (default: as the live run wrote it; stable points under -l only).")
-def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_points: bool) -> None:
+              "column (default: as the live run wrote it; stable points under -l only). The "
+              "streaming columns are written when the live run had --csv-streaming.")
+@click.option("--html", default=None, metavar="FILE.html",
+              help="Write the run's report as one self-contained HTML page (figures inline, no "
+              "script), as the live run's --html wrote it.")
+def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_points: bool,
+           html: str | None) -> None:
     """Re-report a saved run (--profile-export-file) without a server.
 
     Prints the settings, every load point's block and the final table exactly as the live run did,
@@ -27,9 +37,13 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
     on stderr. A --repeat N run: every run's blocks, the figures across runs, the pooled table.
     """
     from ..report.composing_csv import write_composing_csvs
+    from ..report.csv import FLAG as CSV_FLAG
     from ..report.csv import write_csv
+    from ..report.outfile import check_output
     from ..report.saved import console_text, load_run
 
+    check_output(filename, CSV_FLAG)
+    check_output(html, HTML_FLAG)
     run = load_run(run_file)
     sys.stdout.write(console_text(run))
     sys.stdout.flush()
@@ -38,12 +52,27 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
             raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
         every = csv_all_points or bool(run.config.get("csv_all_points"))
         write_csv(run, filename, verbose=verbose_csv, gpu=bool(run.config.get("collect_metrics")),
-                  all_points=every)
+                  all_points=every, streaming=bool(run.config.get("csv_streaming")))
         write_composing_csvs(run, filename, all_points=every)
+    if html:
+        if run.periodic is not None:
+            raise OptionError(f"--html: {run_file} is a periodic concurrency run: one window and "
+                              "no load points to draw (its figures are in the text above)")
+        if not run.points:
+            raise OptionError(f"--html: {run_file}: the run measured no load point: no page "
+                              "to write")
+        write_html(run, html)
     if run.interrupted:
         click.echo(f"note: {run_file}: the run was interrupted (Ctrl-C)", err=True)
     if run.failure:
         click.echo(f"note: {run_file}: the run ended with an error: {run.failure}", err=True)
+
+
+def write_html(run: RunResult, path: str) -> None:
+    from ..report.html.run_report import run_html
+    from ..report.outfile import write_output
+
+    write_output(path, run_html(run), HTML_FLAG)
 
 
 @click.command("plot", context_settings=_CTX)

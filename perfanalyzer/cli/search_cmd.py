@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import OptionError
+from .floats import FiniteFloat
 from .options import profile_options
 
 #: Profile flags the search sets itself (refused when given, with the reason).
@@ -21,6 +22,9 @@ _REFUSED = {"latency_threshold_ms": ("-l", 0.0,
             "profile_export_file": ("--profile-export-file", None,
                                     "each candidate's export is written in --output-dir"),
             "baseline": ("--baseline", None, "a search has no baseline gate"),
+            "html": ("--html", None, "the search writes its summary in --output-dir"),
+            "events": ("--events", None, "a search runs many sweeps; follow its summary in "
+                       "--output-dir"),
             "periodic_concurrency_range": ("--periodic-concurrency-range", None,
                                            "a search compares stable load points; the periodic "
                                            "mode measures none"),
@@ -100,11 +104,12 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               help="quick: coordinate descent from the model's configuration; full: every "
               "combination.")
 @click.option("--objective", default="throughput", show_default=True,
-              type=click.Choice(["throughput", "latency"]),
-              help="Maximise throughput, or minimise latency (at --percentile, else average).")
-@click.option("--latency-budget-ms", default=0.0, type=float, show_default=True,
+              type=click.Choice(["throughput", "latency", "goodput"]),
+              help="Maximise throughput, minimise latency (at --percentile, else average), or "
+              "maximise goodput (requests within the --goodput limits per second).")
+@click.option("--latency-budget-ms", default=0.0, type=FiniteFloat(min=0), show_default=True,
               help="Latency budget (at --percentile); each sweep stops there (0 = none).")
-@click.option("--min-throughput", default=0.0, type=float, show_default=True,
+@click.option("--min-throughput", default=0.0, type=FiniteFloat(min=0), show_default=True,
               help="Only points with at least this many infer/s count.")
 @click.option("--constraint", multiple=True, metavar="NAME<=V|NAME>=V",
               help="A limit every counted point must meet, on Model Analyzer's metric names "
@@ -170,4 +175,6 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     cfg = config_from_kwargs(kwargs)
     if cfg.inputs.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")
+    if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
+        raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
     return search_config(search_kw, batches), cfg

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import click
 
 from ..errors import EXIT_GENERIC, EXIT_OK, EXIT_OPTION, OptionError, PerfAnalyzerError
+from .floats import FiniteFloat
 
 DEFAULT_HTTP_PORT = 8000
 DEFAULT_GRPC_PORT = 8001
@@ -83,7 +84,13 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def _check_options(repo: Path, models: Sequence[str], ports: dict[str, int]) -> None:
+def _check_options(repo: Path, models: Sequence[str], ports: dict[str, int],
+                   host: str = DEFAULT_HOST) -> None:
+    from ..server.launcher import host_problem
+
+    problem = host_problem(host)
+    if problem is not None:
+        raise OptionError(f"--host: {problem}")
     if not repo.is_dir():
         raise OptionError(f"--model-repository: {repo} is not a directory")
     for m in models:
@@ -199,7 +206,7 @@ def _serve(model_repository: Path | None, http_port: int, grpc_port: int, metric
     repo = Path(model_repository) if model_repository else bundled_model_repository()
     ports = {"http": http_port, "grpc": grpc_port, "metrics": metrics_port}
     try:
-        _check_options(repo, model, ports)
+        _check_options(repo, model, ports, host)
         launcher = TritonLauncher(
             model_repository=repo, http_port=http_port, grpc_port=grpc_port,
             metrics_port=metrics_port, host=host, explicit_models=list(model) or ["*"],
@@ -230,7 +237,7 @@ serve = click.command(
                  help="Load only this model (repeatable) [default: every model].")(
     click.option("-v", "--verbose", count=True,
                  help="Stream the server's log to stderr (-vv: Triton's verbose log).")(
-    click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True),
+    click.option("--ready-timeout", type=FiniteFloat(min=0, min_open=True),
                  default=DEFAULT_READY_TIMEOUT_S, show_default=True, metavar="SECONDS",
                  help="How long to wait for the models to be ready.")(
         _serve)))))))))

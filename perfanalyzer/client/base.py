@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.headers import check_headers
 from ..errors import RequestTimeout, TransportError
 from . import tensors
 
@@ -127,8 +128,10 @@ class InferResult:
     parameters: dict[str, ParamValue] = field(default_factory=dict)
     #: Output name -> (datatype, shape) for outputs written to shared memory (no data here).
     shm_outputs: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
-    #: Streams: the client's time to receive this response (ns; see GrpcStream), else 0.
+    #: The client's time to write the request and to receive this response (ns), as the
+    #: transport's ``send`` measures them (streams: receive only, see GrpcStream); 0: not measured.
     recv_ns: int = 0
+    send_ns: int = 0
 
     @property
     def final(self) -> bool:
@@ -245,6 +248,21 @@ class ClientOptions:
     binary_tensors: bool = True
     #: gRPC only: the send path, ``lean`` (own HTTP/2 connections) or ``grpcio`` (grpc.aio).
     grpc_transport: str = "lean"
+    #: HTTP only: ``infer`` (KServe), or Triton's ``generate`` / ``generate_stream``.
+    endpoint: str = "infer"
+    #: HTTP only: ask for ORCA load reports in this format (``text`` | ``json``; "" = none).
+    orca_format: str = ""
+
+    def __post_init__(self) -> None:
+        # a CR/LF in a header would add headers of its own on the wire: refused on every transport
+        check_headers(self.headers.items(), "headers")
+
+    def hooked_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """``headers`` after the auth hook, checked like -H (a CR/LF would inject headers)."""
+        if self.auth is not None:
+            self.auth(headers)
+            check_headers(headers.items(), "auth hook")
+        return headers
 
 
 class InferenceClient(abc.ABC):

@@ -11,7 +11,7 @@ the server cannot be reached (refused, TLS handshake failure) or the time runs o
 
 Hot-path transport: :meth:`GrpcClient.send` goes through :class:`~.h2.LeanChannel` (its own
 HTTP/2 connections, ``options.connections`` of them, a fraction of grpc.aio's CPU per call)
-unless TLS, compression, keepalive or extra channel arguments are asked for or
+unless TLS, request compression or extra channel arguments are asked for or
 ``options.grpc_transport`` is ``grpcio`` (``--grpc-transport grpcio``). Everything else (control
 calls, ``infer``, streams) uses grpc.aio.
 
@@ -104,18 +104,19 @@ class GrpcClient(InferenceClient):
 
     def _lean_channel(self) -> LeanChannel | None:
         """The lean hot-path channel, or None where grpc.aio carries ``send`` too:
-        ``grpc_transport="grpcio"``, or TLS, compression, keepalive or channel arguments."""
+        ``grpc_transport="grpcio"``, or TLS, request compression or channel arguments."""
         o = self.options
         if o.grpc_transport not in GRPC_TRANSPORTS:
             raise OptionError(f"--grpc-transport: expected lean or grpcio, got {o.grpc_transport!r}")
         if (o.grpc_transport != "lean" or o.tls.enabled or o.compression != "none"
-                or o.keepalive_time_ms > 0 or o.channel_args):
+                or o.channel_args):
             return None
         hook = None if o.auth is None else (lambda: self._metadata() or ())
+        keepalive = (o.keepalive_time_ms / 1e3, o.keepalive_timeout_ms / 1e3) if o.keepalive_time_ms else None
         return LeanChannel(self.target, SERVICE + "ModelInfer", metadata=self._static_metadata,
                            metadata_hook=hook, connections=max(1, o.connections),
                            connect_timeout_s=o.connect_timeout_s,
-                           request_timeout_s=o.request_timeout_s)
+                           request_timeout_s=o.request_timeout_s, keepalive_s=keepalive)
 
     @property
     def transport(self) -> str:
@@ -174,8 +175,7 @@ class GrpcClient(InferenceClient):
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
         if self.options.auth is None:
             return self._static_metadata or None
-        headers = dict(self.options.headers)
-        self.options.auth(headers)
+        headers = self.options.hooked_headers(dict(self.options.headers))
         return tuple((k.lower(), str(v)) for k, v in headers.items())
 
     async def _rpc(self, method: str, request: Any, response_type: Any,
@@ -294,36 +294,37 @@ class GrpcClient(InferenceClient):
         whole response (the call's done callback) to this coroutine holding it."""
         if self._lean is not None:
             return (await self._lean.exchange(prepared.payload))[1:]
+        return (await self._timed_send(prepared.payload))[1:]
+
+    async def _timed_send(self, payload: bytes) -> tuple[bytes, int, int]:
+        """grpc.aio: the serialized response with (send_ns, recv_ns) as :meth:`send` takes them."""
         if not self._ready:
             await self.connect()
         clock, done = time.perf_counter_ns, [0]
         t0 = clock()
-        call = next(self._next_infer)(prepared.payload, timeout=self._timeout,
-                                      metadata=self._metadata())
+        call = next(self._next_infer)(payload, timeout=self._timeout, metadata=self._metadata())
         send_ns = clock() - t0
         call.add_done_callback(lambda _c: done.__setitem__(0, clock()))
         try:
-            await call
+            response: bytes = await call
         except grpc.aio.AioRpcError as exc:
             raise map_rpc_error(exc, self.target) from exc
         end = clock()
-        return send_ns, end - (done[0] or end)
-
-    async def _send(self, payload: bytes) -> bytes:
-        if not self._ready:
-            await self.connect()
-        try:
-            response: bytes = await next(self._next_infer)(
-                payload, timeout=self._timeout, metadata=self._metadata())
-        except grpc.aio.AioRpcError as exc:
-            raise map_rpc_error(exc, self.target) from exc
-        return response
+        return response, send_ns, end - (done[0] or end)
 
     async def infer(self, request: InferRequest | Any) -> InferResult:
+        """Send and decode, over the channel ``send`` uses, with ``send``'s (send_ns, recv_ns)
+        in the result (a checked answer is timed like an unchecked one)."""
         prepared = self.prepare(request) if isinstance(request, InferRequest) else request
-        raw = await self._send(prepared.payload)
-        return _convert.decode_infer_response(pb.ModelInferResponse.FromString(raw),
-                                              prepared.shm_outputs)
+        if self._lean is not None:
+            body, send_ns, recv_ns = await self._lean.exchange(prepared.payload, True)
+            raw = body or b""
+        else:
+            raw, send_ns, recv_ns = await self._timed_send(prepared.payload)
+        result = _convert.decode_infer_response(pb.ModelInferResponse.FromString(raw),
+                                                prepared.shm_outputs)
+        result.send_ns, result.recv_ns = send_ns, recv_ns
+        return result
 
     def stream(self) -> GrpcStream:
         """A new ``ModelStreamInfer`` stream (opened on enter/first write); successive streams

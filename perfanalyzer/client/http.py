@@ -48,6 +48,7 @@ from .base import (
     TlsOptions,
     stats_from_json,
 )
+from .generate import StreamedAnswer, generate_body, generate_path
 from .http1 import Http1Pool, wire_request
 from .http1_wire import server_error
 from .http_codec import (
@@ -58,6 +59,8 @@ from .http_codec import (
     encode_infer,
     model_path,
 )
+from .orca import REQUEST_HEADER as ORCA_REQUEST_HEADER
+from .orca import OrcaCollector
 from .tls_der import load_cert_chain
 
 __all__ = ["HttpClient", "PreparedHttp1Request", "PreparedHttpRequest", "base_url",
@@ -133,6 +136,11 @@ class HttpClient(InferenceClient):
         self._headers: dict[str, str] = dict(options.headers)
         if options.response_compression != "none":
             self._headers["Accept-Encoding"] = options.response_compression
+        #: --orca-format: the inference answers' ORCA load reports, per window.
+        self.orca: OrcaCollector | None = None
+        if options.orca_format:
+            self._headers[ORCA_REQUEST_HEADER] = options.orca_format
+            self.orca = OrcaCollector()
         self._auth = options.auth
         self._control: Http1Pool | None = None
         self._pool: Http1Pool | None = None
@@ -145,15 +153,16 @@ class HttpClient(InferenceClient):
         return self
 
     # -- connection pools ---------------------------------------------------------------------
-    def _new_pool(self, limit: int) -> Http1Pool:
+    def _new_pool(self, limit: int, watched: bool = False) -> Http1Pool:
         opts = self.options
         return Http1Pool(self.url.host or "", self.url.port or 80, ssl=self.ssl_context,
                          server_hostname=self.url.host, connect_timeout_s=opts.connect_timeout_s,
                          request_timeout_s=opts.request_timeout_s, limit=limit,
-                         name=redact_url(str(self.url)))  # issue 13: no password in errors
+                         name=redact_url(str(self.url)),  # issue 13: no password in errors
+                         on_head=self.orca.on_head if watched and self.orca else None)
 
     def _open_pool(self) -> Http1Pool:
-        self._pool = self._new_pool(self.options.connections)
+        self._pool = self._new_pool(self.options.connections, watched=True)
         return self._pool
 
     async def close(self) -> None:
@@ -166,10 +175,7 @@ class HttpClient(InferenceClient):
         return self.url.with_path(self._prefix + path, encoded=True)
 
     def _request_headers(self) -> dict[str, str]:
-        headers = dict(self._headers)
-        if self._auth is not None:
-            self._auth(headers)
-        return headers
+        return self.options.hooked_headers(dict(self._headers))
 
     async def _call(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
         """One control-plane request; returns (status, body) whatever the status."""
@@ -274,6 +280,8 @@ class HttpClient(InferenceClient):
         """Serialize (and compress) ``request`` once, with the URL and headers it is sent with,
         and the complete HTTP/1.1 request bytes (``wire``). The auth hook, if any, runs again on a
         copy of the headers at every send (the request bytes are then rebuilt per send)."""
+        if self.options.endpoint != "infer":  # Triton's generate extension
+            return self._prepare_generate(request)
         plain = encode_infer(request, binary=self.options.binary_tensors,
                              compression=self.options.compression, base_headers=self._headers,
                              url=self._url)
@@ -281,6 +289,13 @@ class HttpClient(InferenceClient):
             model=plain.model, path=plain.path, body=plain.body, headers=plain.headers,
             header_length=plain.header_length, url=plain.url,
             wire=self._wire(plain.path, plain.headers, plain.body))
+
+    def _prepare_generate(self, request: InferRequest) -> PreparedHttp1Request:
+        path = generate_path(request, self.options.endpoint)
+        body = generate_body(request)
+        headers = {**self._headers, "Content-Type": "application/json"}
+        return PreparedHttp1Request(model=request.model, path=path, body=body, headers=headers,
+                                    url=self._url(path), wire=self._wire(path, headers, body))
 
     def _wire(self, path: str, headers: dict[str, str], body: bytes) -> bytes:
         return wire_request("POST", self._prefix + path, self._host_header, headers, body)
@@ -292,8 +307,7 @@ class HttpClient(InferenceClient):
             if wire:
                 return bytes(wire)
             return self._wire(prepared.path, prepared.headers, prepared.body)
-        headers = dict(prepared.headers)
-        self._auth(headers)
+        headers = self.options.hooked_headers(dict(prepared.headers))
         return self._wire(prepared.path, headers, prepared.body)
 
     async def send(self, prepared: PreparedHttpRequest) -> IoTimes:
@@ -305,6 +319,17 @@ class HttpClient(InferenceClient):
             return await (self._pool or self._open_pool()).send(prepared.wire)
         return await (self._pool or self._open_pool()).send(self._wire_of(prepared))
 
+    async def generate_stream(self, prepared: PreparedHttpRequest) -> tuple[list[int], int, int]:
+        """Send a prepared ``generate_stream`` request; return the arrival times of its
+        responses (one per data event) and (send_ns, recv_ns). An error status or error event
+        raises ServerError with the server's message."""
+        answer = StreamedAnswer()
+        pool = self._pool or self._open_pool()
+        status, send_ns, recv_ns = await pool.stream(self._wire_of(prepared), answer)
+        if status != 200:
+            raise server_error(status, bytes(answer.raw))
+        return answer.finish(pool.name), send_ns, recv_ns
+
     async def infer(self, request: InferRequest | PreparedHttpRequest) -> InferResult:
         """Send ``request`` (an InferRequest or the result of :meth:`prepare`) and decode it."""
         prepared = self.prepare(request) if isinstance(request, InferRequest) else request
@@ -312,4 +337,6 @@ class HttpClient(InferenceClient):
         resp = await pool.request(self._wire_of(prepared))
         if resp.status != 200:
             raise server_error(resp.status, resp.body)
-        return decode_infer(resp.body, resp.header(HEADER_LENGTH))
+        result = decode_infer(resp.body, resp.header(HEADER_LENGTH))
+        result.send_ns, result.recv_ns = resp.send_ns, resp.recv_ns
+        return result

@@ -33,7 +33,9 @@ import asyncio
 import contextlib
 import socket
 import ssl as ssl_module
+from collections.abc import Callable
 from time import perf_counter_ns as _clock
+from typing import Any
 
 from ..errors import ConnectError, ProtocolError, RequestTimeout
 from .http1_parse import HEAD, MAX_HEAD, ResponseParser
@@ -149,13 +151,26 @@ class _Conn(ResponseParser, asyncio.Protocol):
             fut.set_exception(exc)
 
 
+class _WatchedConn(_Conn):
+    """A connection that hands every final answer's header block to its pool's ``on_head``
+    (--orca-format); the plain :class:`_Conn` keeps the hot path free of it."""
+
+    def complete(self) -> None:
+        self.pool.on_head(self.head)  # type: ignore[misc]  # (set whenever this class is used)
+        super().complete()
+
+
 class Http1Pool:
     """Keep-alive connections to one server. ``name`` prefixes error messages (e.g. the URL)."""
 
     def __init__(self, host: str, port: int, *, ssl: ssl_module.SSLContext | None = None,
                  server_hostname: str | None = None, connect_timeout_s: float = 0.0,
-                 request_timeout_s: float = 0.0, limit: int = 0, name: str = "") -> None:
+                 request_timeout_s: float = 0.0, limit: int = 0, name: str = "",
+                 on_head: Callable[[bytes], None] | None = None) -> None:
         self.host, self.port = host, port
+        #: Given every final answer's header block, when set (its connections are watched).
+        self.on_head = on_head
+        self._conn_class = _Conn if on_head is None else _WatchedConn
         self.ssl = ssl
         self.server_hostname = server_hostname if ssl is not None else None
         self.connect_timeout_s = connect_timeout_s
@@ -215,7 +230,19 @@ class Http1Pool:
         conn.body = b""
         if decompress:
             body = decode_body(body, header_value(head, "Content-Encoding"))
-        return Response(status, head, body)
+        return Response(status, head, body, conn.send_ns, conn.recv_ns)
+
+    async def stream(self, data: bytes, sink: Any) -> tuple[int, int, int]:
+        """Write a request whose answer body goes to ``sink.append`` as it arrives (a streamed
+        answer: ``sink`` is falsy, so the parser keeps nothing of its own); return (status,
+        send_ns, recv_ns) whatever the status."""
+        conn = await self._acquire()
+        conn._parts = sink  # (the parser appends body bytes to _parts)
+        try:
+            status = await self._exchange(conn, data, True)
+        finally:
+            conn._parts = []
+        return status, conn.send_ns, conn.recv_ns
 
     async def _exchange(self, conn: _Conn, data: bytes, keep: bool) -> int:
         fut = conn.start(data, keep)
@@ -295,7 +322,7 @@ class Http1Pool:
 
     async def _connect(self) -> _Conn:
         loop = self.loop
-        conn = _Conn(self)
+        conn = self._conn_class(self)
         self._all.add(conn)  # counts against the limit while connecting
         if self._watch is not None:
             self._watch.arm()

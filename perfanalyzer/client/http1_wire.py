@@ -18,6 +18,9 @@ class Response(NamedTuple):
     status: int
     head: bytes
     body: bytes
+    #: The connection's (send_ns, recv_ns) for this exchange (see ``_Conn``).
+    send_ns: int = 0
+    recv_ns: int = 0
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (case-insensitive; the first one), or None."""

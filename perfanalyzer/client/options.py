@@ -27,10 +27,16 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          key_der=t.ssl_https_private_key_type == "der")
         compression = t.http_compression
     return ClientOptions(url=url, headers=dict(t.headers), tls=tls,
-                         compression=compression, connect_timeout_s=t.connect_timeout_s,
+                         compression=compression,
+                         response_compression=t.http_response_compression,
+                         connect_timeout_s=t.connect_timeout_s,
                          request_timeout_s=t.request_timeout_s,  # issue 13
                          binary_tensors=cfg.inputs.input_tensor_format == "binary",
-                         grpc_transport=t.grpc_transport)
+                         grpc_transport=t.grpc_transport,
+                         keepalive_time_ms=t.grpc_keepalive_time_ms,
+                         keepalive_timeout_ms=t.grpc_keepalive_timeout_ms,
+                         channel_args=t.grpc_channel_args, endpoint=t.endpoint,
+                         orca_format=t.orca_format or "")
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "client_options"]

@@ -40,6 +40,11 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise OptionError(f"{path}: cannot read config: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise OptionError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise OptionError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start}: "
+                          f"{exc.object[exc.start:exc.start + 1]!r})") from None
+    except RecursionError:
+        raise OptionError(f"{path}: not valid TOML: nested too deeply") from None
 
 
 def option_index(command: click.Command) -> dict[str, click.Option]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ..errors import OptionError
+from .headers import check_header
 
 N = TypeVar("N", int, float)
 #: --request-parameter types (perf_analyzer's).
@@ -93,11 +94,44 @@ def id_range(text: str | None, flag: str) -> tuple[int, int] | None:
 
 
 def header(text: str, flag: str = "-H") -> tuple[str, str]:
+    """``Name:Value`` → (name, value), both stripped of spaces and checked (config/headers.py).
+    Messages never echo the text: it may be a secret."""
     name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        # never echo the text: it may be a secret (issue 13)
+    if not sep:
         raise OptionError(f"{flag}: expected 'Name:Value', got {len(text)} characters without ':'")
-    return name.strip(), value.strip()
+    if not name.strip(" \t"):
+        raise OptionError(f"{flag}: the header name before ':' is empty (expected 'Name:Value')")
+    name, value = name.strip(" \t"), value.strip(" \t")
+    check_header(name, value, flag)
+    return name, value
+
+
+#: The schemes --metrics-url may name (a scrape is an HTTP GET; file:// or ftp:// would read
+#: whatever the URL names).
+METRICS_SCHEMES = ("http", "https")
+
+
+def metrics_url(text: str | None, flag: str = "--metrics-url") -> str | None:
+    """``[http[s]://][user@]host[:port][/path]``: only HTTP(S), with a host. The message shows
+    the URL without its user-info (it may hold a password)."""
+    if text is None:
+        return None
+    from urllib.parse import urlsplit
+
+    from ..redact import redact_url
+
+    shown = redact_url(str(text))[:100]
+    scheme = text.split("://", 1)[0].lower() if "://" in text else "http"
+    if scheme not in METRICS_SCHEMES:
+        raise OptionError(f"{flag}: only http:// and https:// endpoints are scraped, got "
+                          f"{scheme}:// ({shown!r})")
+    try:
+        host = urlsplit(text if "://" in text else f"http://{text}").hostname
+    except ValueError:
+        host = None
+    if not host or any(c.isspace() or not c.isprintable() for c in text):
+        raise OptionError(f"{flag}: expected [http[s]://]HOST[:PORT][/PATH], got {shown!r}")
+    return text
 
 
 def headers(values: Sequence[str], flag: str) -> tuple[tuple[str, str], ...]:
@@ -131,6 +165,7 @@ __all__ = [
     "headers",
     "id_range",
     "int_range",
+    "metrics_url",
     "parse_range",
     "parse_shape",
     "periodic_range",
@@ -158,6 +193,21 @@ def request_parameter(text: str, flag: str = "--request-parameter") -> tuple[str
 
 def request_parameters(values: Sequence[str], flag: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(request_parameter(v, flag) for v in values)
+def channel_args(values: Sequence[str], flag: str) -> tuple[tuple[str, int | str], ...]:
+    """``NAME=VALUE`` gRPC channel arguments; a value that is an integer is passed as one."""
+    out: list[tuple[str, int | str]] = []
+    for text in values:
+        name, sep, value = str(text).partition("=")
+        if not sep or not name.strip():
+            raise OptionError(f"{flag}: expected NAME=VALUE (e.g. grpc.max_send_message_length="
+                              f"-1), got {text!r}")
+        try:
+            out.append((name.strip(), int(value)))
+        except ValueError:
+            out.append((name.strip(), value))
+    return tuple(out)
+
+
 def bls_models(text: str | None, flag: str) -> tuple[tuple[str, str], ...]:
     """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does (issue 14)."""
     out: list[tuple[str, str]] = []

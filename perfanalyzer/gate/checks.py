@@ -4,7 +4,9 @@ A spec is ``METRIC:[+|-]AMOUNT[UNIT]``:
 
 * ``METRIC`` is a CSV column name (perf_analyzer's header, case-insensitive, e.g. ``"p99 latency"``,
   ``"Server Queue"``) or an alias: ``throughput`` → ``Inferences/Second``, ``p50``/``p90``/``p95``/
-  ``p99`` (any ``pNN``) → ``pNN latency``, ``avg`` → ``Avg latency``, ``queue`` → ``Server Queue``.
+  ``p99`` (any ``pNN``) → ``pNN latency``, ``avg`` → ``Avg latency``, ``queue`` → ``Server Queue``,
+  ``goodput`` → ``Goodput`` (a run with --goodput, or a CSV written with --csv-streaming),
+  ``ttfr`` → ``Avg time to first response``, ``itl`` → ``Avg inter-response time``.
 * The sign says which change fails: ``+`` a rise, ``-`` a drop. Without a sign the metric's bad
   direction is meant (a drop for throughput columns, a rise for every time column).
 * ``UNIT`` is ``%`` (relative to the baseline) or absolute: ``ns``, ``us``/``µs``, ``ms``, ``s`` for
@@ -38,6 +40,9 @@ ALIASES = {
     "latency": "Avg latency",
     "queue": "Server Queue",
     "network": "Network+Server Send/Recv",
+    "goodput": "Goodput",
+    "ttfr": "Avg time to first response",
+    "itl": "Avg inter-response time",
 }
 _PCT_ALIAS = re.compile(r"^p(\d{1,2})$", re.IGNORECASE)
 _AMOUNT = re.compile(r"^(?P<sign>[+-])?\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[^\d\s.][^\s]*)?$")
@@ -47,9 +52,10 @@ RATE_UNITS = {"infer/s": 1.0, "/s": 1.0, "inferences/second": 1.0}
 
 
 def higher_is_better(column: str) -> bool:
-    """Throughput-like columns (``Inferences/Second``, ``Response Throughput``): a drop is bad."""
+    """Throughput-like columns (``Inferences/Second``, ``Response Throughput``, ``Goodput``): a
+    drop is bad."""
     low = column.lower()
-    return "/second" in low or "throughput" in low
+    return "/second" in low or "throughput" in low or "goodput" in low
 
 
 @dataclass(frozen=True, kw_only=True)

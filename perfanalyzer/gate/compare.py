@@ -7,11 +7,14 @@ Pure: :func:`compare` takes two :class:`~perfanalyzer.gate.inputs.Side` objects 
   otherwise CompareError (exit 2). Points on one side only are listed in the notes and ignored.
 * A side's figure is the mean of its runs' reported figures (a single run: its reported figure,
   from its merged stability windows only). A check's change is that of these figures.
-* With replicate runs (``--repeat``: >= 2 runs on a side, JSON runs on both) the change gets a
-  ``1 − alpha`` interval from the run-to-run spread (:func:`~perfanalyzer.gate.stats.change_interval`).
-  A change beyond its threshold is a REGRESSION when the interval lies wholly on the bad side of
-  zero, and "within noise" only when the interval reaches zero (so back inside the threshold).
-  An improvement beyond the threshold likewise needs an interval wholly on the good side.
+* With replicate runs (``--repeat``: >= 2 runs on a side, JSON runs on both) the change gets
+  bounds from the run-to-run spread (:func:`~perfanalyzer.gate.stats.change_interval`), each a
+  one-sided ``1 − alpha`` bound (together a two-sided ``1 − 2·alpha`` interval): the decision is
+  one-sided, so ``alpha`` is its false-alarm rate per check. A change beyond its threshold is a
+  REGRESSION when its bound on the good side lies on the bad side of zero, and "within noise"
+  only when the bounds reach zero (so back inside the threshold). An improvement beyond the
+  threshold likewise needs its bound on the bad side to lie on the good side. A side whose runs
+  have identical figures has unknown noise (not none): the other side's spread stands for it.
 * Otherwise (single runs, CSVs) the thresholds alone decide, and a note says that the verdict could
   not account for run-to-run noise and recommends ``--repeat``.
 """
@@ -22,11 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from ..errors import EXIT_CANNOT_COMPARE, EXIT_OK, EXIT_REGRESSION, CompareError
 from .checks import Check, bind_checks, relative_change
 from .inputs import PointData, Side
 from .provenance import provenance_notes, provenance_warnings, unstable_warnings
-from .stats import change_interval
+from .stats import change_interval, is_flat
 
 DEFAULT_ALPHA = 0.05
 OK, REGRESSION, IMPROVEMENT, NOISE, INFO = "ok", "REGRESSION", "improvement", "within noise", "-"
@@ -54,7 +59,10 @@ class Significance:
     reason: str = ""
     method: str = ""
     df: float | None = None
+    #: Each end of ``ci`` is a one-sided bound at this confidence (1 − alpha).
     confidence: float = 1.0 - DEFAULT_ALPHA
+    #: (baseline, current): the side's runs had identical figures, its noise unknown.
+    flat: tuple[bool, bool] = (False, False)
 
 
 @dataclass(frozen=True)
@@ -132,10 +140,14 @@ class Comparison:
 
 def compare(baseline: Side, current: Side, checks: Sequence[Check] = (), *,
             defaults: bool = True, alpha: float = DEFAULT_ALPHA,
-            all_metrics: bool = False) -> Comparison:
-    """Compare ``current`` against ``baseline``. Raises CompareError when they cannot be compared."""
-    if not 0 < alpha < 1:
-        raise CompareError(f"--alpha must be between 0 and 1, got {alpha}")
+            all_metrics: bool = False, different_model: bool = False) -> Comparison:
+    """Compare ``current`` against ``baseline``. Raises CompareError when they cannot be compared,
+    also when they measured another model, version or batch size unless ``different_model``."""
+    if not 0 < alpha < 0.5:
+        raise CompareError(f"--alpha must be between 0 and 0.5 (a one-sided false-alarm rate), "
+                           f"got {alpha}")
+    if not different_model:
+        check_same_subject(baseline, current)
     if baseline.level_name != current.level_name:
         raise CompareError(f"{current.label}: load mode {current.level_name!r} does not match "
                            f"{baseline.level_name!r} of {baseline.label}")
@@ -163,6 +175,25 @@ def compare(baseline: Side, current: Side, checks: Sequence[Check] = (), *,
         notes=tuple(_notes(baseline, current, only_b, only_c, rows)),
         only_baseline=only_b, only_current=only_c, alpha=alpha, matched=tuple(matched),
         runs=(baseline.runs, current.runs))
+
+
+#: What a run measured: runs that differ in one of these are not the same workload.
+SUBJECT_KEYS = (("model", "model"), ("model_version", "model version"),
+                ("batch_size", "batch size"))
+DIFFERENT_MODEL_FLAG = "--allow-different-model"
+
+
+def check_same_subject(baseline: Side, current: Side) -> None:
+    """CompareError when both sides record their configuration and measured another model,
+    model version or batch size (CSVs record none: a note says it could not be checked)."""
+    if baseline.config is None or current.config is None:
+        return
+    for key, what in SUBJECT_KEYS:
+        b, c = baseline.config.get(key), current.config.get(key)
+        if str(b if b is not None else "") != str(c if c is not None else ""):
+            raise CompareError(f"{current.label}: {what} {str(c)[:60]!r} is not the baseline's "
+                               f"{str(b)[:60]!r} ({baseline.label}); perfanalyzer compare "
+                               f"{DIFFERENT_MODEL_FLAG} compares them anyway")
 
 
 def _levels(points: Mapping[float, PointData]) -> str:
@@ -224,15 +255,20 @@ def judge_significance(b: PointData, c: PointData, column: str, check: Check | N
     if max(n) < 2 or min(n) == 0:
         return Significance(judged=False, samples=n, confidence=confidence,
                             reason=f"n/a ({n[0]} vs {n[1]} run{'s' if n[1] != 1 else ''})")
-    iv = change_interval(xb, xc, relative=relative, confidence=confidence)
+    flat = (is_flat(np.asarray(xb, dtype=float)), is_flat(np.asarray(xc, dtype=float)))
+    # each end a one-sided 1 - alpha bound: the two-sided 1 - 2 alpha interval
+    iv = change_interval(xb, xc, relative=relative, confidence=1.0 - 2.0 * alpha)
     if iv is None:
-        return Significance(judged=False, samples=n, confidence=confidence,
-                            reason="n/a (zero figure: no relative interval)")
+        why = ("identical runs: run-to-run noise unknown" if any(flat)
+               else "zero figure: no relative interval")
+        return Significance(judged=False, samples=n, confidence=confidence, flat=flat,
+                            reason=f"n/a ({why})")
     scale = 100.0 if relative else 1.0
     ci = (iv.lo * scale, iv.hi * scale)
     return Significance(judged=True, significant=not ci[0] <= 0.0 <= ci[1], ci=ci,
                         ci_relative=relative, samples=n, df=iv.df, confidence=confidence,
-                        method=METHOD_WELCH if iv.method == "welch" else METHOD_POOLED)
+                        method=METHOD_WELCH if iv.method == "welch" else METHOD_POOLED,
+                        flat=iv.flat)
 
 
 def _inner(reason: str) -> str:
@@ -258,14 +294,27 @@ def _notes(baseline: Side, current: Side, only_b: tuple[float, ...], only_c: tup
     elif checked:
         judged = next(r.significance for r in checked if r.significance.judged)
         notes.append(f"{judged.samples[0]} vs {judged.samples[1]} runs: a change beyond its "
-                     f"threshold fails unless its {judged.confidence:.0%} interval reaches zero "
-                     f"(then it is within noise)")
+                     f"threshold fails unless its {judged.confidence:.0%} one-sided bounds reach "
+                     f"zero (then it is within noise)")
         if judged.samples[0] < 2 or judged.samples[1] < 2:
             notes.append("one side has a single run: its run-to-run spread is assumed equal to "
                          "the other side's; measure both with --repeat for a sounder verdict")
+    notes += _flat_notes(baseline, current, checked)
     return notes
+
+
+def _flat_notes(baseline: Side, current: Side, rows: Sequence[Row]) -> list[str]:
+    """Say which side's runs had identical figures: its noise is unknown, never zero."""
+    out = []
+    for k, side in enumerate((baseline, current)):
+        where = sorted({f"{r.metric} at {r.level:g}" for r in rows if r.significance.flat[k]})
+        if where:
+            out.append(f"{side.label}: its runs have identical figures for {', '.join(where)}: "
+                       "their run-to-run noise is unknown (not zero), so the other side's spread "
+                       "stood for it, or the thresholds alone decided where neither had one")
+    return out
 
 
 __all__ = ["DEFAULT_ALPHA", "IMPROVEMENT", "INFO", "METHOD_POOLED", "METHOD_THRESHOLD",
            "METHOD_WELCH", "NOISE", "OK", "REGRESSION", "Comparison", "Row", "Significance",
-           "compare", "judge_significance", "row_verdict"]
+           "check_same_subject", "compare", "judge_significance", "row_verdict"]

@@ -13,6 +13,7 @@ a run and its CSV agree to the CSV's integer rounding.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from ..measure.window import PointResult
 from ..report.csv import CsvLayout
 
 LEVEL_NAMES = ("Concurrency", "Request Rate")
+#: Figures a run computes as a difference, which may dip below zero by the clocks' resolution.
+SIGNED_COLUMNS = frozenset({"response wait"})
 SERVER_COLUMNS = {
     "Server Queue": "queue",
     "Server Compute Input": "compute_input",
@@ -83,7 +86,7 @@ def load_side(path: str | os.PathLike[str]) -> Side:
     except OSError as exc:
         raise CompareError(f"cannot read {label}: {exc.strerror or exc}") from None
     if head.lstrip()[:1] == b"{":
-        return side_from_run(_load_run(path), label)
+        return check_run_figures(side_from_run(_load_run(path), label))
     return _load_csv(path, label)
 
 
@@ -103,8 +106,8 @@ def _load_run(path: str | os.PathLike[str]) -> RunResult:
 def _load_csv(path: str | os.PathLike[str], label: str) -> Side:
     import pandas as pd
 
-    try:
-        frame = pd.read_csv(path, skipinitialspace=True)
+    try:  # cells as text: "nan" or "inf" must not read as a missing value
+        frame = pd.read_csv(path, skipinitialspace=True, dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CompareError(f"{label}: not a readable CSV ({first})") from None
@@ -114,23 +117,65 @@ def _load_csv(path: str | os.PathLike[str], label: str) -> Side:
     if level_name not in LEVEL_NAMES:
         raise CompareError(f"{label}: first column is {level_name!r}, expected 'Concurrency' or "
                            f"'Request Rate' (a perf_analyzer CSV)")
-    levels = pd.to_numeric(frame.iloc[:, 0], errors="coerce")
-    if levels.isna().any():
-        raise CompareError(f"{label}: the {level_name} column has a non-numeric value")
-    numeric: dict[str, np.ndarray] = {}
+    levels = [_number(c) for c in frame.iloc[:, 0]]
+    for i, (cell, level) in enumerate(zip(frame.iloc[:, 0], levels, strict=True)):
+        if level is None:
+            raise CompareError(f"{label}: line {i + 2}, column {level_name!r}: {cell[:40]!r} is "
+                               f"not a number")
+        _check_figure(level, label, f"line {i + 2}", level_name, positive=True)
+    numeric: dict[str, list[float]] = {}
     for col in frame.columns[1:]:
-        values = pd.to_numeric(frame[col], errors="coerce")
-        if values.notna().all():  # GPU columns ("gpu0:12.5;") are not metrics here
-            numeric[str(col).strip()] = values.to_numpy(dtype=float)
+        values = [_number(c) for c in frame[col]]
+        for i, v in enumerate(values):
+            if v is not None:
+                _check_figure(v, label, f"line {i + 2}", str(col).strip())
+        if all(v is not None for v in values):  # GPU columns ("gpu0:12.5;") are not metrics here
+            numeric[str(col).strip()] = [float(v) for v in values if v is not None]
     points: dict[float, PointData] = {}
     notes: list[str] = []
-    for i, level in enumerate(levels.to_numpy(dtype=float)):
-        key = level_key(level)
+    for i, level in enumerate(levels):
+        key = level_key(float(level or 0))
         if key in points:
             notes.append(f"{label}: load point {key:g} appears more than once; the last row is used")
-        points[key] = PointData(level=key, values={c: float(v[i]) for c, v in numeric.items()})
+        points[key] = PointData(level=key, values={c: v[i] for c, v in numeric.items()})
     return Side(label=label, kind="csv", level_name=level_name, columns=tuple(numeric),
                 points=points, notes=tuple(notes))
+
+
+def _number(cell: str) -> float | None:
+    """A CSV cell as a number (``nan`` and ``inf`` included, for :func:`_check_figure`), or None
+    when it is empty or not a number."""
+    text = str(cell).strip()
+    if not text or "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _check_figure(value: float, label: str, where: str, column: str,
+                  positive: bool = False) -> None:
+    """A measured figure is finite and not negative (a load level is above zero): anything else
+    would silently drop or decide a check, so it is an input error naming the place."""
+    problem = ("not finite" if not math.isfinite(value) else "negative" if value < 0
+               else "not above zero" if positive and value <= 0 else "")
+    if problem:
+        raise CompareError(f"{label}: {where}, column {column!r}: {value!r} is not a possible "
+                           f"figure ({problem})")
+
+
+def check_run_figures(side: Side) -> Side:
+    """``side`` (read from a JSON run) when every figure of every run is possible, else
+    CompareError naming the file, load point and column."""
+    for key, point in side.points.items():
+        _check_figure(key, side.label, f"load point {key!r}", side.level_name, positive=True)
+        for k, figures in enumerate(point.runs or (point.values,), 1):
+            run = f" (run {k})" if side.runs > 1 else ""
+            for column, value in figures.items():
+                if column not in SIGNED_COLUMNS:
+                    _check_figure(value, side.label, f"{side.level_name} {key:g}{run}", column)
+    return side
 
 
 def side_from_run(run: RunResult, label: str) -> Side:
@@ -140,7 +185,9 @@ def side_from_run(run: RunResult, label: str) -> Side:
                            "growing concurrency, no stability check) has no load point to "
                            "compare; compare --concurrency-range runs")
     runs = run.replicates or [run]
-    columns = _with_avg(tuple(CsvLayout.of(run, verbose=True).header()[1:]))
+    streamed = bool(run.model.decoupled or run.config.get("streaming")
+                    or run.config.get("goodput"))
+    columns = _with_avg(tuple(CsvLayout.of(run, verbose=True, streaming=streamed).header()[1:]))
     per_level: dict[float, list[tuple[int, PointResult]]] = {}
     notes: list[str] = []
     for k, r in enumerate(runs, 1):
@@ -184,6 +231,9 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
     from the scheduled send with ``latency_from="scheduled"`` (--latency-from, rate modes)."""
     lat = s.corrected if latency_from == "scheduled" else s.latency
     avg_us = lat.avg_ns / 1000.0
+    # response wait and Network+Server start at the actual send whatever --latency-from says
+    # (the client's request time, perf_analyzer's meaning): a late send's delay is not in them
+    request_us = s.latency.avg_ns / 1000.0
     fig: dict[str, float] = {
         "Inferences/Second": s.throughput,
         "Response Throughput": s.response_throughput,
@@ -191,17 +241,34 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
         "Client Recv": s.client_recv_ns / 1000.0,
         "Avg latency": avg_us,
         "request/response": (s.client_send_ns + s.client_recv_ns) / 1000.0,
-        "response wait": avg_us - (s.client_send_ns + s.client_recv_ns) / 1000.0,
+        "response wait": request_us - (s.client_send_ns + s.client_recv_ns) / 1000.0,
     }
     for pct, ns in lat.percentiles.items():
         fig[f"p{pct} latency"] = ns / 1000.0
+    for name, stats in (("time to first response", s.first_response),
+                        ("inter-response time", s.inter_response)):
+        if stats.count:  # nothing measured: no figure (never an invented 0)
+            fig[f"Avg {name}"] = stats.avg_ns / 1000.0
+            fig.update({f"p{pct} {name}": ns / 1000.0 for pct, ns in stats.percentiles.items()})
+    if s.goodput is not None:
+        fig["Goodput"] = s.goodput
+        if s.goodput_share is not None:
+            fig["Goodput %"] = 100.0 * s.goodput_share
     if s.server is not None:
         server = {col: s.server.avg_us(key) for col, key in SERVER_COLUMNS.items()}
         fig.update(server)
-        fig["Network+Server Send/Recv"] = max(0.0, avg_us - fig["request/response"]
+        fig["Network+Server Send/Recv"] = max(0.0, request_us - fig["request/response"]
                                               - sum(server.values()))
     return {c: float(fig[c]) for c in columns if c in fig}
 
 
-__all__ = ["LEVEL_NAMES", "PointData", "Side", "level_key", "load_side", "side_from_run",
-           "summary_figures"]
+__all__ = [
+    "LEVEL_NAMES",
+    "PointData",
+    "Side",
+    "check_run_figures",
+    "level_key",
+    "load_side",
+    "side_from_run",
+    "summary_figures",
+]

@@ -22,8 +22,8 @@ VOLATILE_PROVENANCE = frozenset({
     "duration_s", "pid", "argv", "command", "command_line", "cwd", "user",
 })
 IGNORED_CONFIG = frozenset({
-    "filename", "profile_export_file", "verbose", "verbose_csv", "baseline", "collect_metrics",
-    "metrics_url", "metrics_interval_ms", "concurrency_range", "request_rate_range",
+    "filename", "profile_export_file", "html", "events", "quiet", "verbose", "verbose_csv", "baseline",
+    "collect_metrics", "metrics_url", "metrics_interval_ms", "concurrency_range", "request_rate_range",
     "binary_search", "latency_threshold_ms", "model_repository",
     "ssl_grpc_root_certifications_file", "ssl_grpc_private_key_file",
     "ssl_grpc_certificate_chain_file", "ssl_https_ca_certificates_file",

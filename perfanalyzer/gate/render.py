@@ -38,14 +38,15 @@ def fmt_change(row: Row) -> str:
 
 
 def fmt_significance(sig: Significance, column: str) -> str:
-    """``95% CI [-15.2%, -11.0%] (3v3 runs)``; ``n/a (1 vs 1 run)``; ``n/a (CSV)``."""
+    """``95% bounds [-15.2%, -11.0%] (3v3 runs)`` (each a one-sided 95 % bound);
+    ``n/a (1 vs 1 run)``; ``n/a (CSV)``."""
     if not sig.judged or sig.ci is None:
         return sig.reason
     lo, hi = sig.ci
     runs = f"({sig.samples[0]}v{sig.samples[1]} runs)"
     if sig.ci_relative:
-        return f"{sig.confidence:.0%} CI [{lo:+.1f}%, {hi:+.1f}%] {runs}"
-    return f"{sig.confidence:.0%} CI [{_signed(lo)}, {_signed(hi)}] {unit_of(column)} {runs}"
+        return f"{sig.confidence:.0%} bounds [{lo:+.1f}%, {hi:+.1f}%] {runs}"
+    return f"{sig.confidence:.0%} bounds [{_signed(lo)}, {_signed(hi)}] {unit_of(column)} {runs}"
 
 
 def row_cells(row: Row) -> list[str]:
@@ -151,6 +152,9 @@ def _row_json(row: Row) -> dict[str, Any]:
         "significance_judged": sig.judged, "significant": sig.significant if sig.judged else None,
         "ci": [_num(x) for x in sig.ci] if sig.ci else None,
         "ci_unit": ci_unit if sig.ci else None, "confidence": sig.confidence,
+        "ci_two_sided_confidence": 2.0 * sig.confidence - 1.0 if sig.ci else None,
+        "no_spread": [side for side, f in zip(("baseline", "current"), sig.flat, strict=True)
+                      if f],
         "df": sig.df, "method": sig.method or None, "runs": list(sig.samples),
         "interval": fmt_significance(sig, row.metric), "verdict": row.verdict,
     }

@@ -66,6 +66,12 @@ class InputData:
         return any(s.expected_outputs is not None for steps in self.streams for s in steps)
 
 
+#: perf_analyzer's sentence for optional inputs that differ within a batch (scripts grep it).
+SAME_OPTIONAL = ("For batch sizes larger than 1, the same set of inputs must be specified for "
+                 "each batch. You cannot use different set of optional inputs for each "
+                 "individual batch.")
+
+
 def load_input_data(io: ModelIO, options: DataOptions) -> InputData:
     """Check ``options`` against the model and build every request's input tensors once.
 
@@ -116,7 +122,7 @@ def _build_step(io: ModelIO, raws: Sequence[RawStep], *, batched: bool) -> Step:
             missing, there = raws[present.index(False)], raws[present.index(True)]
             raise OptionError(f"{missing.origin}: optional input {spec.name!r} is missing, but "
                               f"{there.origin} has it and -b {len(raws)} batches them into one "
-                              "request; give it in all or none of them")
+                              f"request; give it in all or none of them ({SAME_OPTIONAL})")
         samples = [r.inputs[spec.name] for r in raws]
         shape = samples[0].shape
         for raw, sample in zip(raws, samples, strict=True):

@@ -5,8 +5,8 @@ of step objects = one stream per list; mixing the two is an error) and optionall
 ``"validation_data"`` with the same layout, giving expected outputs. A step maps a tensor name to a
 flat (or nested, row-major) list, ``{"b64": "..."}`` (little-endian bytes; BYTES elements each with
 a 4-byte little-endian length prefix) or ``{"content": list | {"b64": ...}, "shape": [...]}``
-(``shape`` overrides ``--shape``). Every error is one OptionError line naming the file and the
-position, e.g. ``data.json: data[0][2]: input 'INPUT1' missing``.
+(``shape`` must fit ``--shape``, as in perf_analyzer). Every error is one OptionError line naming
+the file and the position, e.g. ``data.json: data[0][2]: input 'INPUT1' missing``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import OptionError
 from .budget import default_limit
 from .model import ModelIO, TensorSpec
-from .options import dynamic_shape_error, fit_shape, not_an_input
+from .options import dynamic_shape_error, fit_given_shape, fit_shape, not_an_input
 from .samples import (
     RawStep,
     RawStream,
@@ -38,6 +38,8 @@ from .samples import (
 NON_TENSOR_KEYS = frozenset({"model", "timestamp"})
 TOP_LEVEL_KEYS = ("data", "validation_data")
 _TENSOR_KEYS = frozenset({"content", "shape", "b64"})
+#: perf_analyzer's sentence for misaligned validation data (scripts grep for it).
+NOT_ALIGNED = "The 'validation_data' field doesn't align with 'data' field in the json file"
 
 #: One stream as read: (position like ``data[0][2]``, step object) pairs.
 _Layout = list[list[tuple[str, Any]]]
@@ -132,16 +134,16 @@ def _check_alignment(data: _Layout, nested: bool, validation: _Layout, v_nested:
                      path: str) -> None:
     if nested != v_nested:
         raise OptionError(f"{path}: 'validation_data' does not align with 'data': one is a list "
-                          "of streams, the other a list of steps")
+                          f"of streams, the other a list of steps ({NOT_ALIGNED})")
     unit = "streams" if nested else "steps"
     sizes = (len(validation), len(data)) if nested else (len(validation[0]), len(data[0]))
     if sizes[0] != sizes[1]:
         raise OptionError(f"{path}: 'validation_data' has {sizes[0]} {unit}, 'data' has "
-                          f"{sizes[1]}; they must align")
+                          f"{sizes[1]}; they must align ({NOT_ALIGNED})")
     for i, (d, v) in enumerate(zip(data, validation, strict=True)):
         if len(d) != len(v):
             raise OptionError(f"{path}: validation_data[{i}] has {len(v)} steps, data[{i}] has "
-                              f"{len(d)}; they must align")
+                              f"{len(d)}; they must align ({NOT_ALIGNED})")
 
 
 def _read_inputs(obj: Any, where: str, io: ModelIO,
@@ -189,7 +191,8 @@ def _read_tensor(value: Any, spec: TensorSpec, shape: tuple[int, ...], where: st
             raise OptionError(f"{where}: {label}: unknown key {show(extra[0])} "
                               "(expected 'content', 'shape' or 'b64')")
         if "shape" in value:
-            shape = fit_shape(spec, _json_shape(value["shape"], where, label), where, min_dim=0)
+            supplied = fit_shape(spec, _json_shape(value["shape"], where, label), where, min_dim=0)
+            shape = fit_given_shape(spec, supplied, shape, where) if kind == "input" else supplied
         if "b64" in value:
             content = {"b64": value["b64"]}
         elif "content" in value:

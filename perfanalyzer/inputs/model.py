@@ -145,5 +145,8 @@ class ModelTraits:
     max_batch_size: int = 0
     #: Composing models that are ensembles themselves (left out of leaf-only sums).
     nested_ensembles: tuple[str, ...] = ()
+    #: Composing models reached only through a nested ensemble: they get no composing CSV of
+    #: their own (perf_analyzer writes one per direct child; their figures are in their parent's).
+    indirect: tuple[str, ...] = ()
     #: Composing models given by --bls-composing-models (the model is a BLS model).
     bls: bool = False

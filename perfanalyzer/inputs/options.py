@@ -59,25 +59,51 @@ def check_options(io: ModelIO, options: DataOptions) -> dict[str, tuple[int, ...
         spec = io.input(name)
         if spec is None:
             raise OptionError(f"--shape {name}:{_dims(dims)}: {not_an_input(io, name)}")
-        shapes[name] = fit_shape(spec, tuple(dims), f"--shape {name}:{_dims(dims)}", min_dim=1)
+        shapes[name] = fit_shape(spec, tuple(dims), f"--shape {name}:{_dims(dims)}", min_dim=1,
+                                 model=io.name)
     return shapes
 
 
 def fit_shape(spec: TensorSpec, shape: tuple[int, ...], where: str, *,
-              min_dim: int) -> tuple[int, ...]:
+              min_dim: int, model: str = "") -> tuple[int, ...]:
     """Check a user shape against the model's: same rank, same fixed dims, every dim >= ``min_dim``.
 
-    ``where`` starts the OptionError message (the flag or the file position).
+    ``where`` starts the OptionError message (the flag or the file position). With ``model``
+    (a --shape), the message carries the sentence Triton answers such a request with (which
+    perf_analyzer, sending it, prints), else perf_analyzer's own for data of the wrong shape.
     """
     if any(d < min_dim for d in shape):
         raise OptionError(f"{where}: every dim of {spec.name!r} must be >= {min_dim}, "
                           f"got {format_shape(shape)}")
-    if len(shape) != len(spec.shape) or any(
-        m >= 0 and m != d for m, d in zip(spec.shape, shape, strict=True)
-    ):
+    if not _fits(shape, spec.shape):
+        why = (f"unexpected shape for input '{spec.name}' for model '{model}'. Expected "
+               f"{format_shape(spec.shape)}, got {format_shape(shape)}" if model
+               else incompatible(spec.name, shape, spec.shape))
         raise OptionError(f"{where}: shape {format_shape(shape)} of {spec.name!r} does not match "
-                          f"the model shape {format_shape(spec.shape)}")
+                          f"the model shape {format_shape(spec.shape)} ({why})")
     return shape
+
+
+def fit_given_shape(spec: TensorSpec, shape: tuple[int, ...], given: tuple[int, ...],
+                    where: str) -> tuple[int, ...]:
+    """A data entry's own shape against the input's shape after ``--shape`` (``given``, -1 where
+    still free): perf_analyzer refuses an entry that does not fit ``--shape``."""
+    if not _fits(shape, given):
+        raise OptionError(f"{where}: shape {format_shape(shape)} of {spec.name!r} does not match "
+                          f"--shape {spec.name}:{_dims(given)} "
+                          f"({incompatible(spec.name, shape, given)})")
+    return shape
+
+
+def incompatible(name: str, supplied: tuple[int, ...], model: tuple[int, ...]) -> str:
+    """perf_analyzer's sentence for a shape that does not fit (scripts grep for it)."""
+    return (f"The supplied shape of {format_shape(supplied)} for input \"{name}\" is "
+            f"incompatible with the model's input shape of {format_shape(model)}")
+
+
+def _fits(shape: tuple[int, ...], model: tuple[int, ...]) -> bool:
+    return len(shape) == len(model) and all(
+        m < 0 or m == d for m, d in zip(model, shape, strict=True))
 
 
 def dynamic_shape_error(spec: TensorSpec, where: str = "", also: str = "") -> OptionError:

@@ -80,7 +80,7 @@ def values_to_raw(values: Sequence[object], spec: TensorSpec, shape: tuple[int, 
     expected = tensors.element_count(shape)
     if len(values) != expected:
         raise OptionError(f"{where}: {label} has {len(values)} values, expected {expected} "
-                          f"for shape {format_shape(shape)}")
+                          f"for shape {format_shape(shape)} ({_mismatch(spec, expected, values)})")
     dt = spec.datatype
     if dt == "BYTES":
         bad = next((v for v in values if not isinstance(v, str)), _MISSING)
@@ -103,6 +103,16 @@ def values_to_raw(values: Sequence[object], spec: TensorSpec, shape: tuple[int, 
     with np.errstate(over="ignore"):  # 1e300 as FP16 is inf, as in any cast
         array = np.asarray(values, dtype=np.float32 if dt == "BF16" else tensors.NUMPY_DTYPES[dt])
     return tensors.to_raw(array, dt)
+
+
+def _mismatch(spec: TensorSpec, expected: int, values: Sequence[object]) -> str:
+    """perf_analyzer's sentence for data of the wrong size (scripts grep for it), in bytes where
+    the datatype has a fixed size."""
+    size = tensors.ELEMENT_SIZE[spec.datatype]
+    if size is None:
+        return f"mismatch in the data provided for {spec.name}"
+    return (f"mismatch in the data provided for {spec.name}. Expected: {expected * size} bytes, "
+            f"Got: {len(values) * size} bytes")
 
 
 def _check_integers(values: Sequence[object], dt: str, where: str, label: str) -> None:
@@ -133,7 +143,8 @@ def check_raw(raw: bytes, spec: TensorSpec, shape: tuple[int, ...], where: str, 
         if len(raw) != expected * size:
             raise OptionError(f"{where}: {label} {unit} has {len(raw)} bytes, expected "
                               f"{expected * size} for shape {format_shape(shape)} "
-                              f"({spec.datatype})")
+                              f"({spec.datatype}; mismatch in the data provided for {spec.name}. "
+                              f"Expected: {expected * size} bytes, Got: {len(raw)} bytes)")
         return
     try:
         count = len(tensors.deserialize_bytes(raw))
@@ -142,7 +153,8 @@ def check_raw(raw: bytes, spec: TensorSpec, shape: tuple[int, ...], where: str, 
                           "needs a 4-byte little-endian length prefix") from None
     if count != expected:
         raise OptionError(f"{where}: {label} {unit} has {count} elements, expected {expected} "
-                          f"for shape {format_shape(shape)}")
+                          f"for shape {format_shape(shape)} (mismatch in the data provided for "
+                          f"{spec.name})")
 
 
 def infer_dims(spec: TensorSpec, raw_count: int, where: str, label: str) -> tuple[int, ...]:

@@ -31,7 +31,7 @@ from .request_rate import JobSource, RequestRateManager, RoundRobin, SenderFacto
 from .schedule import Schedule
 from .sequences import SequenceSlots, SequenceSource
 from .share import Share, Strided, split
-from .validating import sender_for
+from .validating import check_on_mismatch, sender_for
 from .workers import WorkerLoad, unsupported, worker_count
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
                payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
     """The load manager of a run: worker processes when more than one is asked (or needed),
     else the one-process manager of the module table."""
+    check_on_mismatch(cfg, setup)
     n = worker_count(cfg)
     if n > 1:
         reason = unsupported(cfg, setup)
@@ -75,8 +76,16 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
         from .streaming import stream_sender
 
         new_sender = stream_sender(client)
+    elif cfg.transport.endpoint == "generate_stream":
+        from .generate_stream import generate_stream_sender
+
+        new_sender = generate_stream_sender(client)
+    limit = send_limit(cfg)
     if cfg.load.mode is LoadMode.CONCURRENCY:
-        return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=sequences)
+        # workers split the concurrency, not evenly the sends: a worker without a slot would
+        # hold back its share, so a closed loop over workers is not limited
+        return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=sequences,
+                                 send_limit=limit if share is None else 0)
     jobs: JobSource
     finish = None
     if sequences is not None:
@@ -88,6 +97,8 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
     holder: list[RequestRateManager] = []
     if share is not None:
         cap = split(cap, share.workers)[share.index] if cap > 0 else 0
+        # a strided schedule gives worker k the requests k, k+n, ...: split's shares exactly
+        limit = split(limit, share.workers)[share.index] if limit > 0 else 0
         base = schedules
 
         def strided(level: float) -> Schedule:
@@ -95,9 +106,16 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
 
         schedules = strided
     manager = RequestRateManager(new_sender, buffer, schedules, jobs, max_in_flight=max(cap, 0),
-                                 finish=finish)
+                                 finish=finish, send_limit=limit)
     holder.append(manager)
     return manager
 
 
-__all__ = ["build_load", "local_load"]
+def send_limit(cfg: RunConfig) -> int:
+    """--request-count: perf_analyzer sends exactly the warm-up requests and N more, so the one
+    window's sends, completions and the server's count are the same requests (0: no limit)."""
+    m = cfg.measurement
+    return m.warmup_request_count + m.request_count if m.request_count > 0 else 0
+
+
+__all__ = ["build_load", "local_load", "send_limit"]

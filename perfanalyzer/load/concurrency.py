@@ -70,7 +70,8 @@ class ClosedLoopManager(WorkerPool):
     ``sequences`` each worker drives one sequence at a time, else payloads go round-robin."""
 
     def __init__(self, new_sender: SenderFactory, buffer: RecordBuffer, *,
-                 payloads: Sequence[Any] = (), sequences: SequenceSource | None = None) -> None:
+                 payloads: Sequence[Any] = (), sequences: SequenceSource | None = None,
+                 send_limit: int = 0) -> None:
         if sequences is None and not payloads:
             raise ValueError("no payloads")
         super().__init__()
@@ -78,6 +79,8 @@ class ClosedLoopManager(WorkerPool):
         self._new_sender = new_sender
         self._payloads = list(payloads)
         self._seqs = sequences
+        #: Requests sent at most, by all workers together (0: no limit; --request-count).
+        self._limit = send_limit or 1 << 62
 
     async def _worker(self, stop: list[bool]) -> None:
         send, close = await self._new_sender()
@@ -97,7 +100,8 @@ class ClosedLoopManager(WorkerPool):
         buf = self.buffer
         add, add_full = buf.add, buf.add_full
         clock = time.perf_counter_ns
-        while not stop[0]:
+        limit = self._limit
+        while not stop[0] and self.sent < limit:
             i = self._next
             self._next = i + 1
             self.sent += 1
@@ -115,6 +119,8 @@ class ClosedLoopManager(WorkerPool):
             except ClientError as exc:  # recorded as record_send does: no response
                 done = clock()
                 add_full(t0, t0, done, done, buf.error_code(str(exc)), 0, 0)
+                if exc.ends_run and not buf.failure:
+                    buf.failure = str(exc)
                 await asyncio.sleep(0)  # a failing server must not starve the event loop
             finally:
                 self._in_flight -= 1
@@ -127,6 +133,9 @@ class ClosedLoopManager(WorkerPool):
                     break
                 seq = source.new(sid)
                 while not seq.ended:
+                    if self.sent >= self._limit:  # the sequence stays open (perf_analyzer's)
+                        stop[0] = True
+                        break
                     if not await self._one(send, source.next_step(seq, force_end=stop[0])):
                         await asyncio.sleep(0)
             finally:

@@ -10,7 +10,7 @@ from ..config import LoadMode, RunConfig
 from ..config.defaults import DEFAULT_NUM_OF_SEQUENCES, DEFAULT_SEQUENCE_LENGTH_VARIATION
 from ..errors import OptionError
 from .fixed_schedule import fixed_schedule_of
-from .schedule import Schedule, constant, intervals, poisson, read_intervals_file
+from .schedule import Schedule, constant, gamma, intervals, poisson, read_intervals_file
 from .sequences import SequenceOptions
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ def schedule_for(cfg: RunConfig) -> Callable[[float], Schedule]:
         return lambda _level: fixed
     if cfg.load.request_distribution == "poisson":
         return lambda level: poisson(level, cfg.inputs.seed)
+    if cfg.load.request_distribution == "gamma":
+        shape = cfg.load.request_burstiness or 1.0
+        return lambda level: gamma(level, cfg.inputs.seed, shape)
     return constant
 
 
@@ -48,6 +51,12 @@ def live_sequences(cfg: RunConfig) -> int:
         start, end, _ = cfg.load.concurrency_range
         return int(max(start, end))
     return cfg.load.num_of_sequences
+
+
+def check_files(cfg: RunConfig) -> None:
+    """The load's own files read and checked before any connection (--request-intervals)."""
+    if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:
+        read_intervals_file(str(cfg.load.request_intervals))
 
 
 def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
@@ -81,5 +90,5 @@ def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
     sequence_options(cfg).check(live_sequences(cfg))
 
 
-__all__ = ["check_load_options", "custom_rate", "live_sequences", "schedule_for",
+__all__ = ["check_files", "check_load_options", "custom_rate", "live_sequences", "schedule_for",
            "sequence_options"]

@@ -1,8 +1,9 @@
 """Open loop: requests leave at their scheduled times, whether or not earlier ones have returned.
 
 One scheduler coroutine walks the :class:`~perfanalyzer.load.schedule.Schedule` of the load point:
-request i is *intended* at ``t0 + offset(i)``. The scheduler sleeps until shortly before that
-(see :data:`SPIN_NS`), and starts the send as its own task without awaiting it.
+request i is *intended* at ``t0 + offset(i)``. The scheduler sleeps until that time (a timerfd on
+Linux, :mod:`.wakeup`), hands every send that is due by then to a lane (a task that sends and
+records) without awaiting it, and sleeps again.
 Each record holds the intended time and the actual send time; a send more than 1 ms behind its
 schedule counts as late (:attr:`RequestRateManager.late`).
 
@@ -24,23 +25,14 @@ from typing import Any, NamedTuple, Protocol
 from ..client.base import InferenceClient
 from ..errors import ClientError
 from ..records import LATE_SEND_NS, RecordBuffer
-from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
-from .schedule import Schedule
+from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager, drain
+from .schedule import Schedule, due_batch
+from .wakeup import SEND_EARLY_NS, waker
 
-#: The event loop's selector waits in whole milliseconds (rounded up), so a sleep wakes up to 1 ms
-#: after its deadline. The scheduler sleeps until about 1 ms before a send; with less than 1 ms to go
-#: it sleeps once more (waking 1 ms - wait late, at most 1 ms - SPIN_NS) unless the wait is under
-#: SPIN_NS, which it spends yielding to the loop (CPU time equal to the wait). Measured on the 2-core
-#: box (shared, load ~8) at 200 req/s: spinning the whole last ms kept sends ~50 µs behind schedule
-#: (p50) for ~650 µs CPU per request and pins a core at rates near 1000/s; 300 µs gave ~450 µs (p50)
-#: for ~340 µs CPU; 500 µs gave ~150 µs for ~380 µs CPU (an idle loop wake alone cost ~165 µs CPU
-#: there). Self-inflicted lateness stays under 0.5 ms: below the 1 ms late threshold.
-SLEEP_GRAIN_NS = 1_000_000
-SPIN_NS = 500_000
-#: A send this close to its intended time goes at once.
-SEND_EARLY_NS = 20_000
 #: Schedule offsets are computed this many at a time.
 CHUNK = 1024
+#: At most this many sends are handed out per wake-up before the loop gets a turn.
+MAX_BATCH = 64
 
 #: Sends a prepared request; returns None (one response, done now) or (first, last, responses).
 #: A sender returns None, (send_ns, recv_ns) (unary: see InferenceClient.send) or, for streams,
@@ -137,6 +129,8 @@ async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
     except ClientError as exc:
         done = time.perf_counter_ns()
         buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, job.sequence)
+        if exc.ends_run and not buf.failure:
+            buf.failure = str(exc)
         return False
     if result is None or len(result) == 2:
         done = time.perf_counter_ns()
@@ -153,13 +147,20 @@ class RequestRateManager(LoadManager):
     """Sends jobs from ``source`` at the times of ``schedule_for(level)``.
 
     ``max_in_flight`` > 0 caps the requests in flight (``--max-threads``). ``start_ns`` is the
-    current schedule's t0 (request i is intended at ``start_ns + offset(i)``).
+    current schedule's t0 (request i is intended at ``start_ns + offset(i)``). ``precise``: wake
+    on a timerfd where there is one (:mod:`.wakeup`); False keeps the loop's own timers.
+
+    Sends run on *lanes*: a lane is a task that sends one request, records it, and then waits
+    idle for the next one the scheduler hands it. The scheduler starts a lane only when none is
+    idle, so there are about as many lanes as requests were ever in flight at once, and a send
+    costs a handover instead of a new task.
     """
 
     def __init__(self, new_sender: SenderFactory, buffer: RecordBuffer,
                  schedule_for: Callable[[float], Schedule], source: JobSource, *,
                  max_in_flight: int = 0, finish: Callable[[RequestRateManager],
-                                                          Awaitable[None]] | None = None) -> None:
+                                                          Awaitable[None]] | None = None,
+                 precise: bool = True, send_limit: int = 0) -> None:
         self.buffer = buffer
         self.sent = 0
         self.late = 0
@@ -170,14 +171,21 @@ class RequestRateManager(LoadManager):
         self._source = source
         self._cap = asyncio.Semaphore(max_in_flight) if max_in_flight > 0 else None
         self._finish = finish
+        self._precise = precise
         self._send: Sender | None = None
         self._close: Callable[[], Awaitable[None]] | None = None
         self._scheduler: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._idle: list[asyncio.Future[tuple[int, Job] | None]] = []
+        self._busy = 0
+        self._closing = False
+        #: Requests scheduled at most, over the whole run (0: no limit; --request-count).
+        self._limit = send_limit or 1 << 62
+        self._scheduled = 0
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return self._busy
 
     async def apply(self, level: float) -> None:
         schedule = self._schedule_for(level)  # OptionError for a bad rate, before anything moves
@@ -204,7 +212,7 @@ class RequestRateManager(LoadManager):
         """Send ``job`` at once, outside the schedule (intended = now; waits for the cap)."""
         if self._cap is not None:
             await self._cap.acquire()
-        self._spawn(time.perf_counter_ns(), job)
+        self._dispatch(time.perf_counter_ns(), job)
 
     async def _stop_scheduler(self) -> None:
         task, self._scheduler = self._scheduler, None
@@ -214,43 +222,102 @@ class RequestRateManager(LoadManager):
                 await task
 
     async def _drain(self, timeout_s: float) -> None:
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
-        for t in pending:
-            t.cancel()
-        for t in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        """Retire the idle lanes, wait for the busy ones (cancelled after ``timeout_s``)."""
+        self._closing = True
+        try:
+            idle, self._idle = self._idle, []
+            for fut in idle:
+                fut.set_result(None)
+            await drain(set(self._lanes), timeout_s)
+        finally:
+            self._closing = False
 
     async def _run(self, schedule: Schedule, t0: int) -> None:
-        clock, sleep, source, cap = time.perf_counter_ns, asyncio.sleep, self._source, self._cap
+        clock, source, cap, dispatch = time.perf_counter_ns, self._source, self._cap, self._dispatch
         i = 0
-        while True:
-            for offset in schedule.offsets(i, CHUNK).tolist():
-                intended = t0 + offset
-                wait = intended - clock()
-                while wait > SPIN_NS:
-                    grain = wait - SLEEP_GRAIN_NS if wait > SLEEP_GRAIN_NS else wait
-                    await sleep(grain / 1e9)
-                    wait = intended - clock()
-                while wait > SEND_EARLY_NS:
-                    await sleep(0)
-                    wait = intended - clock()
-                if cap is not None:
-                    await cap.acquire()  # a full cap makes this and later sends late (counted)
-                job = source.next_nowait()
-                if job is None:
-                    job = await source.next()
-                self._spawn(intended, job)
-                if wait < 0:
-                    await sleep(0)  # behind schedule: let the send start before the next one
-            i += CHUNK
+        with waker(self._precise) as wait_until:
+            while True:
+                intended = (schedule.offsets(i, CHUNK) + t0).tolist()
+                k = 0
+                while k < CHUNK:
+                    due = intended[k]
+                    if due - clock() > SEND_EARLY_NS:
+                        await wait_until(due)
+                    end = due_batch(intended, k, clock() + SEND_EARLY_NS, MAX_BATCH)
+                    for j in range(k, end):
+                        if cap is not None:
+                            await cap.acquire()  # a full cap makes this and later sends late
+                        if self._scheduled >= self._limit:
+                            if cap is not None:
+                                cap.release()
+                            return
+                        job = source.next_nowait()
+                        if job is None:
+                            job = await source.next()
+                        self._scheduled += 1
+                        dispatch(intended[j], job)
+                    if end - k == MAX_BATCH:
+                        await asyncio.sleep(0)  # far behind: let this batch go out first
+                    k = end
+                i += CHUNK
 
-    def _spawn(self, intended: int, job: Job) -> None:
-        task = asyncio.get_running_loop().create_task(self._one(intended, job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _dispatch(self, intended: int, job: Job) -> None:
+        """Hand the send to an idle lane, or start a lane for it."""
+        if self._idle:
+            self._idle.pop().set_result((intended, job))
+            return
+        task = asyncio.get_running_loop().create_task(self._lane(intended, job))
+        self._lanes.add(task)
+        task.add_done_callback(self._lanes.discard)
+
+    async def _lane(self, intended: int, job: Job) -> None:
+        create_future = asyncio.get_running_loop().create_future
+        while True:
+            self._busy += 1
+            try:
+                if job.seq is None:
+                    await self._plain(intended, job)
+                else:
+                    await self._one(intended, job)
+            finally:
+                self._busy -= 1
+            if self._closing:
+                return
+            fut: asyncio.Future[tuple[int, Job] | None] = create_future()
+            self._idle.append(fut)
+            handed = await fut
+            if handed is None:
+                return
+            intended, job = handed
+
+    async def _plain(self, intended: int, job: Job) -> None:
+        """:meth:`_one` for a job outside a sequence, with :func:`record_send` inlined (the hot
+        path: one clock read before and after, one record write)."""
+        clock, buf = time.perf_counter_ns, self.buffer
+        try:
+            sent = clock()
+            self.sent += 1
+            if sent - intended > LATE_SEND_NS:
+                self.late += 1
+            assert self._send is not None
+            try:
+                result = await self._send(job.prepared)
+            except ClientError as exc:
+                done = clock()
+                buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, 0)
+                if exc.ends_run and not buf.failure:
+                    buf.failure = str(exc)
+                return
+            if result is None:
+                buf.add(intended, sent, clock())
+            elif len(result) == 2:  # unary: the transport's (send_ns, recv_ns)
+                buf.add(intended, sent, clock(), 0, result[0], result[1])
+            else:  # a stream or a checked answer: first, last, responses[, send, recv]
+                buf.add_full(intended, sent, result[0], result[1], 0, result[2], 0, *result[3:5])
+                keep_extras(buf, result)
+        finally:
+            if self._cap is not None:
+                self._cap.release()
 
     async def _one(self, intended: int, job: Job) -> None:
         seq = job.seq

@@ -15,6 +15,7 @@ Also here: the range helpers for ``--request-rate-range`` and ``--concurrency-ra
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -35,6 +36,8 @@ __all__ = [
     "Schedule",
     "concurrency_range",
     "constant",
+    "due_batch",
+    "gamma",
     "intervals",
     "poisson",
     "rate_range",
@@ -145,8 +148,10 @@ class PoissonSchedule:
 
     def _gaps(self, block: int) -> Offsets:
         rng = np.random.default_rng([self._seed, block])
-        drawn = rng.exponential(self._mean_ns, POISSON_BLOCK)
-        return np.maximum(np.rint(drawn), 1.0).astype(np.int64)
+        return np.maximum(np.rint(self._draw(rng)), 1.0).astype(np.int64)
+
+    def _draw(self, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+        return rng.exponential(self._mean_ns, POISSON_BLOCK)
 
     def _block(self, block: int) -> Offsets:
         """Absolute offsets of the requests of ``block`` (caller holds the lock)."""
@@ -166,6 +171,30 @@ class PoissonSchedule:
 
     def __repr__(self) -> str:
         return f"poisson({self._rate!r}, seed={self._seed})"
+
+
+class GammaSchedule(PoissonSchedule):
+    """Gamma-distributed gaps of mean 1e9/rate ns and shape ``burstiness`` (coefficient of
+    variation 1/sqrt(burstiness)): 1 gives exponential gaps (Poisson arrivals, though not the
+    same draws as :class:`PoissonSchedule`), below 1 bursts and lulls, above 1 steadier gaps.
+    Blocks, rounding, caching and purity as :class:`PoissonSchedule`."""
+
+    __slots__ = ("_shape",)
+    distribution = "gamma"
+
+    def __init__(self, rate: float, seed: int, burstiness: float) -> None:
+        shape = float(burstiness)
+        if not math.isfinite(shape) or shape <= 0:
+            raise OptionError(f"--request-burstiness must be a finite number > 0, got "
+                              f"{burstiness!r}")
+        super().__init__(rate, seed)
+        self._shape = shape
+
+    def _draw(self, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+        return rng.gamma(self._shape, self._mean_ns / self._shape, POISSON_BLOCK)
+
+    def __repr__(self) -> str:
+        return f"gamma({self._rate!r}, seed={self._seed}, burstiness={self._shape!r})"
 
 
 class IntervalSchedule:
@@ -220,12 +249,25 @@ def poisson(rate: float, seed: int) -> Schedule:
     return PoissonSchedule(rate, seed)
 
 
+def gamma(rate: float, seed: int, burstiness: float) -> Schedule:
+    """Gamma gaps of mean 1/rate and shape ``burstiness`` (see GammaSchedule)."""
+    return GammaSchedule(rate, seed, burstiness)
+
+
 def intervals(values_us: Sequence[int]) -> Schedule:
     """Custom gaps in µs, looped. OptionError if empty or any value is not a positive integer."""
     return IntervalSchedule(values_us)
 
 
 _INTERVAL_LINE = re.compile(r"[0-9]+")
+
+
+def due_batch(intended: Sequence[int], start: int, horizon: int, limit: int) -> int:
+    """End of the batch of sends due at a wake-up: ``intended`` (non-decreasing absolute times)
+    from index ``start``, every one at or before ``horizon``, at most ``limit`` of them. Returns the
+    index after the batch (``start`` when nothing is due). Successive batches from wake-ups at
+    non-decreasing horizons hand out every index once, in order, none before its time."""
+    return bisect.bisect_right(intended, horizon, start, min(len(intended), start + limit))
 
 
 def read_intervals_file(path: str | PathLike[str]) -> tuple[int, ...]:

@@ -80,7 +80,8 @@ def worker_count(cfg: RunConfig) -> int:
         raise OptionError(f"--workers must be >= 0, got {cfg.load.workers}")
     if cfg.load.workers > 0:
         return cfg.load.workers
-    if cfg.load.mode is not LoadMode.REQUEST_RATE or cfg.load.streaming:
+    if (cfg.load.mode is not LoadMode.REQUEST_RATE or cfg.load.streaming
+            or cfg.transport.endpoint == "generate_stream" or cfg.transport.orca_format):
         return 1
     top = max(cfg.load.request_rate_range[0], cfg.load.request_rate_range[1])
     return max(1, min(os.cpu_count() or 1, math.ceil(top / AUTO_RATE_PER_WORKER)))
@@ -90,6 +91,10 @@ def unsupported(cfg: RunConfig, setup: ModelSetup) -> str | None:
     """Why this run cannot be spread over processes, or None."""
     if cfg.load.streaming:
         return "--streaming runs in one process"
+    if cfg.transport.endpoint == "generate_stream":
+        return "--endpoint generate_stream runs in one process"
+    if cfg.transport.orca_format:
+        return "--orca-format collects the load reports in one process"
     if setup.io.is_sequence:
         return f"model '{cfg.server.model}' is a sequence model (its sequences run in one process)"
     if setup.data.has_validation or cfg.output.export_tensors:  # issue 14
@@ -334,7 +339,7 @@ class WorkerLoad(LoadManager):
         merged = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if len(parts) > 1:
             merged = merged[np.argsort(merged["last"], kind="stable")]
-        columns = {name: merged[name] for name, _ in COLUMNS}
+        columns: dict[str, Any] = {name: merged[name] for name, _ in COLUMNS}
         self.buffer.extend(RecordSlice(**columns, errors=tuple(self.buffer.errors)))
 
     def kill(self, grace_s: float = 0.0) -> None:

@@ -6,7 +6,8 @@ reported figure, never the ones before its point stabilized) are put end to end 
 buffer and merged, as if one long stable measurement had been made. Each run's records are shifted
 in time by a constant so its windows follow the previous run's; latencies are differences of times,
 so no figure changes by the shift. Throughput is the completed requests of all these windows over
-their summed duration, percentiles are over all their requests, server counters are summed.
+their summed duration, percentiles are over all their requests, server counters are summed, and
+``--collect-metrics`` scrapes are merged over all of them.
 """
 
 from __future__ import annotations
@@ -72,16 +73,21 @@ def _pool(level: float, pairs: list[tuple[RunResult, PointResult]],
         shift = 0 if cursor is None else cursor - mine[0].summary.start_ns
         for w in mine:
             part = run.buffer.view(w.lo, w.hi)
-            buf.extend(dataclasses.replace(part, **{c: getattr(part, c) + np.int64(shift)
-                                                    for c in _TIMES}))
+            buf.extend(dataclasses.replace(
+                part, **{c: getattr(part, c) + np.int64(shift) for c in _TIMES},
+                times={i: tuple(x + shift for x in t) for i, t in part.times.items()}))
             s = w.summary
             pcts = tuple(p for p in s.latency.percentiles if p not in (50, 90, 95, 99))
             summary = summarize(buf.view(buf.count - (w.hi - w.lo), buf.count),
                                 start_ns=s.start_ns + shift, end_ns=s.end_ns + shift,
                                 batch_size=s.batch_size, server=s.server, client=s.client,
                                 percentiles=pcts, sent=s.sent, late_sends=s.late_sends,
-                                cores=s.windows_cores)
-            windows.append(Window(len(windows), buf.count - (w.hi - w.lo), buf.count, summary))
+                                cores=s.windows_cores, goodput=s.goodput_limits)
+            # the window's metrics scrapes come along, shifted with it (a pooled point merges
+            # them over every merged window of every run, as perf_analyzer merges its windows')
+            scrapes = tuple(dataclasses.replace(sc, t_ns=sc.t_ns + shift) for sc in w.metrics)
+            windows.append(Window(len(windows), buf.count - (w.hi - w.lo), buf.count, summary,
+                                  scrapes, orca=w.orca))
         cursor = windows[-1].summary.end_ns
     verdicts = [p.verdict for _, p in pairs]
     shaky = next((v for v in verdicts if not v.stable), None)

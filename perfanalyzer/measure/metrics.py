@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,8 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..client.base import STAT_KEYS, ModelStatistics, StatDuration
+from ..config.goodput import GoodputLimits
 from ..records import RecordSlice
 from .percentile import percentile_index
+from .streamed import response_gaps, within_limits
 
 REPORT_PERCENTILES = (50, 90, 95, 99)
 #: A window is flagged client-saturated when the client used this share of one core or more.
@@ -43,7 +46,9 @@ class LatencyStats:
             return cls()
         s = np.sort(lat_ns)
         pcts = sorted(set(REPORT_PERCENTILES) | {int(p) for p in extra if p > 0})
-        return cls(count=len(s), avg_ns=float(s.mean()), std_ns=float(s.std()),
+        # the sample standard deviation (n - 1), as perf_analyzer's; undefined for one request
+        std = float(s.std(ddof=1)) if len(s) > 1 else math.nan
+        return cls(count=len(s), avg_ns=float(s.mean()), std_ns=std,
                    min_ns=int(s[0]), max_ns=int(s[-1]),
                    percentiles={p: nearest_rank(s, p) for p in pcts})
 
@@ -68,6 +73,20 @@ class ServerDelta:
         models = ([m for m in self.composing if m.name not in skip]
                   if ensemble_total and self.composing else [self.model])
         return sum(_avg_us(m.get(key)) for m in models)
+
+
+def accounted_ns(m: ModelStatistics) -> int:
+    """A model's server-accounted time per request in integer ns, as perf_analyzer's report
+    writer takes it: queue, compute (the three summed, over one count), cache hit and cache miss,
+    each average floored to ns (never to µs before subtracting)."""
+    compute = sum(m.get(k).ns for k in ("compute_input", "compute_infer", "compute_output"))
+    count = m.get("compute_input").count
+    return (_avg_ns(m.get("queue")) + (compute // count if count else 0)
+            + _avg_ns(m.get("cache_hit")) + _avg_ns(m.get("cache_miss")))
+
+
+def _avg_ns(d: StatDuration) -> int:
+    return d.ns // d.count if d.count else 0
 
 
 def _avg_us(d: StatDuration) -> float:
@@ -122,6 +141,25 @@ class Summary:
     #: and ``recv_ns``): perf_analyzer's "Client Send" and "Client Recv".
     client_send_ns: float = 0.0
     client_recv_ns: float = 0.0
+    #: Every gap between consecutive responses of one request (streaming), pooled.
+    inter_response: LatencyStats = field(default_factory=LatencyStats)
+    #: --goodput: the limits, and how many completed requests met all of them.
+    goodput_limits: GoodputLimits | None = None
+    good: int = 0
+
+    @property
+    def goodput(self) -> float | None:
+        """Inferences per second of the requests within the --goodput limits (None: no limits)."""
+        if self.goodput_limits is None:
+            return None
+        return self.good * self.batch_size / self.duration_s
+
+    @property
+    def goodput_share(self) -> float | None:
+        """The share of completed requests within the limits (None: no limits or no request)."""
+        if self.goodput_limits is None or not self.completed:
+            return None
+        return self.good / self.completed
 
     @property
     def duration_s(self) -> float:
@@ -164,7 +202,7 @@ class Summary:
 def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: int,
               server: ServerDelta | None, client: ClientLoad, percentiles: Sequence[int] = (),
               sent: int | None = None, late_sends: int = 0, windows: int = 1,
-              cores: float = 1.0) -> Summary:
+              cores: float = 1.0, goodput: GoodputLimits | None = None) -> Summary:
     """Summarize the records that completed in ``(start_ns, end_ns]``."""
     ok = records.status == 0
     last = records.last[ok]
@@ -182,4 +220,7 @@ def summarize(records: RecordSlice, *, start_ns: int, end_ns: int, batch_size: i
         server=server, client=client, windows=windows, windows_cores=cores,
         client_send_ns=float(records.send_ns[ok].mean()) if n_ok else 0.0,
         client_recv_ns=float(records.recv_ns[ok].mean()) if n_ok else 0.0,
+        inter_response=LatencyStats.of(response_gaps(records, ok), percentiles),
+        goodput_limits=goodput,
+        good=int(within_limits(records, ok, goodput).sum()) if goodput is not None else 0,
     )

@@ -16,13 +16,16 @@ The text format is parsed with ``prometheus_client``'s parser, not by hand.
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..redact import redact_url, scrub
 from .background import Background
 
 METRICS_PORT = 8002
@@ -76,6 +79,25 @@ def http_url(url: str) -> str:
     return url if "://" in url else f"http://{url}"
 
 
+#: A label value longer than this is cut where it is kept and printed (a GPU UUID is 40).
+MAX_LABEL_CHARS = 80
+_CELL_SEPARATORS = frozenset(',;:"')
+
+
+def label_text(value: str) -> str:
+    """A label value safe to print and write: control characters, non-ASCII text, backslashes
+    and the CSV's separators escaped (a newline in a label would forge console or CSV lines, a
+    comma CSV columns), cut to :data:`MAX_LABEL_CHARS` characters. GPU UUIDs are unchanged."""
+    text = str(value)
+    if not all(" " <= c <= "~" and c != "\\" for c in text):
+        text = text.encode("unicode_escape").decode("ascii")
+    if any(c in _CELL_SEPARATORS for c in text):  # the CSV's "uuid:value;" cells, its commas
+        text = "".join(f"\\x{ord(c):02x}" if c in _CELL_SEPARATORS else c for c in text)
+    if len(text) > MAX_LABEL_CHARS:
+        text = f"{text[:MAX_LABEL_CHARS - 3]}..."
+    return text
+
+
 def parse_metrics(text: str) -> Values:
     """The GPU and CPU families of a Prometheus text exposition (other families are ignored)."""
     # Imported here: only runs with --collect-metrics pay for prometheus_client.
@@ -89,7 +111,7 @@ def parse_metrics(text: str) -> Values:
         for sample in family.samples:
             if sample.name != family.name:
                 continue
-            key = sample.labels.get("gpu_uuid", "")
+            key = label_text(sample.labels.get("gpu_uuid", ""))
             out.setdefault(family.name, {})[key] = float(sample.value)
     return out
 
@@ -144,10 +166,15 @@ class Scraper(Background):
         """Scrapes that completed in ``(lo_ns, hi_ns]``."""
         return tuple(s for s in self.scrapes if lo_ns < s.t_ns <= hi_ns)
 
+    @property
+    def _shown(self) -> str:
+        """The URL as printed: without its user-info (a password)."""
+        return redact_url(self.settings.url)
+
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            print(f"WARNING: {message}", file=self.warn or sys.stderr, flush=True)
+            print(f"WARNING: {scrub(message)}", file=self.warn or sys.stderr, flush=True)
 
     async def _run(self) -> None:
         interval = self.settings.interval_s
@@ -165,7 +192,7 @@ class Scraper(Background):
             values = parse_metrics(text)
         except Exception as exc:  # socket, HTTP status or parse errors: one warning
             self.failures += 1
-            self._warn_once("scrape", f"--collect-metrics: could not scrape {self.settings.url} "
+            self._warn_once("scrape", f"--collect-metrics: could not scrape {self._shown} "
                             f"({type(exc).__name__}: {exc}); those metrics cells stay empty")
             return None
         self._check_missing(values)
@@ -175,7 +202,7 @@ class Scraper(Background):
 
     def _check_missing(self, values: Values) -> None:
         if not any(f in values for f in GPU_FAMILIES + CPU_FAMILIES):
-            self._warn_once("none", f"--collect-metrics: {self.settings.url} exports none of the "
+            self._warn_once("none", f"--collect-metrics: {self._shown} exports none of the "
                             "nv_gpu_* / nv_cpu_* families")
         elif not any(f in values for f in GPU_FAMILIES):
             self._warn_once("gpu", "--collect-metrics: the server exports no GPU metrics "
@@ -190,9 +217,25 @@ class Scraper(Background):
 
 
 def _get_text(url: str, timeout_s: float) -> str:
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # HTTPError for non-2xx
+    # urllib would open file:// or ftp:// URLs too: a scrape is an HTTP GET, nothing else
+    if url.split("://", 1)[0].lower() not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {redact_url(url)[:100]}")
+    with urllib.request.urlopen(_request(url), timeout=timeout_s) as resp:  # HTTPError: non-2xx
         data: bytes = resp.read()
         return data.decode("utf-8", errors="replace")
+
+
+def _request(url: str) -> urllib.request.Request:
+    """A GET of ``url``; its ``user:password@`` (which urllib would take for the host) is sent
+    as HTTP Basic authorization instead."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return urllib.request.Request(url)
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user, password = urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=netloc)),
+                                  headers={"Authorization": f"Basic {token}"})
 
 
 def scrapes_json(scrapes: Iterable[Scrape], offset_ns: int = 0) -> list[dict[str, Any]]:
@@ -202,7 +245,7 @@ def scrapes_json(scrapes: Iterable[Scrape], offset_ns: int = 0) -> list[dict[str
 
 def scrapes_from_json(raw: Iterable[Mapping[str, Any]], offset_ns: int = 0) -> tuple[Scrape, ...]:
     return tuple(Scrape(int(r["t_ns"]) - offset_ns,
-                        {f: {k: float(v) for k, v in per.items()}
+                        {f: {label_text(k): float(v) for k, v in per.items()}
                          for f, per in r["values"].items()}) for r in raw)
 
 

@@ -15,7 +15,8 @@ The rule (perf_analyzer ``DetermineStability`` / ``IsDoneProfiling``), with ``w 
   report such a point: it prints "Measured latency went over the set limit", leaves the point out
   of its CSV and stops the sweep (perfanalyzer shows it, flagged, everywhere but the default CSV:
   :mod:`perfanalyzer.measure.status`);
-* after ``max_trials`` windows: in async mode throughput-only stability is accepted
+* after ``max_trials`` windows: in perf_analyzer's async mode (``Criteria.async_mode``: ``-a``,
+  ``--streaming`` or a sequence model) throughput-only stability is accepted
   (**throughput_only**, stable); otherwise done and not stable (**max_trials**): perf_analyzer
   prints "Failed to obtain stable measurement..." and does not report (nor write) that point;
 * **no_requests** when one of the last ``w`` windows recorded no request (perf_analyzer: "No valid
@@ -81,6 +82,8 @@ class Criteria:
     stability_pct: float = DEFAULT_STABILITY_PCT
     max_trials: int = DEFAULT_MAX_TRIALS
     latency_threshold_ns: int = 0
+    #: perf_analyzer's async mode, where a point stable in throughput only is kept (see
+    #: window.throughput_only_accepted).
     async_mode: bool = True
     window_count: int = DEFAULT_STABILITY_WINDOWS
 

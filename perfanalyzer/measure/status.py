@@ -12,7 +12,7 @@ time, corrected for coordinated omission). Closed loops have one latency.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,5 +71,12 @@ def point_status(point: Any, judging: Judging) -> str:
     return INTERRUPTED if point.interrupted else UNSTABLE
 
 
+def did_not_stabilize(points: Iterable[Any], judging: Judging) -> bool:
+    """Exit code 2: some point did not stabilize. A point over ``-l`` is a finding, not
+    instability (perf_analyzer's binary search ends on it and exits 0), whether or not its windows
+    had settled when the limit ended it."""
+    return any(point_status(p, judging) not in (STABLE, OVER_LIMIT) for p in points)
+
+
 __all__ = ["INTERRUPTED", "LATENCY_FROM", "NO_REQUESTS", "OVER_LIMIT", "STABLE", "STATUSES",
-           "UNSTABLE", "Judging", "judged_latency", "judged_stats", "point_status"]
+           "UNSTABLE", "Judging", "did_not_stabilize", "judged_latency", "judged_stats", "point_status"]

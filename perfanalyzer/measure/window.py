@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..client.orca import OrcaCollector, OrcaWindow
 from ..config import RunConfig
 from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
+from ..config.goodput import GoodputLimits, parse_goodput
 from ..errors import PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
@@ -27,6 +29,9 @@ from .status import Judging, judged_latency
 from .sync import NO_SYNC, RunSync
 
 COUNT_POLL_S = 0.01
+#: perf_analyzer's count windows: the completed count is checked once a second, so a window lasts
+#: at least this long and holds every request completed by the check that found N.
+COUNT_WINDOW_POLL_S = 1.0
 LAG_PROBE_PERIOD_S = 0.025
 #: Longest a count window may take before it is closed anyway (so a stalled server cannot hang us).
 COUNT_WINDOW_CAP_S = 300.0
@@ -54,10 +59,21 @@ class WindowPlan:
     cores: float = 1.0
     #: Which latency the stabilizer judges in rate modes: "sent" or "scheduled" (--latency-from).
     latency_from: str = "sent"
+    goodput: GoodputLimits | None = None
 
 
-def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
-    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks)."""
+def throughput_only_accepted(cfg: RunConfig, sequence: bool = False) -> bool:
+    """Whether a point whose throughput settled but latency did not is kept ("throughput only"):
+    only in perf_analyzer's async mode, which ``-a`` asks for and ``--streaming`` or a sequence
+    model force on (never under ``--sync``). perfanalyzer sends asynchronously by default, but
+    judges a run as perf_analyzer judges the mode its user asked for (its default is synchronous)."""
+    load = cfg.load
+    return load.async_mode and (load.async_flag or load.streaming or sequence)
+
+
+def window_plan(cfg: RunConfig, cores: float = 1.0, sequence: bool = False) -> WindowPlan:
+    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks;
+    ``sequence``: the model is a sequence model)."""
     m = cfg.measurement
     return WindowPlan(
         count_windows=m.count_windows,
@@ -66,10 +82,10 @@ def window_plan(cfg: RunConfig, cores: float = 1.0) -> WindowPlan:
         criteria=Criteria(stability_pct=m.stability_percentage, max_trials=m.max_trials,
                           window_count=m.stability_windows,
                           latency_threshold_ns=m.latency_threshold_ns,
-                          async_mode=cfg.load.async_mode),
+                          async_mode=throughput_only_accepted(cfg, sequence)),
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
         batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
-        latency_from=m.latency_from)
+        latency_from=m.latency_from, goodput=parse_goodput(m.goodput))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +95,7 @@ class Window:
     hi: int
     summary: Summary
     metrics: tuple[Scrape, ...] = ()  # --collect-metrics: scrapes completed in this window
+    orca: OrcaWindow | None = None  # --orca-format: the load reports of this window's answers
 
 
 @dataclass(frozen=True)
@@ -90,10 +107,20 @@ class PointResult:
     verdict: Verdict
     merged: Summary
     interrupted: bool = False
+    #: A request error that ends the run (e.g. a validation_data mismatch) ended this point.
+    failure: str = ""
 
     @property
     def stable(self) -> bool:
         return self.verdict.stable
+
+    @property
+    def orca(self) -> OrcaWindow | None:
+        """--orca-format: the load reports of the merged windows' answers."""
+        m = self.merged
+        parts = [w.orca for w in self.windows if w.orca is not None
+                 and w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns]
+        return sum(parts[1:], parts[0]) if parts else None
 
     @property
     def metrics(self) -> tuple[Scrape, ...]:
@@ -132,8 +159,10 @@ class Measurer:
     def __init__(self, load: LoadManager, stats: ServerStatsReader, plan: WindowPlan,
                  stop_event: asyncio.Event | None = None,
                  on_window: Callable[[float, Window, Verdict], None] | None = None,
-                 scraper: object | None = None, sync: RunSync = NO_SYNC) -> None:
+                 scraper: object | None = None, sync: RunSync = NO_SYNC,
+                 orca: OrcaCollector | None = None) -> None:
         self.load = load
+        self.orca = orca  # --orca-format: the client's collector of load reports
         self.scraper = scraper  # --collect-metrics: prometheus.Scraper (between(lo_ns, hi_ns))
         self.run_sync = sync  # several processes (MPI ranks) cut windows at the same edges
         self.stats = stats
@@ -141,6 +170,7 @@ class Measurer:
         self.stop_event = stop_event or asyncio.Event()
         self.probe = LagProbe()
         self.on_window = on_window
+        self._warm_end: int | None = None  # the buffer's count once the warm-up was done
 
     def _cpu_ns(self) -> int:
         return time.process_time_ns() + self.load.extra_cpu_ns()
@@ -152,7 +182,7 @@ class Measurer:
 
     async def warmup(self) -> None:
         """Wait until the warm-up requests have completed; they belong to no window."""
-        target = self.load.buffer.count + self.plan.warmup_requests
+        target = self._warm_end = self.load.buffer.count + self.plan.warmup_requests
         while self.load.buffer.count < target and not self.stop_event.is_set():
             await asyncio.sleep(COUNT_POLL_S)
 
@@ -176,9 +206,16 @@ class Measurer:
         start = time.perf_counter_ns()
         await self._sync(start)
         lo = buf.index_at(start)
+        if plan.single_window and self._warm_end is not None and lo > self._warm_end:
+            # --request-count: the N completions right after the warm-up ones (the load sends
+            # no more), also those that completed while the window was being opened
+            lo = self._warm_end
+            start = buf.last_at(lo - 1) if lo > 0 else start
         snap = await self.stats.edge_snapshot()
         cpu0, sent0, late0 = self._cpu_ns(), self.load.sent, self.load.late
         self.probe.take()
+        if self.orca is not None:
+            self.orca.take()  # reports before the first window belong to none
         verdict = judge([], plan.criteria)
         interrupted = False
         while True:
@@ -187,8 +224,8 @@ class Measurer:
             end = time.perf_counter_ns()
             await self._sync(end)
             hi = buf.index_at(end, lo)
-            if plan.count_windows and hi - lo > plan.request_count and not interrupted:
-                # A count window ends exactly at its N-th completion; later ones open the next.
+            if plan.single_window and hi - lo > plan.request_count and not interrupted:
+                # --request-count: the one window ends exactly at its N-th completion.
                 hi = lo + plan.request_count
                 end = buf.last_at(hi - 1)
             cpu1, sent1, late1 = self._cpu_ns(), self.load.sent, self.load.late
@@ -198,10 +235,13 @@ class Measurer:
                 server=self.stats.delta(snap, snap1),
                 client=ClientLoad(cpu_ns=cpu1 - cpu0, max_loop_lag_ns=self.probe.take()),
                 percentiles=(plan.percentile,) if plan.percentile > 0 else (),
-                sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores)
+                sent=sent1 - sent0, late_sends=late1 - late0, cores=plan.cores,
+                goodput=plan.goodput)
             if interrupted and summary.completed == 0 and windows:
                 break
-            windows.append(Window(len(windows), lo, hi, summary, scrapes_between(self.scraper, start, end)))
+            windows.append(Window(len(windows), lo, hi, summary,
+                                  scrapes_between(self.scraper, start, end),
+                                  self.orca.take() if self.orca is not None else None))
             # memory flat in run length: only the windows a merge may read stay in memory
             buf.spill_before(windows[max(0, len(windows) - plan.criteria.window_count)].lo)
             self._check_failures(summary)
@@ -211,7 +251,9 @@ class Measurer:
             verdict = self._judge(figures)
             if self.on_window:
                 self.on_window(level, windows[-1], verdict)
-            if await self.run_sync.decide(verdict.done, interrupted):  # MPI: every rank done
+            # a request error that ends the run ends the point too (what was measured is kept);
+            # under MPI this rank says it is done and the ranks still end together
+            if await self.run_sync.decide(verdict.done or bool(buf.failure), interrupted):
                 break
             if plan.adaptive:
                 interval = min(interval * adaptive_scale(figures, plan.criteria),
@@ -221,7 +263,7 @@ class Measurer:
         return PointResult(level=level, windows=tuple(windows), verdict=verdict,
                            merged=merge(windows[-plan.criteria.window_count:], self.load.buffer,
                                         (plan.percentile,) if plan.percentile > 0 else ()),
-                           interrupted=interrupted)
+                           interrupted=interrupted, failure=buf.failure)
 
     def _judge(self, figures: list[WindowFigures]) -> Verdict:
         if self.plan.single_window:
@@ -245,10 +287,24 @@ class Measurer:
             return self.stop_event.is_set()
         buf, need = self.load.buffer, self.plan.request_count
         deadline = time.monotonic() + COUNT_WINDOW_CAP_S
-        while buf.count - lo < need and time.monotonic() < deadline:
+        if self.plan.single_window:
+            sends = self.plan.warmup_requests + need
+            while buf.count - lo < need and time.monotonic() < deadline:
+                if self.stop_event.is_set():
+                    return True
+                if self.load.sent >= sends and not self.load.in_flight:
+                    break  # every request the run sends has completed: none is coming
+                await asyncio.sleep(COUNT_POLL_S)
+            return self.stop_event.is_set()
+        while time.monotonic() < deadline:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), COUNT_WINDOW_POLL_S)
             if self.stop_event.is_set():
                 return True
-            await asyncio.sleep(COUNT_POLL_S)
+            now = time.perf_counter_ns()
+            await self._sync(now)
+            if buf.index_at(now, lo) - lo >= need:
+                break
         return self.stop_event.is_set()
 
 
@@ -277,13 +333,15 @@ def merge(windows: list[Window], buffer: RecordBuffer,
     asked = {p for p in percentiles if p > 0}
     asked |= {p for w in windows for p in w.summary.latency.percentiles}
     asked |= {p for w in windows for p in w.summary.corrected.percentiles}
+    asked |= {p for w in windows for p in w.summary.first_response.percentiles}
     pcts = tuple(sorted(p for p in asked if p not in (50, 90, 95, 99)))
     return summarize(buffer.view(windows[0].lo, windows[-1].hi), start_ns=first.start_ns,
                      end_ns=last.end_ns, batch_size=first.batch_size, server=server,
                      client=client, percentiles=pcts,
                      sent=sum(w.summary.sent for w in windows),
                      late_sends=sum(w.summary.late_sends for w in windows),
-                     windows=len(windows), cores=first.windows_cores)
+                     windows=len(windows), cores=first.windows_cores,
+                     goodput=first.goodput_limits)
 
 
 __all__ = ["AllRequestsFailed", "Measurer", "PointResult", "Snapshot", "Window", "WindowPlan"]

@@ -7,5 +7,7 @@ one measurement, through ``mpi4py`` (the ``mpi`` extra).
 * :mod:`.sync`: the :class:`~perfanalyzer.measure.sync.RunSync` hook (level starts, window edges,
   the "everyone stable" decision);
 * :mod:`.merge`: a merged group's records, shipped to its leader at every window edge;
-* :mod:`.session`: the glue the command uses.
+* :mod:`.session`: the glue the command uses;
+* :mod:`.guard`: the process beside each rank (MPI_Init's deadline; the shared memory MPI leaves
+  when a host's ranks do not finish).
 """

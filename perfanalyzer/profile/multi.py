@@ -22,6 +22,7 @@ from ..errors import (
     PerfAnalyzerError,
 )
 from ..measure.result import RunResult
+from ..measure.status import Judging, did_not_stabilize
 from ..report import console
 from ..report.combined import Part, combined_csv_text, write_combined_csv, write_combined_export
 from ..report.outfile import OutputError, save_fallback
@@ -78,14 +79,15 @@ def _write(cfg: RunConfig, parts: Sequence[Part], *, final: bool = False) -> boo
         return True
     try:
         write_combined_csv(parts, out.filename, verbose=out.verbose_csv,
-                           all_points=out.csv_all_points)
+                           all_points=out.csv_all_points, streaming=out.csv_streaming)
         return True
     except OutputError as exc:
         if not final:
             print(f"warning: {exc} (retried at the end of the run)", file=sys.stderr)
             return False
         kept = save_fallback(
-            lambda: combined_csv_text(parts, out.verbose_csv, out.csv_all_points), out.filename)
+            lambda: combined_csv_text(parts, out.verbose_csv, out.csv_all_points,
+                                      out.csv_streaming), out.filename)
         where = f"the measured data is kept in {kept}" if kept else "it could not be kept"
         print(f"error: {exc}; {where}", file=sys.stderr)
         return False
@@ -133,6 +135,7 @@ def _finish(cfg: RunConfig, parts: list[Part]) -> int:
             return EXIT_GENERIC
     if any(run.interrupted for run in runs):
         return EXIT_INTERRUPTED
-    if any(not p.stable for run in runs for p in run.points):
+    if any(did_not_stabilize(run.points, Judging.of(run.config, run.percentile))
+           for run in runs):
         return code or EXIT_UNSTABLE
     return code

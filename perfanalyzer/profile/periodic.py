@@ -17,6 +17,7 @@ from typing import Any
 from ..client import InferenceClient
 from ..client.base import InferRequest
 from ..config import RunConfig
+from ..config.goodput import parse_goodput
 from ..errors import OptionError
 from ..inputs.setup import ModelSetup
 from ..load.periodic import PeriodicConcurrency
@@ -75,7 +76,8 @@ async def measure_periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurr
     summary = summarize(buf.view(0, buf.count), start_ns=start, end_ns=end,
                         batch_size=cfg.inputs.batch_size, server=stats.delta(snap0, snap1),
                         client=ClientLoad(cpu_ns=cpu1 - cpu0, max_loop_lag_ns=probe.take()),
-                        percentiles=(pct,) if pct > 0 else (), sent=load.sent)
+                        percentiles=(pct,) if pct > 0 else (), sent=load.sent,
+                        goodput=parse_goodput(cfg.measurement.goodput))
     window = Window(0, 0, buf.count, summary, scrapes_between(scraper, start, end))
     ok = summary.completed > 0
     verdict = Verdict(done=True, stable=ok, reason=REASON if ok else NO_REQUESTS,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
 from ..config.safety import (
@@ -130,8 +130,28 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def explain(exc: BaseException, url: str, protocol: str, tls: bool) -> PerfAnalyzerError:
-    """One line saying what went wrong talking to the server at ``url``."""
+#: Request headers (-H) above this many bytes are a likelier cause of a closed connection than
+#: a TLS port: Triton's HTTP server, like many, closes on a header block above about 8 KB.
+LARGE_HEADERS_BYTES = 8192
+
+
+def headers_size(headers: Iterable[tuple[str, str]]) -> int:
+    """Bytes the -H headers take on an HTTP/1.1 request (``Name: Value\\r\\n`` each)."""
+    return sum(len(k) + len(v) + 4 for k, v in headers)
+
+
+def _too_large(shown: str, header_bytes: int) -> PerfAnalyzerError | None:
+    if header_bytes <= LARGE_HEADERS_BYTES:
+        return None
+    return ConnectError(f"the server at {shown} closed the connection without an answer: the -H "
+                        f"headers take {header_bytes} bytes, more than servers commonly accept "
+                        f"(Triton's HTTP server: about 8 KB); send smaller headers")
+
+
+def explain(exc: BaseException, url: str, protocol: str, tls: bool,
+            header_bytes: int = 0) -> PerfAnalyzerError:
+    """One line saying what went wrong talking to the server at ``url`` (``header_bytes``: the
+    size of the -H headers, a cause of their own when large)."""
     shown = redact_url(url)
     chain = _causes(exc)
     text = " ".join(str(c) for c in chain).lower()
@@ -145,6 +165,9 @@ def explain(exc: BaseException, url: str, protocol: str, tls: bool) -> PerfAnaly
                             f"{type(chain[-1]).__name__}: {str(chain[-1])[:100]})")
     if isinstance(exc, (asyncio.TimeoutError, RequestTimeout, NoAnswer)):
         return NoAnswer(f"the server at {shown} accepted the connection but did not answer")
+    large = _too_large(shown, header_bytes)
+    if large is not None and isinstance(exc, (ProtocolError, ConnectError)):
+        return large
     if isinstance(exc, ProtocolError):
         return ProtocolError(f"the server at {shown} did not answer in {protocol.upper()} "
                              f"(not a KServe v2 server, or a TLS port?): {str(exc)[:100]}")
@@ -161,8 +184,9 @@ def explain(exc: BaseException, url: str, protocol: str, tls: bool) -> PerfAnaly
 
 
 async def startup(call: Awaitable[T], *, url: str, protocol: str, tls: bool,
-                  timeout_s: float) -> T:
-    """Await a start-up call under ``--startup-timeout``; transport failures become one line."""
+                  timeout_s: float, header_bytes: int = 0) -> T:
+    """Await a start-up call under ``--startup-timeout``; transport failures become one line
+    (``header_bytes``: see :func:`explain`)."""
     try:
         return await asyncio.wait_for(call, timeout_s or None)
     except asyncio.TimeoutError as exc:
@@ -171,11 +195,12 @@ async def startup(call: Awaitable[T], *, url: str, protocol: str, tls: bool,
     except (TransportError, OSError, ssl.SSLError) as exc:
         if isinstance(exc, (ServerUnavailable, NoAnswer)):
             raise
-        if protocol == "grpc" and not tls and isinstance(exc, ConnectError):
+        if protocol == "grpc" and not tls and isinstance(exc, ConnectError) \
+                and header_bytes <= LARGE_HEADERS_BYTES:
             kind = await h2_probe(url, timeout_s)  # grpc.aio does not say what it got
             if kind != "ok":
                 raise _GRPC_KINDS[kind](url) from exc
-        raise explain(exc, url, protocol, tls) from exc
+        raise explain(exc, url, protocol, tls, header_bytes) from exc
 
 
 _GRPC_KINDS = {
@@ -188,6 +213,18 @@ _GRPC_KINDS = {
 }
 
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT_S", "DEFAULT_REQUEST_TIMEOUT_S", "DEFAULT_STARTUP_TIMEOUT_S",
-           "NoAnswer", "ServerUnavailable", "explain", "h2_probe", "host_port", "probe_tcp",
-           "probe_tls", "startup"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "DEFAULT_REQUEST_TIMEOUT_S",
+    "DEFAULT_STARTUP_TIMEOUT_S",
+    "LARGE_HEADERS_BYTES",
+    "NoAnswer",
+    "ServerUnavailable",
+    "explain",
+    "h2_probe",
+    "headers_size",
+    "host_port",
+    "probe_tcp",
+    "probe_tls",
+    "startup",
+]

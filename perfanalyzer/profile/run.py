@@ -28,9 +28,10 @@ from ..measure.window import Measurer, PointResult, window_plan
 from ..records import RecordBuffer
 from ..redact import redact_config
 from ..report import console, verbose
+from ..report.live import LiveStatus
 from . import trace
 from .composing import with_composing
-from .failures import check_ceiling, check_failures
+from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
@@ -84,9 +85,11 @@ async def _server_identity(client: InferenceClient) -> dict[str, Any]:
 async def profile(cfg: RunConfig, *, out: TextIO | None = None,
                   stop_event: asyncio.Event | None = None,
                   on_point: Callable[[RunResult, PointResult], None] | None = None,
-                  sync: RunSync = NO_SYNC) -> RunResult:
+                  sync: RunSync = NO_SYNC,
+                  on_window: Callable[[float, Window, Verdict], None] | None = None) -> RunResult:
     """Measure every load level of ``cfg``; returns what was measured (also when interrupted).
-    ``sync``: where several processes (MPI ranks, ``perfanalyzer.mpi``) meet; none by default."""
+    ``sync``: where several processes (MPI ranks, ``perfanalyzer.mpi``) meet; none by default.
+    ``on_window`` is called after every measurement window (--events)."""
     out = out or sys.stdout
     stop_event = stop_event or asyncio.Event()
     client = await connect(cfg)
@@ -133,31 +136,39 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             payloads = [client.prepare(r) for stream in requests for r in stream]
             load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
             run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
-        plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg)))
+        plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg),
+                                     sequence=setup.traits.sequence))
         out.write(console.settings_text(
             batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
             interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
             async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
             mode=cfg.load.mode.value, streaming=cfg.load.streaming,
             distribution=cfg.load.request_distribution,
+            burstiness=cfg.load.request_burstiness or 1.0,
             periodic=(*periodic, cfg.load.request_period) if periodic else None) + "\n")
-        progress = console.Progress()
+        # the live line: not with -v (its pass lines), nor for the periodic mode's one window
+        progress = LiveStatus(cfg.load.mode.value,
+                              quiet=cfg.output.quiet or bool(cfg.output.verbose) or bool(periodic))
         scraper = scraper_for(cfg)  # --collect-metrics
         if scraper is not None:
             scraper.start()
-        on_window = verbose.window_callback(cfg, out, progress)
+        progress.start()
+        shown = verbose.window_callback(cfg, out, progress)
+        hook = _both(shown, on_window)
         try:
             if periodic:
                 await _periodic(cfg, run, cast("PeriodicConcurrency", load), stats, out,
                                 stop_event, on_point, scraper,
-                                on_window if cfg.output.verbose else None)
+                                hook if cfg.output.verbose else on_window)
             else:
-                measurer = Measurer(load, stats, plan, stop_event, on_window=on_window,
-                                    scraper=scraper, sync=sync)
+                measurer = Measurer(load, stats, plan, stop_event, on_window=hook,
+                                    scraper=scraper, sync=sync,
+                                    orca=getattr(client, "orca", None))
                 await _sweep(cfg, run, measurer, out, stop_event, on_point, progress, sync)
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)
         finally:
+            await progress.stop()
             await load.stop()
             if scraper is not None:
                 await scraper.stop()
@@ -170,10 +181,23 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         await client.close()
 
 
+def _both(first: Callable[[float, Window, Verdict], None],
+          then: Callable[[float, Window, Verdict], None] | None,
+          ) -> Callable[[float, Window, Verdict], None]:
+    if then is None:
+        return first
+
+    def hook(level: float, window: Window, verdict: Verdict) -> None:
+        first(level, window, verdict)
+        then(level, window, verdict)
+
+    return hook
+
+
 async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO,
                  stop_event: asyncio.Event,
                  on_point: Callable[[RunResult, PointResult], None] | None,
-                 progress: console.Progress, sync: RunSync = NO_SYNC) -> None:
+                 progress: LiveStatus, sync: RunSync = NO_SYNC) -> None:
     integer = cfg.load.mode is LoadMode.CONCURRENCY
     start, end, step = (cfg.load.concurrency_range if integer else cfg.load.request_rate_range)
     if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
@@ -181,6 +205,8 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         step = 1.0
     search = BinarySearch(start, end, step, integer=integer) if cfg.load.binary_search else None
     levels = linear(start, end, step, integer=integer)
+    if search is None and end:
+        progress.levels = sum(1 for _ in linear(start, end, step, integer=integer))
     last: Outcome | None = None
     ended = False
     while not stop_event.is_set():
@@ -189,6 +215,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         if level is None:
             break
         check_ceiling(cfg, level)  # issue 13: an open-ended sweep stops at the ceiling too
+        progress.point(level, len(run.points) + 1)
         point = sync.report(await measurer.measure(level))
         progress.clear()  # the live line, before the point's block
         run.points.append(point)
@@ -196,7 +223,9 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         out.flush()
         if on_point:
             on_point(run, point)
+        check_ended(point)  # a validation_data mismatch (unless --on-mismatch count)
         check_failures(point)  # issue 13: a mostly failed point is an error, not a measurement
+        check_bls_calls(point, run.model.bls)
         if point.interrupted:
             run.interrupted = True
             break

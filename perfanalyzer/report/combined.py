@@ -28,14 +28,14 @@ Part = tuple[tuple[str, str], RunResult]
 
 
 def combined_csv_text(parts: Sequence[Part], verbose: bool = False,
-                      all_points: bool = False) -> str:
+                      all_points: bool = False, streaming: bool = False) -> str:
     """Rows of what perf_analyzer would write (stable points under -l), or every point with a
     trailing status column (--csv-all-points)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     header: list[str] | None = None
     for keys, run in parts:
-        layout = CsvLayout.of(run, verbose)
+        layout = CsvLayout.of(run, verbose, streaming=streaming)
         if header is None:
             header = layout.header()
             w.writerow([*KEY_COLUMNS, *header] + ([STATUS_COLUMN] if all_points else []))
@@ -44,17 +44,19 @@ def combined_csv_text(parts: Sequence[Part], verbose: bool = False,
         for p in run.points:
             status = point_status(p, judging)
             if status == STABLE or all_points:
-                rows.append((p.level, row_figures(p.merged), status))
+                rows.append((p.level, row_figures(p.merged), status, p))
         rows.sort(key=lambda r: r[1].throughput)
-        for level, figures, status in rows:
-            w.writerow([*keys, *layout.row(level, figures)] + ([status] if all_points else []))
+        for level, figures, status, point in rows:
+            w.writerow([*keys, *layout.row(level, figures, summary=point.merged)]
+                       + ([status] if all_points else []))
     return out.getvalue()
 
 
 def write_combined_csv(parts: Sequence[Part], path: str | os.PathLike[str],
-                       verbose: bool = False, all_points: bool = False) -> None:
+                       verbose: bool = False, all_points: bool = False,
+                       streaming: bool = False) -> None:
     """Written safely (:mod:`.outfile`: never through a symlink); raises OutputError."""
-    write_output(path, combined_csv_text(parts, verbose, all_points), CSV_FLAG)
+    write_output(path, combined_csv_text(parts, verbose, all_points, streaming), CSV_FLAG)
 
 
 def write_combined_export(parts: Sequence[Part], path: str | os.PathLike[str]) -> None:

@@ -1,10 +1,11 @@
 """One CSV per composing model of an ensemble or BLS model, as perf_analyzer writes them.
 
-perf_analyzer's ``ReportWriter::GenerateFile`` writes ``<name>_v<version>.<filename>`` per composing
-model, with the main file's rows (stable points under -l, sorted by Inferences/Second) and these
-columns: level, ``Inferences/Second`` (the client's infer/s × the model's success count ÷ the
-top-level model's), ``Client Send`` (0), ``Network+Server Send/Recv`` (the model's average
-success time minus its accounted time, floored at 0), ``Server Queue``, ``Server Compute
+perf_analyzer's ``ReportWriter::GenerateFile`` writes ``<name>_v<version>.<filename>`` per direct
+composing model (a nested ensemble's members get none: their time is in that ensemble's row),
+with the main file's rows (stable points under -l, sorted by Inferences/Second) and these columns:
+level, ``Inferences/Second`` (the client's infer/s × the model's success count ÷ the top-level
+model's), ``Client Send`` (0), ``Network+Server Send/Recv`` (the model's average success time
+minus its accounted time, in ns, floored at 0 and to µs once), ``Server Queue``, ``Server Compute
 Input/Infer/Output``, [``Server Cache Hit/Miss``], ``Client Recv`` (0).
 
 Differences: the file is put beside ``filename`` (perf_analyzer prepends the prefix to the whole
@@ -20,6 +21,7 @@ import os
 from pathlib import Path
 
 from ..client.base import ModelStatistics, StatDuration
+from ..measure.metrics import accounted_ns
 from ..measure.result import RunResult
 from ..measure.status import STABLE, Judging, point_status
 from .csv import STATUS_COLUMN, CsvLayout, _cell, _level
@@ -55,9 +57,8 @@ def _row(run: RunResult, level: float, throughput: float, top: ModelStatistics,
     queue = _avg_us(m.get("queue"))
     compute = [_avg_us(m.get(k)) for k in COMPOSING_COMPUTE]
     cache = [_avg_us(m.get(k)) for k in ("cache_hit", "cache_miss")]
-    accounted = sum(v or 0 for v in (queue, *compute, *(cache if run.model.cache_enabled else ())))
-    total = _avg_us(ok)
-    network = None if total is None else max(0, total - accounted)
+    # in integer ns, floored to µs once (perf_analyzer's report writer)
+    network = max(0, ok.ns // ok.count - accounted_ns(m)) // 1000 if ok.count else None
     cells = [_level(level, CsvLayout.of(run).level_name), tput, "0", _cell(network),
              _cell(queue), *(_cell(v) for v in compute)]
     if run.model.cache_enabled:
@@ -90,6 +91,8 @@ def composing_texts(run: RunResult, filename: str | os.PathLike[str],
     points.sort(key=lambda ps: ps[0].merged.throughput)
     out: dict[Path, str] = {}
     for k, name in enumerate(run.model.composing):
+        if name in run.model.indirect:  # perf_analyzer: one file per direct child only
+            continue
         version = _version(run, k)
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

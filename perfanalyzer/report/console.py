@@ -3,24 +3,22 @@ late sends, distance from stable)."""
 
 from __future__ import annotations
 
-import sys
-from typing import TextIO
-
 from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT_STABILITY_WINDOWS
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
-from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, Verdict, distance_from_stable
+from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_stable
 from ..measure.status import STABLE, Judging, judged_latency, point_status
-from ..measure.window import PointResult, Window
+from ..measure.window import PointResult
 from . import periodic_text
-from .figures import fmt_rate, row_figures, us
-from .metrics_text import metrics_lines
+from .figures import fmt_rate, row_figures, std_text, us
+from .metrics_text import metrics_lines, orca_lines
+from .streamed_text import goodput_lines, streaming_lines
 from .trust import advice, likely_cause, trust_lines
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
                   async_mode: bool, percentile: int, mode: str, streaming: bool,
-                  distribution: str = "constant",
+                  distribution: str = "constant", burstiness: float = 1.0,
                   periodic: tuple[int, int, int, int] | None = None) -> str:
     stab = (f"p{percentile} latency" if percentile > 0 else "average latency")
     lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
@@ -36,7 +34,9 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
                   f"  Stabilizing using {stab} and throughput",
                   f"  Measurement window: {interval_ms} msec"]
     if mode in ("request_rate", "custom_intervals"):
-        kind = "poisson" if distribution == "poisson" else "uniform"
+        kind = distribution if distribution in ("poisson", "gamma") else "uniform"
+        if distribution == "gamma":
+            kind += f" (burstiness {burstiness:g})"
         lines.append(f"  Using {kind} distribution on request generation"
                      if mode == "request_rate" else "  Using custom request intervals")
     lines.append(f"  Using {'asynchronous' if async_mode else 'synchronous'} calls for inference")
@@ -59,18 +59,19 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         lines += periodic_text.step_lines(run.periodic) if run.periodic else []
         return "\n".join(lines) + "\n\n"
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
-    if run.model.decoupled or run.config.get("streaming"):
+    if (run.model.decoupled or run.config.get("streaming")
+            or run.config.get("endpoint") == "generate_stream"):
         per_req = s.responses / s.completed if s.completed else 0.0
         lines.append(f"    Response Throughput: {fmt_rate(s.response_throughput)} infer/sec")
         lines.append(f"    Responses per request: {per_req:.2f}")
-        lines.append(f"    Avg time to first response: {us(s.first_response.avg_ns)} usec")
-        lines.append(f"    Avg time to last response: {us(s.latency.avg_ns)} usec")
+        lines += streaming_lines(s)
+    lines += goodput_lines(s)
     if run.mode != "concurrency":
         lines.append(f"    Avg send request rate: {fmt_rate(s.send_rate)} infer/sec")
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
         lines += _rate_kept_lines(run, point)
     lines.append(f"    Avg latency: {us(s.latency.avg_ns)} usec "
-                 f"(standard deviation {us(s.latency.std_ns)} usec)")
+                 f"(standard deviation {std_text(s.latency)} usec)")
     for p in sorted(s.latency.percentiles):
         lines.append(f"    p{p} latency: {us(s.latency.p(p))} usec")
     if run.mode != "concurrency":
@@ -78,7 +79,7 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
                      f"(p99 {us(s.corrected.p(99))} usec)")
     f = row_figures(s)
     proto = "gRPC" if protocol == "grpc" else "HTTP"
-    lines.append(f"    Avg {proto} time: {f.avg_latency_us} usec (send/recv "
+    lines.append(f"    Avg {proto} time: {f.request_time_us} usec (send/recv "
                  f"{f.request_response_us} usec + response wait {f.response_wait_us} usec)")
     lines += _client_load_lines(s)
     if s.errors:
@@ -92,6 +93,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     elif run.server_stats:
         lines.append("  [WARNING] The server's statistics could not be read at a window edge: "
                      "the server columns of this point are left empty")
+    if run.config.get("orca_format"):
+        lines += orca_lines(point.orca)
     if run.config.get("collect_metrics"):  # --collect-metrics
         lines += metrics_lines(point.metrics)
     if run.periodic:
@@ -123,10 +126,10 @@ def _rate_kept_lines(run: RunResult, point: PointResult) -> list[str]:
         return []
     late_share = s.late_sends / s.sent
     ratio = s.send_rate / asked
-    # Poisson gaps make a window's count vary by chance: judge those on lateness only. One request
+    # Poisson (and gamma) gaps make a window's count vary by chance: judge those on lateness only. One request
     # of slack covers the quantization of short windows.
     slack = 1.0 / (asked * s.duration_s)
-    short = (run.config.get("request_distribution") != "poisson"
+    short = (run.config.get("request_distribution") not in ("poisson", "gamma")
              and ratio < SEND_RATE_WARN - slack)
     if late_share <= LATE_SHARE_WARN and not short:
         return []
@@ -153,7 +156,9 @@ def _client_load_lines(s: Summary) -> list[str]:
 def _server_lines(run: RunResult, s: Summary) -> list[str]:
     assert s.server is not None
     m = s.server.model
-    ens = run.model.ensemble and bool(run.model.composing)
+    # perf_analyzer's ensemble branch runs whenever composing-model statistics exist: an
+    # ensemble's or, with --bls-composing-models, a BLS model's (queue and compute summed over them)
+    ens = bool(run.model.composing)
     nested = frozenset(run.model.nested_ensembles)
     f = row_figures(s, ensemble_total=ens, skip=nested)
     succ = m.get("success")
@@ -233,34 +238,3 @@ def table_text(run: RunResult) -> str:
         lines.append(f"{name}: {level}, throughput: {fmt_rate(p.merged.throughput)} infer/sec, "
                      f"{kind} {us(val)} usec{flag}")
     return "\n".join(lines) + "\n"
-
-
-def progress_line(mode: str, level: float, window: Window, verdict: Verdict) -> str:
-    """One live line per window: where the stabilizer stands."""
-    s = window.summary
-    what = f"concurrency {int(level)}" if mode == "concurrency" else f"rate {fmt_rate(level)}"
-    spread = ("" if verdict.throughput_spread == float("inf") else
-              f", spread {verdict.throughput_spread:.1%} / {verdict.latency_spread:.1%}")
-    return (f"{what}: window {window.index + 1}, {fmt_rate(s.throughput)} infer/s, "
-            f"avg {us(s.latency.avg_ns)} usec{spread}")
-
-
-class Progress:
-    """A live one-line progress indicator on a terminal (nothing when not a TTY)."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self._shown = False
-
-    def update(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[2K" + text)
-            self.stream.flush()
-            self._shown = True
-
-    def clear(self) -> None:
-        if self.enabled and self._shown:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
-            self._shown = False

@@ -16,15 +16,19 @@ import io
 import os
 from dataclasses import dataclass
 
+from ..measure.metrics import LatencyStats, Summary
 from ..measure.prometheus import GPU_COLUMNS, Values, gpu_cell, merge_scrapes
 from ..measure.result import RunResult
 from ..measure.status import STABLE, Judging, judged_stats, point_status
-from .figures import RowFigures, fmt_rate, row_figures
+from .figures import RowFigures, fmt_rate, row_figures, us
 from .outfile import write_output
 
 BASE_PERCENTILES = (50, 90, 95, 99)
 #: The extra trailing column of --csv-all-points (stable, unstable, over_limit, no_requests...).
 STATUS_COLUMN = "Status"
+#: --csv-streaming: each figure's Avg and percentile columns (µs), in this order.
+STREAM_FIGURES = ("time to first response", "inter-response time")
+GOODPUT_COLUMNS = ["Goodput", "Goodput %"]
 FLAG = "-f"
 
 
@@ -37,12 +41,18 @@ class CsvLayout:
     percentile: int = -1
     verbose: bool = False
     gpu: bool = False  # --verbose-csv with --collect-metrics: perf_analyzer's four GPU columns
+    #: --csv-streaming: the streaming figures (and goodput, with --goodput) after every column of
+    #: perf_analyzer's.
+    streaming: bool = False
+    goodput: bool = False
 
     @classmethod
-    def of(cls, run: RunResult, verbose: bool = False, gpu: bool = False) -> CsvLayout:
+    def of(cls, run: RunResult, verbose: bool = False, gpu: bool = False,
+           streaming: bool = False) -> CsvLayout:
         return cls(level_name=run.level_name, decoupled=run.model.decoupled,
                    server_stats=run.server_stats, cache=run.model.cache_enabled,
-                   percentile=run.percentile, verbose=verbose, gpu=gpu and verbose)
+                   percentile=run.percentile, verbose=verbose, gpu=gpu and verbose,
+                   streaming=streaming, goodput=streaming and bool(run.config.get("goodput")))
 
     @property
     def percentiles(self) -> list[int]:
@@ -67,9 +77,15 @@ class CsvLayout:
             cols += ["request/response", "response wait"]
             if self.gpu:
                 cols += [name for name, _family in GPU_COLUMNS]
+        if self.streaming:
+            for name in STREAM_FIGURES:
+                cols += [f"Avg {name}", *(f"p{p} {name}" for p in self.percentiles)]
+        if self.goodput:
+            cols += GOODPUT_COLUMNS
         return cols
 
-    def row(self, level: float, f: RowFigures, metrics: Values | None = None) -> list[str]:
+    def row(self, level: float, f: RowFigures, metrics: Values | None = None,
+            summary: Summary | None = None) -> list[str]:
         cells = [_level(level, self.level_name), fmt_rate(f.throughput)]
         if self.decoupled:
             cells.append(fmt_rate(f.response_throughput))
@@ -87,7 +103,20 @@ class CsvLayout:
             cells += [str(f.request_response_us), str(f.response_wait_us)]
             if self.gpu:
                 cells += [gpu_cell(metrics or {}, family) for _name, family in GPU_COLUMNS]
+        if self.streaming and summary is not None:
+            for stats in (summary.first_response, summary.inter_response):
+                cells += [_us_cell(stats, stats.avg_ns),
+                          *(_us_cell(stats, stats.p(p)) for p in self.percentiles)]
+        if self.goodput and summary is not None:
+            share = summary.goodput_share
+            cells += [fmt_rate(summary.goodput or 0.0),
+                      "" if share is None else f"{100.0 * share:.2f}"]
         return cells
+
+
+def _us_cell(stats: LatencyStats, ns: float) -> str:
+    """µs, or empty when nothing was measured (no request had a second response)."""
+    return str(us(ns)) if stats.count else ""
 
 
 def _cell(v: int | None) -> str:
@@ -102,9 +131,9 @@ def _level(level: float, name: str) -> str:
 
 
 def csv_text(run: RunResult, verbose: bool = False, gpu: bool = False,
-             all_points: bool = False) -> str:
+             all_points: bool = False, streaming: bool = False) -> str:
     """The CSV: stable points under -l only, or every point with a status column."""
-    layout = CsvLayout.of(run, verbose, gpu)
+    layout = CsvLayout.of(run, verbose, gpu, streaming)
     judging = Judging.of(run.config, run.percentile)
     rows = []
     for p in run.points:
@@ -119,12 +148,13 @@ def csv_text(run: RunResult, verbose: bool = False, gpu: bool = False,
     w.writerow(layout.header() + ([STATUS_COLUMN] if all_points else []))
     for level, figures, status, point in rows:
         metrics = merge_scrapes(point.metrics) if layout.gpu else None
-        w.writerow(layout.row(level, figures, metrics) + ([status] if all_points else []))
+        w.writerow(layout.row(level, figures, metrics, point.merged)
+                   + ([status] if all_points else []))
     return out.getvalue()
 
 
 def write_csv(run: RunResult, path: str | os.PathLike[str], verbose: bool = False,
-              gpu: bool = False, all_points: bool = False) -> None:
+              gpu: bool = False, all_points: bool = False, streaming: bool = False) -> None:
     """Write atomically, so an interrupted run never leaves half a file (see :mod:`.outfile`:
     never through a symlink, devices written in place); raises OutputError."""
-    write_output(path, csv_text(run, verbose, gpu, all_points), FLAG)
+    write_output(path, csv_text(run, verbose, gpu, all_points, streaming), FLAG)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..client.base import STAT_KEYS, ModelStatistics
+from ..client.orca import OrcaWindow
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.prometheus import metrics_summary, scrapes_json
 from ..measure.result import RunResult
@@ -304,12 +305,20 @@ def _point(run: RunResult, point: PointResult, clock: _Clock,
             "server": server_dict(w.summary.server),
             "summary": summary_dict(w.summary),
             **_window_metrics(run, w, clock),
+            **({"orca": orca_dict(w.orca)} if w.orca is not None else {}),
         } for w in point.windows],
         "unwindowed_requests": before,
     }
     if run.config.get("collect_metrics"):  # --collect-metrics: merged figures, also when empty
         out["metrics"] = metrics_summary(point.metrics)
+    if point.orca is not None:
+        out["orca"] = orca_dict(point.orca)
     return out
+
+
+def orca_dict(orca: OrcaWindow) -> dict[str, Any]:
+    """--orca-format: a window's (or point's) load reports, averages first."""
+    return {"answers": orca.answers, "averages": orca.averages, **orca.to_json()}
 
 
 def _window_metrics(run: RunResult, w: Window, clock: _Clock) -> dict[str, Any]:
@@ -340,11 +349,15 @@ def summary_dict(s: Summary) -> dict[str, Any]:
         "client_cpu_util": s.client_cpu_util, "client_saturated": s.client_saturated,
         "latency_ns": _latency(s.latency), "corrected_latency_ns": _latency(s.corrected),
         "first_response_ns": _latency(s.first_response),
+        "inter_response_ns": _latency(s.inter_response),
+        "goodput": s.goodput, "good_requests": s.good if s.goodput_limits else None,
+        "goodput_share": s.goodput_share,
     }
 
 
 def _latency(lat: LatencyStats) -> dict[str, Any]:
-    return {"count": lat.count, "avg": lat.avg_ns, "std": lat.std_ns, "min": lat.min_ns,
+    std = None if math.isnan(lat.std_ns) else lat.std_ns  # one request: none (JSON has no NaN)
+    return {"count": lat.count, "avg": lat.avg_ns, "std": std, "min": lat.min_ns,
             "max": lat.max_ns, **{f"p{p}": v for p, v in sorted(lat.percentiles.items())}}
 
 

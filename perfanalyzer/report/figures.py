@@ -3,14 +3,20 @@
 "Client Send" / "Client Recv" are the averages of the records' ``send_ns`` (writing the request) and
 ``recv_ns`` (first response byte to complete response), measured by each transport (see its ``send``);
 "Network+Server Send/Recv" is what is left of the average latency after them and the server's
-accounted time, as perf_analyzer computes it.
+accounted time, as perf_analyzer computes it: in integer ns, floored to µs once at the end.
+
+These client-side figures keep perf_analyzer's meaning whatever ``--latency-from`` says: they start
+at the actual send (the client's request time), so a send late on its schedule never moves its
+delay into Network+Server or "response wait"; the latency from the scheduled send is its own figure
+(the percentiles and "Avg latency" under ``--latency-from scheduled``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from ..measure.metrics import LatencyStats, Summary
+from ..measure.metrics import LatencyStats, Summary, accounted_ns
 
 CACHE_KEYS = ("cache_hit", "cache_miss")
 COMPUTE_KEYS = ("compute_input", "compute_infer", "compute_output")
@@ -37,6 +43,9 @@ class RowFigures:
     percentiles_us: dict[int, int]
     #: Server-accounted time exceeded the client's wait: Network+Server was floored at 0.
     clamped: bool = False
+    #: The client's average request time (µs): from the actual send to the answer, whatever
+    #: latency the percentiles report (perf_analyzer's "Avg HTTP/gRPC time").
+    request_time_us: int = 0
 
     @property
     def request_response_us(self) -> int:
@@ -44,7 +53,7 @@ class RowFigures:
 
     @property
     def response_wait_us(self) -> int:
-        return self.avg_latency_us - self.client_send_us - self.client_recv_us
+        return self.request_time_us - self.client_send_us - self.client_recv_us
 
 
 def row_figures(s: Summary, *, ensemble_total: bool = False,
@@ -53,9 +62,7 @@ def row_figures(s: Summary, *, ensemble_total: bool = False,
     """The figures of one CSV row / console block from a merged summary. ``latency`` is the
     distribution reported (default ``s.latency``; ``s.corrected`` under --latency-from scheduled)."""
     lat = s.latency if latency is None else latency
-    avg_us = us(lat.avg_ns)
     clamped = False
-    send_us, recv_us = us(s.client_send_ns), us(s.client_recv_ns)
     server = s.server
     if server is None:
         queue = cin = cinf = cout = hit = miss = net = None
@@ -66,15 +73,23 @@ def row_figures(s: Summary, *, ensemble_total: bool = False,
         cout = int(server.avg_us("compute_output", ensemble_total=ensemble_total, skip=skip))
         hit = int(server.avg_us("cache_hit", ensemble_total=ensemble_total, skip=skip))
         miss = int(server.avg_us("cache_miss", ensemble_total=ensemble_total, skip=skip))
-        raw = (avg_us - send_us - recv_us) - (queue + cin + cinf + cout + hit + miss)
-        net, clamped = max(0, raw), raw < 0
+        wait_ns = (int(s.latency.avg_ns) - int(s.client_send_ns) - int(s.client_recv_ns))
+        raw = wait_ns - accounted_ns(server.model)
+        net, clamped = max(0, raw) // 1000, raw < 0
     return RowFigures(
         throughput=s.throughput, response_throughput=s.response_throughput,
-        client_send_us=send_us, client_recv_us=recv_us, avg_latency_us=avg_us,
+        client_send_us=us(s.client_send_ns), client_recv_us=us(s.client_recv_ns),
+        avg_latency_us=us(lat.avg_ns), request_time_us=us(s.latency.avg_ns),
         network_us=net, queue_us=queue, compute_input_us=cin, compute_infer_us=cinf,
         compute_output_us=cout, cache_hit_us=hit, cache_miss_us=miss,
         percentiles_us={p: us(v) for p, v in lat.percentiles.items()}, clamped=clamped,
     )
+
+
+def std_text(lat: LatencyStats) -> str:
+    """The latency's sample standard deviation in µs; one request has none (perf_analyzer
+    prints UINT64_MAX and a warning there)."""
+    return "n/a (one request)" if math.isnan(lat.std_ns) else str(us(lat.std_ns))
 
 
 def fmt_rate(x: float) -> str:

@@ -106,11 +106,20 @@ def read_run(path: PathLike) -> RunFrames:
     """
     from .saved import load_run
 
-    run = load_run(path)
-    # Every measured point, with its status (the -f file holds only the stable ones).
-    points = frame_from_csv_text(csv_text(run, verbose=True, all_points=True), str(path))
+    return run_frames(load_run(path), str(path))
+
+
+def run_frames(run: RunResult, name: str) -> RunFrames:
+    """:func:`read_run` on a run already loaded (``name`` names it in errors)."""
     return RunFrames(run=run, requests=requests_frame(run), windows=windows_frame(run),
-                     points=points)
+                     points=points_frame(run, name))
+
+
+def points_frame(run: RunResult, name: str) -> pd.DataFrame:
+    """Every measured point as CSV rows with its status (the -f file holds only the stable
+    ones)."""
+    return frame_from_csv_text(csv_text(run, verbose=True, all_points=True, streaming=True),
+                               name)
 
 
 def requests_frame(run: RunResult) -> pd.DataFrame:
@@ -196,5 +205,5 @@ def _window_columns(percentile: int) -> list[str]:
             "Avg latency from scheduled send", "p99 latency from scheduled send"]
 
 
-__all__ = ["RunFrames", "frame_from_csv_text", "read_csv", "read_run", "requests_frame",
-           "windows_frame"]
+__all__ = ["RunFrames", "frame_from_csv_text", "points_frame", "read_csv", "read_run",
+           "requests_frame", "run_frames", "windows_frame"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..client.orca import OrcaWindow
 from ..measure.prometheus import (
     CPU_MEM_TOTAL,
     CPU_MEM_USED,
@@ -49,4 +50,13 @@ def metrics_lines(scrapes: Sequence[Scrape]) -> list[str]:
         of = f" of {int(total)} bytes" if total is not None else ""
         lines.append(f"    Max CPU Memory Used: {int(used)} bytes{of}")
     lines.append(f"    Metrics scrapes: {len(scrapes)}")
+    return lines
+
+
+def orca_lines(orca: OrcaWindow | None) -> list[str]:
+    """--orca-format: the merged windows' ORCA load reports, each metric averaged."""
+    if orca is None or not orca.answers:
+        return ["  ORCA load reports: none (no answer carried an endpoint-load-metrics header)"]
+    lines = [f"  ORCA load reports ({orca.answers} answers):"]
+    lines += [f"    {name}: {value:.6g}" for name, value in orca.averages.items()]
     return lines

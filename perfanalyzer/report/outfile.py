@@ -26,6 +26,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import OptionError, PerfAnalyzerError
 from ..redact import scrub
@@ -171,6 +172,35 @@ def _write_replacing(path: Path, raw: Iterable[bytes], old: os.stat_result | Non
         raise
 
 
+def open_stream(path: str | os.PathLike[str], flag: str) -> BinaryIO:
+    """Open ``path`` for a file written as the run goes (lines flushed as they happen): checked
+    as :func:`check_output` (raises OptionError, before any load), then created or truncated in
+    place, never through a symbolic link (``O_NOFOLLOW``); a FIFO without a reader is an error,
+    not a hang. The caller scrubs what it writes (:func:`scrubbed_line`)."""
+    check_output(path, flag)
+    p = Path(path)
+    try:
+        fifo = stat.S_ISFIFO(os.lstat(p).st_mode)
+    except OSError:
+        fifo = False
+    try:
+        if fifo:
+            fd = os.open(p, _FIFO_FLAGS)
+            os.set_blocking(fd, True)
+        else:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),
+                         0o666)
+    except OSError as exc:
+        why = "the FIFO has no reader" if exc.errno == 6 else (exc.strerror or str(exc))
+        raise _fail(flag, p, f"cannot open: {why}", before_load=True) from exc
+    return os.fdopen(fd, "wb", buffering=0)
+
+
+def scrubbed_line(text: str) -> bytes:
+    """One line of a stream, scrubbed of registered secrets."""
+    return (scrub(text) + "\n").encode("utf-8")
+
+
 def _new_file_mode() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -199,4 +229,5 @@ def save_fallback(data: Callable[[], Data], name: str) -> str | None:
     return None
 
 
-__all__ = ["OutputError", "check_output", "save_fallback", "write_output"]
+__all__ = ["OutputError", "check_output", "open_stream", "save_fallback", "scrubbed_line",
+           "write_output"]

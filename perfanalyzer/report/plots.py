@@ -95,22 +95,27 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
             line.set_gid(f"{src.label}|p{p}")
         y50 = df["p50 latency"].to_numpy(float) / 1000.0
         flagged = _flagged(df)
-        for xi, yi, lv, bad in zip(x, y50, df[src.level], flagged, strict=True):
+        for k, (xi, yi, lv, bad) in enumerate(zip(x, y50, df[src.level], flagged, strict=True)):
+            # below and above the line in turn: labels of neighbouring points do not overlap
             ax.annotate(_level_text(src.level, lv) + (" (not stable)" if bad else ""), (xi, yi),
-                        textcoords="offset points", xytext=(5, -10), fontsize=7, color=colour)
+                        textcoords="offset points", xytext=(5, -10 if k % 2 == 0 else 6),
+                        fontsize=7, color=colour)
         _mark_flagged(ax, src, df, x, flagged)
     ax.set_xlabel("Throughput (infer/s)")
     ax.set_ylabel("Latency (ms)")
     ax.set_title("Throughput vs latency (p50 / p90 / p99)")
-    ax.set_ylim(bottom=0)
-    ax.set_xlim(left=0)
+    # room right of the last point for its label, and above the highest line
+    xmax = max(float(src.points["Inferences/Second"].max()) for src in sources)
+    ymax = max(float(src.points["p99 latency"].max()) for src in sources) / 1000.0
+    ax.set_xlim(0, max(xmax, 1e-9) * 1.18)
+    ax.set_ylim(0, max(ymax, 1e-9) * 1.08)
     ax.grid(True, alpha=0.3)
     styles = [Line2D([], [], color="0.3", linestyle=s, marker=m, label=f"p{p}")
               for p, (s, m) in PERCENTILE_STYLES.items()]
     if any(_flagged(src.points).any() for src in sources):
         styles.append(Line2D([], [], linestyle="none", **FLAG_STYLE,
                              label="not stable / over -l (not in -f)"))
-    legend = ax.legend(handles=styles, title="Percentile", loc="upper left", fontsize=8)
+    legend = ax.legend(handles=styles, title="Percentile", loc="best", fontsize=8)
     if len(sources) > 1:
         ax.add_artist(legend)
         runs = [Line2D([], [], color=c, linewidth=3, label=s.label)

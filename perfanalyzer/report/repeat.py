@@ -83,9 +83,23 @@ def intervals_text(pooled: RunResult) -> str:
         shaky = [f"{p.level:g}" for p in run.points if not p.stable]
         if shaky:
             lines.append(f"Run {k}: {name} {', '.join(shaky)} did not stabilize")
+    lines += _left_out_lines(pooled, runs)
     lines.append(f"(The table below and the CSV pool the merged windows of all runs: "
                  f"{_windows(pooled)} windows.)")
     return "\n".join(lines) + "\n"
+
+
+def _left_out_lines(pooled: RunResult, runs: list[RunResult]) -> list[str]:
+    """A level that one run could not stabilize is not stable pooled: it leaves -f, said here."""
+    out = []
+    for point in pooled.points:
+        which = [str(k) for k, run in enumerate(runs, 1)
+                 if any(p.level == point.level and not p.stable for p in run.points)]
+        if which and not point.stable:
+            out.append(f"[WARNING] {pooled.level_name} {point.level:g} did not stabilize in run "
+                       f"{', '.join(which)} of {len(runs)}: the pooled point is left out of -f "
+                       "(--csv-all-points writes it, marked)")
+    return out
 
 
 def _windows(pooled: RunResult) -> str:

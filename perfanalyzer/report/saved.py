@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from ..client.base import stats_from_json
+from ..client.orca import OrcaWindow
 from ..config import RunConfig
 from ..config.build import from_flat
+from ..config.goodput import GoodputLimits, parse_goodput
 from ..errors import OptionError
 from ..measure.combine import combine_runs
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
@@ -48,6 +50,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise SavedRunError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SavedRunError(f"{path}: not a JSON file ({exc})") from None
+    except RecursionError:
+        raise SavedRunError(f"{path}: not a run export (JSON nested too deeply to read)") from None
 
 
 def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -68,7 +72,25 @@ def saved_part(doc: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_run(path: str | os.PathLike[str]) -> RunResult:
     """Rebuild the run saved in ``path`` (raises :class:`SavedRunError` naming file and field).
     A ``--repeat N`` export gives the pooled run with its N runs as ``replicates``."""
-    doc = read_json(path)
+    return load_doc(read_json(path), path)
+
+
+def load_doc(doc: Any, path: str | os.PathLike[str]) -> RunResult:
+    """:func:`load_run` on an export already parsed (``path`` names it in errors): the HTML
+    report of a live run is built from its export this way, so it equals a re-report's."""
+    try:
+        return _load_doc(doc, path)
+    except SavedRunError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        # a field of the wrong type or shape that no specific check named: still one line
+        raise SavedRunError(f"{path}: not a run this perfanalyzer can read (a field has the "
+                            f"wrong type or shape: {type(exc).__name__}: {str(exc)[:100]})"
+                            ) from None
+
+
+def _load_doc(doc: Any, path: str | os.PathLike[str]) -> RunResult:
     ours = saved_part(doc, path)
     repeats = ours.get("repeats")
     if not repeats:
@@ -109,6 +131,12 @@ class _Loader:
             return self._missing(where, key)
         return obj[key]
 
+    def number(self, obj: Any, key: str, where: str) -> float:
+        value = self.get(obj, key, where)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{where}.{key}", f"expected a number, got {str(value)[:40]!r}")
+        return float(value)
+
     def _missing(self, where: str, key: str) -> Any:
         raise self.fail(f"{where}.{key}", "missing")
 
@@ -140,6 +168,7 @@ class _Loader:
         kw = {k: v for k, v in raw.items() if k in names}
         kw["composing"] = tuple(kw.get("composing") or ())
         kw["nested_ensembles"] = tuple(kw.get("nested_ensembles") or ())
+        kw["indirect"] = tuple(kw.get("indirect") or ())
         try:
             return ModelTraits(**kw)
         except TypeError as exc:
@@ -230,6 +259,7 @@ class _Loader:
     def point(self, run: RunResult, p: Any, where: str) -> PointResult:
         assert run.buffer is not None
         pcts = (run.percentile,) if run.percentile > 0 else ()
+        goodput = self.goodput(run)
         windows: list[Window] = []
         for i, w in enumerate(self.get(p, "windows", where)):
             wh = f"{where}.windows[{i}]"
@@ -240,17 +270,33 @@ class _Loader:
                 batch_size=run.batch_size, server=self.server(w.get("server"), wh),
                 client=ClientLoad(**self.get(w, "client", wh)), percentiles=pcts,
                 sent=int(self.get(w, "sent", wh)), late_sends=int(self.get(w, "late_sends", wh)),
-                cores=float(w.get("cores", 1.0)))
+                cores=float(w.get("cores", 1.0)), goodput=goodput)
             windows.append(Window(int(w.get("index", i)), int(w["lo"]), int(w["hi"]), summary,
-                                  scrapes_from_json(w.get("metrics_scrapes", ()), self.offset)))
+                                  scrapes_from_json(w.get("metrics_scrapes", ()), self.offset),
+                                  self.orca(w.get("orca"), wh)))
         rng = self.get(p, "merged_windows", where)
         first, count = int(rng["first"]), int(rng["count"])
         if not windows or count < 1 or first < 0 or first + count > len(windows):
             raise self.fail(f"{where}.merged_windows", f"{rng} does not fit {len(windows)} windows")
-        return PointResult(level=float(self.get(p, "level", where)), windows=tuple(windows),
+        return PointResult(level=self.number(p, "level", where), windows=tuple(windows),
                            verdict=self.verdict(self.get(p, "verdict", where), where),
                            merged=merge(windows[first:first + count], run.buffer, pcts),
                            interrupted=bool(p.get("interrupted", False)))
+
+    def orca(self, raw: Any, where: str) -> OrcaWindow | None:
+        if raw is None:
+            return None
+        try:
+            return OrcaWindow.from_json(raw)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self.fail(f"{where}.orca", "not answers/sums/counts") from None
+
+    def goodput(self, run: RunResult) -> GoodputLimits | None:
+        """The run's --goodput limits, as its config recorded them."""
+        try:
+            return parse_goodput(run.config.get("goodput"), "perfanalyzer.config.goodput")
+        except OptionError as exc:
+            raise self.fail("perfanalyzer.config.goodput", str(exc)) from None
 
     def server(self, raw: Any, where: str) -> ServerDelta | None:
         if raw is None:
@@ -292,7 +338,7 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")
 
     cfg = saved_config(run)
-    plan = window_plan(cfg)
+    plan = window_plan(cfg, sequence=run.model.sequence)
     parts = []
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")
@@ -301,11 +347,12 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
         interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
         async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
         mode=cfg.load.mode.value, streaming=cfg.load.streaming,
-        distribution=cfg.load.request_distribution) + "\n")
+        distribution=cfg.load.request_distribution,
+        burstiness=cfg.load.request_burstiness or 1.0) + "\n")
     parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
     if run.points and table:
         parts.append(console.table_text(run) + "\n")
     return "".join(parts)
 
 
-__all__ = ["SavedRunError", "console_text", "load_run", "read_json", "saved_config", "saved_part"]
+__all__ = ["SavedRunError", "console_text", "load_doc", "load_run", "read_json", "saved_config", "saved_part"]

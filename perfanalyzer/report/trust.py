@@ -123,18 +123,19 @@ def advice(cause: str) -> str:
     }[cause]
 
 
-def verdict_line(run: RunResult, written: Sequence[str]) -> str:
-    """The run's last line: files written, points stable / unstable, and the likely cause."""
+def verdict_line(run: RunResult, written: Sequence[str] | None) -> str:
+    """The run's last line: files written (left out when ``written`` is None), points stable /
+    unstable, and the likely cause."""
     judging = Judging.of(run.config, run.percentile)
     statuses = [point_status(p, judging) for p in run.points]
     stable = statuses.count(STABLE)
     others = {st: statuses.count(st) for st in dict.fromkeys(statuses) if st != STABLE}
-    files = ", ".join(written) if written else "no files"
-    text = f"Verdict: wrote {files}; {stable} of {len(statuses)} points stable"
+    wrote = "" if written is None else f"wrote {', '.join(written) or 'no files'}; "
+    text = f"Verdict: {wrote}{stable} of {len(statuses)} points stable"
     if run.periodic is not None:  # one window, nothing judged: say so instead
         sent = run.periodic.get("requests_sent", 0)
         done = sum(p.merged.completed for p in run.points)
-        return (f"Verdict: wrote {files}; periodic concurrency run, {done} of {sent} requests "
+        return (f"Verdict: {wrote}periodic concurrency run, {done} of {sent} requests "
                 "completed (one window, no stability check, as perf_analyzer)")
     shaky = sum(1 for p, st in zip(run.points, statuses, strict=True)
                 if st == STABLE and (p.verdict.reason == "throughput_only"
@@ -148,7 +149,8 @@ def verdict_line(run: RunResult, written: Sequence[str]) -> str:
         if causes:
             cause = max(dict.fromkeys(causes), key=causes.count)
             text += f"; likely cause: {cause}. {advice(cause)}"
-        text += " Only stable points under -l are in -f (--csv-all-points writes every point)."
+        text += ("" if text.endswith(".") else ".") + (" Only stable points under -l are in -f "
+                                                       "(--csv-all-points writes every point).")
     stalled = sum(1 for p in run.points if stall_lines(run, p))
     if stalled:
         text += f" Stalls at {stalled} point(s): see the [WARNING] Stall lines."

@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 from ..measure.stabilizer import Verdict
 from ..measure.window import Window
-from . import console
-from .figures import us
+from .figures import std_text, us
+from .live import LiveStatus
 
 
 def pass_line(window: Window, percentile: int) -> str:
@@ -26,7 +26,7 @@ def pass_line(window: Window, percentile: int) -> str:
     head = f"  Pass [{window.index + 1}] throughput: {s.throughput:g} infer/sec. "
     if percentile > 0:
         return head + f"p{percentile} latency: {us(s.latency.p(percentile))} usec"
-    return head + f"Avg latency: {us(s.latency.avg_ns)} usec (std {us(s.latency.std_ns)} usec)"
+    return head + f"Avg latency: {us(s.latency.avg_ns)} usec (std {std_text(s.latency)} usec)"
 
 
 def detail_line(window: Window, verdict: Verdict) -> str:
@@ -46,15 +46,14 @@ def detail_line(window: Window, verdict: Verdict) -> str:
 
 
 def window_callback(cfg: Any, out: TextIO,
-                    progress: console.Progress) -> Callable[[float, Window, Verdict], None]:
-    """The measurer's per-window hook: the live progress line, or with -v the pass lines."""
+                    status: LiveStatus) -> Callable[[float, Window, Verdict], None]:
+    """The measurer's per-window hook: the live status line, or with -v the pass lines."""
     level_verbose = int(cfg.output.verbose or 0)
-    mode = cfg.load.mode.value
     percentile = cfg.measurement.percentile
 
     def on_window(level: float, window: Window, verdict: Verdict) -> None:
         if level_verbose <= 0:
-            progress.update(console.progress_line(mode, level, window, verdict))
+            status.window(level, window, verdict)
             return
         out.write(pass_line(window, percentile) + "\n")
         if level_verbose >= 2:

@@ -11,13 +11,15 @@ from .limits import Limit, broken, point_metrics, weighted
 from .space import Candidate
 from .store import CandidateResult, PointFigures
 
-OBJECTIVES = ("throughput", "latency", "weighted")
+OBJECTIVES = ("throughput", "latency", "goodput", "weighted")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Objective:
     """``throughput``: the highest throughput of a point within the latency budget.
     ``latency``: the lowest latency of a point reaching ``min_throughput``.
+    ``goodput``: the highest goodput (requests within the run's --goodput limits, per second) of
+    a point within the budget; a point with none is not a candidate's best.
     ``weighted``: the highest weighted objective (:func:`.limits.weighted`) of ``weights``.
     Latency is the ``percentile`` (the average when -1); a budget of 0 means none. Every point
     must also meet ``constraints`` (Model Analyzer's metric names, :mod:`.limits`)."""
@@ -44,7 +46,8 @@ class Objective:
         """A point ``-f`` writes (stable, under the budget, which is the sweep's -l) that meets
         the constraints."""
         return p.stable and not self.broken(p) and p.throughput > 0 \
-            and (self.kind != "weighted" or weighted(self.weights, p.metrics) is not None)
+            and (self.kind != "weighted" or weighted(self.weights, p.metrics) is not None) \
+            and (self.kind != "goodput" or (p.goodput or 0.0) > 0)
 
     def broken(self, p: PointFigures) -> list[str]:
         """The limits (budget, minimum throughput, constraints) the point broke."""
@@ -73,15 +76,19 @@ class Objective:
     def figure_label(self) -> str:
         if self.kind == "weighted":
             return "weighted objective (" + ", ".join(f"{n}:{w:g}" for n, w in self.weights) + ")"
+        if self.kind == "goodput":
+            return "goodput (infer/s)"
         return "throughput (infer/s)" if self.kind == "throughput" \
             else f"{self.latency_label} (ms)"
 
     def figure(self, p: PointFigures) -> float:
-        """The figure the objective ranks by (throughput, latency in ms, or the weighted
-        objective)."""
+        """The figure the objective ranks by (throughput, latency in ms, goodput, or the
+        weighted objective)."""
         if self.kind == "weighted":
             w = weighted(self.weights, p.metrics)
             return w if w is not None else float("nan")
+        if self.kind == "goodput":
+            return p.goodput or 0.0
         return p.throughput if self.kind == "throughput" else p.latency_ms
 
     def score(self, p: PointFigures) -> float:
@@ -94,6 +101,7 @@ class Objective:
         points = tuple(PointFigures(level=p.level, throughput=p.merged.throughput,
                                     latency_ms=self.latency_ms(p, judging),
                                     stable=point_status(p, judging) == STABLE,
+                                    goodput=p.merged.goodput,
                                     metrics=point_metrics(p, judged_stats(p.merged,
                                                                           judging.latency_from)))
                        for p in run.points if p.merged.completed > 0)

@@ -220,7 +220,13 @@ def write_report(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
     rows = rank(sc.objective, out.results, out.finals, out.default.key)
     best = rows[0].result.candidate if rows else None
     Store(root).save_ranking(ranking_json(sc, out))
-    written += save(pareto_figure(out.results, sc.objective, best), root, PARETO, ("png",))
+    pareto = pareto_figure(out.results, sc.objective, best)
+    written += save(pareto, root, PARETO, ("png",))
+    from ..report.html.markdown_page import write_markdown_page  # Jinja2 only here
+
+    written.append(write_markdown_page(
+        root / "summary.html", "Configuration search", summary_text(sc, out, level_name, model),
+        [(pareto, "Throughput vs latency of every measured point; black: the Pareto front")]))
     if best is not None:
         write_output(root / CONFIG, to_pbtxt(merged_config(out.original, best)), FLAG)
         written.append(root / CONFIG)

@@ -63,6 +63,7 @@ class PointFigures:
     throughput: float
     latency_ms: float  # at the search's percentile (the average when none)
     stable: bool  # written by -f: stable and under the budget (-l)
+    goodput: float | None = None  # --goodput: infer/s within the limits (None: no limits)
     metrics: dict[str, float] = field(default_factory=dict)  # Model Analyzer's names (limits)
 
 
@@ -140,14 +141,19 @@ def _candidate(v: Any) -> Candidate:
 
 
 def _point(v: Any) -> PointFigures:
-    d = _obj(v, "point", {"level", "throughput", "latency_ms", "stable", "metrics"})
-    metrics = d["metrics"]
+    keys = {"level", "throughput", "latency_ms", "stable"}
+    if isinstance(v, dict):  # (a state written before goodput or metrics has none)
+        keys |= {"goodput", "metrics"} & set(v)
+    d = _obj(v, "point", keys)
+    goodput = d.get("goodput")
+    metrics = d.get("metrics", {})
     if not isinstance(metrics, dict) or not all(isinstance(k, str) for k in metrics):
         raise ValueError("metrics: expected an object")
     return PointFigures(level=_num(d["level"], "level"),
                         throughput=_num(d["throughput"], "throughput"),
                         latency_ms=_num(d["latency_ms"], "latency_ms"),
                         stable=_bool(d["stable"], "stable"),
+                        goodput=None if goodput is None else _num(goodput, "goodput"),
                         metrics={k: _num(x, k) for k, x in metrics.items()})
 
 

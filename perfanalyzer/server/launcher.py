@@ -10,6 +10,7 @@ can be removed exactly when it stops.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import json
 import os
@@ -55,13 +56,30 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def host_problem(host: str) -> str | None:
+    """Why the server cannot listen on ``host`` (not an address of this machine, or a name that
+    does not resolve), or None when it can."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, 0))
+        except socket.gaierror as exc:
+            return f"{host[:100]!r} is not an address ({exc.strerror or exc})"
+        except (OSError, UnicodeError, ValueError) as exc:
+            return f"cannot listen on {host[:100]!r} ({getattr(exc, 'strerror', None) or exc})"
+    return None
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``port`` is taken on ``host`` (only EADDRINUSE says so; a bad host is
+    :func:`host_problem`'s)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            return True
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
     return False
 
 
@@ -247,6 +265,9 @@ class TritonLauncher:
         repo = Path(self.model_repository)
         if not repo.is_dir():
             raise ServerLaunchError(f"--model-repository: {repo} is not a directory")
+        problem = host_problem(self.host)
+        if problem is not None:
+            raise ServerLaunchError(f"--host: {problem}")
         ports = {}
         for name, port in (("http", self.http_port), ("grpc", self.grpc_port),
                            ("metrics", self.metrics_port)):

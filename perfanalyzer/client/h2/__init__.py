@@ -3,7 +3,8 @@
 ``grpc.aio`` spends a few hundred microseconds of CPU per call in Python; this package writes
 the HTTP/2 frames itself on an ``asyncio.Protocol``: the request headers are HPACK-encoded once,
 each call is one socket write, and a response costs a handful of frame parses. Only what a
-unary call needs is implemented (no TLS, no compression, no server push); the rest of the client
+unary call needs is implemented (no TLS, no request compression, no server push; compressed
+responses are decoded); the rest of the client
 keeps using ``grpc.aio``.
 
 Modules: :mod:`.headers` (RFC 7541 HPACK through the ``hpack`` library), :mod:`.frames` (RFC 9113

@@ -34,6 +34,8 @@ from .connection import Connection, Refused
 from .headers import encode as encode_headers
 
 USER_AGENT = "perfanalyzer-grpc-lean/1"
+#: The response encodings the channel decodes, as grpcio advertises them.
+ACCEPT_ENCODING = "identity,deflate,gzip"
 #: Refusals of a call by the server in a row with no call answered on that connection in
 #: between, before giving up, and the pause before the first retry (doubled for each further
 #: one in such a row). A refusal after the connection answered other calls is back-pressure
@@ -98,18 +100,21 @@ class LeanChannel:
     ``metadata`` is sent with every call; ``metadata_hook``, if given, is called per call and
     returns the full metadata for it (for auth tokens that change). With ``request_timeout_s``
     the server is told the deadline (``grpc-timeout``) unless ``deadline_header`` is False.
-    ``first_stream_id`` exists for tests of stream id exhaustion."""
+    ``first_stream_id`` exists for tests of stream id exhaustion. ``keepalive_s``: (interval,
+    timeout) of keepalive PINGs on every connection (:mod:`.keepalive`)."""
 
     def __init__(self, target: str, path: str, *, metadata: Metadata = (),
                  metadata_hook: Callable[[], Metadata] | None = None, connections: int = 1,
                  connect_timeout_s: float = 10.0, request_timeout_s: float = 0.0,
-                 deadline_header: bool = True, first_stream_id: int = 1) -> None:
+                 deadline_header: bool = True, first_stream_id: int = 1,
+                 keepalive_s: tuple[float, float] | None = None) -> None:
         self.target = target
         self._host, self._port = split_target(target)
         self._base: list[tuple[str, str]] = [
             (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", target),
             ("content-type", "application/grpc"), ("te", "trailers"),
-            ("user-agent", USER_AGENT)]
+            # what grpcio advertises: a server set to compress its responses compresses ours too
+            ("grpc-accept-encoding", ACCEPT_ENCODING), ("user-agent", USER_AGENT)]
         if request_timeout_s > 0 and deadline_header:
             self._base.append(("grpc-timeout", grpc_timeout(request_timeout_s)))
         self._block = encode_headers([*self._base, *metadata])
@@ -127,7 +132,9 @@ class LeanChannel:
         self._expired: set[asyncio.Task[object]] = set()
         self._watch = Watchdog(request_timeout_s, self._overdue) if request_timeout_s > 0 else None
         self._first_id = first_stream_id
+        self._keepalive_s = keepalive_s
         self._old: set[Connection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the callers' loop (_timed)
         #: Connections opened so far (replacements included).
         self.opened = 0
         #: ``await exchange(payload, want_body=False)``: call the method with the serialized
@@ -197,7 +204,11 @@ class LeanChannel:
         """:meth:`_call` within the request timeout (connecting and retries included): the
         watchdog cancels the calling task, which resets the call's stream, and the cancellation
         becomes RequestTimeout."""
-        task = asyncio.current_task()
+        # with the loop given, current_task skips get_running_loop (a getpid syscall on 3.11)
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
         started = self._started
         started[task] = _clock()
@@ -271,9 +282,10 @@ class LeanChannel:
         made: list[Connection] = []
 
         def factory() -> Connection:
-            made.append(Connection(self._block, self.target, self._status_error,
-                                   self._first_id))
-            return made[-1]
+            conn = Connection(self._block, self.target, self._status_error, self._first_id)
+            conn.keepalive_s = self._keepalive_s
+            made.append(conn)
+            return conn
 
         async def dial() -> None:
             await loop.create_connection(factory, self._host, self._port)

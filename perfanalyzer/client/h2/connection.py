@@ -1,30 +1,31 @@
-"""One cleartext HTTP/2 connection carrying gRPC unary calls (an ``asyncio.Protocol``): the
-receiving side; sending and the stream table are in :mod:`.streams`.
-
-Frames are parsed in :meth:`Connection.data_received`; the future of a stream is resolved when
-its trailers (or a trailers-only response) arrive: with the response message (or ``None`` when
-the body was not asked for) for grpc-status 0, else with the error ``status_error`` maps it to.
-Header blocks are HPACK-decoded in order (the dynamic table must follow the server's), but a
-block that left the table untouched is remembered with its decoded summary, so the constant
-blocks of ordinary responses cost a dict lookup. Our receive windows are as large as HTTP/2
-allows (2^31-1) and the connection window is topped up when half of it is used, so flow control
-costs no frame per call. PINGs are answered; RST_STREAM and GOAWAY fail the streams concerned,
-or, for streams the server never processed, refuse them (:class:`~.streams.Refused`, safe to
-send again elsewhere); losing the connection fails its streams with ConnectError; a protocol
-violation by the server sends GOAWAY and fails them with ProtocolError.
+"""One cleartext HTTP/2 connection carrying gRPC unary calls (an ``asyncio.Protocol``): the receiving
+side; sending and the stream table are in :mod:`.streams`. Frames are parsed in
+:meth:`Connection.data_received`; the future of a stream is resolved when its trailers (or a
+trailers-only response) arrive: with the response message (or ``None`` when the body was not asked
+for) for grpc-status 0, else with the error ``status_error`` maps it to. Header blocks are HPACK-
+decoded in order (the dynamic table must follow the server's), but a block that left the table
+untouched is remembered with its decoded summary, so the constant blocks of ordinary responses
+cost a dict lookup. Our receive windows are as large as HTTP/2 allows (2^31-1) and the connection
+window is topped up when half of it is used, so flow control costs no frame per call. PINGs are
+answered (and sent, with keepalive: :mod:`.keepalive`); RST_STREAM and GOAWAY fail the streams
+concerned, or, for streams the server never processed, refuse them (:class:`~.streams.Refused`,
+safe to send again elsewhere); losing the connection fails its streams with ConnectError; a
+protocol violation by the server sends GOAWAY and fails them with ProtocolError.
 """
 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from time import perf_counter_ns as _clock
 from typing import Any, cast
 from urllib.parse import unquote
 
-from ...errors import ConnectError, ProtocolError, RequestCancelled
+from ...errors import ClientError, ConnectError, ProtocolError, RequestCancelled
 from . import frames as f
 from .headers import HpackError
+from .keepalive import Keepalive
 from .streams import Refused, Streams, Summary
 
 _REFILL = f.MAX_WINDOW // 2
@@ -45,6 +46,11 @@ class Connection(Streams, asyncio.Protocol):
     """The client side of one h2c connection: :class:`~.streams.Streams` plus the protocol
     callbacks and frame handling."""
 
+    #: (interval, timeout) in seconds of gRPC keepalive PINGs, set before the connection is
+    #: made; None: no keepalive.
+    keepalive_s: tuple[float, float] | None = None
+    _keepalive: Keepalive | None = None
+
     # -- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # cast, not isinstance: uvloop's transports are no asyncio.Transport subclasses
@@ -52,11 +58,28 @@ class Connection(Streams, asyncio.Protocol):
         self._transport.write(f.PREFACE + f.settings({
             f.SETTINGS_ENABLE_PUSH: 0, f.SETTINGS_INITIAL_WINDOW_SIZE: f.MAX_WINDOW,
         }) + f.window_update(0, f.MAX_WINDOW - f.DEFAULT_WINDOW))
+        if self.keepalive_s is not None:
+            self._keepalive = Keepalive(*self.keepalive_s, send=self._transport.write,
+                                        dead=self._keepalive_dead)
 
     def connection_lost(self, exc: Exception | None) -> None:
         why = self._goaway or (f": {exc}" if exc else "")
         self._shut(self._closing or ConnectError(
             f"connection to the gRPC server at {self._target} lost{why}"))
+
+    def _shut(self, exc: ClientError) -> None:
+        if self._keepalive is not None:
+            self._keepalive.stop()
+        super()._shut(exc)
+
+    def _keepalive_dead(self, why: str) -> None:
+        if self.closed:
+            return
+        self._closing = ConnectError(f"connection to the gRPC server at {self._target} given "
+                                     f"up: {why}")
+        if self._transport is not None:
+            self._transport.close()
+        self._shut(self._closing)
 
     def data_received(self, data: bytes) -> None:
         if self._chunks is not None:
@@ -275,7 +298,10 @@ class Connection(Streams, asyncio.Protocol):
         self._wake()
 
     def _on_ping(self, flags: int, sid: int, payload: bytes) -> None:
-        if not flags & f.ACK and self._transport is not None:
+        if flags & f.ACK:
+            if self._keepalive is not None:
+                self._keepalive.acked(payload)
+        elif self._transport is not None:
             self._transport.write(f.frame(f.PING, f.ACK, 0, payload))
 
     def _on_goaway(self, flags: int, sid: int, payload: bytes) -> None:
@@ -306,17 +332,25 @@ class Connection(Streams, asyncio.Protocol):
 
 def _set_message(fut: asyncio.Future[Any], body: list[bytes]) -> None:
     """Resolve ``fut`` with the one length-prefixed gRPC message in ``body`` (the DATA frames'
-    payloads), copying the message once."""
+    payloads), copying the message once; a compressed message (gzip or deflate, the encodings
+    the channel accepts) is decompressed."""
     if body and len(body[0]) < 5:
         body = [b"".join(body)]
     head = body[0] if body else b""
     size = sum(len(part) for part in body) - 5
-    if len(head) < 5 or head[0] != 0 or f.u32(head, 1) != size:
-        what = "a compressed message" if head[:1] == b"\x01" else "not one gRPC message"
-        fut.set_exception(ProtocolError(f"the gRPC response body is {what}"))
+    if len(head) < 5 or head[0] > 1 or f.u32(head, 1) != size:
+        fut.set_exception(ProtocolError("the gRPC response body is not one gRPC message"))
         return
     body[0] = head[5:]
-    fut.set_result(b"".join(body) if len(body) > 1 else body[0])
+    message = b"".join(body) if len(body) > 1 else body[0]
+    if head[0] == 1:
+        try:  # gRPC's gzip is RFC 1952, its deflate RFC 1950 (zlib): wbits 32+ reads both
+            message = zlib.decompress(message, 32 + zlib.MAX_WBITS)
+        except zlib.error as exc:
+            fut.set_exception(ProtocolError(f"the gRPC response message cannot be "
+                                            f"decompressed (gzip or deflate): {exc}"))
+            return
+    fut.set_result(message)
 
 
 def _unpad(payload: bytes) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from .. import defaults as d
@@ -27,7 +28,10 @@ class LoadConfig:
     """When requests go: the load mode, its levels, sequences."""
 
     async_flag: bool = opt(False, "-a", "--async", switch=True,
-                           help="Asynchronous requests (the default).")
+                           help="perf_analyzer's async mode: requests are asynchronous either way "
+                           "(the default); with -a a point whose throughput settled but latency "
+                           "did not within -r windows is kept (\"throughput only\"), as "
+                           "perf_analyzer does in that mode.")
     async_mode: bool = opt(True, "--sync", switch=True, param="sync", cli_default=False,
                            parse=lambda v, _f: not v, help="Synchronous semantics: one blocking "
                            "request per concurrency slot (same load shape as async in perfanalyzer).")
@@ -42,7 +46,13 @@ class LoadConfig:
         (1.0, 1.0, 1.0), "--request-rate-range", cli_default=None, metavar="START[:END[:STEP]]",
         parse=p.float_range, help="Request-rate sweep in requests/s (floats): open-loop load.")
     request_distribution: str = opt("constant", "--request-distribution",
-                                    choices=("constant", "poisson"), show_default=True)
+                                    choices=("constant", "poisson", "gamma"), show_default=True)
+    request_burstiness: float | None = opt(
+        None, "--request-burstiness", kind=float, metavar="B",
+        check=lambda v: v is None or (math.isfinite(v) and v > 0),
+        message="--request-burstiness must be a finite number > 0, got {value}",
+        help="With --request-distribution gamma: the gaps' shape [default: 1]. 1 = Poisson "
+        "arrivals, below 1 burstier, above 1 steadier (coefficient of variation 1/sqrt(B)).")
     request_intervals: str | None = opt(None, "--request-intervals", metavar="FILE",
                                         help="Custom send intervals in µs, one per line, looped.")
     fixed_schedule: bool = opt(False, "--fixed-schedule", switch=True,
@@ -83,7 +93,8 @@ class LoadConfig:
     sequence_length_given: bool = False
     sequence_length_variation: float = opt(
         d.DEFAULT_SEQUENCE_LENGTH_VARIATION, "--sequence-length-variation", kind=float,
-        show_default=True, help="± % around --sequence-length.")
+        show_default=True, check=_nonneg, help="± % around --sequence-length.",
+        message="--sequence-length-variation {value}: The value must be >= 0.0.")
     sequence_id_range: tuple[int, int] = opt((1, 0), "--sequence-id-range", cli_default=None,
                                              metavar="START[:END]", parse=p.id_range)
     num_of_sequences: int = opt(d.DEFAULT_NUM_OF_SEQUENCES, "--num-of-sequences", kind=int,

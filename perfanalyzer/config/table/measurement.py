@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from .. import defaults as d
 from ..choices import nonneg as _nonneg
 from ..choices import pos as _pos
+from ..goodput import parse_goodput
 from ..option import opt
+
+
+def _goodput(raw: str, flag: str) -> str:
+    """Checked now (one-line error naming the flag), kept as written (the saved run's config)."""
+    parse_goodput(raw, flag)
+    return str(raw)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +63,10 @@ class MeasurementConfig:
         "sent", "--latency-from", choices=("sent", "scheduled"), show_default=True,
         help="Rate modes: latency for the CSV, stabilizer, -l and gate: from the actual send "
         "(perf_analyzer's) or the scheduled one (coordinated omission corrected).")
+    goodput: str | None = opt(
+        None, "--goodput", metavar="\"KEY:MS ...\"", parse=_goodput,
+        help="Goodput limits: a request counts when it meets every one; keys latency (to the "
+        "last response), ttfr (to the first), itl (its own average gap between responses).")
     # gate (issue 15): replicate runs
     repeat: int = opt(1, "--repeat", kind=int, show_default=True, check=_pos, metavar="N",
                       message="--repeat must be >= 1, got {value}",

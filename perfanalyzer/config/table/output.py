@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import defaults as d
+from .. import parse as p
 from ..choices import pos as _pos
 from ..option import opt
 
@@ -16,6 +17,9 @@ class OutputConfig:
     verbose: int = opt(0, "-v", "--verbose", count=True, help="-v: perf_analyzer's 'Pass [n] "
                        "throughput: ...' line after every measurement window; -v -v adds a detail "
                        "line per window.")
+    quiet: bool = opt(False, "-q", "--quiet", switch=True,
+                      help="No live status line on the terminal (stdout and the files are "
+                      "unchanged; the line is drawn only when stderr is a terminal).")
     filename: str | None = opt(None, "-f", "--filename", metavar="FILE.csv",
                                help="Write perf_analyzer's CSV.")
     verbose_csv: bool = opt(False, "--verbose-csv", switch=True)
@@ -27,8 +31,9 @@ class OutputConfig:
                                 "columns in --verbose-csv; CPU/GPU figures on the console and in "
                                 "the JSON export).")
     metrics_url: str | None = opt(None, "--metrics-url", metavar="HOST:PORT/PATH",
-                                  help="Metrics endpoint (default: -u's host, port 8002, "
-                                  "/metrics); needs --collect-metrics.")
+                                  parse=p.metrics_url,
+                                  help="Metrics endpoint, http or https (default: -u's host, "
+                                  "port 8002, /metrics); needs --collect-metrics.")
     metrics_interval_ms: int = opt(d.DEFAULT_METRICS_INTERVAL_MS, "--metrics-interval", kind=int,
                                    cli_default=None, metavar="MS", check=_pos,
                                    message="--metrics-interval must be > 0, got {value}",
@@ -37,10 +42,21 @@ class OutputConfig:
     baseline: str | None = opt(None, "--baseline", metavar="RUN.json|CSV",
                                help="Compare with this baseline after the run and fail on a "
                                "regression.")
+    html: str | None = opt(None, "--html", metavar="FILE.html",
+                           help="Write a self-contained HTML report (figures inline, no script, "
+                           "printable); `perfanalyzer report RUN.json --html` makes the same page "
+                           "from a saved run.")
+    events: str | None = opt(None, "--events", metavar="FILE.jsonl",
+                             help="Write JSON lines as the run goes: one per finished window and "
+                             "per load point, one at the end (flushed as they happen).")
     # issue 14 (branch trust)
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
                                "with a trailing 'Status' column (default: stable points under -l "
                                "only, as perf_analyzer).")
+    csv_streaming: bool = opt(
+        False, "--csv-streaming", switch=True, help="-f: append the time to first response and "
+        "inter-response time columns (Avg and percentiles, µs), and Goodput / Goodput % with "
+        "--goodput, after perf_analyzer's columns.")
     export_tensors: bool = opt(
         False, "--export-tensors", switch=True, help="--profile-export-file: write each "
         "request's request_inputs and response_outputs (perf_analyzer's format; a closed loop "

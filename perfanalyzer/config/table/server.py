@@ -9,6 +9,7 @@ from .. import parse as p
 from ..choices import (
     SERVICE_KINDS,
     TRACE_LEVELS,
+    finite_nonneg,
 )
 from ..option import opt
 
@@ -33,6 +34,11 @@ class ServerConfig:
                               help="Start a local Triton with the bundled models for this run.")
     model_repository: str | None = opt(None, "--model-repository",
                                        help="Model repository for --launch-server.")
+    model_ready_timeout_s: float = opt(
+        0.0, "--model-ready-timeout", kind=float, metavar="SECONDS", check=finite_nonneg,
+        message="--model-ready-timeout: expected seconds >= 0, got {value}",
+        help="Wait up to this long for the model to be ready (the server's model readiness "
+        "endpoint), e.g. while it loads, instead of failing at once (0 = no wait).")
     # Triton's trace settings for the model, set for the run and restored after (profile/trace.py)
     trace_level: str | None = opt(None, "--trace-level", metavar="OFF|TIMESTAMPS|TENSORS",
                                   check=lambda v: v is None or v in TRACE_LEVELS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import defaults as d
 from .. import parse as p
 from ..choices import (
     COMPRESSION,
@@ -12,6 +13,8 @@ from ..choices import (
     KEY_TYPES,
 )
 from ..choices import finite_nonneg as _finite_nonneg
+from ..choices import nonneg as _nonneg
+from ..choices import pos as _pos
 from ..option import opt
 from ..safety import (
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -47,11 +50,45 @@ class TransportConfig:
                                           choices=COMPRESSION)
     http_compression: str = opt("none", "--http-compression", choices=COMPRESSION,
                                 help="Compress HTTP request bodies (perfanalyzer extension).")
+    http_response_compression: str = opt(
+        "none", "--http-response-compression", choices=COMPRESSION,
+        help="Ask for compressed HTTP responses (Accept-Encoding; decoded where read). Over gRPC "
+        "the server's setting decides, and both transports accept gzip and deflate "
+        "(perfanalyzer extension).")
     grpc_transport: str = opt("lean", "--grpc-transport", choices=GRPC_TRANSPORTS,
-                              show_default=True, help="gRPC send path: lean (perfanalyzer's own "
-                              "HTTP/2 connections, less client CPU) or grpcio (grpc.aio). TLS, "
-                              "compression or keepalive always use grpcio. Recorded in the run's "
-                              "provenance (perfanalyzer extension).")
+                              cli_default=None, given="grpc_transport_given",
+                              help="gRPC send path: lean (perfanalyzer's own HTTP/2 connections, "
+                              "less client CPU) or grpcio (grpc.aio) [default: lean]. TLS, "
+                              "request compression or --grpc-channel-arg use grpcio. Recorded in "
+                              "the run's provenance (perfanalyzer extension).")
+    grpc_transport_given: bool = False
+    grpc_keepalive_time_ms: int = opt(
+        0, "--grpc-keepalive-time", kind=int, metavar="MS", check=_nonneg,
+        message="--grpc-keepalive-time: expected milliseconds >= 0, got {value}",
+        help="gRPC keepalive: PING each connection every MS ms, with or without calls in flight, "
+        "on both transports (0 = off; the Triton client's KeepAliveOptions).")
+    grpc_keepalive_timeout_ms: int = opt(
+        d.DEFAULT_KEEPALIVE_TIMEOUT_MS, "--grpc-keepalive-timeout", kind=int, metavar="MS", show_default=True,
+        check=_pos, message="--grpc-keepalive-timeout: expected milliseconds > 0, got {value}",
+        help="gRPC keepalive: a connection whose PING is not acknowledged within MS ms is "
+        "closed and its calls fail.")
+    grpc_channel_args: tuple[tuple[str, int | str], ...] = opt(
+        (), "--grpc-channel-arg", param="grpc_channel_arg", multiple=True, metavar="NAME=VALUE",
+        parse=p.channel_args, help="A grpc.aio channel argument (repeatable; an integer VALUE is "
+        "passed as one); the requests then go through the grpcio transport (the lean one has no "
+        "channel arguments).")
+    endpoint: str = opt(
+        "infer", "--endpoint", choices=("infer", "generate", "generate_stream"),
+        show_default=True, help="HTTP: KServe's infer, or Triton's generate extension: generate "
+        "(one JSON answer) or generate_stream (server-sent events, one per response; time to "
+        "first response and inter-response time as with --streaming). Inputs become JSON fields "
+        "named after them, --request-parameter values the request's parameters. (perf_analyzer's "
+        "--endpoint is an OpenAI path.)")
+    orca_format: str | None = opt(
+        None, "--orca-format", choices=("text", "json"), help="HTTP: send "
+        "'endpoint-load-metrics-format' with every inference request and average the "
+        "'endpoint-load-metrics' (ORCA) answers' metrics per window, shown with the server "
+        "figures and in the export (Triton sends them with the TensorRT-LLM backend).")
     event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
                           help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
                           "Recorded in the run's provenance (perfanalyzer extension).")

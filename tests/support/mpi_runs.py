@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,6 +114,39 @@ def namespaces(count: int) -> Iterator[Net]:
         for args in reversed(made):
             with contextlib.suppress(subprocess.CalledProcessError, OSError):
                 _ip(*args)
+
+
+SHM = Path("/dev/shm")
+#: The shared-memory files MPI libraries make there (MPICH; Open MPI's sm transport).
+MPI_SEGMENTS = ("mpich_shm_*", "sm_segment.*", "vader_segment.*")
+
+
+def mpi_segments() -> set[Path]:
+    return {p for pattern in MPI_SEGMENTS for p in SHM.glob(pattern)}
+
+
+def _mapped_segments() -> set[Path]:
+    """MPI segments some live process maps (another run, still going: not a leftover)."""
+    mapped: set[Path] = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        with contextlib.suppress(OSError):
+            for line in maps.read_text().splitlines():
+                fields = line.split(maxsplit=5)
+                path = fields[5] if len(fields) == 6 else ""
+                if path.startswith("/dev/shm/"):
+                    mapped.add(Path(path))
+    return mapped
+
+
+def leftover_segments(before: set[Path], timeout_s: float = 15.0) -> set[Path]:
+    """MPI segments made since ``before`` that no process maps any more, after the ranks' guards
+    had ``timeout_s`` to remove them (they do so once the last rank of the host is gone)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = mpi_segments() - before - _mapped_segments()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
 
 
 def rank_pid(text: str, rank: int) -> int | None:

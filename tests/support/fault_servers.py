@@ -1,9 +1,11 @@
-"""Small misbehaving servers on loopback for the fault tests (issue 13): each runs an asyncio
+"""Small misbehaving servers on loopback for the fault tests: each runs an asyncio
 server in a thread and stops when the ``with`` block ends.
 
 * ``silent``: accepts and never answers (reads and drops what it gets);
 * ``garbage``: answers every connection with bytes that are no protocol;
 * ``closing``: closes every connection as soon as it has read something;
+* ``capture``: like ``silent``, keeping every byte received in :data:`CAPTURED` (by port);
+* ``capture_h2``: ``capture`` after sending HTTP/2 SETTINGS (a gRPC client then sends its calls);
 * ``tls``: a TLS server with a self-signed certificate (made with the ``openssl`` CLI) that
   answers nothing after the handshake.
 """
@@ -51,9 +53,50 @@ async def _closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
         writer.close()
 
 
+#: Bytes received so far by ``capture`` servers, per port.
+CAPTURED: dict[int, bytearray] = {}
+
+
+async def _capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    port = writer.get_extra_info("sockname")[1]
+    try:
+        with contextlib.suppress(Exception):
+            while data := await reader.read(65536):
+                CAPTURED.setdefault(port, bytearray()).extend(data)
+    finally:
+        writer.close()
+
+
+#: An empty HTTP/2 SETTINGS frame and a SETTINGS ACK: enough for a gRPC client to send its calls.
+H2_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"
+
+
+async def _capture_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(H2_SETTINGS)
+    await _capture(reader, writer)
+
+
+def h2_headers(data: bytes) -> list[tuple[str, str]]:
+    """Every header field of the HEADERS frames in captured client bytes (after the preface)."""
+    import hpack
+
+    decoder, out, pos = hpack.Decoder(), [], data.find(b"SM\r\n\r\n") + 6
+    while pos >= 6 and pos + 9 <= len(data):
+        length, kind, flags = int.from_bytes(data[pos:pos + 3], "big"), data[pos + 3], data[pos + 4]
+        payload = data[pos + 9:pos + 9 + length]
+        if kind == 1:
+            start = 1 + payload[0] if flags & 0x8 else 0  # PADDED
+            start += 5 if flags & 0x20 else 0  # PRIORITY
+            end = len(payload) - (payload[0] if flags & 0x8 else 0)
+            out += [(str(k), str(v)) for k, v in decoder.decode(payload[start:end], raw=False)]
+        pos += 9 + length
+    return out
+
+
 #: Connections accepted so far, per fault server port.
 CONNECTIONS: dict[int, int] = {}
-HANDLERS = {"silent": _silent, "garbage": _garbage, "closing": _closing, "tls": _silent}
+HANDLERS = {"silent": _silent, "garbage": _garbage, "closing": _closing, "tls": _silent,
+            "capture": _capture, "capture_h2": _capture_h2}
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

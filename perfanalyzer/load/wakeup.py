@@ -1,0 +1,140 @@
+"""Waking the event loop at an exact ``perf_counter_ns`` time, for the open-loop scheduler.
+
+The event loops' own timers are too coarse for a send schedule: uvloop (libuv) rounds a delay to
+whole milliseconds and measures it from a cached millisecond clock, asyncio's selector waits whole
+milliseconds too, so a sleep wakes anywhere from about 1 ms early to 1-2 ms late, and a send more
+than 1 ms behind its schedule counts as late. Spinning the last part of every wait on the loop
+keeps sends on time but costs CPU equal to the wait (a whole core from ~2000 requests/s).
+
+On Linux a ``timerfd`` armed with an absolute CLOCK_MONOTONIC deadline (the clock behind
+``time.perf_counter_ns`` there) becomes readable at that time with the kernel's hrtimer precision;
+the loop watches it like a socket, so a wait costs one ``timerfd_settime`` and one read, whatever
+its length. Elsewhere (no timerfd, or perf_counter not on CLOCK_MONOTONIC) :func:`coarse_wait`
+sleeps to about a millisecond before the deadline and spins the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+#: The loop's selector waits in whole milliseconds: sleep until about this long before a deadline.
+SLEEP_GRAIN_NS = 1_000_000
+#: :func:`coarse_wait` spends a wait shorter than this yielding to the loop (CPU equal to the wait).
+SPIN_NS = 500_000
+#: A wait shorter than this is not worth a wake-up: the send goes at once (never more than this
+#: early, so the "sent" time stays at or after the intended one within this grace).
+SEND_EARLY_NS = 20_000
+
+_CLOCK_MONOTONIC = 1
+_TFD_TIMER_ABSTIME = 1
+_TFD_NONBLOCK = os.O_NONBLOCK
+_TFD_CLOEXEC = os.O_CLOEXEC
+
+WaitUntil = Callable[[int], Awaitable[None]]
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+def _libc() -> ctypes.CDLL | None:
+    """libc with timerfd, when perf_counter_ns reads CLOCK_MONOTONIC (else None)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if "CLOCK_MONOTONIC" not in time.get_clock_info("perf_counter").implementation:
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.timerfd_create.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.timerfd_settime.argtypes = [ctypes.c_int, ctypes.c_int,
+                                         ctypes.POINTER(_Itimerspec), ctypes.c_void_p]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc()
+
+
+class TimerFd:
+    """One timerfd watched by the running loop: :meth:`wait_until` returns at ``deadline_ns``
+    (perf_counter_ns), never before it."""
+
+    def __init__(self, libc: ctypes.CDLL, loop: asyncio.AbstractEventLoop) -> None:
+        fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create failed")
+        self._fd, self._loop = fd, loop
+        self._spec = _Itimerspec()
+        self._ref = ctypes.byref(self._spec)
+        self._settime = libc.timerfd_settime
+        self._waiter: asyncio.Future[None] | None = None
+        loop.add_reader(fd, self._fired)
+
+    def _fired(self) -> None:
+        try:
+            os.read(self._fd, 8)  # clears the readable state (an expiry count)
+        except BlockingIOError:
+            return
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_until(self, deadline_ns: int) -> None:
+        spec = self._spec.it_value
+        spec.tv_sec, spec.tv_nsec = divmod(max(deadline_ns, 1), 1_000_000_000)
+        if self._settime(self._fd, _TFD_TIMER_ABSTIME, self._ref, None) != 0:
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+        self._waiter = waiter = self._loop.create_future()
+        await waiter
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+
+
+async def coarse_wait(deadline_ns: int) -> None:
+    """Sleep on the loop's timers to about 1 ms before ``deadline_ns``, then spin (yielding to
+    the loop) until it is at most :data:`SEND_EARLY_NS` away."""
+    clock, sleep = time.perf_counter_ns, asyncio.sleep
+    wait = deadline_ns - clock()
+    while wait > SPIN_NS:
+        await sleep((wait - SLEEP_GRAIN_NS if wait > SLEEP_GRAIN_NS else wait) / 1e9)
+        wait = deadline_ns - clock()
+    while wait > SEND_EARLY_NS:
+        await sleep(0)
+        wait = deadline_ns - clock()
+
+
+@contextmanager
+def waker(precise: bool = True) -> Iterator[WaitUntil]:
+    """A ``wait_until(deadline_ns)`` for the running loop: a timerfd where there is one (and
+    ``precise``), else :func:`coarse_wait`. Closed when the block ends."""
+    if not precise or _LIBC is None:
+        yield coarse_wait
+        return
+    try:
+        timer = TimerFd(_LIBC, asyncio.get_running_loop())
+    except (OSError, NotImplementedError):  # no fd watching (e.g. a Windows proactor) or no fd
+        yield coarse_wait
+        return
+    try:
+        yield timer.wait_until
+    finally:
+        timer.close()
+
+
+__all__ = ["SEND_EARLY_NS", "TimerFd", "WaitUntil", "coarse_wait", "waker"]

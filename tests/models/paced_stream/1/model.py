@@ -1,0 +1,1 @@
+../../../../perfanalyzer/server/models/repeat_int32/1/model.py

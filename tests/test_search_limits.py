@@ -65,6 +65,12 @@ def test_the_cli_refuses_memory_without_metrics_and_two_objective_flags(tmp_path
         _parse(tmp_path, "--constraint", "cpu_used_ram<=100")
     with pytest.raises(OptionError, match="--objective and --objectives: give one"):
         _parse(tmp_path, "--objective", "latency", "--objectives", "perf_throughput:1")
+    with pytest.raises(OptionError, match="--constraint/--objectives goodput: give the limits "
+                       "with --goodput"):
+        _parse(tmp_path, "--constraint", "goodput>=10")
+    sc = _parse(tmp_path, "--constraint", "goodput>=10", "--goodput", "ttfr:50")
+    assert [str(c) for c in sc.objective.constraints] == ["goodput>=10"]
+    assert weighted(parse_weights("goodput:1", -1), {"goodput": 40.0}) == math.log(40.0)
     sc = _parse(tmp_path, "--constraint", "perf_latency_avg<=5", "--constraint",
                 "perf_throughput>=10", "--objectives", "perf_throughput:3,perf_latency_p99:1")
     assert sc.objective.kind == "weighted"

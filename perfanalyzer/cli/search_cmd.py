@@ -175,6 +175,11 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     cfg = config_from_kwargs(kwargs)
     if cfg.inputs.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")
+    sc = search_config(search_kw, batches)
+    uses = {lim.metric for lim in sc.objective.constraints} | {n for n, _ in sc.objective.weights}
+    if "goodput" in uses and not cfg.measurement.goodput:
+        raise OptionError("--constraint/--objectives goodput: give the limits with --goodput "
+                          "\"KEY:MS ...\"")
     if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
         raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
-    return search_config(search_kw, batches), cfg
+    return sc, cfg

@@ -1,6 +1,7 @@
 """Constraints and weighted objectives as Model Analyzer users write them, on Model Analyzer's
-metric names: ``perf_throughput`` (infer/s), ``perf_latency_avg`` and ``perf_latency_pNN`` (ms,
-NN one of the reported percentiles, or --percentile's), and the server's memory from
+metric names: ``perf_throughput`` (infer/s), ``goodput`` (infer/s within ``--goodput``'s
+limits), ``perf_latency_avg`` and ``perf_latency_pNN`` (ms, NN one of the reported percentiles,
+or --percentile's), and the server's memory from
 ``--collect-metrics``: ``gpu_used_memory`` (MB, summed over the GPUs, the maximum over the point's
 scrapes) and ``cpu_used_ram`` (MB, Triton's CPU memory family).
 
@@ -24,6 +25,7 @@ from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, merge_scrapes
 from ..measure.window import PointResult
 
 THROUGHPUT = "perf_throughput"
+GOODPUT = "goodput"  # requests within the --goodput limits, per second
 GPU_MEMORY = "gpu_used_memory"
 CPU_MEMORY = "cpu_used_ram"
 MEMORY = (GPU_MEMORY, CPU_MEMORY)
@@ -50,14 +52,14 @@ class Limit:
 def check_metric(name: str, flag: str, percentile: int) -> str:
     """``name`` when it is a metric the search measures; raises OptionError naming ``flag``."""
     m = _LATENCY.match(name)
-    if name in (THROUGHPUT, *MEMORY) or (m and m.group(1) == "avg"):
+    if name in (THROUGHPUT, GOODPUT, *MEMORY) or (m and m.group(1) == "avg"):
         return name
     if m and int(m.group(2)) in (*REPORT_PERCENTILES, percentile):
         return name
     pcts = ", ".join(f"p{p}" for p in sorted({*REPORT_PERCENTILES, percentile} - {-1}))
     raise OptionError(f"{flag} {name}: not a metric the search measures (perf_throughput, "
                       f"perf_latency_avg, perf_latency_PNN with PNN one of {pcts}, "
-                      f"gpu_used_memory, cpu_used_ram)")
+                      f"goodput (with --goodput), gpu_used_memory, cpu_used_ram)")
 
 
 def parse_limit(text: str, percentile: int) -> Limit:
@@ -95,13 +97,15 @@ def parse_weights(text: str, percentile: int) -> tuple[tuple[str, float], ...]:
 
 
 def higher_better(metric: str) -> bool:
-    return metric == THROUGHPUT
+    return metric in (THROUGHPUT, GOODPUT)
 
 
 def point_metrics(point: PointResult, lat: LatencyStats) -> dict[str, float]:
     """A point's figures under Model Analyzer's names (memory only where it was measured)."""
     out = {THROUGHPUT: point.merged.throughput, "perf_latency_avg": lat.avg_ns / _MB}
     out |= {f"perf_latency_p{p}": ns / _MB for p, ns in lat.percentiles.items()}
+    if point.merged.goodput is not None:
+        out[GOODPUT] = point.merged.goodput
     merged = merge_scrapes(point.metrics) if point.metrics else {}
     if merged.get(GPU_MEM_USED):
         out[GPU_MEMORY] = sum(merged[GPU_MEM_USED].values()) / _MB

@@ -318,7 +318,7 @@ def test_instance_count_changes_throughput_and_the_best_reproduces(triton: Any,
         # 2 s windows: the 4 requests finish in lockstep every 50 ms, so a window edge can
         # split a burst; over 3 windows that is < 1 % of the ~480 requests counted.
         sc, cfg = _configs(url, tmp_path, "--instance-counts", "1,4", "--concurrency-range", "4",
-                           "-p", "2000", "-s", "10")
+                           "-p", "2000", "-s", "10", "--replicates", "0")
         outcome = asyncio.run(run_search(sc, cfg, stop=asyncio.Event(), out=io.StringIO()))
         assert _count(asyncio.run(_config(url))) == 1  # the state before the search
         by_ic = {r.candidate.instance_count: r for r in outcome.results}

@@ -104,7 +104,9 @@ def _other_candidate_loaded(url: str, out: Path) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("planted", ["summary.md", "search.json", "config.pbtxt",
                                      f"candidates/{DEFAULT_KEY}/state.json",
-                                     f"candidates/{DEFAULT_KEY}/export.json", "candidates",
+                                     f"candidates/{DEFAULT_KEY}/export.json",
+                                     f"candidates/{DEFAULT_KEY}/final.json",
+                                     f"candidates/{DEFAULT_KEY}/final-export.json", "candidates",
                                      f"candidates/{DEFAULT_KEY}"])
 def test_a_link_planted_in_the_output_folder_is_refused_before_any_change(
         server: Any, tmp_path: Path, planted: str) -> None:

@@ -29,7 +29,8 @@ _REFUSED = {"latency_threshold_ms": ("-l", 0.0,
                                            "a search compares stable load points; the periodic "
                                            "mode measures none"),
             "request_period": ("--request-period", None, "only used by "
-                               "--periodic-concurrency-range, which a search does not run")}
+                               "--periodic-concurrency-range, which a search does not run"),
+            "repeat": ("--repeat", 1, "the finalists are re-measured as --replicates runs")}
 
 
 def _ints(flag: str, text: str | None) -> tuple[int, ...]:
@@ -57,6 +58,7 @@ def _preferred(values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
 
 
 def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
+    from ..search.limits import MEMORY, parse_limit, parse_weights
     from ..search.objective import Objective
     from ..search.runner import SearchConfig
     from ..search.space import Space
@@ -71,10 +73,25 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
                   max_queue_delay_us=_ints("--max-queue-delays-us", kw["max_queue_delays_us"]),
                   preferred_batch_sizes=_preferred(kw["preferred_batch_sizes"]),
                   client_batch=client_batches)
-    objective = Objective(kind=kw["objective"], latency_budget_ms=kw["latency_budget_ms"],
-                          percentile=kw["percentile"], min_throughput=kw["min_throughput"])
+    limits = tuple(parse_limit(t, kw["percentile"]) for t in kw["constraint"])
+    weights = parse_weights(kw["objectives"], kw["percentile"]) if kw["objectives"] else ()
+    if weights and kw["objective"] != "throughput":
+        raise OptionError("--objective and --objectives: give one (--objectives weighs several)")
+    memory = sorted({n for n in [lim.metric for lim in limits] + [n for n, _ in weights]
+                     if n in MEMORY})
+    if memory and not kw["collect_metrics"]:
+        raise OptionError(f"--constraint/--objectives {memory[0]}: the server's memory is read "
+                          f"from its metrics: add --collect-metrics")
+    objective = Objective(kind="weighted" if weights else kw["objective"],
+                          latency_budget_ms=kw["latency_budget_ms"], percentile=kw["percentile"],
+                          min_throughput=kw["min_throughput"], constraints=limits,
+                          weights=weights)
+    if kw["replicates"] == 1:
+        raise OptionError("--replicates: one run gives no interval: use 0 (no re-measurement) "
+                          "or 2 or more")
     return SearchConfig(output_dir=kw["output_dir"], mode=kw["search_mode"], objective=objective,
-                        space=space, top=kw["top"])
+                        space=space, top=kw["top"], replicates=kw["replicates"],
+                        finalists=kw["finalists"])
 
 
 @click.command("search", context_settings={"help_option_names": ["-h", "--help"],
@@ -94,6 +111,14 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               help="Latency budget (at --percentile); each sweep stops there (0 = none).")
 @click.option("--min-throughput", default=0.0, type=FiniteFloat(min=0), show_default=True,
               help="Only points with at least this many infer/s count.")
+@click.option("--constraint", multiple=True, metavar="NAME<=V|NAME>=V",
+              help="A limit every counted point must meet, on Model Analyzer's metric names "
+              "(repeatable): perf_throughput (infer/s), perf_latency_avg, perf_latency_p99... (ms), "
+              "gpu_used_memory, cpu_used_ram (MB; need --collect-metrics).")
+@click.option("--objectives", default="", metavar="NAME:W[,NAME:W...]",
+              help="Several objectives with weights (Model Analyzer's names), e.g. "
+              "perf_throughput:2,perf_latency_p99:1: the weighted mean of their logarithms "
+              "(throughput up, latency and memory down) is maximised.")
 @click.option("--instance-counts", default="1,2,4", show_default=True, metavar="N[,N...]",
               help="Model instance counts to try (instance_group count).")
 @click.option("--max-batch-sizes", default="", metavar="N[,N...]",
@@ -107,6 +132,13 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               "model's].")
 @click.option("--top", default=5, type=click.IntRange(1), show_default=True,
               help="Configurations listed in summary.md.")
+@click.option("--replicates", default=3, type=click.IntRange(0), show_default=True,
+              help="After the exploration, the finalists and the default are re-measured this "
+              "many times at their best level (fresh warm-up each run); the ranking shows 95 % "
+              "intervals across the runs. 0: no re-measurement (single measurements).")
+@click.option("--finalists", default=3, type=click.IntRange(1), show_default=True,
+              help="How many of the best explored candidates are re-measured (the default is "
+              "always re-measured too).")
 @profile_options
 def search(**kwargs: Any) -> None:
     """Search model configurations (instance count, max_batch_size, dynamic batching, client
@@ -133,14 +165,21 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
                                            "latency_budget_ms", "min_throughput",
                                            "instance_counts", "max_batch_sizes",
                                            "dynamic_batching", "max_queue_delays_us",
-                                           "preferred_batch_sizes", "top")}
+                                           "preferred_batch_sizes", "top", "replicates",
+                                           "finalists", "constraint", "objectives")}
     search_kw["percentile"] = kwargs["percentile"]
+    search_kw["collect_metrics"] = kwargs["collect_metrics"]
     kwargs["batch_size"] = str(batches[0])
     # The budget is each sweep's -l: END 0 (until the budget) and --binary-search work as in profile.
     kwargs["latency_threshold_ms"] = search_kw["latency_budget_ms"]
     cfg = config_from_kwargs(kwargs)
     if cfg.inputs.shape_sets:
         raise OptionError("--shape: alternative shape sets are not searched; give one shape set")
+    sc = search_config(search_kw, batches)
+    uses = {lim.metric for lim in sc.objective.constraints} | {n for n, _ in sc.objective.weights}
+    if "goodput" in uses and not cfg.measurement.goodput:
+        raise OptionError("--constraint/--objectives goodput: give the limits with --goodput "
+                          "\"KEY:MS ...\"")
     if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
         raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
-    return search_config(search_kw, batches), cfg
+    return sc, cfg

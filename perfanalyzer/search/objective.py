@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from ..measure.result import RunResult
 from ..measure.status import STABLE, Judging, judged_stats, point_status
 from ..measure.window import PointResult
+from .limits import Limit, broken, point_metrics, weighted
 from .space import Candidate
 from .store import CandidateResult, PointFigures
 
-OBJECTIVES = ("throughput", "latency", "goodput")
+OBJECTIVES = ("throughput", "latency", "goodput", "weighted")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,12 +20,16 @@ class Objective:
     ``latency``: the lowest latency of a point reaching ``min_throughput``.
     ``goodput``: the highest goodput (requests within the run's --goodput limits, per second) of
     a point within the budget; a point with none is not a candidate's best.
-    Latency is the ``percentile`` (the average when -1); a budget of 0 means none."""
+    ``weighted``: the highest weighted objective (:func:`.limits.weighted`) of ``weights``.
+    Latency is the ``percentile`` (the average when -1); a budget of 0 means none. Every point
+    must also meet ``constraints`` (Model Analyzer's metric names, :mod:`.limits`)."""
 
     kind: str = "throughput"
     latency_budget_ms: float = 0.0
     percentile: int = -1
     min_throughput: float = 0.0
+    constraints: tuple[Limit, ...] = ()
+    weights: tuple[tuple[str, float], ...] = ()
 
     @property
     def latency_label(self) -> str:
@@ -40,15 +45,54 @@ class Objective:
     def feasible(self, p: PointFigures) -> bool:
         """A point ``-f`` writes (stable, under the budget, which is the sweep's -l) that meets
         the constraints."""
-        within = self.latency_budget_ms <= 0 or p.latency_ms <= self.latency_budget_ms
-        good = self.kind != "goodput" or (p.goodput or 0.0) > 0
-        return (p.stable and within and good and p.throughput >= self.min_throughput
-                and p.throughput > 0)
+        return p.stable and not self.broken(p) and p.throughput > 0 \
+            and (self.kind != "weighted" or weighted(self.weights, p.metrics) is not None) \
+            and (self.kind != "goodput" or (p.goodput or 0.0) > 0)
 
-    def score(self, p: PointFigures) -> float:
+    def broken(self, p: PointFigures) -> list[str]:
+        """The limits (budget, minimum throughput, constraints) the point broke."""
+        out = []
+        if self.latency_budget_ms > 0 and p.latency_ms > self.latency_budget_ms:
+            out.append(f"{self.latency_label} {p.latency_ms:.4g} > budget "
+                       f"{self.latency_budget_ms:g} ms")
+        if p.throughput < self.min_throughput:
+            out.append(f"throughput {p.throughput:.4g} < {self.min_throughput:g}")
+        return out + broken(self.constraints, p.metrics)
+
+    def why_infeasible(self, points: tuple[PointFigures, ...], level_name: str) -> str:
+        """Why no point of a candidate counted: its stable point that broke the fewest limits."""
+        stable = [p for p in points if p.stable]
+        if not stable:
+            return "no stable point (its profile.csv holds none)"
+        p = min(stable, key=lambda q: (len(self.broken(q)), -q.throughput))
+        return f"at {level_name.lower()} {p.level:g}: " + "; ".join(self.broken(p) or
+                                                                    ["no figure to rank by"])
+
+    @property
+    def higher_better(self) -> bool:
+        return self.kind != "latency"
+
+    @property
+    def figure_label(self) -> str:
+        if self.kind == "weighted":
+            return "weighted objective (" + ", ".join(f"{n}:{w:g}" for n, w in self.weights) + ")"
+        if self.kind == "goodput":
+            return "goodput (infer/s)"
+        return "throughput (infer/s)" if self.kind == "throughput" \
+            else f"{self.latency_label} (ms)"
+
+    def figure(self, p: PointFigures) -> float:
+        """The figure the objective ranks by (throughput, latency in ms, goodput, or the
+        weighted objective)."""
+        if self.kind == "weighted":
+            w = weighted(self.weights, p.metrics)
+            return w if w is not None else float("nan")
         if self.kind == "goodput":
             return p.goodput or 0.0
-        return p.throughput if self.kind == "throughput" else -p.latency_ms
+        return p.throughput if self.kind == "throughput" else p.latency_ms
+
+    def score(self, p: PointFigures) -> float:
+        return self.figure(p) if self.higher_better else -self.figure(p)
 
     def judge(self, candidate: Candidate, run: RunResult) -> CandidateResult:
         """The candidate's measured points, its best feasible point and score. A point counts
@@ -57,7 +101,9 @@ class Objective:
         points = tuple(PointFigures(level=p.level, throughput=p.merged.throughput,
                                     latency_ms=self.latency_ms(p, judging),
                                     stable=point_status(p, judging) == STABLE,
-                                    goodput=p.merged.goodput)
+                                    goodput=p.merged.goodput,
+                                    metrics=point_metrics(p, judged_stats(p.merged,
+                                                                          judging.latency_from)))
                        for p in run.points if p.merged.completed > 0)
         ok = [p for p in points if self.feasible(p)]
         best = max(ok, key=self.score) if ok else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,24 +16,27 @@ from typing import Any, TextIO
 from .. import cleanup
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
+from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, SCRAPE_TIMEOUT_CAP_S, scraper_for
 from ..measure.result import RunResult
-from ..profile.run import profile
+from ..profile.repeat import profile_runs
 from ..profile.setup import connect
 from ..report.csv import write_csv
 from ..report.export import write_export
 from .control import ModelControl, ModelControlError, busy
+from .finals import remeasure
 from .guard import lock_folder, lock_model
+from .limits import CPU_MEMORY, GPU_MEMORY, MEMORY
 from .modelconfig import default_candidate, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
-from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Store
+from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Final, Store
 
 #: (candidate's run config, stop event, console) -> the measured run. Tests swap it.
 Measure = Callable[[RunConfig, asyncio.Event, TextIO], Awaitable[RunResult]]
 
 
 async def _profile(cfg: RunConfig, stop: asyncio.Event, out: TextIO) -> RunResult:
-    return await profile(cfg, out=out, stop_event=stop)
+    return await profile_runs(cfg, out=out, stop_event=stop)  # --repeat: the finalists' runs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,12 +46,15 @@ class SearchConfig:
     objective: Objective = field(default_factory=Objective)
     space: Space = field(default_factory=Space)
     top: int = 5
+    replicates: int = 3  # runs of each finalist after the exploration (0: none)
+    finalists: int = 3  # the best explored candidates re-measured (the default too)
 
     def plan(self, cfg: RunConfig) -> dict[str, Any]:
         """What must match for a rerun to resume this search."""
         return {"model": cfg.server.model, "mode": self.mode,
                 "objective": dataclasses.asdict(self.objective),
-                "space": dataclasses.asdict(self.space), "load_mode": cfg.load.mode.value,
+                "space": dataclasses.asdict(self.space), "replicates": self.replicates,
+                "finalists": self.finalists, "load_mode": cfg.load.mode.value,
                 "concurrency_range": list(cfg.load.concurrency_range),
                 "request_rate_range": list(cfg.load.request_rate_range),
                 "measurement_interval_ms": cfg.measurement.measurement_interval_ms}
@@ -60,10 +67,11 @@ class SearchOutcome:
     results: list[CandidateResult]
     interrupted: bool = False
     resumed: int = 0
+    finals: dict[str, Final] = field(default_factory=dict)  # replicate runs by candidate key
 
 
 def candidate_config(cfg: RunConfig, sc: SearchConfig, c: Candidate) -> RunConfig:
-    return cfg.replace(batch_size=c.client_batch,
+    return cfg.replace(batch_size=c.client_batch, repeat=1,
                        latency_threshold_ms=sc.objective.latency_budget_ms,
                        percentile=sc.objective.percentile, filename=None,
                        profile_export_file=None)
@@ -100,6 +108,7 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
         mark, rec = marker_of(loaded), store.recorded()
         if mark is not None and (rec is None or mark["id"] != rec.search_id):
             raise busy(cfg.server.model, mark)  # before this search writes anything
+        await check_memory(sc.objective, cfg)  # before this search writes or changes anything
         store.open(sc.plan(cfg))
         done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
         await settle(store, control, loaded, batches[0], out)
@@ -111,6 +120,13 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
                       f"{sc.output_dir}\n")
         try:
             await _loop(sc, cfg, control, store, outcome, stop, out, measure)
+            if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
+                outcome.finals, outcome.interrupted = await remeasure(
+                    outcome.results, default, sc.objective, count=sc.finalists,
+                    runs=sc.replicates, cfg_of=lambda c: candidate_config(cfg, sc, c),
+                    control=control, store=store, stop=stop, out=out, measure=measure)
+            elif stop.is_set():
+                outcome.interrupted = True
         finally:
             changed = control.changed
             await control.restore()
@@ -121,6 +137,26 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
     finally:
         cleanup.unregister(restore_hook)
         await client.close()
+
+
+async def check_memory(obj: Objective, cfg: RunConfig) -> None:
+    """Refuse a limit or objective on the server's memory that its metrics do not carry (no GPU
+    family without GPUs; no CPU family on a server built without CPU metrics)."""
+    wanted = {lim.metric for lim in obj.constraints} | {n for n, _ in obj.weights}
+    wanted &= set(MEMORY)
+    scraper = scraper_for(cfg, io.StringIO()) if wanted else None
+    if scraper is None:
+        return
+    scrape = await scraper.scrape_once(SCRAPE_TIMEOUT_CAP_S)
+    if scrape is None:
+        raise OptionError(f"--constraint/--objectives {min(wanted)}: the server's metrics could "
+                          f"not be read (--collect-metrics, --metrics-url)")
+    for name, family in ((GPU_MEMORY, GPU_MEM_USED), (CPU_MEMORY, CPU_MEM_USED)):
+        if name in wanted and not scrape.values.get(family):
+            why = "the server reports no GPU (use cpu_used_ram)" if name == GPU_MEMORY \
+                else "the server does not export its CPU memory (--allow-cpu-metrics)"
+            raise OptionError(f"--constraint/--objectives {name}: its metrics have no {family}: "
+                              f"{why}")
 
 
 async def settle(store: Store, control: ModelControl, loaded: dict[str, Any], batch: int,

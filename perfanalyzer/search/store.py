@@ -7,7 +7,12 @@ DIR/.search.lock                held while a search uses the folder (see guard)
 DIR/candidates/KEY/state.json   one finished candidate: settings, measured points, score
 DIR/candidates/KEY/profile.csv  its concurrency sweep (perf_analyzer's CSV)
 DIR/candidates/KEY/export.json  its requests and windows (--profile-export-file format)
+DIR/candidates/KEY/final.json   a finalist's replicate runs at its best level: each run's point
+DIR/candidates/KEY/final-export.json  those runs (--repeat export format)
 ```
+
+``search.json`` also holds the ranking (``ranking``, rewritten with each report; a rerun compares
+the settings only).
 
 Every file is written through the same safe writer as ``-f`` (never through a symbolic link,
 temp files with unique names); the folder is checked before the server is touched, so a planted
@@ -25,7 +30,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +47,12 @@ SUMMARY = "summary.md"
 PARETO = "pareto"
 CONFIG = "config.pbtxt"
 FLAG = "--output-dir"
+FINAL_FILE = "final.json"
+FINAL_EXPORT = "final-export.json"
+RANKING = "ranking"  # search.json's key for the ranking (not a setting)
 _TOP_FILES = (PLAN_FILE, ORIGINAL_FILE, SUMMARY, f"{PARETO}.png", CONFIG)
 _CANDIDATE_FILES = (STATE_FILE, CSV_FILE, EXPORT_FILE)
+_FINAL_FILES = (FINAL_FILE, FINAL_EXPORT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +64,7 @@ class PointFigures:
     latency_ms: float  # at the search's percentile (the average when none)
     stable: bool  # written by -f: stable and under the budget (-l)
     goodput: float | None = None  # --goodput: infer/s within the limits (None: no limits)
+    metrics: dict[str, float] = field(default_factory=dict)  # Model Analyzer's names (limits)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,15 +142,36 @@ def _candidate(v: Any) -> Candidate:
 
 def _point(v: Any) -> PointFigures:
     keys = {"level", "throughput", "latency_ms", "stable"}
-    if isinstance(v, dict) and "goodput" in v:  # (a state written before goodput has none)
-        keys.add("goodput")
+    if isinstance(v, dict):  # (a state written before goodput or metrics has none)
+        keys |= {"goodput", "metrics"} & set(v)
     d = _obj(v, "point", keys)
     goodput = d.get("goodput")
+    metrics = d.get("metrics", {})
+    if not isinstance(metrics, dict) or not all(isinstance(k, str) for k in metrics):
+        raise ValueError("metrics: expected an object")
     return PointFigures(level=_num(d["level"], "level"),
                         throughput=_num(d["throughput"], "throughput"),
                         latency_ms=_num(d["latency_ms"], "latency_ms"),
                         stable=_bool(d["stable"], "stable"),
-                        goodput=None if goodput is None else _num(goodput, "goodput"))
+                        goodput=None if goodput is None else _num(goodput, "goodput"),
+                        metrics={k: _num(x, k) for k, x in metrics.items()})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Final:
+    """A finalist re-measured as replicate runs at its best level: each run's point there (None:
+    that run measured no request at the level)."""
+
+    key: str
+    level: float
+    points: tuple[PointFigures | None, ...]
+
+    @classmethod
+    def from_json(cls, v: Any) -> Final:
+        d = _obj(v, "the file", {"key", "level", "points"})
+        return cls(key=_str(d["key"], "key"), level=_num(d["level"], "level"),
+                   points=tuple(None if p is None else _point(p)
+                                for p in _list(d["points"], "points")))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,7 +208,7 @@ class Store:
                 raise OptionError(f"{FLAG} {self._name(d)}: not a folder (a symbolic link is "
                                   f"never followed)")
             if d != cands:
-                for name in _CANDIDATE_FILES:
+                for name in _CANDIDATE_FILES + _FINAL_FILES:
                     check_output(d / name, FLAG)
 
     def candidate_dir(self, c: Candidate) -> Path:
@@ -200,6 +231,7 @@ class Store:
             except (OSError, ValueError, RecursionError) as exc:
                 raise OptionError(f"{FLAG} {self._name(path)}: not a search's settings ({exc}); "
                                   f"use another folder") from None
+            old.pop(RANKING, None)
             diff = sorted(k for k in set(old) | set(plan) if old.get(k) != plan.get(k))
             if diff:
                 raise OptionError(f"{FLAG}: {self.root} holds a search with other settings "
@@ -242,6 +274,36 @@ class Store:
     def save(self, result: CandidateResult) -> None:
         path = self.candidate_dir(result.candidate) / STATE_FILE
         write_output(path, json.dumps(result.to_json(), indent=2) + "\n", FLAG)
+
+    def final(self, c: Candidate, level: float, runs: int) -> Final | None:
+        """A finalist's replicate runs saved by an earlier run of this search at ``level`` (None:
+        none, another level or run count, or not readable: it is measured again)."""
+        path = self.root / "candidates" / c.key / FINAL_FILE
+        with contextlib.suppress(OSError, ValueError, RecursionError):
+            f = Final.from_json(_read_json(path))
+            if f.key == c.key and f.level == level and len(f.points) == runs:
+                return f
+        return None
+
+    def prepare_final(self, c: Candidate) -> Path:
+        """The finalist's folder, emptied of an earlier attempt's replicate files."""
+        d = self.candidate_dir(c)
+        for name in _FINAL_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(os.lstat(d / name).st_mode):
+                    os.unlink(d / name)
+        return d
+
+    def save_final(self, c: Candidate, final: Final) -> None:
+        write_output(self.candidate_dir(c) / FINAL_FILE,
+                     json.dumps(dataclasses.asdict(final), indent=2) + "\n", FLAG)
+
+    def save_ranking(self, rows: list[dict[str, Any]]) -> None:
+        """The ranking, beside the settings in ``search.json``."""
+        path = self.root / PLAN_FILE
+        plan = _read_json(path)
+        plan[RANKING] = rows
+        write_output(path, json.dumps(plan, indent=2, sort_keys=True) + "\n", FLAG)
 
     def finished(self, warn: Callable[[str], object] = lambda _: None) -> list[CandidateResult]:
         """Every finished candidate, in the order they finished; a state that cannot be read is

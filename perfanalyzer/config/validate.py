@@ -1,15 +1,18 @@
 """Validation that needs no server: every field's own check (from the option table), then the
-checks across fields. One-line :class:`OptionError` naming the flag."""
+checks across fields (:data:`RULES`, one ordered list). One-line :class:`OptionError` naming the
+flag."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import OptionError
 from . import defaults as d
 from .option import Entry, entries
+from .policy import PERIODIC_REFUSED
 from .safety import validate_safety
 from .table import LoadMode, RunConfig
 
@@ -28,16 +31,32 @@ def check_field(entry: Entry, value: Any) -> None:
         raise OptionError(o.message.format(value=value))
 
 
+def require_model(model: object) -> None:
+    """The one flag every run needs (config.build asks first, before any flag is parsed)."""
+    _check(bool(model), "-m: a model name is required")
+
+
 def validate(cfg: RunConfig) -> None:
-    """Raise OptionError on the first invalid field or combination."""
-    _check(bool(cfg.server.model), "-m: a model name is required")
+    """Raise OptionError on the first invalid field or combination: the model, every field's own
+    check in table order, then :data:`RULES` in order."""
+    require_model(cfg.server.model)
     for entry in entries(RunConfig):
         check_field(entry, getattr(getattr(cfg, entry.group), entry.name))
-    load = cfg.load
-    _check(not (load.async_flag and not load.async_mode),
+    for rule in RULES:
+        rule(cfg)
+
+
+def _sync_or_async(cfg: RunConfig) -> None:
+    _check(not (cfg.load.async_flag and not cfg.load.async_mode),
            "-a/--async and --sync are mutually exclusive")
-    _check(not load.streaming or cfg.server.protocol == "grpc",
+
+
+def _streaming_protocol(cfg: RunConfig) -> None:
+    _check(not cfg.load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
+
+
+def _compression_protocol(cfg: RunConfig) -> None:
     _check(cfg.transport.grpc_compression_algorithm == "none" or cfg.server.protocol == "grpc",
            "--grpc-compression-algorithm: Using compression algorithm is only allowed with gRPC "
            "protocol (-i grpc; --http-compression compresses HTTP requests)")
@@ -46,16 +65,16 @@ def validate(cfg: RunConfig) -> None:
         _check(value == "none" or cfg.server.protocol == "http",
                f"{flag}: HTTP only (over gRPC, --grpc-compression-algorithm compresses requests "
                "and the server's own setting its responses)")
-    _validate_grpc_channel(cfg)
-    _validate_load(cfg)
-    _validate_request_count(cfg)
-    _validate_files(cfg)
-    _validate_endpoint(cfg)
-    _check(load.request_burstiness is None or load.request_distribution == "gamma",
+
+
+def _burstiness(cfg: RunConfig) -> None:
+    _check(cfg.load.request_burstiness is None or cfg.load.request_distribution == "gamma",
            "--request-burstiness: shapes the gaps of --request-distribution gamma only")
+
+
+def _csv_streaming(cfg: RunConfig) -> None:
     _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
            "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
-    validate_safety(cfg)  # issue 13: the concurrency ceiling
 
 
 def _validate_endpoint(cfg: RunConfig) -> None:
@@ -144,33 +163,6 @@ def _validate_files(cfg: RunConfig) -> None:
                "a json file.)")
 
 
-#: What periodic mode does not do, with the field value that means "not asked for": given
-#: otherwise, the flag would be accepted and ignored, so it is refused.
-PERIODIC_REFUSED = (
-    ("measurement", "measurement_mode", "time_windows", "--measurement-mode"),
-    ("measurement", "measurement_interval_ms", d.DEFAULT_MEASUREMENT_INTERVAL_MS, "-p"),
-    ("measurement", "measurement_request_count", d.DEFAULT_MEASUREMENT_REQUEST_COUNT,
-     "--measurement-request-count"),
-    ("measurement", "stability_percentage", d.DEFAULT_STABILITY_PCT, "-s"),
-    ("measurement", "max_trials", d.DEFAULT_MAX_TRIALS, "-r"),
-    ("measurement", "stability_windows", d.DEFAULT_STABILITY_WINDOWS, "--stability-windows"),
-    ("measurement", "request_count", 0, "--request-count"),
-    ("measurement", "warmup_request_count", 0, "--warmup-request-count"),
-    ("measurement", "adaptive", False, "--adaptive"),
-    ("measurement", "latency_threshold_ms", 0.0, "-l"),
-    ("measurement", "latency_from", "sent", "--latency-from"),
-    ("measurement", "repeat", 1, "--repeat"),
-    ("load", "binary_search", False, "--binary-search"),
-    ("load", "request_distribution", "constant", "--request-distribution"),
-    ("load", "request_burstiness", None, "--request-burstiness"),
-    ("load", "max_threads", 0, "--max-threads"),
-    ("load", "enable_mpi", False, "--enable-mpi"),
-    ("output", "filename", None, "-f"),
-    ("output", "verbose_csv", False, "--verbose-csv"),
-    ("output", "csv_all_points", False, "--csv-all-points"),
-    ("output", "csv_streaming", False, "--csv-streaming"),
-    ("output", "baseline", None, "--baseline"),
-)
 
 
 def _validate_periodic(cfg: RunConfig) -> None:
@@ -192,4 +184,12 @@ def _check(ok: bool, message: str) -> None:
         raise OptionError(message)
 
 
-__all__ = ["check_field", "validate"]
+#: The checks across fields, each once, in the order they are made (the first failing one is
+#: reported). The concurrency ceiling (config.safety) comes last.
+RULES: tuple[Callable[[RunConfig], None], ...] = (
+    _sync_or_async, _streaming_protocol, _compression_protocol, _validate_grpc_channel,
+    _validate_load, _validate_request_count, _validate_files, _validate_endpoint, _burstiness,
+    _csv_streaming, validate_safety)
+
+
+__all__ = ["PERIODIC_REFUSED", "RULES", "check_field", "require_model", "validate"]

@@ -28,7 +28,7 @@ class InputsConfig:
                           parse=first_batch_size, check=_pos, metavar="B[,B...]",
                           message="-b: batch size must be >= 1, got {value}",
                           help="Batch size; a list (1,2,4) sweeps each, into one CSV.",
-        mpi_agree=True)
+                          mpi_agree=True)
     batch_sizes: tuple[int, ...] = ()
     input_data: tuple[str, ...] = opt(("random",), "--input-data", multiple=True, cli_default=(),
                                       metavar="zero|random|DIR|FILE.json",
@@ -43,16 +43,16 @@ class InputsConfig:
     string_length: int = opt(d.DEFAULT_STRING_LENGTH, "--string-length", kind=int,
                              show_default=True, check=_nonneg,
                              message="--string-length must be >= 0",
-        help="Length of generated strings for BYTES inputs.")
+                             help="Length of generated strings for BYTES inputs.")
     string_data: str | None = opt(None, "--string-data",
                                   help="Use this string for every BYTES element.")
     input_tensor_format: str = opt("binary", "--input-tensor-format", choices=TENSOR_FORMATS,
-        help="How HTTP sends input tensors: binary or json.")
+                                   help="How HTTP sends input tensors: binary or json.")
     output_tensor_format: str = opt("binary", "--output-tensor-format", choices=TENSOR_FORMATS,
-        help="How HTTP asks for output tensors: binary or json.")
+                                    help="How HTTP asks for output tensors: binary or json.")
     shared_memory: str = opt("none", "--shared-memory", choices=("none", "system", "cuda"),
                              show_default=True,
-        help="Pass tensors through system or CUDA shared memory instead of the request.")
+                             help="Pass tensors through system or CUDA shared memory instead of the request.")
     output_shared_memory_size: int = opt(
         d.DEFAULT_OUTPUT_SHM_SIZE, "--output-shared-memory-size", kind=int, cli_default=None,
         given="output_shared_memory_size_given", check=_pos,

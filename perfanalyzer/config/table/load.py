@@ -38,14 +38,14 @@ class LoadConfig:
                            "(the default); with -a a point whose throughput settled but latency "
                            "did not within -r windows is kept (\"throughput only\"), as "
                            "perf_analyzer does in that mode.",
-        mpi_agree=True)
+                           mpi_agree=True)
     async_mode: bool = opt(True, "--sync", switch=True, param="sync", cli_default=False,
                            parse=lambda v, _f: not v, help="Synchronous semantics: one blocking "
                            "request per concurrency slot (same load shape as async in perfanalyzer).",
-        mpi_agree=True)
+                           mpi_agree=True)
     streaming: bool = opt(False, "--streaming", switch=True,
                           help="gRPC bidirectional streaming (decoupled models).",
-        mpi_agree=True)
+                          mpi_agree=True)
     #: Derived from which of the three load flags was given (see config.build).
     mode: LoadMode = LoadMode.CONCURRENCY
     concurrency_range: tuple[int, int, int] = opt(
@@ -58,9 +58,9 @@ class LoadConfig:
         figures=False, mpi_agree=True)
     request_distribution: str = opt("constant", "--request-distribution",
                                     choices=("constant", "poisson", "gamma"), show_default=True,
-        modes=NOT_PERIODIC, mpi_agree=True,
-        help="Gaps between sends in request-rate mode: constant (1/rate), "
-        "poisson (exponential) or gamma (see --request-burstiness).")
+                                    modes=NOT_PERIODIC, mpi_agree=True,
+                                    help="Gaps between sends in request-rate mode: constant (1/rate), "
+                                    "poisson (exponential) or gamma (see --request-burstiness).")
     request_burstiness: float | None = opt(
         None, "--request-burstiness", kind=float, metavar="B",
         check=lambda v: v is None or (math.isfinite(v) and v > 0),
@@ -70,7 +70,7 @@ class LoadConfig:
         modes=NOT_PERIODIC, mpi_agree=True)
     request_intervals: str | None = opt(None, "--request-intervals", metavar="FILE",
                                         help="Custom send intervals in µs, one per line, looped.",
-        mpi_agree=True)
+                                        mpi_agree=True)
     fixed_schedule: bool = opt(False, "--fixed-schedule", switch=True,
                                help="Send each request at its --input-data entry's \"timestamp\" "
                                "(ms), in order: one window of all entries (less "
@@ -86,16 +86,17 @@ class LoadConfig:
                               metavar="N", message="--request-period must be > 0, got {value}",
                               help="Responses each request of a step gets before the next step "
                               "starts [default: 10]; with --periodic-concurrency-range only.",
-        modes=PERIODIC_ONLY,
-        search_refused="only used by --periodic-concurrency-range, which a search does not run")
+                              modes=PERIODIC_ONLY,
+                              search_refused="only used by --periodic-concurrency-range, which a "
+                              "search does not run")
     binary_search: bool = opt(False, "--binary-search", switch=True,
                               help="Binary search between START and END for the highest load "
                               "under -l (STEP = precision).",
-        modes=NOT_PERIODIC, figures=False, mpi_agree=True)
+                              modes=NOT_PERIODIC, figures=False, mpi_agree=True)
     max_threads: int = opt(0, "--max-threads", kind=int, check=_nonneg,
                            message="--max-threads must be >= 0, got {value}",
                            help="Cap on requests in flight in request-rate modes (0 = no cap).",
-        modes=NOT_PERIODIC, mpi_agree=True)
+                           modes=NOT_PERIODIC, mpi_agree=True)
     workers: int = opt(0, "--workers", kind=int, check=_nonneg,
                        message="--workers must be >= 0, got {value}",
                        help="Load worker processes (0 = automatic).")
@@ -104,7 +105,7 @@ class LoadConfig:
                            help="Run as one rank under mpiexec: ranks start levels and cut windows "
                            "together; ranks on the same model and URL merge their load (needs the "
                            "mpi extra).",
-        modes=NOT_PERIODIC)
+                           modes=NOT_PERIODIC)
     # --- end MPI ---
     # issue 13 (never harm): ceilings, see config/safety.py
     force: bool = opt(False, "--force", switch=True, help="Allow a concurrency above "
@@ -119,7 +120,7 @@ class LoadConfig:
         message="--sequence-length-variation {value}: The value must be >= 0.0.")
     sequence_id_range: tuple[int, int] = opt((1, 0), "--sequence-id-range", cli_default=None,
                                              metavar="START[:END]", parse=p.id_range,
-        help="Sequence ids to use (end 0 or omitted: unbounded).")
+                                             help="Sequence ids to use (end 0 or omitted: unbounded).")
     num_of_sequences: int = opt(d.DEFAULT_NUM_OF_SEQUENCES, "--num-of-sequences", kind=int,
                                 show_default=True, check=lambda v: v >= 1,
                                 message="--num-of-sequences must be >= 1, got {value}",

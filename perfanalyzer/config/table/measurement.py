@@ -24,8 +24,9 @@ class MeasurementConfig:
 
     measurement_mode: str = opt("time_windows", "--measurement-mode", show_default=True,
                                 choices=("time_windows", "count_windows"),
-        modes=NOT_PERIODIC, mpi_agree=True, help="time_windows: windows of -p ms; count_windows: windows of "
-        "--measurement-request-count requests.")
+                                modes=NOT_PERIODIC, mpi_agree=True,
+                                help="time_windows: windows of -p ms; count_windows: windows of "
+                                "--measurement-request-count requests.")
     measurement_interval_ms: int = opt(
         d.DEFAULT_MEASUREMENT_INTERVAL_MS, "-p", "--measurement-interval", kind=int,
         show_default=True, check=_pos, message="-p: --measurement-interval must be > 0",
@@ -44,7 +45,7 @@ class MeasurementConfig:
     max_trials: int = opt(d.DEFAULT_MAX_TRIALS, "-r", "--max-trials", kind=int, show_default=True,
                           check=lambda v: v >= 1, message="-r: --max-trials must be >= 1",
                           help="Windows before giving up on stability.",
-        modes=NOT_PERIODIC, mpi_agree=True)
+                          modes=NOT_PERIODIC, mpi_agree=True)
     stability_windows: int = opt(
         d.DEFAULT_STABILITY_WINDOWS, "--stability-windows", kind=int, show_default=True,
         check=lambda v: v >= 1, message="--stability-windows must be >= 1, got {value}",
@@ -54,24 +55,24 @@ class MeasurementConfig:
     percentile: int = opt(-1, "--percentile", kind=int, check=lambda v: v == -1 or 1 <= v <= 99,
                           message="--percentile: expected 1..99, got {value}",
                           help="Stabilize on this latency percentile instead of the average.",
-        mpi_agree=True)
+                          mpi_agree=True)
     request_count: int = opt(0, "--request-count", kind=int, check=_nonneg,
                              message="--request-count must be >= 0",
                              help="Measure exactly this many requests in one window.",
-        modes=NOT_PERIODIC, mpi_agree=True)
+                             modes=NOT_PERIODIC, mpi_agree=True)
     warmup_request_count: int = opt(0, "--warmup-request-count", kind=int, check=_nonneg,
                                     message="--warmup-request-count must be >= 0",
                                     help="Requests sent before measuring, not counted.",
-        modes=NOT_PERIODIC, mpi_agree=True)
+                                    modes=NOT_PERIODIC, mpi_agree=True)
     adaptive: bool = opt(False, "--adaptive", switch=True, help="Lengthen windows until the "
                          "spread is within -s (perfanalyzer extension).",
-        modes=NOT_PERIODIC, mpi_agree=True)
+                         modes=NOT_PERIODIC, mpi_agree=True)
     latency_threshold_ms: float = opt(0.0, "-l", "--latency-threshold", kind=float,
                                       show_default=True, check=_nonneg,
                                       message="-l: --latency-threshold must be >= 0",
                                       help="Latency limit in ms (0 = none).",
-        modes=NOT_PERIODIC, figures=False, mpi_agree=True,
-        search_refused="use --latency-budget-ms (the sweep stops there)")
+                                      modes=NOT_PERIODIC, figures=False, mpi_agree=True,
+                                      search_refused="use --latency-budget-ms (the sweep stops there)")
     # issue 14 (branch trust)
     latency_from: str = opt(
         "sent", "--latency-from", choices=("sent", "scheduled"), show_default=True,
@@ -88,7 +89,7 @@ class MeasurementConfig:
                       help="Measure the whole sweep N times (run 1 all points, run 2 all "
                       "points...); figures are shown with their 95% CI across runs, the CSV "
                       "pools the runs, the gate judges run-to-run noise.",
-        modes=NOT_PERIODIC, figures=False)
+                      modes=NOT_PERIODIC, figures=False)
 
     @property
     def latency_threshold_ns(self) -> int:

@@ -63,7 +63,7 @@ class RunConfig:
             if group is None:
                 raise TypeError(f"RunConfig has no field {name!r}")
             changes.setdefault(group, {})[name] = value
-            return dataclasses.replace(self, **{
+        return dataclasses.replace(self, **{
             g: dataclasses.replace(getattr(self, g), **kw) for g, kw in changes.items()})
 
     def flat(self) -> dict[str, Any]:
@@ -73,7 +73,7 @@ class RunConfig:
             for f in dataclasses.fields(GROUPS[g]):
                 value = getattr(getattr(self, g), f.name)
                 out[f.name] = value.value if isinstance(value, enum.Enum) else value
-                return out
+        return out
 
     def validate(self) -> RunConfig:
         """Checks that need no server; raises OptionError naming the flag."""

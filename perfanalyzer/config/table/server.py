@@ -73,4 +73,4 @@ class ServerConfig:
     def server_url(self) -> str:
         if self.url:
             return self.url
-            return d.DEFAULT_GRPC_URL if self.protocol == "grpc" else d.DEFAULT_HTTP_URL
+        return d.DEFAULT_GRPC_URL if self.protocol == "grpc" else d.DEFAULT_HTTP_URL

@@ -12,7 +12,7 @@ from perfanalyzer.cli.search_cmd import _REFUSED
 from perfanalyzer.config import LoadMode, RunConfig
 from perfanalyzer.config import defaults as d
 from perfanalyzer.config.option import entries
-from perfanalyzer.config.validate import PERIODIC_REFUSED, RULES
+from perfanalyzer.config.validate import PERIODIC_REFUSED, RULES, RUN_RULES
 from perfanalyzer.errors import OptionError
 from perfanalyzer.gate.provenance import IGNORED_CONFIG
 from perfanalyzer.mpi import world
@@ -167,3 +167,29 @@ def test_a_flag_only_periodic_mode_uses_is_refused_elsewhere() -> None:
         with pytest.raises(OptionError, match=r"^--request-period: only used by "
                                               r"--periodic-concurrency-range$"):
             profile_config(ctx.params)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ({"batch_sizes": (1, 2), "baseline": "b.json"}, "--baseline: compares one sweep"),
+    ({"batch_sizes": (1, 2), "periodic_concurrency_range": (1, 4, 1)},
+     "--periodic-concurrency-range: one run; not with a -b list"),
+    ({"batch_sizes": (1, 2), "html": "r.html"}, "--html: reports one sweep"),
+    ({"batch_sizes": (1, 2), "events": "e.jsonl"}, "--events: reports one sweep"),
+    ({"html": "r.html", "periodic_concurrency_range": (1, 4, 1)},
+     "--html: a periodic concurrency run has one window"),
+    ({"batch_sizes": (1, 2), "repeat": 2}, "--repeat: repeats one sweep"),
+    ({"enable_mpi": True, "events": "e.jsonl"}, "--events: not with --enable-mpi"),
+    ({"enable_mpi": True, "repeat": 2}, "--repeat: not with --enable-mpi"),
+    ({"enable_mpi": True, "batch_sizes": (1, 2)}, "--enable-mpi: one sweep per rank"),
+])
+def test_the_profile_commands_own_rules(flags: dict[str, object], message: str) -> None:
+    cfg = RunConfig.of(model="m", **flags)
+    with pytest.raises(OptionError, match=f"^{message}"):
+        for rule in RUN_RULES:
+            rule(cfg)
+
+
+def test_one_sweep_passes_the_profile_commands_rules() -> None:
+    cfg = RunConfig.of(model="m", enable_mpi=True, html="r.html", repeat=1)
+    for rule in RUN_RULES:
+        rule(cfg)

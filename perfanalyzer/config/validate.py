@@ -192,4 +192,44 @@ RULES: tuple[Callable[[RunConfig], None], ...] = (
     _csv_streaming, validate_safety)
 
 
-__all__ = ["PERIODIC_REFUSED", "RULES", "check_field", "require_model", "validate"]
+def _one_sweep(cfg: RunConfig) -> None:
+    """What reports or repeats one sweep cannot take a -b list or --shape sets."""
+    if not cfg.inputs.combined:
+        return
+    _check(not cfg.output.baseline,
+           "--baseline: compares one sweep; not with a -b list or --shape sets")
+    _check(not cfg.load.periodic_concurrency_range,
+           "--periodic-concurrency-range: one run; not with a -b list or --shape sets")
+    for flag, given in (("--html", cfg.output.html), ("--events", cfg.output.events)):
+        _check(not given, f"{flag}: reports one sweep; not with a -b list or --shape sets")
+
+
+def _periodic_html(cfg: RunConfig) -> None:
+    _check(not (cfg.output.html and cfg.load.periodic_concurrency_range),
+           "--html: a periodic concurrency run has one window and no load points to draw (its "
+           "figures are in the console and the export)")
+
+
+def _repeat_one_sweep(cfg: RunConfig) -> None:
+    _check(not (cfg.measurement.repeat > 1 and cfg.inputs.combined),
+           "--repeat: repeats one sweep; not with a -b list or --shape sets")
+
+
+def _mpi_run(cfg: RunConfig) -> None:
+    """Flags that cannot work across ranks (``--launch-server``: mpi.world, with the ranks)."""
+    if not cfg.load.enable_mpi:
+        return
+    _check(not cfg.output.events, "--events: not with --enable-mpi (every rank would write the "
+           "same file; the leader's -f / --html / export hold the merged figures)")
+    _check(cfg.measurement.repeat <= 1,
+           "--repeat: not with --enable-mpi (run mpiexec again instead)")
+    _check(not cfg.inputs.combined,
+           "--enable-mpi: one sweep per rank; not with a -b list or --shape sets")
+
+
+#: The profile command's own rules across flags, in order, made once its outputs and files are
+#: checked (``perfanalyzer search`` runs its candidates otherwise and has its own refusals).
+RUN_RULES: tuple[Callable[[RunConfig], None], ...] = (
+    _one_sweep, _periodic_html, _repeat_one_sweep, _mpi_run)
+
+__all__ = ["PERIODIC_REFUSED", "RULES", "RUN_RULES", "check_field", "require_model", "validate"]

@@ -76,3 +76,8 @@ class InputsConfig:
         0.0, "--input-memory-limit", kind=float, check=_finite_nonneg,
         message="--input-memory-limit: expected MB >= 0, got {value}",
         help="MB the generated input data may take (0 = half of the memory available at start).")
+
+    @property
+    def combined(self) -> bool:
+        """A -b list or --shape sets: one sweep per batch size × shape set."""
+        return len(self.batch_sizes) > 1 or len(self.shape_sets) > 1

@@ -59,7 +59,9 @@ def _refuse_unused(raw: Mapping[str, Any], mode: LoadMode) -> None:
     if mode is LoadMode.PERIODIC:
         return
     for entry in not_used_in(mode):
-        if raw.get(entry.param) is not None and entry.cli_default is None:
+        value = raw.get(entry.param)
+        if value is not None and value != entry.cli_default and not (entry.option.multiple
+                                                                     and not value):
             users = " or ".join(flag for flag, _key, m in MODE_FLAGS
                                 if entry.option.applies_to(m.value))
             raise OptionError(f"{entry.option.long}: only used by {users}")

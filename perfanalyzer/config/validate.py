@@ -1,6 +1,7 @@
 """Validation that needs no server: every field's own check (from the option table), then the
-checks across fields (:data:`RULES`, one ordered list). One-line :class:`OptionError` naming the
-flag."""
+checks across fields (:data:`RULES`, one ordered list, each rule once), and the profile command's
+own (:data:`RUN_RULES`, made once its outputs are checked). One-line :class:`OptionError` naming
+the flag."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 import sys
 
-try:  # Ctrl-C while the modules load: exit 130 without a traceback (issue 13)
+try:  # Ctrl-C while the modules load: exit 130 without a traceback
     from perfanalyzer.cli.main import main
 except KeyboardInterrupt:
     sys.exit(130)

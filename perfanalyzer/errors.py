@@ -1,6 +1,6 @@
 """One exception tree and one set of exit codes for the whole tool (the bottom layer).
 
-Transport libraries (aiohttp, grpc.aio, the lean transports) raise their own exceptions; the client
+Transport libraries (grpc.aio, ssl, the lean transports) raise their own exceptions; the client
 modules translate them here, at the boundary, with ``raise ... from exc``. Code above the client layer
 only ever sees these.
 

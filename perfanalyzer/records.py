@@ -35,8 +35,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "<i4"),
     ("responses", "<i4"),
     ("sequence", "<i8"),
-    ("send_ns", "<i8"),  # Client Send: time to write the request (0 = not measured)
-    ("recv_ns", "<i8"),  # Client Recv: first response byte to the complete response
+    ("send_ns", "<i8"),  # the client send time: writing the request (0 = not measured)
+    ("recv_ns", "<i8"),  # the client receive time: first response byte to the complete response
 )
 RECORD_DTYPE = np.dtype(list(COLUMNS))
 

@@ -1,4 +1,4 @@
-"""Bytes of client memory per request over a run (issue 13): is memory flat in run length?
+"""Bytes of client memory per request over a run: is memory flat in run length?
 
 Starts a local Triton with the test models, runs one closed-loop load point in-process for
 ``--windows`` windows of ``--window-ms`` (stability 0 %, so every window runs), samples the

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from perfanalyzer.server.launcher import TritonLauncher  # noqa: E402
-from tests.mpi_util import MPIEXEC, PA, export_requests, window_edges  # noqa: E402
-from tests.settle import settled_success_count, success_count  # noqa: E402
+from tests.support.mpi_runs import MPIEXEC, PA, export_requests, window_edges  # noqa: E402
+from tests.support.triton_stats import settled_success_count, success_count  # noqa: E402
 
 MODEL = "bench_delay"
 

@@ -1,10 +1,15 @@
-"""Shared fixtures: one real Triton server (from the nvidia-pytriton wheel) for the whole session."""
+"""Session fixtures and the ``server`` marker.
+
+* ``triton``: one real Triton (from the nvidia-pytriton wheel) for the whole session;
+* ``html_run``: one short real run with its export, --html page and --events, for the HTML tests;
+* ``mini_server``: a KServe v2 server without Triton's extensions (a fresh one per test);
+* every test whose fixtures start a server is marked ``server`` here, so ``pytest -m 'not server'``
+  runs the unit tests alone (tests that start a server of their own carry the mark themselves).
+Shared helpers live in tests/support.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +17,26 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from tests.support import kserve_server
+from tests.support.cli_runs import profile_cli
+from tests.support.html_checks import HTML_RUN_SECRET
+from tests.support.paths import TEST_MODELS
+
 # Hypothesis's per-example deadline is a timed assertion: on a shared 2-core machine it fails tests
 # for the machine's load, not for the code. Examples still have the pytest-timeout bound.
 settings.register_profile("perfanalyzer", deadline=None)
 settings.load_profile("perfanalyzer")
 
-TEST_MODELS = Path(__file__).with_name("models")
+
+#: The fixtures that start a server: a test using one, directly or through another, is ``server``.
+SERVER_FIXTURES = {"triton", "mini_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``server`` every test whose fixtures start a server."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(scope="session")
@@ -40,17 +59,6 @@ def triton() -> Iterator[object]:
         server.stop()
 
 
-#: A header value the HTML report and the events of ``html_run`` must never show.
-HTML_RUN_SECRET = "s3cr3t-token-value"
-
-
-def profile_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``perfanalyzer ARGS`` in a subprocess (this checkout's code) run in ``cwd``."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
-                          text=True, timeout=300, check=False, cwd=cwd, env=env)
-
-
 @pytest.fixture(scope="session")
 def html_run(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A short real run saved for the HTML tests: a two-level add_sub sweep with server
@@ -66,3 +74,13 @@ def html_run(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     (out / "rc").write_text(str(proc.returncode))
     return {"dir": out, "json": out / "run.json", "html": out / "run.html",
             "events": out / "events.jsonl", "rc": out / "rc"}
+
+
+@pytest.fixture()
+def mini_server() -> Iterator[str]:
+    """The address of a fresh KServe v2 server without Triton's extensions (no statistics, no
+    model config), as KServe's Python server or MLServer."""
+    from perfanalyzer.server.launcher import free_port
+
+    with kserve_server.serving(free_port()) as url:
+        yield url

@@ -10,9 +10,9 @@ from typing import Any
 import click
 import pytest
 
-from perfanalyzer.cli.main import cli, profile_config
-from perfanalyzer.config import RunConfig
+from perfanalyzer.cli.main import cli
 from perfanalyzer.errors import OptionError
+from tests.support.cli_runs import cli_config as _cfg
 
 BASE = ("-m", "M")
 
@@ -134,10 +134,6 @@ def test_help_lists_every_profile_option() -> None:
     assert res.returncode == 0
     for opt in _options(cli.commands["profile"]):
         assert opt.opts[0] in res.stdout, opt.opts
-
-
-def _cfg(*args: str) -> RunConfig:
-    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def _first(opt: click.Option) -> str:

@@ -17,13 +17,10 @@ Server behaviour pinned here (Triton 2.51 over gRPC):
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import urllib.request
 import uuid
-from collections.abc import Callable, Coroutine
 from multiprocessing import shared_memory
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,48 +28,25 @@ import pytest
 
 from perfanalyzer.client import tensors
 from perfanalyzer.client.base import (
-    ClientOptions,
-    InferenceClient,
     InferRequest,
     InputTensor,
     RequestedOutput,
     ShmRef,
 )
-from perfanalyzer.client.grpc import GrpcClient, PreparedInfer
+from perfanalyzer.client.grpc import PreparedInfer
 from perfanalyzer.errors import ServerError
-
-from .settle import settled_delta
+from tests.support.aio import aio
+from tests.support.grpc_calls import client
+from tests.support.infer_requests import ADD_SUB, A, B
+from tests.support.paths import TEST_MODELS
+from tests.support.triton_stats import settled_delta, stats
 
 server = pytest.mark.server
-TEST_MODELS = Path(__file__).with_name("models")
-A = np.arange(16, dtype=np.int32).reshape(1, 16)
-B = np.full((1, 16), 3, dtype=np.int32)
-ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
-                                                InputTensor.from_numpy("INPUT1", B)))
-DELAY = InferRequest(model="delay", inputs=(InputTensor.from_numpy("INPUT0",
-                                                                   np.ones(4, np.float32)),))
-
-
-def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test function in a fresh event loop (fixtures pass through)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-    return wrapper
-
-
-def client(triton: Any, **kw: Any) -> GrpcClient:
-    return GrpcClient(ClientOptions(url=triton.grpc_url, **kw))
 
 
 def http_json(triton: Any, path: str) -> Any:
     with urllib.request.urlopen(f"http://{triton.http_url}{path}", timeout=30) as resp:
         return json.load(resp)
-
-
-async def stats(c: InferenceClient, model: str) -> Any:
-    (entry,) = await c.model_statistics(model, "1")
-    return entry
 
 
 # -- health, metadata, config -------------------------------------------------------------------

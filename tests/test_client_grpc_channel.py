@@ -31,16 +31,11 @@ from perfanalyzer.client.base import (
 )
 from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.errors import ConnectError, OptionError, RequestTimeout, TransportError
-
-from .test_client_grpc import ADD_SUB, aio
+from perfanalyzer.server.launcher import free_port as _free_port
+from tests.support.aio import aio
+from tests.support.infer_requests import ADD_SUB
 
 # -- no Triton needed ----------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @aio
 async def test_refused_connection_fails_fast() -> None:

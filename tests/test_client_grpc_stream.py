@@ -1,6 +1,6 @@
 """GrpcClient against the real Triton: sequence parameters, bidirectional streams (decoupled
 responses, error responses, cancel), server errors, timeouts, cancellation, compression and
-connection failures. Helpers and the pinned server behaviour are in test_client_grpc.py.
+connection failures. The pinned server behaviour is in test_client_grpc.py.
 """
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ import pytest
 from perfanalyzer.client.base import ClientOptions, InferRequest, InferResult, InputTensor, TlsOptions
 from perfanalyzer.client.grpc import GrpcClient, StreamResponseError
 from perfanalyzer.errors import ClientError, ConnectError, RequestTimeout, ServerError, TransportError
+from tests.support.aio import aio
+from tests.support.grpc_calls import client
+from tests.support.infer_requests import ADD_SUB, DELAY, A, B
+from tests.support.paths import TEST_MODELS
 
-from .test_client_grpc import ADD_SUB, DELAY, TEST_MODELS, A, B, aio, client, server
+server = pytest.mark.server
 
 
 def _seq(value: int, sid: int | str, start: bool = False, end: bool = False) -> InferRequest:

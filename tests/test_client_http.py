@@ -15,25 +15,20 @@ Server behaviour pinned here (Triton 2.51):
 from __future__ import annotations
 
 import asyncio
-import functools
 import gzip
 import json
 import time
 import zlib
-from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
 import pytest
 
-from perfanalyzer.client import tensors
 from perfanalyzer.client.base import (
     ClientOptions,
     InferRequest,
     InputTensor,
-    ModelStatistics,
     TlsOptions,
     basic_auth,
 )
@@ -45,67 +40,17 @@ from perfanalyzer.errors import (
     ServerError,
     TransportError,
 )
-
-from .settle import settled_delta
+from tests.support.aio import aio
+from tests.support.http_calls import (
+    DELAY,
+    check_add_sub,
+    client,
+)
+from tests.support.infer_requests import ADD_SUB, A, B
+from tests.support.paths import TEST_MODELS
+from tests.support.triton_stats import settled_delta, stats
 
 server = pytest.mark.server
-TEST_MODELS = Path(__file__).with_name("models")
-
-A = np.arange(16, dtype=np.int32).reshape(1, 16)
-B = np.full((1, 16), 3, dtype=np.int32)
-ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
-                                                InputTensor.from_numpy("INPUT1", B)))
-DELAY = InferRequest(model="delay", inputs=(
-    InputTensor.from_numpy("INPUT0", np.array([1.5, 2.5, 3.5, 4.5], np.float32)),))
-
-#: One example per KServe datatype (BF16 as float32 values exactly representable in BF16).
-VALUES: dict[str, np.ndarray] = {
-    "BOOL": np.array([True, False, True]),
-    "UINT8": np.array([0, 255, 7], np.uint8),
-    "UINT16": np.array([0, 65535, 9], np.uint16),
-    "UINT32": np.array([0, 2**32 - 1, 5], np.uint32),
-    "UINT64": np.array([0, 2**64 - 1, 5], np.uint64),
-    "INT8": np.array([-128, 127, 0], np.int8),
-    "INT16": np.array([-32768, 32767, 1], np.int16),
-    "INT32": np.array([-(2**31), 2**31 - 1, 2], np.int32),
-    "INT64": np.array([-(2**63), 2**63 - 1, 3], np.int64),
-    "FP16": np.array([1.5, -2.25, 65504], np.float16),
-    "FP32": np.array([1.5, -2.25, 3e38], np.float32),
-    "FP64": np.array([1.5, -2.25, 1e300]),
-    "BF16": np.array([1.5, -2.25, 256.0], np.float32),
-    "BYTES": np.array([b"a", b"", "h\u00e9llo".encode()], dtype=object),
-}
-EXPECTED_DTYPE = {**{dt: tensors.NUMPY_DTYPES[dt] for dt in VALUES}, "BF16": np.dtype("<f4")}
-
-
-def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in a fresh event loop (no pytest-asyncio here)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
-def client(srv: Any, **options: Any) -> HttpClient:
-    return HttpClient(ClientOptions(url=srv.http_url, **options))
-
-
-async def stats(c: HttpClient, model: str) -> ModelStatistics:
-    (entry,) = await c.model_statistics(model, "1")
-    return entry
-
-
-def types_request(dts: list[str]) -> InferRequest:
-    return InferRequest(model="identity_types", inputs=tuple(
-        InputTensor.from_numpy(f"INPUT_{dt}", VALUES[dt], dt) for dt in dts))
-
-
-def check_add_sub(outputs: dict[str, np.ndarray]) -> None:
-    np.testing.assert_array_equal(outputs["OUTPUT0"], A + B)
-    np.testing.assert_array_equal(outputs["OUTPUT1"], A - B)
-    assert outputs["OUTPUT0"].dtype == np.int32
 
 # -- health, metadata, repository -------------------------------------------------------------
 @server

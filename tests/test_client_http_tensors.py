@@ -1,6 +1,6 @@
 """HttpClient against the real Triton: shared memory, every datatype and tensor encoding,
 requested outputs, request ids and sequence parameters (split from test_client_http.py, whose
-helpers and server notes apply)."""
+server notes apply)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,11 @@ import pytest
 
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput, ShmRef
 from perfanalyzer.errors import ServerError
+from tests.support.aio import aio
+from tests.support.http_calls import EXPECTED_DTYPE, VALUES, check_add_sub, client, types_request
+from tests.support.infer_requests import ADD_SUB, A, B
 
-from .test_client_http import (
-    ADD_SUB,
-    EXPECTED_DTYPE,
-    VALUES,
-    A,
-    B,
-    aio,
-    check_add_sub,
-    client,
-    server,
-    types_request,
-)
+server = pytest.mark.server
 
 
 # -- shared memory -----------------------------------------------------------------------------

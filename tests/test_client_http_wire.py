@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import shutil
 import socket
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -41,21 +40,8 @@ from perfanalyzer.errors import (
     ServerError,
     TransportError,
 )
-
-A = np.arange(16, dtype=np.int32).reshape(1, 16)
-B = np.full((1, 16), 3, dtype=np.int32)
-ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
-                                                InputTensor.from_numpy("INPUT1", B)))
-
-
-def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in a fresh event loop (no pytest-asyncio here)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
+from tests.support.aio import aio
+from tests.support.infer_requests import ADD_SUB, A, B
 
 
 @aio

@@ -1,4 +1,4 @@
-"""Client Send / Client Recv (issue 14) measured on every transport against the real Triton:
+"""Client Send / Client Recv measured on every transport against the real Triton:
 lean HTTP/1.1, lean gRPC (h2c), grpc.aio and gRPC streaming. Each must be > 0 per request, less
 than the request's latency together, and reach the CSV and the console line as perf_analyzer
 writes them ("Network+Server Send/Recv" then excludes them)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,7 @@ from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult
 from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report.csv import CsvLayout, csv_text
-
-GOLDEN = Path(__file__).with_name("golden")
+from tests.support.paths import GOLDEN
 
 
 def _golden() -> dict[str, str]:

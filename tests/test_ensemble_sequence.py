@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 

@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 from perfanalyzer import __version__
-
-from .test_export import _assert_valid
+from tests.support.saved_runs import assert_valid
 
 # --- against the real server ---------------------------------------------------------------------
 
@@ -55,7 +54,7 @@ def live(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespa
 def test_live_export_validates_and_counts_every_request_the_server_served(
         live: SimpleNamespace) -> None:
     doc = json.loads(live.json.read_text())
-    _assert_valid(doc)
+    assert_valid(doc)
     ours = doc["perfanalyzer"]
     rows = list(csv.DictReader(io.StringIO(live.csv.read_text())))
     assert len(doc["experiments"]) == len(ours["points"]) == len(rows) >= 1
@@ -130,7 +129,7 @@ def test_interrupted_run_is_still_exported_and_re_reportable(triton: Any, tmp_pa
         rest = proc.stdout.read()  # not communicate(): it would skip what readline() buffered
         assert proc.wait(timeout=60) == 130, err.read_text()
     doc = json.loads(path.read_text())
-    _assert_valid(doc)
+    assert_valid(doc)
     assert doc["perfanalyzer"]["interrupted"] is True
     assert doc["perfanalyzer"]["points"][0]["interrupted"] is True
     assert len(doc["experiments"][0]["requests"]) > 10
@@ -152,7 +151,7 @@ def test_decoupled_streaming_export_keeps_every_response_time(triton: Any,
                "-f", str(out), "--profile-export-file", str(path))
     assert live.returncode in (0, 2), live.stderr
     doc = json.loads(path.read_text())
-    _assert_valid(doc)
+    assert_valid(doc)
     assert doc["perfanalyzer"]["model"]["decoupled"] is True
     reqs = doc["experiments"][0]["requests"]
     assert reqs and all(r["response_count"] == 4 for r in reqs)  # one response per element of IN

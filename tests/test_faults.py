@@ -1,4 +1,4 @@
-"""Never hang, say what went wrong (issue 13, findings 3 and 8): fault servers on loopback (silent,
+"""Never hang, say what went wrong: fault servers on loopback (silent,
 garbage, closing, TLS with a self-signed certificate) over HTTP and gRPC; Ctrl-C during a hang."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .faults import CONNECTIONS, error_line, fault_server
+from tests.support import kserve_server
+from tests.support.fault_servers import CONNECTIONS, error_line, fault_server
 
 NO_SERVER = "perfanalyzer serve"
 
@@ -26,6 +27,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=90, check=False)
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 @pytest.mark.parametrize(("kind", "protocol", "message"), [
     ("silent", "http", "accepted the connection but did not answer within"),
     ("silent", "grpc", "accepted the connection but did not answer"),
@@ -49,6 +51,7 @@ def test_fault_server_gets_its_own_one_line_message(tmp_path: Path, kind: str, p
     assert NO_SERVER not in r.stderr
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 def test_plain_http_to_a_tls_port_is_not_called_no_server(tmp_path: Path) -> None:
     with fault_server("tls", tmp_path) as port:
         r = _cli("-u", f"127.0.0.1:{port}")
@@ -57,6 +60,7 @@ def test_plain_http_to_a_tls_port_is_not_called_no_server(tmp_path: Path) -> Non
     assert "closed the connection" in line and "TLS port" in line and NO_SERVER not in line
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 def test_ctrl_c_ends_a_run_stuck_on_a_silent_server(tmp_path: Path) -> None:
     with fault_server("silent") as port:
         proc = subprocess.Popen(
@@ -86,7 +90,7 @@ def _hanging_server() -> Iterator[str]:
     from perfanalyzer.server.launcher import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kserve_mini.py")),
+    proc = subprocess.Popen([sys.executable, str(kserve_server.SCRIPT),
                              str(port), "hang"])
     try:
         for _ in range(400):
@@ -101,6 +105,7 @@ def _hanging_server() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 def test_server_silent_mid_run_ends_the_run_at_the_request_timeout() -> None:
     with _hanging_server() as url:
         r = subprocess.run([sys.executable, "-m", "perfanalyzer", "-m", "echo", "-u", url,
@@ -111,6 +116,7 @@ def test_server_silent_mid_run_ends_the_run_at_the_request_timeout() -> None:
     assert "request timed out after 1 s" in line, r.stderr
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 def test_ctrl_c_ends_a_run_whose_requests_never_finish(tmp_path: Path) -> None:
     with _hanging_server() as url:
         out, log = tmp_path / "perf.csv", tmp_path / "stdout.txt"

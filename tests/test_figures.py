@@ -139,8 +139,7 @@ def test_repeat_warns_when_one_unstable_run_leaves_a_level_out_of_f() -> None:
 
     from perfanalyzer.measure.combine import combine_runs
     from perfanalyzer.report.repeat import intervals_text
-
-    from .test_gate_synth import synthetic_run
+    from tests.support.synthetic_runs import synthetic_run
 
     runs = [synthetic_run((1, 2), seed=s) for s in (1, 2, 3)]
     shaky = Verdict(done=True, stable=False, reason="max_trials", throughput_spread=0.5,

@@ -21,9 +21,9 @@ from perfanalyzer.profile.repeat import profile_runs
 from perfanalyzer.report.console import point_text
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.figures import row_figures
-
-from .test_profile import _cfg, _run
-from .test_trust_server import SERVER_LINE
+from tests.support.cli_runs import run_profile as _run
+from tests.support.cli_runs import url_config as _cfg
+from tests.support.console_text import SERVER_LINE
 
 pytestmark = pytest.mark.server
 

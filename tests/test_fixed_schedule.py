@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.main import cli, profile_config
-from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load.fixed_schedule import FixedSchedule
 from perfanalyzer.profile.run import profile
+from tests.support.cli_runs import cli_config as _cfg
 
 #: Irregular gaps (ms): a constant-rate schedule cannot produce them.
 STAMPS = [0, 2, 3, 10, 10, 25, 26, 40, 41, 42, 60, 75, 76, 90, 110, 111, 130, 131, 150, 170]
@@ -25,10 +24,6 @@ def _write(path: Path, stamps: list[Any]) -> Path:
     steps = [{"INPUT0": list(range(16)), "INPUT1": [1] * 16, "timestamp": [t]} for t in stamps]
     path.write_text(json.dumps({"data": steps}))
     return path
-
-
-def _cfg(*args: str) -> RunConfig:
-    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def test_schedule_offsets_are_the_timestamps() -> None:

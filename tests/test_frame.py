@@ -15,9 +15,8 @@ import perfanalyzer
 from perfanalyzer.errors import OptionError
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import write_export
-from tests.test_export import CLOCK, WALL, saved_run
-
-GOLDEN = Path(__file__).with_name("golden")
+from tests.support.paths import GOLDEN
+from tests.support.saved_runs import CLOCK, WALL, saved_run
 
 
 @pytest.mark.parametrize("name", ["concurrency", "request_rate", "decoupled"])

@@ -10,38 +10,17 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.main import main
 from perfanalyzer.config import RunConfig
 from perfanalyzer.gate.hook import baseline_hook
 from perfanalyzer.measure.combine import combine_runs
-from perfanalyzer.measure.result import RunResult
-from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.repeat import plain
-from tests.test_gate_synth import synthetic_run
+from tests.support.cli_runs import compare_in_process as _cli
+from tests.support.paths import GOLDEN, PA_CSV
+from tests.support.saved_runs import csv_file as _csv_file
+from tests.support.saved_runs import export_file as _export
+from tests.support.synthetic_runs import synthetic_run
 
-GOLDEN = Path(__file__).with_name("golden")
-PA_CSV = GOLDEN / "perf_analyzer_2.50_concurrency.csv"
 HEADER = PA_CSV.read_text().splitlines()[0]
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main(["compare", *map(str, args)])
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
-
-
-def _csv_file(path: Path, run: RunResult) -> Path:
-    path.write_text(csv_text(run))
-    return path
-
-
-def _export(path: Path, run: RunResult) -> Path:
-    """A JSON run written by the real --profile-export-file writer (read back by load_run)."""
-    pytest.importorskip("perfanalyzer.report.saved")
-    export = pytest.importorskip("perfanalyzer.report.export")
-    export.write_export(run, path)
-    return path
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from perfanalyzer.gate.render import console_text, json_dict, markdown_text
 from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.report.csv import csv_text
-from tests.test_gate_synth import CONFIG, PROVENANCE, synthetic_run
+from tests.support.paths import GOLDEN
+from tests.support.synthetic_runs import CONFIG, PROVENANCE, synthetic_run
 
-GOLDEN = Path(__file__).with_name("golden")
 #: The same eight window factors in two orders: pure noise, but the last three (the merged,
 #: reported windows) put the current p99 12.8% above the baseline's.
 NOISE_BASE = [1.30, 0.80, 1.18, 0.90, 1.25, 1.00, 0.95, 1.05]

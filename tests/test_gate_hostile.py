@@ -13,8 +13,10 @@ import pytest
 
 from perfanalyzer.errors import CompareError
 from perfanalyzer.gate.inputs import PointData, Side, check_run_figures
-from tests.test_gate_cli import PA_CSV, _cli, _export
-from tests.test_gate_synth import CONFIG, synthetic_run
+from tests.support.cli_runs import compare_in_process as _cli
+from tests.support.paths import PA_CSV
+from tests.support.saved_runs import export_file as _export
+from tests.support.synthetic_runs import CONFIG, synthetic_run
 
 LINES = PA_CSV.read_text().splitlines()
 

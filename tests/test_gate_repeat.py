@@ -16,7 +16,7 @@ from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import write_export
 from perfanalyzer.report.repeat import intervals_text, plain, point_intervals
 from perfanalyzer.report.saved import console_text, load_run
-from tests.test_gate_synth import synthetic_run
+from tests.support.synthetic_runs import synthetic_run
 
 
 def test_pooled_run_pools_the_merged_windows_of_every_run() -> None:

@@ -15,7 +15,7 @@ from perfanalyzer.gate.compare import NOISE, REGRESSION, compare
 from perfanalyzer.gate.inputs import PointData, Side, side_from_run
 from perfanalyzer.gate.stats import change_interval
 from perfanalyzer.measure.combine import combine_runs
-from tests.test_gate_synth import synthetic_run
+from tests.support.synthetic_runs import synthetic_run
 
 TPUT, P99 = "Inferences/Second", "p99 latency"
 SIMS = 400

@@ -17,9 +17,9 @@ import pytest
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor
 from perfanalyzer.errors import ServerError
-
-from .settle import settled_success_count, success_count
-from .test_streaming_figures import FIRST_US, GAP_US, RESPONSES, TOLERANCE, figure
+from tests.support.console_text import figure
+from tests.support.paced_stream import FIRST_US, GAP_US, RESPONSES, TOLERANCE
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 

@@ -16,9 +16,9 @@ from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.client.h2 import LeanChannel
 from perfanalyzer.client.options import client_options
 from perfanalyzer.errors import ConnectError
-
-from .test_grpc_lean import ADD_SUB, INFER, aio, lean_connection, payload
-from .test_grpc_lean_server import grpc_server
+from tests.support.aio import aio
+from tests.support.grpc_calls import INFER, grpc_server, lean_connection, payload
+from tests.support.infer_requests import ADD_SUB
 
 DEADLINE_S = 20.0  # the test's own waits: a hang fails the test, never blocks the suite
 #: A grpcio server that lets clients PING as often as they like.

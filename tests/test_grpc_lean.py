@@ -10,14 +10,12 @@ connection's transport.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,27 +37,13 @@ from perfanalyzer.errors import (
     RequestTimeout,
     ServerError,
 )
+from perfanalyzer.server.launcher import free_port as _free_port
+from tests.support.aio import aio
+from tests.support.grpc_calls import INFER, lean_connection, payload
+from tests.support.infer_requests import ADD_SUB, DELAY, A, B
+from tests.support.paths import TEST_MODELS
 
 server = pytest.mark.server
-TEST_MODELS = Path(__file__).with_name("models")
-INFER = "/inference.GRPCInferenceService/ModelInfer"
-A = np.arange(16, dtype=np.int32).reshape(1, 16)
-B = np.full((1, 16), 3, dtype=np.int32)
-ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
-                                                InputTensor.from_numpy("INPUT1", B)))
-DELAY = InferRequest(model="delay", inputs=(InputTensor.from_numpy("INPUT0",
-                                                                   np.ones(4, np.float32)),))
-
-
-def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-    return wrapper
-
-
-def payload(request: InferRequest) -> bytes:
-    return _convert.build_infer_request(request).SerializeToString()
 
 
 def add_sub(a: np.ndarray) -> InferRequest:
@@ -122,13 +106,6 @@ async def client(url: str, **options: Any) -> AsyncIterator[GrpcClient]:
         yield c
     finally:
         await c.close()
-
-
-async def lean_connection(channel: LeanChannel) -> Connection:
-    await channel.connect()
-    conn = channel._conns[0]
-    assert conn is not None
-    return conn
 
 
 # -- Triton ---------------------------------------------------------------------------------------
@@ -340,12 +317,6 @@ async def test_server_killed_with_a_call_in_flight_gives_connect_error() -> None
 
 
 # -- no Triton needed (more in test_grpc_lean_server.py) ---------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @aio
 async def test_connect_errors() -> None:

@@ -1,60 +1,25 @@
 """The lean gRPC channel against a grpcio server (grpc core's own HTTP/2 stack) for what Triton
 cannot be made to do on demand: GOAWAY and refused streams, max connection age, stream limits,
-keepalive pings, metadata and auth hooks (split from test_grpc_lean.py, whose helpers it uses)."""
+keepalive pings, metadata and auth hooks."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
-import grpc.aio
 import pytest
 
-from perfanalyzer._proto import grpc_service_pb2 as pb
 from perfanalyzer.client.base import ClientOptions
 from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.client.h2 import LeanChannel
 from perfanalyzer.client.h2 import frames as fr
 from perfanalyzer.errors import RequestCancelled, ServerError
-
-from .test_grpc_lean import ADD_SUB, INFER, aio, lean_connection
+from tests.support.aio import aio
+from tests.support.grpc_calls import INFER, grpc_server, lean_connection
+from tests.support.infer_requests import ADD_SUB
 
 # -- no Triton needed -----------------------------------------------------------------------------
-
-@asynccontextmanager
-async def grpc_server(options: list[tuple[str, Any]] = (),  # type: ignore[assignment]
-                      delay_s: float = 0.0) -> AsyncIterator[tuple[int, dict[str, Any]]]:
-    """grpcio's server answering ModelInfer with an empty response after ``delay_s``; ``state``
-    counts calls, peers (connections), the most calls running at once and their metadata."""
-    state: dict[str, Any] = {"calls": 0, "active": 0, "peak": 0, "peers": set(), "meta": []}
-
-    async def infer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        state["calls"] += 1
-        state["peers"].add(context.peer())
-        state["meta"].append(dict(context.invocation_metadata() or ()))
-        state["active"] += 1
-        state["peak"] = max(state["peak"], state["active"])
-        try:
-            await asyncio.sleep(delay_s)
-        finally:
-            state["active"] -= 1
-        return pb.ModelInferResponse(model_name="fake").SerializeToString()
-
-    srv = grpc.aio.server(options=options)
-    srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        "inference.GRPCInferenceService",
-        {"ModelInfer": grpc.unary_unary_rpc_method_handler(infer)}),))
-    port = srv.add_insecure_port("127.0.0.1:0")
-    await srv.start()
-    try:
-        yield port, state
-    finally:
-        await srv.stop(None)
-
 
 async def started(state: dict[str, Any], calls: int) -> None:
     while state["calls"] < calls or not state["active"]:

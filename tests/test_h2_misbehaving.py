@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from perfanalyzer.errors import (
     RequestTimeout,
     ServerError,
 )
+from tests.support.aio import aio_within
 
 DEADLINE_S = 10.0  # for the test's own waits: a hang fails the test, it never blocks the suite
 MESSAGE = b"the answer"
@@ -127,11 +128,7 @@ async def serving(script: Callable[[Server, int], None], **kw: Any) -> AsyncIter
         await asyncio.wait_for(srv.wait_closed(), DEADLINE_S)
 
 
-def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    def run(*args: Any, **kw: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kw), 2 * DEADLINE_S))
-    run.__name__ = fn.__name__
-    return run
+aio = aio_within(2 * DEADLINE_S)
 
 
 async def call(channel: LeanChannel, payload: bytes = b"req") -> bytes | None:

@@ -14,8 +14,7 @@ from perfanalyzer.client import create_client
 from perfanalyzer.client.base import ClientOptions
 from perfanalyzer.config import parse
 from perfanalyzer.errors import OptionError
-
-from .faults import CAPTURED, CONNECTIONS, fault_server, h2_headers
+from tests.support.fault_servers import CAPTURED, CONNECTIONS, fault_server, h2_headers
 
 TRANSPORTS = {"http": ("-i", "http"), "grpc-lean": ("-i", "grpc"),
               "grpcio": ("-i", "grpc", "--grpc-transport", "grpcio")}
@@ -38,6 +37,7 @@ def _cli(port: int, transport: str, header: str) -> subprocess.CompletedProcess[
         capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 @pytest.mark.parametrize("transport", sorted(TRANSPORTS))
 def test_bad_headers_are_refused_before_any_byte_is_sent(transport: str) -> None:
     with fault_server("capture") as port:
@@ -51,6 +51,7 @@ def test_bad_headers_are_refused_before_any_byte_is_sent(transport: str) -> None
         assert CONNECTIONS.get(port, 0) == 0 and not CAPTURED.get(port)
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 @pytest.mark.parametrize("transport", sorted(TRANSPORTS))
 def test_a_valid_header_reaches_the_wire(transport: str) -> None:
     http = transport == "http"

@@ -10,9 +10,9 @@ import pytest
 from perfanalyzer.cli.main import main
 from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.report.export import write_export
-from tests.html_checks import figures, self_contained_problems
-from tests.test_gate_cli import _csv_file
-from tests.test_gate_synth import synthetic_run
+from tests.support.html_checks import figures, self_contained_problems
+from tests.support.saved_runs import csv_file as _csv_file
+from tests.support.synthetic_runs import synthetic_run
 
 
 def _compare(*args: str | Path) -> int:

@@ -12,7 +12,7 @@ from perfanalyzer.search.report import write_report
 from perfanalyzer.search.runner import SearchConfig, SearchOutcome
 from perfanalyzer.search.space import Candidate
 from perfanalyzer.search.store import CandidateResult, PointFigures
-from tests.html_checks import figures, self_contained_problems
+from tests.support.html_checks import figures, self_contained_problems
 
 
 def test_markdown_subset_becomes_html_and_the_rest_is_escaped() -> None:

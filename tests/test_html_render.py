@@ -12,9 +12,9 @@ import pytest
 
 from perfanalyzer.cli.main import main
 from scripts.render_html import chromium, dom, figure_pages, screenshot
-from tests.html_checks import figures, self_contained_problems
-from tests.test_gate_cli import _csv_file
-from tests.test_gate_synth import synthetic_run
+from tests.support.html_checks import figures, self_contained_problems
+from tests.support.saved_runs import csv_file as _csv_file
+from tests.support.synthetic_runs import synthetic_run
 
 pytestmark = pytest.mark.skipif(chromium() is None, reason="chromium-headless-shell is not "
                                 "installed (scripts/install_chromium.sh)")

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from perfanalyzer.cli.main import main
+from perfanalyzer.report.caveats import verdict_line
 from perfanalyzer.report.export import write_export
 from perfanalyzer.report.html.run_report import run_html
 from perfanalyzer.report.saved import load_run
-from perfanalyzer.report.trust import verdict_line
-from tests.conftest import HTML_RUN_SECRET as SECRET
-from tests.conftest import profile_cli
-from tests.html_checks import figures, self_contained_problems
-from tests.test_export import saved_run
+from tests.support.cli_runs import profile_cli
+from tests.support.html_checks import HTML_RUN_SECRET as SECRET
+from tests.support.html_checks import figures, self_contained_problems
+from tests.support.saved_runs import saved_run
 
 #: Figures a concurrency run with server statistics and --collect-metrics shows (their names).
 RUN_FIGURES = ("Throughput vs latency", "Latency breakdown", "windows over time",

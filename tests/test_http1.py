@@ -10,13 +10,12 @@ chunked and read-until-close bodies, malformed answers, TLS.
 from __future__ import annotations
 
 import asyncio
-import functools
 import shutil
 import socket
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -27,32 +26,12 @@ from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, M
 from perfanalyzer.client.http import HttpClient, PreparedHttp1Request
 from perfanalyzer.client.http1 import Http1Pool, header_value, wire_request
 from perfanalyzer.errors import ConnectError, ProtocolError, RequestTimeout, ServerError
+from tests.support.aio import aio
+from tests.support.http_calls import DELAY, client
+from tests.support.infer_requests import ADD_SUB, A, B
+from tests.support.triton_stats import stats
 
 server = pytest.mark.server
-
-A = np.arange(16, dtype=np.int32).reshape(1, 16)
-B = np.full((1, 16), 3, dtype=np.int32)
-ADD_SUB = InferRequest(model="add_sub", inputs=(InputTensor.from_numpy("INPUT0", A),
-                                                InputTensor.from_numpy("INPUT1", B)))
-DELAY = InferRequest(model="delay", inputs=(
-    InputTensor.from_numpy("INPUT0", np.array([1.5, 2.5, 3.5, 4.5], np.float32)),))
-
-
-def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
-def client(srv: Any, **options: Any) -> HttpClient:
-    return HttpClient(ClientOptions(url=srv.http_url, **options))
-
-
-async def stats(c: HttpClient, model: str) -> ModelStatistics:
-    (entry,) = await c.model_statistics(model, "1")
-    return entry
 
 
 async def served(c: HttpClient, model: str, before: ModelStatistics, expected: int) -> int:

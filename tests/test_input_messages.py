@@ -18,8 +18,8 @@ from perfanalyzer.cli.main import SUBCOMMANDS, cli, main
 from perfanalyzer.config import RunConfig
 from perfanalyzer.config.option import entries
 from perfanalyzer.errors import OptionError
-from tests.test_gate_cli import _export
-from tests.test_gate_synth import synthetic_run
+from tests.support.saved_runs import export_file as _export
+from tests.support.synthetic_runs import synthetic_run
 
 #: What each command needs besides the float flag to reach option checking (no server).
 BASE_ARGS = {"profile": ["-m", "simple", "-u", "127.0.0.1:1"], "serve": [],

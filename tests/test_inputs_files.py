@@ -13,8 +13,7 @@ import pytest
 
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import DataOptions, ModelIO, load_input_data
-
-from .test_inputs import DATA, IDENT, MIXED, SEQ, M, arrays, make_io, option_error
+from tests.support.model_io import DATA, IDENT, MIXED, SEQ, M, arrays, make_io, option_error
 
 # -- JSON files -------------------------------------------------------------------------------
 
@@ -22,7 +21,7 @@ def test_json_steps_with_validation_batched() -> None:
     """-b 2 over 3 steps: request k takes steps (2k mod 3, 2k+1 mod 3); 3 distinct requests."""
     path = str(DATA / "add_sub_steps.json")
     data = load_input_data(M, DataOptions(batch_size=2, input_data=(path,)))
-    assert data.user_data and data.has_validation and data.stream_length(0) == 3
+    assert data.user_data and data.has_validation and len(data.streams[0]) == 3
     firsts = [arrays(data.step(0, k))["INPUT0"][:, 0].tolist() for k in range(4)]
     assert firsts == [[0, 16], [32, 0], [16, 32], [0, 16]]
     step = data.step(0, 1)
@@ -42,7 +41,7 @@ def test_json_batch_one_has_batch_dim_and_each_step() -> None:
 def test_json_streams_kept_for_sequence_models_and_flattened_otherwise() -> None:
     path = str(DATA / "sequence_streams.json")
     seq = load_input_data(SEQ, DataOptions(input_data=(path, path)))
-    assert [seq.stream_length(s) for s in range(4)] == [3, 2, 3, 2]
+    assert [len(s) for s in seq.streams] == [3, 2, 3, 2]
     assert [int(seq.step(1, k).inputs[0].to_numpy()[0]) for k in range(3)] == [10, 20, 10]
     assert seq.step(0, 2).expected_outputs["OUTPUT"].tolist() == [6]  # type: ignore[index]
     flat_io = make_io("f", [("INPUT", "INT32", [1])], [("OUTPUT", "INT32", [1])])

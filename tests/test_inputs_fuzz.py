@@ -1,6 +1,6 @@
-"""Hostile input files and flag values (issue 13, finding 7): one OptionError line or success,
+"""Hostile input files and flag values: one OptionError line or success,
 never a traceback — a property-based fuzz of the JSON input-data loader (>= 300 files) plus the
-cases the probes found (nesting >= 1000 deep, null in a tensor list, huge --string-length and
+cases found by hand (nesting >= 1000 deep, null in a tensor list, huge --string-length and
 --shape)."""
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import DataOptions, load_input_data
 from perfanalyzer.inputs.budget import check_budget
-
-from .test_inputs import MIXED, TYPES, M, make_io
+from tests.support.model_io import MIXED, TYPES, M, make_io
 
 IOS = [M, MIXED, TYPES]
 NAMES = ["INPUT0", "INPUT1", "INPUT_FP32", "INPUT_BYTES", "INPUT_INT8", "INPUT_BOOL", "INPUT_FP16",

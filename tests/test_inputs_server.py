@@ -12,8 +12,8 @@ import pytest
 
 from perfanalyzer.client import tensors
 from perfanalyzer.inputs import DataOptions, ModelIO, Step, load_input_data, model_io
-
-from .test_inputs import ALL_TYPES, DATA, MODELS, arrays
+from tests.support.model_io import ALL_TYPES, DATA, arrays
+from tests.support.paths import TEST_MODELS
 
 # -- the real server accepts what we build ----------------------------------------------------
 
@@ -64,7 +64,7 @@ def infer_binary(triton: Any, model: str, step: Step) -> dict[str, np.ndarray]:
 
 
 def server_io(triton: Any, model: str) -> ModelIO:
-    if not (MODELS / model).is_dir():
+    if not (TEST_MODELS / model).is_dir():
         pytest.skip(f"test model {model} not in tests/models yet")
     return model_io(get_json(triton, f"/v2/models/{model}"),
                     get_json(triton, f"/v2/models/{model}/config"))
@@ -96,7 +96,7 @@ def test_server_outputs_match_validation_data(triton: Any) -> None:
     io = server_io(triton, "add_sub")
     data = load_input_data(io, DataOptions(batch_size=2,
                                            input_data=(str(DATA / "add_sub_steps.json"),)))
-    for k in range(data.stream_length(0)):
+    for k in range(len(data.streams[0])):
         step = data.step(0, k)
         out = infer_json(triton, "add_sub", step)
         assert step.expected_outputs is not None
@@ -110,7 +110,7 @@ def test_server_sequence_streams(triton: Any) -> None:
     data = load_input_data(io, DataOptions(input_data=(str(DATA / "sequence_streams.json"),)))
     assert io.is_sequence and len(data.streams) == 2
     for stream, seq_id in ((0, 9101), (1, 9102)):
-        n = data.stream_length(stream)
+        n = len(data.streams[stream])
         for k in range(n):
             step = data.step(stream, k)
             out = infer_json(triton, "sequence_acc", step, {

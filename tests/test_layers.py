@@ -1,5 +1,6 @@
 """Folders depend one way: every import (lazy and TYPE_CHECKING ones included) goes to the same
-layer or a lower one, and no two folders import each other, directly or through others.
+layer or a lower one, and no two folders, nor two modules, import each other, directly or through
+others.
 
 Layers, bottom to top (DESIGN.md): the foundations (errors, cleanup stack, record type, config
 types, generated protobuf code), then client (and the local server launcher) → inputs / shm → load →
@@ -15,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "perfanalyzer"
 
 #: unit (a folder, or a module at the package root) → its layer.
 LAYERS: dict[str, int] = {
-    "version": 0, "errors": 0, "cleanup": 0, "records": 0, "config": 0, "_proto": 0,
+    "version": 0, "errors": 0, "cleanup": 0, "records": 0, "config": 0, "_proto": 0, "columns": 0,
     "redact": 0,
     "client": 1, "server": 1,
     "inputs": 2, "shm": 2,
@@ -35,11 +36,19 @@ def _unit(parts: tuple[str, ...]) -> str:
     return parts[0] if parts else "__init__"
 
 
-def _imports(path: Path) -> set[str]:
-    """Units of the package that ``path`` imports, anywhere in the file."""
+def _module(path: Path) -> tuple[str, ...]:
+    """The dotted module path of a file inside the package (a package is its folder)."""
     rel = path.relative_to(PACKAGE).with_suffix("").parts
-    package = rel[:-1]
-    found: set[str] = set()
+    return rel[:-1] if rel[-1] == "__init__" else rel
+
+
+def _module_imports(path: Path) -> set[tuple[str, ...]]:
+    """Modules of the package that ``path`` names in an import, anywhere in the file (lazy and
+    TYPE_CHECKING imports included). ``from a.b import c`` names a.b.c when c is a module, else
+    a.b; the parent packages Python runs on the way are not counted."""
+    me = _module(path)
+    package = me if path.name == "__init__.py" else me[:-1]
+    found: set[tuple[str, ...]] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         targets: list[tuple[str, ...]] = []
         if isinstance(node, ast.Import):
@@ -57,18 +66,25 @@ def _imports(path: Path) -> set[str]:
                     if PACKAGE.joinpath(*mod, a.name).is_dir()
                     or PACKAGE.joinpath(*mod, a.name + ".py").is_file()]
             targets = [("perfanalyzer", *t) for t in (subs or [mod])]
-        for t in targets:
-            if t and t[0] == "perfanalyzer":
-                found.add(_unit(t[1:]))
-    return found
+        found.update(t[1:] for t in targets if t and t[0] == "perfanalyzer")
+    return found - {me}
+
+
+def _imports(path: Path) -> set[str]:
+    """Units of the package that ``path`` imports, anywhere in the file."""
+    return {_unit(m) for m in _module_imports(path)}
+
+
+def _sources() -> list[Path]:
+    """The package's hand-written modules (not the generated protobuf code nor the models)."""
+    return [p for p in PACKAGE.rglob("*.py")
+            if p.relative_to(PACKAGE).parts[0] != "_proto" and "models" not in p.parts]
 
 
 def _graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
-    for path in PACKAGE.rglob("*.py"):
+    for path in _sources():
         rel = path.relative_to(PACKAGE).with_suffix("").parts
-        if rel[0] == "_proto" or "models" in rel:
-            continue
         unit = _unit(rel if len(rel) > 1 else (rel[0],))
         graph.setdefault(unit, set()).update(_imports(path) - {unit})
     return graph
@@ -84,8 +100,8 @@ def test_no_upward_import() -> None:
     assert not upward, "upward imports:\n" + "\n".join(upward)
 
 
-def test_no_folder_cycle() -> None:
-    graph = _graph()
+def _cycles(graph: dict[str, set[str]]) -> list[str]:
+    """The ways back to itself found from each node, by a depth-first walk (none: no cycle)."""
     cycles = []
     for start in graph:
         stack, seen = [(start, (start,))], set()
@@ -97,19 +113,50 @@ def test_no_folder_cycle() -> None:
                 elif nxt not in seen:
                     seen.add(nxt)
                     stack.append((nxt, (*path, nxt)))
-    assert not cycles, "folder cycles:\n" + "\n".join(sorted(cycles))
+    return sorted(cycles)
+
+
+def test_no_folder_cycle() -> None:
+    cycles = _cycles(_graph())
+    assert not cycles, "folder cycles:\n" + "\n".join(cycles)
+
+
+def test_no_module_cycle() -> None:
+    """No two modules import each other, directly or through others, in any folder."""
+    graph = {".".join(_module(p)): {".".join(m) for m in _module_imports(p)} for p in _sources()}
+    assert len(graph) > len(_graph())  # modules, not folders
+    cycles = _cycles(graph)
+    assert not cycles, "module cycles:\n" + "\n".join(cycles)
 
 
 #: The hard limit on a hand-written module's length (perfanalyzer/_proto is generated), for the
-#: package, tests/*.py and scripts/*.py alike.
+#: package, the tests (tests/support included) and scripts/*.py alike.
 MAX_MODULE_LINES = 450
 
 
 def test_no_hand_written_module_over_the_limit() -> None:
     root = PACKAGE.parent
-    files = [*PACKAGE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "scripts").glob("*.py")]
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "scripts").glob("*.py")]
     assert len(files) > len(list(PACKAGE.rglob("*.py")))  # the tests and scripts were found
     long = sorted(f"{p.relative_to(root)}: {n} lines" for p in files
                   if "_proto" not in p.parts
                   and (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES)
     assert not long, "modules over the limit:\n" + "\n".join(long)
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/support; a test module importing another drags its tests'
+    module-level set-up along and hides which helpers are shared."""
+    tests = PACKAGE.parent / "tests"
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [("." * node.level) + (node.module or "")]
+                     if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                last = name.lstrip(".").split(".")
+                if (name.startswith(("tests.", ".")) and last[-1:] != [""]
+                        and (last[-1].startswith("test_") or last[-1] == "conftest")):
+                    found.append(f"{path.name}: imports {name}")
+    assert not found, "\n".join(found)

@@ -8,14 +8,12 @@ import pty
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from perfanalyzer.report.live import ERASE
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 def _run(triton: Any, *extra: str, tty: bool) -> tuple[int, str, str]:

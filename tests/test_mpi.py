@@ -17,8 +17,7 @@ import pytest
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.mpi import world
-
-from .mpi_util import (
+from tests.support.mpi_runs import (
     PA,
     SKEW_TOL_NS,
     error_lines,
@@ -32,7 +31,7 @@ from .mpi_util import (
     rows,
     window_edges,
 )
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .mpi_util import (
+from tests.support.mpi_runs import (
     MPIEXEC,
     error_lines,
     export_requests,
@@ -27,9 +27,9 @@ from .mpi_util import (
     mpi_segments,
     rows,
 )
-from .settle import settled_success_count, success_count
+from tests.support.paths import ROOT
+from tests.support.triton_stats import settled_success_count, success_count
 
-ROOT = Path(__file__).resolve().parents[1]
 ENV_VAR = "PERFANALYZER_TEST_OPENMPI"
 #: Model Analyzer's split of the tagged output (perf_analyzer.py, _split_output_per_rank).
 RANK_TAG = re.compile(r"^\[\d+,(\d+)\]")

@@ -17,8 +17,7 @@ from perfanalyzer.config.dims import parse_batch_sizes, parse_shape_sets
 from perfanalyzer.errors import OptionError
 from perfanalyzer.report.combined import KEY_COLUMNS
 from perfanalyzer.report.combined_plots import dimension_figures, read_combined
-
-from .settle import settled_success_count, success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 MODEL = "identity_fp32"  # max_batch_size 8, INPUT0 dims [-1]
 

@@ -12,6 +12,8 @@ from perfanalyzer.cli.search_cmd import _REFUSED
 from perfanalyzer.config import LoadMode, RunConfig
 from perfanalyzer.config import defaults as d
 from perfanalyzer.config.option import entries
+from perfanalyzer.config.policy import GROUP_CLASSES, table
+from perfanalyzer.config.table import GROUPS
 from perfanalyzer.config.validate import PERIODIC_REFUSED, RULES, RUN_RULES
 from perfanalyzer.errors import OptionError
 from perfanalyzer.gate.provenance import IGNORED_CONFIG
@@ -193,3 +195,8 @@ def test_one_sweep_passes_the_profile_commands_rules() -> None:
     cfg = RunConfig.of(model="m", enable_mpi=True, html="r.html", repeat=1)
     for rule in RUN_RULES:
         rule(cfg)
+
+
+def test_the_policy_walks_the_table_in_its_order() -> None:
+    assert [(g, cls) for g, cls in GROUP_CLASSES] == list(GROUPS.items())
+    assert [e.name for e in table()] == [e.name for e in entries(RunConfig)]

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from perfanalyzer.client.orca import OrcaCollector, OrcaWindow, parse_orca
-
-from .test_profile import _cli
-from .test_profile_servers import mini_server  # noqa: F401  (the scripted server fixture)
+from tests.support.cli_runs import run_cli as _cli
 
 
 @pytest.mark.parametrize(("value", "metrics"), [
@@ -44,7 +42,7 @@ def test_collector_averages_each_metric_over_the_answers_that_carried_it() -> No
 
 @pytest.mark.server
 @pytest.mark.parametrize("kind", ["text", "json"])
-def test_reports_are_averaged_per_window_shown_and_exported(mini_server: str,  # noqa: F811
+def test_reports_are_averaged_per_window_shown_and_exported(mini_server: str,
                                                             tmp_path: Path, kind: str) -> None:
     export = tmp_path / "run.json"
     # one window of 60 requests: no stability verdict for a shared machine to upset

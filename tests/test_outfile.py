@@ -1,4 +1,4 @@
-"""Output safety (issue 13, finding 1 and 4): no file the user did not name is ever modified, devices
+"""Output safety: no file the user did not name is ever modified, devices
 and FIFOs are written in place, bad paths are refused before any load, and data measured before a
 failing write is kept in a named fallback file (exit 99)."""
 
@@ -19,8 +19,7 @@ from perfanalyzer.errors import OptionError
 from perfanalyzer.report.csv import csv_text, write_csv
 from perfanalyzer.report.export import export_text, write_export
 from perfanalyzer.report.outfile import OutputError, check_output, write_output
-
-from .test_export import saved_run
+from tests.support.saved_runs import saved_run
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

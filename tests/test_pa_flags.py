@@ -12,16 +12,12 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
+from tests.support.cli_runs import cli_config as _cfg
 
 PASS_LINE = re.compile(r"^  Pass \[(\d+)\] throughput: [0-9.e+]+ infer/sec\. "
                        r"Avg latency: \d+ usec \(std \d+ usec\)$", re.M)
-
-
-def _cfg(*args: str) -> RunConfig:
-    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

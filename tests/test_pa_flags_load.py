@@ -18,19 +18,14 @@ from typing import Any
 import pytest
 
 from perfanalyzer._proto import grpc_service_pb2 as pb
-from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.client import create_client
 from perfanalyzer.client.base import InferRequest, TlsOptions
 from perfanalyzer.client.http import make_ssl_context
 from perfanalyzer.client.options import client_options
-from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs.parameters import typed_parameters
 from perfanalyzer.profile.run import profile
-
-
-def _cfg(*args: str) -> RunConfig:
-    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
+from tests.support.cli_runs import cli_config as _cfg
 
 
 def _settings(url: str, model: str = "add_sub") -> dict[str, Any]:

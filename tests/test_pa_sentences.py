@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .settle import success_count
+from tests.support.triton_stats import success_count
 
 pytestmark = pytest.mark.server
 

@@ -20,21 +20,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.main import cli, profile_config
-from perfanalyzer.config import LoadMode, RunConfig
+from perfanalyzer.config import LoadMode
 from perfanalyzer.config.validate import PERIODIC_REFUSED
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load.periodic import SHORT_PERIOD, Step
 from perfanalyzer.measure.periodic import step_figures
 from perfanalyzer.records import RecordBuffer
-
-from .settle import settled_success_count, success_count
+from tests.support.cli_runs import cli_config as _cfg
+from tests.support.triton_stats import settled_success_count, success_count
 
 NEEDS = ("-i", "grpc", "--streaming", "--profile-export-file", "x.json")
-
-
-def _cfg(*args: str) -> RunConfig:
-    return profile_config(cli.commands["profile"].make_context("profile", list(args)).params)
 
 
 def test_options_follow_perf_analyzers_rules() -> None:

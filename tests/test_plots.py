@@ -23,9 +23,9 @@ from perfanalyzer.report.plots import (
     timeline_figure,
     write_figures,
 )
-from tests.test_export import saved_run
+from tests.support.paths import GOLDEN
+from tests.support.saved_runs import saved_run
 
-GOLDEN = Path(__file__).with_name("golden")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import itertools
@@ -15,32 +14,14 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.cli.main import cli
-from perfanalyzer.config import RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
-from perfanalyzer.measure.result import RunResult
-from perfanalyzer.profile.run import profile
-
-from .settle import settled_success_count, success_count
+from tests.support.cli_runs import run_cli as _cli
+from tests.support.cli_runs import run_profile as _run
+from tests.support.cli_runs import url_config as _cfg
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 
 DELAY_S = 0.050
-
-
-def _cfg(url: str, *args: str) -> RunConfig:
-    """A RunConfig exactly as the CLI would build it from these flags."""
-    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
-    return config_from_kwargs(dict(ctx.params))
-
-
-def _run(cfg: RunConfig) -> RunResult:
-    return asyncio.run(profile(cfg, out=io.StringIO()))
-
-
-def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
 
 
 @pytest.mark.slow

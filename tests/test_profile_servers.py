@@ -5,41 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from perfanalyzer.server.launcher import free_port
-
-from .test_profile import _cli
+from tests.support.cli_runs import run_cli as _cli
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture()
-def mini_server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kserve_mini.py")),
-                             str(port)])
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_server_without_statistics_gets_client_figures(mini_server: str, tmp_path: Path) -> None:

@@ -9,8 +9,6 @@ import csv
 import http.server
 import io
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 from perfanalyzer.measure import prometheus as pm
+from tests.support.cli_runs import run_cli as _cli
 
 GPU_A = "GPU-0a1b2c3d-0000-1111-2222-333344445555"
 GPU_B = "GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff"
@@ -171,11 +170,6 @@ def _validate(doc: Any) -> None:
     from perfanalyzer.report.export import SCHEMA_FILE
 
     jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate(doc)
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
 
 
 @pytest.mark.parametrize("args", [["--metrics-url", "h:8002/metrics"],

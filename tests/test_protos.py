@@ -12,7 +12,6 @@ import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,8 +19,8 @@ import pytest
 
 from perfanalyzer._proto import grpc_service_pb2 as pb
 from perfanalyzer._proto import model_config_pb2 as mc
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 GEN = ROOT / "scripts" / "gen_protos.py"
 PROTO_OUT = ROOT / "perfanalyzer" / "_proto"
 

@@ -1,4 +1,4 @@
-"""Memory flat in run length (issue 13, finding 10): records no window will read again are spilled
+"""Memory flat in run length: records no window will read again are spilled
 to an anonymous temporary file and read back identically."""
 
 from __future__ import annotations

@@ -4,8 +4,6 @@ the achieved rate, late sends and latency from the intended time."""
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 from typing import Any
 
 import numpy as np
@@ -17,6 +15,7 @@ from perfanalyzer.errors import OptionError, ServerError
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin, unary_sender
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.records import LATE_SEND_NS, RecordBuffer
+from tests.support.triton_stats import success_count as _success
 
 MS = 1_000_000
 
@@ -154,12 +153,6 @@ def _add_sub_request() -> InferRequest:
 def _delay_request() -> InferRequest:
     return InferRequest(model="delay", inputs=(InputTensor.from_numpy(
         "INPUT0", np.ones(4, dtype=np.float32)),), outputs=(RequestedOutput("OUTPUT0"),))
-
-
-def _success(url: str, model: str) -> int:
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
-        stats = json.load(r)["model_stats"]
-    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
 
 
 async def _run_rate(server: Any, protocol: str, level: float, seconds: float,

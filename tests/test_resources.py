@@ -1,4 +1,4 @@
-"""Resource bounds (issue 13, findings 4, 5 and 9): the open-file limit is raised or the run is
+"""Resource bounds: the open-file limit is raised or the run is
 refused before any load; --workers and concurrency are bounded unless --force; a point where most
 requests failed is an error (exit 99), not a measurement."""
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .faults import error_line
+from tests.support import kserve_server
+from tests.support.fault_servers import error_line
 
 NO_SERVER = "127.0.0.1:9"  # nothing listens: reaching the server is the first thing after checks
 
@@ -60,12 +61,13 @@ def test_forced_workers_go_past_the_check() -> None:
     assert r.returncode == 99  # refused by nobody but the absent server
 
 
+@pytest.mark.server  # starts a server and runs the tool against it
 def test_a_point_where_most_requests_failed_is_an_error(tmp_path: Path) -> None:
     # the server fails 2 requests in 3: the point is not reported as a measurement
     from perfanalyzer.server.launcher import free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kserve_mini.py")),
+    server = subprocess.Popen([sys.executable, str(kserve_server.SCRIPT),
                                str(port), "3"])
     try:
         _wait_port(port)

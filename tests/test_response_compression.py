@@ -19,10 +19,9 @@ from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.client.base import InferRequest, InputTensor
 from perfanalyzer.client.h2 import LeanChannel
 from perfanalyzer.client.options import client_options
+from tests.support.grpc_calls import INFER, payload
+from tests.support.paths import TEST_MODELS
 
-from .test_grpc_lean import INFER, payload
-
-TEST_MODELS = Path(__file__).with_name("models")
 DATA = Path(__file__).parent / "data" / "inputs"
 ZEROS = np.zeros(16384, dtype=np.float32)  # 64 KiB of output that compresses to almost nothing
 

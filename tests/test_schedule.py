@@ -9,18 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load.schedule import (
     POISSON_BLOCK,
-    concurrency_range,
     constant,
     gamma,
     intervals,
     poisson,
-    rate_range,
     read_intervals_file,
 )
 
@@ -252,90 +250,6 @@ def test_read_intervals_file_missing(tmp_path: Path) -> None:
     path = tmp_path / "missing.txt"
     with pytest.raises(OptionError, match=r"missing\.txt: cannot read"):
         read_intervals_file(path)
-
-
-# ------------------------------------------------------------------------------------ ranges
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ((1.0, 1.0, 1.0), [1.0]),
-        ((10.0, 50.0, 10.0), [10.0, 20.0, 30.0, 40.0, 50.0]),
-        ((0.1, 0.3, 0.1), [0.1, 0.2, 0.3]),
-        ((1.0, 2.0, 0.3), [1.0, 1.3, 1.6, 1.9]),
-        ((0.5, 1.0, 0.7), [0.5]),
-        ((100.0, 101.0, 0.1), [round(100 + i / 10, 1) for i in range(11)]),
-    ],
-)
-def test_rate_range_table(args: tuple[float, float, float], expected: list[float]) -> None:
-    assert rate_range(*args) == expected
-
-
-def test_rate_range_no_drift_over_many_steps() -> None:
-    values = rate_range(0.1, 100.0, 0.1)
-    assert isinstance(values, list)
-    assert len(values) == 1000 and values[-1] == 100.0 and values[2] == 0.3
-
-
-def test_rate_range_unbounded() -> None:
-    it = rate_range(5.0, 0.0, 2.5)
-    assert not isinstance(it, list)
-    assert list(itertools.islice(it, 4)) == [5.0, 7.5, 10.0, 12.5]
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        (0.0, 10.0, 1.0),
-        (-1.0, 10.0, 1.0),
-        (1.0, 10.0, 0.0),
-        (1.0, 10.0, -1.0),
-        (5.0, 2.0, 1.0),
-        (math.nan, 1.0, 1.0),
-        (1.0, math.inf, 1.0),
-    ],
-)
-def test_rate_range_errors(args: tuple[float, float, float]) -> None:
-    with pytest.raises(OptionError, match="--request-rate-range"):
-        rate_range(*args)
-
-
-@given(start=st.floats(0.01, 1000.0), span=st.floats(0.0, 1000.0), step=st.floats(0.01, 100.0))
-def test_rate_range_properties(start: float, span: float, step: float) -> None:
-    end = start + span
-    assume(end > 0)
-    values = rate_range(start, end, step)
-    assert isinstance(values, list)
-    assert values[0] == pytest.approx(start, rel=1e-11)
-    assert all(b > a for a, b in itertools.pairwise(values))
-    slack = 1e-9 * step + 1e-11 * end  # the documented tolerance: a step within 1e-9 counts
-    assert values[-1] <= end + slack
-    assert values[-1] + step > end - slack  # inclusive: no further step fits
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ((1, 1, 1), [1]),
-        ((1, 8, 3), [1, 4, 7]),
-        ((2, 8, 2), [2, 4, 6, 8]),
-        ((4, 16, 4), [4, 8, 12, 16]),
-    ],
-)
-def test_concurrency_range_table(args: tuple[int, int, int], expected: list[int]) -> None:
-    assert concurrency_range(*args) == expected
-
-
-def test_concurrency_range_unbounded() -> None:
-    it = concurrency_range(2, 0, 3)
-    assert list(itertools.islice(it, 5)) == [2, 5, 8, 11, 14]
-
-
-@pytest.mark.parametrize("args", [(0, 4, 1), (1, 4, 0), (5, 2, 1), (1, -1, 1), (1.5, 4, 1)])
-def test_concurrency_range_errors(args: tuple[int, int, int]) -> None:
-    with pytest.raises(OptionError, match="--concurrency-range"):
-        concurrency_range(*args)
 
 
 # ------------------------------------------------------------------------------------ gamma

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,10 @@ from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.profile.run import profile
-from perfanalyzer.search.modelconfig import default_candidate, merged_config, override_json, to_pbtxt
+from perfanalyzer.search.modelconfig import default_candidate, merged_config, to_pbtxt
 from perfanalyzer.search.report import pareto_front, write_report
 from perfanalyzer.search.runner import SearchConfig, run_search
-from perfanalyzer.search.space import Candidate, Space, grid, run_quick
+from perfanalyzer.search.space import Candidate, QuickSearch, Space, grid
 from perfanalyzer.search.store import PointFigures
 
 DELAY = "delay"  # tests/models/delay: sleeps 50 ms per request, 4 instances, no batching
@@ -45,6 +46,18 @@ def _c(ic: int = 1, mbs: int = 8, db: bool = True, qd: int = 0, pref: tuple[int,
        b: int = 1) -> Candidate:
     return Candidate(instance_count=ic, max_batch_size=mbs, dynamic_batching=db,
                      max_queue_delay_us=qd, preferred_batch_sizes=pref, client_batch=b)
+
+
+def run_quick(space: Space, default: Candidate, measure: Callable[[Candidate], float | None],
+              done: Sequence[tuple[Candidate, float | None]] = ()) -> QuickSearch:
+    """A quick search driven to its end by ``measure`` (returns a score), ``done`` recorded
+    first (a resumed search)."""
+    q = QuickSearch(space, default)
+    for cand, score in done:
+        q.record(cand, score)
+    while (nxt := q.next()) is not None:
+        q.record(nxt, measure(nxt))
+    return q
 
 
 # -- pure ------------------------------------------------------------------------------------
@@ -198,7 +211,7 @@ def test_the_best_point_is_one_the_candidates_csv_holds() -> None:
     import dataclasses
 
     from perfanalyzer.search.objective import Objective
-    from tests.test_gate_synth import CONFIG, synthetic_run
+    from tests.support.synthetic_runs import CONFIG, synthetic_run
 
     cand = _c(mbs=0, db=False)
     run = synthetic_run((1, 4), window_sigma=0.0, jitter=0.0)
@@ -322,7 +335,7 @@ def test_instance_count_changes_throughput_and_the_best_reproduces(triton: Any,
         # The best configuration, reloaded and re-measured at its best level, reproduces.
         best = by_ic[4]
         assert best.best is not None
-        asyncio.run(_load(url, override_json(original, best.candidate)))
+        asyncio.run(_load(url, json.dumps(merged_config(original, best.candidate), sort_keys=True)))
         again = asyncio.run(profile(cfg.replace(concurrency_range=(best.best.level,) * 2 + (1,),
                                                 measurement_interval_ms=2000),
                                     out=io.StringIO()))
@@ -410,11 +423,11 @@ def test_server_without_explicit_model_control_is_refused(tmp_path: Path) -> Non
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_done_when_simple_with_launch_server(tmp_path: Path) -> None:
-    """The issue's command (one load level, to stay short): exit 0, a summary, a Pareto plot and
-    a config.pbtxt, no server left running. Only a stable point can be the best (the candidate's
-    profile.csv must hold it): a wide -s band and more windows keep a point stable on a shared
-    2-core machine."""
+def test_search_launching_its_own_server(tmp_path: Path) -> None:
+    """A search that launches its own server (one load level, to stay short): exit 0, a summary,
+    a Pareto plot and a config.pbtxt, no server left running. Only a stable point can be the best
+    (the candidate's profile.csv must hold it): a wide -s band and more windows keep a point
+    stable on a shared 2-core machine."""
     import re
 
     from perfanalyzer.search.store import Store

@@ -1,5 +1,5 @@
-"""A second Ctrl-C exits at once and still writes the CSV and the export of the finished points
-(issue 13, finding 6), against the real Triton."""
+"""A second Ctrl-C exits at once and still writes the CSV and the export of the finished points,
+against the real Triton."""
 
 from __future__ import annotations
 

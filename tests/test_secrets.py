@@ -1,26 +1,20 @@
-"""Secrets are never written or printed (issue 13, finding 2): header values (Authorization and
+"""Secrets are never written or printed: header values (Authorization and
 any --secret-header) and the URL's password, in stdout, stderr, the CSV and the export."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from perfanalyzer import redact
+from tests.support.cli_runs import run_cli as _cli
 
 TOKEN = "tok-SECRET-1234"
 KEY = "key-SECRET-5678"
 PASSWORD = "pw-SECRET-9012"
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "perfanalyzer", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
 
 
 @pytest.mark.server

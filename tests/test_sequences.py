@@ -6,34 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
 
 import numpy as np
 import pytest
 
-from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
+from perfanalyzer.client.base import InferRequest
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.request_rate import RequestRateManager, unary_sender
 from perfanalyzer.load.schedule import constant
-from perfanalyzer.load.sequences import SequenceIds, SequenceOptions, SequenceSlots, SequenceSource
+from perfanalyzer.load.sequences import SequenceIds, SequenceOptions, SequenceSlots
 from perfanalyzer.records import RecordBuffer
-
-STEPS = 40  # data steps; step k sends INPUT = k + 1
-
-
-def _steps(n: int = STEPS) -> list[InferRequest]:
-    return [InferRequest(model="sequence_acc",
-                         inputs=(InputTensor.from_numpy("INPUT", np.array([k + 1], np.int32)),),
-                         outputs=(RequestedOutput("OUTPUT"), RequestedOutput("COUNT")))
-            for k in range(n)]
-
-
-def _source(prepare: Any = lambda r: r, **kw: Any) -> SequenceSource:
-    user_data = kw.pop("user_data", False)
-    streams = kw.pop("streams", [_steps()])
-    return SequenceSource(prepare, streams, SequenceOptions(**kw), user_data=user_data)
-
+from tests.support.sequences import sequence_source as _source
+from tests.support.sequences import steps as _steps
 
 # -- pure parts ----------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ and rate modes, serial and not, tight id ranges, profiles, JSON streams).
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import urllib.request
 from collections import defaultdict
@@ -23,10 +22,9 @@ from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.request_rate import RequestRateManager, unary_sender
 from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.sequences import SequenceSlots
-from perfanalyzer.profile.run import profile
 from perfanalyzer.records import RecordBuffer
-
-from .test_sequences import _source
+from tests.support.cli_runs import profile_at as _profile
+from tests.support.sequences import sequence_source as _source
 
 # -- against the real Triton: the server's outputs prove order, flags and unique ids -------------
 
@@ -223,11 +221,6 @@ def test_tight_id_range_reuses_ids_only_after_the_end_returned(triton: Any) -> N
     assert (buf.view().status == 0).all()
     assert {e[0] for e in rec.log} == {1, 2, 3, 4}
     assert _check_log(rec.log, (1, 3)) >= 50
-
-
-def _profile(url: str, *args: str) -> Any:
-    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
-    return asyncio.run(profile(config_from_kwargs(dict(ctx.params)), out=io.StringIO()))
 
 
 @pytest.mark.server

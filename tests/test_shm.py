@@ -8,20 +8,13 @@ behaviour pinned here: unregistering a region that an in-flight request still us
 
 from __future__ import annotations
 
-import asyncio
-import glob
 import os
-import subprocess
-import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pytest
 
-from perfanalyzer import cleanup
-from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, ShmRef
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
@@ -36,48 +29,10 @@ from perfanalyzer.shm import (
     set_from_numpy,
     stale_segments,
 )
-from perfanalyzer.shm.plan import ALIGN, ShmPlan, check_shared_memory, layout_inputs, output_sizes
+from perfanalyzer.shm.plan import ALIGN, check_shared_memory, layout_inputs, output_sizes
+from tests.support.shm import dead_pid, run
 
 server = pytest.mark.server
-T = TypeVar("T")
-PERFANALYZER = [str(Path(sys.executable).with_name("perfanalyzer"))]
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-def perfanalyzer(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PERFANALYZER, *args], capture_output=True, text=True, timeout=120)
-
-
-def segments(pid: int) -> list[str]:
-    """This pid's perfanalyzer segments in /dev/shm."""
-    return sorted(os.path.basename(p) for p in glob.glob(f"/dev/shm/pa_{pid}_*"))
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def plan_cleanups() -> list[Any]:
-    """Shared-memory cleanups still registered (none once a run has released its regions)."""
-    return [fn for fn in cleanup._CLEANUPS if isinstance(getattr(fn, "__self__", None), ShmPlan)]
-
-
-def url_of(triton: Any, protocol: str) -> str:
-    return str(triton.grpc_url if protocol == "grpc" else triton.http_url)
-
-
-async def registered(url: str, protocol: str, prefix: str) -> list[dict[str, Any]]:
-    client = create_client(protocol, ClientOptions(url=url))
-    try:
-        return [r for r in await client.system_shm_status()
-                if str(r["name"]).startswith(prefix)]
-    finally:
-        await client.close()
 
 
 # -- the region wrapper and the notebook API (no server) ---------------------------------------

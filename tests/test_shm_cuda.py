@@ -11,15 +11,14 @@ regions on the real Triton (HTTP and gRPC), and a ``--shared-memory cuda`` profi
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import enum
 import io
 import os
 import sys
 import types
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,12 +32,7 @@ from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import create_region, read_numpy, set_from_numpy
 from perfanalyzer.shm import cuda as shm_cuda
 from perfanalyzer.shm.plan import ShmPlan, plan_shared_memory
-
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+from tests.support.shm import run
 
 
 def gpu_count() -> int:

@@ -25,8 +25,7 @@ from perfanalyzer.profile.run import profile
 from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import SystemRegion, read_numpy
 from perfanalyzer.shm.plan import plan_shared_memory
-
-from .test_shm import (
+from tests.support.shm import (
     PERFANALYZER,
     dead_pid,
     perfanalyzer,
@@ -34,9 +33,10 @@ from .test_shm import (
     registered,
     run,
     segments,
-    server,
     url_of,
 )
+
+server = pytest.mark.server
 
 # -- against the real Triton -------------------------------------------------------------------
 PROTOCOLS = pytest.mark.parametrize("protocol", ["http", "grpc"])

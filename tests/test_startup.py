@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
+
 #: Top-level packages (or perfanalyzer modules) an HTTP profile run must not import.
 HEAVY = ("pandas", "matplotlib", "grpc", "google", "scipy", "aiohttp", "perfanalyzer.gate",
          "perfanalyzer._proto", "perfanalyzer.report.frame", "perfanalyzer.report.plots",

@@ -101,8 +101,7 @@ def test_csv_streaming_columns_follow_perf_analyzers_in_both_csvs() -> None:
     without it the header is perf_analyzer's."""
     from perfanalyzer.report.combined import combined_csv_text
     from perfanalyzer.report.csv import csv_text
-
-    from .test_gate_synth import synthetic_run
+    from tests.support.synthetic_runs import synthetic_run
 
     run = synthetic_run((1,), windows=3, window_sigma=0.0, jitter=0.0)
     plain = csv_text(run).splitlines()

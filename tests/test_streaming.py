@@ -4,26 +4,22 @@ answers one response per element of IN, then an empty final response."""
 from __future__ import annotations
 
 import asyncio
-import io
-import json
-import urllib.request
 from typing import Any
 
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.main import cli
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import ServerError
 from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin
 from perfanalyzer.load.schedule import constant
 from perfanalyzer.load.streaming import EMPTY_FINAL, StreamChannel, stream_sender, streaming_requests
-from perfanalyzer.profile.run import profile
 from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report import console
+from tests.support.cli_runs import profile_at as _profile
+from tests.support.triton_stats import success_count as _success
 
 pytestmark = pytest.mark.server
 
@@ -32,12 +28,6 @@ def _repeat(values: list[int], datatype: str = "INT32") -> InferRequest:
     arr = np.array(values, dtype=np.int32 if datatype == "INT32" else np.float32)
     return InferRequest(model="repeat", inputs=(InputTensor.from_numpy("IN", arr, datatype),),
                         outputs=(RequestedOutput("OUT"), RequestedOutput("IDX")))
-
-
-def _success(url: str, model: str) -> int:
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
-        stats = json.load(r)["model_stats"]
-    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
 
 
 def test_streaming_requests_ask_for_the_empty_final_response() -> None:
@@ -114,11 +104,6 @@ def test_rate_mode_shares_one_stream_with_many_requests_in_flight(triton: Any) -
     assert m.buffer.count == m.sent > 300
     assert (v.status == 0).all(), v.errors
     assert (v.responses == 4).all()
-
-
-def _profile(url: str, *args: str) -> Any:
-    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
-    return asyncio.run(profile(config_from_kwargs(dict(ctx.params)), out=io.StringIO()))
 
 
 @pytest.mark.parametrize("load", [("--concurrency-range", "2"), ("--request-rate-range", "150")])

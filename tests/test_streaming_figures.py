@@ -15,16 +15,12 @@ from typing import Any
 
 import pytest
 
-from .settle import settled_success_count
+from tests.support.console_text import figure
+from tests.support.paced_stream import FIRST_US, GAP_US, RESPONSES, TOLERANCE
+from tests.support.triton_stats import settled_success_count
 
 pytestmark = pytest.mark.server
 
-FIRST_US = 40_000
-GAP_US = 10_000
-RESPONSES = 6
-#: Within 10 % of the model's pace (4 ms of 40: the test machine is shared). The client adds the
-#: network and the server's scheduling to the first response, never less than the model's delay.
-TOLERANCE = 0.10
 
 
 def server_requests(url: str, model: str) -> int:
@@ -33,12 +29,6 @@ def server_requests(url: str, model: str) -> int:
     request, gives the server's response count.)"""
     with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats", timeout=10) as r:
         return int(json.load(r)["model_stats"][0]["inference_stats"]["success"]["count"])
-
-
-def figure(out: str, name: str) -> int:
-    match = re.search(rf"^    {re.escape(name)}: (\d+) usec$", out, re.M)
-    assert match, f"no '{name}' line in:\n{out}"
-    return int(match.group(1))
 
 
 def run_profile(triton: Any, tmp_path: Path, *load: str, extra: tuple[str, ...] = ()

@@ -1,4 +1,4 @@
-"""Issue 14: numbers a performance engineer can trust.
+"""Numbers a performance engineer can trust.
 
 -f holds what perf_analyzer writes (stable points under -l) while every point stays visible
 (console, JSON, plots, --csv-all-points); no invented cells; stalls and spreads reported; one
@@ -25,11 +25,10 @@ from perfanalyzer.measure.status import Judging, point_status
 from perfanalyzer.measure.window import PointResult, Window, merge
 from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report import console
+from perfanalyzer.report.caveats import verdict_line
 from perfanalyzer.report.csv import STATUS_COLUMN, csv_text
 from perfanalyzer.report.plots import throughput_latency_figure
-from perfanalyzer.report.trust import verdict_line
-
-from .test_export import MS, WINDOW, saved_run
+from tests.support.saved_runs import MS, WINDOW, saved_run
 
 HEADER = ("Concurrency,Inferences/Second,Response Throughput,Client Send,Network+Server Send/Recv,"
           "Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,"
@@ -236,7 +235,7 @@ def test_latency_from_scheduled_reports_the_corrected_latency_in_csv_table_and_g
 
 
 def test_a_window_far_longer_than_asked_is_reported_as_a_stall() -> None:
-    from perfanalyzer.report.trust import stall_lines
+    from perfanalyzer.report.caveats import stall_lines
 
     run = saved_run()
     p = run.points[0]
@@ -252,7 +251,7 @@ def test_a_window_far_longer_than_asked_is_reported_as_a_stall() -> None:
 
 
 def test_a_latency_spread_far_outside_s_is_reported() -> None:
-    from perfanalyzer.report.trust import spread_lines
+    from perfanalyzer.report.caveats import spread_lines
 
     run = saved_run()
     p = run.points[0]

@@ -1,4 +1,4 @@
-"""Issue 14 against the real Triton: composing-model CSVs (nested ensemble, BLS), a 1 s server stall
+"""Against the real Triton: composing-model CSVs (nested ensemble, BLS), a 1 s server stall
 in rate mode, validation_data mismatches."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,17 @@ import pytest
 from perfanalyzer.client.base import StatDuration
 from perfanalyzer.report.composing_csv import composing_texts
 from perfanalyzer.report.console import point_text
-
-from .settle import settled_success_count, success_count
-from .test_profile import _cfg, _cli, _run
+from tests.support.cli_runs import run_cli as _cli
+from tests.support.cli_runs import run_profile as _run
+from tests.support.cli_runs import url_config as _cfg
+from tests.support.console_text import SERVER_LINE
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 
 COMPOSING_HEADER = ["Concurrency", "Inferences/Second", "Client Send", "Network+Server Send/Recv",
                     "Server Queue", "Server Compute Input", "Server Compute Infer",
                     "Server Compute Output", "Client Recv"]
-SERVER_LINE = re.compile(r"queue (\d+) usec \+ compute input (\d+) usec \+ compute infer (\d+) "
-                         r"usec \+ compute output (\d+) usec")
 
 
 def _avg(d: StatDuration) -> float:

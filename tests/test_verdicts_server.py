@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from .settle import success_count
-from .test_profile import _cli
+from tests.support.cli_runs import run_cli as _cli
+from tests.support.triton_stats import success_count
 
 pytestmark = pytest.mark.server
 

@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfanalyzer.cli.main import cli
 from perfanalyzer.config import RunConfig
-from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.errors import OptionError
 from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson
@@ -24,11 +22,7 @@ from perfanalyzer.load.share import Strided, split
 from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
 from perfanalyzer.records import RecordBuffer
-
-
-def _cfg(url: str, *args: str) -> RunConfig:
-    ctx = cli.commands["profile"].make_context("profile", ["-u", url, *args])
-    return config_from_kwargs(dict(ctx.params))
+from tests.support.cli_runs import url_config as _cfg
 
 
 def _run(cfg: RunConfig) -> RunResult:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .. import columns as C
 from ..errors import CompareError, PerfAnalyzerError
 
 if TYPE_CHECKING:
@@ -15,14 +16,14 @@ if TYPE_CHECKING:
 from ..report.outfile import OutputError, write_output
 from .floats import FINITE_FLOAT
 
-EPILOG = """\b
+EPILOG = f"""\b
 Exit codes: 0 no regression, 1 regression, 2 cannot compare (unreadable file, a figure that is
 not finite or negative, other load mode, no common load point, runs of another model, version or
 batch size, a bad --fail-on or option: option errors are "cannot compare" here too).
 \b
 Examples:
   perfanalyzer compare base.json new.json
-  perfanalyzer compare base.csv new.csv --fail-on 'p99:+5%' --fail-on 'Server Queue:+100us'
+  perfanalyzer compare base.csv new.csv --fail-on 'p99:+5%' --fail-on '{C.QUEUE.name}:+100us'
   perfanalyzer compare base.json new.json --markdown "$GITHUB_STEP_SUMMARY" --json verdict.json
 """
 
@@ -43,7 +44,8 @@ class CompareCommand(click.Command):
 @click.argument("current", metavar="CURRENT")
 @click.option("--fail-on", "fail_on", multiple=True, metavar="'METRIC:±N[%|ms|us|infer/s]'",
               help="A check (repeatable): e.g. 'throughput:-5%' fails on a drop of more than 5%, "
-                   "'p99:+10%' on a rise of more than 10%, 'p99 latency:+2ms' or 'Server Queue:+100us' "
+                   f"'p99:+10%' on a rise of more than 10%, '{C.percentile_name(99)}:+2ms' or "
+                   f"'{C.QUEUE.name}:+100us' "
                    "on an absolute rise. METRIC is any CSV column or an alias (throughput, p50..p99, "
                    "avg, queue). It replaces the default check of the same column.")
 @click.option("--no-default-checks", is_flag=True,
@@ -100,7 +102,7 @@ def compare(baseline: str, current: str, fail_on: tuple[str, ...], no_default_ch
     for flag, path, text in (("--markdown", markdown_path, markdown_text),
                              ("--json", json_path, json_text), ("--html", html_path, _html)):
         if path:
-            try:  # issue 13: never through a symlink, devices in place (report/outfile.py)
+            try:  # never through a symlink, devices in place (report/outfile.py)
                 write_output(path, text(result), flag)
             except OutputError as exc:
                 click.echo(f"error: {exc}", err=True)

@@ -73,7 +73,7 @@ def profile_command(**kwargs: Any) -> None:
     Flags, defaults, CSV and exit codes are perf_analyzer's. Differences: unstable points are
     reported with their spread (exit 2 still tells scripts), client CPU and event-loop lag are
     measured per window, request-rate latency is also reported from the scheduled send time, and
-    --adaptive lengthens windows until stable. "Client Send"/"Client Recv" are the transport's
+    --adaptive lengthens windows until stable. The client send and receive times are the transport's
     own write and receive times (request bodies are built before measuring and responses are not
     decoded on the hot path, so they hold no serialization time).
     """
@@ -95,7 +95,7 @@ MAX_ERROR_CHARS = 400
 
 
 def one_line(text: str) -> str:
-    """An error message as one scrubbed line of bounded length (issue 13)."""
+    """An error message as one scrubbed line of bounded length."""
     text = scrub(" ".join(text.split("\n")))
     if len(text) > MAX_ERROR_CHARS:
         text = f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS} more characters)"

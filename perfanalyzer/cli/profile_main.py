@@ -26,7 +26,7 @@ from ..measure.result import RunResult
 from ..measure.status import Judging, did_not_stabilize
 from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
-from ..profile.repeat import profile_runs  # gate (issue 15): --repeat N
+from ..profile.repeat import profile_runs  # --repeat N
 from ..profile.run import profile
 from ..report import console
 from ..report.composing_csv import composing_texts
@@ -36,7 +36,7 @@ from .outputs import Outputs, check_outputs
 
 def run_profile(cfg: RunConfig) -> int:
     """Run, write outputs (also after Ctrl-C or a mid-run failure), return the exit code."""
-    # issue 13: secrets never printed or written; every output path and the open-file room
+    # secrets never printed or written; every output path and the open-file room
     # checked before any load
     redact.register_run(cfg.server.url, cfg.transport.headers, cfg.transport.secret_headers,
                         urls=(cfg.output.metrics_url,))
@@ -77,7 +77,7 @@ def run_profile(cfg: RunConfig) -> int:
 
 
 #: After the first Ctrl-C the run ends within this many seconds: in-flight requests that have
-#: not finished by then are cancelled (issue 13).
+#: not finished by then are cancelled.
 STOP_DEADLINE_S = 5.0
 
 
@@ -96,7 +96,7 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
         presses[0] += 1
         if presses[0] == 1:
             stop.set()
-            # issue 13: the run ends within STOP_DEADLINE_S whatever the server does
+            # the run ends within STOP_DEADLINE_S whatever the server does
             loop.call_later(STOP_DEADLINE_S, cancel_run)
             print(f"\nStopping: draining in-flight requests (at most {STOP_DEADLINE_S:g} s) and "
                   "writing what was measured (Ctrl-C again to exit now)", file=sys.stderr,
@@ -115,7 +115,7 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
 
     on_window = events.window if events is not None else None
 
-    mpi: Any = None  # --- MPI (issue 17): perfanalyzer.mpi.session.MpiSession
+    mpi: Any = None  # --- MPI: perfanalyzer.mpi.session.MpiSession
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
@@ -129,7 +129,7 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
             task = asyncio.ensure_future(profile(cfg, stop_event=stop, on_point=on_point,
                                                  sync=mpi.sync, out=mpi.out,
                                                  on_window=on_window))
-        else:  # gate (issue 15): --repeat N runs the whole sweep N times
+        else:  # --repeat N runs the whole sweep N times
             task = asyncio.ensure_future(profile_runs(cfg, stop_event=stop, on_point=on_point,
                                                       on_window=on_window))
         try:
@@ -182,7 +182,7 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs,
     written = _written(cfg, run)
     if events is not None:
         events.end(code, written)
-    # issue 14: one verdict line per run (stderr: stdout stays what `report` re-prints)
+    # one verdict line per run (stderr: stdout stays what `report` re-prints)
     print(_verdict(run, code, written), file=sys.stderr, flush=True)
     return code
 
@@ -196,7 +196,7 @@ def _written(cfg: RunConfig, run: RunResult) -> list[str]:
 
 
 def _verdict(run: RunResult, code: int, written: list[str]) -> str:
-    from ..report.trust import verdict_line
+    from ..report.caveats import verdict_line
 
     line = verdict_line(run, written)
     if code == EXIT_UNSTABLE:

@@ -85,10 +85,10 @@ def write_html(run: RunResult, path: str) -> None:
 def plot(files: tuple[str, ...], output_dir: str, formats: str) -> None:
     """Draw figures from CSVs (perf_analyzer's or ours) and saved JSON runs.
 
-    throughput_latency.*: p50/p90/p99 latency against throughput, every file overlaid (labelled by
-    file name). breakdown_<file>.* (files with server statistics): average latency per load point,
-    stacked by component (client send, network, server queue, compute input/infer/output, client
-    receive). timeline_<file>.*
+    throughput_latency.*: latency percentiles (p50, p90, p99) against throughput, every file
+    overlaid (labelled by file name). breakdown_<file>.* (files with server statistics): average
+    latency per load point, stacked by component (client send, network, server queue, compute
+    input/infer/output, client receive). timeline_<file>.*
     (JSON runs only): throughput and latency per measurement window over time.
     """
     from ..report.plots import write_figures

@@ -1,4 +1,5 @@
-"""Async KServe v2 clients (HTTP over aiohttp, gRPC over grpc.aio) behind one interface."""
+"""Async KServe v2 clients behind one interface: HTTP over a lean HTTP/1.1 pool, gRPC over a lean
+HTTP/2 channel on the hot path and grpc.aio for the rest."""
 
 from __future__ import annotations
 

@@ -202,7 +202,7 @@ class TlsOptions:
     key_file: str | None = None
     verify_peer: bool = True
     verify_host: bool = True
-    cert_der: bool = False  # --ssl-https-client-certificate-type DER (flags branch)
+    cert_der: bool = False  # --ssl-https-client-certificate-type DER
     key_der: bool = False  # --ssl-https-private-key-type DER
 
 

@@ -94,7 +94,7 @@ def make_ssl_context(tls: TlsOptions) -> ssl.SSLContext:
     verification stay on unless ``verify_peer`` / ``verify_host`` are switched off."""
     try:
         ctx = ssl.create_default_context(cafile=tls.ca_file)
-        if tls.cert_file:  # PEM or DER (--ssl-https-*-type, flags branch)
+        if tls.cert_file:  # PEM or DER (--ssl-https-*-type)
             load_cert_chain(ctx, tls.cert_file, tls.key_file, cert_der=tls.cert_der,
                             key_der=tls.key_der)
     except (OSError, ssl.SSLError) as exc:
@@ -158,7 +158,7 @@ class HttpClient(InferenceClient):
         return Http1Pool(self.url.host or "", self.url.port or 80, ssl=self.ssl_context,
                          server_hostname=self.url.host, connect_timeout_s=opts.connect_timeout_s,
                          request_timeout_s=opts.request_timeout_s, limit=limit,
-                         name=redact_url(str(self.url)),  # issue 13: no password in errors
+                         name=redact_url(str(self.url)),  # no password in errors
                          on_head=self.orca.on_head if watched and self.orca else None)
 
     def _open_pool(self) -> Http1Pool:

@@ -47,7 +47,7 @@ class PreparedHttpRequest:
     headers: dict[str, str]
     #: Size of the uncompressed JSON header (0 for a plain JSON body).
     header_length: int = 0
-    #: The absolute URL the client posts to (a ``yarl.URL`` for the aiohttp client).
+    #: The absolute URL the client posts to (a ``yarl.URL``).
     url: Any = None
 
 

@@ -30,7 +30,7 @@ def client_options(cfg: RunConfig) -> ClientOptions:
                          compression=compression,
                          response_compression=t.http_response_compression,
                          connect_timeout_s=t.connect_timeout_s,
-                         request_timeout_s=t.request_timeout_s,  # issue 13
+                         request_timeout_s=t.request_timeout_s,
                          binary_tensors=cfg.inputs.input_tensor_format == "binary",
                          grpc_transport=t.grpc_transport,
                          keepalive_time_ms=t.grpc_keepalive_time_ms,

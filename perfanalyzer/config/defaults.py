@@ -5,6 +5,11 @@ from __future__ import annotations
 
 DEFAULT_HTTP_URL = "localhost:8000"
 DEFAULT_GRPC_URL = "localhost:8001"
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_STARTUP_TIMEOUT_S = 30.0
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+#: Highest concurrency accepted without --force (a server needs a socket per HTTP connection).
+MAX_CONCURRENCY = 16384
 DEFAULT_BATCH_SIZE = 1
 DEFAULT_SEED = 0
 DEFAULT_MEASUREMENT_INTERVAL_MS = 5000

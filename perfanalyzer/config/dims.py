@@ -78,11 +78,6 @@ def multi_dim(raw: Any) -> dict[str, Any]:
             "shape_sets": sets if len(sets) > 1 else ()}
 
 
-def shape_set_label(shapes: ShapeSet) -> str:
-    """``INPUT0:16;INPUT1:16`` (the CSV cell and file-name part of a shape set)."""
-    return ";".join(f"{n}:{','.join(map(str, d))}" for n, d in shapes)
-
-
 class IntList(click.ParamType):
     """``-b``'s type: an integer or a comma-separated list of them (kept as text; parsed by
     :func:`parse_batch_sizes`). Named "integer" so config-file errors read as before."""

@@ -209,7 +209,7 @@ def channel_args(values: Sequence[str], flag: str) -> tuple[tuple[str, int | str
 
 
 def bls_models(text: str | None, flag: str) -> tuple[tuple[str, str], ...]:
-    """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does (issue 14)."""
+    """``a:3,b`` → (("a", "3"), ("b", "")); spaces stripped, as perf_analyzer does."""
     out: list[tuple[str, str]] = []
     for item in (text or "").replace(" ", "").split(","):
         if not item:

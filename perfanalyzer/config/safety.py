@@ -1,4 +1,4 @@
-"""Checks of the issue-13 options that need no server: timeouts, the concurrency ceiling, workers
+"""Checks of the safety options that need no server: timeouts, the concurrency ceiling, workers
 against the cores, and the file-descriptor limit (raised as far as the hard limit allows).
 
 Ceilings (refused unless ``--force``): concurrency above :data:`MAX_CONCURRENCY`; ``--workers``
@@ -12,15 +12,15 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import OptionError
+from .defaults import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_STARTUP_TIMEOUT_S,
+    MAX_CONCURRENCY,
+)
 
 if TYPE_CHECKING:
-    from .table import RunConfig
-
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
-DEFAULT_STARTUP_TIMEOUT_S = 30.0
-DEFAULT_REQUEST_TIMEOUT_S = 60.0
-#: Highest concurrency accepted without --force (a server needs a socket per HTTP connection).
-MAX_CONCURRENCY = 16384
+    from .table.grouped import GroupedConfig
 #: File descriptors kept for everything but the load's connections (logs, shm, pipes, TLS...).
 FD_RESERVE = 128
 
@@ -48,7 +48,7 @@ def _check(ok: bool, message: str) -> None:
         raise OptionError(message)
 
 
-def peak_concurrency(cfg: RunConfig) -> int:
+def peak_concurrency(cfg: GroupedConfig) -> int:
     """The most requests the run keeps in flight at once (concurrency mode; else --max-threads)."""
     if cfg.load.mode.value == "concurrency":
         start, end, _ = cfg.load.concurrency_range
@@ -58,7 +58,7 @@ def peak_concurrency(cfg: RunConfig) -> int:
     return int(cfg.load.max_threads)
 
 
-def validate_safety(cfg: RunConfig) -> None:
+def validate_safety(cfg: GroupedConfig) -> None:
     """Raise OptionError (one line) before any load; see the module docstring."""
     peak = peak_concurrency(cfg)
     flag = ("--periodic-concurrency-range" if cfg.load.periodic_concurrency_range
@@ -68,7 +68,7 @@ def validate_safety(cfg: RunConfig) -> None:
            f"requests (add --force to go beyond)")
 
 
-def check_fd_room(cfg: RunConfig) -> None:
+def check_fd_room(cfg: GroupedConfig) -> None:
     """Checks of this machine before any load: --workers against its cores (unless --force);
     the soft descriptor limit raised, then a concurrency whose HTTP connections cannot fit
     refused (gRPC multiplexes requests over a few connections)."""

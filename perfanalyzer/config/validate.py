@@ -15,7 +15,8 @@ from . import defaults as d
 from .option import Entry, entries
 from .policy import PERIODIC_REFUSED
 from .safety import validate_safety
-from .table import LoadMode, RunConfig
+from .table.grouped import GroupedConfig
+from .table.load import LoadMode
 
 
 def check_field(entry: Entry, value: Any) -> None:
@@ -37,27 +38,27 @@ def require_model(model: object) -> None:
     _check(bool(model), "-m: a model name is required")
 
 
-def validate(cfg: RunConfig) -> None:
+def validate(cfg: GroupedConfig) -> None:
     """Raise OptionError on the first invalid field or combination: the model, every field's own
     check in table order, then :data:`RULES` in order."""
     require_model(cfg.server.model)
-    for entry in entries(RunConfig):
+    for entry in entries(type(cfg)):
         check_field(entry, getattr(getattr(cfg, entry.group), entry.name))
     for rule in RULES:
         rule(cfg)
 
 
-def _sync_or_async(cfg: RunConfig) -> None:
+def _sync_or_async(cfg: GroupedConfig) -> None:
     _check(not (cfg.load.async_flag and not cfg.load.async_mode),
            "-a/--async and --sync are mutually exclusive")
 
 
-def _streaming_protocol(cfg: RunConfig) -> None:
+def _streaming_protocol(cfg: GroupedConfig) -> None:
     _check(not cfg.load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
 
 
-def _compression_protocol(cfg: RunConfig) -> None:
+def _compression_protocol(cfg: GroupedConfig) -> None:
     _check(cfg.transport.grpc_compression_algorithm == "none" or cfg.server.protocol == "grpc",
            "--grpc-compression-algorithm: Using compression algorithm is only allowed with gRPC "
            "protocol (-i grpc; --http-compression compresses HTTP requests)")
@@ -68,17 +69,17 @@ def _compression_protocol(cfg: RunConfig) -> None:
                "and the server's own setting its responses)")
 
 
-def _burstiness(cfg: RunConfig) -> None:
+def _burstiness(cfg: GroupedConfig) -> None:
     _check(cfg.load.request_burstiness is None or cfg.load.request_distribution == "gamma",
            "--request-burstiness: shapes the gaps of --request-distribution gamma only")
 
 
-def _csv_streaming(cfg: RunConfig) -> None:
+def _csv_streaming(cfg: GroupedConfig) -> None:
     _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
            "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
 
 
-def _validate_endpoint(cfg: RunConfig) -> None:
+def _validate_endpoint(cfg: GroupedConfig) -> None:
     """Triton's generate extension is HTTP JSON: what it cannot carry is refused. ORCA load
     reports are HTTP headers."""
     _check(not cfg.transport.orca_format or cfg.server.protocol == "http",
@@ -96,7 +97,7 @@ def _validate_endpoint(cfg: RunConfig) -> None:
            f"{flag}: --export-tensors decodes KServe infer answers only")
 
 
-def _validate_load(cfg: RunConfig) -> None:
+def _validate_load(cfg: GroupedConfig) -> None:
     load, threshold = cfg.load, cfg.measurement.latency_threshold_ms
     if load.mode is LoadMode.PERIODIC:
         _validate_periodic(cfg)
@@ -118,7 +119,7 @@ def _validate_load(cfg: RunConfig) -> None:
            "--sequence-id-range: expected start[:end] with end >= start")
 
 
-def _validate_grpc_channel(cfg: RunConfig) -> None:
+def _validate_grpc_channel(cfg: GroupedConfig) -> None:
     """Keepalive and channel arguments are gRPC's; channel arguments only reach grpc.aio."""
     t = cfg.transport
     given = [flag for flag, on in (
@@ -135,7 +136,7 @@ def _validate_grpc_channel(cfg: RunConfig) -> None:
            "(leave out --grpc-transport lean: the requests then go through grpcio)")
 
 
-def _validate_request_count(cfg: RunConfig) -> None:
+def _validate_request_count(cfg: GroupedConfig) -> None:
     """perf_analyzer's rules: --request-count is one window of one load level, of at least one
     request per concurrent slot (or per request/s)."""
     count, load = cfg.measurement.request_count, cfg.load
@@ -151,7 +152,7 @@ def _validate_request_count(cfg: RunConfig) -> None:
            f"{name} ({start:g})")
 
 
-def _validate_files(cfg: RunConfig) -> None:
+def _validate_files(cfg: GroupedConfig) -> None:
     """Files the run reads exist before any connection (their contents are read with the model)."""
     intervals = cfg.load.request_intervals
     _check(intervals is None or os.path.isfile(intervals),
@@ -166,7 +167,7 @@ def _validate_files(cfg: RunConfig) -> None:
 
 
 
-def _validate_periodic(cfg: RunConfig) -> None:
+def _validate_periodic(cfg: GroupedConfig) -> None:
     """perf_analyzer's rules (--streaming, --profile-export-file), and no flag that periodic mode
     would ignore: it measures the whole run once, with no windows and no stability check."""
     flag = "--periodic-concurrency-range"
@@ -187,13 +188,13 @@ def _check(ok: bool, message: str) -> None:
 
 #: The checks across fields, each once, in the order they are made (the first failing one is
 #: reported). The concurrency ceiling (config.safety) comes last.
-RULES: tuple[Callable[[RunConfig], None], ...] = (
+RULES: tuple[Callable[[GroupedConfig], None], ...] = (
     _sync_or_async, _streaming_protocol, _compression_protocol, _validate_grpc_channel,
     _validate_load, _validate_request_count, _validate_files, _validate_endpoint, _burstiness,
     _csv_streaming, validate_safety)
 
 
-def _one_sweep(cfg: RunConfig) -> None:
+def _one_sweep(cfg: GroupedConfig) -> None:
     """What reports or repeats one sweep cannot take a -b list or --shape sets."""
     if not cfg.inputs.combined:
         return
@@ -205,18 +206,18 @@ def _one_sweep(cfg: RunConfig) -> None:
         _check(not given, f"{flag}: reports one sweep; not with a -b list or --shape sets")
 
 
-def _periodic_html(cfg: RunConfig) -> None:
+def _periodic_html(cfg: GroupedConfig) -> None:
     _check(not (cfg.output.html and cfg.load.periodic_concurrency_range),
            "--html: a periodic concurrency run has one window and no load points to draw (its "
            "figures are in the console and the export)")
 
 
-def _repeat_one_sweep(cfg: RunConfig) -> None:
+def _repeat_one_sweep(cfg: GroupedConfig) -> None:
     _check(not (cfg.measurement.repeat > 1 and cfg.inputs.combined),
            "--repeat: repeats one sweep; not with a -b list or --shape sets")
 
 
-def _mpi_run(cfg: RunConfig) -> None:
+def _mpi_run(cfg: GroupedConfig) -> None:
     """Flags that cannot work across ranks (``--launch-server``: mpi.world, with the ranks)."""
     if not cfg.load.enable_mpi:
         return
@@ -230,7 +231,7 @@ def _mpi_run(cfg: RunConfig) -> None:
 
 #: The profile command's own rules across flags, in order, made once its outputs and files are
 #: checked (``perfanalyzer search`` runs its candidates otherwise and has its own refusals).
-RUN_RULES: tuple[Callable[[RunConfig], None], ...] = (
+RUN_RULES: tuple[Callable[[GroupedConfig], None], ...] = (
     _one_sweep, _periodic_html, _repeat_one_sweep, _mpi_run)
 
 __all__ = ["PERIODIC_REFUSED", "RULES", "RUN_RULES", "check_field", "require_model", "validate"]

@@ -2,11 +2,9 @@
 
 A spec is ``METRIC:[+|-]AMOUNT[UNIT]``:
 
-* ``METRIC`` is a CSV column name (perf_analyzer's header, case-insensitive, e.g. ``"p99 latency"``,
-  ``"Server Queue"``) or an alias: ``throughput`` → ``Inferences/Second``, ``p50``/``p90``/``p95``/
-  ``p99`` (any ``pNN``) → ``pNN latency``, ``avg`` → ``Avg latency``, ``queue`` → ``Server Queue``,
-  ``goodput`` → ``Goodput`` (a run with --goodput, or a CSV written with --csv-streaming),
-  ``ttfr`` → ``Avg time to first response``, ``itl`` → ``Avg inter-response time``.
+* ``METRIC`` is a CSV column name (perf_analyzer's header, case-insensitive) or one of its aliases,
+  both declared in :mod:`perfanalyzer.columns` (``throughput``, ``pNN`` for any percentile, ``avg``,
+  ``queue``, ``goodput`` with --goodput or a CSV written with --csv-streaming, ``ttfr``, ``itl``...).
 * The sign says which change fails: ``+`` a rise, ``-`` a drop. Without a sign the metric's bad
   direction is meant (a drop for throughput columns, a rise for every time column).
 * ``UNIT`` is ``%`` (relative to the baseline) or absolute: ``ns``, ``us``/``µs``, ``ms``, ``s`` for
@@ -25,26 +23,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import columns as C
 from ..errors import CompareError
 
 DEFAULT_SPECS = ("throughput:-5%", "p99:+10%")
 
-ALIASES = {
-    "throughput": "Inferences/Second",
-    "tput": "Inferences/Second",
-    "infer/s": "Inferences/Second",
-    "response throughput": "Response Throughput",
-    "avg": "Avg latency",
-    "average": "Avg latency",
-    "mean": "Avg latency",
-    "latency": "Avg latency",
-    "queue": "Server Queue",
-    "network": "Network+Server Send/Recv",
-    "goodput": "Goodput",
-    "ttfr": "Avg time to first response",
-    "itl": "Avg inter-response time",
-}
-_PCT_ALIAS = re.compile(r"^p(\d{1,2})$", re.IGNORECASE)
+#: alias → column, from the registry (``pNN`` → ``pNN latency`` is :func:`columns.alias_target`'s).
+ALIASES = {alias: col.name for col in C.COLUMNS for alias in col.aliases}
 _AMOUNT = re.compile(r"^(?P<sign>[+-])?\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[^\d\s.][^\s]*)?$")
 #: Absolute units → factor to the CSV's column unit (µs for times, infer/s for rates).
 TIME_UNITS = {"ns": 1e-3, "us": 1.0, "µs": 1.0, "μs": 1.0, "ms": 1e3, "s": 1e6}
@@ -52,10 +37,16 @@ RATE_UNITS = {"infer/s": 1.0, "/s": 1.0, "inferences/second": 1.0}
 
 
 def higher_is_better(column: str) -> bool:
-    """Throughput-like columns (``Inferences/Second``, ``Response Throughput``, ``Goodput``): a
-    drop is bad."""
+    """Throughput-like columns (the registry's direction): a drop is bad. A column the registry
+    does not know is throughput-like when its name says so."""
+    known = _KNOWN.get(column)
+    if known is not None:
+        return known.higher_is_better
     low = column.lower()
     return "/second" in low or "throughput" in low or "goodput" in low
+
+
+_KNOWN = C.by_name()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +111,8 @@ def parse_check(spec: str) -> Check:
     metric = metric.strip()
     if not sep or not metric:
         raise CompareError(f"--fail-on {spec!r}: expected METRIC:+N% or METRIC:-N% "
-                           f"(e.g. 'p99:+10%', 'throughput:-5%', 'p99 latency:+2ms')")
+                           f"(e.g. 'p99:+10%', 'throughput:-5%', "
+                           f"'{C.percentile_name(99)}:+2ms')")
     m = _AMOUNT.match(amount.strip())
     if not m:
         raise CompareError(f"--fail-on {spec!r}: {amount.strip()!r} is not [+|-]NUMBER[UNIT]")
@@ -147,10 +139,7 @@ def resolve_metric(name: str, columns: Sequence[str], spec: str = "") -> str:
     low = " ".join(name.lower().split())
     if low in by_lower:
         return by_lower[low]
-    target = ALIASES.get(low)
-    pct = _PCT_ALIAS.match(low)
-    if pct:
-        target = f"p{int(pct.group(1))} latency"
+    target = C.alias_target(low)
     if target and target.lower() in by_lower:
         return by_lower[target.lower()]
     what = f"--fail-on {spec!r}" if spec else repr(name)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import columns as C
 from ..errors import CompareError
 from ..measure.combine import merged_windows
 from ..measure.metrics import Summary
@@ -28,17 +29,10 @@ from ..measure.result import RunResult
 from ..measure.window import PointResult
 from ..report.csv import CsvLayout
 
-LEVEL_NAMES = ("Concurrency", "Request Rate")
+LEVEL_NAMES = C.LEVEL_NAMES
 #: Figures a run computes as a difference, which may dip below zero by the clocks' resolution.
-SIGNED_COLUMNS = frozenset({"response wait"})
-SERVER_COLUMNS = {
-    "Server Queue": "queue",
-    "Server Compute Input": "compute_input",
-    "Server Compute Infer": "compute_infer",
-    "Server Compute Output": "compute_output",
-    "Server Cache Hit": "cache_hit",
-    "Server Cache Miss": "cache_miss",
-}
+SIGNED_COLUMNS = frozenset({C.RESPONSE_WAIT.name})
+SERVER_COLUMNS = C.SERVER_KEYS
 
 
 @dataclass(frozen=True)
@@ -115,8 +109,8 @@ def _load_csv(path: str | os.PathLike[str], label: str) -> Side:
         raise CompareError(f"{label}: no load points (expected a perf_analyzer CSV)")
     level_name = str(frame.columns[0]).strip()
     if level_name not in LEVEL_NAMES:
-        raise CompareError(f"{label}: first column is {level_name!r}, expected 'Concurrency' or "
-                           f"'Request Rate' (a perf_analyzer CSV)")
+        raise CompareError(f"{label}: first column is {level_name!r}, expected "
+                           f"{C.CONCURRENCY!r} or {C.REQUEST_RATE!r} (a perf_analyzer CSV)")
     levels = [_number(c) for c in frame.iloc[:, 0]]
     for i, (cell, level) in enumerate(zip(frame.iloc[:, 0], levels, strict=True)):
         if level is None:
@@ -200,7 +194,7 @@ def side_from_run(run: RunResult, label: str) -> Side:
             seen[key] = point
         for key, point in seen.items():
             per_level.setdefault(key, []).append((k, point))
-    latency_from = str(run.config.get("latency_from") or "sent")  # issue 14
+    latency_from = str(run.config.get("latency_from") or "sent")  # runs saved before --latency-from
     points = {key: _run_point(key, pairs, columns, latency_from)
               for key, pairs in per_level.items()}
     return Side(label=label, kind="run", level_name=run.level_name, columns=columns,
@@ -219,10 +213,10 @@ def _run_point(key: float, pairs: list[tuple[int, PointResult]],
 
 
 def _with_avg(columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The verbose header drops "Avg latency" under --percentile; a run always knows it."""
-    if "Avg latency" in columns:
+    """The verbose header drops the average latency under --percentile; a run always knows it."""
+    if C.AVG_LATENCY.name in columns:
         return columns
-    return (*columns, "Avg latency")
+    return (*columns, C.AVG_LATENCY.name)
 
 
 def summary_figures(s: Summary, columns: tuple[str, ...],
@@ -231,34 +225,34 @@ def summary_figures(s: Summary, columns: tuple[str, ...],
     from the scheduled send with ``latency_from="scheduled"`` (--latency-from, rate modes)."""
     lat = s.corrected if latency_from == "scheduled" else s.latency
     avg_us = lat.avg_ns / 1000.0
-    # response wait and Network+Server start at the actual send whatever --latency-from says
+    # the response wait and network+server start at the actual send whatever --latency-from says
     # (the client's request time, perf_analyzer's meaning): a late send's delay is not in them
     request_us = s.latency.avg_ns / 1000.0
+    request_response_us = (s.client_send_ns + s.client_recv_ns) / 1000.0
     fig: dict[str, float] = {
-        "Inferences/Second": s.throughput,
-        "Response Throughput": s.response_throughput,
-        "Client Send": s.client_send_ns / 1000.0,
-        "Client Recv": s.client_recv_ns / 1000.0,
-        "Avg latency": avg_us,
-        "request/response": (s.client_send_ns + s.client_recv_ns) / 1000.0,
-        "response wait": request_us - (s.client_send_ns + s.client_recv_ns) / 1000.0,
+        C.THROUGHPUT.name: s.throughput,
+        C.RESPONSE_THROUGHPUT.name: s.response_throughput,
+        C.CLIENT_SEND.name: s.client_send_ns / 1000.0,
+        C.CLIENT_RECV.name: s.client_recv_ns / 1000.0,
+        C.AVG_LATENCY.name: avg_us,
+        C.REQUEST_RESPONSE.name: request_response_us,
+        C.RESPONSE_WAIT.name: request_us - request_response_us,
     }
     for pct, ns in lat.percentiles.items():
-        fig[f"p{pct} latency"] = ns / 1000.0
-    for name, stats in (("time to first response", s.first_response),
-                        ("inter-response time", s.inter_response)):
+        fig[C.percentile_name(pct)] = ns / 1000.0
+    for avg, family in C.STREAM_FIGURES:
+        stats = getattr(s, avg.figure)
         if stats.count:  # nothing measured: no figure (never an invented 0)
-            fig[f"Avg {name}"] = stats.avg_ns / 1000.0
-            fig.update({f"p{pct} {name}": ns / 1000.0 for pct, ns in stats.percentiles.items()})
+            fig[avg.name] = stats.avg_ns / 1000.0
+            fig.update({family.at(pct).name: ns / 1000.0 for pct, ns in stats.percentiles.items()})
     if s.goodput is not None:
-        fig["Goodput"] = s.goodput
+        fig[C.GOODPUT.name] = s.goodput
         if s.goodput_share is not None:
-            fig["Goodput %"] = 100.0 * s.goodput_share
+            fig[C.GOODPUT_SHARE.name] = 100.0 * s.goodput_share
     if s.server is not None:
         server = {col: s.server.avg_us(key) for col, key in SERVER_COLUMNS.items()}
         fig.update(server)
-        fig["Network+Server Send/Recv"] = max(0.0, request_us - fig["request/response"]
-                                              - sum(server.values()))
+        fig[C.NETWORK.name] = max(0.0, request_us - request_response_us - sum(server.values()))
     return {c: float(fig[c]) for c in columns if c in fig}
 
 

@@ -1,4 +1,4 @@
-"""Memory for generated input data is checked before it is allocated (issue 13): a huge
+"""Memory for generated input data is checked before it is allocated: a huge
 ``--shape`` or ``--string-length`` is one error line, not a MemoryError.
 
 The limit is ``DataOptions.memory_limit_bytes`` (``--input-memory-limit`` MB), or by default half

@@ -58,9 +58,6 @@ class InputData:
         steps = self.streams[stream % len(self.streams)]
         return steps[index % len(steps)]
 
-    def stream_length(self, stream: int) -> int:
-        return len(self.streams[stream % len(self.streams)])
-
     @property
     def has_validation(self) -> bool:
         return any(s.expected_outputs is not None for steps in self.streams for s in steps)

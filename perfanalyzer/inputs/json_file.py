@@ -90,7 +90,7 @@ def _load(path: str) -> Any:
     except OSError as exc:
         raise OptionError(f"{path}: cannot read: {exc.strerror or exc}") from None
     limit = default_limit()
-    if size * JSON_MEMORY_FACTOR > limit:  # issue 13: refuse before reading, not MemoryError
+    if size * JSON_MEMORY_FACTOR > limit:  # refuse before reading, not MemoryError
         raise OptionError(f"{path}: {size / 2**20:,.0f} MB is too large to load (parsed JSON "
                           f"takes about {JSON_MEMORY_FACTOR}x its size; "
                           f"{limit / 2**20:,.0f} MB available for input data)")
@@ -105,7 +105,7 @@ def _load(path: str) -> Any:
                           f"{exc.msg}") from None
     except UnicodeDecodeError:
         raise OptionError(f"{path}: not UTF-8 text") from None
-    except RecursionError:  # issue 13: no traceback for hostile nesting
+    except RecursionError:  # no traceback for hostile nesting
         raise OptionError(f"{path}: JSON nested too deeply") from None
 
 

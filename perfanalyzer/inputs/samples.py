@@ -89,7 +89,7 @@ def values_to_raw(values: Sequence[object], spec: TensorSpec, shape: tuple[int, 
                               f"got {show(bad)}")
         return tensors.serialize_bytes(values)
     bad = next((v for v in values if not isinstance(v, (int, float))), _MISSING)
-    if bad is not _MISSING:  # null included (issue 13)
+    if bad is not _MISSING:  # null included: no TypeError later
         raise OptionError(f"{where}: {label} is {dt}; values must be numbers, got {show(bad)}")
     if dt == "BOOL":
         bad = next((v for v in values if v not in (0, 1)), _MISSING)

@@ -61,7 +61,8 @@ def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
         if setup.io.is_sequence:
             sequences = SequenceSource(client.prepare, requests, sequence_options(cfg),
                                        user_data=setup.data.user_data)
-    checked = sender_for(cfg, client, setup, payloads)  # validation_data, --export-tensors
+    # validation_data, --export-tensors: a sender that checks (a checking stream with --streaming)
+    checked = sender_for(cfg, client, setup, payloads, sequences)
     return local_load(cfg, client, payloads, buffer, sequences=sequences, sender=checked)
 
 
@@ -72,7 +73,7 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
     (its part of the max-threads cap, its stride of the shared schedule). ``sender``: one that
     decodes and checks every answer (:mod:`.validating`) instead of the plain one."""
     new_sender: SenderFactory = sender or unary_sender(client)
-    if cfg.load.streaming:
+    if cfg.load.streaming and sender is None:
         from .streaming import stream_sender
 
         new_sender = stream_sender(client)

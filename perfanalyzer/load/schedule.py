@@ -9,18 +9,15 @@ Every schedule here puts request 0 at offset 0 and never moves an offset backwar
 itself never produces a start-up burst (perf_analyzer sent late first slots together — a manager
 concern, not a schedule one). ``offsets(start, count)`` is a pure function of the index: request
 *i* gets the same offset however the requests are chunked.
-
-Also here: the range helpers for ``--request-rate-range`` and ``--concurrency-range``.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Protocol
@@ -34,13 +31,11 @@ __all__ = [
     "MIN_RATE",
     "POISSON_BLOCK",
     "Schedule",
-    "concurrency_range",
     "constant",
     "due_batch",
     "gamma",
     "intervals",
     "poisson",
-    "rate_range",
     "read_intervals_file",
 ]
 
@@ -51,7 +46,6 @@ POISSON_BLOCK = 4096
 #: Slowest accepted rate (one request per ~11.6 days); keeps every offset far inside int64.
 MIN_RATE = 1e-6
 RATE_FLAG = "--request-rate-range"
-CONCURRENCY_FLAG = "--concurrency-range"
 INTERVALS_FLAG = "--request-intervals"
 
 Offsets = npt.NDArray[np.int64]
@@ -295,55 +289,3 @@ def read_intervals_file(path: str | PathLike[str]) -> tuple[int, ...]:
         raise OptionError(f"{name}: no intervals ({INTERVALS_FLAG} file is empty)")
     return tuple(values)
 
-
-def _clean(value: float) -> float:
-    """Drop float noise from start + i·step (0.30000000000000004 → 0.3)."""
-    return float(f"{value:.12g}")
-
-
-def rate_range(start: float, end: float, step: float) -> list[float] | Iterator[float]:
-    """The request rates of ``--request-rate-range start:end:step``.
-
-    Inclusive end (a value within 1e-9 of a step past ``end`` still counts, so ``0.1:0.3:0.1``
-    gives 0.1, 0.2, 0.3); value i is ``start + i·step`` (no accumulated drift; float noise rounded
-    to 12 significant digits). ``end == 0`` means no upper limit: an endless iterator that the
-    caller stops (on ``-l``). OptionError (naming the flag) for start <= 0, step <= 0, non-finite
-    values, or 0 < end < start.
-    """
-    values = [float(v) for v in (start, end, step)]
-    if not all(math.isfinite(v) for v in values):
-        raise OptionError(f"{RATE_FLAG}: {start}:{end}:{step} must be finite numbers")
-    first, last, stride = values
-    _check_rate(first)
-    if stride <= 0:
-        raise OptionError(f"{RATE_FLAG}: step must be > 0, got {step}")
-    if last == 0:
-        return (_clean(first + i * stride) for i in itertools.count())
-    if last < first:
-        raise OptionError(f"{RATE_FLAG}: end {end} is below start {start} (use end 0 for no limit)")
-    count = math.floor((last - first) / stride + 1e-9) + 1
-    return [_clean(first + i * stride) for i in range(count)]
-
-
-def concurrency_range(start: int, end: int, step: int) -> list[int] | Iterator[int]:
-    """The concurrency levels of ``--concurrency-range start:end:step`` (inclusive end).
-
-    ``end == 0`` means no upper limit: an endless iterator that the caller stops (on ``-l``).
-    OptionError (naming the flag) for start < 1, step < 1, end < 0, 0 < end < start, or
-    non-integers.
-    """
-    for value in (start, end, step):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise OptionError(f"{CONCURRENCY_FLAG}: {value!r} is not an integer")
-    first, last, stride = int(start), int(end), int(step)
-    if first < 1:
-        raise OptionError(f"{CONCURRENCY_FLAG}: start must be >= 1, got {first}")
-    if stride < 1:
-        raise OptionError(f"{CONCURRENCY_FLAG}: step must be >= 1, got {stride}")
-    if last == 0:
-        return itertools.count(first, stride)
-    if last < first:
-        raise OptionError(
-            f"{CONCURRENCY_FLAG}: end {last} is below start {first} (use end 0 for no limit)"
-        )
-    return list(range(first, last + 1, stride))

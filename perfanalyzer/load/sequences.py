@@ -167,6 +167,8 @@ class SequenceSource:
         self._count = 0
         self._cache: dict[tuple[int, int, int, bool, bool], Any] = {}
         self.ids = SequenceIds(options.id_start, options.id_end)
+        #: Told (payload, data stream, data step) of each payload prepared (validation_data).
+        self.on_prepare: Callable[[Any, int, int], None] | None = None
 
     def draw_length(self) -> int:
         """Uniform within ±variation % of the base length (at least 1); seeded, in draw order."""
@@ -197,6 +199,8 @@ class SequenceSource:
             prepared = self._prepare(dataclasses.replace(
                 steps[k], sequence_id=seq.id, sequence_start=start, sequence_end=end))
             self._cache[key] = prepared
+            if self.on_prepare is not None:
+                self.on_prepare(prepared, seq.stream, k)
         return Job(prepared, seq.id, seq, end)
 
 

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .._proto import grpc_service_pb2 as pb
-from ..client.base import InferenceClient, InferRequest, InferStream
+from ..client.base import InferenceClient, InferRequest, InferResult, InferStream
 from ..errors import ClientError, ServerError, TransportError
 from .request_rate import Sender, SenderFactory, SendResult
 
@@ -49,13 +49,20 @@ def streaming_requests(requests: Sequence[Sequence[InferRequest]]) -> list[list[
             for s in requests]
 
 
+#: Checks one response of a prepared request (raises ClientError when it is wrong).
+Check = Callable[[Any, InferResult], object]
+
+
 class _Pending:
-    __slots__ = ("first", "future", "last", "notify", "recv", "responses", "send", "start", "times")
+    __slots__ = ("error", "first", "future", "last", "notify", "prepared", "recv", "responses",
+                 "send", "start", "times")
 
     def __init__(self, future: asyncio.Future[SendResult],
-                 notify: Callable[[int], None] | None = None) -> None:
+                 notify: Callable[[int], None] | None = None, prepared: Any = None) -> None:
         self.future = future
         self.notify = notify  # called with the response count after each non-empty response
+        self.prepared = prepared  # kept only when responses are checked
+        self.error: ClientError | None = None  # the first wrong response: fails the request
         self.first = 0
         self.last = 0
         self.responses = 0
@@ -78,8 +85,9 @@ class StreamChannel:
     """One stream; :meth:`send` writes a prepared request and returns when its final response
     arrived. Safe for many concurrent sends."""
 
-    def __init__(self, client: InferenceClient) -> None:
+    def __init__(self, client: InferenceClient, check: Check | None = None) -> None:
         self._client = client
+        self._check = check
         self._stream: InferStream | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[str, _Pending] = {}
@@ -95,7 +103,8 @@ class StreamChannel:
         rid = str(next(self._ids))
         future: asyncio.Future[SendResult] = (
             asyncio.get_running_loop().create_future())
-        p = self._pending[rid] = _Pending(future, on_response)
+        p = self._pending[rid] = _Pending(future, on_response,
+                                          prepared if self._check is not None else None)
         payload = prepared.payload + pb.ModelInferRequest(id=rid).SerializeToString()
         try:
             async with self._writing:  # grpc.aio allows one outstanding write per call
@@ -144,11 +153,17 @@ class StreamChannel:
                     p.times.append(t)
                     if p.notify is not None:
                         p.notify(p.responses)
+                    if p.prepared is not None and p.error is None:
+                        p.error = self._checked(p.prepared, item)
                 if item.final:
                     del pending[item.id]
                     if not p.responses:
                         p.first = p.last = t
-                    if not p.future.done():
+                    if p.future.done():
+                        continue
+                    if p.error is not None:
+                        p.future.set_exception(p.error)
+                    else:
                         p.future.set_result(p.result())
         except ClientError as exc:
             failure = exc
@@ -157,6 +172,14 @@ class StreamChannel:
                 self._stream = None  # the next send opens a new stream
             self._fail_all(failure or TransportError("the stream closed before the final "
                                                      "response"))
+
+    def _checked(self, prepared: Any, item: InferResult) -> ClientError | None:
+        assert self._check is not None
+        try:
+            self._check(prepared, item)
+        except ClientError as exc:
+            return exc
+        return None
 
     def _fail_one(self, rid: str, error: BaseException) -> None:
         p = self._pending.pop(rid, None)
@@ -189,12 +212,13 @@ class StreamChannel:
                 await reader
 
 
-def stream_sender(client: InferenceClient) -> SenderFactory:
+def stream_sender(client: InferenceClient, check: Check | None = None) -> SenderFactory:
     """A new :class:`StreamChannel` (a new stream) for each call: one per concurrency worker;
-    the rate manager calls it once and shares the stream."""
+    the rate manager calls it once and shares the stream. ``check``: every non-empty response
+    is checked (validation_data); a wrong one fails its request at its final response."""
 
     async def make() -> tuple[Sender, Callable[[], Awaitable[None]]]:
-        channel = StreamChannel(client)
+        channel = StreamChannel(client, check)
         return channel.send, channel.close
 
     return make

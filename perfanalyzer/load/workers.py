@@ -95,7 +95,7 @@ def unsupported(cfg: RunConfig, setup: ModelSetup) -> str | None:
         return "--orca-format collects the load reports in one process"
     if setup.io.is_sequence:
         return f"model '{cfg.server.model}' is a sequence model (its sequences run in one process)"
-    if setup.data.has_validation or cfg.output.export_tensors:  # issue 14
+    if setup.data.has_validation or cfg.output.export_tensors:
         return "validation_data and --export-tensors are checked in one process"
     return None
 

@@ -138,7 +138,7 @@ class Summary:
     #: Cores the client may use (worker processes); saturation is judged against this.
     windows_cores: float = 1.0
     #: Average client send / receive time per completed request (ns; the records' ``send_ns``
-    #: and ``recv_ns``): perf_analyzer's "Client Send" and "Client Recv".
+    #: and ``recv_ns``): perf_analyzer's client send and receive columns.
     client_send_ns: float = 0.0
     client_recv_ns: float = 0.0
     #: Every gap between consecutive responses of one request (streaming), pooled.

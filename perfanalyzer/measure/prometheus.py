@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..columns import GPU
 from ..redact import redact_url, scrub
 from .background import Background
 
@@ -48,8 +49,7 @@ CPU_FAMILIES = (CPU_UTIL, CPU_MEM_USED, CPU_MEM_TOTAL)
 MERGE_RULE = {GPU_UTIL: "avg", GPU_POWER: "avg", GPU_MEM_USED: "max", GPU_MEM_TOTAL: "first",
               CPU_UTIL: "avg", CPU_MEM_USED: "max", CPU_MEM_TOTAL: "first"}
 #: perf_analyzer's verbose-CSV GPU columns, in order, with their family.
-GPU_COLUMNS = (("Avg GPU Utilization", GPU_UTIL), ("Avg GPU Power Usage", GPU_POWER),
-               ("Max GPU Memory Usage", GPU_MEM_USED), ("Total GPU Memory", GPU_MEM_TOTAL))
+GPU_COLUMNS = tuple((col.name, family) for col, family in zip(GPU, GPU_FAMILIES, strict=True))
 #: Families whose values are integers (bytes): written without a decimal point.
 INTEGER_FAMILIES = frozenset({GPU_MEM_USED, GPU_MEM_TOTAL, CPU_MEM_USED, CPU_MEM_TOTAL})
 

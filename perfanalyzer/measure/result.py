@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import columns as C
 from ..inputs.model import ModelTraits
 from ..records import RecordBuffer
 from .window import PointResult
@@ -39,4 +40,4 @@ class RunResult:
 
     @property
     def level_name(self) -> str:
-        return "Concurrency" if self.mode == "concurrency" else "Request Rate"
+        return C.CONCURRENCY if self.mode == "concurrency" else C.REQUEST_RATE

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..load.base import LoadManager
-    from .window import PointResult, WindowPlan
+    from .point import PointResult, WindowPlan
 
 
 class RunSync(Protocol):

@@ -11,17 +11,16 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from ..client.orca import OrcaCollector, OrcaWindow
+from ..client.orca import OrcaCollector
 from ..config import RunConfig
-from ..config.defaults import DEFAULT_MEASUREMENT_INTERVAL_MS, DEFAULT_MEASUREMENT_REQUEST_COUNT
-from ..config.goodput import GoodputLimits, parse_goodput
+from ..config.goodput import parse_goodput
 from ..errors import PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
 from .background import Background
 from .metrics import ClientLoad, ServerDelta, Summary, summarize
+from .point import PointResult, Window, WindowPlan
 from .prometheus import Scrape
 from .server_stats import ServerStatsReader, Snapshot
 from .stabilizer import NO_REQUESTS, Criteria, Verdict, WindowFigures, adaptive_scale, judge
@@ -41,25 +40,6 @@ ADAPTIVE_MAX_FACTOR = 16.0
 
 class AllRequestsFailed(PerfAnalyzerError):
     """Every request of a window failed: the server's own message says why."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class WindowPlan:
-    """How windows are cut and judged."""
-
-    count_windows: bool = False
-    interval_s: float = DEFAULT_MEASUREMENT_INTERVAL_MS / 1000.0
-    request_count: int = DEFAULT_MEASUREMENT_REQUEST_COUNT
-    criteria: Criteria = field(default_factory=Criteria)
-    percentile: int = -1
-    adaptive: bool = False
-    single_window: bool = False
-    batch_size: int = 1
-    warmup_requests: int = 0
-    cores: float = 1.0
-    #: Which latency the stabilizer judges in rate modes: "sent" or "scheduled" (--latency-from).
-    latency_from: str = "sent"
-    goodput: GoodputLimits | None = None
 
 
 def throughput_only_accepted(cfg: RunConfig, sequence: bool = False) -> bool:
@@ -86,48 +66,6 @@ def window_plan(cfg: RunConfig, cores: float = 1.0, sequence: bool = False) -> W
         percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
         batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
         latency_from=m.latency_from, goodput=parse_goodput(m.goodput))
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    index: int
-    lo: int
-    hi: int
-    summary: Summary
-    metrics: tuple[Scrape, ...] = ()  # --collect-metrics: scrapes completed in this window
-    orca: OrcaWindow | None = None  # --orca-format: the load reports of this window's answers
-
-
-@dataclass(frozen=True)
-class PointResult:
-    """A measured load point: its windows, the stabilizer's verdict, and the merged figures."""
-
-    level: float
-    windows: tuple[Window, ...]
-    verdict: Verdict
-    merged: Summary
-    interrupted: bool = False
-    #: A request error that ends the run (e.g. a validation_data mismatch) ended this point.
-    failure: str = ""
-
-    @property
-    def stable(self) -> bool:
-        return self.verdict.stable
-
-    @property
-    def orca(self) -> OrcaWindow | None:
-        """--orca-format: the load reports of the merged windows' answers."""
-        m = self.merged
-        parts = [w.orca for w in self.windows if w.orca is not None
-                 and w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns]
-        return sum(parts[1:], parts[0]) if parts else None
-
-    @property
-    def metrics(self) -> tuple[Scrape, ...]:
-        """--collect-metrics: the scrapes of the merged windows."""
-        m = self.merged
-        return tuple(s for w in self.windows for s in w.metrics
-                     if w.summary.start_ns >= m.start_ns and w.summary.end_ns <= m.end_ns)
 
 
 class LagProbe(Background):

@@ -1,5 +1,5 @@
 """A load point where a large share of requests failed is reported as failed (exit 99), not as a
-measured point: its figures would describe the failures, not the server (issue 13)."""
+measured point: its figures would describe the failures, not the server."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from ..errors import OptionError
 from ..inputs.setup import ModelSetup
 from ..load.periodic import PeriodicConcurrency
 from ..load.streaming import streaming_requests
-from ..load.validating import sender_for
+from ..load.validating import check_on_mismatch
 from ..measure.metrics import ClientLoad, summarize
 from ..measure.periodic import step_figures
 from ..measure.result import RunResult
@@ -41,8 +41,11 @@ def periodic_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
     """The load of a periodic run; OptionError (before any load) for what it cannot do."""
     if setup.io.is_sequence:
         raise OptionError(f"{FLAG}: sequence models are not supported in periodic mode")
+    check_on_mismatch(cfg, setup)
+    if setup.data.has_validation or cfg.output.export_tensors:
+        what = "--export-tensors" if cfg.output.export_tensors else "validation_data"
+        raise OptionError(f"{FLAG}: {what} is not supported in periodic mode")
     payloads = [client.prepare(r) for s in streaming_requests(requests) for r in s]
-    sender_for(cfg, client, setup, payloads)  # refuses validation_data (needs a checking sender)
     assert cfg.load.periodic_concurrency_range is not None
     start, end, step = cfg.load.periodic_concurrency_range
     return PeriodicConcurrency(client, payloads, buffer, start=start, end=end, step=step,

@@ -96,11 +96,11 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
     shm: Any = None  # perfanalyzer.shm.plan.ShmPlan with --shared-memory system|cuda
     restore_trace = None  # --trace-*: undoes the model's trace settings
     try:
-        setup = await within_startup(cfg, prepare_model(client, cfg))  # issue 13: deadlines
+        setup = await within_startup(cfg, prepare_model(client, cfg))  # startup has a deadline too
         restore_trace = await asyncio.to_thread(trace.apply, cfg)
         if restore_trace is not None:
             cleanup.register(restore_trace)  # also on a second Ctrl-C
-        # ensembles, BLS (issue 14)
+        # ensembles, BLS: the composing models' statistics
         setup, stats = await within_startup(cfg, with_composing(client, cfg, setup))
         await within_startup(cfg, stats.probe())
         # a periodic run is a closed loop of growing concurrency: reported as concurrency END
@@ -114,7 +114,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         out.writelines(f"{note}\n" for note in setup.notes)
         requests = requests_for(cfg, setup)
-        if cfg.output.export_tensors:  # issue 14: each data entry's inputs, for the export
+        if cfg.output.export_tensors:  # each data entry's inputs, for the export
             run.request_inputs = [{t.name: t.to_numpy() for t in r.inputs if t.data is not None}
                                   for stream in requests for r in stream]
         if cfg.inputs.shared_memory != "none":
@@ -214,7 +214,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         level = await sync.next_level(level)  # MPI: start together; a merged group follows its leader
         if level is None:
             break
-        check_ceiling(cfg, level)  # issue 13: an open-ended sweep stops at the ceiling too
+        check_ceiling(cfg, level)  # an open-ended sweep stops at the ceiling too
         progress.point(level, len(run.points) + 1)
         point = sync.report(await measurer.measure(level))
         progress.clear()  # the live line, before the point's block
@@ -224,7 +224,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         if on_point:
             on_point(run, point)
         check_ended(point)  # a validation_data mismatch (unless --on-mismatch count)
-        check_failures(point)  # issue 13: a mostly failed point is an error, not a measurement
+        check_failures(point)  # a mostly failed point is an error, not a measurement
         check_bls_calls(point, run.model.bls)
         if point.interrupted:
             run.interrupted = True
@@ -251,7 +251,7 @@ async def _periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurrency, s
     out.flush()
     if on_point:
         on_point(run, point)
-    try:  # issue 13: a mostly failed run is an error (not when Ctrl-C cancelled them)
+    try:  # a mostly failed run is an error (not when Ctrl-C cancelled them)
         if not point.interrupted:
             check_failures(point)
     except PerfAnalyzerError as exc:
@@ -259,4 +259,4 @@ async def _periodic(cfg: RunConfig, run: RunResult, load: PeriodicConcurrency, s
 
 
 def _config_dict(cfg: RunConfig) -> dict[str, Any]:
-    return redact_config(cfg.flat())  # issue 13: no header secret or URL password
+    return redact_config(cfg.flat())  # no header secret or URL password

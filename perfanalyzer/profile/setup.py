@@ -46,7 +46,7 @@ def within_startup(cfg: RunConfig, call: Awaitable[T]) -> Awaitable[T]:
 
 
 async def connect(cfg: RunConfig) -> InferenceClient:
-    # a plain TCP connect first: only "refused" means no server (issue 13)
+    # a plain TCP connect first: only "refused" means no server
     url, protocol, tr = cfg.server.server_url, cfg.server.protocol, cfg.transport
     await probe_tcp(url, protocol, tr.connect_timeout_s, no_server_hint(url))
     opts = client_options(cfg)
@@ -164,7 +164,7 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     data = load_input_data(io, DataOptions(
         batch_size=cfg.inputs.batch_size, input_data=cfg.inputs.input_data, shapes=dict(cfg.inputs.shapes),
         string_length=cfg.inputs.string_length, string_data=cfg.inputs.string_data, seed=cfg.inputs.seed,
-        memory_limit_bytes=int(cfg.inputs.input_memory_limit_mb * 2**20)))  # issue 13
+        memory_limit_bytes=int(cfg.inputs.input_memory_limit_mb * 2**20)))
     return ModelSetup(metadata=metadata, config=config, io=io, traits=traits, data=data,
                       notes=(note,) if note else ())
 

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Sequence
 
+from .. import columns as C
 from ..measure.result import RunResult
 from ..measure.status import STABLE, Judging, point_status
 from .csv import FLAG as CSV_FLAG
@@ -22,7 +23,7 @@ from .export import FLAG, _json_default, export_dict
 from .figures import row_figures
 from .outfile import write_output
 
-KEY_COLUMNS = ("Batch Size", "Shape Set")
+KEY_COLUMNS = C.COMBINED_KEYS
 #: (the combination's key cells, in KEY_COLUMNS order; its run)
 Part = tuple[tuple[str, str], RunResult]
 

@@ -11,9 +11,12 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .. import columns as C
 from ..errors import OptionError
 from .combined import KEY_COLUMNS
 from .frame import frame_from_csv_text
+
+P99 = C.percentile_name(99)
 
 
 def is_combined_csv(path: str | os.PathLike[str]) -> bool:
@@ -39,7 +42,7 @@ def read_combined(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def dimension_figures(df: pd.DataFrame, dpi: int = 120) -> dict[str, Figure]:
-    """One figure per dimension that varies: throughput and p99 latency against its values, a
+    """One figure per dimension that varies: throughput and the 99th percentile latency against its values, a
     line per load level (the other dimension held at each of its values)."""
     level = str(df.columns[2])
     figs: dict[str, Figure] = {}
@@ -54,16 +57,16 @@ def dimension_figures(df: pd.DataFrame, dpi: int = 120) -> dict[str, Figure]:
             g = g.assign(_x=g[dim].map(x_of)).sort_values("_x")
             label = f"{level.lower()} {lv:g}" + (f", {other.lower()} {ov}"
                                                    if df[other].nunique() > 1 else "")
-            ax_t.plot(g["_x"], g["Inferences/Second"], marker="o", label=label, gid=label)
-            ax_l.plot(g["_x"], g["p99 latency"] / 1000.0, marker="o", label=label)
-        for ax, title in ((ax_t, "Throughput (infer/s)"), (ax_l, "p99 latency (ms)")):
+            ax_t.plot(g["_x"], g[C.THROUGHPUT.name], marker="o", label=label, gid=label)
+            ax_l.plot(g["_x"], g[P99] / 1000.0, marker="o", label=label)
+        for ax, title in ((ax_t, "Throughput (infer/s)"), (ax_l, f"{P99} (ms)")):
             ax.set_xticks(range(len(values)), [str(v) for v in values], fontsize=7)
             ax.set_xlabel(dim)
             ax.set_ylabel(title)
             ax.set_ylim(bottom=0)
             ax.grid(True, alpha=0.3)
         ax_t.legend(fontsize=7)
-        fig.suptitle(f"{dim}: throughput and p99 latency per load level")
+        fig.suptitle(f"{dim}: throughput and {P99} per load level")
         figs[dim.lower().replace(" ", "_")] = fig
     return figs
 

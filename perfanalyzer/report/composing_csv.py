@@ -2,11 +2,11 @@
 
 perf_analyzer's ``ReportWriter::GenerateFile`` writes ``<name>_v<version>.<filename>`` per direct
 composing model (a nested ensemble's members get none: their time is in that ensemble's row),
-with the main file's rows (stable points under -l, sorted by Inferences/Second) and these columns:
-level, ``Inferences/Second`` (the client's infer/s × the model's success count ÷ the top-level
-model's), ``Client Send`` (0), ``Network+Server Send/Recv`` (the model's average success time
-minus its accounted time, in ns, floored at 0 and to µs once), ``Server Queue``, ``Server Compute
-Input/Infer/Output``, [``Server Cache Hit/Miss``], ``Client Recv`` (0).
+with the main file's rows (stable points under -l, sorted by throughput) and the columns that
+:mod:`perfanalyzer.columns` marks ``composing``: the level, the throughput (the client's infer/s ×
+the model's success count ÷ the top-level model's), the client's send time (0), network+server
+(the model's average success time minus its accounted time, in ns, floored at 0 and to µs once),
+the server's queue and compute times, [cache hit/miss], the client's receive time (0).
 
 Differences: the file is put beside ``filename`` (perf_analyzer prepends the prefix to the whole
 path, which breaks when ``-f`` names a folder); a figure whose count is 0 is an empty cell
@@ -20,6 +20,7 @@ import io
 import os
 from pathlib import Path
 
+from .. import columns as C
 from ..client.base import ModelStatistics, StatDuration
 from ..measure.metrics import accounted_ns
 from ..measure.result import RunResult
@@ -27,8 +28,6 @@ from ..measure.status import STABLE, Judging, point_status
 from .csv import STATUS_COLUMN, CsvLayout, _cell, _level
 from .figures import fmt_rate
 from .outfile import write_output
-
-COMPOSING_COMPUTE = ("compute_input", "compute_infer", "compute_output")
 
 
 def composing_path(filename: str | os.PathLike[str], name: str, version: str) -> Path:
@@ -42,28 +41,24 @@ def _avg_us(d: StatDuration) -> int | None:
 
 
 def header(run: RunResult, all_points: bool = False) -> list[str]:
-    cols = [run.level_name, "Inferences/Second", "Client Send", "Network+Server Send/Recv",
-            "Server Queue", "Server Compute Input", "Server Compute Infer",
-            "Server Compute Output"]
-    if run.model.cache_enabled:
-        cols += ["Server Cache Hit", "Server Cache Miss"]
-    return cols + ["Client Recv"] + ([STATUS_COLUMN] if all_points else [])
+    return [run.level_name, *(c.name for c in _columns(run))] + ([STATUS_COLUMN] if all_points
+                                                                 else [])
+
+
+def _columns(run: RunResult) -> list[C.Column]:
+    return C.csv_columns(CsvLayout.of(run), composing=True)
 
 
 def _row(run: RunResult, level: float, throughput: float, top: ModelStatistics,
          m: ModelStatistics) -> list[str]:
     top_ok, ok = top.get("success").count, m.get("success")
-    tput = fmt_rate(throughput * ok.count / top_ok) if top_ok else ""
-    queue = _avg_us(m.get("queue"))
-    compute = [_avg_us(m.get(k)) for k in COMPOSING_COMPUTE]
-    cache = [_avg_us(m.get(k)) for k in ("cache_hit", "cache_miss")]
     # in integer ns, floored to µs once (perf_analyzer's report writer)
     network = max(0, ok.ns // ok.count - accounted_ns(m)) // 1000 if ok.count else None
-    cells = [_level(level, CsvLayout.of(run).level_name), tput, "0", _cell(network),
-             _cell(queue), *(_cell(v) for v in compute)]
-    if run.model.cache_enabled:
-        cells += [_cell(v) for v in cache]
-    return [*cells, "0"]
+    cells = {C.THROUGHPUT.name: fmt_rate(throughput * ok.count / top_ok) if top_ok else "",
+             C.CLIENT_SEND.name: "0", C.NETWORK.name: _cell(network), C.CLIENT_RECV.name: "0"}
+    for name, key in C.SERVER_KEYS.items():
+        cells[name] = _cell(_avg_us(m.get(key)))
+    return [_level(level, run.level_name), *(cells[c.name] for c in _columns(run))]
 
 
 def _version(run: RunResult, k: int) -> str:

@@ -3,6 +3,7 @@ late sends, distance from stable)."""
 
 from __future__ import annotations
 
+from .. import columns as C
 from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT_STABILITY_WINDOWS
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
@@ -10,17 +11,17 @@ from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_st
 from ..measure.status import STABLE, Judging, judged_latency, point_status
 from ..measure.window import PointResult
 from . import periodic_text
+from .caveats import advice, likely_cause, trust_lines
 from .figures import fmt_rate, row_figures, std_text, us
 from .metrics_text import metrics_lines, orca_lines
 from .streamed_text import goodput_lines, streaming_lines
-from .trust import advice, likely_cause, trust_lines
 
 
 def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, request_count: int,
                   async_mode: bool, percentile: int, mode: str, streaming: bool,
                   distribution: str = "constant", burstiness: float = 1.0,
                   periodic: tuple[int, int, int, int] | None = None) -> str:
-    stab = (f"p{percentile} latency" if percentile > 0 else "average latency")
+    stab = (C.percentile_name(percentile) if percentile > 0 else "average latency")
     lines = ["*** Measurement Settings ***", f"  Batch size: {batch_size}",
              "  Service Kind: TRITON"]
     if periodic is not None:  # --periodic-concurrency-range: no windows
@@ -48,7 +49,7 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
 def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     s = point.merged
     level = (f"Request concurrency: {int(point.level)}" if run.mode == "concurrency"
-             else f"Request Rate: {fmt_rate(point.level)} inference requests per seconds")
+             else f"{C.REQUEST_RATE}: {fmt_rate(point.level)} inference requests per seconds")
     if run.periodic:
         level = periodic_text.header(run.periodic)
     lines = [level, "  Client: ", f"    Request count: {s.completed}"]
@@ -62,7 +63,7 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     if (run.model.decoupled or run.config.get("streaming")
             or run.config.get("endpoint") == "generate_stream"):
         per_req = s.responses / s.completed if s.completed else 0.0
-        lines.append(f"    Response Throughput: {fmt_rate(s.response_throughput)} infer/sec")
+        lines.append(f"    {C.RESPONSE_THROUGHPUT.name}: {fmt_rate(s.response_throughput)} infer/sec")
         lines.append(f"    Responses per request: {per_req:.2f}")
         lines += streaming_lines(s)
     lines += goodput_lines(s)
@@ -70,12 +71,12 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         lines.append(f"    Avg send request rate: {fmt_rate(s.send_rate)} infer/sec")
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
         lines += _rate_kept_lines(run, point)
-    lines.append(f"    Avg latency: {us(s.latency.avg_ns)} usec "
+    lines.append(f"    {C.AVG_LATENCY.name}: {us(s.latency.avg_ns)} usec "
                  f"(standard deviation {std_text(s.latency)} usec)")
     for p in sorted(s.latency.percentiles):
-        lines.append(f"    p{p} latency: {us(s.latency.p(p))} usec")
+        lines.append(f"    {C.percentile_name(p)}: {us(s.latency.p(p))} usec")
     if run.mode != "concurrency":
-        lines.append(f"    Avg latency from scheduled send: {us(s.corrected.avg_ns)} usec "
+        lines.append(f"    {C.scheduled(C.AVG_LATENCY.name)}: {us(s.corrected.avg_ns)} usec "
                      f"(p99 {us(s.corrected.p(99))} usec)")
     f = row_figures(s)
     proto = "gRPC" if protocol == "grpc" else "HTTP"
@@ -222,15 +223,15 @@ STATUS_TEXT = {"unstable": "not stable", "over_limit": "over the -l limit",
 
 
 def table_text(run: RunResult) -> str:
-    lines = ["Inferences/Second vs. Client Average Batch Latency"]
-    name = "Concurrency" if run.mode == "concurrency" else "Request Rate"
+    lines = [f"{C.THROUGHPUT.name} vs. Client Average Batch Latency"]
+    name = run.level_name
     judging = Judging.of(run.config, run.percentile)
     for p in run.points:
         level = str(int(p.level)) if run.mode == "concurrency" else fmt_rate(p.level)
         val = judged_latency(p.merged, judging)
-        kind = f"p{run.percentile} latency" if run.percentile > 0 else "latency"
+        kind = C.percentile_name(run.percentile) if run.percentile > 0 else "latency"
         if judging.latency_from == "scheduled" and run.mode != "concurrency":
-            kind += " from scheduled send"
+            kind = C.scheduled(kind)
         status = point_status(p, judging)
         flag = "" if status == STABLE else f" ({STATUS_TEXT.get(status, status)}) [not in -f]"
         if status == STABLE and p.verdict.reason == "throughput_only":

@@ -1,7 +1,8 @@
 """perf_analyzer-compatible CSV (``-f``): exact header names, order and conditional columns.
 
 Model Analyzer reads these files with ``csv.DictReader`` keyed by the header strings, so the header is
-built exactly as perf_analyzer's ``report_writer.cc`` builds it; rows are sorted by Inferences/Second.
+built exactly as perf_analyzer's ``report_writer.cc`` builds it; rows are sorted by throughput.
+Every column is declared once in :mod:`perfanalyzer.columns`; header and rows both read that list.
 
 Like perf_analyzer, the file holds only the points that are stable and under ``-l`` (see
 :mod:`perfanalyzer.measure.status`); ``all_points`` (``--csv-all-points``) writes every measured point
@@ -16,6 +17,7 @@ import io
 import os
 from dataclasses import dataclass
 
+from .. import columns as C
 from ..measure.metrics import LatencyStats, Summary
 from ..measure.prometheus import GPU_COLUMNS, Values, gpu_cell, merge_scrapes
 from ..measure.result import RunResult
@@ -25,16 +27,15 @@ from .outfile import write_output
 
 BASE_PERCENTILES = (50, 90, 95, 99)
 #: The extra trailing column of --csv-all-points (stable, unstable, over_limit, no_requests...).
-STATUS_COLUMN = "Status"
-#: --csv-streaming: each figure's Avg and percentile columns (µs), in this order.
-STREAM_FIGURES = ("time to first response", "inter-response time")
-GOODPUT_COLUMNS = ["Goodput", "Goodput %"]
+STATUS_COLUMN = C.STATUS
 FLAG = "-f"
 
 
 @dataclass(frozen=True, kw_only=True)
 class CsvLayout:
-    level_name: str  # "Concurrency" | "Request Rate"
+    """Which of :mod:`perfanalyzer.columns` a CSV writes: its flags are the columns' ``when``."""
+
+    level_name: str  # columns.CONCURRENCY | columns.REQUEST_RATE
     decoupled: bool = False
     server_stats: bool = True
     cache: bool = False
@@ -59,59 +60,51 @@ class CsvLayout:
         extra = {self.percentile} if self.percentile > 0 else set()
         return sorted(set(BASE_PERCENTILES) | extra)
 
+    @property
+    def average(self) -> bool:
+        """perf_analyzer writes the average latency column only when it stabilizes on it."""
+        return self.percentile <= 0
+
+    def columns(self) -> list[C.Column]:
+        return C.csv_columns(self)
+
     def header(self) -> list[str]:
-        cols = [self.level_name, "Inferences/Second"]
-        if self.decoupled:
-            cols.append("Response Throughput")
-        cols.append("Client Send")
-        if self.server_stats:
-            cols += ["Network+Server Send/Recv", "Server Queue", "Server Compute Input",
-                     "Server Compute Infer", "Server Compute Output"]
-            if self.cache:
-                cols += ["Server Cache Hit", "Server Cache Miss"]
-        cols.append("Client Recv")
-        cols += [f"p{p} latency" for p in self.percentiles]
-        if self.verbose:
-            if self.percentile <= 0:
-                cols.append("Avg latency")
-            cols += ["request/response", "response wait"]
-            if self.gpu:
-                cols += [name for name, _family in GPU_COLUMNS]
-        if self.streaming:
-            for name in STREAM_FIGURES:
-                cols += [f"Avg {name}", *(f"p{p} {name}" for p in self.percentiles)]
-        if self.goodput:
-            cols += GOODPUT_COLUMNS
-        return cols
+        return [self.level_name, *(c.name for c in self.columns())]
 
     def row(self, level: float, f: RowFigures, metrics: Values | None = None,
             summary: Summary | None = None) -> list[str]:
-        cells = [_level(level, self.level_name), fmt_rate(f.throughput)]
-        if self.decoupled:
-            cells.append(fmt_rate(f.response_throughput))
-        cells.append(str(f.client_send_us))
-        if self.server_stats:
-            cells += [_cell(v) for v in (f.network_us, f.queue_us, f.compute_input_us,
-                                         f.compute_infer_us, f.compute_output_us)]
-            if self.cache:
-                cells += [_cell(f.cache_hit_us), _cell(f.cache_miss_us)]
-        cells.append(str(f.client_recv_us))
-        cells += [_cell(f.percentiles_us.get(p)) for p in self.percentiles]
-        if self.verbose:
-            if self.percentile <= 0:
-                cells.append(_cell(f.avg_latency_us if f.percentiles_us else None))
-            cells += [str(f.request_response_us), str(f.response_wait_us)]
-            if self.gpu:
-                cells += [gpu_cell(metrics or {}, family) for _name, family in GPU_COLUMNS]
-        if self.streaming and summary is not None:
-            for stats in (summary.first_response, summary.inter_response):
-                cells += [_us_cell(stats, stats.avg_ns),
-                          *(_us_cell(stats, stats.p(p)) for p in self.percentiles)]
-        if self.goodput and summary is not None:
-            share = summary.goodput_share
-            cells += [fmt_rate(summary.goodput or 0.0),
-                      "" if share is None else f"{100.0 * share:.2f}"]
+        cells = [_level(level, self.level_name)]
+        for col in self.columns():
+            if summary is None and col.cell in _SUMMARY_CELLS:
+                continue
+            cells.append(_cell_of(col, f, metrics or {}, summary))
         return cells
+
+
+_SUMMARY_CELLS = frozenset({"stream", "goodput", "goodput_share"})
+
+
+def _cell_of(col: C.Column, f: RowFigures, metrics: Values, summary: Summary | None) -> str:
+    """One cell: ``col``'s figure of the point, formatted as perf_analyzer writes it."""
+    kind = col.cell
+    if kind == "rate":
+        return fmt_rate(getattr(f, col.figure))
+    if kind == "us":
+        return _cell(getattr(f, col.figure))
+    if kind == "percentile":
+        return _cell(f.percentiles_us.get(col.pct or 0))
+    if kind == "avg_latency":
+        return _cell(f.avg_latency_us if f.percentiles_us else None)
+    if kind == "gpu":
+        return gpu_cell(metrics, GPU_COLUMNS[int(col.figure)][1])
+    assert summary is not None
+    if kind == "stream":
+        stats: LatencyStats = getattr(summary, col.figure)
+        return _us_cell(stats, stats.avg_ns if col.pct is None else stats.p(col.pct))
+    if kind == "goodput":
+        return fmt_rate(summary.goodput or 0.0)
+    share = summary.goodput_share
+    return "" if share is None else f"{100.0 * share:.2f}"
 
 
 def _us_cell(stats: LatencyStats, ns: float) -> str:
@@ -125,7 +118,7 @@ def _cell(v: int | None) -> str:
 
 
 def _level(level: float, name: str) -> str:
-    if name == "Concurrency" or float(level).is_integer():
+    if name == C.CONCURRENCY or float(level).is_integer():
         return str(int(level))
     return fmt_rate(level)
 

@@ -1,14 +1,15 @@
 """Derived figures shared by the console, CSV and JSON reporters (all in integer µs, as perf_analyzer).
 
-"Client Send" / "Client Recv" are the averages of the records' ``send_ns`` (writing the request) and
+The client send / receive columns are the averages of the records' ``send_ns`` (writing the request) and
 ``recv_ns`` (first response byte to complete response), measured by each transport (see its ``send``);
-"Network+Server Send/Recv" is what is left of the average latency after them and the server's
+the network+server column is what is left of the average latency after them and the server's
 accounted time, as perf_analyzer computes it: in integer ns, floored to µs once at the end.
 
 These client-side figures keep perf_analyzer's meaning whatever ``--latency-from`` says: they start
 at the actual send (the client's request time), so a send late on its schedule never moves its
-delay into Network+Server or "response wait"; the latency from the scheduled send is its own figure
-(the percentiles and "Avg latency" under ``--latency-from scheduled``).
+delay into network+server or the response wait; the latency from the scheduled send is its own
+figure (the percentiles and the average under ``--latency-from scheduled``). The columns' names are
+:mod:`perfanalyzer.columns`'.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class RowFigures:
     cache_hit_us: int | None
     cache_miss_us: int | None
     percentiles_us: dict[int, int]
-    #: Server-accounted time exceeded the client's wait: Network+Server was floored at 0.
+    #: Server-accounted time exceeded the client's wait: network+server was floored at 0.
     clamped: bool = False
     #: The client's average request time (µs): from the actual send to the answer, whatever
     #: latency the percentiles report (perf_analyzer's "Avg HTTP/gRPC time").

@@ -1,9 +1,9 @@
 """pandas loaders for notebooks: perf_analyzer / perfanalyzer CSVs and saved JSON runs.
 
-``read_csv(path)`` keeps perf_analyzer's column names (``Concurrency`` or ``Request Rate``,
-``Inferences/Second``, ``p99 latency``...) with numeric dtypes; latencies stay in integer µs as in
-the file. ``read_run(path)`` rebuilds a ``--profile-export-file`` run and returns one row per
-request and one per measurement window (latencies there in float µs, times in wall-clock ns).
+``read_csv(path)`` keeps perf_analyzer's column names (:mod:`perfanalyzer.columns`) with numeric
+dtypes; latencies stay in integer µs as in the file. ``read_run(path)`` rebuilds a
+``--profile-export-file`` run and returns one row per request and one per measurement window
+(latencies there in float µs, times in wall-clock ns).
 """
 
 from __future__ import annotations
@@ -16,19 +16,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import columns as C
 from ..errors import OptionError
 from ..measure.metrics import Summary
 from ..measure.result import RunResult
 from .csv import STATUS_COLUMN, csv_text
 from .export import merged_range
 
-LEVEL_COLUMNS = ("Concurrency", "Request Rate")
-REQUIRED_COLUMNS = ("Inferences/Second", "Client Send", "Client Recv", "p50 latency",
-                    "p90 latency", "p95 latency", "p99 latency")
+LEVEL_COLUMNS = C.LEVEL_NAMES
+REQUIRED_COLUMNS = (C.THROUGHPUT.name, C.CLIENT_SEND.name, C.CLIENT_RECV.name,
+                    *(C.percentile_name(p) for p in (50, 90, 95, 99)))
 #: perf_analyzer's --collect-metrics columns hold "gpu:value;" strings; they are left as text.
 TEXT_COLUMN_MARK = "GPU"
-SERVER_KEYS = {"Server Queue": "queue", "Server Compute Input": "compute_input",
-               "Server Compute Infer": "compute_infer", "Server Compute Output": "compute_output"}
+SERVER_KEYS = {c.name: C.SERVER_KEYS[c.name]
+               for c in (C.QUEUE, C.COMPUTE_INPUT, C.COMPUTE_INFER, C.COMPUTE_OUTPUT)}
+#: The windows' latencies from the scheduled send (rate modes; the same as the others otherwise).
+AVG_SCHEDULED = C.scheduled(C.AVG_LATENCY.name)
+P99_SCHEDULED = C.scheduled(C.percentile_name(99))
 
 PathLike = str | os.PathLike[str]
 
@@ -37,7 +41,7 @@ def read_csv(path: PathLike) -> pd.DataFrame:
     """A perf_analyzer-format CSV as a DataFrame (one row per load point, file order).
 
     Raises :class:`OptionError` naming the file and the column when the file is not such a CSV.
-    ``df.attrs`` holds ``source`` (the path) and ``level`` (``Concurrency`` or ``Request Rate``).
+    ``df.attrs`` holds ``source`` (the path) and ``level`` (the first column's name).
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -57,14 +61,14 @@ def frame_from_csv_text(text: str, name: str) -> pd.DataFrame:
     if not cols or cols[0] not in LEVEL_COLUMNS:
         first = cols[0] if cols else ""
         raise OptionError(f"{name}: not a perf_analyzer CSV: first column is {first!r}, "
-                          "expected 'Concurrency' or 'Request Rate'")
+                          f"expected {C.CONCURRENCY!r} or {C.REQUEST_RATE!r}")
     for col in REQUIRED_COLUMNS:
         if col not in cols:
             raise OptionError(f"{name}: not a perf_analyzer CSV: missing column {col!r}")
     df = pd.DataFrame(index=raw.index)
     for col in cols:
         df[col] = raw[col] if col == STATUS_COLUMN else _numeric(raw[col], name, col)
-    if cols[0] == "Request Rate":
+    if cols[0] == C.REQUEST_RATE:
         df[cols[0]] = df[cols[0]].astype(float)
     df.attrs.update(source=name, level=cols[0])
     return df
@@ -100,9 +104,10 @@ def read_run(path: PathLike) -> RunFrames:
     intended_ns, sent_ns, first_ns, last_ns (wall-clock ns), t_s (send time in s since the run
     started), latency_us, corrected_latency_us, first_response_us, status, error, responses,
     sequence_id. ``windows`` columns: point, level, window, start_ns, end_ns, t_start_s, t_end_s,
-    duration_s, Inferences/Second, Response Throughput, Avg latency, p50/p90/p95/p99 latency (µs),
-    completed, errors, sent, late_sends, client_cpu_util, client_saturated, the server columns in µs
-    per request (NaN without server statistics), merged (in the point's reported windows), stable.
+    duration_s, throughput, response throughput, average and percentile latencies (µs; named as
+    the CSV columns, :mod:`perfanalyzer.columns`), completed, errors, sent, late_sends,
+    client_cpu_util, client_saturated, the server columns in µs per request (NaN without server
+    statistics), merged (in the point's reported windows), stable.
     """
     from .saved import load_run
 
@@ -178,14 +183,14 @@ def windows_frame(run: RunResult) -> pd.DataFrame:
 
 def _window_figures(s: Summary, percentile: int) -> dict[str, object]:
     lat = s.latency
-    out: dict[str, object] = {"Inferences/Second": s.throughput,
-                              "Response Throughput": s.response_throughput,
-                              "Avg latency": lat.avg_ns / 1e3 if lat.count else np.nan}
+    out: dict[str, object] = {C.THROUGHPUT.name: s.throughput,
+                              C.RESPONSE_THROUGHPUT.name: s.response_throughput,
+                              C.AVG_LATENCY.name: lat.avg_ns / 1e3 if lat.count else np.nan}
     for p in _percentiles(percentile):
-        out[f"p{p} latency"] = lat.p(p) / 1e3 if lat.count else np.nan
+        out[C.percentile_name(p)] = lat.p(p) / 1e3 if lat.count else np.nan
     cor = s.corrected  # from the scheduled send (rate modes; equals the above in closed loops)
-    out["Avg latency from scheduled send"] = cor.avg_ns / 1e3 if cor.count else np.nan
-    out["p99 latency from scheduled send"] = cor.p(99) / 1e3 if cor.count else np.nan
+    out[AVG_SCHEDULED] = cor.avg_ns / 1e3 if cor.count else np.nan
+    out[P99_SCHEDULED] = cor.p(99) / 1e3 if cor.count else np.nan
     out.update(completed=s.completed, errors=s.errors, sent=s.sent, late_sends=s.late_sends,
                client_cpu_util=s.client_cpu_util, client_saturated=s.client_saturated)
     for col, key in SERVER_KEYS.items():
@@ -199,10 +204,10 @@ def _percentiles(percentile: int) -> list[int]:
 
 def _window_columns(percentile: int) -> list[str]:
     return ["point", "level", "window", "start_ns", "end_ns", "t_start_s", "t_end_s",
-            "duration_s", "Inferences/Second", "Response Throughput", "Avg latency",
-            *[f"p{p} latency" for p in _percentiles(percentile)], "completed", "errors", "sent",
+            "duration_s", C.THROUGHPUT.name, C.RESPONSE_THROUGHPUT.name, C.AVG_LATENCY.name,
+            *[C.percentile_name(p) for p in _percentiles(percentile)], "completed", "errors", "sent",
             "late_sends", "client_cpu_util", "client_saturated", *SERVER_KEYS, "merged", "stable",
-            "Avg latency from scheduled send", "p99 latency from scheduled send"]
+            AVG_SCHEDULED, P99_SCHEDULED]
 
 
 __all__ = ["RunFrames", "frame_from_csv_text", "points_frame", "read_csv", "read_run",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .. import columns as C
 from ..client.orca import OrcaWindow
 from ..measure.prometheus import (
     CPU_MEM_TOTAL,
@@ -22,10 +23,11 @@ from ..measure.prometheus import (
     merge_scrapes,
 )
 
-_GPU_LINES = (("Avg GPU Utilization", GPU_UTIL, 100.0, "%"),
-              ("Avg GPU Power Usage", GPU_POWER, 1.0, " watts"),
-              ("Max GPU Memory Usage", GPU_MEM_USED, 1.0, " bytes"),
-              ("Total GPU Memory", GPU_MEM_TOTAL, 1.0, " bytes"))
+#: perf_analyzer's console lines: the GPU columns' names, scale and unit.
+_GPU_LINES = ((C.GPU[0].name, GPU_UTIL, 100.0, "%"),
+              (C.GPU[1].name, GPU_POWER, 1.0, " watts"),
+              (C.GPU[2].name, GPU_MEM_USED, 1.0, " bytes"),
+              (C.GPU[3].name, GPU_MEM_TOTAL, 1.0, " bytes"))
 
 
 def metrics_lines(scrapes: Sequence[Scrape]) -> list[str]:

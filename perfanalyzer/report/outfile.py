@@ -1,6 +1,6 @@
 """Every file a run writes goes through here: checked before any load, written without harm.
 
-Contract (issue 13):
+Contract:
 
 * :func:`check_output` runs before any load is sent. The folder must exist and take a new file
   (proved by creating and removing a unique temp file there, which also works as root on a

@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from .. import columns as C
 from ..errors import OptionError
 from .combined_plots import combined_figures, is_combined_csv
 from .csv import STATUS_COLUMN
@@ -29,15 +30,15 @@ from .outfile import write_output
 PERCENTILE_STYLES: dict[int, tuple[Any, str]] = {50: ("-", "o"), 90: ("--", "s"), 99: (":", "^")}
 #: Stacked latency components, bottom to top: (CSV column, legend label, colour).
 BREAKDOWN = (
-    ("Client Send", "Client send", "#8c8c8c"),
-    ("Network+Server Send/Recv", "Network + server send/recv", "#9ecae1"),
-    ("Server Queue", "Server queue", "#fdae6b"),
-    ("Server Compute Input", "Server compute input", "#a1d99b"),
-    ("Server Compute Infer", "Server compute infer", "#31a354"),
-    ("Server Compute Output", "Server compute output", "#006d2c"),
-    ("Server Cache Hit", "Server cache hit", "#bcbddc"),
-    ("Server Cache Miss", "Server cache miss", "#756bb1"),
-    ("Client Recv", "Client receive", "#525252"),
+    (C.CLIENT_SEND.name, "Client send", "#8c8c8c"),
+    (C.NETWORK.name, "Network + server send/recv", "#9ecae1"),
+    (C.QUEUE.name, "Server queue", "#fdae6b"),
+    (C.COMPUTE_INPUT.name, "Server compute input", "#a1d99b"),
+    (C.COMPUTE_INFER.name, "Server compute infer", "#31a354"),
+    (C.COMPUTE_OUTPUT.name, "Server compute output", "#006d2c"),
+    (C.CACHE_HIT.name, "Server cache hit", "#bcbddc"),
+    (C.CACHE_MISS.name, "Server cache miss", "#756bb1"),
+    (C.CLIENT_RECV.name, "Client receive", "#525252"),
 )
 FORMATS = ("png", "svg")
 DPI = 120
@@ -72,28 +73,28 @@ def load_source(path: str | os.PathLike[str]) -> Source:
 
 
 def _level_text(level: str, value: float) -> str:
-    return f"c={value:g}" if level == "Concurrency" else f"{value:g}/s"
+    return f"c={value:g}" if level == C.CONCURRENCY else f"{value:g}/s"
 
 
 def _level_axis(level: str) -> str:
-    return "Concurrency (requests in flight)" if level == "Concurrency" else \
+    return f"{C.CONCURRENCY} (requests in flight)" if level == C.CONCURRENCY else \
         "Request rate (requests/s)"
 
 
 def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
-    """p50/p90/p99 latency (ms) against throughput (infer/s), one colour per input, points joined
-    in load order and labelled with their load level."""
+    """Latency percentiles p50, p90, p99 (ms) against throughput (infer/s), one colour per input,
+    points joined in load order and labelled with their load level."""
     fig = Figure(figsize=(8, 5.5), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     colours = [f"C{i % 10}" for i in range(len(sources))]
     for src, colour in zip(sources, colours, strict=True):
         df = src.points.sort_values(src.level)
-        x = df["Inferences/Second"].to_numpy(float)
+        x = df[C.THROUGHPUT.name].to_numpy(float)
         for p, (style, marker) in PERCENTILE_STYLES.items():
-            y = df[f"p{p} latency"].to_numpy(float) / 1000.0
+            y = df[C.percentile_name(p)].to_numpy(float) / 1000.0
             (line,) = ax.plot(x, y, linestyle=style, marker=marker, color=colour, markersize=5)
             line.set_gid(f"{src.label}|p{p}")
-        y50 = df["p50 latency"].to_numpy(float) / 1000.0
+        y50 = df[C.percentile_name(50)].to_numpy(float) / 1000.0
         flagged = _flagged(df)
         for k, (xi, yi, lv, bad) in enumerate(zip(x, y50, df[src.level], flagged, strict=True)):
             # below and above the line in turn: labels of neighbouring points do not overlap
@@ -105,8 +106,8 @@ def throughput_latency_figure(sources: Sequence[Source]) -> Figure:
     ax.set_ylabel("Latency (ms)")
     ax.set_title("Throughput vs latency (p50 / p90 / p99)")
     # room right of the last point for its label, and above the highest line
-    xmax = max(float(src.points["Inferences/Second"].max()) for src in sources)
-    ymax = max(float(src.points["p99 latency"].max()) for src in sources) / 1000.0
+    xmax = max(float(src.points[C.THROUGHPUT.name].max()) for src in sources)
+    ymax = max(float(src.points[C.percentile_name(99)].max()) for src in sources) / 1000.0
     ax.set_xlim(0, max(xmax, 1e-9) * 1.18)
     ax.set_ylim(0, max(ymax, 1e-9) * 1.08)
     ax.grid(True, alpha=0.3)
@@ -144,7 +145,7 @@ def _mark_flagged(ax: Axes, src: Source, df: pd.DataFrame, x: np.ndarray,
     if not flagged.any():
         return
     for p in PERCENTILE_STYLES:
-        y = df[f"p{p} latency"].to_numpy(float) / 1000.0
+        y = df[C.percentile_name(p)].to_numpy(float) / 1000.0
         (mark,) = ax.plot(x[flagged], y[flagged], linestyle="none", **FLAG_STYLE)
         mark.set_gid(f"{src.label}|p{p}|flagged")
 
@@ -154,7 +155,7 @@ def breakdown_figure(src: Source) -> Figure:
     df = src.points.sort_values(src.level)
     present = [(c, lab, col) for c, lab, col in BREAKDOWN if c in df.columns and df[c].any()]
     zero = [lab for c, lab, _ in BREAKDOWN if c in df.columns and not df[c].any()]
-    if "Server Queue" not in df.columns:
+    if C.QUEUE.name not in df.columns:
         raise OptionError(f"{src.label}: no server statistics columns: cannot break latency down")
     fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(df)), 5.5), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
@@ -165,7 +166,7 @@ def breakdown_figure(src: Source) -> Figure:
         for patch in ax.bar(x, h, bottom=bottom, color=colour, label=label, width=0.6):
             patch.set_gid(column)
         bottom += h
-    for xi, total, tput in zip(x, bottom, df["Inferences/Second"], strict=True):
+    for xi, total, tput in zip(x, bottom, df[C.THROUGHPUT.name], strict=True):
         ax.annotate(f"{total:.2f} ms\n{tput:,.0f} infer/s", (xi, total), ha="center",
                     va="bottom", fontsize=8, textcoords="offset points", xytext=(0, 2))
     ax.set_xticks(x, [f"{v:g}" + ("\n(not stable)" if bad else "")
@@ -197,22 +198,22 @@ def timeline_figure(src: Source) -> Figure:
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 2))
     mid = ((w["t_start_s"] + w["t_end_s"]) / 2).to_numpy(float)
     merged = w["merged"].to_numpy(bool)
-    _series(top, mid, w["Inferences/Second"].to_numpy(float), merged, "throughput",
+    _series(top, mid, w[C.THROUGHPUT.name].to_numpy(float), merged, "throughput",
             dict(color="C0", marker="o"))
     top.set_ylabel("Throughput (infer/s)")
-    top.set_ylim(0, max(float(w["Inferences/Second"].max()), 1e-9) * 1.2)
+    top.set_ylim(0, max(float(w[C.THROUGHPUT.name].max()), 1e-9) * 1.2)
     ok = req[req["status"] == 0]
     if len(ok) > MAX_DOTS:
         ok = ok.iloc[:: int(np.ceil(len(ok) / MAX_DOTS))]
     bottom.scatter(ok["t_s"], ok["latency_us"] / 1000.0, s=3, color="0.55", alpha=0.35,
                    linewidths=0, rasterized=True, label="one request")
     for p, (style, marker) in PERCENTILE_STYLES.items():
-        _series(bottom, mid, w[f"p{p} latency"].to_numpy(float) / 1000.0, merged, f"p{p}",
+        _series(bottom, mid, w[C.percentile_name(p)].to_numpy(float) / 1000.0, merged, f"p{p}",
                 dict(color="C3", linestyle=style, marker=marker, label=f"p{p} per window"))
-    _series(bottom, mid, w["Avg latency"].to_numpy(float) / 1000.0, merged, "avg",
+    _series(bottom, mid, w[C.AVG_LATENCY.name].to_numpy(float) / 1000.0, merged, "avg",
             dict(color="C0", marker="o", label="average per window"))
     if src.run.run.mode != "concurrency":  # rate modes: both latencies (--latency-from)
-        _series(bottom, mid, w["Avg latency from scheduled send"].to_numpy(float) / 1000.0,
+        _series(bottom, mid, w[C.scheduled(C.AVG_LATENCY.name)].to_numpy(float) / 1000.0,
                 merged, "avg_scheduled", dict(color="C2", marker="D", linestyle="-.",
                                               label="average from scheduled send"))
     _clip_latency_axis(bottom, w, ok)
@@ -240,7 +241,7 @@ def _series(ax: Axes, x: np.ndarray, y: np.ndarray, merged: np.ndarray, gid: str
 
 def _clip_latency_axis(ax: Axes, w: pd.DataFrame, dots: pd.DataFrame) -> None:
     """Keep the window figures readable: a few slow requests must not squash them."""
-    p99 = float(np.nanmax(w["p99 latency"].to_numpy(float))) / 1000.0 if len(w) else 0.0
+    p99 = float(np.nanmax(w[C.percentile_name(99)].to_numpy(float))) / 1000.0 if len(w) else 0.0
     if not p99 > 0:
         return
     top = p99 * 1.15
@@ -275,7 +276,7 @@ def save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str] = FORMATS
         meta = {"Date": None} if fmt == "svg" else {}
         data = io.BytesIO()
         fig.savefig(data, format=fmt, metadata=meta)
-        write_output(path, data.getvalue(), "plot -o")  # never through a symlink (issue 13)
+        write_output(path, data.getvalue(), "plot -o")  # never through a symlink
         out.append(path)
     return out
 
@@ -299,7 +300,7 @@ def write_figures(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.Pat
     sources = [load_source(p) for p in paths]
     written += save(throughput_latency_figure(sources), out, "throughput_latency", formats)
     for src in sources:
-        if "Server Queue" in src.points.columns:
+        if C.QUEUE.name in src.points.columns:
             written += save(breakdown_figure(src), out, f"breakdown_{src.slug}", formats)
         if src.run is not None and len(src.run.windows):
             written += save(timeline_figure(src), out, f"timeline_{src.slug}", formats)

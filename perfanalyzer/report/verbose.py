@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .. import columns as C
 from ..measure.stabilizer import Verdict
 from ..measure.window import Window
 from .figures import std_text, us
@@ -25,8 +26,8 @@ def pass_line(window: Window, percentile: int) -> str:
     s = window.summary
     head = f"  Pass [{window.index + 1}] throughput: {s.throughput:g} infer/sec. "
     if percentile > 0:
-        return head + f"p{percentile} latency: {us(s.latency.p(percentile))} usec"
-    return head + f"Avg latency: {us(s.latency.avg_ns)} usec (std {std_text(s.latency)} usec)"
+        return head + f"{C.percentile_name(percentile)}: {us(s.latency.p(percentile))} usec"
+    return head + f"{C.AVG_LATENCY.name}: {us(s.latency.avg_ns)} usec (std {std_text(s.latency)} usec)"
 
 
 def detail_line(window: Window, verdict: Verdict) -> str:

@@ -102,10 +102,6 @@ def merged_config(config: dict[str, Any], c: Candidate) -> dict[str, Any]:
     return out
 
 
-def override_json(config: dict[str, Any], c: Candidate) -> str:
-    return json.dumps(merged_config(config, c), sort_keys=True)
-
-
 def to_pbtxt(config: dict[str, Any]) -> str:
     """The configuration as text protobuf (what ``config.pbtxt`` holds)."""
     msg = model_config_pb2.ModelConfig()

@@ -10,7 +10,7 @@ whole pass brings no improvement (at most :data:`MAX_PASSES`). Both are pure: no
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -145,14 +145,3 @@ def _with_batching(c: Candidate, space: Space, default: Candidate) -> Candidate:
     return replace(c, max_queue_delay_us=space.values("max_queue_delay_us", default)[0],
                    preferred_batch_sizes=space.values("preferred_batch_sizes", default)[0])
 
-
-def run_quick(space: Space, default: Candidate,
-              measure: Callable[[Candidate], float | None],
-              done: Sequence[tuple[Candidate, float | None]] = ()) -> QuickSearch:
-    """Run a quick search with ``measure`` (returns a score); used by tests and the runner."""
-    q = QuickSearch(space, default)
-    for cand, score in done:
-        q.record(cand, score)
-    while (nxt := q.next()) is not None:
-        q.record(nxt, measure(nxt))
-    return q

@@ -24,6 +24,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from ..validate import validate
 from .inputs import InputsConfig
 from .load import LoadConfig, LoadMode
 from .measurement import MeasurementConfig
@@ -77,8 +78,6 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Checks that need no server; raises OptionError naming the flag."""
-        from ..validate import validate
-
         validate(self)
         return self
 

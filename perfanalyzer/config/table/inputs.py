@@ -71,7 +71,7 @@ class InputsConfig:
         help="validation_data: an answer that differs from its expected output ends the run "
         "(stop: exit 99 once its window is measured, data written, as perf_analyzer stops) or "
         "is counted as a failed request and the run goes on (count).")
-    # issue 13: memory for generated input data, checked before allocating (inputs/budget.py)
+    # memory for generated input data, checked before allocating (inputs/budget.py)
     input_memory_limit_mb: float = opt(
         0.0, "--input-memory-limit", kind=float, check=_finite_nonneg,
         message="--input-memory-limit: expected MB >= 0, got {value}",

@@ -10,10 +10,10 @@ from .. import defaults as d
 from .. import parse as p
 from ..choices import nonneg as _nonneg
 from ..choices import pos as _pos
-from ..option import opt
-from ..safety import (
+from ..defaults import (
     MAX_CONCURRENCY,
 )
+from ..option import opt
 
 
 class LoadMode(str, enum.Enum):
@@ -100,14 +100,14 @@ class LoadConfig:
     workers: int = opt(0, "--workers", kind=int, check=_nonneg,
                        message="--workers must be >= 0, got {value}",
                        help="Load worker processes (0 = automatic).")
-    # --- MPI (issue 17, perfanalyzer/mpi) ---
+    # --- MPI (perfanalyzer/mpi) ---
     enable_mpi: bool = opt(False, "--enable-mpi", switch=True,
                            help="Run as one rank under mpiexec: ranks start levels and cut windows "
                            "together; ranks on the same model and URL merge their load (needs the "
                            "mpi extra).",
                            modes=NOT_PERIODIC)
     # --- end MPI ---
-    # issue 13 (never harm): ceilings, see config/safety.py
+    # never harm: ceilings, see config/safety.py
     force: bool = opt(False, "--force", switch=True, help="Allow a concurrency above "
                       f"{MAX_CONCURRENCY} and more --workers than cores.")
     sequence_length: int = opt(d.DEFAULT_SEQUENCE_LENGTH, "--sequence-length", kind=int,

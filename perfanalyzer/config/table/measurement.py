@@ -73,7 +73,6 @@ class MeasurementConfig:
                                       help="Latency limit in ms (0 = none).",
                                       modes=NOT_PERIODIC, figures=False, mpi_agree=True,
                                       search_refused="use --latency-budget-ms (the sweep stops there)")
-    # issue 14 (branch trust)
     latency_from: str = opt(
         "sent", "--latency-from", choices=("sent", "scheduled"), show_default=True,
         help="Rate modes: latency for the CSV, stabilizer, -l and gate: from the actual send "
@@ -83,7 +82,7 @@ class MeasurementConfig:
         None, "--goodput", metavar="\"KEY:MS ...\"", parse=_goodput,
         help="Goodput limits: a request counts when it meets every one; keys latency (to the "
         "last response), ttfr (to the first), itl (its own average gap between responses).")
-    # gate (issue 15): replicate runs
+    # replicate runs, for the regression gate
     repeat: int = opt(1, "--repeat", kind=int, show_default=True, check=_pos, metavar="N",
                       message="--repeat must be >= 1, got {value}",
                       help="Measure the whole sweep N times (run 1 all points, run 2 all "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ... import columns as C
 from .. import defaults as d
 from .. import parse as p
 from ..choices import pos as _pos
@@ -28,8 +29,9 @@ class OutputConfig:
                                modes=NOT_PERIODIC, figures=False,
                                search_refused="each candidate's CSV is written in --output-dir")
     verbose_csv: bool = opt(False, "--verbose-csv", switch=True, modes=NOT_PERIODIC, figures=False,
-                            help="Add perf_analyzer's verbose columns to -f's CSV (Avg latency, "
-                            "request/response, response wait; GPU columns with --collect-metrics).")
+                            help="Add perf_analyzer's verbose columns to -f's CSV "
+                            f"({C.AVG_LATENCY.name}, {C.REQUEST_RESPONSE.name}, "
+                            f"{C.RESPONSE_WAIT.name}; GPU columns with --collect-metrics).")
     profile_export_file: str | None = opt(None, "--profile-export-file", metavar="FILE.json",
                                           help="Write every request and window as JSON "
                                           "(re-reportable).",
@@ -67,14 +69,15 @@ class OutputConfig:
                              "per load point, one at the end (flushed as they happen).",
                              figures=False, search_refused="a search runs many sweeps; follow "
                              "its summary in --output-dir")
-    # issue 14 (branch trust)
+    # which points -f holds, and what is written besides the CSV
     csv_all_points: bool = opt(False, "--csv-all-points", switch=True, help="-f: every point, "
-                               "with a trailing 'Status' column (default: stable points under -l "
+                               f"with a trailing '{C.STATUS}' column (default: stable points under -l "
                                "only, as perf_analyzer).",
                                modes=NOT_PERIODIC)
     csv_streaming: bool = opt(
         False, "--csv-streaming", switch=True, help="-f: append the time to first response and "
-        "inter-response time columns (Avg and percentiles, µs), and Goodput / Goodput % with "
+        f"inter-response time columns (Avg and percentiles, µs), and {C.GOODPUT.name} / "
+        f"{C.GOODPUT_SHARE.name} with "
         "--goodput, after perf_analyzer's columns.",
         modes=NOT_PERIODIC)
     export_tensors: bool = opt(

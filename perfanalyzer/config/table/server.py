@@ -63,7 +63,7 @@ class ServerConfig:
                                     message="--log-frequency must be >= 0, got {value}",
                                     help="Triton writes the trace file every N traces, 0 = at the "
                                     "end (restored after).")
-    # issue 14 (branch trust)
+    # composing models: their own CSV rows, as perf_analyzer's
     bls_composing_models: tuple[tuple[str, str], ...] = opt(
         (), "--bls-composing-models", cli_default=None, metavar="NAME[:VERSION],...",
         parse=p.bls_models, help="Models a BLS model calls: their server statistics are read "

@@ -15,12 +15,12 @@ from ..choices import (
 from ..choices import finite_nonneg as _finite_nonneg
 from ..choices import nonneg as _nonneg
 from ..choices import pos as _pos
-from ..option import opt
-from ..safety import (
+from ..defaults import (
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_REQUEST_TIMEOUT_S,
     DEFAULT_STARTUP_TIMEOUT_S,
 )
+from ..option import opt
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +104,7 @@ class TransportConfig:
     event_loop: str = opt("auto", "--event-loop", choices=EVENT_LOOPS, show_default=True,
                           help="Event loop: uvloop, asyncio, or auto (uvloop when installed). "
                           "Recorded in the run's provenance (perfanalyzer extension).")
-    # --- issue 13 (never harm, never hang): secrets and time limits ---
+    # --- never harm, never hang: secrets and time limits ---
     secret_headers: tuple[str, ...] = opt(
         (), "--secret-header", multiple=True, cli_default=(), metavar="NAME",
         help="Treat this -H header's value as a secret: never written or printed (repeatable; "

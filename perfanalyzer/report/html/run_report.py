@@ -12,10 +12,10 @@ from typing import Any
 from ...measure.result import RunResult
 from ...measure.status import STABLE, Judging, point_status
 from ...version import __version__
+from ..caveats import verdict_line
 from ..frame import points_frame
 from ..plots import Source, breakdown_figure, throughput_latency_figure
 from ..saved import console_text, load_doc, saved_config
-from ..trust import verdict_line
 from . import run_figures as rf
 from . import tables
 from .page import Figures, render

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ... import columns as C
 from ...measure.combine import merged_windows
 from ...measure.prometheus import (
     CPU_MEM_TOTAL,
@@ -135,7 +136,7 @@ def breakdown_table(run: RunResult) -> Table | None:
         return None
     t = Table("Where the time goes (µs per request, averages)",
               [run.level_name, "Client send", "Network+server", "Server queue", "Compute input",
-               "Compute infer", "Compute output", "Client recv", "Avg latency"])
+               "Compute infer", "Compute output", "Client recv", C.AVG_LATENCY.name])
     judging = Judging.of(run.config, run.percentile)
     for p in run.points:  # the CSV's figures, as the bars above draw them
         f = row_figures(p.merged, latency=judged_stats(p.merged, judging.latency_from))

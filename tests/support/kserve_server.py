@@ -1,14 +1,23 @@
 """A minimal KServe v2 REST server *without* Triton's extensions (no statistics, no model config, no
 binary tensors), like KServe's Python server or Seldon MLServer. Real Triton cannot act as such a
-server, so this stands in for one. Run: ``python tests/kserve_mini.py PORT``."""
+server, so this stands in for one. Run: ``python tests/support/kserve_server.py PORT``
+(``SCRIPT`` is this file's path for that), or ``serving(port)``."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from aiohttp import web
+
+SCRIPT = Path(__file__)
 
 MODEL = {"name": "echo", "versions": ["1"], "platform": "mini",
          "inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [4]}],
@@ -101,6 +110,24 @@ def app() -> web.Application:
                   web.post("/v2/models/{model}/infer", infer),
                   web.get("/shapes", shapes)])
     return a
+
+
+@contextlib.contextmanager
+def serving(port: int) -> Iterator[str]:
+    """This server in a subprocess on ``port`` (waited for up to 20 s), its address."""
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(port)])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

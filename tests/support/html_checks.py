@@ -11,6 +11,8 @@ FORBIDDEN_TAGS = {"script", "link", "iframe", "object", "embed", "img", "video",
                   "source", "base", "frame", "frameset", "meta-refresh", "form"}
 REFERENCE_ATTRS = {"href", "src", "xlink:href", "action", "srcset", "poster", "data"}
 _OUTSIDE = re.compile(r"https?:|//|ftp:|file:", re.I)
+#: A header value the HTML report and the events of the ``html_run`` fixture must never show.
+HTML_RUN_SECRET = "s3cr3t-token-value"
 
 
 class _Walk(HTMLParser):

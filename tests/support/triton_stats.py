@@ -42,3 +42,9 @@ def settled_success_count(url: str, model: str, expected: int) -> int:
         if count >= expected or time.monotonic() > deadline:
             return count
         time.sleep(0.01)
+
+
+async def stats(c: InferenceClient, model: str) -> ModelStatistics:
+    """The statistics of version 1 of ``model``."""
+    (entry,) = await c.model_statistics(model, "1")
+    return entry

@@ -1,4 +1,4 @@
-"""Small misbehaving servers on loopback for the fault tests (issue 13): each runs an asyncio
+"""Small misbehaving servers on loopback for the fault tests: each runs an asyncio
 server in a thread and stops when the ``with`` block ends.
 
 * ``silent``: accepts and never answers (reads and drops what it gets);

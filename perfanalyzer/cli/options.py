@@ -11,7 +11,6 @@ import click
 from ..config.option import Entry, entries
 from ..config.table import RunConfig
 from .floats import FINITE_FLOAT
-from .help_texts import HELP
 
 F = Callable[..., Any]
 
@@ -31,7 +30,7 @@ CONFIG_OPTION = click.option(
 def click_option(entry: Entry) -> F:
     """The click option of one table entry."""
     o = entry.option
-    kw: dict[str, Any] = {"help": o.help or HELP.get(entry.param) or None, "metavar": o.metavar}
+    kw: dict[str, Any] = {"help": o.help or None, "metavar": o.metavar}
     if o.switch:
         kw["is_flag"] = True
     elif o.count:

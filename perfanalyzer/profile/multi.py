@@ -51,7 +51,7 @@ class Combination:
 
 
 def is_multi(cfg: RunConfig) -> bool:
-    return len(cfg.inputs.batch_sizes) > 1 or len(cfg.inputs.shape_sets) > 1
+    return cfg.inputs.combined
 
 
 def combinations(cfg: RunConfig) -> list[Combination]:

@@ -8,8 +8,12 @@ click options (:mod:`perfanalyzer.cli.options`), the TOML keys of ``--config`` (
 (:mod:`perfanalyzer.config.build`, :mod:`perfanalyzer.config.validate`).
 
 **Adding a flag**: add one ``name: type = opt(DEFAULT, "--flag", help=...)`` line to its group's
-module (``config/table/<group>.py``),
-then use ``cfg.<group>.name`` where it matters. Field names are unique across groups: the saved run
+module (``config/table/<group>.py``), with its policy where the defaults do not fit: ``modes=`` (the
+load modes that use it; refused in the others), ``figures=False`` (cannot change the measured
+figures: the gate does not compare it), ``mpi_agree=True`` (it shapes the load or the windows:
+merged MPI ranks must agree on it), ``search_refused="why"`` (``perfanalyzer search`` refuses it);
+:mod:`perfanalyzer.config.policy` derives the lists from them. Then use ``cfg.<group>.name`` where
+it matters. Field names are unique across groups: the saved run
 (``--profile-export-file``) keeps them as one flat mapping (:meth:`RunConfig.flat`).
 """
 

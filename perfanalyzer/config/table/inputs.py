@@ -27,7 +27,8 @@ class InputsConfig:
                           cli_default=str(d.DEFAULT_BATCH_SIZE), show_default=True,
                           parse=first_batch_size, check=_pos, metavar="B[,B...]",
                           message="-b: batch size must be >= 1, got {value}",
-                          help="Batch size; a list (1,2,4) sweeps each, into one CSV.")
+                          help="Batch size; a list (1,2,4) sweeps each, into one CSV.",
+                          mpi_agree=True)
     batch_sizes: tuple[int, ...] = ()
     input_data: tuple[str, ...] = opt(("random",), "--input-data", multiple=True, cli_default=(),
                                       metavar="zero|random|DIR|FILE.json",
@@ -41,13 +42,17 @@ class InputsConfig:
     shape_sets: tuple[tuple[tuple[str, tuple[int, ...]], ...], ...] = ()
     string_length: int = opt(d.DEFAULT_STRING_LENGTH, "--string-length", kind=int,
                              show_default=True, check=_nonneg,
-                             message="--string-length must be >= 0")
+                             message="--string-length must be >= 0",
+                             help="Length of generated strings for BYTES inputs.")
     string_data: str | None = opt(None, "--string-data",
                                   help="Use this string for every BYTES element.")
-    input_tensor_format: str = opt("binary", "--input-tensor-format", choices=TENSOR_FORMATS)
-    output_tensor_format: str = opt("binary", "--output-tensor-format", choices=TENSOR_FORMATS)
+    input_tensor_format: str = opt("binary", "--input-tensor-format", choices=TENSOR_FORMATS,
+                                   help="How HTTP sends input tensors: binary or json.")
+    output_tensor_format: str = opt("binary", "--output-tensor-format", choices=TENSOR_FORMATS,
+                                    help="How HTTP asks for output tensors: binary or json.")
     shared_memory: str = opt("none", "--shared-memory", choices=("none", "system", "cuda"),
-                             show_default=True)
+                             show_default=True,
+                             help="Pass tensors through system or CUDA shared memory instead of the request.")
     output_shared_memory_size: int = opt(
         d.DEFAULT_OUTPUT_SHM_SIZE, "--output-shared-memory-size", kind=int, cli_default=None,
         given="output_shared_memory_size_given", check=_pos,
@@ -71,3 +76,8 @@ class InputsConfig:
         0.0, "--input-memory-limit", kind=float, check=_finite_nonneg,
         message="--input-memory-limit: expected MB >= 0, got {value}",
         help="MB the generated input data may take (0 = half of the memory available at start).")
+
+    @property
+    def combined(self) -> bool:
+        """A -b list or --shape sets: one sweep per batch size × shape set."""
+        return len(self.batch_sizes) > 1 or len(self.shape_sets) > 1

@@ -29,11 +29,13 @@ class ServerConfig:
     url: str = opt("", "-u", "--url", help="Server URL (default localhost:8000 for HTTP, "
                    "localhost:8001 for gRPC).")
     protocol: str = opt("http", "-i", "--protocol", choices=("http", "grpc"), ignore_case=True,
-                        show_default=True)
+                        show_default=True,
+                        help="Protocol: http or grpc.")
     launch_server: bool = opt(False, "--launch-server", switch=True,
                               help="Start a local Triton with the bundled models for this run.")
     model_repository: str | None = opt(None, "--model-repository",
-                                       help="Model repository for --launch-server.")
+                                       help="Model repository for --launch-server.",
+                                       figures=False)
     model_ready_timeout_s: float = opt(
         0.0, "--model-ready-timeout", kind=float, metavar="SECONDS", check=finite_nonneg,
         message="--model-ready-timeout: expected seconds >= 0, got {value}",

@@ -30,16 +30,27 @@ class TransportConfig:
     headers: tuple[tuple[str, str], ...] = opt((), "-H", "--header", param="headers",
                                                multiple=True, parse=p.headers,
                                                help="HTTP header 'Name:Value' (repeatable).")
-    ssl_grpc_use_ssl: bool = opt(False, "--ssl-grpc-use-ssl", switch=True)
-    ssl_grpc_root_certifications_file: str | None = opt(None, "--ssl-grpc-root-certifications-file")
-    ssl_grpc_private_key_file: str | None = opt(None, "--ssl-grpc-private-key-file")
-    ssl_grpc_certificate_chain_file: str | None = opt(None, "--ssl-grpc-certificate-chain-file")
-    ssl_https_verify_peer: int = opt(1, "--ssl-https-verify-peer", kind=int, bounds=(0, 1))
-    ssl_https_verify_host: int = opt(2, "--ssl-https-verify-host", kind=int, bounds=(0, 2))
-    ssl_https_ca_certificates_file: str | None = opt(None, "--ssl-https-ca-certificates-file")
+    ssl_grpc_use_ssl: bool = opt(False, "--ssl-grpc-use-ssl", switch=True,
+                                 help="Use TLS for gRPC.")
+    ssl_grpc_root_certifications_file: str | None = opt(None, "--ssl-grpc-root-certifications-file",
+        figures=False, help="gRPC TLS: root certificates (PEM).")
+    ssl_grpc_private_key_file: str | None = opt(None, "--ssl-grpc-private-key-file",
+                                                figures=False, help="gRPC TLS: client private key (PEM).")
+    ssl_grpc_certificate_chain_file: str | None = opt(None, "--ssl-grpc-certificate-chain-file",
+        figures=False, help="gRPC TLS: client certificate chain (PEM).")
+    ssl_https_verify_peer: int = opt(1, "--ssl-https-verify-peer", kind=int, bounds=(0, 1),
+                                     help="HTTPS: verify the server's certificate (1) or not (0).")
+    ssl_https_verify_host: int = opt(2, "--ssl-https-verify-host", kind=int, bounds=(0, 2),
+                                     help="HTTPS: verify the server's host name (2) or not (0; 1 acts as 2).")
+    ssl_https_ca_certificates_file: str | None = opt(None, "--ssl-https-ca-certificates-file",
+        figures=False, help="HTTPS: CA certificates to verify the server with.")
     ssl_https_client_certificate_file: str | None = opt(None,
-                                                        "--ssl-https-client-certificate-file")
-    ssl_https_private_key_file: str | None = opt(None, "--ssl-https-private-key-file")
+                                                        "--ssl-https-client-certificate-file",
+                                                        figures=False, help="HTTPS: client "
+                                                        "certificate (see "
+                                                        "--ssl-https-client-certificate-type).")
+    ssl_https_private_key_file: str | None = opt(None, "--ssl-https-private-key-file",
+        figures=False, help="HTTPS: client private key (see --ssl-https-private-key-type).")
     ssl_https_client_certificate_type: str = opt(
         "pem", "--ssl-https-client-certificate-type", choices=KEY_TYPES, ignore_case=True,
         show_default=True, help="Format of --ssl-https-client-certificate-file: PEM or DER.")
@@ -47,7 +58,8 @@ class TransportConfig:
         "pem", "--ssl-https-private-key-type", choices=KEY_TYPES, ignore_case=True,
         show_default=True, help="Format of --ssl-https-private-key-file: PEM or DER.")
     grpc_compression_algorithm: str = opt("none", "--grpc-compression-algorithm",
-                                          choices=COMPRESSION)
+                                          choices=COMPRESSION,
+                                          help="Compress gRPC requests: none, gzip or deflate.")
     http_compression: str = opt("none", "--http-compression", choices=COMPRESSION,
                                 help="Compress HTTP request bodies (perfanalyzer extension).")
     http_response_compression: str = opt(

@@ -38,7 +38,6 @@ perf_analyzer.sh is not at ``../shared/tools`` (e.g. from a git worktree).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -52,12 +51,11 @@ from bench_vs_perf_analyzer import (
     PA,
     Measured,
     StatsReader,
-    byte_compile,
     fmt,
     median,
+    prepare,
     ratio,
     run_tool,
-    start_server,
 )
 
 MODEL = "add_sub"
@@ -200,18 +198,9 @@ def main() -> int:
         sys.exit(f"perf_analyzer wrapper not found at {PA}: set PA_SCRIPT")
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.interval = args.interval or (1000 if args.quick else 2000)
-    server = None
-    if args.url:
-        urls = {"http": args.url, "grpc": args.grpc_url or ""}
-    else:
-        server, urls = start_server()
-    stats = StatsReader(urls["http"])
-    compiled = byte_compile()
-    started = datetime.datetime.now(datetime.timezone.utc)
-    print(f"# {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}; request rate, -p {args.interval} -s 1000 -r "
-          f"{args.max_trials}, {args.repeats} runs per tool (median), alternating; {compiled} "
-          f"byte-compiled first\n# {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    server, urls, stats = prepare(args, f"request rate, -p {args.interval} -s 1000 -r "
+                                  f"{args.max_trials}, {args.repeats} runs per tool (median), "
+                                  "alternating")
     header = HEADER + (BASE_HEADER if args.baseline else "")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))

@@ -304,6 +304,24 @@ def byte_compile() -> str:
     return where
 
 
+def prepare(args: argparse.Namespace, what: str) -> tuple[object | None, dict[str, str],
+                                                           StatsReader]:
+    """The server (started unless --url names one), its statistics reader, the package
+    byte-compiled, and the bench's first comment line (``what``: the settings it reports)."""
+    server = None
+    if args.url:
+        urls = {"http": args.url, "grpc": args.grpc_url or ""}
+    else:
+        server, urls = start_server()
+    stats = StatsReader(urls["http"])
+    compiled = byte_compile()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    print(f"# {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.2f}; {what}; {compiled} byte-compiled first\n"
+          f"# {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    return server, urls, stats
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="add_sub only, c=1 and 16")
@@ -317,18 +335,8 @@ def main() -> int:
     ap.add_argument("--url", help="HTTP host:port of a running server (default: start one)")
     ap.add_argument("--grpc-url", help="gRPC host:port of that server")
     args = ap.parse_args()
-    server = None
-    if args.url:
-        urls = {"http": args.url, "grpc": args.grpc_url or ""}
-    else:
-        server, urls = start_server()
-    stats = StatsReader(urls["http"])
-    compiled = byte_compile()
-    started = datetime.datetime.now(datetime.timezone.utc)
-    print(f"# {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}; -p {args.interval} -s 1000 -r 3, {args.repeats} runs per "
-          f"tool (median), alternating; {compiled} byte-compiled first\n"
-          f"# {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    server, urls, stats = prepare(args, f"-p {args.interval} -s 1000 -r 3, {args.repeats} runs "
+                                  "per tool (median), alternating")
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))
     try:

@@ -14,7 +14,7 @@ Starts a private Triton serving two models from tests/models, copied to a tempor
 Every profile uses perfanalyzer's default measurement settings unless you pass other ones after
 ``--`` (e.g. ``-- -p 1000``). Prints each verdict and the rates; ``--json FILE`` also writes them.
 
-    python scripts/bench_gate.py -M 5                  # the README's figures (defaults, --repeat 3)
+    python scripts/bench_gate.py -M 5                  # docs/gate.md's figures (defaults, --repeat 3)
     python scripts/bench_gate.py -M 1 -- -p 500        # a quick look
 """
 

@@ -214,7 +214,7 @@ def test_ctrl_c_ends_the_run_and_keeps_the_responses(triton: Any, tmp_path: Path
 
 @on_server
 def test_readme_example_with_launch_server_and_metrics_from_its_own_port(tmp_path: Path) -> None:
-    """The README's periodic example, with --collect-metrics: the launched server's metrics port
+    """docs/streaming.md's periodic example, with --collect-metrics: the launched server's metrics port
     is scraped (not -u's host:8002, where nothing listens)."""
     export = tmp_path / "llm.json"
     res = subprocess.run(

@@ -9,7 +9,7 @@ next exchange. A merged group (see :mod:`.world`) judges stability on its leader
 its other ranks answer "done" and follow the leader's levels.
 
 Edge skew: a rank leaves an exchange when the last row reaches it, noticed within ``POLL_S``;
-the ranks' edge times differ by that plus one message latency (measured: see the README).
+the ranks' edge times differ by that plus one message latency (measured: see docs/mpi.md, Clocks).
 """
 
 from __future__ import annotations

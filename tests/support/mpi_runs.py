@@ -23,7 +23,7 @@ import pytest
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
 PA = [sys.executable, "-m", "perfanalyzer"]
 #: Window edges of two ranks differ by when each is scheduled to read its clock after the barrier:
-#: a few ms here, up to ~70 ms seen with this shared 2-core machine at load average 10 (README).
+#: a few ms here, up to ~70 ms seen with this shared 2-core machine at load average 10 (docs/mpi.md).
 #: Without the barriers they would differ by the ranks' start-up (seconds) and drift apart.
 SKEW_TOL_NS = 200_000_000
 

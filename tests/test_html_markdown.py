@@ -11,7 +11,7 @@ from perfanalyzer.report.html.markdown_page import markdown_html, markdown_page
 from perfanalyzer.search.report import write_report
 from perfanalyzer.search.runner import SearchConfig, SearchOutcome
 from perfanalyzer.search.space import Candidate
-from perfanalyzer.search.store import CandidateResult, PointFigures
+from perfanalyzer.search.store import CandidateResult, PointFigures, Store
 from tests.support.html_checks import figures, self_contained_problems
 
 
@@ -38,6 +38,7 @@ def test_search_report_writes_summary_html_with_the_pareto_figure(tmp_path: Path
                               (other, (_pt(1, 120.0, 1.5),
                                        _pt(2, 210.0, 2.5))))]
     outcome = SearchOutcome(original={"name": "m"}, default=default, results=results)
+    Store(tmp_path).open({"model": "m"})  # the search's settings file, as a search starts it
     written = write_report(SearchConfig(output_dir=str(tmp_path)), outcome, "Concurrency", "m")
     page = tmp_path / "summary.html"
     assert page in written

@@ -169,7 +169,8 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs,
     if run.points and run.periodic is None:  # periodic: one point, printed (perf_analyzer: none)
         print(console.table_text(run))
     code = outputs.finish(run) or EXIT_OK
-    code = code or _gate(cfg, run)
+    gate = EXIT_OK if code else _gate(cfg, run)
+    code = code or gate
     if run.failure:
         code = EXIT_GENERIC
         print(f"error: {run.failure}", file=sys.stderr)
@@ -183,7 +184,7 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs,
     if events is not None:
         events.end(code, written)
     # one verdict line per run (stderr: stdout stays what `report` re-prints)
-    print(_verdict(run, code, written), file=sys.stderr, flush=True)
+    print(_verdict(run, code, written, gate_code=gate), file=sys.stderr, flush=True)
     return code
 
 
@@ -195,11 +196,14 @@ def _written(cfg: RunConfig, run: RunResult) -> list[str]:
             if p and os.path.exists(p)]
 
 
-def _verdict(run: RunResult, code: int, written: list[str]) -> str:
+def _verdict(run: RunResult, code: int, written: list[str], *, gate_code: int = EXIT_OK) -> str:
     from ..report.caveats import verdict_line
 
     line = verdict_line(run, written)
-    if code == EXIT_UNSTABLE:
+    if code and code == gate_code:  # the gate's codes: 1 regression, 2 cannot compare
+        what = "a regression against --baseline" if code == 1 else "--baseline could not be compared"
+        line += f" Exit {code}: {what}."
+    elif code == EXIT_UNSTABLE:
         line += " Exit 2: a load point did not stabilize."
     elif code not in (EXIT_OK,):
         line += f" Exit {code}."

@@ -9,7 +9,6 @@ import csv
 import http.server
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from perfanalyzer.report.figures import row_figures
 from tests.support.cli_runs import run_profile as _run
 from tests.support.cli_runs import url_config as _cfg
 from tests.support.console_text import SERVER_LINE
+from tests.support.fault_servers import handler_server
 
 pytestmark = pytest.mark.server
 
@@ -84,15 +84,8 @@ class _ChangingGpu(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def changing_gpu() -> Iterator[str]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ChangingGpu)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{srv.server_address[1]}/metrics"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
+    with handler_server(_ChangingGpu) as port:
+        yield f"127.0.0.1:{port}/metrics"
 
 
 def test_repeat_pools_the_metrics_of_every_runs_merged_windows(triton: Any,

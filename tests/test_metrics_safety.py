@@ -12,14 +12,13 @@ import io
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from perfanalyzer.measure import prometheus as pm
+from tests.support.fault_servers import handler_server
 
 PASSWORD = "s3cretPW0rd"
 FORGED = "FORGED a line the server wrote"
@@ -101,23 +100,10 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@contextlib.contextmanager
-def _hostile_server() -> Iterator[int]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(srv.server_address[1])
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
-
-
 @pytest.mark.server
 def test_hostile_labels_and_the_url_password_on_a_real_run(triton: Any, tmp_path: Path) -> None:
     out, export = tmp_path / "pa.csv", tmp_path / "run.json"
-    with _hostile_server() as port:
+    with handler_server(_Hostile) as port:
         r = _cli("-m", "add_sub", "-u", triton.http_url, "-p", "400", "-s", "1000", "-r", "3",
                  "--collect-metrics", "--metrics-interval", "100",
                  "--metrics-url", f"http://admin:{PASSWORD}@127.0.0.1:{port}/metrics",

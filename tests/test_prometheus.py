@@ -9,7 +9,6 @@ import csv
 import http.server
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from perfanalyzer.measure import prometheus as pm
 from tests.support.cli_runs import run_cli as _cli
+from tests.support.fault_servers import handler_server
 
 GPU_A = "GPU-0a1b2c3d-0000-1111-2222-333344445555"
 GPU_B = "GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff"
@@ -109,15 +109,8 @@ class _MetricsHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def gpu_metrics_server() -> Iterator[str]:
     """A small HTTP server serving a GPU server's /metrics text."""
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MetricsHandler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{srv.server_address[1]}/metrics"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
+    with handler_server(_MetricsHandler) as port:
+        yield f"127.0.0.1:{port}/metrics"
 
 
 def test_scraper_fetches_over_http_and_stops(gpu_metrics_server: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import shutil
 import ssl
 import subprocess
@@ -158,6 +159,21 @@ def fault_server(kind: str, tmp: Path | None = None) -> Iterator[int]:
         loop.call_soon_threadsafe(server.close)  # type: ignore[attr-defined]
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def handler_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` served on a free loopback port from a thread (a scripted metrics endpoint,
+    say); yields the port and stops the server on exit."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(srv.server_address[1])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
 
 
 def error_line(stderr: str) -> str:

@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,10 @@ import pytest
 
 from tests.support.console_text import figure
 from tests.support.paced_stream import FIRST_US, GAP_US, RESPONSES, TOLERANCE
-from tests.support.triton_stats import settled_success_count
+from tests.support.triton_stats import settled_success_count, success_count
 
 pytestmark = pytest.mark.server
 
-
-
-def server_requests(url: str, model: str) -> int:
-    """The requests the server completed for ``model``. (Triton 2.51 keeps no response_stats for
-    a python-backend model that answers from its own threads: the model's contract, RESPONSES per
-    request, gives the server's response count.)"""
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats", timeout=10) as r:
-        return int(json.load(r)["model_stats"][0]["inference_stats"]["success"]["count"])
 
 
 def run_profile(triton: Any, tmp_path: Path, *load: str, extra: tuple[str, ...] = ()
@@ -49,7 +40,9 @@ def run_profile(triton: Any, tmp_path: Path, *load: str, extra: tuple[str, ...] 
                                   ("--request-rate-range", "40")], ids=lambda v: "-".join(v))
 def test_first_response_and_gaps_at_the_models_pace(triton: Any, tmp_path: Path,
                                                     load: tuple[str, ...]) -> None:
-    before = server_requests(triton.http_url, "paced_stream")
+    # Triton 2.51 keeps no response_stats for a python-backend model that answers from its own
+    # threads: the model's contract, RESPONSES per request, gives the server's response count
+    before = success_count(triton.http_url, "paced_stream")
     out, doc = run_profile(triton, tmp_path, *load)
     # The average first response is only bounded below: one stall of the shared machine moves
     # an average, not a median.

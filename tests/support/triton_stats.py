@@ -29,7 +29,7 @@ async def settled_delta(c: InferenceClient, model: str, before: ModelStatistics,
 
 
 def success_count(url: str, model: str) -> int:
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
+    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats", timeout=10) as r:
         stats = json.load(r)["model_stats"]
     return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
 

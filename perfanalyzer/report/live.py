@@ -12,12 +12,12 @@ nothing extra. Plain ``\\r`` and an ANSI erase-line, so any terminal draws it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import time
 from typing import TextIO
 
+from ..measure.background import Background
 from ..measure.stabilizer import Verdict
 from ..measure.window import Window
 from .figures import fmt_rate
@@ -27,7 +27,7 @@ REDRAW_HZ = 4
 ERASE = "\r\x1b[2K"
 
 
-class LiveStatus:
+class LiveStatus(Background):
     """The status line of one run (a no-op when disabled)."""
 
     def __init__(self, mode: str, stream: TextIO | None = None, *, quiet: bool = False) -> None:
@@ -46,19 +46,15 @@ class LiveStatus:
         self._figures = ""
         self._errors = 0
         self._shown = False
-        self._task: asyncio.Task[None] | None = None
+
+    task_name = "pa-live-status"
 
     def start(self) -> None:
-        if self.enabled and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._redraw(),
-                                                                name="pa-live-status")
+        if self.enabled:
+            super().start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         self.clear()
 
     def point(self, level: float, k: int) -> None:
@@ -108,7 +104,7 @@ class LiveStatus:
             self.stream.flush()
             self._shown = False
 
-    async def _redraw(self) -> None:
+    async def _run(self) -> None:
         while True:
             await asyncio.sleep(1.0 / REDRAW_HZ)
             try:

@@ -264,8 +264,13 @@ class Store:
 
     def prepare(self, c: Candidate) -> Path:
         """The candidate's folder, emptied of an unfinished earlier attempt's files."""
+        return self._emptied(c, _CANDIDATE_FILES)
+
+    def _emptied(self, c: Candidate, names: tuple[str, ...]) -> Path:
+        """The candidate's folder without the regular files ``names`` (links are left alone:
+        the folder check refuses them before anything changes)."""
         d = self.candidate_dir(c)
-        for name in _CANDIDATE_FILES:
+        for name in names:
             with contextlib.suppress(FileNotFoundError):
                 if stat.S_ISREG(os.lstat(d / name).st_mode):
                     os.unlink(d / name)
@@ -287,12 +292,7 @@ class Store:
 
     def prepare_final(self, c: Candidate) -> Path:
         """The finalist's folder, emptied of an earlier attempt's replicate files."""
-        d = self.candidate_dir(c)
-        for name in _FINAL_FILES:
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISREG(os.lstat(d / name).st_mode):
-                    os.unlink(d / name)
-        return d
+        return self._emptied(c, _FINAL_FILES)
 
     def save_final(self, c: Candidate, final: Final) -> None:
         write_output(self.candidate_dir(c) / FINAL_FILE,

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from .. import columns as C
 from ..measure.metrics import Summary
-from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_stable
+from ..measure.stabilizer import (
+    NO_REQUESTS,
+    NO_REQUESTS_MESSAGE,
+    Criteria,
+    distance_from_stable,
+)
 from ..measure.window import PointResult
 from ..results import LatencySource, LoadMode, PointStatus, RunResult
 from . import periodic_text
@@ -198,7 +203,7 @@ def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
     if v.over_threshold or v.reason == "latency_threshold":
         return ["  Measured latency went over the set limit of "
                 f"{run.settings.latency_threshold_ms:g} msec."]
-    if v.reason == "no_requests":
+    if v.reason == NO_REQUESTS:
         return [f"  {NO_REQUESTS_MESSAGE}"]
     cause = likely_cause(run, point)
     return [f"  Failed to obtain stable measurement within {n} measurement windows for "

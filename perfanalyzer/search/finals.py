@@ -13,7 +13,7 @@ from typing import TextIO
 from ..config import RunConfig
 from ..errors import PerfAnalyzerError
 from ..report.export import write_export
-from ..results import RunResult
+from ..results import LoadMode, RunResult
 from ..results.combine import combine_runs
 from .control import ModelControl
 from .objective import Objective
@@ -42,7 +42,7 @@ def finalists(results: Sequence[CandidateResult], default: Candidate, objective:
 
 def level_config(cfg: RunConfig, level: float, runs: int) -> RunConfig:
     """``cfg`` measuring only ``level``, ``runs`` times over."""
-    if cfg.load.mode.value == "concurrency":
+    if cfg.load.mode is LoadMode.CONCURRENCY:
         return cfg.replace(concurrency_range=(int(level), int(level), 1), repeat=runs)
     return cfg.replace(request_rate_range=(level, level, 1.0), repeat=runs)
 

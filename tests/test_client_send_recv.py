@@ -16,13 +16,13 @@ import pytest
 from perfanalyzer.cli.main import cli
 from perfanalyzer.config.build import build as config_from_kwargs
 from perfanalyzer.measure.metrics import accounted_ns
-from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
 from perfanalyzer.report import console
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import write_export
 from perfanalyzer.report.figures import row_figures, us
 from perfanalyzer.report.saved import load_run
+from perfanalyzer.results.run import RunResult
 
 pytestmark = pytest.mark.server
 

@@ -9,11 +9,11 @@ import io
 import pytest
 
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize
-from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult
 from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report.csv import CsvLayout, csv_text
+from perfanalyzer.results.run import ModelTraits, RunResult
 from tests.support.paths import GOLDEN
 
 

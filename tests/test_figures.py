@@ -13,12 +13,12 @@ import pytest
 
 from perfanalyzer.client.base import ModelStatistics, StatDuration
 from perfanalyzer.measure.metrics import ClientLoad, LatencyStats, ServerDelta, summarize
-from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult
 from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report.console import CLAMP_WARNING, point_text
 from perfanalyzer.report.csv import csv_text
+from perfanalyzer.results.run import ModelTraits, RunResult
 
 STABLE = Verdict(done=True, stable=True, reason="stable", throughput_spread=0.0,
                  latency_spread=0.0, over_threshold=False)
@@ -137,8 +137,8 @@ def test_over_the_limit_is_not_exit_2() -> None:
 def test_repeat_warns_when_one_unstable_run_leaves_a_level_out_of_f() -> None:
     import dataclasses
 
-    from perfanalyzer.measure.combine import combine_runs
     from perfanalyzer.report.repeat import intervals_text
+    from perfanalyzer.results.combine import combine_runs
     from tests.support.synthetic_runs import synthetic_run
 
     runs = [synthetic_run((1, 2), seed=s) for s in (1, 2, 3)]

@@ -12,8 +12,8 @@ import pytest
 
 from perfanalyzer.config import RunConfig
 from perfanalyzer.gate.hook import baseline_hook
-from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.report.repeat import plain
+from perfanalyzer.results.combine import combine_runs
 from tests.support.cli_runs import compare_in_process as _cli
 from tests.support.paths import GOLDEN, PA_CSV
 from tests.support.saved_runs import csv_file as _csv_file

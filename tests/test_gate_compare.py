@@ -22,9 +22,9 @@ from perfanalyzer.gate.compare import (
 )
 from perfanalyzer.gate.inputs import Side, load_side, side_from_run
 from perfanalyzer.gate.render import console_text, json_dict, markdown_text
-from perfanalyzer.measure.combine import combine_runs
-from perfanalyzer.measure.result import RunResult
 from perfanalyzer.report.csv import csv_text
+from perfanalyzer.results.combine import combine_runs
+from perfanalyzer.results.run import RunResult
 from tests.support.paths import GOLDEN
 from tests.support.synthetic_runs import CONFIG, PROVENANCE, synthetic_run
 

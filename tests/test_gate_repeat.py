@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from perfanalyzer.measure.combine import combine_runs, merged_windows
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import write_export
 from perfanalyzer.report.repeat import intervals_text, plain, point_intervals
 from perfanalyzer.report.saved import console_text, load_run
+from perfanalyzer.results.combine import combine_runs, merged_windows
 from tests.support.synthetic_runs import synthetic_run
 
 

@@ -14,7 +14,7 @@ import pytest
 from perfanalyzer.gate.compare import NOISE, REGRESSION, compare
 from perfanalyzer.gate.inputs import PointData, Side, side_from_run
 from perfanalyzer.gate.stats import change_interval
-from perfanalyzer.measure.combine import combine_runs
+from perfanalyzer.results.combine import combine_runs
 from tests.support.synthetic_runs import synthetic_run
 
 TPUT, P99 = "Inferences/Second", "p99 latency"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from perfanalyzer.cli.main import main
-from perfanalyzer.measure.combine import combine_runs
 from perfanalyzer.report.export import write_export
+from perfanalyzer.results.combine import combine_runs
 from tests.support.html_checks import figures, self_contained_problems
 from tests.support.saved_runs import csv_file as _csv_file
 from tests.support.synthetic_runs import synthetic_run

@@ -4,7 +4,7 @@ others.
 
 Layers, bottom to top (DESIGN.md): the foundations (errors, cleanup stack, record type, config
 types, generated protobuf code), then client (and the local server launcher) → inputs / shm → load →
-measure → report → gate, with the profile conductor and cli on top.
+measure → results (the typed run model) → report → gate, with the profile conductor and cli on top.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ LAYERS: dict[str, int] = {
     "inputs": 2, "shm": 2,
     "load": 3,
     "measure": 4,
-    "report": 5,
-    "gate": 6,
-    "profile": 7, "mpi": 7, "search": 7,
-    "cli": 8, "__main__": 8,
+    # the typed run model every reader below the conductor reads
+    "results": 5,
+    "report": 6,
+    "gate": 7,
+    "profile": 8, "mpi": 8, "search": 8,
+    "cli": 9, "__main__": 9,
     # the package's face: ``perfanalyzer.read_run`` etc. (PEP 562, loaded on first use)
-    "__init__": 9,
+    "__init__": 10,
 }
 
 

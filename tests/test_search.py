@@ -229,10 +229,10 @@ def test_the_best_point_is_one_the_candidates_csv_holds() -> None:
 def _late_rate_run(latency_from: str, limit_ms: float) -> Any:
     """One stable request-rate point: 10 ms from the send, each sent 5 ms after its schedule."""
     from perfanalyzer.measure.metrics import ClientLoad, summarize
-    from perfanalyzer.measure.result import ModelTraits, RunResult
     from perfanalyzer.measure.stabilizer import Verdict
     from perfanalyzer.measure.window import PointResult, Window, merge
     from perfanalyzer.records import RecordBuffer
+    from perfanalyzer.results.run import ModelTraits, RunResult
 
     buf, windows, t0 = RecordBuffer(), [], 10**12
     for i in range(3):

@@ -62,9 +62,9 @@ def test_csv_all_points_marks_every_point_in_one_trailing_column() -> None:
 
 def test_a_point_over_the_latency_limit_is_not_written() -> None:
     run = saved_run()
-    run.config = {**run.config, "latency_threshold_ms": 0.5}  # every point is slower than 0.5 ms
-    assert [point_status(p, Judging.of(run.config)) for p in run.points] == \
-        ["over_limit", "over_limit"]
+    run.record(latency_threshold_ms=0.5)  # every point is slower than 0.5 ms
+    assert [run.status(p) for p in run.points] == ["over_limit", "over_limit"]
+    assert all(run.judged(p).over_limit for p in run.points)
     assert len(csv_text(run).splitlines()) == 1
     assert "(over the -l limit) [not in -f]" in console.table_text(run)
 
@@ -219,7 +219,7 @@ def test_latency_from_scheduled_reports_the_corrected_latency_in_csv_table_and_g
 
     run = saved_run(mode="request_rate")
     sent = csv_text(run, all_points=True)
-    run.config = {**run.config, "latency_from": "scheduled"}
+    run.record(latency_from="scheduled")
     scheduled = csv_text(run, all_points=True)
     a = list(csv.DictReader(io.StringIO(sent)))
     b = list(csv.DictReader(io.StringIO(scheduled)))

@@ -19,9 +19,9 @@ from perfanalyzer.errors import OptionError
 from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.load.share import Strided, split
-from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
 from perfanalyzer.records import RecordBuffer
+from perfanalyzer.results.run import RunResult
 from tests.support.cli_runs import url_config as _cfg
 
 

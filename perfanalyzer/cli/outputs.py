@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from ..config import RunConfig
 from ..errors import EXIT_GENERIC
-from ..measure.result import RunResult
 from ..report.composing_csv import composing_texts
 from ..report.csv import FLAG as CSV_FLAG
 from ..report.csv import csv_text
@@ -19,6 +18,7 @@ from ..report.export import FLAG as EXPORT_FLAG
 from ..report.export import check_export_path, export_chunks
 from ..report.html import FLAG as HTML_FLAG
 from ..report.outfile import Data, OutputError, check_output, save_fallback, write_output
+from ..results import RunResult
 
 
 def check_outputs(cfg: RunConfig) -> None:

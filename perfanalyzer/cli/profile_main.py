@@ -22,8 +22,7 @@ from ..errors import (
 )
 from ..load import uvloop_policy
 from ..load.factory import check_files
-from ..measure.result import RunResult
-from ..measure.status import Judging, did_not_stabilize
+from ..measure.status import did_not_stabilize
 from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
 from ..profile.repeat import profile_runs  # --repeat N
@@ -31,6 +30,7 @@ from ..profile.run import profile
 from ..report import console
 from ..report.composing_csv import composing_texts
 from ..report.events import EventLog
+from ..results import RunResult
 from .outputs import Outputs, check_outputs
 
 
@@ -176,7 +176,7 @@ def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs,
         print(f"error: {run.failure}", file=sys.stderr)
     elif run.interrupted:
         code = EXIT_INTERRUPTED
-    elif did_not_stabilize(run.points, Judging.of(run.config, run.percentile)):
+    elif did_not_stabilize(run.points, run.settings.judging):
         code = code or EXIT_UNSTABLE
     if events is not None and events.failed and code in (EXIT_OK, EXIT_UNSTABLE):
         code = EXIT_GENERIC

@@ -12,7 +12,7 @@ from ..errors import OptionError
 from ..report.html import FLAG as HTML_FLAG
 
 if TYPE_CHECKING:
-    from ..measure.result import RunResult
+    from ..results import RunResult
 
 _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

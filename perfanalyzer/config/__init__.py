@@ -16,6 +16,7 @@ from .defaults import (
 from .parse import parse_range
 from .table import (
     InputsConfig,
+    LatencySource,
     LoadConfig,
     LoadMode,
     MeasurementConfig,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_STABILITY_PCT",
     "DEFAULT_STABILITY_WINDOWS",
     "InputsConfig",
+    "LatencySource",
     "LoadConfig",
     "LoadMode",
     "MeasurementConfig",

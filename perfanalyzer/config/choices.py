@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any
+
+
+class StrChoice(str, enum.Enum):
+    """An enum whose members are their text: equal to it, printed and formatted as it, and
+    written as it to JSON and CSV (the value, never ``Class.MEMBER``), on every Python the
+    package supports (``enum.StrEnum`` is 3.11+)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 COMPRESSION = ("none", "gzip", "deflate")
 TRACE_LEVELS = ("OFF", "TIMESTAMPS", "TENSORS")

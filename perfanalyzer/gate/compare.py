@@ -184,13 +184,13 @@ DIFFERENT_MODEL_FLAG = "--allow-different-model"
 
 
 def check_same_subject(baseline: Side, current: Side) -> None:
-    """CompareError when both sides record their configuration and measured another model,
-    model version or batch size (CSVs record none: a note says it could not be checked)."""
-    if baseline.config is None or current.config is None:
+    """CompareError when both sides record their settings and measured another model, model
+    version or batch size (CSVs record none: a note says it could not be checked)."""
+    if baseline.settings is None or current.settings is None:
         return
     for key, what in SUBJECT_KEYS:
-        b, c = baseline.config.get(key), current.config.get(key)
-        if str(b if b is not None else "") != str(c if c is not None else ""):
+        b, c = getattr(baseline.settings, key), getattr(current.settings, key)
+        if str(b) != str(c):
             raise CompareError(f"{current.label}: {what} {str(c)[:60]!r} is not the baseline's "
                                f"{str(b)[:60]!r} ({baseline.label}); perfanalyzer compare "
                                f"{DIFFERENT_MODEL_FLAG} compares them anyway")

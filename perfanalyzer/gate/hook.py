@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..config import RunConfig
 from ..errors import CompareError
-from ..measure.result import RunResult
+from ..results import RunResult
 from .compare import Comparison, compare
 from .inputs import load_side, side_from_run
 from .render import console_text, markdown_text

@@ -23,11 +23,12 @@ import numpy as np
 
 from .. import columns as C
 from ..errors import CompareError
-from ..measure.combine import merged_windows
 from ..measure.metrics import Summary
-from ..measure.result import RunResult
+from ..measure.status import judged_stats
 from ..measure.window import PointResult
 from ..report.csv import CsvLayout
+from ..results import LatencySource, RunResult, RunSettings
+from ..results.combine import merged_windows
 
 LEVEL_NAMES = C.LEVEL_NAMES
 #: Figures a run computes as a difference, which may dip below zero by the clocks' resolution.
@@ -61,7 +62,10 @@ class Side:
     columns: tuple[str, ...]
     points: Mapping[float, PointData]
     provenance: Mapping[str, Any] | None = None
+    #: the run's configuration as recorded (its provenance diff compares every key)
     config: Mapping[str, Any] | None = None
+    #: the run's typed settings (None for a CSV)
+    settings: RunSettings | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     runs: int = 0  # replicate runs (0 for a CSV)
 
@@ -179,8 +183,7 @@ def side_from_run(run: RunResult, label: str) -> Side:
                            "growing concurrency, no stability check) has no load point to "
                            "compare; compare --concurrency-range runs")
     runs = run.replicates or [run]
-    streamed = bool(run.model.decoupled or run.config.get("streaming")
-                    or run.config.get("goodput"))
+    streamed = bool(run.model.decoupled or run.settings.streaming or run.settings.goodput)
     columns = _with_avg(tuple(CsvLayout.of(run, verbose=True, streaming=streamed).header()[1:]))
     per_level: dict[float, list[tuple[int, PointResult]]] = {}
     notes: list[str] = []
@@ -194,16 +197,18 @@ def side_from_run(run: RunResult, label: str) -> Side:
             seen[key] = point
         for key, point in seen.items():
             per_level.setdefault(key, []).append((k, point))
-    latency_from = str(run.config.get("latency_from") or "sent")  # runs saved before --latency-from
+    latency_from = run.settings.latency_source
     points = {key: _run_point(key, pairs, columns, latency_from)
               for key, pairs in per_level.items()}
     return Side(label=label, kind="run", level_name=run.level_name, columns=columns,
                 points=points, provenance=dict(run.provenance), config=dict(run.config),
+                settings=run.settings,
                 notes=tuple(notes), runs=len(runs))
 
 
 def _run_point(key: float, pairs: list[tuple[int, PointResult]],
-               columns: tuple[str, ...], latency_from: str = "sent") -> PointData:
+               columns: tuple[str, ...],
+               latency_from: LatencySource = LatencySource.SENT) -> PointData:
     figs = tuple(summary_figures(p.merged, columns, latency_from) for _, p in pairs)
     values = {c: float(np.mean([f[c] for f in figs])) for c in columns
               if all(c in f for f in figs)}
@@ -220,10 +225,10 @@ def _with_avg(columns: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def summary_figures(s: Summary, columns: tuple[str, ...],
-                    latency_from: str = "sent") -> dict[str, float]:
+                    latency_from: LatencySource = LatencySource.SENT) -> dict[str, float]:
     """The CSV figures of a summary as floats (µs, infer/s), restricted to ``columns``; latencies
-    from the scheduled send with ``latency_from="scheduled"`` (--latency-from, rate modes)."""
-    lat = s.corrected if latency_from == "scheduled" else s.latency
+    from the scheduled send with ``LatencySource.SCHEDULED`` (--latency-from, rate modes)."""
+    lat = judged_stats(s, latency_from)
     avg_us = lat.avg_ns / 1000.0
     # the response wait and network+server start at the actual send whatever --latency-from says
     # (the client's request time, perf_analyzer's meaning): a late send's delay is not in them

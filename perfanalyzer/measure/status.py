@@ -12,19 +12,32 @@ time, corrected for coordinated omission). Closed loops have one latency.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import LatencySource
+from ..config.choices import StrChoice
 from .metrics import LatencyStats, Summary
 
-STABLE = "stable"
-UNSTABLE = "unstable"
-OVER_LIMIT = "over_limit"
-NO_REQUESTS = "no_requests"
-INTERRUPTED = "interrupted"
-STATUSES = (STABLE, UNSTABLE, OVER_LIMIT, NO_REQUESTS, INTERRUPTED)
-LATENCY_FROM = ("sent", "scheduled")
+
+class PointStatus(StrChoice):
+    """A load point's status (str-valued: the saved run and the event stream hold the value)."""
+
+    STABLE = "stable"
+    UNSTABLE = "unstable"
+    OVER_LIMIT = "over_limit"
+    NO_REQUESTS = "no_requests"
+    INTERRUPTED = "interrupted"
+
+
+STABLE = PointStatus.STABLE
+UNSTABLE = PointStatus.UNSTABLE
+OVER_LIMIT = PointStatus.OVER_LIMIT
+NO_REQUESTS = PointStatus.NO_REQUESTS
+INTERRUPTED = PointStatus.INTERRUPTED
+STATUSES = tuple(PointStatus)
+LATENCY_FROM = tuple(LatencySource)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,20 +46,16 @@ class Judging:
 
     percentile: int = -1
     latency_threshold_ns: int = 0
-    latency_from: str = "sent"
+    #: a :class:`LatencySource` (the measurement loop's window plan holds its value)
+    latency_from: str = LatencySource.SENT
 
-    @classmethod
-    def of(cls, config: Mapping[str, Any], percentile: int = -1) -> Judging:
-        """From a run's saved config dict (missing keys: perf_analyzer's defaults)."""
-        return cls(percentile=int(config.get("percentile", percentile)),
-                   latency_threshold_ns=int(float(config.get("latency_threshold_ms", 0) or 0)
-                                            * 1_000_000),
-                   latency_from=str(config.get("latency_from", "sent") or "sent"))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latency_from", LatencySource(self.latency_from))
 
 
 def judged_stats(summary: Summary, latency_from: str) -> LatencyStats:
     """The latency distribution that is reported and judged (``corrected`` when scheduled)."""
-    return summary.corrected if latency_from == "scheduled" else summary.latency
+    return summary.corrected if latency_from == LatencySource.SCHEDULED else summary.latency
 
 
 def judged_latency(summary: Summary, judging: Judging) -> float:
@@ -55,7 +64,7 @@ def judged_latency(summary: Summary, judging: Judging) -> float:
     return float(lat.p(judging.percentile)) if judging.percentile > 0 else lat.avg_ns
 
 
-def point_status(point: Any, judging: Judging) -> str:
+def point_status(point: Any, judging: Judging) -> PointStatus:
     """``stable`` (what -f writes), ``over_limit``, ``no_requests``, ``interrupted`` or
     ``unstable``. ``point`` is a :class:`~perfanalyzer.measure.window.PointResult`."""
     v = point.verdict
@@ -79,4 +88,5 @@ def did_not_stabilize(points: Iterable[Any], judging: Judging) -> bool:
 
 
 __all__ = ["INTERRUPTED", "LATENCY_FROM", "NO_REQUESTS", "OVER_LIMIT", "STABLE", "STATUSES",
-           "UNSTABLE", "Judging", "did_not_stabilize", "judged_latency", "judged_stats", "point_status"]
+           "UNSTABLE", "Judging", "PointStatus", "did_not_stabilize", "judged_latency", "judged_stats",
+           "point_status"]

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ..config import RunConfig
 from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OK
-from ..measure.result import RunResult
+from ..results import RunResult
 from .exchange import Exchange
 from .sync import MpiSync
 from .world import Group, RankGuard, RankInfo, form_group, init_world, rank_info

@@ -21,11 +21,11 @@ from ..errors import (
     EXIT_UNSTABLE,
     PerfAnalyzerError,
 )
-from ..measure.result import RunResult
-from ..measure.status import Judging, did_not_stabilize
+from ..measure.status import did_not_stabilize
 from ..report import console
 from ..report.combined import Part, combined_csv_text, write_combined_csv, write_combined_export
 from ..report.outfile import OutputError, save_fallback
+from ..results import RunResult
 from .run import profile
 from .setup import connect, prepare_model
 
@@ -135,7 +135,7 @@ def _finish(cfg: RunConfig, parts: list[Part]) -> int:
             return EXIT_GENERIC
     if any(run.interrupted for run in runs):
         return EXIT_INTERRUPTED
-    if any(did_not_stabilize(run.points, Judging.of(run.config, run.percentile))
+    if any(did_not_stabilize(run.points, run.settings.judging)
            for run in runs):
         return code or EXIT_UNSTABLE
     return code

@@ -25,11 +25,11 @@ from ..load.streaming import streaming_requests
 from ..load.validating import check_on_mismatch
 from ..measure.metrics import ClientLoad, summarize
 from ..measure.periodic import step_figures
-from ..measure.result import RunResult
 from ..measure.server_stats import ServerStatsReader
 from ..measure.stabilizer import NO_REQUESTS, Verdict
 from ..measure.window import LagProbe, PointResult, Window, scrapes_between
 from ..records import RecordBuffer
+from ..results import RunResult
 
 FLAG = "--periodic-concurrency-range"
 REASON = "periodic mode: one window over the whole run, no stability check (as perf_analyzer)"

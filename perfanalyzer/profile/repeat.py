@@ -1,7 +1,7 @@
 """``--repeat N``: the whole sweep measured N times, run after run (run 1 all points, run 2 all
 points...), each run a complete, independent :func:`perfanalyzer.profile.run.profile` (new
 connection, new load, each point warmed up by its own stabilizing windows). The result is the pooled
-run (:func:`perfanalyzer.measure.combine.combine_runs`) holding the N runs as ``replicates``.
+run (:func:`perfanalyzer.results.combine.combine_runs`) holding the N runs as ``replicates``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..config import RunConfig
-from ..measure.combine import combine_runs
-from ..measure.result import RunResult
 from ..measure.stabilizer import Verdict
 from ..measure.window import PointResult, Window
 from ..report.repeat import intervals_text, run_header
+from ..results import RunResult
+from ..results.combine import combine_runs
 from .run import profile
 
 OnPoint = Callable[[RunResult, PointResult], None]

@@ -21,7 +21,6 @@ from ..load import workers
 from ..load.base import LoadManager
 from ..load.build import build_load
 from ..measure.prometheus import scraper_for
-from ..measure.result import RunResult
 from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
 from ..measure.sync import NO_SYNC, RunSync
 from ..measure.window import Measurer, PointResult, window_plan
@@ -29,6 +28,7 @@ from ..records import RecordBuffer
 from ..redact import redact_config
 from ..report import console, verbose
 from ..report.live import LiveStatus
+from ..results import RunResult
 from . import trace
 from .composing import with_composing
 from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
@@ -104,7 +104,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         setup, stats = await within_startup(cfg, with_composing(client, cfg, setup))
         await within_startup(cfg, stats.probe())
         # a periodic run is a closed loop of growing concurrency: reported as concurrency END
-        mode = "concurrency" if cfg.load.mode is LoadMode.PERIODIC else cfg.load.mode.value
+        mode = LoadMode.CONCURRENCY if cfg.load.mode is LoadMode.PERIODIC else cfg.load.mode
         run = RunResult(mode=mode, model=setup.traits, batch_size=cfg.inputs.batch_size,
                         percentile=cfg.measurement.percentile, server_stats=stats.available,
                         server_stats_reason=stats.reason, config=_config_dict(cfg),

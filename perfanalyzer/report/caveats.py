@@ -11,9 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..measure.result import RunResult
-from ..measure.status import STABLE, Judging, point_status
 from ..measure.window import PointResult
+from ..results import LatencySource, LoadMode, PointStatus, RunResult
 
 #: A window that lasted more than this many times the asked interval is reported as a stall.
 STALL_WINDOW_FACTOR = 2.0
@@ -32,11 +31,11 @@ SERVER_NOISY = "server noisy"
 
 
 def _rate_mode(run: RunResult) -> bool:
-    return run.mode != "concurrency"
+    return run.mode is not LoadMode.CONCURRENCY
 
 
 def _threshold(run: RunResult) -> float:
-    return float(run.config.get("stability_percentage", 10.0)) / 100.0
+    return run.settings.stability_fraction
 
 
 def _spread(values: Sequence[float]) -> float:
@@ -49,9 +48,10 @@ def _spread(values: Sequence[float]) -> float:
 def stall_lines(run: RunResult, point: PointResult) -> list[str]:
     """Windows far longer than asked, and requests that waited far longer than the point's p50."""
     out: list[str] = []
-    interval_s = float(run.config.get("measurement_interval_ms", 5000)) / 1000.0
-    timed = (run.config.get("measurement_mode", "time_windows") == "time_windows"
-             and not run.config.get("adaptive") and not run.config.get("request_count"))
+    settings = run.settings
+    interval_s = settings.measurement_interval_ms / 1000.0
+    timed = (settings.measurement_mode == "time_windows" and not settings.adaptive
+             and not settings.request_count)
     rate = _rate_mode(run)
     p50 = (point.merged.corrected if rate else point.merged.latency).p(50)
     limit = max(STALL_LATENCY_FACTOR * p50, STALL_MIN_NS)
@@ -78,14 +78,15 @@ def spread_lines(run: RunResult, point: PointResult) -> list[str]:
         out.append(f"    [WARNING] Latency spread {v.latency_spread:.0%} over the last windows, "
                    f"far outside -s {100 * s:g}%")
     if _rate_mode(run) and point.windows:
-        judging = Judging.of(run.config, run.percentile)
-        other = "sent" if judging.latency_from == "scheduled" else "scheduled"
-        k = int(run.config.get("stability_windows", 3))
+        other = (LatencySource.SENT if run.settings.latency_source is LatencySource.SCHEDULED
+                 else LatencySource.SCHEDULED)
+        k = run.settings.stability_windows
         tail = [w.summary for w in point.windows[-k:]]
-        lat = [(x.latency if other == "sent" else x.corrected).avg_ns for x in tail]
+        lat = [(x.latency if other is LatencySource.SENT else x.corrected).avg_ns for x in tail]
         spread = _spread(lat)
         if len(tail) >= k and spread > s:
-            text = "from the actual send" if other == "sent" else "from the scheduled send"
+            text = ("from the actual send" if other is LatencySource.SENT
+                    else "from the scheduled send")
             out.append(f"    [WARNING] Latency {text} is not stable (spread "
                        f"{'n/a' if not math.isfinite(spread) else f'{spread:.0%}'}, target "
                        f"{100 * s:g}%): this rate point is unstable in latency")
@@ -126,10 +127,10 @@ def advice(cause: str) -> str:
 def verdict_line(run: RunResult, written: Sequence[str] | None) -> str:
     """The run's last line: files written (left out when ``written`` is None), points stable /
     unstable, and the likely cause."""
-    judging = Judging.of(run.config, run.percentile)
-    statuses = [point_status(p, judging) for p in run.points]
-    stable = statuses.count(STABLE)
-    others = {st: statuses.count(st) for st in dict.fromkeys(statuses) if st != STABLE}
+    statuses = [run.status(p) for p in run.points]
+    stable = statuses.count(PointStatus.STABLE)
+    others: dict[str, int] = {st: statuses.count(st) for st in dict.fromkeys(statuses)
+                              if st is not PointStatus.STABLE}
     wrote = "" if written is None else f"wrote {', '.join(written) or 'no files'}; "
     text = f"Verdict: {wrote}{stable} of {len(statuses)} points stable"
     if run.periodic is not None:  # one window, nothing judged: say so instead
@@ -138,14 +139,14 @@ def verdict_line(run: RunResult, written: Sequence[str] | None) -> str:
         return (f"Verdict: {wrote}periodic concurrency run, {done} of {sent} requests "
                 "completed (one window, no stability check, as perf_analyzer)")
     shaky = sum(1 for p, st in zip(run.points, statuses, strict=True)
-                if st == STABLE and (p.verdict.reason == "throughput_only"
+                if st is PointStatus.STABLE and (p.verdict.reason == "throughput_only"
                                      or spread_lines(run, p)))
     if shaky:
         others = {**others, "stable in throughput only, latency not stable": shaky}
     if others:
         text += " (" + ", ".join(f"{n} {st.replace('_', ' ')}" for st, n in others.items()) + ")"
         causes = [likely_cause(run, p) for p, st in zip(run.points, statuses, strict=True)
-                  if st in ("unstable", "no_requests")]
+                  if st in (PointStatus.UNSTABLE, PointStatus.NO_REQUESTS)]
         if causes:
             cause = max(dict.fromkeys(causes), key=causes.count)
             text += f"; likely cause: {cause}. {advice(cause)}"

@@ -15,8 +15,7 @@ import os
 from collections.abc import Sequence
 
 from .. import columns as C
-from ..measure.result import RunResult
-from ..measure.status import STABLE, Judging, point_status
+from ..results import PointStatus, RunResult
 from .csv import FLAG as CSV_FLAG
 from .csv import STATUS_COLUMN, CsvLayout
 from .export import FLAG, _json_default, export_dict
@@ -40,11 +39,10 @@ def combined_csv_text(parts: Sequence[Part], verbose: bool = False,
         if header is None:
             header = layout.header()
             w.writerow([*KEY_COLUMNS, *header] + ([STATUS_COLUMN] if all_points else []))
-        judging = Judging.of(run.config, run.percentile)
         rows = []
         for p in run.points:
-            status = point_status(p, judging)
-            if status == STABLE or all_points:
+            status = run.status(p)
+            if status is PointStatus.STABLE or all_points:
                 rows.append((p.level, row_figures(p.merged), status, p))
         rows.sort(key=lambda r: r[1].throughput)
         for level, figures, status, point in rows:

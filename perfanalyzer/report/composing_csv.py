@@ -23,8 +23,7 @@ from pathlib import Path
 from .. import columns as C
 from ..client.base import ModelStatistics, StatDuration
 from ..measure.metrics import accounted_ns
-from ..measure.result import RunResult
-from ..measure.status import STABLE, Judging, point_status
+from ..results import PointStatus, RunResult
 from .csv import STATUS_COLUMN, CsvLayout, _cell, _level
 from .figures import fmt_rate
 from .outfile import write_output
@@ -77,11 +76,10 @@ def composing_texts(run: RunResult, filename: str | os.PathLike[str],
     """Path → CSV text for every composing model (empty without composing models or statistics)."""
     if not run.model.composing or not run.server_stats:
         return {}
-    judging = Judging.of(run.config, run.percentile)
     points = []
     for p in run.points:
-        status = point_status(p, judging)
-        if (status == STABLE or all_points) and p.merged.server is not None:
+        status = run.status(p)
+        if (status is PointStatus.STABLE or all_points) and p.merged.server is not None:
             points.append((p, status))
     points.sort(key=lambda ps: ps[0].merged.throughput)
     out: dict[Path, str] = {}

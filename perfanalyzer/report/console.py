@@ -4,12 +4,15 @@ late sends, distance from stable)."""
 from __future__ import annotations
 
 from .. import columns as C
-from ..config.defaults import DEFAULT_MAX_TRIALS, DEFAULT_STABILITY_PCT, DEFAULT_STABILITY_WINDOWS
 from ..measure.metrics import Summary
-from ..measure.result import RunResult
-from ..measure.stabilizer import NO_REQUESTS_MESSAGE, Criteria, distance_from_stable
-from ..measure.status import STABLE, Judging, judged_latency, point_status
+from ..measure.stabilizer import (
+    NO_REQUESTS,
+    NO_REQUESTS_MESSAGE,
+    Criteria,
+    distance_from_stable,
+)
 from ..measure.window import PointResult
+from ..results import LatencySource, LoadMode, PointStatus, RunResult
 from . import periodic_text
 from .caveats import advice, likely_cause, trust_lines
 from .figures import fmt_rate, row_figures, std_text, us
@@ -34,12 +37,12 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
         lines += ['  Using "time_windows" mode for stabilization',
                   f"  Stabilizing using {stab} and throughput",
                   f"  Measurement window: {interval_ms} msec"]
-    if mode in ("request_rate", "custom_intervals"):
+    if mode in (LoadMode.REQUEST_RATE, LoadMode.CUSTOM_INTERVALS):
         kind = distribution if distribution in ("poisson", "gamma") else "uniform"
         if distribution == "gamma":
             kind += f" (burstiness {burstiness:g})"
         lines.append(f"  Using {kind} distribution on request generation"
-                     if mode == "request_rate" else "  Using custom request intervals")
+                     if mode == LoadMode.REQUEST_RATE else "  Using custom request intervals")
     lines.append(f"  Using {'asynchronous' if async_mode else 'synchronous'} calls for inference")
     if streaming:
         lines.append("  Using streaming (gRPC bidirectional stream); latency to the last response")
@@ -48,7 +51,7 @@ def settings_text(*, batch_size: int, count_windows: bool, interval_ms: int, req
 
 def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     s = point.merged
-    level = (f"Request concurrency: {int(point.level)}" if run.mode == "concurrency"
+    level = (f"Request concurrency: {int(point.level)}" if run.mode is LoadMode.CONCURRENCY
              else f"{C.REQUEST_RATE}: {fmt_rate(point.level)} inference requests per seconds")
     if run.periodic:
         level = periodic_text.header(run.periodic)
@@ -60,14 +63,13 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
         lines += periodic_text.step_lines(run.periodic) if run.periodic else []
         return "\n".join(lines) + "\n\n"
     lines.append(f"    Throughput: {fmt_rate(s.throughput)} infer/sec")
-    if (run.model.decoupled or run.config.get("streaming")
-            or run.config.get("endpoint") == "generate_stream"):
+    if run.model.decoupled or run.settings.streamed:
         per_req = s.responses / s.completed if s.completed else 0.0
         lines.append(f"    {C.RESPONSE_THROUGHPUT.name}: {fmt_rate(s.response_throughput)} infer/sec")
         lines.append(f"    Responses per request: {per_req:.2f}")
         lines += streaming_lines(s)
     lines += goodput_lines(s)
-    if run.mode != "concurrency":
+    if run.mode is not LoadMode.CONCURRENCY:
         lines.append(f"    Avg send request rate: {fmt_rate(s.send_rate)} infer/sec")
         lines.append(f"    Late sends (>1 ms behind schedule): {s.late_sends} of {s.sent}")
         lines += _rate_kept_lines(run, point)
@@ -75,7 +77,7 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
                  f"(standard deviation {std_text(s.latency)} usec)")
     for p in sorted(s.latency.percentiles):
         lines.append(f"    {C.percentile_name(p)}: {us(s.latency.p(p))} usec")
-    if run.mode != "concurrency":
+    if run.mode is not LoadMode.CONCURRENCY:
         lines.append(f"    {C.scheduled(C.AVG_LATENCY.name)}: {us(s.corrected.avg_ns)} usec "
                      f"(p99 {us(s.corrected.p(99))} usec)")
     f = row_figures(s)
@@ -94,9 +96,9 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
     elif run.server_stats:
         lines.append("  [WARNING] The server's statistics could not be read at a window edge: "
                      "the server columns of this point are left empty")
-    if run.config.get("orca_format"):
+    if run.settings.orca_format:
         lines += orca_lines(point.orca)
-    if run.config.get("collect_metrics"):  # --collect-metrics
+    if run.settings.collect_metrics:
         lines += metrics_lines(point.metrics)
     if run.periodic:
         lines += periodic_text.step_lines(run.periodic)
@@ -130,7 +132,7 @@ def _rate_kept_lines(run: RunResult, point: PointResult) -> list[str]:
     # Poisson (and gamma) gaps make a window's count vary by chance: judge those on lateness only. One request
     # of slack covers the quantization of short windows.
     slack = 1.0 / (asked * s.duration_s)
-    short = (run.config.get("request_distribution") not in ("poisson", "gamma")
+    short = (run.settings.request_distribution not in ("poisson", "gamma")
              and ratio < SEND_RATE_WARN - slack)
     if late_share <= LATE_SHARE_WARN and not short:
         return []
@@ -192,7 +194,7 @@ def _server_lines(run: RunResult, s: Summary) -> list[str]:
 def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
     v = point.verdict
     n = len(point.windows)
-    what = "concurrency" if run.mode == "concurrency" else "request rate"
+    what = "concurrency" if run.mode is LoadMode.CONCURRENCY else "request rate"
     if v.reason == "throughput_only":
         return ["  Warning: Request latency is not stabilizing. Please try lowering the request "
                 "rate.", f"    ({distance_from_stable(v, run_criteria(run))})"]
@@ -200,8 +202,8 @@ def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
         return [f"  Interrupted after {n} measurement windows; figures are from those windows."]
     if v.over_threshold or v.reason == "latency_threshold":
         return ["  Measured latency went over the set limit of "
-                f"{run.config.get('latency_threshold_ms', 0):g} msec."]
-    if v.reason == "no_requests":
+                f"{run.settings.latency_threshold_ms:g} msec."]
+    if v.reason == NO_REQUESTS:
         return [f"  {NO_REQUESTS_MESSAGE}"]
     cause = likely_cause(run, point)
     return [f"  Failed to obtain stable measurement within {n} measurement windows for "
@@ -212,29 +214,30 @@ def _stability_lines(run: RunResult, point: PointResult) -> list[str]:
 
 
 def run_criteria(run: RunResult) -> Criteria:
-    c = run.config
-    return Criteria(stability_pct=float(c.get("stability_percentage", DEFAULT_STABILITY_PCT)),
-                    max_trials=int(c.get("max_trials", DEFAULT_MAX_TRIALS)),
-                    window_count=int(c.get("stability_windows", DEFAULT_STABILITY_WINDOWS)))
+    s = run.settings
+    return Criteria(stability_pct=s.stability_percentage, max_trials=s.max_trials,
+                    window_count=s.stability_windows)
 
 
-STATUS_TEXT = {"unstable": "not stable", "over_limit": "over the -l limit",
-               "no_requests": "no valid requests", "interrupted": "interrupted, not stable"}
+STATUS_TEXT = {PointStatus.UNSTABLE: "not stable", PointStatus.OVER_LIMIT: "over the -l limit",
+               PointStatus.NO_REQUESTS: "no valid requests",
+               PointStatus.INTERRUPTED: "interrupted, not stable"}
 
 
 def table_text(run: RunResult) -> str:
     lines = [f"{C.THROUGHPUT.name} vs. Client Average Batch Latency"]
     name = run.level_name
-    judging = Judging.of(run.config, run.percentile)
     for p in run.points:
-        level = str(int(p.level)) if run.mode == "concurrency" else fmt_rate(p.level)
-        val = judged_latency(p.merged, judging)
+        level = str(int(p.level)) if run.mode is LoadMode.CONCURRENCY else fmt_rate(p.level)
+        judged = run.judged(p)
+        val = judged.latency_ns
         kind = C.percentile_name(run.percentile) if run.percentile > 0 else "latency"
-        if judging.latency_from == "scheduled" and run.mode != "concurrency":
+        if (run.settings.latency_source is LatencySource.SCHEDULED
+                and run.mode is not LoadMode.CONCURRENCY):
             kind = C.scheduled(kind)
-        status = point_status(p, judging)
-        flag = "" if status == STABLE else f" ({STATUS_TEXT.get(status, status)}) [not in -f]"
-        if status == STABLE and p.verdict.reason == "throughput_only":
+        status = judged.status
+        flag = "" if judged.stable else f" ({STATUS_TEXT.get(status, status)}) [not in -f]"
+        if judged.stable and p.verdict.reason == "throughput_only":
             flag = " (latency not stable)"
         lines.append(f"{name}: {level}, throughput: {fmt_rate(p.merged.throughput)} infer/sec, "
                      f"{kind} {us(val)} usec{flag}")

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from .. import columns as C
 from ..measure.metrics import LatencyStats, Summary
 from ..measure.prometheus import GPU_COLUMNS, Values, gpu_cell, merge_scrapes
-from ..measure.result import RunResult
-from ..measure.status import STABLE, Judging, judged_stats, point_status
+from ..results import RunResult
 from .figures import RowFigures, fmt_rate, row_figures, us
 from .outfile import write_output
 
@@ -53,7 +52,7 @@ class CsvLayout:
         return cls(level_name=run.level_name, decoupled=run.model.decoupled,
                    server_stats=run.server_stats, cache=run.model.cache_enabled,
                    percentile=run.percentile, verbose=verbose, gpu=gpu and verbose,
-                   streaming=streaming, goodput=streaming and bool(run.config.get("goodput")))
+                   streaming=streaming, goodput=streaming and bool(run.settings.goodput))
 
     @property
     def percentiles(self) -> list[int]:
@@ -127,14 +126,13 @@ def csv_text(run: RunResult, verbose: bool = False, gpu: bool = False,
              all_points: bool = False, streaming: bool = False) -> str:
     """The CSV: stable points under -l only, or every point with a status column."""
     layout = CsvLayout.of(run, verbose, gpu, streaming)
-    judging = Judging.of(run.config, run.percentile)
     rows = []
     for p in run.points:
-        status = point_status(p, judging)
-        if status != STABLE and not all_points:
+        judged = run.judged(p)
+        if not judged.stable and not all_points:
             continue
-        figures = row_figures(p.merged, latency=judged_stats(p.merged, judging.latency_from))
-        rows.append((p.level, figures, status, p))
+        figures = row_figures(p.merged, latency=judged.latency)
+        rows.append((p.level, figures, judged.status, p))
     rows.sort(key=lambda r: r[1].throughput)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")

@@ -22,10 +22,9 @@ from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 from ..measure.metrics import LatencyStats, Summary
-from ..measure.result import RunResult
 from ..measure.stabilizer import Verdict
-from ..measure.status import Judging, point_status
 from ..measure.window import PointResult, Window
+from ..results import RunResult
 from .outfile import open_stream, scrubbed_line
 
 FLAG = "--events"
@@ -84,7 +83,7 @@ class EventLog:
                     "latency_spread": _num(verdict.latency_spread)})
 
     def point(self, run: RunResult, point: PointResult) -> None:
-        status = point_status(point, Judging.of(run.config, run.percentile))
+        status = run.status(point)
         self._emit({"type": "point", "point": self.points, "level": point.level,
                     "status": status, "stable": point.stable, "reason": point.verdict.reason,
                     "windows": len(point.windows), **_figures(point.merged)})

@@ -44,10 +44,9 @@ from ..client.base import STAT_KEYS, ModelStatistics
 from ..client.orca import OrcaWindow
 from ..measure.metrics import LatencyStats, ServerDelta, Summary
 from ..measure.prometheus import metrics_summary, scrapes_json
-from ..measure.result import RunResult
-from ..measure.status import Judging, point_status
 from ..measure.window import PointResult, Window
 from ..records import RecordBuffer
+from ..results import LoadMode, RunResult
 from ..version import __version__
 from .outfile import check_output, write_output
 from .tensors_json import tensors_json
@@ -138,7 +137,7 @@ def export_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Cloc
         "endpoint": "",
         "perfanalyzer": {
             "schema_version": SCHEMA_VERSION,
-            "mode": run.mode,
+            "mode": run.mode.value,
             "batch_size": run.batch_size,
             "percentile": run.percentile,
             "server_stats": run.server_stats,
@@ -179,11 +178,12 @@ def runs_dict(run: RunResult, *, encode: Callable[[RecordBuffer, Ranges, _Clock]
     return doc
 
 
-def _experiment(mode: str, level: float) -> dict[str, Any]:
-    if mode == "concurrency":
-        return {"mode": "concurrency", "value": int(level)}
+def _experiment(mode: LoadMode, level: float) -> dict[str, Any]:
+    if mode is LoadMode.CONCURRENCY:
+        return {"mode": LoadMode.CONCURRENCY.value, "value": int(level)}
     # perf_analyzer records schedule-driven modes without a rate as request_rate 0.0.
-    return {"mode": "request_rate", "value": float(level) if mode == "request_rate" else 0.0}
+    return {"mode": LoadMode.REQUEST_RATE.value,
+            "value": float(level) if mode is LoadMode.REQUEST_RATE else 0.0}
 
 
 def _boundaries(point: PointResult, clock: _Clock) -> list[int]:
@@ -292,7 +292,7 @@ def _point(run: RunResult, point: PointResult, clock: _Clock,
         "level": float(point.level),
         "interrupted": point.interrupted,
         "stable": point.stable,
-        "status": point_status(point, Judging.of(run.config, run.percentile)),
+        "status": run.status(point).value,
         "verdict": {k: _finite(v) for k, v in dataclasses.asdict(point.verdict).items()},
         "merged_windows": {"first": first, "count": count},
         "summary": summary_dict(point.merged),
@@ -309,7 +309,7 @@ def _point(run: RunResult, point: PointResult, clock: _Clock,
         } for w in point.windows],
         "unwindowed_requests": before,
     }
-    if run.config.get("collect_metrics"):  # --collect-metrics: merged figures, also when empty
+    if run.settings.collect_metrics:  # --collect-metrics: merged figures, also when empty
         out["metrics"] = metrics_summary(point.metrics)
     if point.orca is not None:
         out["orca"] = orca_dict(point.orca)
@@ -323,7 +323,7 @@ def orca_dict(orca: OrcaWindow) -> dict[str, Any]:
 
 def _window_metrics(run: RunResult, w: Window, clock: _Clock) -> dict[str, Any]:
     """--collect-metrics: the window's merged figures and its raw scrapes (rebuilt from them)."""
-    if not run.config.get("collect_metrics"):
+    if not run.settings.collect_metrics:
         return {}
     return {"metrics": metrics_summary(w.metrics),
             "metrics_scrapes": scrapes_json(w.metrics, clock.offset)}

@@ -19,7 +19,7 @@ import pandas as pd
 from .. import columns as C
 from ..errors import OptionError
 from ..measure.metrics import Summary
-from ..measure.result import RunResult
+from ..results import RunResult
 from .csv import STATUS_COLUMN, csv_text
 from .export import merged_range
 

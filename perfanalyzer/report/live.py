@@ -20,6 +20,7 @@ from typing import TextIO
 from ..measure.background import Background
 from ..measure.stabilizer import Verdict
 from ..measure.window import Window
+from ..results import LoadMode
 from .figures import fmt_rate
 
 REDRAW_HZ = 4
@@ -79,7 +80,7 @@ class LiveStatus(Background):
     def line(self) -> str:
         if self._level is None:
             return "starting..."
-        level = (f"c={self._level:g}" if self.mode == "concurrency"
+        level = (f"c={self._level:g}" if self.mode == LoadMode.CONCURRENCY
                  else f"{fmt_rate(self._level)} req/s")
         of = f" of {self.levels}" if self.levels else ""
         elapsed = (time.perf_counter_ns() - self._window_start_ns) / 1e9

@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 
 from .. import columns as C
 from ..errors import OptionError
+from ..results import LoadMode, PointStatus
 from .combined_plots import combined_figures, is_combined_csv
 from .csv import STATUS_COLUMN
 from .frame import RunFrames, read_csv, read_run
@@ -137,7 +138,7 @@ def _flagged(df: pd.DataFrame) -> np.ndarray:
     (perf_analyzer and perfanalyzer's -f write stable points only)."""
     if STATUS_COLUMN not in df.columns:
         return np.zeros(len(df), dtype=bool)
-    return (df[STATUS_COLUMN].astype(str) != "stable").to_numpy(bool)
+    return (df[STATUS_COLUMN].astype(str) != PointStatus.STABLE.value).to_numpy(bool)
 
 
 def _mark_flagged(ax: Axes, src: Source, df: pd.DataFrame, x: np.ndarray,
@@ -212,7 +213,7 @@ def timeline_figure(src: Source) -> Figure:
                 dict(color="C3", linestyle=style, marker=marker, label=f"p{p} per window"))
     _series(bottom, mid, w[C.AVG_LATENCY.name].to_numpy(float) / 1000.0, merged, "avg",
             dict(color="C0", marker="o", label="average per window"))
-    if src.run.run.mode != "concurrency":  # rate modes: both latencies (--latency-from)
+    if src.run.run.mode is not LoadMode.CONCURRENCY:  # rate modes: both latencies (--latency-from)
         _series(bottom, mid, w[C.scheduled(C.AVG_LATENCY.name)].to_numpy(float) / 1000.0,
                 merged, "avg_scheduled", dict(color="C2", marker="D", linestyle="-.",
                                               label="average from scheduled send"))

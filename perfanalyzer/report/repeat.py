@@ -2,17 +2,17 @@
 figure of every load point as the mean of the runs' figures ± the half-width of its 95 % t-interval
 across runs (the figure of one run is that run's reported figure: its merged stability windows).
 
-The final table and the CSV show the pooled figures (:mod:`perfanalyzer.measure.combine`).
+The final table and the CSV show the pooled figures (:mod:`perfanalyzer.results.combine`).
 """
 
 from __future__ import annotations
 
 import math
 
-from ..measure.combine import merged_windows
 from ..measure.metrics import Summary
-from ..measure.result import RunResult
 from ..measure.tdist import MeanInterval, mean_interval
+from ..results import RunResult
+from ..results.combine import merged_windows
 
 CONFIDENCE = 0.95
 

@@ -20,17 +20,18 @@ import numpy as np
 
 from ..client.base import stats_from_json
 from ..client.orca import OrcaWindow
-from ..config import RunConfig
+from ..config import LoadMode, RunConfig
 from ..config.build import from_flat
 from ..config.goodput import GoodputLimits, parse_goodput
 from ..errors import OptionError
-from ..measure.combine import combine_runs
+from ..inputs.model import ModelTraits
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
 from ..measure.prometheus import scrapes_from_json
-from ..measure.result import ModelTraits, RunResult
 from ..measure.stabilizer import Verdict
 from ..measure.window import PointResult, Window, merge, window_plan
 from ..records import RecordBuffer
+from ..results import RunResult
+from ..results.combine import combine_runs
 from .export import SCHEMA_VERSION
 
 _COLUMNS = ("intended", "sent", "first", "last", "status", "responses", "sequence", "send_ns",
@@ -144,7 +145,7 @@ class _Loader:
         ours, g = self.ours, self.get
         clock = g(ours, "clock", "perfanalyzer")
         run = RunResult(
-            mode=str(g(ours, "mode", "perfanalyzer")), model=self.model(),
+            mode=LoadMode(str(g(ours, "mode", "perfanalyzer"))), model=self.model(),
             batch_size=int(g(ours, "batch_size", "perfanalyzer")),
             percentile=int(g(ours, "percentile", "perfanalyzer")),
             server_stats=bool(g(ours, "server_stats", "perfanalyzer")),
@@ -294,7 +295,7 @@ class _Loader:
     def goodput(self, run: RunResult) -> GoodputLimits | None:
         """The run's --goodput limits, as its config recorded them."""
         try:
-            return parse_goodput(run.config.get("goodput"), "perfanalyzer.config.goodput")
+            return parse_goodput(run.settings.goodput, "perfanalyzer.config.goodput")
         except OptionError as exc:
             raise self.fail("perfanalyzer.config.goodput", str(exc)) from None
 
@@ -332,7 +333,8 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
     if run.replicates:
         from .repeat import intervals_text, run_header
 
-        n = run.config.get("repeat", len(run.replicates))
+        # a run recorded without --repeat (or before it existed): its replicates say how many
+        n = run.settings.repeat if run.settings.repeat > 1 else len(run.replicates)
         text = "".join(run_header(k, n) + console_text(r, table=False)
                        for k, r in enumerate(run.replicates, 1))
         return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")

@@ -12,9 +12,9 @@ from typing import TextIO
 
 from ..config import RunConfig
 from ..errors import PerfAnalyzerError
-from ..measure.combine import combine_runs
-from ..measure.result import RunResult
 from ..report.export import write_export
+from ..results import LoadMode, RunResult
+from ..results.combine import combine_runs
 from .control import ModelControl
 from .objective import Objective
 from .space import Candidate
@@ -42,7 +42,7 @@ def finalists(results: Sequence[CandidateResult], default: Candidate, objective:
 
 def level_config(cfg: RunConfig, level: float, runs: int) -> RunConfig:
     """``cfg`` measuring only ``level``, ``runs`` times over."""
-    if cfg.load.mode.value == "concurrency":
+    if cfg.load.mode is LoadMode.CONCURRENCY:
         return cfg.replace(concurrency_range=(int(level), int(level), 1), repeat=runs)
     return cfg.replace(request_rate_range=(level, level, 1.0), repeat=runs)
 
@@ -91,7 +91,7 @@ async def remeasure(results: Sequence[CandidateResult], default: Candidate, obje
                 folder = store.prepare_final(c)
                 done = measured[c.key]
                 for run in done:  # each run's settings say how many runs it belongs to
-                    run.config["repeat"] = len(done)
+                    run.record(repeat=len(done))
                 write_export(combine_runs(done), folder / FINAL_EXPORT)
     if stopped:
         return finals, True  # the unfinished finalists are measured again on resume

@@ -18,7 +18,7 @@ from typing import TextIO, cast
 
 from .. import cleanup
 from .. import columns as C
-from ..config import RunConfig
+from ..config import LoadMode, RunConfig
 from ..errors import EXIT_INTERRUPTED, EXIT_OK
 from ..load import uvloop_policy
 from ..server.embedded import server_for_run
@@ -29,7 +29,7 @@ from .runner import SearchConfig, SearchOutcome, run_search
 def run(sc: SearchConfig, cfg: RunConfig) -> int:
     with server_for_run(cfg) as effective:
         outcome = uvloop_policy.run(_main(sc, effective))
-    level = C.CONCURRENCY if cfg.load.mode.value == "concurrency" else C.REQUEST_RATE
+    level = C.CONCURRENCY if cfg.load.mode is LoadMode.CONCURRENCY else C.REQUEST_RATE
     for path in write_report(sc, outcome, level, cfg.server.model):
         _say(f"wrote {path}", sys.stdout)
     return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK

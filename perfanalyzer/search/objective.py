@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..measure.result import RunResult
-from ..measure.status import STABLE, Judging, judged_stats, point_status
 from ..measure.window import PointResult
+from ..results import RunResult
 from .limits import Limit, broken, point_metrics, weighted
 from .space import Candidate
 from .store import CandidateResult, PointFigures
@@ -35,10 +34,10 @@ class Objective:
     def latency_label(self) -> str:
         return f"p{self.percentile} latency" if self.percentile > 0 else "avg latency"
 
-    def latency_ms(self, point: PointResult, judging: Judging) -> float:
+    def latency_ms(self, point: PointResult, run: RunResult) -> float:
         """The point's latency at the objective's percentile, from the send time ``-f`` uses
         (``--latency-from``)."""
-        lat = judged_stats(point.merged, judging.latency_from)
+        lat = run.judged(point).latency
         ns = lat.p(self.percentile) if self.percentile > 0 else lat.avg_ns
         return float(ns) / 1e6
 
@@ -97,13 +96,10 @@ class Objective:
     def judge(self, candidate: Candidate, run: RunResult) -> CandidateResult:
         """The candidate's measured points, its best feasible point and score. A point counts
         only when the candidate's ``profile.csv`` holds it: the same decision as ``-f``."""
-        judging = Judging.of(run.config, run.percentile)
         points = tuple(PointFigures(level=p.level, throughput=p.merged.throughput,
-                                    latency_ms=self.latency_ms(p, judging),
-                                    stable=point_status(p, judging) == STABLE,
-                                    goodput=p.merged.goodput,
-                                    metrics=point_metrics(p, judged_stats(p.merged,
-                                                                          judging.latency_from)))
+                                    latency_ms=self.latency_ms(p, run),
+                                    stable=run.judged(p).stable, goodput=p.merged.goodput,
+                                    metrics=point_metrics(p, run.judged(p).latency))
                        for p in run.points if p.merged.completed > 0)
         ok = [p for p in points if self.feasible(p)]
         best = max(ok, key=self.score) if ok else None

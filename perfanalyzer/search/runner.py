@@ -17,11 +17,11 @@ from .. import cleanup
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
 from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, SCRAPE_TIMEOUT_CAP_S, scraper_for
-from ..measure.result import RunResult
 from ..profile.repeat import profile_runs
 from ..profile.setup import connect
 from ..report.csv import write_csv
 from ..report.export import write_export
+from ..results import RunResult
 from .control import ModelControl, ModelControlError, busy
 from .finals import remeasure
 from .guard import lock_folder, lock_model

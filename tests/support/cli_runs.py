@@ -15,8 +15,8 @@ import pytest
 from perfanalyzer.cli.main import cli, main, profile_config
 from perfanalyzer.config import RunConfig
 from perfanalyzer.config.build import build as config_from_kwargs
-from perfanalyzer.measure.result import RunResult
 from perfanalyzer.profile.run import profile
+from perfanalyzer.results.run import RunResult
 from tests.support.paths import ROOT
 
 

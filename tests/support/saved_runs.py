@@ -17,12 +17,12 @@ from perfanalyzer import __version__
 from perfanalyzer.client.base import STAT_KEYS, ModelStatistics, StatDuration
 from perfanalyzer.config import RunConfig
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize
-from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult, Window, merge
 from perfanalyzer.records import RecordBuffer
 from perfanalyzer.report.csv import csv_text
 from perfanalyzer.report.export import SCHEMA_FILE
+from perfanalyzer.results.run import ModelTraits, RunResult
 
 WALL = 1_763_000_000_000_000_000
 CLOCK = 7_000_000_000

@@ -15,10 +15,10 @@ import numpy as np
 
 from perfanalyzer.client.base import ModelStatistics, StatDuration
 from perfanalyzer.measure.metrics import ClientLoad, ServerDelta, summarize
-from perfanalyzer.measure.result import ModelTraits, RunResult
 from perfanalyzer.measure.stabilizer import Verdict
 from perfanalyzer.measure.window import PointResult, Window, merge
 from perfanalyzer.records import RecordBuffer
+from perfanalyzer.results.run import ModelTraits, RunResult
 
 WINDOW_NS = 1_000_000_000
 MERGED = 3

@@ -27,7 +27,7 @@ from typing import Any
 from ..validate import validate
 from .inputs import InputsConfig
 from .load import LoadConfig, LoadMode
-from .measurement import MeasurementConfig
+from .measurement import LatencySource, MeasurementConfig
 from .output import OutputConfig
 from .server import ServerConfig
 from .transport import TransportConfig
@@ -88,5 +88,6 @@ GROUPS: dict[str, type] = {f.name: f.metadata["group"] for f in dataclasses.fiel
 GROUP_OF: dict[str, str] = {f.name: g for g, cls in GROUPS.items()
                             for f in dataclasses.fields(cls)}
 
-__all__ = ["GROUPS", "GROUP_OF", "InputsConfig", "LoadConfig", "LoadMode", "MeasurementConfig",
+__all__ = ["GROUPS", "GROUP_OF", "InputsConfig", "LatencySource", "LoadConfig", "LoadMode",
+           "MeasurementConfig",
            "OutputConfig", "RunConfig", "ServerConfig", "TransportConfig"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 
 from .. import defaults as d
 from .. import parse as p
+from ..choices import StrChoice
 from ..choices import nonneg as _nonneg
 from ..choices import pos as _pos
 from ..defaults import (
@@ -16,7 +16,9 @@ from ..defaults import (
 from ..option import opt
 
 
-class LoadMode(str, enum.Enum):
+class LoadMode(StrChoice):
+    """Which load a run applies (str-valued: the saved run and the CSV hold the value)."""
+
     CONCURRENCY = "concurrency"
     REQUEST_RATE = "request_rate"
     CUSTOM_INTERVALS = "custom_intervals"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import defaults as d
+from ..choices import StrChoice
 from ..choices import nonneg as _nonneg
 from ..choices import pos as _pos
 from ..goodput import parse_goodput
@@ -16,6 +17,14 @@ def _goodput(raw: str, flag: str) -> str:
     """Checked now (one-line error naming the flag), kept as written (the saved run's config)."""
     parse_goodput(raw, flag)
     return str(raw)
+
+
+class LatencySource(StrChoice):
+    """Which latency the CSV, the stabilizer, -l and the gate use in rate modes: from the actual
+    send (perf_analyzer's) or from the scheduled one (coordinated omission corrected)."""
+
+    SENT = "sent"
+    SCHEDULED = "scheduled"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +83,8 @@ class MeasurementConfig:
                                       modes=NOT_PERIODIC, figures=False, mpi_agree=True,
                                       search_refused="use --latency-budget-ms (the sweep stops there)")
     latency_from: str = opt(
-        "sent", "--latency-from", choices=("sent", "scheduled"), show_default=True,
+        LatencySource.SENT.value, "--latency-from", choices=tuple(s.value for s in LatencySource),
+        show_default=True,
         help="Rate modes: latency for the CSV, stabilizer, -l and gate: from the actual send "
         "(perf_analyzer's) or the scheduled one (coordinated omission corrected).",
         modes=NOT_PERIODIC)

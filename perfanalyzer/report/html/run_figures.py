@@ -16,11 +16,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ...measure.combine import merged_windows
 from ...measure.metrics import CLIENT_SATURATION_CPU, CLIENT_SATURATION_LAG_NS
 from ...measure.prometheus import CPU_UTIL, GPU_UTIL
-from ...measure.result import RunResult
-from ...measure.status import Judging, judged_latency, judged_stats, point_status
+from ...measure.status import judged_latency
+from ...results import LatencySource, LoadMode, PointStatus, RunResult
+from ...results.combine import merged_windows
 from ..repeat import point_intervals
 
 DPI = 100
@@ -32,13 +32,13 @@ STABLE_TEXT = "#1b5e20"
 
 
 def level_text(run: RunResult, level: float) -> str:
-    return f"c={level:g}" if run.mode == "concurrency" else f"{level:g}/s"
+    return f"c={level:g}" if run.mode is LoadMode.CONCURRENCY else f"{level:g}/s"
 
 
 def judged_name(run: RunResult) -> str:
-    judging = Judging.of(run.config, run.percentile)
-    what = f"p{judging.percentile}" if judging.percentile > 0 else "average"
-    where = " from the scheduled send" if judging.latency_from == "scheduled" else ""
+    settings = run.settings
+    what = f"p{settings.percentile}" if settings.percentile > 0 else "average"
+    where = " from the scheduled send" if _scheduled(run) else ""
     return f"{what} latency{where}"
 
 
@@ -48,7 +48,6 @@ def _t(run: RunResult, ns: int) -> float:
 
 def _point_bands(ax: Axes, run: RunResult, *, labels: bool) -> None:
     """Alternate shading per load point; the top axis names its level and status."""
-    judging = Judging.of(run.config, run.percentile)
     for k, p in enumerate(run.points):
         if not p.windows:
             continue
@@ -57,11 +56,11 @@ def _point_bands(ax: Axes, run: RunResult, *, labels: bool) -> None:
         if k % 2:
             ax.axvspan(start, end, color="0.5", alpha=0.07, linewidth=0)
         if labels:
-            status = point_status(p, judging)
+            status = run.status(p)
             ax.annotate(f"{level_text(run, p.level)}\n{status.replace('_', ' ')}",
                         ((start + end) / 2, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
-                        fontsize=9, color=STABLE_TEXT if status == "stable" else OUT)
+                        fontsize=9, color=STABLE_TEXT if status is PointStatus.STABLE else OUT)
 
 
 def stability_figure(run: RunResult) -> Figure | None:
@@ -70,9 +69,9 @@ def stability_figure(run: RunResult) -> Figure | None:
     is shaded: a point is stable when those windows all lie inside both bands."""
     if not any(p.windows for p in run.points):
         return None
-    judging = Judging.of(run.config, run.percentile)
-    s = float(run.config.get("stability_percentage", 10.0)) / 100.0
-    k = int(run.config.get("stability_windows", 3))
+    judging = run.settings.judging
+    s = run.settings.stability_fraction
+    k = run.settings.stability_windows
     fig = Figure(figsize=(10, 6.2), dpi=DPI, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     for p in run.points:
@@ -91,7 +90,7 @@ def stability_figure(run: RunResult) -> Figure | None:
                     color=colour)
             if len(ws) >= k:
                 _band(ax, run, ws[-k:], y[-k:], s)
-    limit_ms = float(run.config.get("latency_threshold_ms", 0) or 0)
+    limit_ms = run.settings.latency_threshold_ms
     if limit_ms > 0:
         bottom.axhline(limit_ms, color=OUT, linestyle="--", linewidth=1, label="-l limit")
         bottom.legend(fontsize=8, loc="upper right")
@@ -128,13 +127,13 @@ def _band(ax: Axes, run: RunResult, tail: Sequence[object], y: np.ndarray, s: fl
 
 def merged_latencies_ms(run: RunResult, index: int) -> np.ndarray:
     """The reported latencies (ms) of point ``index``: its merged windows' completed requests."""
-    judging = Judging.of(run.config, run.percentile)
+    scheduled = _scheduled(run)
     assert run.buffer is not None
     parts = []
     for w in merged_windows(run.points[index]):
         v = run.buffer.view(w.lo, w.hi)
         ok = v.status == 0
-        start = v.intended if judging.latency_from == "scheduled" else v.sent
+        start = v.intended if scheduled else v.sent
         parts.append((v.last[ok] - start[ok]) / 1e6)
     return np.sort(np.concatenate(parts)) if parts else np.zeros(0)
 
@@ -154,7 +153,7 @@ def distribution_figure(run: RunResult) -> Figure | None:
         share = (idx + 1) / len(lat) * 100
         ax.step(lat[idx], share, where="post", color=colour, label=level_text(run, p.level),
                 gid=f"cdf|{p.level:g}")
-        p99 = judged_stats(p.merged, Judging.of(run.config).latency_from).p(99) / 1e6
+        p99 = run.judged(p).latency.p(99) / 1e6
         ax.plot([p99], [99], marker="|", markersize=12, color=colour)
     ax.set_xlabel(f"Latency ({'from the scheduled send' if _scheduled(run) else 'from the send'})"
                   " (ms)")
@@ -173,7 +172,7 @@ def distribution_figure(run: RunResult) -> Figure | None:
 
 
 def _scheduled(run: RunResult) -> bool:
-    return Judging.of(run.config).latency_from == "scheduled"
+    return run.settings.latency_source is LatencySource.SCHEDULED
 
 
 def _colours(n: int) -> list[str]:

@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from ...measure.result import RunResult
-from ...measure.status import STABLE, Judging, point_status
+from ...results import LoadMode, PointStatus, RunResult
 from ...version import __version__
 from ..caveats import verdict_line
 from ..frame import points_frame
@@ -35,8 +34,7 @@ def run_html(run: RunResult) -> str:
     """The whole page of ``run`` (a loaded saved run)."""
     figs = Figures()
     cfg = saved_config(run)
-    judging = Judging.of(run.config, run.percentile)
-    statuses = [point_status(p, judging) for p in run.points]
+    statuses = [run.status(p) for p in run.points]
     label = run.model.name
     src = Source(label, points_frame(run, label)) if run.points else None
     server = any(p.merged.server is not None for p in run.points)
@@ -47,7 +45,7 @@ def run_html(run: RunResult) -> str:
     context = dict(
         version=__version__, title=f"perfanalyzer report: {label}",
         subtitle=_subtitle(run), verdict=verdict_line(run, None),
-        all_stable=bool(statuses) and all(s == STABLE for s in statuses) and not run.failure,
+        all_stable=bool(statuses) and all(s is PointStatus.STABLE for s in statuses) and not run.failure,
         sections=[s for s in SECTIONS if s[0] != "repeat" or run.replicates],
         fig_tl=figs.svg(throughput_latency_figure([src]) if src is not None else None,
                         "Throughput vs latency"),
@@ -58,8 +56,8 @@ def run_html(run: RunResult) -> str:
                                                        "none were read")),
         breakdown=tables.breakdown_table(run),
         per_run=per_run, judged=rf.judged_name(run),
-        stability_windows=run.config.get("stability_windows", 3),
-        stability_pct=f"{float(run.config.get('stability_percentage', 10.0)):g}",
+        stability_windows=run.settings.stability_windows,
+        stability_pct=f"{run.settings.stability_percentage:g}",
         fig_dist=figs.svg(rf.distribution_figure(run), "Latency distribution"),
         server_missing="" if server else ("Server statistics are not reported: "
                                           + (run.server_stats_reason or "none were read")),
@@ -87,8 +85,8 @@ def _run_parts(figs: Figures, run: RunResult, prefix: str) -> dict[str, Any]:
 
 def _subtitle(run: RunResult) -> str:
     started = datetime.fromtimestamp(run.wall_anchor_ns / 1e9, tz=timezone.utc)
-    mode = {"concurrency": "concurrency sweep", "request_rate": "request-rate sweep",
-            "custom_intervals": "custom intervals"}.get(run.mode, run.mode)
+    mode = {LoadMode.CONCURRENCY: "concurrency sweep", LoadMode.REQUEST_RATE: "request-rate sweep",
+            LoadMode.CUSTOM_INTERVALS: "custom intervals"}.get(run.mode, run.mode.value)
     parts = [f"model {run.model.name}", mode, f"batch size {run.batch_size}",
              f"{len(run.points)} load point(s)"]
     if run.replicates:

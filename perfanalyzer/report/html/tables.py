@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import columns as C
-from ...measure.combine import merged_windows
 from ...measure.prometheus import (
     CPU_MEM_TOTAL,
     CPU_MEM_USED,
@@ -23,8 +22,8 @@ from ...measure.prometheus import (
     fmt_value,
     merge_scrapes,
 )
-from ...measure.result import RunResult
-from ...measure.status import Judging, judged_latency, judged_stats, point_status
+from ...results import PointStatus, RunResult
+from ...results.combine import merged_windows
 from ..console import point_text
 from ..figures import row_figures
 from ..repeat import fmt_interval, point_intervals
@@ -88,7 +87,6 @@ def _flat(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def points_table(run: RunResult) -> Table:
     """One row per load point: status, throughput, latencies (ms), errors, client load."""
-    judging = Judging.of(run.config, run.percentile)
     pcts = sorted({p for pt in run.points for p in pt.merged.latency.percentiles})
     t = Table("Load points (figures of the windows merged into each point)",
               [run.level_name, "Status", "Throughput (infer/s)", "Avg latency (ms)",
@@ -96,11 +94,11 @@ def points_table(run: RunResult) -> Table:
                "Max loop lag (ms)"])
     for p in run.points:
         s = p.merged
-        status = point_status(p, judging)
+        status = run.status(p)
         t.add([level_text(run, p.level), status, f"{s.throughput:.1f}", _ms(s.latency.avg_ns),
                *[_ms(s.latency.p(q)) for q in pcts], str(s.completed), str(s.errors),
                f"{s.client_cpu_util:.2f}", f"{s.client.max_loop_lag_ns / 1e6:.1f}"],
-              mark=status != "stable")
+              mark=status is not PointStatus.STABLE)
     return t
 
 
@@ -114,18 +112,17 @@ def _pct(x: float) -> str:
 
 def stability_table(run: RunResult, prefix: str = "") -> Table:
     """Why each point is (not) stable: its windows, spreads against -s, the stabilizer's reason."""
-    judging = Judging.of(run.config, run.percentile)
-    target = float(run.config.get("stability_percentage", 10.0))
+    target = run.settings.stability_percentage
     t = Table(f"{prefix}Stability per point (target: spread ≤ {target:g} % over the last "
-              f"{run.config.get('stability_windows', 3)} windows)",
+              f"{run.settings.stability_windows} windows)",
               [run.level_name, "Windows", "Merged", "Throughput spread", "Latency spread",
                "Reason", "Status"])
     for p in run.points:
         v = p.verdict
-        status = point_status(p, judging)
+        status = run.status(p)
         t.add([level_text(run, p.level), str(len(p.windows)), str(len(merged_windows(p))),
                _pct(v.throughput_spread), _pct(v.latency_spread), v.reason, status],
-              mark=status != "stable")
+              mark=status is not PointStatus.STABLE)
     return t
 
 
@@ -137,9 +134,8 @@ def breakdown_table(run: RunResult) -> Table | None:
     t = Table("Where the time goes (µs per request, averages)",
               [run.level_name, "Client send", "Network+server", "Server queue", "Compute input",
                "Compute infer", "Compute output", "Client recv", C.AVG_LATENCY.name])
-    judging = Judging.of(run.config, run.percentile)
     for p in run.points:  # the CSV's figures, as the bars above draw them
-        f = row_figures(p.merged, latency=judged_stats(p.merged, judging.latency_from))
+        f = row_figures(p.merged, latency=run.judged(p).latency)
         t.add([level_text(run, p.level), str(f.client_send_us), _opt(f.network_us),
                _opt(f.queue_us), _opt(f.compute_input_us), _opt(f.compute_infer_us),
                _opt(f.compute_output_us), str(f.client_recv_us), str(f.avg_latency_us)])
@@ -187,7 +183,7 @@ _METRIC_COLUMNS = (("GPU utilization", GPU_UTIL, 100.0, " %"), ("GPU power", GPU
 
 def metrics_table(run: RunResult) -> Table | None:
     """--collect-metrics: the scrapes of each point's merged windows, merged as on the console."""
-    if not run.config.get("collect_metrics"):
+    if not run.settings.collect_metrics:
         return None
     merged = [(p, merge_scrapes(p.metrics) if p.metrics else {}) for p in run.points]
     cols = [c for c in _METRIC_COLUMNS if any(m.get(c[1]) for _, m in merged)]
@@ -224,14 +220,13 @@ def replicate_table(run: RunResult) -> Table | None:
     """--repeat: each run's reported figure per point."""
     if not run.replicates:
         return None
-    judging = Judging.of(run.config, run.percentile)
     t = Table("Each run", ["Run", run.level_name, "Status", "Throughput (infer/s)",
                            "Judged latency (ms)"])
     for k, rep in enumerate(run.replicates, 1):
         for p in rep.points:
-            status = point_status(p, judging)
-            t.add([str(k), level_text(run, p.level), status, f"{p.merged.throughput:.1f}",
-                   _ms(judged_latency(p.merged, judging))], mark=status != "stable")
+            judged = run.judged(p)  # under the pooled run's settings
+            t.add([str(k), level_text(run, p.level), judged.status, f"{p.merged.throughput:.1f}",
+                   _ms(judged.latency_ns)], mark=not judged.stable)
     return t
 
 

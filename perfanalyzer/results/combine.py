@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..measure.metrics import summarize
+from ..measure.stabilizer import Verdict
+from ..measure.window import PointResult, Window, merge
 from ..records import RecordBuffer
-from .metrics import summarize
-from .result import RunResult
-from .stabilizer import Verdict
-from .window import PointResult, Window, merge
+from .run import RunResult
 
 _TIMES = ("intended", "sent", "first", "last")
 

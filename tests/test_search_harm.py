@@ -66,14 +66,17 @@ def _count(url: str) -> int:
     return int(_loaded(url)["instance_group"][0]["count"])
 
 
-def _argv(url: str, out: Path, counts: str = "1,4") -> list[str]:
+def _argv(url: str, out: Path, counts: str = "1,4", replicates: int = 0) -> list[str]:
+    """A short search: what these tests check (files, the configuration restored) is the same
+    with or without replicate runs, which would reload and re-measure every finalist three times
+    (tests/test_search_rank.py covers them, stopped and resumed too)."""
     return [sys.executable, "-m", "perfanalyzer", "search", "-u", url, "-m", MODEL,
             "--output-dir", str(out), "--instance-counts", counts, "--concurrency-range", "2",
-            "-p", "300", "-s", "50", "-r", "4"]
+            "-p", "300", "-s", "50", "-r", "4", "--replicates", str(replicates)]
 
 
-def _start(url: str, out: Path, counts: str = "1,4") -> subprocess.Popen[str]:
-    return subprocess.Popen(_argv(url, out, counts), stdout=subprocess.PIPE,
+def _start(url: str, out: Path, counts: str = "1,4", replicates: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(_argv(url, out, counts, replicates), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -182,7 +185,7 @@ def test_sigkill_then_rerun_restores_the_configuration_before_the_search(
 def test_sighup_restores_like_ctrl_c(server: Any, tmp_path: Path) -> None:
     url = server.http_url
     before = _loaded(url)
-    proc = _start(url, tmp_path)
+    proc = _start(url, tmp_path, replicates=3)  # the replicate runs: a signal lands mid-search
     _wait_for(proc, "second candidate loaded", lambda: _other_candidate_loaded(url, tmp_path))
     proc.send_signal(signal.SIGHUP)
     output, _ = proc.communicate(timeout=120)
@@ -197,7 +200,8 @@ def test_a_second_search_on_the_same_model_or_folder_is_refused(server: Any,
                                                                 tmp_path: Path) -> None:
     url = server.http_url
     before = _loaded(url)
-    first = _start(url, tmp_path / "a", "1,2,3,4,5,6")  # long enough to outlast the others
+    # long enough to outlast the others (with its replicate runs)
+    first = _start(url, tmp_path / "a", "1,2,3,4,5,6", replicates=3)
     try:
         _wait_for(first, "a candidate loaded", lambda: "perfanalyzer_search" in json.dumps(
             _loaded(url)))

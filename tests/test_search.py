@@ -371,10 +371,7 @@ def _search_cli(url: str, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "perfanalyzer", "search", "-u", url, "-m", DELAY,
          "--output-dir", str(out), "--instance-counts", "1,4", "--concurrency-range", "2",
-         "-p", "300", "-s", "50", "-r", "4",
-         # stopped and resumed in the exploration: replicate runs (tests/test_search_rank.py)
-         # would only lengthen the rerun
-         "--replicates", "0"],
+         "-p", "300", "-s", "50", "-r", "4", "--replicates", "0"],  # stopped in the exploration
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -440,8 +437,7 @@ def test_search_launching_its_own_server(tmp_path: Path) -> None:
         [sys.executable, "-m", "perfanalyzer", "search", "-m", "simple", "--launch-server",
          "--concurrency-range", "4", "-p", "500", "-s", "200", "-r", "10",
          "--instance-counts", "1", "--dynamic-batching", "on,off", "--replicates", "0",
-         "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=300,
-        check=False)
+         "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
     for name in ("summary.md", "pareto.png", "config.pbtxt"):
         assert (tmp_path / name).stat().st_size > 0

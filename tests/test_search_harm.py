@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from perfanalyzer.cli.main import main
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.search.store import Store
 
@@ -104,7 +105,6 @@ def _other_candidate_loaded(url: str, out: Path) -> bool:
 # -- files -----------------------------------------------------------------------------------
 
 @pytest.mark.server
-@pytest.mark.slow
 @pytest.mark.parametrize("planted", ["summary.md", "search.json", "config.pbtxt",
                                      f"candidates/{DEFAULT_KEY}/state.json",
                                      f"candidates/{DEFAULT_KEY}/export.json",
@@ -112,7 +112,7 @@ def _other_candidate_loaded(url: str, out: Path) -> bool:
                                      f"candidates/{DEFAULT_KEY}/final-export.json", "candidates",
                                      f"candidates/{DEFAULT_KEY}"])
 def test_a_link_planted_in_the_output_folder_is_refused_before_any_change(
-        server: Any, tmp_path: Path, planted: str) -> None:
+        server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], planted: str) -> None:
     folder = not planted.endswith((".md", ".json", ".pbtxt"))
     victim = tmp_path / ("victim" if folder else "notes.txt")
     if folder:
@@ -122,15 +122,17 @@ def test_a_link_planted_in_the_output_folder_is_refused_before_any_change(
     out = tmp_path / "out"
     (out / planted).parent.mkdir(parents=True)
     (out / planted).symlink_to(victim)
-    res = _run(server.http_url, out)
+    # In this process (the refusal comes before any load, so no process of its own is needed)
+    with pytest.raises(SystemExit) as exited:
+        main(_argv(server.http_url, out)[3:])
+    code, stderr = exited.value.code, capsys.readouterr().err
     if folder:
         assert not list(victim.iterdir())
     else:
         assert victim.read_text() == VICTIM_TEXT
     assert (out / planted).is_symlink()  # not replaced either
-    assert res.returncode == 3, res.stdout + res.stderr
-    assert res.stderr.count("\n") == 1 and planted in res.stderr and "symbolic link" in res.stderr, \
-        res.stderr
+    assert code == 3, stderr
+    assert stderr.count("\n") == 1 and planted in stderr and "symbolic link" in stderr, stderr
     assert not (out / "original.json").exists()  # refused before the server was asked
     assert _count(server.http_url) == 4
 

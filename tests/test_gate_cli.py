@@ -194,7 +194,7 @@ def _pa(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_profile_export_compare_and_baseline_gate(triton: Any, tmp_path: Path) -> None:
     common = ["-m", "delay", "-u", triton.http_url, "--concurrency-range", "2:4:2", "-p", "400",
-              "-s", "100"]  # -s 100: every point stabilizes, so the sweep measures both
+              "-s", "1000"]  # every point stabilizes (a stalled machine too): both are measured
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     first = _pa(*common, "--profile-export-file", str(a))
     assert first.returncode == 0, first.stderr
@@ -228,7 +228,7 @@ def test_baseline_gate_fails_the_profile_on_a_regression(triton: Any, tmp_path: 
     fast = _write(tmp_path / "fast.csv", f"{HEADER}\n4,800,0,0,0,0,0,0,0,5000,5000,5000,5000\n".encode())
     slow = _write(tmp_path / "slow.csv", f"{HEADER}\n4,8,0,0,0,0,0,0,0,5e5,5e5,5e5,5e5\n".encode())
     common = ["-m", "delay", "-u", triton.http_url, "--concurrency-range", "4", "-p", "400",
-              "-s", "100"]
+              "-s", "1000"]  # about the gate, not stability: the point must stabilize
     r = _pa(*common, "--baseline", str(fast))
     assert r.returncode == 1, r.stderr
     assert r.stdout.count("REGRESSION") == 2 + 1 and "n/a (CSV)" in r.stdout

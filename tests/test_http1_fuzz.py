@@ -188,7 +188,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(edges) if b > a] or [b""]
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(response_stream(), st.lists(st.integers(0, 10_000), max_size=6))
 def test_parser_agrees_with_h11(stream: tuple[bytes, set[str]], cuts: list[int]) -> None:
     data, features = stream

@@ -53,7 +53,7 @@ def _load(tmp_path: Path, io_index: int, doc: Any, batch: int = 1) -> None:
         assert "\n" not in str(exc) and len(str(exc)) < 1000
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(io_index=st.integers(0, len(IOS) - 1), doc=document, batch=st.sampled_from([1, 2, 8]))
 def test_fuzzed_input_files_give_one_line_or_success(tmp_path: Path, io_index: int, doc: Any,

@@ -64,8 +64,9 @@ def test_counts_match_the_servers_own_counters(triton: Any) -> None:
 
 def test_cli_writes_perf_analyzer_csv(triton: Any, tmp_path: Any) -> None:
     out = tmp_path / "perf.csv"
+    # -s 1000: about the CSV, not stability (both points must be stable to be in -f)
     r = _cli("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:3:2", "-p", "300",
-             "-s", "100", "-f", str(out), "--verbose-csv")
+             "-s", "1000", "-f", str(out), "--verbose-csv")
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert sorted(int(r["Concurrency"]) for r in rows) == [1, 3]

@@ -371,7 +371,7 @@ def _search_cli(url: str, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "perfanalyzer", "search", "-u", url, "-m", DELAY,
          "--output-dir", str(out), "--instance-counts", "1,4", "--concurrency-range", "2",
-         "-p", "300", "-s", "50", "-r", "4"],
+         "-p", "300", "-s", "50", "-r", "4", "--replicates", "0"],  # stopped in the exploration
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -424,10 +424,10 @@ def test_server_without_explicit_model_control_is_refused(tmp_path: Path) -> Non
 @pytest.mark.server
 @pytest.mark.slow
 def test_search_launching_its_own_server(tmp_path: Path) -> None:
-    """A search that launches its own server (one load level, to stay short): exit 0, a summary,
-    a Pareto plot and a config.pbtxt, no server left running. Only a stable point can be the best
-    (the candidate's profile.csv must hold it): a wide -s band and more windows keep a point
-    stable on a shared 2-core machine."""
+    """A search that launches its own server (one load level, no replicate runs, to stay short):
+    exit 0, a summary, a Pareto plot and a config.pbtxt, no server left running. Only a stable
+    point can be the best (the candidate's profile.csv must hold it): a wide -s band and more
+    windows keep a point stable on a shared 2-core machine."""
     import re
 
     from perfanalyzer.search.store import Store
@@ -436,8 +436,8 @@ def test_search_launching_its_own_server(tmp_path: Path) -> None:
     res = subprocess.run(
         [sys.executable, "-m", "perfanalyzer", "search", "-m", "simple", "--launch-server",
          "--concurrency-range", "4", "-p", "500", "-s", "200", "-r", "10",
-         "--instance-counts", "1", "--dynamic-batching", "on,off", "--output-dir",
-         str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
+         "--instance-counts", "1", "--dynamic-batching", "on,off", "--replicates", "0",
+         "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
     for name in ("summary.md", "pareto.png", "config.pbtxt"):
         assert (tmp_path / name).stat().st_size > 0

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from perfanalyzer.cli.main import main
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.search.store import Store
 
@@ -66,14 +67,17 @@ def _count(url: str) -> int:
     return int(_loaded(url)["instance_group"][0]["count"])
 
 
-def _argv(url: str, out: Path, counts: str = "1,4") -> list[str]:
+def _argv(url: str, out: Path, counts: str = "1,4", replicates: int = 0) -> list[str]:
+    """A short search: what these tests check (files, the configuration restored) is the same
+    with or without replicate runs, which would reload and re-measure every finalist three times
+    (tests/test_search_rank.py covers them, stopped and resumed too)."""
     return [sys.executable, "-m", "perfanalyzer", "search", "-u", url, "-m", MODEL,
             "--output-dir", str(out), "--instance-counts", counts, "--concurrency-range", "2",
-            "-p", "300", "-s", "50", "-r", "4"]
+            "-p", "300", "-s", "50", "-r", "4", "--replicates", str(replicates)]
 
 
-def _start(url: str, out: Path, counts: str = "1,4") -> subprocess.Popen[str]:
-    return subprocess.Popen(_argv(url, out, counts), stdout=subprocess.PIPE,
+def _start(url: str, out: Path, counts: str = "1,4", replicates: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(_argv(url, out, counts, replicates), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -101,7 +105,6 @@ def _other_candidate_loaded(url: str, out: Path) -> bool:
 # -- files -----------------------------------------------------------------------------------
 
 @pytest.mark.server
-@pytest.mark.slow
 @pytest.mark.parametrize("planted", ["summary.md", "search.json", "config.pbtxt",
                                      f"candidates/{DEFAULT_KEY}/state.json",
                                      f"candidates/{DEFAULT_KEY}/export.json",
@@ -109,7 +112,7 @@ def _other_candidate_loaded(url: str, out: Path) -> bool:
                                      f"candidates/{DEFAULT_KEY}/final-export.json", "candidates",
                                      f"candidates/{DEFAULT_KEY}"])
 def test_a_link_planted_in_the_output_folder_is_refused_before_any_change(
-        server: Any, tmp_path: Path, planted: str) -> None:
+        server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], planted: str) -> None:
     folder = not planted.endswith((".md", ".json", ".pbtxt"))
     victim = tmp_path / ("victim" if folder else "notes.txt")
     if folder:
@@ -119,15 +122,17 @@ def test_a_link_planted_in_the_output_folder_is_refused_before_any_change(
     out = tmp_path / "out"
     (out / planted).parent.mkdir(parents=True)
     (out / planted).symlink_to(victim)
-    res = _run(server.http_url, out)
+    # In this process (the refusal comes before any load, so no process of its own is needed)
+    with pytest.raises(SystemExit) as exited:
+        main(_argv(server.http_url, out)[3:])
+    code, stderr = exited.value.code, capsys.readouterr().err
     if folder:
         assert not list(victim.iterdir())
     else:
         assert victim.read_text() == VICTIM_TEXT
     assert (out / planted).is_symlink()  # not replaced either
-    assert res.returncode == 3, res.stdout + res.stderr
-    assert res.stderr.count("\n") == 1 and planted in res.stderr and "symbolic link" in res.stderr, \
-        res.stderr
+    assert code == 3, stderr
+    assert stderr.count("\n") == 1 and planted in stderr and "symbolic link" in stderr, stderr
     assert not (out / "original.json").exists()  # refused before the server was asked
     assert _count(server.http_url) == 4
 
@@ -182,7 +187,7 @@ def test_sigkill_then_rerun_restores_the_configuration_before_the_search(
 def test_sighup_restores_like_ctrl_c(server: Any, tmp_path: Path) -> None:
     url = server.http_url
     before = _loaded(url)
-    proc = _start(url, tmp_path)
+    proc = _start(url, tmp_path, replicates=3)  # the replicate runs: a signal lands mid-search
     _wait_for(proc, "second candidate loaded", lambda: _other_candidate_loaded(url, tmp_path))
     proc.send_signal(signal.SIGHUP)
     output, _ = proc.communicate(timeout=120)
@@ -197,7 +202,8 @@ def test_a_second_search_on_the_same_model_or_folder_is_refused(server: Any,
                                                                 tmp_path: Path) -> None:
     url = server.http_url
     before = _loaded(url)
-    first = _start(url, tmp_path / "a", "1,2,3,4,5,6")  # long enough to outlast the others
+    # long enough to outlast the others (with its replicate runs)
+    first = _start(url, tmp_path / "a", "1,2,3,4,5,6", replicates=3)
     try:
         _wait_for(first, "a candidate loaded", lambda: "perfanalyzer_search" in json.dumps(
             _loaded(url)))

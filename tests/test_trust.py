@@ -179,6 +179,23 @@ def test_verdict_line_names_files_counts_and_cause() -> None:
     assert "window too short" in line and "increase the --measurement-interval" in line
 
 
+def test_server_noisy_advice_holds_for_a_server_without_statistics() -> None:
+    # Long windows (40+ requests) whose latency varies, from a server that reports no statistics:
+    # the advice must not speak of the server's own figures, which do not exist here.
+    run = saved_run(ensemble=False)
+    buf = RecordBuffer()
+    ws = [_window(buf, i, i * WINDOW, 40, lat) for i, lat in enumerate((1.0, 2.0, 4.0))]
+    verdict = Verdict(done=True, stable=False, reason="unstable", throughput_spread=0.0,
+                      latency_spread=3.0, over_threshold=False)
+    point = PointResult(level=1.0, windows=tuple(ws), verdict=verdict, merged=merge(ws, buf))
+    assert point.merged.server is None
+    run.points[:] = [point]
+    line = verdict_line(run, None)
+    assert "likely cause: server noisy" in line
+    assert "server's own figures" not in line
+    assert "The measured throughput or latency varied between windows" in line
+
+
 # --- against the real Triton ------------------------------------------------------------------
 
 @pytest.mark.server

@@ -119,8 +119,8 @@ def advice(cause: str) -> str:
                           "window will not help.",
         MACHINE_OVERLOADED: "The machine was overloaded (the client woke up late): free the "
                             "machine or lower the load; a longer window will not help.",
-        SERVER_NOISY: "The server's own figures varied: raise -s or look at the server; a longer "
-                      "window may help (--measurement-interval).",
+        SERVER_NOISY: "The measured throughput or latency varied between windows: raise -s or "
+                      "look at the server; a longer window may help (--measurement-interval).",
     }[cause]
 
 

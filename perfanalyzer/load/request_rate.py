@@ -268,29 +268,46 @@ class RequestRateManager(LoadManager):
     def _done(self) -> None:
         """A lane finished a send: room under the cap for the scheduler or a send_now."""
         self._busy -= 1
-        if self._held and self._fetch is None:
-            self._held = False
-            self._pump()
+        if self._held:
+            if self._fetch is None:
+                self._held = False
+                self._pump()
         elif self._room:
             room = self._room.pop(0)
             if not room.done():
                 room.set_result(None)
 
     async def _lane(self, intended: int, job: Job) -> None:
+        # The hot path (a job outside a sequence) is inlined: one clock read before the send,
+        # one record write after it, no coroutine of its own.
         create_future = asyncio.get_running_loop().create_future
-        clock = time.perf_counter_ns
+        clock, buf, idle = time.perf_counter_ns, self.buffer, self._idle
+        send = self._send
+        assert send is not None
         while True:
             try:
                 if job.seq is None:
-                    await self._plain(intended, job)
+                    sent = clock()
+                    self.sent += 1
+                    if sent - intended > LATE_SEND_NS:
+                        self.late += 1
+                    try:
+                        result = await send(job.prepared)
+                    except ClientError as exc:
+                        write_record(buf, intended, sent, exc)
+                    else:
+                        write_record(buf, intended, sent, result)
                 else:
                     await self._one(intended, job)
             finally:
-                self._done()
+                if self._held or self._room:
+                    self._done()
+                else:
+                    self._busy -= 1
             if self._closing:
                 return
             fut: asyncio.Future[tuple[int, Job] | None] = create_future()
-            self._idle.append(fut)
+            idle.append(fut)
             walk = self._walk
             if walk is not None and walk.k < CHUNK and walk.intended[walk.k] - clock() <= \
                     SEND_EARLY_NS:
@@ -299,21 +316,6 @@ class RequestRateManager(LoadManager):
             if handed is None:
                 return
             intended, job = handed
-
-    async def _plain(self, intended: int, job: Job) -> None:
-        """A job outside a sequence (the hot path: one clock read before the send, one record
-        write after it)."""
-        sent = time.perf_counter_ns()
-        self.sent += 1
-        if sent - intended > LATE_SEND_NS:
-            self.late += 1
-        assert self._send is not None
-        try:
-            result = await self._send(job.prepared)
-        except ClientError as exc:
-            write_record(self.buffer, intended, sent, exc)
-            return
-        write_record(self.buffer, intended, sent, result)
 
     async def _one(self, intended: int, job: Job) -> None:
         seq = job.seq

@@ -138,6 +138,8 @@ class RequestRateManager(LoadManager):
         self._lanes: set[asyncio.Task[None]] = set()
         self._idle: list[asyncio.Future[tuple[int, Job] | None]] = []
         self._busy = 0
+        #: Sends handed to a lane that has not started them yet (they go out in hand-out order).
+        self._handed = 0
         self._closing = False
         #: Requests scheduled at most, over the whole run (0: no limit; --request-count).
         self._limit = send_limit or 1 << 62
@@ -202,6 +204,8 @@ class RequestRateManager(LoadManager):
             await drain(set(self._lanes), timeout_s)
         finally:
             self._closing = False
+            if not self._lanes:  # (a lane cancelled before it started left its counts)
+                self._busy = self._handed = 0
 
     def _pump(self) -> None:
         """Hand out every send that is due (at most :data:`MAX_BATCH`, then again on the next
@@ -258,6 +262,7 @@ class RequestRateManager(LoadManager):
     def _dispatch(self, intended: int, job: Job) -> None:
         """Hand the send to an idle lane, or start a lane for it."""
         self._busy += 1
+        self._handed += 1
         if self._idle:
             self._idle.pop().set_result((intended, job))
             return
@@ -285,6 +290,7 @@ class RequestRateManager(LoadManager):
         send = self._send
         assert send is not None
         while True:
+            self._handed -= 1
             try:
                 if job.seq is None:
                     sent = clock()
@@ -309,9 +315,11 @@ class RequestRateManager(LoadManager):
             fut: asyncio.Future[tuple[int, Job] | None] = create_future()
             idle.append(fut)
             walk = self._walk
-            if walk is not None and walk.k < CHUNK and walk.intended[walk.k] - clock() <= \
-                    SEND_EARLY_NS:
-                self._pump()  # the next send is due: this lane takes it now (fut is done)
+            if walk is not None and not self._handed and walk.k < CHUNK and \
+                    walk.intended[walk.k] - clock() <= SEND_EARLY_NS:
+                # The next send is due and none handed out earlier waits to start: this lane
+                # takes it now (fut is done), still in schedule order.
+                self._pump()
             handed = await fut
             if handed is None:
                 return

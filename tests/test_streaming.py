@@ -54,11 +54,11 @@ def test_channel_times_every_response_and_survives_an_error_response(triton: Any
             await client.close()
 
     three, empty, error, again = asyncio.run(go())
-    first, last, n, send_ns, recv_ns = three
+    first, last, n = three.first, three.last, three.responses
     assert n == 3 and 0 < first < last
-    assert send_ns > 0 and recv_ns > 0  # the write, and decoding the four responses
-    assert again[2] == 3
-    assert empty[2] == 0 and empty[0] == empty[1] > 0  # only the empty final response
+    assert three.send_ns > 0 and three.recv_ns > 0  # the write, and decoding the four responses
+    assert again.responses == 3
+    assert empty.responses == 0 and empty.first == empty.last > 0  # only the empty final response
     assert "data-type is 'FP32', but model 'repeat' expects 'INT32'" in str(error)
 
 

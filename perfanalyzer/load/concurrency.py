@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ClientError
 from ..records import RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager, drain
-from .request_rate import Job, Sender, SenderFactory, keep_extras, record_send
+from .send import Sender, SenderFactory, write_record
 
 if TYPE_CHECKING:
+    from .request_rate import Job
     from .sequences import SequenceSource
 
 
@@ -93,12 +94,10 @@ class ClosedLoopManager(WorkerPool):
             await close()
 
     async def _plain(self, send: Sender, stop: list[bool]) -> None:
-        # Hot path: locals only, one clock read before and after, one record write (with the
-        # transport's send/recv times).
+        # Hot path: locals only, one clock read before the send, one record write after it.
         payloads = self._payloads
         n = len(payloads)
         buf = self.buffer
-        add, add_full = buf.add, buf.add_full
         clock = time.perf_counter_ns
         limit = self._limit
         while not stop[0] and self.sent < limit:
@@ -108,19 +107,9 @@ class ClosedLoopManager(WorkerPool):
             self._in_flight += 1
             t0 = clock()
             try:
-                result = await send(payloads[i % n])
-                if result is None:
-                    add(t0, t0, clock())
-                elif len(result) == 2:  # unary: the transport's (send_ns, recv_ns)
-                    add(t0, t0, clock(), 0, result[0], result[1])
-                else:  # a stream or a checked answer: first, last, responses[, send, recv]
-                    add_full(t0, t0, result[0], result[1], 0, result[2], 0, *result[3:5])
-                    keep_extras(buf, result)
-            except ClientError as exc:  # recorded as record_send does: no response
-                done = clock()
-                add_full(t0, t0, done, done, buf.error_code(str(exc)), 0, 0)
-                if exc.ends_run and not buf.failure:
-                    buf.failure = str(exc)
+                write_record(buf, t0, t0, await send(payloads[i % n]))
+            except ClientError as exc:
+                write_record(buf, t0, t0, exc)
                 await asyncio.sleep(0)  # a failing server must not starve the event loop
             finally:
                 self._in_flight -= 1
@@ -142,10 +131,17 @@ class ClosedLoopManager(WorkerPool):
                 source.ids.release(sid)
 
     async def _one(self, send: Sender, job: Job) -> bool:
+        """Send and record one step of a sequence; True if it succeeded."""
         self.sent += 1
         self._in_flight += 1
         try:
             t0 = time.perf_counter_ns()
-            return await record_send(self.buffer, send, job, t0, t0)
+            try:
+                result = await send(job.prepared)
+            except ClientError as exc:
+                write_record(self.buffer, t0, t0, exc, job.sequence)
+                return False
+            write_record(self.buffer, t0, t0, result, job.sequence)
+            return True
         finally:
             self._in_flight -= 1

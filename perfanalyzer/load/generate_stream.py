@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .request_rate import Sender, SenderFactory, SendResult
+from .send import Sender, SenderFactory, SendResult
 
 
 def generate_stream_sender(client: Any) -> SenderFactory:
@@ -25,11 +25,9 @@ def generate_stream_sender(client: Any) -> SenderFactory:
         times, send_ns, recv_ns = await call(prepared)
         if not times:
             done = time.perf_counter_ns()
-            return SendResult((done, done, 0, send_ns, recv_ns))
-        out = SendResult((times[0], times[-1], len(times), send_ns, recv_ns))
-        if len(times) > 2:
-            out.times = tuple(times)
-        return out
+            return SendResult(done, done, 0, send_ns, recv_ns)
+        return SendResult(times[0], times[-1], len(times), send_ns, recv_ns,
+                          tuple(times) if len(times) > 2 else ())
 
     async def make() -> tuple[Sender, Callable[[], Awaitable[None]]]:
         async def close() -> None:

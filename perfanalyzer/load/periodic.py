@@ -32,7 +32,7 @@ from ..client.base import InferenceClient
 from ..errors import ClientError
 from ..records import RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager, drain
-from .request_rate import keep_extras
+from .send import SendResult, write_record
 from .streaming import StreamChannel
 
 #: After Ctrl-C, how long the requests in flight may take to finish before they are cancelled (well
@@ -127,12 +127,10 @@ class PeriodicConcurrency(LoadManager):
 
     def _failed(self, t0: int, channel: StreamChannel, message: str) -> None:
         """Record a request given up: an error, with the responses that did arrive."""
-        buf, done = self.buffer, time.perf_counter_ns()
+        done = time.perf_counter_ns()
         times = next(iter(channel.partial()), ())
-        buf.add_full(t0, t0, times[0] if times else done, done, buf.error_code(message),
-                     len(times), 0)
-        if times:
-            buf.response_times[buf.count - 1] = times
+        write_record(self.buffer, t0, t0, SendResult(times[0] if times else done, done,
+                                                     len(times), times=times, error=message))
 
     async def _request(self, payload: Any) -> None:
         channel = StreamChannel(self._client)
@@ -148,12 +146,11 @@ class PeriodicConcurrency(LoadManager):
         clean = False
         try:
             result = await asyncio.wait_for(channel.send(payload, on_response), self._timeout)
-            buf.add_full(t0, t0, result[0], result[1], 0, result[2], 0, *result[3:5])
-            keep_extras(buf, result)
+            write_record(buf, t0, t0, result)
             clean = True
-            if result[2] < period and not self.failure:
-                self.failure = f"{SHORT_PERIOD} (a request got {result[2]}, --request-period " \
-                               f"is {period})"
+            if result.responses < period and not self.failure:
+                self.failure = (f"{SHORT_PERIOD} (a request got {result.responses}, "
+                                f"--request-period is {period})")
         except (ClientError, asyncio.TimeoutError) as exc:
             self._failed(t0, channel, str(exc) if isinstance(exc, ClientError) else
                          f"no final response within --request-timeout {self._timeout:g} s")

@@ -1,9 +1,11 @@
 """Open loop: requests leave at their scheduled times, whether or not earlier ones have returned.
 
-One scheduler coroutine walks the :class:`~perfanalyzer.load.schedule.Schedule` of the load point:
-request i is *intended* at ``t0 + offset(i)``. The scheduler sleeps until that time (a timerfd on
-Linux, :mod:`.wakeup`), hands every send that is due by then to a lane (a task that sends and
-records) without awaiting it, and sleeps again.
+The manager walks the :class:`~perfanalyzer.load.schedule.Schedule` of the load point: request i
+is *intended* at ``t0 + offset(i)``. An alarm (a timerfd on Linux, :mod:`.wakeup`) calls the
+scheduler at the next intended time; it hands every send that is due by then to a lane (a task
+that sends and records) and arms the alarm for the next one. No task runs the schedule: a send
+costs the alarm's call and the lane's turn, and a lane that finishes when the next send is due
+takes it at once, without waiting for the alarm.
 Each record holds the intended time and the actual send time; a send more than 1 ms behind its
 schedule counts as late (:attr:`RequestRateManager.late`).
 
@@ -22,24 +24,17 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from ..client.base import InferenceClient
 from ..errors import ClientError
 from ..records import LATE_SEND_NS, RecordBuffer
 from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager, drain
-from .schedule import Schedule, due_batch
-from .wakeup import SEND_EARLY_NS, waker
+from .schedule import Schedule
+from .send import Sender, SenderFactory, unary_sender, write_record
+from .wakeup import SEND_EARLY_NS, Alarm, alarm
 
 #: Schedule offsets are computed this many at a time.
 CHUNK = 1024
-#: At most this many sends are handed out per wake-up before the loop gets a turn.
+#: At most this many sends are handed out per call of the scheduler before the loop gets a turn.
 MAX_BATCH = 64
-
-#: Sends a prepared request; returns None (one response, done now) or (first, last, responses).
-#: A sender returns None, (send_ns, recv_ns) (unary: see InferenceClient.send) or, for streams,
-#: (first, last, responses, send_ns, recv_ns).
-Sender = Callable[[Any], Awaitable["tuple[int, ...] | None"]]
-#: Makes a sender and its close function (a streaming sender owns a stream).
-SenderFactory = Callable[[], Awaitable["tuple[Sender, Callable[[], Awaitable[None]]]"]]
 
 
 class Job(NamedTuple):
@@ -84,63 +79,22 @@ class RoundRobin:
         pass
 
 
-class SupportsSend(Protocol):
-    """What a unary sender needs of a client (an :class:`InferenceClient` has it)."""
+class _Walk:
+    """Where the current schedule stands: its intended times from ``base`` (absolute ns, one
+    chunk at a time) and the next one to hand out (``k``)."""
 
-    async def send(self, prepared: Any) -> tuple[int, int] | None: ...
+    __slots__ = ("base", "intended", "k", "schedule", "t0")
 
+    def __init__(self, schedule: Schedule, t0: int) -> None:
+        self.schedule, self.t0 = schedule, t0
+        self.base = 0
+        self.intended: list[int] = (schedule.offsets(0, CHUNK) + t0).tolist()
+        self.k = 0
 
-def unary_sender(client: InferenceClient | SupportsSend) -> SenderFactory:
-    """Every caller shares ``client.send`` (one response per request)."""
-
-    async def make() -> tuple[Sender, Callable[[], Awaitable[None]]]:
-        async def close() -> None:
-            return None
-
-        return client.send, close
-
-    return make
-
-
-class SendResult(tuple[int, ...]):
-    """A sender's ``(first, last, responses[, send_ns, recv_ns])`` with what the export may keep
-    of the request: ``times`` (every response's arrival, streaming) and ``tensors`` ((data entry,
-    decoded outputs), --export-tensors)."""
-
-    times: tuple[int, ...] = ()
-    tensors: tuple[int, dict[str, Any]] | None = None
-
-
-def keep_extras(buf: RecordBuffer, result: tuple[int, ...]) -> None:
-    """Store a :class:`SendResult`'s extras for the record just added (off the unary hot path)."""
-    times = getattr(result, "times", ())
-    if times:
-        buf.response_times[buf.count - 1] = times
-    tensors = getattr(result, "tensors", None)
-    if tensors is not None:
-        buf.tensors[buf.count - 1] = tensors
-
-
-async def record_send(buf: RecordBuffer, send: Sender, job: Job, intended: int,
-                      sent: int) -> bool:
-    """Send ``job``, record it (errors are records too); True if it succeeded."""
-    try:
-        result = await send(job.prepared)
-    except ClientError as exc:
-        done = time.perf_counter_ns()
-        buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, job.sequence)
-        if exc.ends_run and not buf.failure:
-            buf.failure = str(exc)
-        return False
-    if result is None or len(result) == 2:
-        done = time.perf_counter_ns()
-        io = result or (0, 0)
-        buf.add_full(intended, sent, done, done, 0, 1, job.sequence, io[0], io[1])
-    else:
-        buf.add_full(intended, sent, result[0], result[1], 0, result[2], job.sequence,
-                     *result[3:5])
-        keep_extras(buf, result)
-    return True
+    def refill(self) -> None:
+        self.base += CHUNK
+        self.intended = (self.schedule.offsets(self.base, CHUNK) + self.t0).tolist()
+        self.k = 0
 
 
 class RequestRateManager(LoadManager):
@@ -169,15 +123,23 @@ class RequestRateManager(LoadManager):
         self._new_sender = new_sender
         self._schedule_for = schedule_for
         self._source = source
-        self._cap = asyncio.Semaphore(max_in_flight) if max_in_flight > 0 else None
+        #: Requests in flight at most (``1 << 62``: no cap).
+        self._cap = max_in_flight if max_in_flight > 0 else 1 << 62
+        self._room: list[asyncio.Future[None]] = []  # send_now calls waiting for the cap
         self._finish = finish
         self._precise = precise
         self._send: Sender | None = None
         self._close: Callable[[], Awaitable[None]] | None = None
-        self._scheduler: asyncio.Task[None] | None = None
+        self._alarm: Alarm | None = None
+        self._walk: _Walk | None = None
+        #: The scheduler waits for a lane to finish (the cap is full) or for a job (``_fetch``).
+        self._held = False
+        self._fetch: asyncio.Task[None] | None = None
         self._lanes: set[asyncio.Task[None]] = set()
         self._idle: list[asyncio.Future[tuple[int, Job] | None]] = []
         self._busy = 0
+        #: Sends handed to a lane that has not started them yet (they go out in hand-out order).
+        self._handed = 0
         self._closing = False
         #: Requests scheduled at most, over the whole run (0: no limit; --request-count).
         self._limit = send_limit or 1 << 62
@@ -192,13 +154,18 @@ class RequestRateManager(LoadManager):
         if self._send is None:
             self._send, self._close = await self._new_sender()
         await self._stop_scheduler()
+        if self._alarm is None:
+            self._alarm = alarm(self._pump, self._precise)
         self.schedule = schedule
         self.start_ns = time.perf_counter_ns()
-        self._scheduler = asyncio.create_task(self._run(schedule, self.start_ns),
-                                              name="pa-rate-scheduler")
+        self._walk = _Walk(schedule, self.start_ns)
+        self._pump()
 
     async def stop(self, drain_timeout_s: float = DEFAULT_DRAIN_TIMEOUT_S) -> None:
         await self._stop_scheduler()
+        if self._alarm is not None:
+            self._alarm.close()
+            self._alarm = None
         await self._drain(drain_timeout_s)
         if self._finish is not None and self._send is not None:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -210,12 +177,18 @@ class RequestRateManager(LoadManager):
 
     async def send_now(self, job: Job) -> None:
         """Send ``job`` at once, outside the schedule (intended = now; waits for the cap)."""
-        if self._cap is not None:
-            await self._cap.acquire()
+        while self._busy >= self._cap:
+            room = asyncio.get_running_loop().create_future()
+            self._room.append(room)
+            await room
         self._dispatch(time.perf_counter_ns(), job)
 
     async def _stop_scheduler(self) -> None:
-        task, self._scheduler = self._scheduler, None
+        self._walk = None
+        self._held = False
+        if self._alarm is not None:
+            self._alarm.cancel()
+        task, self._fetch = self._fetch, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,38 +204,65 @@ class RequestRateManager(LoadManager):
             await drain(set(self._lanes), timeout_s)
         finally:
             self._closing = False
+            if not self._lanes:  # (a lane cancelled before it started left its counts)
+                self._busy = self._handed = 0
 
-    async def _run(self, schedule: Schedule, t0: int) -> None:
-        clock, source, cap, dispatch = time.perf_counter_ns, self._source, self._cap, self._dispatch
-        i = 0
-        with waker(self._precise) as wait_until:
-            while True:
-                intended = (schedule.offsets(i, CHUNK) + t0).tolist()
-                k = 0
-                while k < CHUNK:
-                    due = intended[k]
-                    if due - clock() > SEND_EARLY_NS:
-                        await wait_until(due)
-                    end = due_batch(intended, k, clock() + SEND_EARLY_NS, MAX_BATCH)
-                    for j in range(k, end):
-                        if cap is not None:
-                            await cap.acquire()  # a full cap makes this and later sends late
-                        if self._scheduled >= self._limit:
-                            if cap is not None:
-                                cap.release()
-                            return
-                        job = source.next_nowait()
-                        if job is None:
-                            job = await source.next()
-                        self._scheduled += 1
-                        dispatch(intended[j], job)
-                    if end - k == MAX_BATCH:
-                        await asyncio.sleep(0)  # far behind: let this batch go out first
-                    k = end
-                i += CHUNK
+    def _pump(self) -> None:
+        """Hand out every send that is due (at most :data:`MAX_BATCH`, then again on the next
+        loop turn), then arm the alarm for the next one. Called by the alarm, by a lane that
+        finished while the next send is due or the cap held the scheduler, and at apply."""
+        walk = self._walk
+        if walk is None or self._held:
+            return
+        clock, source, intended = time.perf_counter_ns, self._source, walk.intended
+        k, handed = walk.k, 0
+        while True:
+            if k == CHUNK:
+                walk.refill()
+                intended, k = walk.intended, 0
+            due = intended[k]
+            if due - clock() > SEND_EARLY_NS:
+                walk.k = k
+                assert self._alarm is not None
+                self._alarm.at(due)
+                return
+            if self._scheduled >= self._limit:
+                walk.k = k
+                return
+            if self._busy >= self._cap:  # a full cap makes this and later sends late
+                walk.k = k
+                self._held = True
+                return
+            if handed == MAX_BATCH:  # far behind: let this batch go out first
+                walk.k = k
+                asyncio.get_running_loop().call_soon(self._pump)
+                return
+            job = source.next_nowait()
+            if job is None:  # no job yet (every sequence id is live): wait for one
+                walk.k = k
+                self._held = True
+                self._fetch = asyncio.get_running_loop().create_task(self._fetch_job(walk, due))
+                return
+            self._scheduled += 1
+            self._dispatch(due, job)
+            handed += 1
+            k += 1
+
+    async def _fetch_job(self, walk: _Walk, due: int) -> None:
+        job = await self._source.next()
+        if self._walk is not walk:  # a new rate (or stop) came first: the job goes back unsent
+            return
+        self._fetch = None
+        self._scheduled += 1
+        self._dispatch(due, job)
+        walk.k += 1
+        self._held = False
+        self._pump()
 
     def _dispatch(self, intended: int, job: Job) -> None:
         """Hand the send to an idle lane, or start a lane for it."""
+        self._busy += 1
+        self._handed += 1
         if self._idle:
             self._idle.pop().set_result((intended, job))
             return
@@ -270,58 +270,64 @@ class RequestRateManager(LoadManager):
         self._lanes.add(task)
         task.add_done_callback(self._lanes.discard)
 
+    def _done(self) -> None:
+        """A lane finished a send: room under the cap for the scheduler or a send_now."""
+        self._busy -= 1
+        if self._held:
+            if self._fetch is None:
+                self._held = False
+                self._pump()
+        elif self._room:
+            room = self._room.pop(0)
+            if not room.done():
+                room.set_result(None)
+
     async def _lane(self, intended: int, job: Job) -> None:
+        # The hot path (a job outside a sequence) is inlined: one clock read before the send,
+        # one record write after it, no coroutine of its own.
         create_future = asyncio.get_running_loop().create_future
+        clock, buf, idle = time.perf_counter_ns, self.buffer, self._idle
+        send = self._send
+        assert send is not None
         while True:
-            self._busy += 1
+            self._handed -= 1
             try:
                 if job.seq is None:
-                    await self._plain(intended, job)
+                    sent = clock()
+                    self.sent += 1
+                    if sent - intended > LATE_SEND_NS:
+                        self.late += 1
+                    try:
+                        result = await send(job.prepared)
+                    except ClientError as exc:
+                        write_record(buf, intended, sent, exc)
+                    else:
+                        write_record(buf, intended, sent, result)
                 else:
                     await self._one(intended, job)
             finally:
-                self._busy -= 1
+                if self._held or self._room:
+                    self._done()
+                else:
+                    self._busy -= 1
             if self._closing:
                 return
             fut: asyncio.Future[tuple[int, Job] | None] = create_future()
-            self._idle.append(fut)
+            idle.append(fut)
+            walk = self._walk
+            if walk is not None and not self._handed and walk.k < CHUNK and \
+                    walk.intended[walk.k] - clock() <= SEND_EARLY_NS:
+                # The next send is due and none handed out earlier waits to start: this lane
+                # takes it now (fut is done), still in schedule order.
+                self._pump()
             handed = await fut
             if handed is None:
                 return
             intended, job = handed
 
-    async def _plain(self, intended: int, job: Job) -> None:
-        """:meth:`_one` for a job outside a sequence, with :func:`record_send` inlined (the hot
-        path: one clock read before and after, one record write)."""
-        clock, buf = time.perf_counter_ns, self.buffer
-        try:
-            sent = clock()
-            self.sent += 1
-            if sent - intended > LATE_SEND_NS:
-                self.late += 1
-            assert self._send is not None
-            try:
-                result = await self._send(job.prepared)
-            except ClientError as exc:
-                done = clock()
-                buf.add_full(intended, sent, done, done, buf.error_code(str(exc)), 0, 0)
-                if exc.ends_run and not buf.failure:
-                    buf.failure = str(exc)
-                return
-            if result is None:
-                buf.add(intended, sent, clock())
-            elif len(result) == 2:  # unary: the transport's (send_ns, recv_ns)
-                buf.add(intended, sent, clock(), 0, result[0], result[1])
-            else:  # a stream or a checked answer: first, last, responses[, send, recv]
-                buf.add_full(intended, sent, result[0], result[1], 0, result[2], 0, *result[3:5])
-                keep_extras(buf, result)
-        finally:
-            if self._cap is not None:
-                self._cap.release()
-
     async def _one(self, intended: int, job: Job) -> None:
         seq = job.seq
-        lock = seq.lock if seq is not None else None
+        lock = seq.lock
         try:
             if lock is not None:
                 await lock.acquire()  # serial sequence: the previous step must have returned
@@ -331,12 +337,18 @@ class RequestRateManager(LoadManager):
                 if sent - intended > LATE_SEND_NS:
                     self.late += 1
                 assert self._send is not None
-                await record_send(self.buffer, self._send, job, intended, sent)
+                try:
+                    result = await self._send(job.prepared)
+                except ClientError as exc:
+                    write_record(self.buffer, intended, sent, exc, job.sequence)
+                    return
+                write_record(self.buffer, intended, sent, result, job.sequence)
             finally:
                 if lock is not None:
                     lock.release()
-                if seq is not None:
-                    self._source.done(job)
         finally:
-            if self._cap is not None:
-                self._cap.release()
+            self._source.done(job)
+
+
+__all__ = ["CHUNK", "MAX_BATCH", "Job", "JobSource", "RequestRateManager", "RoundRobin",
+           "unary_sender"]

@@ -35,7 +35,7 @@ from typing import Any
 from .._proto import grpc_service_pb2 as pb
 from ..client.base import InferenceClient, InferRequest, InferResult, InferStream
 from ..errors import ClientError, ServerError, TransportError
-from .request_rate import Sender, SenderFactory, SendResult
+from .send import Sender, SenderFactory, SendResult
 
 #: Request parameter asking Triton for an empty response flagged final after the last real one.
 EMPTY_FINAL = "triton_enable_empty_final_response"
@@ -74,11 +74,8 @@ class _Pending:
     def result(self) -> SendResult:
         """(first, last, responses, send, recv); every response time too when there were more
         than two."""
-        out = SendResult((self.first, self.last, self.responses, self.send - self.start,
-                          self.recv))
-        if self.responses > 2:
-            out.times = tuple(self.times)
-        return out
+        return SendResult(self.first, self.last, self.responses, self.send - self.start,
+                          self.recv, tuple(self.times) if self.responses > 2 else ())
 
 
 class StreamChannel:

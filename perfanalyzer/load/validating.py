@@ -30,7 +30,7 @@ import numpy as np
 from ..client.base import InferenceClient, InferResult
 from ..config import RunConfig
 from ..errors import ClientError, OptionError
-from .request_rate import SenderFactory, SendResult
+from .send import SenderFactory, SendResult
 from .sequences import PAYLOAD_CACHE_MAX
 
 if TYPE_CHECKING:
@@ -125,10 +125,9 @@ def checking_sender(client: InferenceClient, payloads: Sequence[Any],
         done = time.perf_counter_ns()
         k = known.check(prepared, result)
         # the transport's send/recv times, as the plain sender returns them
-        out = SendResult((done, done, 1, result.send_ns, result.recv_ns))
-        if keep_tensors and k is not None:
-            out.tensors = (k, dict(result.outputs))
-        return out
+        return SendResult(done, done, 1, result.send_ns, result.recv_ns,
+                          tensors=(k, dict(result.outputs)) if keep_tensors and k is not None
+                          else None)
 
     async def make() -> tuple[Callable[[Any], Awaitable[SendResult]], Callable[[], Awaitable[None]]]:
         async def close() -> None:

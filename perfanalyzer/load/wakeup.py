@@ -106,6 +106,99 @@ class TimerFd:
             self._fd = -1
 
 
+class FdAlarm:
+    """Calls ``callback`` from the running loop at the time given to :meth:`at` (a timerfd: never
+    before it), without a task: the open-loop scheduler sends from there. Each firing expects
+    the callback to arm the next time; when it does not, the alarm is disarmed, which also clears
+    the expiry (re-arming a timerfd resets it), so no read is needed."""
+
+    def __init__(self, libc: ctypes.CDLL, loop: asyncio.AbstractEventLoop,
+                 callback: Callable[[], None]) -> None:
+        fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create failed")
+        self._fd, self._loop, self._callback = fd, loop, callback
+        self._spec = _Itimerspec()
+        self._ref = ctypes.byref(self._spec)
+        self._settime = libc.timerfd_settime
+        self._armed = False
+        loop.add_reader(fd, self._fired)
+
+    def _fired(self) -> None:
+        self._armed = False
+        try:
+            self._callback()
+        finally:
+            if not self._armed and self._fd >= 0:
+                self.cancel()
+
+    def at(self, deadline_ns: int) -> None:
+        spec = self._spec.it_value
+        spec.tv_sec, spec.tv_nsec = divmod(deadline_ns if deadline_ns > 0 else 1, 1_000_000_000)
+        if self._settime(self._fd, _TFD_TIMER_ABSTIME, self._ref, None) != 0:
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+        self._armed = True
+
+    def cancel(self) -> None:
+        spec = self._spec.it_value
+        spec.tv_sec = spec.tv_nsec = 0  # a zero time disarms
+        self._settime(self._fd, _TFD_TIMER_ABSTIME, self._ref, None)
+        self._armed = False
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+
+
+class LoopAlarm:
+    """:class:`FdAlarm` on the loop's own timers (no timerfd): a timer to about 1 ms before the
+    time, then a call on every loop turn until it is at most :data:`SEND_EARLY_NS` away (CPU
+    equal to that last part of the wait, as :func:`coarse_wait`). The callback is called at most
+    that early; it re-checks the time and arms again."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        self._loop, self._callback = loop, callback
+        self._handle: asyncio.Handle | None = None
+
+    def _fired(self) -> None:
+        self._handle = None
+        self._callback()
+
+    def at(self, deadline_ns: int) -> None:
+        self.cancel()
+        wait = deadline_ns - time.perf_counter_ns()
+        if wait > SPIN_NS:
+            delay = wait - SLEEP_GRAIN_NS if wait > SLEEP_GRAIN_NS else wait
+            self._handle = self._loop.call_later(delay / 1e9, self._fired)
+        else:
+            self._handle = self._loop.call_soon(self._fired)
+
+    def cancel(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
+
+    def close(self) -> None:
+        self.cancel()
+
+
+Alarm = FdAlarm | LoopAlarm
+
+
+def alarm(callback: Callable[[], None], precise: bool = True) -> Alarm:
+    """An alarm on the running loop calling ``callback``: a timerfd where there is one (and
+    ``precise``), else the loop's timers. Close it when done."""
+    loop = asyncio.get_running_loop()
+    if precise and _LIBC is not None:
+        try:
+            return FdAlarm(_LIBC, loop, callback)
+        except (OSError, NotImplementedError):  # no fd watching (e.g. a Windows proactor)
+            pass
+    return LoopAlarm(loop, callback)
+
+
 async def coarse_wait(deadline_ns: int) -> None:
     """Sleep on the loop's timers to about 1 ms before ``deadline_ns``, then spin (yielding to
     the loop) until it is at most :data:`SEND_EARLY_NS` away."""
@@ -137,4 +230,5 @@ def waker(precise: bool = True) -> Iterator[WaitUntil]:
         timer.close()
 
 
-__all__ = ["SEND_EARLY_NS", "TimerFd", "WaitUntil", "coarse_wait", "waker"]
+__all__ = ["SEND_EARLY_NS", "Alarm", "FdAlarm", "LoopAlarm", "TimerFd", "WaitUntil", "alarm",
+           "coarse_wait", "waker"]

@@ -32,7 +32,7 @@ from ..report.live import LiveStatus
 from . import trace
 from .composing import with_composing
 from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
-from .settings import load_settings, request_settings, shm_settings
+from .settings import load_settings, request_settings, scrape_settings, shm_settings
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
@@ -150,7 +150,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         # the live line: not with -v (its pass lines), nor for the periodic mode's one window
         progress = LiveStatus(cfg.load.mode.value,
                               quiet=cfg.output.quiet or bool(cfg.output.verbose) or bool(periodic))
-        scraper = scraper_for(cfg)  # --collect-metrics
+        scraper = scraper_for(scrape_settings(cfg))  # --collect-metrics
         if scraper is not None:
             scraper.start()
         progress.start()

@@ -12,6 +12,7 @@ from ..client.base import ClientOptions, TlsOptions
 from ..config import RunConfig
 from ..inputs.setup import RequestSettings
 from ..load.settings import LoadSettings
+from ..measure.prometheus import ScrapeSettings, default_metrics_url
 from ..shm.plan import ShmSettings
 
 if TYPE_CHECKING:
@@ -88,6 +89,15 @@ def load_settings(cfg: RunConfig) -> LoadSettings:
         event_loop=t.event_loop)
 
 
+def scrape_settings(cfg: RunConfig) -> ScrapeSettings | None:
+    """What --collect-metrics scrapes (the URL defaults from -u's host), or None without it."""
+    out = cfg.output
+    if not out.collect_metrics:
+        return None
+    url = out.metrics_url or default_metrics_url(cfg.server.server_url)
+    return ScrapeSettings(url=url, interval_s=out.metrics_interval_ms / 1000.0)
+
+
 def server_launch_settings(cfg: RunConfig) -> ServerLaunchSettings:
     """What ``--launch-server`` starts, and whether the run scrapes the server's metrics."""
     from ..server.embedded import ServerLaunchSettings
@@ -115,5 +125,5 @@ def served(cfg: RunConfig) -> Iterator[RunConfig]:
         yield cfg.replace(**changes)
 
 
-__all__ = ["client_options", "load_settings", "request_settings", "served", "server_launch_settings",
-           "shm_settings"]
+__all__ = ["client_options", "load_settings", "request_settings", "scrape_settings", "served",
+           "server_launch_settings", "shm_settings"]

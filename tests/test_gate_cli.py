@@ -152,8 +152,8 @@ def test_the_profile_command_calls_the_gate_only_with_baseline(
 
     calls: list[str | None] = []
 
-    def fake(cfg: RunConfig, _run: object) -> int:
-        calls.append(cfg.output.baseline)
+    def fake(baseline: str | None, _run: object) -> int:
+        calls.append(baseline)
         return 1
 
     monkeypatch.setattr(hook, "baseline_hook", fake)
@@ -169,7 +169,7 @@ def test_baseline_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     base = _export(tmp_path / "base.json", combine_runs([synthetic_run(seed=s) for s in (1, 3)]))
-    cfg = RunConfig.of(model="synthetic", baseline=str(base))
+    cfg = str(base)
     current = combine_runs([synthetic_run(seed=s, slowdown=1.3) for s in (2, 4)])
     assert baseline_hook(cfg, current) == 1
     out = capsys.readouterr().out
@@ -177,8 +177,8 @@ def test_baseline_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ perfanalyzer compare: regression")
     assert baseline_hook(cfg, synthetic_run(seed=2, slowdown=0.7)) is None  # improvement
-    assert baseline_hook(RunConfig.of(model="synthetic"), synthetic_run(seed=2)) is None
-    missing = RunConfig.of(model="synthetic", baseline=str(tmp_path / "nope.json"))
+    assert baseline_hook(None, synthetic_run(seed=2)) is None
+    missing = str(tmp_path / "nope.json")
     assert baseline_hook(missing, synthetic_run(seed=2)) == 2
     assert "error: --baseline: cannot read" in capsys.readouterr().err
 

@@ -14,8 +14,8 @@ from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.client import _convert
 from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.client.h2 import LeanChannel
-from perfanalyzer.client.options import client_options
 from perfanalyzer.errors import ConnectError
+from perfanalyzer.profile.settings import client_options
 from tests.support.aio import aio
 from tests.support.grpc_calls import INFER, grpc_server, lean_connection, payload
 from tests.support.infer_requests import ADD_SUB

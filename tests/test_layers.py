@@ -131,6 +131,40 @@ def test_no_module_cycle() -> None:
     assert not cycles, "module cycles:\n" + "\n".join(cycles)
 
 
+
+#: The conductors' layer: only they (and cli) see the whole RunConfig; every layer below gets the
+#: narrow settings built for it (perfanalyzer/profile/settings.py).
+CONDUCTOR_LAYER = LAYERS["profile"]
+#: Modules below the conductors still reading the whole RunConfig, each with why. A saved run
+#: rebuilds its RunConfig from the saved flat config and re-derives its window plan from it.
+RUN_CONFIG_READERS_LEFT = {
+    "report/saved.py": "re-reports a saved run from its rebuilt RunConfig",
+    "measure/window.py": "window_plan(cfg): report/saved.py builds a saved run's plan with it",
+}
+
+
+def _names_run_config(path: Path) -> bool:
+    """Whether ``path`` imports ``RunConfig`` from anywhere or reads it as an attribute
+    (``config.RunConfig``), lazy and TYPE_CHECKING imports included."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "RunConfig" for a in node.names):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "RunConfig":
+            return True
+    return False
+
+
+def test_no_layer_below_the_conductors_reads_run_config() -> None:
+    below = [p for p in _sources() if _unit(_module(p) or ("__init__",)) != "config"
+             and LAYERS.get(_unit(_module(p) or ("__init__",)), 99) < CONDUCTOR_LAYER]
+    assert len(below) > 50  # the package's lower layers were found
+    readers = {p.relative_to(PACKAGE).as_posix() for p in below if _names_run_config(p)}
+    new = sorted(readers - set(RUN_CONFIG_READERS_LEFT))
+    assert not new, "modules below profile/ that import RunConfig (give them narrow settings, " \
+        "perfanalyzer/profile/settings.py):\n" + "\n".join(new)
+    gone = sorted(set(RUN_CONFIG_READERS_LEFT) - readers)
+    assert not gone, "no longer read RunConfig, drop from RUN_CONFIG_READERS_LEFT: " + ", ".join(gone)
+
 #: The hard limit on a hand-written module's length (perfanalyzer/_proto is generated), for the
 #: package, the tests (tests/support included) and scripts/*.py alike.
 MAX_MODULE_LINES = 450

@@ -21,10 +21,10 @@ from perfanalyzer._proto import grpc_service_pb2 as pb
 from perfanalyzer.client import create_client
 from perfanalyzer.client.base import InferRequest, TlsOptions
 from perfanalyzer.client.http import make_ssl_context
-from perfanalyzer.client.options import client_options
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs.parameters import typed_parameters
 from perfanalyzer.profile.run import profile
+from perfanalyzer.profile.settings import client_options, request_settings
 from tests.support.cli_runs import cli_config as _cfg
 
 
@@ -77,7 +77,7 @@ def test_request_parameters_go_on_the_wire(triton: Any) -> None:
                    "--request-parameter", "tag:abc:string")
         setup = type("S", (), {"data": type("D", (), {"streams": [[type("St", (), {
             "inputs": ()})()]]})(), "io": type("I", (), {"outputs": ()})()})()
-        (req,), = requests_for(cfg, setup)  # type: ignore[arg-type]
+        (req,), = requests_for(request_settings(cfg), setup)  # type: ignore[arg-type]
         assert isinstance(req, InferRequest)
         client = create_client(proto, client_options(cfg))
         prepared = client.prepare(req)

@@ -18,7 +18,7 @@ from perfanalyzer._proto import grpc_service_pb2 as pb
 from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.client.base import InferRequest, InputTensor
 from perfanalyzer.client.h2 import LeanChannel
-from perfanalyzer.client.options import client_options
+from perfanalyzer.profile.settings import client_options
 from tests.support.grpc_calls import INFER, payload
 from tests.support.paths import TEST_MODELS
 

@@ -304,10 +304,11 @@ def test_the_flags_pick_a_gamma_schedule_and_refuse_a_stray_burstiness() -> None
     from perfanalyzer.config import RunConfig
     from perfanalyzer.config.table import LoadMode
     from perfanalyzer.load.factory import schedule_for
+    from perfanalyzer.profile.settings import load_settings
 
     cfg = RunConfig.of(model="m", mode=LoadMode.REQUEST_RATE, request_distribution="gamma",
                        request_burstiness=0.5, seed=3)
-    assert repr(schedule_for(cfg.validate())(20.0)) == "gamma(20.0, seed=3, burstiness=0.5)"
-    assert "burstiness=1.0" in repr(schedule_for(cfg.replace(request_burstiness=None))(20.0))
+    assert repr(schedule_for(load_settings(cfg.validate()))(20.0)) == "gamma(20.0, seed=3, burstiness=0.5)"
+    assert "burstiness=1.0" in repr(schedule_for(load_settings(cfg.replace(request_burstiness=None)))(20.0))
     with pytest.raises(OptionError, match="--request-burstiness: shapes the gaps of"):
         cfg.replace(request_distribution="poisson").validate()

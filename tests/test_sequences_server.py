@@ -253,6 +253,7 @@ def test_profiles_of_a_sequence_model_have_no_errors(triton: Any, args: tuple[st
 
 async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, RecordBuffer]:
     from perfanalyzer.load.build import build_load
+    from perfanalyzer.profile.settings import load_settings
     from perfanalyzer.profile.setup import connect, prepare_model
 
     ctx = cli.commands["profile"].make_context(
@@ -262,7 +263,7 @@ async def _via_factory(url: str, data: Path, *args: str) -> tuple[Recorder, Reco
     rec = Recorder(client)
     try:
         setup = await prepare_model(client, cfg)
-        load = build_load(cfg, rec, setup, [], RecordBuffer())  # type: ignore[arg-type]
+        load = build_load(load_settings(cfg), rec, setup, [], RecordBuffer())  # type: ignore[arg-type]
         await load.apply(cfg.load.concurrency_range[0] if "--concurrency-range" in args
                          else cfg.load.request_rate_range[0])
         await asyncio.sleep(1.0)

@@ -19,6 +19,7 @@ from perfanalyzer.client.base import InferRequest, InputTensor, ShmRef
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs import ModelIO, TensorSpec
+from perfanalyzer.profile.settings import shm_settings
 from perfanalyzer.shm import (
     SystemRegion,
     clean_stale,
@@ -120,13 +121,13 @@ def test_output_sizes() -> None:
     outs = (TensorSpec("FIXED", "INT32", (16,)), TensorSpec("DYN", "FP32", (-1, 4)),
             TensorSpec("STR", "BYTES", (2,)), TensorSpec("BIG", "FP64", (100, 1000)))
     cfg = RunConfig.of(model="m", batch_size=4)
-    assert output_sizes(_io(outs), cfg) == {"FIXED": 256, "DYN": 4 * 102400, "STR": 4 * 102400,
+    assert output_sizes(_io(outs), shm_settings(cfg)) == {"FIXED": 256, "DYN": 4 * 102400, "STR": 4 * 102400,
                                             "BIG": 4 * 800_000}
-    assert output_sizes(_io(outs, max_batch=0), cfg.replace(batch_size=1))["FIXED"] == 64
+    assert output_sizes(_io(outs, max_batch=0), shm_settings(cfg.replace(batch_size=1)))["FIXED"] == 64
     small = cfg.replace(output_shared_memory_size=1000, output_shared_memory_size_given=True)
-    assert output_sizes(_io(outs[:3]), small) == {"FIXED": 256, "DYN": 4000, "STR": 4000}
+    assert output_sizes(_io(outs[:3]), shm_settings(small)) == {"FIXED": 256, "DYN": 4000, "STR": 4000}
     with pytest.raises(OptionError) as err:
-        output_sizes(_io(outs), small)
+        output_sizes(_io(outs), shm_settings(small))
     assert str(err.value) == ("--output-shared-memory-size 1000: output 'BIG' (FP64 [100, 1000]) "
                               "needs 800000 bytes per batch element")
 
@@ -157,9 +158,9 @@ def test_a_server_without_the_extension_is_an_option_error() -> None:
     io_ = _io((TensorSpec("OUT", "FP32", (-1,)),))
     client: Any = _MetaOnly(["binary_tensor_data", "cuda_shared_memory"])
     with pytest.raises(OptionError) as err:
-        run(check_shared_memory(client, RunConfig.of(model="m", shared_memory="system"), io_))
+        run(check_shared_memory(client, shm_settings(RunConfig.of(model="m", shared_memory="system")), io_))
     assert str(err.value) == ("--shared-memory system: the server does not support the "
                               "'system_shared_memory' extension (its extensions: "
                               "binary_tensor_data, cuda_shared_memory)")
     client = _MetaOnly(["system_shared_memory"])
-    run(check_shared_memory(client, RunConfig.of(model="m", shared_memory="system"), io_))
+    run(check_shared_memory(client, shm_settings(RunConfig.of(model="m", shared_memory="system")), io_))

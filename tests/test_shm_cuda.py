@@ -28,6 +28,7 @@ from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import EXIT_OPTION, ServerError
 from perfanalyzer.inputs.setup import requests_for
+from perfanalyzer.profile.settings import request_settings, shm_settings
 from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import create_region, read_numpy, set_from_numpy
 from perfanalyzer.shm import cuda as shm_cuda
@@ -222,7 +223,8 @@ async def _plan_cuda_on_cpu_server(url: str, protocol: str) -> str:
     try:
         setup = await prepare_model(client, cfg)
         try:
-            await plan_shared_memory(client, cfg, setup, requests_for(cfg, setup))
+            await plan_shared_memory(client, shm_settings(cfg), setup,
+                                     requests_for(request_settings(cfg), setup))
         except ServerError as exc:
             return exc.message
         raise AssertionError("a CPU-only Triton accepted a CUDA registration")
@@ -273,8 +275,8 @@ async def _infer_through_cuda(url: str, protocol: str) -> tuple[np.ndarray, ...]
     client = create_client(protocol, ClientOptions(url=url))
     try:
         setup = await prepare_model(client, cfg)
-        plain = requests_for(cfg, setup)
-        plan = await plan_shared_memory(client, cfg, setup, plain)
+        plain = requests_for(request_settings(cfg), setup)
+        plan = await plan_shared_memory(client, shm_settings(cfg), setup, plain)
         try:
             status = await client.cuda_shm_status()
             assert {r["name"] for r in status} >= {r.name for r in plan.regions}

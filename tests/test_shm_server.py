@@ -22,6 +22,7 @@ from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
 from perfanalyzer.inputs.setup import requests_for
 from perfanalyzer.profile.run import profile
+from perfanalyzer.profile.settings import request_settings, shm_settings
 from perfanalyzer.profile.setup import prepare_model
 from perfanalyzer.shm import SystemRegion, read_numpy
 from perfanalyzer.shm.plan import plan_shared_memory
@@ -83,8 +84,8 @@ async def _plan_and_infer(url: str, protocol: str) -> tuple[Any, list[dict[str, 
     client = create_client(protocol, ClientOptions(url=url))
     try:
         setup = await prepare_model(client, cfg)
-        plain = requests_for(cfg, setup)
-        plan = await plan_shared_memory(client, cfg, setup, plain)
+        plain = requests_for(request_settings(cfg), setup)
+        plan = await plan_shared_memory(client, shm_settings(cfg), setup, plain)
         try:
             status = await client.system_shm_status()
             req = plan.requests[0][0]
@@ -127,7 +128,8 @@ async def _release_sync_while_in_flight(url: str, protocol: str) -> tuple[int, s
     client = create_client(protocol, ClientOptions(url=url))
     try:
         setup = await prepare_model(client, cfg)
-        plan = await plan_shared_memory(client, cfg, setup, requests_for(cfg, setup))
+        plan = await plan_shared_memory(client, shm_settings(cfg), setup,
+                                        requests_for(request_settings(cfg), setup))
         prepared = client.prepare(plan.requests[0][0])
         tasks = [asyncio.create_task(client.send(prepared)) for _ in range(4)]
         await asyncio.sleep(0.02)  # on the server now (each takes 50 ms)

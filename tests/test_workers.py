@@ -20,6 +20,7 @@ from perfanalyzer.load import workers as W
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.load.share import Strided, split
 from perfanalyzer.profile.run import profile
+from perfanalyzer.profile.settings import load_settings
 from perfanalyzer.records import RecordBuffer
 from perfanalyzer.results.run import RunResult
 from tests.support.cli_runs import url_config as _cfg
@@ -164,15 +165,17 @@ def test_workers_refuse_a_sequence_model(triton: Any) -> None:
 
 # -- pure parts -------------------------------------------------------------------------------
 def test_worker_count_rule() -> None:
-    url = "127.0.0.1:1"
-    assert W.worker_count(_cfg(url, "-m", "m", "--concurrency-range", "64")) == 1
-    assert W.worker_count(_cfg(url, "-m", "m", "--concurrency-range", "4", "--workers", "3")) == 3
-    assert W.worker_count(_cfg(url, "-m", "m", "--request-rate-range", "100")) == 1
+    def count(*args: str) -> int:
+        return W.worker_count(load_settings(_cfg("127.0.0.1:1", "-m", "m", *args)))
+
+    assert count("--concurrency-range", "64") == 1
+    assert count("--concurrency-range", "4", "--workers", "3") == 3
+    assert count("--request-rate-range", "100") == 1
     many = int(W.AUTO_RATE_PER_WORKER * 3 + 1)
     expected = min(os.cpu_count() or 1, 4)
-    assert W.worker_count(_cfg(url, "-m", "m", "--request-rate-range", f"10:{many}:100")) == expected
+    assert count("--request-rate-range", f"10:{many}:100") == expected
     with pytest.raises(OptionError, match="--workers"):
-        W.worker_count(_cfg(url, "-m", "m", "--workers", "-1"))
+        count("--workers", "-1")
 
 
 def test_split() -> None:

@@ -27,6 +27,7 @@ from ..measure.window import PointResult
 from ..profile.multi import is_multi, profile_combinations
 from ..profile.repeat import profile_runs  # --repeat N
 from ..profile.run import profile
+from ..profile.settings import load_settings, served
 from ..report import console
 from ..report.composing_csv import composing_texts
 from ..report.events import EventLog
@@ -42,7 +43,7 @@ def run_profile(cfg: RunConfig) -> int:
                         urls=(cfg.output.metrics_url,))
     check_outputs(cfg)
     check_fd_room(cfg)
-    check_files(cfg)  # what the load reads, before any connection
+    check_files(load_settings(cfg))  # what the load reads, before any connection
     for rule in RUN_RULES:
         rule(cfg)
     if cfg.load.enable_mpi:  # flags that cannot work across ranks
@@ -54,11 +55,10 @@ def run_profile(cfg: RunConfig) -> int:
                 else "is not a regular file" if os.path.exists(cfg.output.baseline)
                 else "does not exist")
         raise OptionError(f"--baseline: {cfg.output.baseline} {what}")
-    from ..server.embedded import server_for_run  # only now: a plain run needs no launcher
 
     events = EventLog.open(cfg.output.events) if cfg.output.events else None
     try:
-        with redact.scrubbed_std(), server_for_run(cfg) as effective:
+        with redact.scrubbed_std(), served(cfg) as effective:
             code = uvloop_policy.run(_main(effective, events), cfg.transport.event_loop)
         if events is not None:  # a run stopped before its first point ends here
             events.end(code, [])
@@ -216,7 +216,7 @@ def _gate(cfg: RunConfig, run: RunResult) -> int:
         return EXIT_OK
     from ..gate.hook import baseline_hook
 
-    return baseline_hook(cfg, run) or EXIT_OK
+    return baseline_hook(cfg.output.baseline, run) or EXIT_OK
 
 
 __all__ = ["run_profile"]

@@ -14,7 +14,6 @@ import os
 import sys
 from typing import TextIO
 
-from ..config import RunConfig
 from ..errors import CompareError
 from ..results import RunResult
 from .compare import Comparison, compare
@@ -32,12 +31,13 @@ def gate_run(run: RunResult, baseline_path: str) -> Comparison:
         return Comparison.failed(baseline_path, CURRENT_LABEL, str(exc))
 
 
-def baseline_hook(cfg: RunConfig, run: RunResult, out: TextIO | None = None) -> int | None:
-    """Exit code 1 (regression) or 2 (cannot compare); None when there is nothing to gate."""
-    if not cfg.output.baseline or not run.points:
+def baseline_hook(baseline: str | None, run: RunResult, out: TextIO | None = None) -> int | None:
+    """Exit code 1 (regression) or 2 (cannot compare) of ``run`` against the ``--baseline``
+    file; None when there is nothing to gate."""
+    if not baseline or not run.points:
         return None
     out = out or sys.stdout
-    result = gate_run(run, cfg.output.baseline)
+    result = gate_run(run, baseline)
     out.write("\n" + console_text(result))
     out.flush()
     if result.error:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client.base import InferRequest, RequestedOutput
-from ..config import RunConfig
 from .data import InputData
 from .model import ModelIO, ModelTraits
 from .parameters import typed_parameters
@@ -27,14 +26,26 @@ class ModelSetup:
     notes: tuple[str, ...] = ()
 
 
-def requests_for(cfg: RunConfig, setup: ModelSetup) -> list[list[InferRequest]]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestSettings:
+    """What a request carries besides its data (-m, -x, --output-tensor-format,
+    --request-parameter)."""
+
+    model: str
+    model_version: str
+    binary_outputs: bool
+    #: --request-parameter: (name, value, type) as given
+    parameters: tuple[tuple[str, str, str], ...]
+
+
+def requests_for(settings: RequestSettings, setup: ModelSetup) -> list[list[InferRequest]]:
     """One InferRequest per data step, per stream (before any shared-memory rewriting)."""
-    binary = cfg.inputs.output_tensor_format == "binary"
+    binary = settings.binary_outputs
     outputs = tuple(RequestedOutput(o.name, binary=binary) for o in setup.io.outputs)
-    params = typed_parameters(cfg.inputs.request_parameters)  # --request-parameter
-    return [[InferRequest(model=cfg.server.model, version=cfg.server.model_version, inputs=step.inputs,
+    params = typed_parameters(settings.parameters)
+    return [[InferRequest(model=settings.model, version=settings.model_version, inputs=step.inputs,
                           outputs=outputs, parameters=params) for step in stream]
             for stream in setup.data.streams]
 
 
-__all__ = ["ModelSetup", "requests_for"]
+__all__ = ["ModelSetup", "RequestSettings", "requests_for"]

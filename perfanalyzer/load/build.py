@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..client.base import InferenceClient
-from ..config import LoadMode, RunConfig
+from ..config import LoadMode
 from ..errors import OptionError
 from ..inputs.setup import requests_for
 from ..records import RecordBuffer
@@ -30,6 +30,7 @@ from .factory import schedule_for, sequence_options
 from .request_rate import JobSource, RequestRateManager, RoundRobin, SenderFactory, unary_sender
 from .schedule import Schedule
 from .sequences import SequenceSlots, SequenceSource
+from .settings import LoadSettings
 from .share import Share, Strided, split
 from .validating import check_on_mismatch, sender_for
 from .workers import WorkerLoad, unsupported, worker_count
@@ -38,51 +39,51 @@ if TYPE_CHECKING:
     from ..inputs.setup import ModelSetup
 
 
-def build_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
+def build_load(load: LoadSettings, client: InferenceClient, setup: ModelSetup,
                payloads: Sequence[Any], buffer: RecordBuffer) -> LoadManager:
     """The load manager of a run: worker processes when more than one is asked (or needed),
     else the one-process manager of the module table."""
-    check_on_mismatch(cfg, setup)
-    n = worker_count(cfg)
+    check_on_mismatch(load.on_mismatch, setup)
+    n = worker_count(load)
     if n > 1:
-        reason = unsupported(cfg, setup)
+        reason = unsupported(load, setup)
         if reason is None:
-            return WorkerLoad(cfg, payloads, buffer, n)
-        if cfg.load.workers > 1:
-            raise OptionError(f"--workers {cfg.load.workers}: {reason}; use --workers 1")
+            return WorkerLoad(load, payloads, buffer, n)
+        if load.workers > 1:
+            raise OptionError(f"--workers {load.workers}: {reason}; use --workers 1")
     sequences: SequenceSource | None = None
-    if setup.io.is_sequence or cfg.load.streaming:
-        requests = setup.requests or requests_for(cfg, setup)
-        if cfg.load.streaming:
+    if setup.io.is_sequence or load.streaming:
+        requests = setup.requests or requests_for(load.requests, setup)
+        if load.streaming:
             from .streaming import streaming_requests  # gRPC streams: protobuf, only then
 
             requests = streaming_requests(requests)
             payloads = [client.prepare(r) for s in requests for r in s]
         if setup.io.is_sequence:
-            sequences = SequenceSource(client.prepare, requests, sequence_options(cfg),
+            sequences = SequenceSource(client.prepare, requests, sequence_options(load),
                                        user_data=setup.data.user_data)
     # validation_data, --export-tensors: a sender that checks (a checking stream with --streaming)
-    checked = sender_for(cfg, client, setup, payloads, sequences)
-    return local_load(cfg, client, payloads, buffer, sequences=sequences, sender=checked)
+    checked = sender_for(load, client, setup, payloads, sequences)
+    return local_load(load, client, payloads, buffer, sequences=sequences, sender=checked)
 
 
-def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
+def local_load(load: LoadSettings, client: InferenceClient, payloads: Sequence[Any],
                buffer: RecordBuffer, *, sequences: SequenceSource | None = None,
                share: Share | None = None, sender: SenderFactory | None = None) -> LoadManager:
     """The one-process manager (module table). ``share``: this process is one worker of several
     (its part of the max-threads cap, its stride of the shared schedule). ``sender``: one that
     decodes and checks every answer (:mod:`.validating`) instead of the plain one."""
     new_sender: SenderFactory = sender or unary_sender(client)
-    if cfg.load.streaming and sender is None:
+    if load.streaming and sender is None:
         from .streaming import stream_sender
 
         new_sender = stream_sender(client)
-    elif cfg.transport.endpoint == "generate_stream":
+    elif load.endpoint == "generate_stream":
         from .generate_stream import generate_stream_sender
 
         new_sender = generate_stream_sender(client)
-    limit = send_limit(cfg)
-    if cfg.load.mode is LoadMode.CONCURRENCY:
+    limit = send_limit(load)
+    if load.mode is LoadMode.CONCURRENCY:
         # workers split the concurrency, not evenly the sends: a worker without a slot would
         # hold back its share, so a closed loop over workers is not limited
         return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=sequences,
@@ -90,11 +91,11 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
     jobs: JobSource
     finish = None
     if sequences is not None:
-        slots = SequenceSlots(sequences, cfg.load.num_of_sequences)
+        slots = SequenceSlots(sequences, load.num_of_sequences)
         jobs, finish = slots, slots.finish
     else:
         jobs = RoundRobin(payloads)
-    cap, schedules = cfg.load.max_threads, schedule_for(cfg)
+    cap, schedules = load.max_threads, schedule_for(load)
     holder: list[RequestRateManager] = []
     if share is not None:
         cap = split(cap, share.workers)[share.index] if cap > 0 else 0
@@ -112,11 +113,10 @@ def local_load(cfg: RunConfig, client: InferenceClient, payloads: Sequence[Any],
     return manager
 
 
-def send_limit(cfg: RunConfig) -> int:
+def send_limit(load: LoadSettings) -> int:
     """--request-count: perf_analyzer sends exactly the warm-up requests and N more, so the one
     window's sends, completions and the server's count are the same requests (0: no limit)."""
-    m = cfg.measurement
-    return m.warmup_request_count + m.request_count if m.request_count > 0 else 0
+    return load.warmup_request_count + load.request_count if load.request_count > 0 else 0
 
 
 __all__ = ["build_load", "local_load", "send_limit"]

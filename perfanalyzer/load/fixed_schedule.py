@@ -119,5 +119,6 @@ def check_fixed_schedule(kw: dict[str, Any]) -> None:
     kw["request_count"] = count
 
 
-def fixed_schedule_of(cfg: Any) -> FixedSchedule:
-    return FixedSchedule(read_timestamps(cfg.inputs.input_data))
+def fixed_schedule_of(input_data: tuple[str, ...]) -> FixedSchedule:
+    """The schedule of the timestamps in ``--input-data``."""
+    return FixedSchedule(read_timestamps(input_data))

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import RunConfig
 from .schedule import Schedule
+from .settings import LoadSettings
 
 #: Watermark of a worker's last shipment: nothing more will come.
 FOREVER = 1 << 62
@@ -24,7 +24,7 @@ def split(total: int, parts: int) -> list[int]:
 class WorkerSpec:
     """What every worker gets once, at start."""
 
-    cfg: RunConfig
+    load: LoadSettings
     payloads: list[Any]
     workers: int
 

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..client.base import InferenceClient, InferResult
-from ..config import RunConfig
 from ..errors import ClientError, OptionError
 from .send import SenderFactory, SendResult
 from .sequences import PAYLOAD_CACHE_MAX
+from .settings import LoadSettings
 
 if TYPE_CHECKING:
     from ..inputs.setup import ModelSetup
@@ -138,40 +138,40 @@ def checking_sender(client: InferenceClient, payloads: Sequence[Any],
     return make
 
 
-def check_on_mismatch(cfg: RunConfig, setup: ModelSetup) -> None:
+def check_on_mismatch(on_mismatch: str, setup: ModelSetup) -> None:
     """``--on-mismatch count`` needs validation_data to check (never accepted and ignored)."""
-    if not setup.data.has_validation and cfg.inputs.on_mismatch != "stop":
-        raise OptionError(f"--on-mismatch {cfg.inputs.on_mismatch}: the --input-data has no "
+    if not setup.data.has_validation and on_mismatch != "stop":
+        raise OptionError(f"--on-mismatch {on_mismatch}: the --input-data has no "
                           "validation_data to check")
 
 
-def sender_for(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
+def sender_for(load: LoadSettings, client: InferenceClient, setup: ModelSetup,
                payloads: Sequence[Any],
                sequences: SequenceSource | None = None) -> SenderFactory | None:
     """The checking sender when the data has ``validation_data`` or --export-tensors is given;
     None otherwise. Raises OptionError (before any load) where it cannot apply. ``sequences``:
     the run's sequence source, whose step payloads are matched to their data entries."""
-    export = cfg.output.export_tensors
-    check_on_mismatch(cfg, setup)
+    export = load.export_tensors
+    check_on_mismatch(load.on_mismatch, setup)
     if not setup.data.has_validation and not export:
         return None
     where = "--export-tensors" if export else "--input-data validation_data"
-    if export and (setup.traits.sequence or cfg.load.streaming):
+    if export and (setup.traits.sequence or load.streaming):
         raise OptionError(f"{where}: not supported for sequence models or --streaming")
-    if cfg.inputs.shared_memory != "none" or cfg.transport.endpoint != "infer":
+    if load.shared_memory != "none" or load.endpoint != "infer":
         raise OptionError(f"{where}: not supported with --shared-memory or --endpoint generate*")
     steps = [step for stream in setup.data.streams for step in stream]
     if sequences is None and len(steps) != len(payloads):
         raise OptionError(f"{where}: {len(steps)} data entries but {len(payloads)} requests")
     entries = Entries(() if sequences else payloads, [s.expected_outputs for s in steps],
                       [s.origin or f"data entry {k}" for k, s in enumerate(steps)],
-                      stop=cfg.inputs.on_mismatch == "stop")
+                      stop=load.on_mismatch == "stop")
     if sequences is not None:
         entries.offsets = [0]
         for stream in setup.data.streams[:-1]:
             entries.offsets.append(entries.offsets[-1] + len(stream))
         sequences.on_prepare = entries.sequence_step
-    if cfg.load.streaming:
+    if load.streaming:
         from .streaming import stream_sender  # gRPC streams: protobuf, only then
 
         return stream_sender(client, check=entries.check)

@@ -17,7 +17,6 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..client import create_client
-from ..client.options import client_options
 from ..records import RecordBuffer
 from .base import LoadManager
 from .build import local_load
@@ -102,12 +101,12 @@ class _WorkerSide:
 
 async def _worker(conn: Connection, spec: WorkerSpec, index: int) -> None:
     side = _WorkerSide(conn, spec, index)
-    client = create_client(spec.cfg.server.protocol, client_options(spec.cfg))
+    client = create_client(spec.load.protocol, spec.load.client)
     loop = asyncio.get_running_loop()
     pusher: asyncio.Task[None] | None = None
     try:
         share = Share(index=index, workers=spec.workers, t0=side.t0)
-        side.load = local_load(spec.cfg, client, spec.payloads, side.buffer, share=share)
+        side.load = local_load(spec.load, client, spec.payloads, side.buffer, share=share)
         conn.send(("ready", os.getpid()))
         loop.add_reader(conn.fileno(), side.on_readable)
         pusher = loop.create_task(side.pusher())
@@ -129,7 +128,7 @@ def worker_main(conn: Connection, spec: WorkerSpec, index: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        run(_worker(conn, spec, index), spec.cfg.transport.event_loop)
+        run(_worker(conn, spec, index), spec.load.event_loop)
     finally:
         conn.close()
 

@@ -50,10 +50,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import LoadMode, RunConfig
+from ..config import LoadMode
 from ..errors import OptionError, PerfAnalyzerError
 from ..records import COLUMNS, RECORD_DTYPE, RecordBuffer, RecordSlice
 from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
+from .settings import LoadSettings
 from .share import FOREVER, WorkerSpec, split
 
 if TYPE_CHECKING:
@@ -74,28 +75,28 @@ class WorkerFailed(PerfAnalyzerError):
     """A worker process failed or exited unexpectedly."""
 
 
-def worker_count(cfg: RunConfig) -> int:
-    """Worker processes for ``cfg``: ``--workers`` if > 0, else the automatic rule (module doc)."""
-    if cfg.load.workers > 0:
-        return cfg.load.workers
-    if (cfg.load.mode is not LoadMode.REQUEST_RATE or cfg.load.streaming
-            or cfg.transport.endpoint == "generate_stream" or cfg.transport.orca_format):
+def worker_count(load: LoadSettings) -> int:
+    """Worker processes for ``load``: ``--workers`` if > 0, else the automatic rule (module doc)."""
+    if load.workers > 0:
+        return load.workers
+    if (load.mode is not LoadMode.REQUEST_RATE or load.streaming
+            or load.endpoint == "generate_stream" or load.orca_format):
         return 1
-    top = max(cfg.load.request_rate_range[0], cfg.load.request_rate_range[1])
+    top = max(load.request_rate_range[0], load.request_rate_range[1])
     return max(1, min(os.cpu_count() or 1, math.ceil(top / AUTO_RATE_PER_WORKER)))
 
 
-def unsupported(cfg: RunConfig, setup: ModelSetup) -> str | None:
+def unsupported(load: LoadSettings, setup: ModelSetup) -> str | None:
     """Why this run cannot be spread over processes, or None."""
-    if cfg.load.streaming:
+    if load.streaming:
         return "--streaming runs in one process"
-    if cfg.transport.endpoint == "generate_stream":
+    if load.endpoint == "generate_stream":
         return "--endpoint generate_stream runs in one process"
-    if cfg.transport.orca_format:
+    if load.orca_format:
         return "--orca-format collects the load reports in one process"
     if setup.io.is_sequence:
-        return f"model '{cfg.server.model}' is a sequence model (its sequences run in one process)"
-    if setup.data.has_validation or cfg.output.export_tensors:
+        return f"model '{load.model}' is a sequence model (its sequences run in one process)"
+    if setup.data.has_validation or load.export_tensors:
         return "validation_data and --export-tensors are checked in one process"
     return None
 
@@ -143,16 +144,16 @@ class WorkerLoad(LoadManager):
     (see the module docstring). It overrides the protocol's :meth:`sync` (called by the Measurer
     at each window edge) and :meth:`extra_cpu_ns` (the workers' CPU)."""
 
-    def __init__(self, cfg: RunConfig, payloads: Sequence[Any], buffer: RecordBuffer,
+    def __init__(self, load: LoadSettings, payloads: Sequence[Any], buffer: RecordBuffer,
                  workers: int) -> None:
         from .. import cleanup
 
         self.buffer = buffer
         self.sent = 0
         self.late = 0
-        self.cfg = cfg
+        self.settings = load
         self.workers = workers
-        spec = WorkerSpec(cfg=cfg, payloads=list(payloads), workers=workers)
+        spec = WorkerSpec(load=load, payloads=list(payloads), workers=workers)
         try:
             self._spec = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -179,12 +180,12 @@ class WorkerLoad(LoadManager):
         if not self._started:
             await self._start()
         self._check()
-        if self.cfg.load.mode is LoadMode.CONCURRENCY:
+        if self.settings.mode is LoadMode.CONCURRENCY:
             shares: list[float] = [float(s) for s in split(int(level), self.workers)]
         else:
             from .factory import schedule_for
 
-            schedule_for(self.cfg)(level)  # OptionError for a bad rate, here rather than there
+            schedule_for(self.settings)(level)  # OptionError for a bad rate, here rather than there
             shares = [level] * self.workers
         t0 = time.perf_counter_ns() + START_MARGIN_NS
         for ch, share in zip(self._children, shares, strict=True):

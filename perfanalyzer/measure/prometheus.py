@@ -254,10 +254,6 @@ def metrics_summary(scrapes: Sequence[Scrape]) -> dict[str, Any]:
     return {"scrapes": len(scrapes), **merge_scrapes(scrapes)}
 
 
-def scraper_for(cfg: Any, warn: TextIO | None = None) -> Scraper | None:
-    """The run's scraper with --collect-metrics (URL defaults from -u's host), else None."""
-    out = cfg.output
-    if not out.collect_metrics:
-        return None
-    url = out.metrics_url or default_metrics_url(cfg.server.server_url)
-    return Scraper(ScrapeSettings(url=url, interval_s=out.metrics_interval_ms / 1000.0), warn=warn)
+def scraper_for(settings: ScrapeSettings | None, warn: TextIO | None = None) -> Scraper | None:
+    """The run's scraper with --collect-metrics (``settings``), else None."""
+    return None if settings is None else Scraper(settings, warn=warn)

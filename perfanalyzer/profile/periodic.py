@@ -41,7 +41,7 @@ def periodic_load(cfg: RunConfig, client: InferenceClient, setup: ModelSetup,
     """The load of a periodic run; OptionError (before any load) for what it cannot do."""
     if setup.io.is_sequence:
         raise OptionError(f"{FLAG}: sequence models are not supported in periodic mode")
-    check_on_mismatch(cfg, setup)
+    check_on_mismatch(cfg.inputs.on_mismatch, setup)
     if setup.data.has_validation or cfg.output.export_tensors:
         what = "--export-tensors" if cfg.output.export_tensors else "validation_data"
         raise OptionError(f"{FLAG}: {what} is not supported in periodic mode")

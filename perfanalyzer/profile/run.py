@@ -32,6 +32,7 @@ from ..results import RunResult
 from . import trace
 from .composing import with_composing
 from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
+from .settings import load_settings, request_settings, scrape_settings, shm_settings
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
 
@@ -113,14 +114,14 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         if not stats.available:
             out.write(f"Server statistics are not reported: {stats.reason}\n")
         out.writelines(f"{note}\n" for note in setup.notes)
-        requests = requests_for(cfg, setup)
+        requests = requests_for(request_settings(cfg), setup)
         if cfg.output.export_tensors:  # each data entry's inputs, for the export
             run.request_inputs = [{t.name: t.to_numpy() for t in r.inputs if t.data is not None}
                                   for stream in requests for r in stream]
         if cfg.inputs.shared_memory != "none":
             from ..shm.plan import plan_shared_memory
 
-            shm = await plan_shared_memory(client, cfg, setup, requests)
+            shm = await plan_shared_memory(client, shm_settings(cfg), setup, requests)
             requests = shm.requests
             setup = dataclasses.replace(setup, requests=requests)
         buffer = RecordBuffer()
@@ -134,9 +135,9 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
             load = periodic_load(cfg, client, setup, requests, buffer)
         else:
             payloads = [client.prepare(r) for stream in requests for r in stream]
-            load = sync.wrap_load(build_load(cfg, client, setup, payloads, buffer))
+            load = sync.wrap_load(build_load(load_settings(cfg), client, setup, payloads, buffer))
             run.buffer = load.buffer  # a merged MPI group's leader: every rank's records
-        plan = sync.plan(window_plan(cfg, cores=workers.worker_count(cfg),
+        plan = sync.plan(window_plan(cfg, cores=workers.worker_count(load_settings(cfg)),
                                      sequence=setup.traits.sequence))
         out.write(console.settings_text(
             batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
@@ -149,7 +150,7 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         # the live line: not with -v (its pass lines), nor for the periodic mode's one window
         progress = LiveStatus(cfg.load.mode.value,
                               quiet=cfg.output.quiet or bool(cfg.output.verbose) or bool(periodic))
-        scraper = scraper_for(cfg)  # --collect-metrics
+        scraper = scraper_for(scrape_settings(cfg))  # --collect-metrics
         if scraper is not None:
             scraper.start()
         progress.start()
@@ -201,7 +202,7 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
     integer = cfg.load.mode is LoadMode.CONCURRENCY
     start, end, step = (cfg.load.concurrency_range if integer else cfg.load.request_rate_range)
     if cfg.load.mode is LoadMode.CUSTOM_INTERVALS:  # reported as N·1e9/Σintervals
-        start = end = load_factory.custom_rate(cfg)
+        start = end = load_factory.custom_rate(load_settings(cfg))
         step = 1.0
     search = BinarySearch(start, end, step, integer=integer) if cfg.load.binary_search else None
     levels = linear(start, end, step, integer=integer)

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from ..client import InferenceClient, create_client
 from ..client.http import make_ssl_context
-from ..client.options import client_options
 from ..config import RunConfig
 from ..errors import OptionError, RequestTimeout, ServerError, TransportError
 from ..inputs import DataOptions, load_input_data, model_io
@@ -20,6 +19,7 @@ from ..load.factory import check_load_options
 from ..measure.server_stats import composing_models
 from ..redact import redact_url
 from .reach import ServerUnavailable, headers_size, probe_tcp, probe_tls, startup
+from .settings import client_options, load_settings, shm_settings
 
 T = TypeVar("T")
 
@@ -150,7 +150,7 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
     if cfg.inputs.shared_memory != "none":  # cuda-python/GPU, server extension, output sizes
         from ..shm.plan import check_shared_memory
 
-        await check_shared_memory(client, cfg, io)
+        await check_shared_memory(client, shm_settings(cfg), io)
     traits = ModelTraits(
         name=cfg.server.model, version=cfg.server.model_version, decoupled=io.is_decoupled,
         sequence=io.is_sequence, ensemble=io.is_ensemble,
@@ -160,7 +160,7 @@ async def prepare_model(client: InferenceClient, cfg: RunConfig) -> ModelSetup:
                                  or cfg.transport.endpoint == "generate_stream"):
         raise OptionError(f"-m: model '{cfg.server.model}' is decoupled; profile it with -i grpc "
                           "--streaming or -i http --endpoint generate_stream")
-    check_load_options(cfg, io)
+    check_load_options(load_settings(cfg), io)
     data = load_input_data(io, DataOptions(
         batch_size=cfg.inputs.batch_size, input_data=cfg.inputs.input_data, shapes=dict(cfg.inputs.shapes),
         string_length=cfg.inputs.string_length, string_data=cfg.inputs.string_data, seed=cfg.inputs.seed,

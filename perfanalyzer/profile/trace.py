@@ -83,7 +83,7 @@ def _grpc(cfg: RunConfig) -> Settings:
     from .._proto import grpc_service_pb2 as pb
     from .._proto.grpc_service_pb2_grpc import GRPCInferenceServiceStub
     from ..client._convert import ssl_credentials, target_of
-    from ..client.options import client_options
+    from .settings import client_options
 
     opts = client_options(cfg)
     target = target_of(opts.url)

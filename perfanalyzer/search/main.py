@@ -21,13 +21,13 @@ from .. import columns as C
 from ..config import LoadMode, RunConfig
 from ..errors import EXIT_INTERRUPTED, EXIT_OK
 from ..load import uvloop_policy
-from ..server.embedded import server_for_run
+from ..profile.settings import served
 from .report import write_report
 from .runner import SearchConfig, SearchOutcome, run_search
 
 
 def run(sc: SearchConfig, cfg: RunConfig) -> int:
-    with server_for_run(cfg) as effective:
+    with served(cfg) as effective:
         outcome = uvloop_policy.run(_main(sc, effective))
     level = C.CONCURRENCY if cfg.load.mode is LoadMode.CONCURRENCY else C.REQUEST_RATE
     for path in write_report(sc, outcome, level, cfg.server.model):

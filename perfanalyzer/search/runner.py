@@ -18,6 +18,7 @@ from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
 from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, SCRAPE_TIMEOUT_CAP_S, scraper_for
 from ..profile.repeat import profile_runs
+from ..profile.settings import scrape_settings
 from ..profile.setup import connect
 from ..report.csv import write_csv
 from ..report.export import write_export
@@ -144,7 +145,7 @@ async def check_memory(obj: Objective, cfg: RunConfig) -> None:
     family without GPUs; no CPU family on a server built without CPU metrics)."""
     wanted = {lim.metric for lim in obj.constraints} | {n for n, _ in obj.weights}
     wanted &= set(MEMORY)
-    scraper = scraper_for(cfg, io.StringIO()) if wanted else None
+    scraper = scraper_for(scrape_settings(cfg), io.StringIO()) if wanted else None
     if scraper is None:
         return
     scrape = await scraper.scrape_once(SCRAPE_TIMEOUT_CAP_S)

@@ -13,12 +13,11 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from .. import cleanup
-from ..config import RunConfig
 from ..errors import OptionError
 from .launcher import (
     LaunchedServer,
@@ -136,23 +135,40 @@ def launch_for_run(url: str | None, protocol: str, model: str, *,
             server.stop()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerLaunchSettings:
+    """What ``--launch-server`` reads of a run's configuration."""
+
+    #: -u: the port of ``protocol`` to serve on ('': free ports)
+    url: str
+    protocol: str
+    model: str
+    model_repository: str | None
+    #: --collect-metrics without --metrics-url: the run scrapes the launched server's own port
+    wants_metrics_url: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServedAt:
+    """Where the launched server listens, for the run to point at."""
+
+    url: str
+    #: its metrics endpoint when the run scrapes it (``wants_metrics_url``), else None
+    metrics_url: str | None
+
+
 @contextlib.contextmanager
-def server_for_run(cfg: RunConfig) -> Iterator[RunConfig]:
-    """``--launch-server``: the bundled (or ``--model-repository``) server for this run, and the
-    config pointed at it; without the flag, ``cfg`` unchanged. A second Ctrl-C exits at once
-    (os._exit): the server is registered with the cleanup stack so it goes down with us then too."""
-    if not cfg.server.launch_server:
-        yield cfg
-        return
-    srv_cfg = cfg.server
-    repo = Path(srv_cfg.model_repository) if srv_cfg.model_repository else None
-    with launch_for_run(srv_cfg.url or None, srv_cfg.protocol, srv_cfg.model,
+def server_for_run(launch: ServerLaunchSettings) -> Iterator[ServedAt]:
+    """``--launch-server``: the bundled (or ``--model-repository``) server for this run, and
+    where it listens. A second Ctrl-C exits at once (os._exit): the server is registered with the
+    cleanup stack so it goes down with us then too."""
+    repo = Path(launch.model_repository) if launch.model_repository else None
+    with launch_for_run(launch.url or None, launch.protocol, launch.model,
                         model_repository=repo) as srv:
         stop = cleanup.register(lambda: srv.stop(timeout_s=2))
         try:
-            changes: dict[str, Any] = {"url": srv.url(srv_cfg.protocol)}
-            if cfg.output.collect_metrics and not cfg.output.metrics_url:
-                changes["metrics_url"] = srv.metrics_url  # its own port, not -u's host:8002
-            yield cfg.replace(**changes)
+            # the metrics endpoint is its own port, not -u's host:8002
+            yield ServedAt(srv.url(launch.protocol),
+                           srv.metrics_url if launch.wants_metrics_url else None)
         finally:
             cleanup.unregister(stop)

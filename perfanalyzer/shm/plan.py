@@ -29,13 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import cleanup
 from ..client import tensors
-from ..client.base import InferRequest, InputTensor, ShmRef
+from ..client.base import ClientOptions, InferRequest, InputTensor, ShmRef
 from ..errors import OptionError, PerfAnalyzerError, ServerError
 from .system import SystemRegion, is_stale, new_run_prefix, stale_segments, unlink_segment
 
 if TYPE_CHECKING:
     from ..client.base import InferenceClient
-    from ..config import RunConfig
     from ..inputs import ModelIO
     from ..inputs.setup import ModelSetup
 
@@ -48,12 +47,27 @@ IN_USE_RETRY_S = 4.0
 CUDA_DEVICE_ID = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShmSettings:
+    """What the shared-memory stage reads of a run's configuration."""
+
+    #: --shared-memory: "none", "system" or "cuda"
+    kind: str
+    batch_size: int
+    #: --output-shared-memory-size, and whether it was given (not the default)
+    output_size: int
+    output_size_given: bool
+    #: how a fresh client reaches the server to unregister on a second Ctrl-C
+    protocol: str
+    client: ClientOptions
+
+
 # -- checks before any load -------------------------------------------------------------------
-def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
+def output_sizes(io: ModelIO, shm: ShmSettings) -> dict[str, int]:
     """Bytes of each output's region. An ``--output-shared-memory-size`` given explicitly (not
     the default) that is smaller than a fixed-shape output's batch-1 bytes is an OptionError."""
-    batch = cfg.inputs.batch_size if io.max_batch_size > 0 else 1
-    per_elem = cfg.inputs.output_shared_memory_size
+    batch = shm.batch_size if io.max_batch_size > 0 else 1
+    per_elem = shm.output_size
     sizes: dict[str, int] = {}
     for spec in io.outputs:
         item = tensors.ELEMENT_SIZE.get(spec.datatype)
@@ -61,7 +75,7 @@ def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
             sizes[spec.name] = per_elem * batch
             continue
         fixed = tensors.element_count(spec.shape) * item
-        if cfg.inputs.output_shared_memory_size_given and per_elem < fixed:
+        if shm.output_size_given and per_elem < fixed:
             raise OptionError(
                 f"--output-shared-memory-size {per_elem}: output '{spec.name}' ({spec.datatype} "
                 f"{list(spec.shape)}) needs {fixed} bytes per batch element")
@@ -69,10 +83,10 @@ def output_sizes(io: ModelIO, cfg: RunConfig) -> dict[str, int]:
     return sizes
 
 
-async def check_shared_memory(client: InferenceClient, cfg: RunConfig, io: ModelIO) -> None:
+async def check_shared_memory(client: InferenceClient, shm: ShmSettings, io: ModelIO) -> None:
     """One-line OptionErrors before any load: cuda-python/GPU missing, the server lacks the
     shared-memory extension, an output size too small."""
-    kind = cfg.inputs.shared_memory
+    kind = shm.kind
     if kind == "none":
         return
     if kind == "cuda":
@@ -85,7 +99,7 @@ async def check_shared_memory(client: InferenceClient, cfg: RunConfig, io: Model
         have = ", ".join(extensions) or "none listed"
         raise OptionError(f"--shared-memory {kind}: the server does not support the "
                           f"'{EXTENSIONS[kind]}' extension (its extensions: {have})")
-    output_sizes(io, cfg)
+    output_sizes(io, shm)
 
 
 # -- stale regions ----------------------------------------------------------------------------
@@ -230,18 +244,16 @@ def _new_region(kind: str, name: str, byte_size: int) -> Any:
     return SystemRegion(name, max(1, byte_size))
 
 
-async def plan_shared_memory(client: InferenceClient, cfg: RunConfig, setup: ModelSetup,
+async def plan_shared_memory(client: InferenceClient, shm: ShmSettings, setup: ModelSetup,
                              requests: Sequence[Sequence[InferRequest]]) -> ShmPlan:
     """Create, fill and register the regions; return the plan with the rewritten requests.
     On any failure, whatever was created is released before the error propagates."""
-    from ..client.options import client_options
-
-    kind = cfg.inputs.shared_memory
+    kind = shm.kind
     await clean_stale(client, ("system", "cuda") if kind == "cuda" else ("system",))
-    out_sizes = output_sizes(setup.io, cfg)
+    out_sizes = output_sizes(setup.io, shm)
     layout = layout_inputs(requests)
-    plan = ShmPlan(kind=kind, prefix=new_run_prefix(), protocol=cfg.server.protocol,
-                   client_options=client_options(cfg))
+    plan = ShmPlan(kind=kind, prefix=new_run_prefix(), protocol=shm.protocol,
+                   client_options=shm.client)
     cleanup.register(plan.release_sync)
     try:
         in_regions = _make_regions(plan, "in", layout.sizes)

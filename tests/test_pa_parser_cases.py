@@ -334,9 +334,11 @@ CASES: list[Case] = [
       r"--stability-percentage.* requires an argument"),
     # --max-trials
     *_int_option("--max-trials", "measurement.max_trials",
-                 "Failed to parse --max-trials (-r). The value must be > 0.", r"-r: --max-trials must be >= 1"),
+                 "Failed to parse --max-trials (-r). The value must be > 0.",
+                 r"-r: --max-trials must be >= 1"),
     R("--max-trials/set to 0", (*M, "--max-trials", "0"),
-      "Failed to parse --max-trials (-r). The value must be > 0.", r"-r: --max-trials must be >= 1"),
+      "Failed to parse --max-trials (-r). The value must be > 0.",
+      r"-r: --max-trials must be >= 1"),
     # --request-count
     A("--request-count/valid value", (*M, "--request-count", "500"),
       "accepted, 500, count_windows of 500", measurement__request_count=500,

@@ -10,25 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 
-from perfanalyzer.cli.main import cli, profile_config
-from perfanalyzer.config import RunConfig
-from perfanalyzer.errors import OptionError
-from tests.support.pa_parser_cases import CASES, Case, M
+from tests.support.pa_parser_cases import CASES, Case, M, outcome
 from tests.support.paths import ROOT
-
-
-def outcome(argv: tuple[str, ...]) -> tuple[str, RunConfig | str]:
-    """("accepted", config) or ("refused", the one line perfanalyzer prints), as ``main`` would."""
-    try:
-        ctx = cli.commands["profile"].make_context("profile", list(argv))
-        return "accepted", profile_config(ctx.params)
-    except click.UsageError as exc:
-        return "refused", exc.format_message()
-    except OptionError as exc:
-        return "refused", str(exc)
 
 
 def _get(cfg: Any, dotted: str) -> Any:

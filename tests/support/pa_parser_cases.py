@@ -25,6 +25,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import click
+
+from perfanalyzer.cli.main import cli, profile_config
+from perfanalyzer.config import RunConfig
+from perfanalyzer.errors import OptionError
+
 M = ("-m", "my_model")
 #: perf_analyzer's test adds these for the periodic and request-parameter cases.
 GRPC_STREAM = ("-i", "grpc", "--async", "--streaming")
@@ -429,3 +435,14 @@ CASES: list[Case] = [
       "Received gRPC method name 'hello.world.ServiceName.MethodName' that does not match the "
       "format: <package>.<service>/<method>.", r"--grpc-method: not supported"),
 ]
+
+
+def outcome(argv: tuple[str, ...]) -> tuple[str, RunConfig | str]:
+    """("accepted", config) or ("refused", the one line perfanalyzer prints), as ``main`` would."""
+    try:
+        ctx = cli.commands["profile"].make_context("profile", list(argv))
+        return "accepted", profile_config(ctx.params)
+    except click.UsageError as exc:
+        return "refused", exc.format_message()
+    except OptionError as exc:
+        return "refused", str(exc)

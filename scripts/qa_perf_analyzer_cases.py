@@ -338,6 +338,7 @@ def main() -> int:
     ap.add_argument("--skip-slow", action="store_true", help="leave out the large-concurrency "
                     "and concurrency binary-search cases")
     ap.add_argument("--keep", help="folder for the run folders and logs (default: a temp dir)")
+    ap.add_argument("--start", type=int, default=1, help="begin at this case number")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
 
@@ -349,7 +350,8 @@ def main() -> int:
     data = write_data(work / "data")
     trace_dir = work / "trace"
     trace_dir.mkdir(exist_ok=True)
-    launcher = TritonLauncher(model_repository=repo, die_with_parent=True, extra_args=[
+    launcher = TritonLauncher(model_repository=repo, die_with_parent=True,
+                              log_path=work / "tritonserver.log", extra_args=[
         "--trace-config", f"triton,file={trace_dir / 'trace.json'}"])
     server = None if args.list else launcher.start(timeout_s=300)
 
@@ -363,6 +365,7 @@ def main() -> int:
 
     all_cases = cases(data, lambda: server.log_text() if server else "", set_trace, trace_dir)
     chosen = [c for c in all_cases if not args.only or re.search(args.only, c.name)]
+    chosen = chosen[args.start - 1:]
     if args.skip_slow:
         chosen = [c for c in chosen if "large concurrency" not in c.name
                   and "concurrency binary search" not in c.name]

@@ -112,7 +112,7 @@ def _two(kind: str, dtype: str, dims: str, optional: bool = False) -> str:
 
 SEQUENCE = """sequence_batching {
   max_sequence_idle_microseconds: 5000000
-  oldest { max_candidate_sequences: 64 }
+  direct { }
   control_input [ { name: "START" control [ { kind: CONTROL_SEQUENCE_START
                                               int32_false_true: [ 0, 1 ] } ] } ]
 }"""

@@ -23,7 +23,8 @@ import triton_python_backend_utils as pb
 def _numbers(tensor):
     a = tensor.as_numpy()
     if a.dtype == np.object_:
-        return np.array([int(x.decode() if isinstance(x, bytes) else x) for x in a.ravel()],
+        # an empty string: a slot the direct sequence batcher pads a batch with
+        return np.array([int((x.decode() if isinstance(x, bytes) else x) or 0) for x in a.ravel()],
                         dtype=np.int64).reshape(a.shape)
     return a.astype(np.int64) if a.dtype.kind in "iu" else a
 

@@ -128,11 +128,21 @@ def _perf_client(kw: dict[str, Any]) -> None:
         kw["input_data"] = tuple(data)
 
 
+def _sequence_length(kw: dict[str, Any]) -> None:
+    """perf_analyzer reads ``--sequence-length 0`` as its default (with a warning): the flag is
+    then as if not given (a negative length is refused by the option table)."""
+    if kw.get("sequence_length") == 0:
+        kw["sequence_length"] = None
+        _warn(f"--sequence-length 0: the sequence length must be > 0; the default "
+              f"{d.DEFAULT_SEQUENCE_LENGTH} is used (as perf_analyzer does)")
+
+
 def apply_compat(kw: dict[str, Any]) -> dict[str, Any]:
     """Refuse what cannot be honoured, check the metrics flags, rewrite perf_client's options."""
     _refuse(kw)
     _metrics(kw)
     _perf_client(kw)
+    _sequence_length(kw)
     if kw.get("fixed_schedule"):
         from ..load.fixed_schedule import check_fixed_schedule  # numpy: only when asked for
 

@@ -113,7 +113,9 @@ def _validate_load(cfg: GroupedConfig) -> None:
         _check(threshold > 0, "--binary-search needs -l/--latency-threshold")
         _check(end > start, f"--binary-search needs {flag} start:end with end > start")
     _check(not (cfg.measurement.warmup_request_count and end != start),
-           "--warmup-request-count: not allowed with a multi-value load range")
+           "--warmup-request-count: warms up one load level (--warmup-request-count not "
+           f"supported with multiple {'concurrency' if concurrency else 'request rate'} values in "
+           "one run)")
     sid_start, sid_end = load.sequence_id_range
     _check(sid_start >= 0 and (sid_end == 0 or sid_end >= sid_start),
            "--sequence-id-range: expected start[:end] with end >= start")

@@ -113,8 +113,11 @@ class LoadConfig:
     force: bool = opt(False, "--force", switch=True, help="Allow a concurrency above "
                       f"{MAX_CONCURRENCY} and more --workers than cores.")
     sequence_length: int = opt(d.DEFAULT_SEQUENCE_LENGTH, "--sequence-length", kind=int,
-                               cli_default=None, given="sequence_length_given",
-                               help=f"Requests per sequence (default {d.DEFAULT_SEQUENCE_LENGTH}).")
+                               cli_default=None, given="sequence_length_given", check=_pos,
+                               message="--sequence-length {value}: The sequence length must be "
+                               "> 0 (0 means the default)",
+                               help=f"Requests per sequence (default {d.DEFAULT_SEQUENCE_LENGTH}; "
+                               "0: the default, as perf_analyzer reads it).")
     sequence_length_given: bool = False
     sequence_length_variation: float = opt(
         d.DEFAULT_SEQUENCE_LENGTH_VARIATION, "--sequence-length-variation", kind=float,

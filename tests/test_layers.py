@@ -135,12 +135,9 @@ def test_no_module_cycle() -> None:
 #: The conductors' layer: only they (and cli) see the whole RunConfig; every layer below gets the
 #: narrow settings built for it (perfanalyzer/profile/settings.py).
 CONDUCTOR_LAYER = LAYERS["profile"]
-#: Modules below the conductors still reading the whole RunConfig, each with why. A saved run
-#: rebuilds its RunConfig from the saved flat config and re-derives its window plan from it.
-RUN_CONFIG_READERS_LEFT = {
-    "report/saved.py": "re-reports a saved run from its rebuilt RunConfig",
-    "measure/window.py": "window_plan(cfg): report/saved.py builds a saved run's plan with it",
-}
+#: Modules below the conductors still reading the whole RunConfig, each with why (none today; a
+#: module added here must say why it cannot take narrow settings).
+RUN_CONFIG_READERS_LEFT: dict[str, str] = {}
 
 
 def _names_run_config(path: Path) -> bool:

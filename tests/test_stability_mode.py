@@ -9,7 +9,7 @@ import pytest
 from perfanalyzer.cli.main import cli, profile_config
 from perfanalyzer.config import RunConfig
 from perfanalyzer.measure.stabilizer import MAX_TRIALS, THROUGHPUT_ONLY, WindowFigures, judge
-from perfanalyzer.measure.window import window_plan
+from perfanalyzer.profile.settings import window_plan
 
 
 def _cfg(*args: str) -> RunConfig:

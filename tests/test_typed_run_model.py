@@ -59,7 +59,8 @@ def _run(config: dict[str, object], mode: str = "request_rate", percentile: int 
 
 def test_settings_missing_from_a_recorded_config_take_the_option_tables_defaults() -> None:
     s = _run({}).settings
-    table = RunSettings.of(RunConfig.of(mode="request_rate", model="m"))
+    every = RunConfig.of(mode="request_rate", model="m").flat()  # every key, the table's values
+    table = RunSettings.recorded(every, mode="request_rate", model="m")
     assert s == table
     assert s.measurement_interval_ms == DEFAULT_MEASUREMENT_INTERVAL_MS
     assert s.stability_percentage == DEFAULT_STABILITY_PCT

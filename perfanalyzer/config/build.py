@@ -78,8 +78,14 @@ def from_flat(flat: Mapping[str, Any]) -> RunConfig:
     return RunConfig.of(**kw)
 
 
+def completed(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded flat mapping with every field: what it lacks (a run saved before the flag
+    existed) takes the option table's default; keys this version does not know are dropped."""
+    return from_flat(flat).flat()
+
+
 def _tuples(v: Any) -> Any:
     return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
 
-__all__ = ["build", "from_flat", "load_mode"]
+__all__ = ["build", "completed", "from_flat", "load_mode"]

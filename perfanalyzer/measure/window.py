@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable
 
 from ..client.orca import OrcaCollector
-from ..config import RunConfig
-from ..config.goodput import parse_goodput
 from ..errors import PerfAnalyzerError
 from ..load.base import LoadManager
 from ..records import RecordBuffer
@@ -23,7 +21,7 @@ from .metrics import ClientLoad, ServerDelta, Summary, summarize
 from .point import PointResult, Window, WindowPlan
 from .prometheus import Scrape
 from .server_stats import ServerStatsReader, Snapshot
-from .stabilizer import NO_REQUESTS, Criteria, Verdict, WindowFigures, adaptive_scale, judge
+from .stabilizer import NO_REQUESTS, Verdict, WindowFigures, adaptive_scale, judge
 from .status import Judging, judged_latency
 from .sync import NO_SYNC, RunSync
 
@@ -40,32 +38,6 @@ ADAPTIVE_MAX_FACTOR = 16.0
 
 class AllRequestsFailed(PerfAnalyzerError):
     """Every request of a window failed: the server's own message says why."""
-
-
-def throughput_only_accepted(cfg: RunConfig, sequence: bool = False) -> bool:
-    """Whether a point whose throughput settled but latency did not is kept ("throughput only"):
-    only in perf_analyzer's async mode, which ``-a`` asks for and ``--streaming`` or a sequence
-    model force on (never under ``--sync``). perfanalyzer sends asynchronously by default, but
-    judges a run as perf_analyzer judges the mode its user asked for (its default is synchronous)."""
-    load = cfg.load
-    return load.async_mode and (load.async_flag or load.streaming or sequence)
-
-
-def window_plan(cfg: RunConfig, cores: float = 1.0, sequence: bool = False) -> WindowPlan:
-    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks;
-    ``sequence``: the model is a sequence model)."""
-    m = cfg.measurement
-    return WindowPlan(
-        count_windows=m.count_windows,
-        interval_s=m.measurement_interval_ms / 1000.0,
-        request_count=m.request_count or m.measurement_request_count,
-        criteria=Criteria(stability_pct=m.stability_percentage, max_trials=m.max_trials,
-                          window_count=m.stability_windows,
-                          latency_threshold_ns=m.latency_threshold_ns,
-                          async_mode=throughput_only_accepted(cfg, sequence)),
-        percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
-        batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
-        latency_from=m.latency_from, goodput=parse_goodput(m.goodput))
 
 
 class LagProbe(Background):

@@ -23,7 +23,7 @@ from ..load.build import build_load
 from ..measure.prometheus import scraper_for
 from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
 from ..measure.sync import NO_SYNC, RunSync
-from ..measure.window import Measurer, PointResult, window_plan
+from ..measure.window import Measurer, PointResult
 from ..records import RecordBuffer
 from ..redact import redact_config
 from ..report import console, verbose
@@ -32,7 +32,7 @@ from ..results import RunResult
 from . import trace
 from .composing import with_composing
 from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
-from .settings import load_settings, request_settings, scrape_settings, shm_settings
+from .settings import load_settings, request_settings, scrape_settings, shm_settings, window_plan
 from .setup import connect, prepare_model, within_startup
 from .sweep import BinarySearch, Outcome, linear
 

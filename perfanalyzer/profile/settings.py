@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..client.base import ClientOptions, TlsOptions
 from ..config import RunConfig
+from ..config.goodput import parse_goodput
 from ..inputs.setup import RequestSettings
 from ..load.settings import LoadSettings
+from ..measure.point import WindowPlan
 from ..measure.prometheus import ScrapeSettings, default_metrics_url
+from ..measure.stabilizer import Criteria
 from ..shm.plan import ShmSettings
 
 if TYPE_CHECKING:
@@ -125,5 +128,31 @@ def served(cfg: RunConfig) -> Iterator[RunConfig]:
         yield cfg.replace(**changes)
 
 
+def throughput_only_accepted(cfg: RunConfig, sequence: bool = False) -> bool:
+    """Whether a point whose throughput settled but latency did not is kept ("throughput only"):
+    only in perf_analyzer's async mode, which ``-a`` asks for and ``--streaming`` or a sequence
+    model force on (never under ``--sync``). perfanalyzer sends asynchronously by default, but
+    judges a run as perf_analyzer judges the mode its user asked for (its default is synchronous)."""
+    load = cfg.load
+    return load.async_mode and (load.async_flag or load.streaming or sequence)
+
+
+def window_plan(cfg: RunConfig, cores: float = 1.0, sequence: bool = False) -> WindowPlan:
+    """The plan of a run's windows (``cores``: the CPU the load may use, for saturation marks;
+    ``sequence``: the model is a sequence model)."""
+    m = cfg.measurement
+    return WindowPlan(
+        count_windows=m.count_windows,
+        interval_s=m.measurement_interval_ms / 1000.0,
+        request_count=m.request_count or m.measurement_request_count,
+        criteria=Criteria(stability_pct=m.stability_percentage, max_trials=m.max_trials,
+                          window_count=m.stability_windows,
+                          latency_threshold_ns=m.latency_threshold_ns,
+                          async_mode=throughput_only_accepted(cfg, sequence)),
+        percentile=m.percentile, adaptive=m.adaptive, single_window=m.request_count > 0,
+        batch_size=cfg.inputs.batch_size, warmup_requests=m.warmup_request_count, cores=cores,
+        latency_from=m.latency_from, goodput=parse_goodput(m.goodput))
+
+
 __all__ = ["client_options", "load_settings", "request_settings", "scrape_settings", "served",
-           "server_launch_settings", "shm_settings"]
+           "server_launch_settings", "shm_settings", "throughput_only_accepted", "window_plan"]

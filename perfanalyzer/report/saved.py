@@ -20,15 +20,14 @@ import numpy as np
 
 from ..client.base import stats_from_json
 from ..client.orca import OrcaWindow
-from ..config import LoadMode, RunConfig
-from ..config.build import from_flat
+from ..config import LoadMode
 from ..config.goodput import GoodputLimits, parse_goodput
 from ..errors import OptionError
 from ..inputs.model import ModelTraits
 from ..measure.metrics import ClientLoad, ServerDelta, summarize
 from ..measure.prometheus import scrapes_from_json
 from ..measure.stabilizer import Verdict
-from ..measure.window import PointResult, Window, merge, window_plan
+from ..measure.window import PointResult, Window, merge
 from ..records import RecordBuffer
 from ..results import RunResult
 from ..results.combine import combine_runs
@@ -318,12 +317,6 @@ class _Loader:
             raise self.fail(f"{where}.verdict", str(exc)) from None
 
 
-def saved_config(run: RunResult) -> RunConfig:
-    """The run's :class:`RunConfig` rebuilt from the saved config (lists back to tuples, unknown keys
-    from other versions dropped)."""
-    return from_flat({"mode": run.mode, "model": run.model.name, **run.config})
-
-
 def console_text(run: RunResult, *, table: bool = True) -> str:
     """What the live run printed on stdout, rebuilt: the statistics note, the settings block,
     every point's block and the final table (same functions, same order as the live run).
@@ -339,22 +332,20 @@ def console_text(run: RunResult, *, table: bool = True) -> str:
                        for k, r in enumerate(run.replicates, 1))
         return text + intervals_text(run) + (console.table_text(run) + "\n" if table else "")
 
-    cfg = saved_config(run)
-    plan = window_plan(cfg, sequence=run.model.sequence)
+    st = run.settings
     parts = []
     if not run.server_stats:
         parts.append(f"Server statistics are not reported: {run.server_stats_reason}\n")
     parts.append(console.settings_text(
-        batch_size=cfg.inputs.batch_size, count_windows=plan.count_windows,
-        interval_ms=cfg.measurement.measurement_interval_ms, request_count=plan.request_count,
-        async_mode=cfg.load.async_mode, percentile=cfg.measurement.percentile,
-        mode=cfg.load.mode.value, streaming=cfg.load.streaming,
-        distribution=cfg.load.request_distribution,
-        burstiness=cfg.load.request_burstiness or 1.0) + "\n")
-    parts += [console.point_text(run, p, cfg.server.protocol) for p in run.points]
+        batch_size=st.batch_size, count_windows=st.count_windows,
+        interval_ms=st.measurement_interval_ms, request_count=st.window_requests,
+        async_mode=st.async_mode, percentile=st.percentile, mode=st.mode.value,
+        streaming=st.streaming, distribution=st.request_distribution,
+        burstiness=st.request_burstiness or 1.0) + "\n")
+    parts += [console.point_text(run, p, st.protocol) for p in run.points]
     if run.points and table:
         parts.append(console.table_text(run) + "\n")
     return "".join(parts)
 
 
-__all__ = ["SavedRunError", "console_text", "load_doc", "load_run", "read_json", "saved_config", "saved_part"]
+__all__ = ["SavedRunError", "console_text", "load_doc", "load_run", "read_json", "saved_part"]

@@ -7,15 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import LatencySource, LoadMode, RunConfig
-from ..config.build import from_flat
+from ..config import LatencySource, LoadMode
+from ..config.build import completed
 from ..measure.status import Judging
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
-    """What a run was asked to do, as far as judging and reporting it needs (a subset of its
-    :class:`RunConfig`, by the same field names where they exist)."""
+    """What a run was asked to do, as far as judging and reporting it needs (a subset of the
+    run's configuration, by the same field names where they exist)."""
 
     #: the configured load mode (a periodic run is ``periodic_concurrency`` here; its points are
     #: reported as concurrency: :attr:`RunResult.mode`)
@@ -23,10 +23,14 @@ class RunSettings:
     model: str
     model_version: str
     batch_size: int
+    protocol: str
     measurement_mode: str
     measurement_interval_ms: int
     request_count: int
+    measurement_request_count: int
     adaptive: bool
+    #: asynchronous sends (perfanalyzer's default; --sync turns it off)
+    async_mode: bool
     stability_percentage: float
     stability_windows: int
     max_trials: int
@@ -39,25 +43,8 @@ class RunSettings:
     orca_format: str | None
     collect_metrics: bool
     request_distribution: str
+    request_burstiness: float | None
     repeat: int
-
-    @classmethod
-    def of(cls, cfg: RunConfig) -> RunSettings:
-        m, ld = cfg.measurement, cfg.load
-        return cls(
-            mode=LoadMode(ld.mode), model=str(cfg.server.model),
-            model_version=str(cfg.server.model_version), batch_size=int(cfg.inputs.batch_size),
-            measurement_mode=str(m.measurement_mode),
-            measurement_interval_ms=int(m.measurement_interval_ms),
-            request_count=int(m.request_count), adaptive=bool(m.adaptive),
-            stability_percentage=float(m.stability_percentage),
-            stability_windows=int(m.stability_windows), max_trials=int(m.max_trials),
-            percentile=int(m.percentile),
-            latency_source=LatencySource(m.latency_from),
-            latency_threshold_ms=float(m.latency_threshold_ms), goodput=m.goodput,
-            streaming=bool(ld.streaming), endpoint=str(cfg.transport.endpoint),
-            orca_format=cfg.transport.orca_format, collect_metrics=bool(cfg.output.collect_metrics),
-            request_distribution=str(ld.request_distribution), repeat=int(m.repeat))
 
     @classmethod
     def recorded(cls, flat: Mapping[str, Any], *, mode: str, model: str,
@@ -67,7 +54,23 @@ class RunSettings:
         existed) or records as null takes the option table's default; ``mode``, ``model`` and
         ``percentile`` are the run's own, for a mapping that lacks them."""
         given = {k: v for k, v in flat.items() if v is not None}
-        return cls.of(from_flat({"mode": mode, "model": model, "percentile": percentile, **given}))
+        f = completed({"mode": mode, "model": model, "percentile": percentile, **given})
+        return cls(
+            mode=LoadMode(f["mode"]), model=str(f["model"]),
+            model_version=str(f["model_version"]), batch_size=int(f["batch_size"]),
+            protocol=str(f["protocol"]), measurement_mode=str(f["measurement_mode"]),
+            measurement_interval_ms=int(f["measurement_interval_ms"]),
+            request_count=int(f["request_count"]),
+            measurement_request_count=int(f["measurement_request_count"]),
+            adaptive=bool(f["adaptive"]), async_mode=bool(f["async_mode"]),
+            stability_percentage=float(f["stability_percentage"]),
+            stability_windows=int(f["stability_windows"]), max_trials=int(f["max_trials"]),
+            percentile=int(f["percentile"]), latency_source=LatencySource(f["latency_from"]),
+            latency_threshold_ms=float(f["latency_threshold_ms"]), goodput=f["goodput"],
+            streaming=bool(f["streaming"]), endpoint=str(f["endpoint"]),
+            orca_format=f["orca_format"], collect_metrics=bool(f["collect_metrics"]),
+            request_distribution=str(f["request_distribution"]),
+            request_burstiness=f["request_burstiness"], repeat=int(f["repeat"]))
 
     @property
     def latency_threshold_ns(self) -> int:
@@ -84,6 +87,16 @@ class RunSettings:
         """What decides a point's status: stabilizing percentile, -l, and which latency."""
         return Judging(percentile=self.percentile, latency_threshold_ns=self.latency_threshold_ns,
                        latency_from=self.latency_source)
+
+    @property
+    def count_windows(self) -> bool:
+        """Windows close on a request count (count_windows, or --request-count's one window)."""
+        return self.measurement_mode == "count_windows" or self.request_count > 0
+
+    @property
+    def window_requests(self) -> int:
+        """Requests per count window (--request-count's one window, else the window's count)."""
+        return self.request_count or self.measurement_request_count
 
     @property
     def streamed(self) -> bool:

@@ -14,7 +14,7 @@ from ...version import __version__
 from ..caveats import verdict_line
 from ..frame import points_frame
 from ..plots import Source, breakdown_figure, throughput_latency_figure
-from ..saved import console_text, load_doc, saved_config
+from ..saved import console_text, load_doc
 from . import run_figures as rf
 from . import tables
 from .page import Figures, render
@@ -33,7 +33,6 @@ def html_from_export(chunks: Iterable[str], name: str) -> str:
 def run_html(run: RunResult) -> str:
     """The whole page of ``run`` (a loaded saved run)."""
     figs = Figures()
-    cfg = saved_config(run)
     statuses = [run.status(p) for p in run.points]
     label = run.model.name
     src = Source(label, points_frame(run, label)) if run.points else None
@@ -66,7 +65,7 @@ def run_html(run: RunResult) -> str:
         metrics=tables.metrics_table(run),
         repeat=tables.repeat_table(run), replicates=tables.replicate_table(run),
         fig_repeat=figs.svg(rf.repeat_figure(run), "Runs"),
-        warnings=tables.warning_lines(run, cfg.server.protocol),
+        warnings=tables.warning_lines(run, run.settings.protocol),
         settings=tables.settings_table(run), provenance=tables.provenance_table(run),
         console=console_text(run),
     )

@@ -17,7 +17,15 @@ from ..load import uvloop_policy
 from ..load.factory import check_files
 from ..measure.result import RunResult
 from ..measure.window import PointResult
-from ..profile.flow import Files, Outputs, check_outputs, finish_run
+from ..profile.flow import (
+    Files,
+    Measured,
+    Outputs,
+    check_outputs,
+    finish_combined,
+    finish_run,
+    interrupted,
+)
 from ..profile.multi import is_multi, profile_combinations
 from ..profile.repeat import profile_runs  # --repeat N
 from ..profile.run import profile
@@ -76,7 +84,7 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     loop = asyncio.get_running_loop()
     presses = [0]
     outputs = Outputs(files=Files.of(cfg))
-    task: asyncio.Future[RunResult] | None = None
+    task: asyncio.Future[Any] | None = None  # one run, or a batch x shape sweep's parts
 
     def cancel_run() -> None:
         if task is not None:
@@ -109,9 +117,9 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
-        if is_multi(cfg):  # -- search/multi-dim: -b list x --shape sets, one combined CSV --
-            return await profile_combinations(cfg, stop, outputs=outputs)
-        if cfg.load.enable_mpi:  # join the ranks; flags checked across them before any load
+        if is_multi(cfg):  # -b list x --shape sets: one combined CSV, every combination checked
+            task = asyncio.ensure_future(profile_combinations(cfg, stop, outputs=outputs))
+        elif cfg.load.enable_mpi:  # join the ranks; flags checked across them before any load
             from ..mpi.session import start
 
             mpi = await start(cfg, stop)
@@ -124,16 +132,15 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
             task = asyncio.ensure_future(profile_runs(cfg, stop_event=stop, on_point=on_point,
                                                       on_window=on_window))
         try:
-            run = await task
+            measured: Measured = await task
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
-            if not isinstance(outputs.measured, RunResult):  # stopped before any point
+            if outputs.measured is None:  # stopped before any load point was finished
                 print("Stopped before any load point was finished: nothing to write",
                       file=sys.stderr, flush=True)
                 return EXIT_INTERRUPTED
-            run = outputs.measured
-            run.interrupted = True
+            measured = interrupted(outputs.measured)
             print(f"Stopped: in-flight requests cancelled after {STOP_DEADLINE_S:g} s",
                   file=sys.stderr, flush=True)
         except PerfAnalyzerError as exc:
@@ -144,6 +151,9 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
             return int(mpi.leave(exc.exit_code))
         cleanup.run_all()
         # still under our Ctrl-C handler: a press while writing cannot cut the files short
+        if not isinstance(measured, RunResult):
+            return finish_combined(outputs, measured)
+        run = measured
         if mpi is not None:
             from ..mpi.session import finish
 

@@ -203,8 +203,7 @@ class Outputs:
         if measured is None or not points:
             _say(f"Exiting now: no load point was finished; not written: {', '.join(wanted)}")
             return
-        for run in runs[-1:]:
-            run.interrupted = True
+        interrupted(measured)
         if self.files.html:
             _say(f"Exiting now: {HTML_FLAG} {self.files.html} is not drawn; make it with "
                  f"`perfanalyzer report RUN.json --html` from --profile-export-file")
@@ -215,6 +214,13 @@ class Outputs:
 
 def _runs(measured: Measured) -> list[RunResult]:
     return [measured] if isinstance(measured, RunResult) else [run for _, run in measured]
+
+
+def interrupted(measured: Measured) -> Measured:
+    """``measured`` with its last run marked interrupted (its requests were cancelled)."""
+    for run in _runs(measured)[-1:]:
+        run.interrupted = True
+    return measured
 
 
 # ---- exit code --------------------------------------------------------------------------------
@@ -297,6 +303,14 @@ def finish_run(cfg: RunConfig, run: RunResult, outputs: Outputs,
     return code
 
 
+def finish_combined(outputs: Outputs, parts: Sequence[Part]) -> int:
+    """A batch × shape sweep's end: the combined CSV and export, and the exit code (as a single
+    run's: 99 a failure, 130 interrupted, 2 an unstable point)."""
+    parts = [p for p in parts if p[1].points or p[1].failure or p[1].interrupted]
+    written = outputs.finish(parts)
+    return conclude(Outcome.of([run for _, run in parts], files_written=written))
+
+
 def _written(cfg: RunConfig, run: RunResult) -> list[str]:
     out = cfg.output
     composing = list(composing_texts(run, out.filename)) if out.filename else []
@@ -320,5 +334,6 @@ def gate_code(cfg: RunConfig, run: RunResult) -> int:
     return baseline_hook(cfg, run) or EXIT_OK
 
 
-__all__ = ["Files", "Outcome", "Outputs", "Sink", "check_outputs", "conclude", "exit_code",
-           "finish_run", "save_run_files", "sinks", "write_outputs"]
+__all__ = ["Files", "Measured", "Outcome", "Outputs", "Sink", "check_outputs", "conclude",
+           "exit_code", "finish_combined", "finish_run", "interrupted", "save_run_files", "sinks",
+           "write_outputs"]

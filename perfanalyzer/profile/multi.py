@@ -17,7 +17,7 @@ from ..config import RunConfig
 from ..measure.result import RunResult
 from ..report import console
 from ..report.combined import Part
-from .flow import Files, Outcome, Outputs, conclude
+from .flow import Files, Outputs
 from .run import profile
 from .setup import connect, prepare_model
 
@@ -64,10 +64,11 @@ async def check_all(cfg: RunConfig, combos: Sequence[Combination]) -> None:
 
 
 async def profile_combinations(cfg: RunConfig, stop: asyncio.Event,
-                               out: TextIO | None = None, outputs: Outputs | None = None) -> int:
+                               out: TextIO | None = None, outputs: Outputs | None = None
+                               ) -> list[Part]:
     """Measure every combination; write the combined CSV after every point (through
-    ``outputs``, which a second Ctrl-C writes from); return the exit code (as a single run's:
-    130 interrupted, 99 a failure, 2 an unstable point)."""
+    ``outputs``, which a second Ctrl-C writes from); return each combination's run
+    (:func:`perfanalyzer.profile.flow.finish_combined` writes them and says the exit code)."""
     out = out or sys.stdout
     outputs = outputs or Outputs(files=Files.of(cfg))
     combos = combinations(cfg)
@@ -88,10 +89,4 @@ async def profile_combinations(cfg: RunConfig, stop: asyncio.Event,
             out.write(console.table_text(run) + "\n")
         if run.failure or run.interrupted:
             break
-    return _finish(outputs, done)
-
-
-def _finish(outputs: Outputs, parts: list[Part]) -> int:
-    parts = [p for p in parts if p[1].points or p[1].failure or p[1].interrupted]
-    written = outputs.finish(parts)
-    return conclude(Outcome.of([run for _, run in parts], files_written=written))
+    return done

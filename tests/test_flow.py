@@ -118,6 +118,21 @@ def test_a_combined_sweep_keeps_its_csv_and_export_in_fallbacks(
             Path(k).unlink(missing_ok=True)
 
 
+def test_a_second_ctrl_c_writes_a_combined_sweep_measured_so_far(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = Files(csv=str(tmp_path / "all.csv"), export=str(tmp_path / "all.json"))
+    outputs = Outputs(files=files)
+    outputs.emergency()
+    assert "no load point was finished" in capsys.readouterr().err
+    parts = [(("1", ""), synthetic_run(seed=2)), (("2", ""), synthetic_run(seed=3))]
+    outputs.after_point(parts)
+    outputs.emergency()
+    assert "Exiting now: wrote" in capsys.readouterr().err
+    combos = json.loads(Path(files.export or "").read_text())["combinations"]
+    assert [c["run"]["perfanalyzer"]["interrupted"] for c in combos] == [False, True]
+    assert Path(files.csv or "").read_text() == combined_csv_text(parts)
+
+
 def test_a_candidates_files_are_kept_and_the_failure_raised(tmp_path: Path) -> None:
     run = saved_run(ensemble=False)
     files = Files(csv=str(tmp_path / "c" / "perf.csv"), export=str(tmp_path / "c" / "run.json"))

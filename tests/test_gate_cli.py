@@ -147,8 +147,8 @@ def test_subprocess_exit_codes(slow_pair: tuple[Path, Path], tmp_path: Path) -> 
 
 def test_the_profile_command_calls_the_gate_only_with_baseline(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from perfanalyzer.cli import profile_main
     from perfanalyzer.gate import hook
+    from perfanalyzer.profile import flow
 
     calls: list[str | None] = []
 
@@ -158,8 +158,8 @@ def test_the_profile_command_calls_the_gate_only_with_baseline(
 
     monkeypatch.setattr(hook, "baseline_hook", fake)
     run = synthetic_run(seed=2)
-    assert profile_main._gate(RunConfig.of(model="synthetic"), run) == 0
-    assert profile_main._gate(RunConfig.of(model="synthetic", baseline="b.json"), run) == 1
+    assert flow.gate_code(RunConfig.of(model="synthetic"), run) == 0
+    assert flow.gate_code(RunConfig.of(model="synthetic", baseline="b.json"), run) == 1
     assert calls == ["b.json"]
 
 

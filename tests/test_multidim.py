@@ -1,13 +1,17 @@
 """Multi-dimensional sweeps: -b lists and --shape sets parsed, one combined CSV with a row per
 combination (keys leading, the rest perf_analyzer's columns), one export whose requests match the
-server's own counter exactly, a figure per dimension, and a bad combination refused before load."""
+server's own counter exactly, a figure per dimension, a bad combination refused before load, and
+Ctrl-C that writes the combinations measured so far."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +111,23 @@ def test_a_bad_combination_is_refused_before_any_load(triton: Any, tmp_path: Pat
     assert "-b" in res.stderr or "batch" in res.stderr
     assert success_count(url, MODEL) == before
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.server
+def test_ctrl_c_writes_the_combinations_measured_so_far(triton: Any, tmp_path: Path) -> None:
+    out, export = tmp_path / "all.csv", tmp_path / "all.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfanalyzer", "-u", triton.http_url, "-m", MODEL, "-b", "1,2",
+         "--shape", "INPUT0:4|8", "--concurrency-range", "1:64", "-p", "300", "-s", "100",
+         "-f", str(out), "--profile-export-file", str(export)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the combined CSV appears after the first load point
+    os.kill(proc.pid, signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    combos = json.loads(export.read_text())["combinations"]
+    assert len(combos) == 1 and combos[0]["run"]["perfanalyzer"]["interrupted"] is True
+    assert combos[0]["run"]["perfanalyzer"]["points"]
+    assert len(out.read_text().splitlines()) >= 2  # the header and the finished point(s)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from perfanalyzer.cli.outputs import Outputs, check_outputs
 from perfanalyzer.config import RunConfig
 from perfanalyzer.errors import OptionError
+from perfanalyzer.profile.flow import Files, Outputs, check_outputs
 from perfanalyzer.report.csv import csv_text, write_csv
 from perfanalyzer.report.export import export_text, write_export
 from perfanalyzer.report.outfile import OutputError, check_output, write_output
@@ -141,7 +141,7 @@ def test_failing_write_after_measuring_keeps_the_data_in_a_named_fallback(
     check_outputs(cfg)
     folder.rmdir()  # the folder goes away while measuring
     run = saved_run(ensemble=False)  # no composing CSVs: one line per file
-    assert Outputs(cfg=cfg).finish(run) == 99
+    assert Outputs(files=Files.of(cfg)).finish(run) is False  # exit 99: test_flow
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2
     kept = [line.rsplit("kept in ", 1)[1] for line in lines]

@@ -12,27 +12,25 @@ from .. import cleanup, redact
 from ..config import RunConfig
 from ..config.safety import check_fd_room
 from ..config.validate import RUN_RULES
-from ..errors import (
-    EXIT_GENERIC,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_UNSTABLE,
-    OptionError,
-    PerfAnalyzerError,
-)
+from ..errors import EXIT_INTERRUPTED, OptionError, PerfAnalyzerError
 from ..load import uvloop_policy
 from ..load.factory import check_files
-from ..measure.status import did_not_stabilize
 from ..measure.window import PointResult
+from ..profile.flow import (
+    Files,
+    Measured,
+    Outputs,
+    check_outputs,
+    finish_combined,
+    finish_run,
+    interrupted,
+)
 from ..profile.multi import is_multi, profile_combinations
 from ..profile.repeat import profile_runs  # --repeat N
 from ..profile.run import profile
 from ..profile.settings import load_settings, served
-from ..report import console
-from ..report.composing_csv import composing_texts
 from ..report.events import EventLog
 from ..results import RunResult
-from .outputs import Outputs, check_outputs
 
 
 def run_profile(cfg: RunConfig) -> int:
@@ -85,8 +83,8 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     presses = [0]
-    outputs = Outputs(cfg=cfg)
-    task: asyncio.Future[RunResult] | None = None
+    outputs = Outputs(files=Files.of(cfg))
+    task: asyncio.Future[Any] | None = None  # one run, or a batch x shape sweep's parts
 
     def cancel_run() -> None:
         if task is not None:
@@ -119,13 +117,14 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     loop.add_signal_handler(signal.SIGTERM, on_sigint)
     try:
-        if is_multi(cfg):  # -- search/multi-dim: -b list x --shape sets, one combined CSV --
-            return await profile_combinations(cfg, stop)
-        if cfg.load.enable_mpi:  # join the ranks; flags checked across them before any load
+        if is_multi(cfg):  # -b list x --shape sets: one combined CSV, every combination checked
+            task = asyncio.ensure_future(profile_combinations(cfg, stop, outputs=outputs))
+        elif cfg.load.enable_mpi:  # join the ranks; flags checked across them before any load
             from ..mpi.session import start
 
             mpi = await start(cfg, stop)
-            cfg = outputs.cfg = mpi.cfg
+            cfg = mpi.cfg
+            outputs.files = Files.of(cfg)
             task = asyncio.ensure_future(profile(cfg, stop_event=stop, on_point=on_point,
                                                  sync=mpi.sync, out=mpi.out,
                                                  on_window=on_window))
@@ -133,16 +132,15 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
             task = asyncio.ensure_future(profile_runs(cfg, stop_event=stop, on_point=on_point,
                                                       on_window=on_window))
         try:
-            run = await task
+            measured: Measured = await task
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
-            if outputs.run is None:  # stopped before any load point was finished
+            if outputs.measured is None:  # stopped before any load point was finished
                 print("Stopped before any load point was finished: nothing to write",
                       file=sys.stderr, flush=True)
                 return EXIT_INTERRUPTED
-            run = outputs.run
-            run.interrupted = True
+            measured = interrupted(outputs.measured)
             print(f"Stopped: in-flight requests cancelled after {STOP_DEADLINE_S:g} s",
                   file=sys.stderr, flush=True)
         except PerfAnalyzerError as exc:
@@ -153,70 +151,18 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
             return int(mpi.leave(exc.exit_code))
         cleanup.run_all()
         # still under our Ctrl-C handler: a press while writing cannot cut the files short
+        if not isinstance(measured, RunResult):
+            return finish_combined(outputs, measured)
+        run = measured
         if mpi is not None:
             from ..mpi.session import finish
 
-            return int(finish(mpi, run, lambda: _finish(cfg, run, outputs, events)))
-        return _finish(cfg, run, outputs, events)
+            return int(finish(mpi, run, lambda: finish_run(cfg, run, outputs, events)))
+        return finish_run(cfg, run, outputs, events)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
         cleanup.run_all()
-
-
-def _finish(cfg: RunConfig, run: RunResult, outputs: Outputs,
-            events: EventLog | None = None) -> int:
-    if run.points and run.periodic is None:  # periodic: one point, printed (perf_analyzer: none)
-        print(console.table_text(run))
-    code = outputs.finish(run) or EXIT_OK
-    gate = EXIT_OK if code else _gate(cfg, run)
-    code = code or gate
-    if run.failure:
-        code = EXIT_GENERIC
-        print(f"error: {run.failure}", file=sys.stderr)
-    elif run.interrupted:
-        code = EXIT_INTERRUPTED
-    elif did_not_stabilize(run.points, run.settings.judging):
-        code = code or EXIT_UNSTABLE
-    if events is not None and events.failed and code in (EXIT_OK, EXIT_UNSTABLE):
-        code = EXIT_GENERIC
-    written = _written(cfg, run)
-    if events is not None:
-        events.end(code, written)
-    # one verdict line per run (stderr: stdout stays what `report` re-prints)
-    print(_verdict(run, code, written, gate_code=gate), file=sys.stderr, flush=True)
-    return code
-
-
-def _written(cfg: RunConfig, run: RunResult) -> list[str]:
-    out = cfg.output
-    composing = list(composing_texts(run, out.filename)) if out.filename else []
-    return [str(p) for p in (out.filename if run.points else None, *composing,
-                             out.profile_export_file, out.html, out.events)
-            if p and os.path.exists(p)]
-
-
-def _verdict(run: RunResult, code: int, written: list[str], *, gate_code: int = EXIT_OK) -> str:
-    from ..report.caveats import verdict_line
-
-    line = verdict_line(run, written)
-    if code and code == gate_code:  # the gate's codes: 1 regression, 2 cannot compare
-        what = "a regression against --baseline" if code == 1 else "--baseline could not be compared"
-        line += f" Exit {code}: {what}."
-    elif code == EXIT_UNSTABLE:
-        line += " Exit 2: a load point did not stabilize."
-    elif code not in (EXIT_OK,):
-        line += f" Exit {code}."
-    return line
-
-
-def _gate(cfg: RunConfig, run: RunResult) -> int:
-    """``--baseline``: the gate's exit code (1 regression, 2 cannot compare), else 0."""
-    if not cfg.output.baseline:
-        return EXIT_OK
-    from ..gate.hook import baseline_hook
-
-    return baseline_hook(cfg.output.baseline, run) or EXIT_OK
 
 
 __all__ = ["run_profile"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from ..config import RunConfig
-from ..errors import EXIT_GENERIC, EXIT_INTERRUPTED, EXIT_OK
+from ..profile.flow import Outcome, conclude
 from ..results import RunResult
 from .exchange import Exchange
 from .sync import MpiSync
@@ -99,10 +99,9 @@ def finish(session: MpiSession, run: RunResult, write: Callable[[], int]) -> int
         # one host share that clock: their differences are the edge skew).
         "edges_clock_ns": session.sync.edge_times}
     if session.group.merged and not session.group.is_leader:
-        code = EXIT_GENERIC if run.failure else EXIT_INTERRUPTED if run.interrupted else EXIT_OK
-        if run.failure:
-            print(f"error: {run.failure}", file=sys.stderr, flush=True)
-        return session.leave(code)
+        # a member writes nothing and judges nothing: its leader's code says whether the
+        # group's points were stable
+        return session.leave(conclude(Outcome(failure=run.failure, interrupted=run.interrupted)))
     return session.leave(write())
 
 

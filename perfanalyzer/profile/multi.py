@@ -14,18 +14,10 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from ..config import RunConfig
-from ..errors import (
-    EXIT_GENERIC,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_UNSTABLE,
-    PerfAnalyzerError,
-)
-from ..measure.status import did_not_stabilize
 from ..report import console
-from ..report.combined import Part, combined_csv_text, write_combined_csv, write_combined_export
-from ..report.outfile import OutputError, save_fallback
+from ..report.combined import Part
 from ..results import RunResult
+from .flow import Files, Outputs
 from .run import profile
 from .setup import connect, prepare_model
 
@@ -71,33 +63,14 @@ async def check_all(cfg: RunConfig, combos: Sequence[Combination]) -> None:
         await client.close()
 
 
-def _write(cfg: RunConfig, parts: Sequence[Part], *, final: bool = False) -> bool:
-    """The combined CSV; when it cannot be written, a warning (after a point) or, at the end,
-    the data in a fallback file named in the error (never lost). False when it failed."""
-    out = cfg.output
-    if not (out.filename and any(run.points for _, run in parts)):
-        return True
-    try:
-        write_combined_csv(parts, out.filename, verbose=out.verbose_csv,
-                           all_points=out.csv_all_points, streaming=out.csv_streaming)
-        return True
-    except OutputError as exc:
-        if not final:
-            print(f"warning: {exc} (retried at the end of the run)", file=sys.stderr)
-            return False
-        kept = save_fallback(
-            lambda: combined_csv_text(parts, out.verbose_csv, out.csv_all_points,
-                                      out.csv_streaming), out.filename)
-        where = f"the measured data is kept in {kept}" if kept else "it could not be kept"
-        print(f"error: {exc}; {where}", file=sys.stderr)
-        return False
-
-
 async def profile_combinations(cfg: RunConfig, stop: asyncio.Event,
-                               out: TextIO | None = None) -> int:
-    """Measure every combination; write the combined CSV after every point; return the exit
-    code (as a single run's: 130 interrupted, 99 a failure, 2 an unstable point)."""
+                               out: TextIO | None = None, outputs: Outputs | None = None
+                               ) -> list[Part]:
+    """Measure every combination; write the combined CSV after every point (through
+    ``outputs``, which a second Ctrl-C writes from); return each combination's run
+    (:func:`perfanalyzer.profile.flow.finish_combined` writes them and says the exit code)."""
     out = out or sys.stdout
+    outputs = outputs or Outputs(files=Files.of(cfg))
     combos = combinations(cfg)
     await check_all(cfg, combos)
     done: list[Part] = []
@@ -108,7 +81,7 @@ async def profile_combinations(cfg: RunConfig, stop: asyncio.Event,
                   + (f", shapes {combo.shape_label}" if combo.shapes else "") + "\n")
 
         def on_point(run: RunResult, _p: object, keys: tuple[str, str] = combo.keys) -> None:
-            _write(cfg, [*done, (keys, run)])  # after every point: nothing measured is lost
+            outputs.after_point([*done, (keys, run)])  # after every point: nothing is lost
 
         run = await profile(combo.config(cfg), out=out, stop_event=stop, on_point=on_point)
         done.append((combo.keys, run))
@@ -116,26 +89,4 @@ async def profile_combinations(cfg: RunConfig, stop: asyncio.Event,
             out.write(console.table_text(run) + "\n")
         if run.failure or run.interrupted:
             break
-    return _finish(cfg, done)
-
-
-def _finish(cfg: RunConfig, parts: list[Part]) -> int:
-    parts = [p for p in parts if p[1].points or p[1].failure or p[1].interrupted]
-    code = EXIT_OK if _write(cfg, parts, final=True) else EXIT_GENERIC
-    if cfg.output.profile_export_file:
-        try:
-            write_combined_export(parts, cfg.output.profile_export_file)
-        except PerfAnalyzerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            code = EXIT_GENERIC
-    runs = [run for _, run in parts]
-    for run in runs:
-        if run.failure:
-            print(f"error: {run.failure}", file=sys.stderr)
-            return EXIT_GENERIC
-    if any(run.interrupted for run in runs):
-        return EXIT_INTERRUPTED
-    if any(did_not_stabilize(run.points, run.settings.judging)
-           for run in runs):
-        return code or EXIT_UNSTABLE
-    return code
+    return done

@@ -11,16 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
 
 from .. import columns as C
 from ..results import PointStatus, RunResult
-from .csv import FLAG as CSV_FLAG
 from .csv import STATUS_COLUMN, CsvLayout
-from .export import FLAG, _json_default, export_dict
+from .export import _json_default, export_dict
 from .figures import row_figures
-from .outfile import write_output
 
 KEY_COLUMNS = C.COMBINED_KEYS
 #: (the combination's key cells, in KEY_COLUMNS order; its run)
@@ -51,16 +48,8 @@ def combined_csv_text(parts: Sequence[Part], verbose: bool = False,
     return out.getvalue()
 
 
-def write_combined_csv(parts: Sequence[Part], path: str | os.PathLike[str],
-                       verbose: bool = False, all_points: bool = False,
-                       streaming: bool = False) -> None:
-    """Written safely (:mod:`.outfile`: never through a symlink); raises OutputError."""
-    write_output(path, combined_csv_text(parts, verbose, all_points, streaming), CSV_FLAG)
-
-
-def write_combined_export(parts: Sequence[Part], path: str | os.PathLike[str]) -> None:
+def combined_export_text(parts: Sequence[Part]) -> str:
     """``{"combinations": [{"batch_size", "shape_set", "run": <the single-run export>}]}``."""
     doc = {"combinations": [{"batch_size": int(keys[0]), "shape_set": keys[1],
                              "run": export_dict(run)} for keys, run in parts]}
-    text = json.dumps(doc, separators=(",", ":"), allow_nan=False, default=_json_default)
-    write_output(path, text, FLAG, must_be_absent=True)  # raises OutputError
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False, default=_json_default)

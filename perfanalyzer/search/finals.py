@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..config import RunConfig
 from ..errors import PerfAnalyzerError
-from ..report.export import write_export
+from ..profile.flow import Files, save_run_files
 from ..results import LoadMode, RunResult
 from ..results.combine import combine_runs
 from .control import ModelControl
@@ -92,7 +92,7 @@ async def remeasure(results: Sequence[CandidateResult], default: Candidate, obje
                 done = measured[c.key]
                 for run in done:  # each run's settings say how many runs it belongs to
                     run.record(repeat=len(done))
-                write_export(combine_runs(done), folder / FINAL_EXPORT)
+                save_run_files(combine_runs(done), Files(export=str(folder / FINAL_EXPORT)))
     if stopped:
         return finals, True  # the unfinished finalists are measured again on resume
     for c, level in todo:

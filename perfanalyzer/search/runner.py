@@ -17,11 +17,10 @@ from .. import cleanup
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
 from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, SCRAPE_TIMEOUT_CAP_S, scraper_for
+from ..profile.flow import Files, save_run_files
 from ..profile.repeat import profile_runs
 from ..profile.settings import scrape_settings
 from ..profile.setup import connect
-from ..report.csv import write_csv
-from ..report.export import write_export
 from ..results import RunResult
 from .control import ModelControl, ModelControlError, busy
 from .finals import remeasure
@@ -233,9 +232,8 @@ async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: ModelControl, 
     folder = store.prepare(c)  # an unfinished attempt's files go; this one replaces them
     run = await measure(candidate_config(cfg, sc, c), stop, out)
     await control.verify()  # what was measured is this candidate, not another search's
-    if run.points:
-        write_csv(run, folder / CSV_FILE)
-        write_export(run, folder / EXPORT_FILE)
+    if run.points:  # the profile's sinks: a file that cannot be written keeps its data
+        save_run_files(run, Files(csv=str(folder / CSV_FILE), export=str(folder / EXPORT_FILE)))
     if run.interrupted or stop.is_set():  # a sweep cut short is measured again on resume
         return None
     result = sc.objective.judge(c, run)

@@ -22,9 +22,12 @@ from ..profile.repeat import profile_runs
 from ..profile.setup import connect
 from ..report.csv import write_csv
 from ..report.export import write_export
-from .control import ModelControl, ModelControlError, busy
+from .composite import CompositeCandidate, CompositeQuickSearch, composite_grid
+from .composite_setup import check_marks, default_of, fixed_dimensions, searched_models, settle_group
+from .control import Loader, ModelControl, ModelControlError, busy
 from .finals import remeasure
-from .guard import lock_folder, lock_model
+from .group import GroupControl
+from .guard import Lock, lock_folder, lock_model
 from .limits import CPU_MEMORY, GPU_MEMORY, MEMORY
 from .modelconfig import default_candidate, marker_of, plain, same
 from .objective import Objective
@@ -68,6 +71,9 @@ class SearchOutcome:
     interrupted: bool = False
     resumed: int = 0
     finals: dict[str, Final] = field(default_factory=dict)  # replicate runs by candidate key
+    #: every searched model's configuration before the search (an ensemble's composing models,
+    #: a BLS model and the models it calls); empty when one model is searched
+    originals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def candidate_config(cfg: RunConfig, sc: SearchConfig, c: Candidate) -> RunConfig:
@@ -101,9 +107,10 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
     restore_hook = cleanup.register(control.restore_now)  # a second Ctrl-C
     try:
         loaded = await control.fetch()
-        if loaded.get("platform") == "ensemble" or loaded.get("backend") == "ensemble":
-            raise OptionError(f"-m {cfg.server.model}: an ensemble has no instances or batcher of "
-                              f"its own: search its composing models")
+        models, top_searched = await searched_models(client, cfg, loaded)
+        if models:  # an ensemble's composing models, or a BLS model and the models it calls
+            return await _group(sc, cfg, client, store, loaded, models, top_searched, stop, out,
+                                measure)
         batches = sc.space.client_batch or (cfg.inputs.batch_size,)
         mark, rec = marker_of(loaded), store.recorded()
         if mark is not None and (rec is None or mark["id"] != rec.search_id):
@@ -137,6 +144,55 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
     finally:
         cleanup.unregister(restore_hook)
         await client.close()
+
+
+async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
+                 top: dict[str, Any], models: tuple[str, ...], top_searched: bool,
+                 stop: asyncio.Event, out: TextIO, measure: Measure) -> SearchOutcome:
+    """The search of several models' settings measured through ``-m``: every searched model is
+    locked, recorded before the first change and restored like the single model."""
+    locks: list[Lock] = []
+    group = GroupControl(client, models, cfg.server.server_url, cfg.server.protocol)
+    restore_hook = cleanup.register(group.restore_now)  # a second Ctrl-C
+    try:
+        for m in models:
+            if m != cfg.server.model:  # -m is locked already
+                locks.append(lock_model(cfg.server.server_url, m, Path(sc.output_dir)))
+        loaded = await group.fetch_all()
+        check_marks(loaded, store)  # before this search writes anything
+        await check_memory(sc.objective, cfg)
+        store.open({**sc.plan(cfg), "searched_models": list(models)})
+        done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
+        batches = sc.space.client_batch or (cfg.inputs.batch_size,)
+        try:
+            originals = await settle_group(store, group, top, loaded, out)
+            default = default_of(models, originals, top, top_searched, batches[0])
+            outcome = SearchOutcome(original=top, default=default, results=list(done),
+                                    resumed=len(done), originals=originals)
+            out.write(f"Searching the settings of {', '.join(models)} through -m "
+                      f"{cfg.server.model}\n")
+            if done:
+                out.write(f"Resuming: {len(done)} candidate(s) already measured in "
+                          f"{sc.output_dir}\n")
+            await _loop(sc, cfg, group, store, outcome, stop, out, measure)
+            if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
+                outcome.finals, outcome.interrupted = await remeasure(
+                    outcome.results, default, sc.objective, count=sc.finalists,
+                    runs=sc.replicates, cfg_of=lambda c: candidate_config(cfg, sc, c),
+                    control=group, store=store, stop=stop, out=out, measure=measure)
+            elif stop.is_set():
+                outcome.interrupted = True
+        finally:
+            changed = group.changed
+            await group.restore()
+            if changed:
+                out.write(f"Restored the configurations of {', '.join(models)} from before the "
+                          f"search\n")
+        return outcome
+    finally:
+        cleanup.unregister(restore_hook)
+        for lock in reversed(locks):
+            lock.release()
 
 
 async def check_memory(obj: Objective, cfg: RunConfig) -> None:
@@ -189,13 +245,21 @@ async def settle(store: Store, control: ModelControl, loaded: dict[str, Any], ba
               f"before the search ({key})\n")
 
 
-async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: Store,
+async def _loop(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
                 outcome: SearchOutcome, stop: asyncio.Event, out: TextIO,
                 measure: Measure) -> None:
-    quick = QuickSearch(sc.space, outcome.default)
+    quick: QuickSearch | CompositeQuickSearch
+    if isinstance(outcome.default, CompositeCandidate):
+        fixed = fixed_dimensions(outcome.originals)
+        quick = CompositeQuickSearch(sc.space, outcome.default, fixed)
+        full: list[Candidate] = list(composite_grid(sc.space, outcome.default, fixed)) \
+            if sc.mode == "full" else []
+    else:
+        quick = QuickSearch(sc.space, outcome.default)
+        full = grid(sc.space, outcome.default) if sc.mode == "full" else []
     for r in outcome.results:
         quick.record(r.candidate, r.score)
-    todo = iter(grid(sc.space, outcome.default)) if sc.mode == "full" else None
+    todo = iter(full) if sc.mode == "full" else None
     done = {r.candidate.key for r in outcome.results}
     while not stop.is_set():
         c = next(todo, None) if todo is not None else quick.next()
@@ -217,7 +281,7 @@ async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: 
         quick.record(c, result.score)
 
 
-async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: Store,
+async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
                        c: Candidate, stop: asyncio.Event, out: TextIO,
                        measure: Measure) -> CandidateResult | None:
     try:

@@ -2,7 +2,9 @@
 
 ```
 DIR/search.json                 the search's settings (a rerun must match them)
-DIR/original.json               the model's configuration before the search's first change
+DIR/original.json               the model's configuration before the search's first change (with
+                                every searched model's, for an ensemble or a BLS model)
+DIR/best/MODEL/config.pbtxt     the best configuration of each searched model (ensemble, BLS)
 DIR/.search.lock                held while a search uses the folder (see guard)
 DIR/candidates/KEY/state.json   one finished candidate: settings, measured points, score
 DIR/candidates/KEY/profile.csv  its concurrency sweep (perf_analyzer's CSV)
@@ -36,6 +38,7 @@ from typing import Any
 
 from ..errors import OptionError
 from ..report.outfile import check_output, write_output
+from .composite import CompositeCandidate, composite_from_json
 from .space import Candidate
 
 PLAN_FILE = "search.json"
@@ -51,6 +54,7 @@ FINAL_FILE = "final.json"
 FINAL_EXPORT = "final-export.json"
 RANKING = "ranking"  # search.json's key for the ranking (not a setting)
 _TOP_FILES = (PLAN_FILE, ORIGINAL_FILE, SUMMARY, f"{PARETO}.png", CONFIG)
+BEST_DIR = "best"  # best/MODEL/config.pbtxt: each searched model's best (ensemble, BLS)
 _CANDIDATE_FILES = (STATE_FILE, CSV_FILE, EXPORT_FILE)
 _FINAL_FILES = (FINAL_FILE, FINAL_EXPORT)
 
@@ -126,6 +130,9 @@ def _bool(v: Any, what: str) -> bool:
 
 
 def _candidate(v: Any) -> Candidate:
+    if isinstance(v, dict) and "parts" in v:  # several models' settings (ensemble, BLS)
+        _obj(v, "candidate", {f.name for f in dataclasses.fields(CompositeCandidate)})
+        return composite_from_json(v, _candidate)
     d = _obj(v, "candidate", {f.name for f in dataclasses.fields(Candidate)})
     c = Candidate(instance_count=_int(d["instance_count"], "instance_count"),
                   max_batch_size=_int(d["max_batch_size"], "max_batch_size"),
@@ -176,10 +183,13 @@ class Final:
 
 @dataclass(frozen=True, kw_only=True)
 class Original:
-    """The model's configuration before the search, and the id its candidates are marked with."""
+    """The model's configuration before the search, and the id its candidates are marked with;
+    ``models``: every searched model's configuration (an ensemble's composing models, a BLS model
+    and the models it calls; empty for one model)."""
 
     search_id: str
     config: dict[str, Any]
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> Any:
@@ -202,6 +212,13 @@ class Store:
             return
         for name in _TOP_FILES:
             check_output(self.root / name, FLAG)
+        best = self.root / BEST_DIR
+        for d in [best, *(sorted(best.iterdir()) if _real_dir(best) else ())]:
+            if (d.exists() or d.is_symlink()) and not _real_dir(d):
+                raise OptionError(f"{FLAG} {self._name(d)}: not a folder (a symbolic link is "
+                                  f"never followed)")
+            if d != best:
+                check_output(d / CONFIG, FLAG)
         cands = self.root / "candidates"
         for d in [cands, *(sorted(cands.iterdir()) if _real_dir(cands) else ())]:
             if (d.exists() or d.is_symlink()) and not _real_dir(d):
@@ -246,20 +263,33 @@ class Store:
         if not path.exists():
             return None
         try:
-            d = _obj(_read_json(path), "the file", {"search_id", "config"})
+            raw = _read_json(path)
+            keys = {"search_id", "config"} | ({"models"} & set(raw if isinstance(raw, dict)
+                                                                else ()))
+            d = _obj(raw, "the file", keys)
             if not isinstance(d["config"], dict) or not d["config"]:
                 raise ValueError("config: expected an object")
-            return Original(search_id=_str(d["search_id"], "search_id"), config=d["config"])
+            models = d.get("models", {})
+            if not isinstance(models, dict) or not all(
+                    isinstance(m, str) and isinstance(c, dict) and c for m, c in models.items()):
+                raise ValueError("models: expected an object of configurations")
+            return Original(search_id=_str(d["search_id"], "search_id"), config=d["config"],
+                            models=models)
         except (OSError, ValueError, RecursionError) as exc:
             raise OptionError(f"{FLAG} {self._name(path)}: damaged ({exc}): the model's "
                               f"configuration before the search is unknown; check the model and "
                               f"use a new folder") from None
 
-    def record(self, config: dict[str, Any]) -> Original:
-        """Keep ``config`` as the configuration before the search (before its first change)."""
-        orig = Original(search_id=secrets.token_hex(8), config=config)
+    def record(self, config: dict[str, Any],
+               models: dict[str, dict[str, Any]] | None = None) -> Original:
+        """Keep ``config`` (and every searched model's, ``models``) as the configuration before
+        the search (before its first change)."""
+        orig = Original(search_id=secrets.token_hex(8), config=config, models=models or {})
+        doc = dataclasses.asdict(orig)
+        if not orig.models:
+            doc.pop("models")  # one model: the file as it always was
         write_output(self.root / ORIGINAL_FILE,
-                     json.dumps(dataclasses.asdict(orig), indent=2, sort_keys=True) + "\n", FLAG)
+                     json.dumps(doc, indent=2, sort_keys=True) + "\n", FLAG)
         return orig
 
     def prepare(self, c: Candidate) -> Path:
@@ -297,6 +327,16 @@ class Store:
     def save_final(self, c: Candidate, final: Final) -> None:
         write_output(self.candidate_dir(c) / FINAL_FILE,
                      json.dumps(dataclasses.asdict(final), indent=2) + "\n", FLAG)
+
+    def best_dir(self, model: str) -> Path:
+        """``DIR/best/MODEL`` (created; never through a link)."""
+        if model in ("", ".", "..") or "/" in model or "\0" in model:
+            raise OptionError(f"model name {model[:100]!r} cannot name a folder")
+        d = self.root / BEST_DIR / model
+        d.mkdir(parents=True, exist_ok=True)
+        if not _real_dir(d.parent) or not _real_dir(d):
+            raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
+        return d
 
     def save_ranking(self, rows: list[dict[str, Any]]) -> None:
         """The ranking, beside the settings in ``search.json``."""

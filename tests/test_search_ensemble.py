@@ -24,9 +24,11 @@ from perfanalyzer.search.composite import (
     composite_default,
     composite_grid,
 )
+from perfanalyzer.search.guard import SearchBusyError
+from perfanalyzer.search.modelconfig import marked, merged_config
 from perfanalyzer.search.space import Candidate, Space
 from perfanalyzer.search.store import CandidateResult, PointFigures, Store
-from tests.support.search_runs import instance_count, is_marked, model_config, search
+from tests.support.search_runs import instance_count, is_marked, load_model, model_config, search
 
 ENSEMBLE, FAST, SLOW = "ens_delay", "ens_delay_fast", "ens_delay_slow"
 
@@ -178,3 +180,37 @@ def test_a_bls_model_is_searched_with_the_models_it_calls(triton: Any, tmp_path:
         assert now["instance_group"] == groups and not is_marked(url, model)
     assert {p.parent.name for p in (tmp_path / "best").glob("*/config.pbtxt")} == {
         "bls_add_sub", "add_sub"}
+
+
+@pytest.mark.server
+def test_a_killed_runs_candidate_is_restored_and_another_searchs_is_refused(
+        triton: Any, tmp_path: Path) -> None:
+    """After a SIGKILL a composing model may be left with this search's candidate: the rerun
+    puts the recorded original back before measuring. A composing model loaded with another
+    search's candidate is refused before anything is written or changed."""
+    url = triton.http_url
+
+    async def measure(cfg: RunConfig, stop: Any, out: Any) -> Any:
+        return await profile(cfg.replace(request_count=5), out=out, stop_event=stop)
+
+    args = ("--instance-counts", "1", "-p", "200", "--replicates", "0")
+    search(url, ENSEMBLE, tmp_path, *args, measure=measure)
+    _restored(url)
+    rec = json.loads((tmp_path / "original.json").read_text())
+    slow = rec["models"][SLOW]
+    left = marked(merged_config(slow, _part(3)), rec["search_id"], str(tmp_path.resolve()))
+    asyncio.run(load_model(url, SLOW, json.dumps(left)))  # what a killed run leaves
+    try:
+        assert instance_count(url, SLOW) == 3 and is_marked(url, SLOW)
+        search(url, ENSEMBLE, tmp_path, *args, measure=measure)
+        _restored(url)
+        other = marked(merged_config(slow, _part(2)), "another", "/elsewhere")
+        asyncio.run(load_model(url, SLOW, json.dumps(other)))
+        fresh = tmp_path / "fresh"
+        with pytest.raises(SearchBusyError, match="/elsewhere"):
+            search(url, ENSEMBLE, fresh, *args, measure=measure)
+        assert instance_count(url, SLOW) == 2  # left alone: it is the other search's
+        assert not (fresh / "original.json").exists()
+    finally:
+        asyncio.run(load_model(url, SLOW, json.dumps(slow)))
+    _restored(url)

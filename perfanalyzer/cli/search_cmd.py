@@ -168,6 +168,21 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     if "goodput" in uses and not cfg.measurement.goodput:
         raise OptionError("--constraint/--objectives goodput: give the limits with --goodput "
                           "\"KEY:MS ...\"")
+    several = [m for m in cfg.server.model.split(",") if m.strip()]
+    if len(several) > 1:
+        _check_together(sc, cfg)
     if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
         raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
     return sc, cfg
+
+
+def _check_together(sc: Any, cfg: Any) -> None:
+    """What several models measured together (``-m a,b``) cannot do yet, refused before load."""
+    if sc.replicates >= 2:
+        raise OptionError("-m a,b: several models measured together are not re-measured yet: "
+                          "give --replicates 0")
+    if cfg.server.bls_composing_models:
+        raise OptionError("--bls-composing-models: search a BLS model alone (-m with one model)")
+    if any(d not in ("random", "zero") for d in cfg.inputs.input_data):
+        raise OptionError("--input-data: a data file holds one model's inputs: with several "
+                          "models use random or zero")

@@ -47,6 +47,8 @@ class CompositeCandidate(Candidate):
 
     parts: tuple[tuple[str, Candidate], ...] = ()
     top_searched: bool = False
+    #: several models measured together (``-m a,b``): each gets its own load at the client batch
+    together: bool = False
 
     @property
     def key(self) -> str:
@@ -58,6 +60,9 @@ class CompositeCandidate(Candidate):
             return False
         if not all(c.valid() for _, c in self.parts):
             return False
+        if self.together:
+            return all(self.client_batch == 1 if c.max_batch_size == 0
+                       else self.client_batch <= c.max_batch_size for _, c in self.parts)
         if self.top_searched:
             top = self.parts[0][1]
             return self.client_batch == 1 if top.max_batch_size == 0 \
@@ -87,15 +92,17 @@ class CompositeCandidate(Candidate):
 
 
 def composite_default(top_mbs: int, parts: Mapping[str, Candidate], client_batch: int,
-                      top_searched: bool) -> CompositeCandidate:
+                      top_searched: bool, together: bool = False) -> CompositeCandidate:
     """The configurations the server runs, as one candidate (each part's client batch is 1: the
-    load goes to the measured model)."""
-    batches = top_mbs > 0 or (top_searched and next(iter(parts.values())).max_batch_size > 0)
-    return CompositeCandidate(instance_count=1, max_batch_size=0 if top_searched else top_mbs,
+    load goes to the measured model, or with ``together`` to every model)."""
+    batches = top_mbs > 0 or (top_searched and next(iter(parts.values())).max_batch_size > 0) \
+        or (together and all(c.max_batch_size > 0 for c in parts.values()))
+    return CompositeCandidate(instance_count=1,
+                              max_batch_size=0 if top_searched or together else top_mbs,
                               dynamic_batching=False,
                               parts=tuple((m, replace(c, client_batch=1))
                                           for m, c in parts.items()),
-                              top_searched=top_searched,
+                              top_searched=top_searched, together=together,
                               client_batch=client_batch if batches else 1)
 
 
@@ -202,12 +209,15 @@ def composite_from_json(d: Mapping[str, Any], part: Any) -> CompositeCandidate:
         if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
             raise ValueError("parts: expected [model, candidate] pairs")
         out.append((item[0], part(item[1])))
-    top = d.get("top_searched")
+    top, together = d.get("top_searched"), d.get("together")
     mbs, batch = d.get("max_batch_size"), d.get("client_batch")
-    if not isinstance(top, bool) or not isinstance(mbs, int) or not isinstance(batch, int):
-        raise ValueError("candidate: expected top_searched, max_batch_size and client_batch")
+    if not isinstance(top, bool) or not isinstance(together, bool) or not isinstance(mbs, int) \
+            or not isinstance(batch, int):
+        raise ValueError("candidate: expected top_searched, together, max_batch_size and "
+                         "client_batch")
     c = CompositeCandidate(instance_count=1, max_batch_size=mbs, dynamic_batching=False,
-                           parts=tuple(out), top_searched=top, client_batch=batch)
+                           parts=tuple(out), top_searched=top, together=together,
+                           client_batch=batch)
     if not c.valid():
         raise ValueError("candidate: not a valid configuration")
     return c

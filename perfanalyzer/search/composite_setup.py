@@ -95,11 +95,12 @@ async def settle_group(store: Store, group: GroupControl, top: dict[str, Any],
 
 
 def default_of(models: tuple[str, ...], originals: dict[str, dict[str, Any]],
-               top: dict[str, Any], top_searched: bool, batch: int) -> CompositeCandidate:
+               top: dict[str, Any], top_searched: bool, batch: int,
+               together: bool = False) -> CompositeCandidate:
     """The recorded configurations as one composite candidate."""
     top_mbs = int(top.get("max_batch_size") or 0)
     return composite_default(top_mbs, {m: default_candidate(originals[m], 1) for m in models},
-                             batch, top_searched)
+                             batch, top_searched, together)
 
 
 def fixed_dimensions(originals: dict[str, dict[str, Any]]) -> dict[str, frozenset[str]]:

@@ -20,6 +20,7 @@ from .ranking import Row, beats_default, rank, values
 from .runner import SearchConfig, SearchOutcome
 from .space import Candidate
 from .store import BEST_DIR, CONFIG, FLAG, PARETO, SUMMARY, CandidateResult, PointFigures, Store
+from .together import model_reports
 
 
 def ranked(results: Sequence[CandidateResult]) -> list[CandidateResult]:
@@ -234,6 +235,9 @@ def write_report(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
         [(pareto, "Throughput vs latency of every measured point; black: the Pareto front")]))
     if isinstance(out.default, CompositeCandidate):
         written += _write_best_models(root, out, best)
+        if out.default.together:
+            written += model_reports(root, tuple(out.originals), out.results, sc.objective,
+                                     level_name)
     elif best is not None:
         write_output(root / CONFIG, to_pbtxt(merged_config(out.original, best)), FLAG)
         written.append(root / CONFIG)

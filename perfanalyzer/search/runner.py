@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import io
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,14 @@ from ..profile.setup import connect
 from ..report.csv import write_csv
 from ..report.export import write_export
 from .composite import CompositeCandidate, CompositeQuickSearch, composite_grid
-from .composite_setup import check_marks, default_of, fixed_dimensions, searched_models, settle_group
+from .composite_setup import (
+    check_marks,
+    default_of,
+    fixed_dimensions,
+    is_ensemble,
+    searched_models,
+    settle_group,
+)
 from .control import Loader, ModelControl, ModelControlError, busy
 from .finals import remeasure
 from .group import GroupControl
@@ -33,9 +41,18 @@ from .modelconfig import default_candidate, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
 from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Final, Store
+from .together import MeasureMany, measure_candidate, measure_models
 
 #: (candidate's run config, stop event, console) -> the measured run. Tests swap it.
 Measure = Callable[[RunConfig, asyncio.Event, TextIO], Awaitable[RunResult]]
+#: (control, store, candidate, stop event, console) -> the candidate's result (None: stopped).
+MeasureOne = Callable[[Loader, Store, Candidate, asyncio.Event, TextIO],
+                      Awaitable["CandidateResult | None"]]
+
+
+def models_of(cfg: RunConfig) -> tuple[str, ...]:
+    """The models of ``-m`` (``a,b``: several, searched together)."""
+    return tuple(dict.fromkeys(m.strip() for m in cfg.server.model.split(",") if m.strip()))
 
 
 async def _profile(cfg: RunConfig, stop: asyncio.Event, out: TextIO) -> RunResult:
@@ -84,7 +101,8 @@ def candidate_config(cfg: RunConfig, sc: SearchConfig, c: Candidate) -> RunConfi
 
 
 async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
-                     out: TextIO | None = None, measure: Measure = _profile) -> SearchOutcome:
+                     out: TextIO | None = None, measure: Measure = _profile,
+                     measure_many: MeasureMany = measure_models) -> SearchOutcome:
     """Measure candidates until the search is done or ``stop`` is set; the model's original
     configuration is loaded again before returning or raising."""
     out = out or sys.stdout
@@ -94,18 +112,22 @@ async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
     locks = [lock_folder(Path(sc.output_dir))]
     try:
         locks.append(lock_model(cfg.server.server_url, cfg.server.model, Path(sc.output_dir)))
-        return await _locked(sc, cfg, store, stop, out, measure)
+        return await _locked(sc, cfg, store, stop, out, measure, measure_many)
     finally:
         for lock in reversed(locks):
             lock.release()
 
 
 async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.Event,
-                  out: TextIO, measure: Measure) -> SearchOutcome:
+                  out: TextIO, measure: Measure, measure_many: MeasureMany) -> SearchOutcome:
     client = await connect(cfg)
     control = ModelControl(client, cfg.server.model, cfg.server.server_url, cfg.server.protocol)
     restore_hook = cleanup.register(control.restore_now)  # a second Ctrl-C
     try:
+        several = models_of(cfg)
+        if len(several) > 1:  # -m a,b: the models loaded together, measured under one load each
+            return await _group(sc, cfg, client, store, {"name": cfg.server.model}, several,
+                                False, stop, out, measure, measure_many=measure_many)
         loaded = await control.fetch()
         models, top_searched = await searched_models(client, cfg, loaded)
         if models:  # an ensemble's composing models, or a BLS model and the models it calls
@@ -148,9 +170,15 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
 
 async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
                  top: dict[str, Any], models: tuple[str, ...], top_searched: bool,
-                 stop: asyncio.Event, out: TextIO, measure: Measure) -> SearchOutcome:
-    """The search of several models' settings measured through ``-m``: every searched model is
-    locked, recorded before the first change and restored like the single model."""
+                 stop: asyncio.Event, out: TextIO, measure: Measure,
+                 measure_many: MeasureMany | None = None) -> SearchOutcome:
+    """The search of several models' settings measured through ``-m`` (or, with
+    ``measure_many``, each model under its own load, together): every searched model is locked,
+    recorded before the first change and restored like the single model."""
+    together = measure_many is not None
+    if together and sc.replicates >= 2:
+        raise OptionError("--replicates: several models measured together are not re-measured "
+                          "yet: give --replicates 0")
     locks: list[Lock] = []
     group = GroupControl(client, models, cfg.server.server_url, cfg.server.protocol)
     restore_hook = cleanup.register(group.restore_now)  # a second Ctrl-C
@@ -159,6 +187,9 @@ async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
             if m != cfg.server.model:  # -m is locked already
                 locks.append(lock_model(cfg.server.server_url, m, Path(sc.output_dir)))
         loaded = await group.fetch_all()
+        if together and any(is_ensemble(c) for c in loaded.values()):
+            raise OptionError(f"-m {cfg.server.model}: an ensemble is searched alone (its "
+                              f"composing models are searched through it)")
         check_marks(loaded, store)  # before this search writes anything
         await check_memory(sc.objective, cfg)
         store.open({**sc.plan(cfg), "searched_models": list(models)})
@@ -166,15 +197,21 @@ async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
         batches = sc.space.client_batch or (cfg.inputs.batch_size,)
         try:
             originals = await settle_group(store, group, top, loaded, out)
-            default = default_of(models, originals, top, top_searched, batches[0])
+            default = default_of(models, originals, top, top_searched, batches[0], together)
             outcome = SearchOutcome(original=top, default=default, results=list(done),
                                     resumed=len(done), originals=originals)
-            out.write(f"Searching the settings of {', '.join(models)} through -m "
-                      f"{cfg.server.model}\n")
+            out.write(f"Searching the settings of {', '.join(models)} "
+                      + ("measured together, one load each\n" if together
+                         else f"through -m {cfg.server.model}\n"))
             if done:
                 out.write(f"Resuming: {len(done)} candidate(s) already measured in "
                           f"{sc.output_dir}\n")
-            await _loop(sc, cfg, group, store, outcome, stop, out, measure)
+            one: MeasureOne | None = None
+            if measure_many is not None:
+                one = functools.partial(measure_candidate, models,
+                                        lambda c: candidate_config(cfg, sc, c), measure_many,
+                                        sc.objective)
+            await _loop(sc, cfg, group, store, outcome, stop, out, measure, one)
             if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
                 outcome.finals, outcome.interrupted = await remeasure(
                     outcome.results, default, sc.objective, count=sc.finalists,
@@ -247,7 +284,7 @@ async def settle(store: Store, control: ModelControl, loaded: dict[str, Any], ba
 
 async def _loop(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
                 outcome: SearchOutcome, stop: asyncio.Event, out: TextIO,
-                measure: Measure) -> None:
+                measure: Measure, one: MeasureOne | None = None) -> None:
     quick: QuickSearch | CompositeQuickSearch
     if isinstance(outcome.default, CompositeCandidate):
         fixed = fixed_dimensions(outcome.originals)
@@ -271,7 +308,8 @@ async def _loop(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
             continue  # a sequence model's batcher is the sequence batcher
         out.write(f"\n== Candidate {len(outcome.results) + 1}: {c.key}\n")
         out.flush()
-        result = await _measure_one(sc, cfg, control, store, c, stop, out, measure)
+        result = (await one(control, store, c, stop, out) if one is not None
+                  else await _measure_one(sc, cfg, control, store, c, stop, out, measure))
         if result is None:  # interrupted: not finished, measured again on resume
             outcome.interrupted = True
             return

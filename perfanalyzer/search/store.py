@@ -55,6 +55,7 @@ FINAL_EXPORT = "final-export.json"
 RANKING = "ranking"  # search.json's key for the ranking (not a setting)
 _TOP_FILES = (PLAN_FILE, ORIGINAL_FILE, SUMMARY, f"{PARETO}.png", CONFIG)
 BEST_DIR = "best"  # best/MODEL/config.pbtxt: each searched model's best (ensemble, BLS)
+MODELS_DIR = "models"  # models/MODEL.md: each model's report (several models together)
 _CANDIDATE_FILES = (STATE_FILE, CSV_FILE, EXPORT_FILE)
 _FINAL_FILES = (FINAL_FILE, FINAL_EXPORT)
 
@@ -219,6 +220,12 @@ class Store:
                                   f"never followed)")
             if d != best:
                 check_output(d / CONFIG, FLAG)
+        models = self.root / MODELS_DIR
+        if (models.exists() or models.is_symlink()) and not _real_dir(models):
+            raise OptionError(f"{FLAG} {self._name(models)}: not a folder (a symbolic link is "
+                              f"never followed)")
+        for f in sorted(models.iterdir()) if _real_dir(models) else ():
+            check_output(f, FLAG)
         cands = self.root / "candidates"
         for d in [cands, *(sorted(cands.iterdir()) if _real_dir(cands) else ())]:
             if (d.exists() or d.is_symlink()) and not _real_dir(d):
@@ -227,6 +234,13 @@ class Store:
             if d != cands:
                 for name in _CANDIDATE_FILES + _FINAL_FILES:
                     check_output(d / name, FLAG)
+                for sub in sorted(d.iterdir()) if _real_dir(d) else ():  # one per model
+                    if sub.is_symlink():
+                        raise OptionError(f"{FLAG} {self._name(sub)}: a symbolic link is never "
+                                          f"followed")
+                    if _real_dir(sub):
+                        for name in (CSV_FILE, EXPORT_FILE):
+                            check_output(sub / name, FLAG)
 
     def candidate_dir(self, c: Candidate) -> Path:
         d = self.root / "candidates" / c.key
@@ -330,12 +344,33 @@ class Store:
 
     def best_dir(self, model: str) -> Path:
         """``DIR/best/MODEL`` (created; never through a link)."""
-        if model in ("", ".", "..") or "/" in model or "\0" in model:
-            raise OptionError(f"model name {model[:100]!r} cannot name a folder")
+        _plain_name(model)
         d = self.root / BEST_DIR / model
         d.mkdir(parents=True, exist_ok=True)
         if not _real_dir(d.parent) or not _real_dir(d):
             raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
+        return d
+
+    def models_dir(self) -> Path:
+        """``DIR/models`` (several models searched together: one report per model)."""
+        d = self.root / MODELS_DIR
+        d.mkdir(parents=True, exist_ok=True)
+        if not _real_dir(d):
+            raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
+        return d
+
+    def model_dir(self, c: Candidate, model: str) -> Path:
+        """``candidates/KEY/MODEL`` (a model measured together with others), emptied of an
+        unfinished earlier attempt's files."""
+        _plain_name(model)
+        d = self.candidate_dir(c) / model
+        d.mkdir(exist_ok=True)
+        if not _real_dir(d):
+            raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
+        for name in (CSV_FILE, EXPORT_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(os.lstat(d / name).st_mode):
+                    os.unlink(d / name)
         return d
 
     def save_ranking(self, rows: list[dict[str, Any]]) -> None:
@@ -359,6 +394,11 @@ class Store:
                 warn(f"{self._name(path)}: not a valid state ({str(exc)[:200]}): this candidate "
                      f"is measured again")
         return [r for _, r in sorted(found, key=lambda t: t[0])]
+
+
+def _plain_name(model: str) -> None:
+    if model in ("", ".", "..") or "/" in model or "\0" in model:
+        raise OptionError(f"model name {model[:100]!r} cannot name a folder")
 
 
 def _real_dir(path: Path) -> bool:

@@ -40,6 +40,13 @@ def _onoff(text: str) -> tuple[bool, ...]:
     return tuple(dict.fromkeys(w == "on" for w in words))
 
 
+def _kinds(text: str) -> tuple[str, ...]:
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    if any(w not in ("cpu", "gpu") for w in words):
+        raise OptionError(f"--instance-kinds: expected cpu, gpu or cpu,gpu, got {text!r}")
+    return tuple(dict.fromkeys(words))
+
+
 def _preferred(values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(() if v.strip().lower() == "none" else _ints("--preferred-batch-sizes", v)
                  for v in values)
@@ -56,6 +63,7 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
     if kw["instance_counts"] and 0 in _ints("--instance-counts", kw["instance_counts"]):
         raise OptionError("--instance-counts: counts must be >= 1")
     space = Space(instance_count=_ints("--instance-counts", kw["instance_counts"]),
+                  instance_kind=_kinds(kw["instance_kinds"]),
                   max_batch_size=_ints("--max-batch-sizes", kw["max_batch_sizes"]),
                   dynamic_batching=_onoff(kw["dynamic_batching"]),
                   max_queue_delay_us=_ints("--max-queue-delays-us", kw["max_queue_delays_us"]),
@@ -109,6 +117,9 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               "(throughput up, latency and memory down) is maximised.")
 @click.option("--instance-counts", default="1,2,4", show_default=True, metavar="N[,N...]",
               help="Model instance counts to try (instance_group count).")
+@click.option("--instance-kinds", default="", metavar="cpu,gpu",
+              help="Instance kinds to try (KIND_CPU, KIND_GPU); gpu needs a server whose "
+              "metrics report a GPU [default: the model's].")
 @click.option("--max-batch-sizes", default="", metavar="N[,N...]",
               help="Server max_batch_size values [default: the model's].")
 @click.option("--dynamic-batching", default="on,off", show_default=True, metavar="on,off",
@@ -151,7 +162,8 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     batches = parse_batch_sizes(kwargs["batch_size"])
     search_kw = {k: kwargs.pop(k) for k in ("output_dir", "search_mode", "objective",
                                            "latency_budget_ms", "min_throughput",
-                                           "instance_counts", "max_batch_sizes",
+                                           "instance_counts", "instance_kinds",
+                                           "max_batch_sizes",
                                            "dynamic_batching", "max_queue_delays_us",
                                            "preferred_batch_sizes", "top", "replicates",
                                            "finalists", "constraint", "objectives")}

@@ -17,7 +17,16 @@ from typing import Any, TextIO
 from .. import cleanup
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
-from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, SCRAPE_TIMEOUT_CAP_S, scraper_for
+from ..measure.prometheus import (
+    CPU_MEM_USED,
+    GPU_FAMILIES,
+    GPU_MEM_USED,
+    SCRAPE_TIMEOUT_CAP_S,
+    Scraper,
+    ScrapeSettings,
+    default_metrics_url,
+    scraper_for,
+)
 from ..measure.result import RunResult
 from ..profile.repeat import profile_runs
 from ..profile.setup import connect
@@ -37,7 +46,7 @@ from .finals import remeasure
 from .group import GroupControl
 from .guard import Lock, lock_folder, lock_model
 from .limits import CPU_MEMORY, GPU_MEMORY, MEMORY
-from .modelconfig import default_candidate, marker_of, plain, same
+from .modelconfig import default_candidate, kind_of, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
 from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Final, Store
@@ -138,10 +147,12 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
         if mark is not None and (rec is None or mark["id"] != rec.search_id):
             raise busy(cfg.server.model, mark)  # before this search writes anything
         await check_memory(sc.objective, cfg)  # before this search writes or changes anything
+        await check_kinds(sc.space, cfg, {cfg.server.model: loaded})
         store.open(sc.plan(cfg))
         done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
         await settle(store, control, loaded, batches[0], out)
-        default = default_candidate(control.original, batches[0])
+        default = with_kind(default_candidate(control.original, batches[0]), sc.space,
+                            control.original)
         outcome = SearchOutcome(original=control.original, default=default, results=list(done),
                                 resumed=len(done))
         if done:
@@ -192,12 +203,15 @@ async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
                               f"composing models are searched through it)")
         check_marks(loaded, store)  # before this search writes anything
         await check_memory(sc.objective, cfg)
+        await check_kinds(sc.space, cfg, loaded)
         store.open({**sc.plan(cfg), "searched_models": list(models)})
         done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
         batches = sc.space.client_batch or (cfg.inputs.batch_size,)
         try:
             originals = await settle_group(store, group, top, loaded, out)
             default = default_of(models, originals, top, top_searched, batches[0], together)
+            default = dataclasses.replace(default, parts=tuple(
+                (m, with_kind(p, sc.space, originals[m])) for m, p in default.parts))
             outcome = SearchOutcome(original=top, default=default, results=list(done),
                                     resumed=len(done), originals=originals)
             out.write(f"Searching the settings of {', '.join(models)} "
@@ -230,6 +244,34 @@ async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
         cleanup.unregister(restore_hook)
         for lock in reversed(locks):
             lock.release()
+
+
+async def check_kinds(space: Space, cfg: RunConfig, loaded: dict[str, dict[str, Any]]) -> None:
+    """Refuse an instance kind the server cannot run (GPU instances on a server whose metrics
+    report no GPU), or a model whose kind is not one to vary; before anything changes."""
+    if not space.instance_kind:
+        return
+    for model, config in loaded.items():
+        if not kind_of(config):
+            groups = config.get("instance_group") or [{}]
+            raise OptionError(f"--instance-kinds: {model}'s instance kind "
+                              f"({groups[0].get('kind') or 'none'}) is not KIND_CPU or KIND_GPU")
+    if "gpu" not in space.instance_kind:
+        return
+    url = cfg.output.metrics_url or default_metrics_url(cfg.server.server_url)
+    scraper = Scraper(ScrapeSettings(url=url, interval_s=1.0), warn=io.StringIO())
+    scrape = await scraper.scrape_once(SCRAPE_TIMEOUT_CAP_S)
+    if scrape is None:
+        raise OptionError(f"--instance-kinds gpu: whether the server has a GPU is read from its "
+                          f"metrics, and {url} could not be read (--metrics-url)")
+    if not any(scrape.values.get(f) for f in GPU_FAMILIES):
+        raise OptionError(f"--instance-kinds gpu: the server has no GPU (its metrics at {url} "
+                          f"report none): search KIND_CPU only")
+
+
+def with_kind(c: Candidate, space: Space, config: dict[str, Any]) -> Candidate:
+    """The default candidate naming its instance kind when the search varies kinds."""
+    return dataclasses.replace(c, instance_kind=kind_of(config)) if space.instance_kind else c
 
 
 async def check_memory(obj: Objective, cfg: RunConfig) -> None:

@@ -134,8 +134,15 @@ def _candidate(v: Any) -> Candidate:
     if isinstance(v, dict) and "parts" in v:  # several models' settings (ensemble, BLS)
         _obj(v, "candidate", {f.name for f in dataclasses.fields(CompositeCandidate)})
         return composite_from_json(v, _candidate)
-    d = _obj(v, "candidate", {f.name for f in dataclasses.fields(Candidate)})
-    c = Candidate(instance_count=_int(d["instance_count"], "instance_count"),
+    keys = {f.name for f in dataclasses.fields(Candidate)}
+    if isinstance(v, dict) and "instance_kind" not in v:  # a state from before kinds
+        keys.discard("instance_kind")
+    d = _obj(v, "candidate", keys)
+    kind = d.get("instance_kind", "")
+    if not isinstance(kind, str):
+        raise ValueError("instance_kind: expected text")
+    c = Candidate(instance_kind=kind,
+                  instance_count=_int(d["instance_count"], "instance_count"),
                   max_batch_size=_int(d["max_batch_size"], "max_batch_size"),
                   dynamic_batching=_bool(d["dynamic_batching"], "dynamic_batching"),
                   max_queue_delay_us=_int(d["max_queue_delay_us"], "max_queue_delay_us"),

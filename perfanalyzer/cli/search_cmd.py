@@ -19,6 +19,8 @@ from .options import profile_options
 #: Profile flags the search sets itself or cannot use (``search_refused`` in the option table):
 #: refused when given, with the reason.
 _REFUSED = SEARCH_REFUSED
+#: --mode tpe's budget when --trials is not given
+DEFAULT_TRIALS = 20
 
 
 def _ints(flag: str, text: str | None) -> tuple[int, ...]:
@@ -85,9 +87,17 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
     if kw["replicates"] == 1:
         raise OptionError("--replicates: one run gives no interval: use 0 (no re-measurement) "
                           "or 2 or more")
+    if kw["trials"] is not None and kw["search_mode"] != "tpe":
+        raise OptionError("--trials: the budget of --mode tpe (quick and full end by themselves)")
+    if kw["search_mode"] == "tpe":
+        from ..search.tpe import require_optuna
+
+        require_optuna()
     return SearchConfig(output_dir=kw["output_dir"], mode=kw["search_mode"], objective=objective,
                         space=space, top=kw["top"], replicates=kw["replicates"],
-                        finalists=kw["finalists"])
+                        finalists=kw["finalists"],
+                        trials=(kw["trials"] or DEFAULT_TRIALS) if kw["search_mode"] == "tpe"
+                        else 0)
 
 
 @click.command("search", context_settings={"help_option_names": ["-h", "--help"],
@@ -96,9 +106,13 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               help="Folder for the report and every candidate's results; rerunning the same "
               "command resumes a search stopped midway.")
 @click.option("--mode", "search_mode", default="quick", show_default=True,
-              type=click.Choice(["quick", "full"]),
+              type=click.Choice(["quick", "full", "tpe"]),
               help="quick: coordinate descent from the model's configuration; full: every "
-              "combination.")
+              "combination; tpe: Optuna's TPE sampler within --trials (needs the search "
+              "extra).")
+@click.option("--trials", default=None, type=click.IntRange(1), metavar="N",
+              help="--mode tpe: the most candidates measured (the default included) "
+              "[default: 20].")
 @click.option("--objective", default="throughput", show_default=True,
               type=click.Choice(["throughput", "latency", "goodput"]),
               help="Maximise throughput, minimise latency (at --percentile, else average), or "
@@ -166,7 +180,8 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
                                            "max_batch_sizes",
                                            "dynamic_batching", "max_queue_delays_us",
                                            "preferred_batch_sizes", "top", "replicates",
-                                           "finalists", "constraint", "objectives")}
+                                           "finalists", "constraint", "objectives",
+                                           "trials")}
     search_kw["percentile"] = kwargs["percentile"]
     search_kw["collect_metrics"] = kwargs["collect_metrics"]
     kwargs["batch_size"] = str(batches[0])

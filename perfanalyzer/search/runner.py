@@ -51,6 +51,7 @@ from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
 from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Final, Store
 from .together import MeasureMany, measure_candidate, measure_models
+from .tpe import TpeSearch
 
 #: (candidate's run config, stop event, console) -> the measured run. Tests swap it.
 Measure = Callable[[RunConfig, asyncio.Event, TextIO], Awaitable[RunResult]]
@@ -71,18 +72,24 @@ async def _profile(cfg: RunConfig, stop: asyncio.Event, out: TextIO) -> RunResul
 @dataclass(frozen=True, kw_only=True)
 class SearchConfig:
     output_dir: str
-    mode: str = "quick"  # "quick" | "full"
+    mode: str = "quick"  # "quick" | "full" | "tpe"
     objective: Objective = field(default_factory=Objective)
     space: Space = field(default_factory=Space)
     top: int = 5
     replicates: int = 3  # runs of each finalist after the exploration (0: none)
     finalists: int = 3  # the best explored candidates re-measured (the default too)
+    trials: int = 0  # --mode tpe: the most candidates measured
 
     def plan(self, cfg: RunConfig) -> dict[str, Any]:
-        """What must match for a rerun to resume this search."""
-        return {"model": cfg.server.model, "mode": self.mode,
+        """What must match for a rerun to resume this search (a setting added later is left
+        out while unused, so an earlier search's folder still resumes)."""
+        space = dataclasses.asdict(self.space)
+        if not space["instance_kind"]:
+            space.pop("instance_kind")
+        extra = {"trials": self.trials} if self.mode == "tpe" else {}
+        return {"model": cfg.server.model, "mode": self.mode, **extra,
                 "objective": dataclasses.asdict(self.objective),
-                "space": dataclasses.asdict(self.space), "replicates": self.replicates,
+                "space": space, "replicates": self.replicates,
                 "finalists": self.finalists, "load_mode": cfg.load.mode.value,
                 "concurrency_range": list(cfg.load.concurrency_range),
                 "request_rate_range": list(cfg.load.request_rate_range),
@@ -327,15 +334,18 @@ async def settle(store: Store, control: ModelControl, loaded: dict[str, Any], ba
 async def _loop(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
                 outcome: SearchOutcome, stop: asyncio.Event, out: TextIO,
                 measure: Measure, one: MeasureOne | None = None) -> None:
-    quick: QuickSearch | CompositeQuickSearch
+    quick: QuickSearch | CompositeQuickSearch | TpeSearch
+    listed = sc.mode in ("full", "tpe")  # both draw from every valid combination
     if isinstance(outcome.default, CompositeCandidate):
         fixed = fixed_dimensions(outcome.originals)
         quick = CompositeQuickSearch(sc.space, outcome.default, fixed)
         full: list[Candidate] = list(composite_grid(sc.space, outcome.default, fixed)) \
-            if sc.mode == "full" else []
+            if listed else []
     else:
         quick = QuickSearch(sc.space, outcome.default)
-        full = grid(sc.space, outcome.default) if sc.mode == "full" else []
+        full = grid(sc.space, outcome.default) if listed else []
+    if sc.mode == "tpe":
+        quick = TpeSearch(full, outcome.default, sc.trials)
     for r in outcome.results:
         quick.record(r.candidate, r.score)
     todo = iter(full) if sc.mode == "full" else None

@@ -107,3 +107,21 @@ def test_two_models_measured_together_find_the_known_optimum(triton: Any,
                           "export.json").read_text())
         windows[model] = [len(p["windows"]) for p in doc["perfanalyzer"]["points"]]
     assert windows[A] == windows[B], windows
+
+
+def test_a_link_at_a_models_folder_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    from perfanalyzer.search.store import Store
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    cand = tmp_path / "out" / "candidates" / "KEY"
+    cand.mkdir(parents=True)
+    (cand / ".state.json.tmp").symlink_to(victim / "x")  # a temp name: left alone
+    Store(tmp_path / "out").check()
+    (cand / A).symlink_to(victim)
+    with pytest.raises(OptionError, match="symbolic link"):
+        Store(tmp_path / "out").check()
+    (cand / A).unlink()
+    (tmp_path / "out" / "models").symlink_to(victim)
+    with pytest.raises(OptionError, match="symbolic link"):
+        Store(tmp_path / "out").check()

@@ -242,6 +242,8 @@ class Store:
                 for name in _CANDIDATE_FILES + _FINAL_FILES:
                     check_output(d / name, FLAG)
                 for sub in sorted(d.iterdir()) if _real_dir(d) else ():  # one per model
+                    if sub.name.startswith("."):  # temp names: never written through
+                        continue
                     if sub.is_symlink():
                         raise OptionError(f"{FLAG} {self._name(sub)}: a symbolic link is never "
                                           f"followed")

@@ -94,15 +94,15 @@ def _restored(url: str) -> None:
 def test_the_slow_composing_model_is_the_one_scaled(triton: Any, tmp_path: Path) -> None:
     """Concurrency 4: one instance of the 50 ms step caps the ensemble at ~20/s (less with the
     5 ms step in front), four instances serve ~4 times that; scaling the fast step changes
-    nothing. The search names 4 instances of the slow step, writes each model's best, and leaves
-    both models as they were."""
+    nothing. The search names 4 instances of the slow step, measurably better than the default
+    in its replicate runs, writes each model's best, and leaves both models as they were."""
 
 
     url = triton.http_url
     before = {m: asyncio.run(model_config(url, m)) for m in (FAST, SLOW)}
     _, outcome = search(url, ENSEMBLE, tmp_path, "--instance-counts", "1,4",
-                         "--concurrency-range", "4", "-p", "1000", "-s", "15", "-r", "8",
-                         "--replicates", "0")
+                        "--concurrency-range", "4", "-p", "1000", "-s", "15", "-r", "8",
+                        "--replicates", "3", "--finalists", "1")
     _restored(url)
     assert isinstance(outcome.default, CompositeCandidate)
     by_key = {r.candidate.key: r for r in outcome.results}
@@ -129,6 +129,14 @@ def test_the_slow_composing_model_is_the_one_scaled(triton: Any, tmp_path: Path)
     assert set(recorded["models"]) == {FAST, SLOW}
     for model in (FAST, SLOW):
         assert recorded["models"][model]["instance_group"] == before[model]["instance_group"]
+    # Re-measured (3 interleaved runs of the best and the default, each loading every changed
+    # model again): the best beats the default measurably, by about 3 times.
+    ranking = json.loads((tmp_path / "search.json").read_text())["ranking"]
+    top = ranking[0]
+    assert top["candidate"] == best.candidate.key and top["beats_default_measurably"]
+    assert top["objective"]["runs"] == 3 and top["objective"]["half_width"] is not None
+    assert 1.5 < top["vs_default"]["lo"] <= top["vs_default"]["hi"] < 5.0
+    assert set(outcome.finals) == {best.candidate.key, outcome.default.key}
     summary = (tmp_path / "summary.md").read_text()
     assert f"`best/{SLOW}/config.pbtxt`" in summary and f"{SLOW}: instance count" in summary
     assert json.loads((tmp_path / "search.json").read_text())["searched_models"] == [FAST, SLOW]

@@ -157,7 +157,10 @@ def search(**kwargs: Any) -> None:
     """Search model configurations (instance count, max_batch_size, dynamic batching, client
     batch) for the best throughput under a latency budget, through Triton's model repository
     API (needs explicit model control; --launch-server starts the bundled server that way). The
-    model's configuration is restored at the end; the best one is written as config.pbtxt."""
+    model's configuration is restored at the end; the best one is written as config.pbtxt.
+    -m ENSEMBLE searches its composing models (--bls-composing-models: a BLS model's), -m a,b
+    several models loaded together under simultaneous load; each model's best is then
+    best/MODEL/config.pbtxt."""
     from ..search.main import run
 
     sc, cfg = configs_from_kwargs(kwargs)

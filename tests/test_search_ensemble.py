@@ -222,3 +222,29 @@ def test_a_killed_runs_candidate_is_restored_and_another_searchs_is_refused(
     finally:
         asyncio.run(load_model(url, SLOW, json.dumps(slow)))
     _restored(url)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_ctrl_c_restores_every_composing_model(triton: Any, tmp_path: Path) -> None:
+    """SIGINT once the slow step has been changed: exit 130, both models as before."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = triton.http_url
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfanalyzer", "search", "-u", url, "-m", ENSEMBLE,
+         "--output-dir", str(tmp_path), "--instance-counts", "1,4", "--concurrency-range", "2",
+         "-p", "300", "-s", "50", "-r", "4", "--replicates", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("candidates/*/state.json"))) < 2:  # default, then fast x4
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert "Restored the configurations of ens_delay_fast, ens_delay_slow" in output
+    _restored(url)

@@ -170,6 +170,7 @@ ALLOWED = {
     "cli/compare_cmd.py": "`compare`: the comparison's files",
     "search/store.py": "the search's state (plan, original configuration, results)",
     "search/report.py": "the search's summary and best configuration",
+    "search/together.py": "the per-model summaries of a search over several models",
 }
 
 #: The conductors: each ends in the flow's sinks and exit code.

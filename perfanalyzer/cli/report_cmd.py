@@ -50,9 +50,10 @@ def report(run_file: str, filename: str | None, verbose_csv: bool, csv_all_point
     if filename:
         if not run.points:
             raise OptionError(f"{run_file}: the run measured no load point: no CSV to write")
-        every = csv_all_points or bool(run.config.get("csv_all_points"))
-        write_csv(run, filename, verbose=verbose_csv, gpu=bool(run.config.get("collect_metrics")),
-                  all_points=every, streaming=bool(run.config.get("csv_streaming")))
+        st = run.settings
+        every = csv_all_points or st.csv_all_points
+        write_csv(run, filename, verbose=verbose_csv, gpu=st.collect_metrics, all_points=every,
+                  streaming=st.csv_streaming)
         write_composing_csvs(run, filename, all_points=every)
     if html:
         if run.periodic is not None:

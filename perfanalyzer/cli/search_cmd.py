@@ -19,6 +19,8 @@ from .options import profile_options
 #: Profile flags the search sets itself or cannot use (``search_refused`` in the option table):
 #: refused when given, with the reason.
 _REFUSED = SEARCH_REFUSED
+#: --mode tpe's budget when --trials is not given
+DEFAULT_TRIALS = 20
 
 
 def _ints(flag: str, text: str | None) -> tuple[int, ...]:
@@ -40,6 +42,13 @@ def _onoff(text: str) -> tuple[bool, ...]:
     return tuple(dict.fromkeys(w == "on" for w in words))
 
 
+def _kinds(text: str) -> tuple[str, ...]:
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    if any(w not in ("cpu", "gpu") for w in words):
+        raise OptionError(f"--instance-kinds: expected cpu, gpu or cpu,gpu, got {text!r}")
+    return tuple(dict.fromkeys(words))
+
+
 def _preferred(values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(() if v.strip().lower() == "none" else _ints("--preferred-batch-sizes", v)
                  for v in values)
@@ -56,6 +65,7 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
     if kw["instance_counts"] and 0 in _ints("--instance-counts", kw["instance_counts"]):
         raise OptionError("--instance-counts: counts must be >= 1")
     space = Space(instance_count=_ints("--instance-counts", kw["instance_counts"]),
+                  instance_kind=_kinds(kw["instance_kinds"]),
                   max_batch_size=_ints("--max-batch-sizes", kw["max_batch_sizes"]),
                   dynamic_batching=_onoff(kw["dynamic_batching"]),
                   max_queue_delay_us=_ints("--max-queue-delays-us", kw["max_queue_delays_us"]),
@@ -77,9 +87,17 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
     if kw["replicates"] == 1:
         raise OptionError("--replicates: one run gives no interval: use 0 (no re-measurement) "
                           "or 2 or more")
+    if kw["trials"] is not None and kw["search_mode"] != "tpe":
+        raise OptionError("--trials: the budget of --mode tpe (quick and full end by themselves)")
+    if kw["search_mode"] == "tpe":
+        from ..search.tpe import require_optuna
+
+        require_optuna()
     return SearchConfig(output_dir=kw["output_dir"], mode=kw["search_mode"], objective=objective,
                         space=space, top=kw["top"], replicates=kw["replicates"],
-                        finalists=kw["finalists"])
+                        finalists=kw["finalists"],
+                        trials=(kw["trials"] or DEFAULT_TRIALS) if kw["search_mode"] == "tpe"
+                        else 0)
 
 
 @click.command("search", context_settings={"help_option_names": ["-h", "--help"],
@@ -88,9 +106,13 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               help="Folder for the report and every candidate's results; rerunning the same "
               "command resumes a search stopped midway.")
 @click.option("--mode", "search_mode", default="quick", show_default=True,
-              type=click.Choice(["quick", "full"]),
+              type=click.Choice(["quick", "full", "tpe"]),
               help="quick: coordinate descent from the model's configuration; full: every "
-              "combination.")
+              "combination; tpe: Optuna's TPE sampler within --trials (needs the search "
+              "extra).")
+@click.option("--trials", default=None, type=click.IntRange(1), metavar="N",
+              help="--mode tpe: the most candidates measured (the default included) "
+              "[default: 20].")
 @click.option("--objective", default="throughput", show_default=True,
               type=click.Choice(["throughput", "latency", "goodput"]),
               help="Maximise throughput, minimise latency (at --percentile, else average), or "
@@ -109,6 +131,9 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               "(throughput up, latency and memory down) is maximised.")
 @click.option("--instance-counts", default="1,2,4", show_default=True, metavar="N[,N...]",
               help="Model instance counts to try (instance_group count).")
+@click.option("--instance-kinds", default="", metavar="cpu,gpu",
+              help="Instance kinds to try (KIND_CPU, KIND_GPU); gpu needs a server whose "
+              "metrics report a GPU [default: the model's].")
 @click.option("--max-batch-sizes", default="", metavar="N[,N...]",
               help="Server max_batch_size values [default: the model's].")
 @click.option("--dynamic-batching", default="on,off", show_default=True, metavar="on,off",
@@ -132,7 +157,10 @@ def search(**kwargs: Any) -> None:
     """Search model configurations (instance count, max_batch_size, dynamic batching, client
     batch) for the best throughput under a latency budget, through Triton's model repository
     API (needs explicit model control; --launch-server starts the bundled server that way). The
-    model's configuration is restored at the end; the best one is written as config.pbtxt."""
+    model's configuration is restored at the end; the best one is written as config.pbtxt.
+    -m ENSEMBLE searches its composing models (--bls-composing-models: a BLS model's), -m a,b
+    several models loaded together under simultaneous load; each model's best is then
+    best/MODEL/config.pbtxt."""
     from ..search.main import run
 
     sc, cfg = configs_from_kwargs(kwargs)
@@ -151,10 +179,12 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     batches = parse_batch_sizes(kwargs["batch_size"])
     search_kw = {k: kwargs.pop(k) for k in ("output_dir", "search_mode", "objective",
                                            "latency_budget_ms", "min_throughput",
-                                           "instance_counts", "max_batch_sizes",
+                                           "instance_counts", "instance_kinds",
+                                           "max_batch_sizes",
                                            "dynamic_batching", "max_queue_delays_us",
                                            "preferred_batch_sizes", "top", "replicates",
-                                           "finalists", "constraint", "objectives")}
+                                           "finalists", "constraint", "objectives",
+                                           "trials")}
     search_kw["percentile"] = kwargs["percentile"]
     search_kw["collect_metrics"] = kwargs["collect_metrics"]
     kwargs["batch_size"] = str(batches[0])
@@ -168,6 +198,21 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     if "goodput" in uses and not cfg.measurement.goodput:
         raise OptionError("--constraint/--objectives goodput: give the limits with --goodput "
                           "\"KEY:MS ...\"")
+    several = [m for m in cfg.server.model.split(",") if m.strip()]
+    if len(several) > 1:
+        _check_together(sc, cfg)
     if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
         raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
     return sc, cfg
+
+
+def _check_together(sc: Any, cfg: Any) -> None:
+    """What several models measured together (``-m a,b``) cannot do yet, refused before load."""
+    if sc.replicates >= 2:
+        raise OptionError("-m a,b: several models measured together are not re-measured yet: "
+                          "give --replicates 0")
+    if cfg.server.bls_composing_models:
+        raise OptionError("--bls-composing-models: search a BLS model alone (-m with one model)")
+    if any(d not in ("random", "zero") for d in cfg.inputs.input_data):
+        raise OptionError("--input-data: a data file holds one model's inputs: with several "
+                          "models use random or zero")

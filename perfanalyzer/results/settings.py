@@ -42,6 +42,8 @@ class RunSettings:
     endpoint: str
     orca_format: str | None
     collect_metrics: bool
+    csv_all_points: bool
+    csv_streaming: bool
     request_distribution: str
     request_burstiness: float | None
     repeat: int
@@ -69,6 +71,7 @@ class RunSettings:
             latency_threshold_ms=float(f["latency_threshold_ms"]), goodput=f["goodput"],
             streaming=bool(f["streaming"]), endpoint=str(f["endpoint"]),
             orca_format=f["orca_format"], collect_metrics=bool(f["collect_metrics"]),
+            csv_all_points=bool(f["csv_all_points"]), csv_streaming=bool(f["csv_streaming"]),
             request_distribution=str(f["request_distribution"]),
             request_burstiness=f["request_burstiness"], repeat=int(f["repeat"]))
 

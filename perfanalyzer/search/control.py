@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any
+from typing import Any, Protocol
 
 from ..client import InferenceClient
 from ..errors import PerfAnalyzerError, ServerError
@@ -40,6 +40,19 @@ def busy(model: str, mark: dict[str, str]) -> SearchBusyError:
     return SearchBusyError(f"-m {model}: the loaded configuration is a candidate of another "
                            f"search (output folder {mark['dir']}): wait for it to end, or rerun "
                            f"that search to finish it and restore the model")
+
+
+class Loader(Protocol):
+    """What the search loop needs of the server's configurations: one model's
+    (:class:`ModelControl`) or several models' changed together (:class:`.group.GroupControl`)."""
+
+    @property
+    def changed(self) -> bool: ...
+
+    async def apply(self, candidate: Candidate) -> None: ...
+    async def verify(self) -> None: ...
+    async def restore(self) -> None: ...
+    def restore_now(self) -> None: ...
 
 
 class ModelControl:

@@ -15,7 +15,7 @@ from ..errors import PerfAnalyzerError
 from ..profile.flow import Files, save_run_files
 from ..results import LoadMode, RunResult
 from ..results.combine import combine_runs
-from .control import ModelControl
+from .control import Loader
 from .objective import Objective
 from .space import Candidate
 from .store import FINAL_EXPORT, CandidateResult, Final, PointFigures, Store
@@ -61,7 +61,7 @@ def judge_runs(objective: Objective, c: Candidate, level: float, measured: Seque
 
 async def remeasure(results: Sequence[CandidateResult], default: Candidate, objective: Objective,
                     *, count: int, runs: int, cfg_of: Callable[[Candidate], RunConfig],
-                    control: ModelControl, store: Store, stop: asyncio.Event, out: TextIO,
+                    control: Loader, store: Store, stop: asyncio.Event, out: TextIO,
                     measure: Measure) -> tuple[dict[str, Final], bool]:
     """Re-measure the finalists (an earlier run's saved replicates are kept); returns the finals
     by candidate key and whether the search was stopped before they were all measured.
@@ -104,7 +104,7 @@ async def remeasure(results: Sequence[CandidateResult], default: Candidate, obje
 
 async def _rounds(todo: Sequence[tuple[Candidate, float]], runs: int,
                   measured: dict[str, list[RunResult]], *,
-                  cfg_of: Callable[[Candidate], RunConfig], control: ModelControl,
+                  cfg_of: Callable[[Candidate], RunConfig], control: Loader,
                   stop: asyncio.Event, out: TextIO, measure: Measure) -> bool:
     """Measure ``runs`` rounds of every finalist into ``measured``; True when stopped."""
     dropped: set[str] = set()  # not loadable, or a run failed: no more runs of it

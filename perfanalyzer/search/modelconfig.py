@@ -82,6 +82,14 @@ def default_candidate(config: dict[str, Any], client_batch: int) -> Candidate:
                      client_batch=client_batch if mbs else 1)
 
 
+def kind_of(config: dict[str, Any]) -> str:
+    """The model's instance kind as the search names it ("cpu" or "gpu"; KIND_AUTO and
+    KIND_MODEL count as what Triton makes of them on this server: unknown here, "")."""
+    groups = config.get("instance_group") or [{}]
+    kind = str(groups[0].get("kind") or "")
+    return {"KIND_CPU": "cpu", "KIND_GPU": "gpu"}.get(kind, "")
+
+
 def merged_config(config: dict[str, Any], c: Candidate) -> dict[str, Any]:
     """``config`` (the server's JSON) with the candidate's settings: instance count on every
     instance group, max_batch_size, and dynamic batching (kept fields of the original block, e.g.
@@ -90,6 +98,10 @@ def merged_config(config: dict[str, Any], c: Candidate) -> dict[str, Any]:
     groups = out.get("instance_group") or [{"kind": "KIND_CPU"}]
     for g in groups:
         g["count"] = c.instance_count
+        if c.instance_kind:
+            g["kind"] = f"KIND_{c.instance_kind.upper()}"
+            if c.instance_kind == "cpu":
+                g.pop("gpus", None)  # GPU ids mean nothing to CPU instances
     out["instance_group"] = groups
     out["max_batch_size"] = c.max_batch_size
     if c.dynamic_batching:

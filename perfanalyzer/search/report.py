@@ -13,12 +13,14 @@ from matplotlib.figure import Figure
 from ..report.outfile import write_output
 from ..report.plots import DPI, save
 from ..report.repeat import fmt_interval
+from .composite import CompositeCandidate
 from .modelconfig import merged_config, to_pbtxt
 from .objective import Objective
 from .ranking import Row, beats_default, rank, values
 from .runner import SearchConfig, SearchOutcome
 from .space import Candidate
-from .store import CONFIG, FLAG, PARETO, SUMMARY, CandidateResult, PointFigures, Store
+from .store import BEST_DIR, CONFIG, FLAG, PARETO, SUMMARY, CandidateResult, PointFigures, Store
+from .together import model_reports
 
 
 def ranked(results: Sequence[CandidateResult]) -> list[CandidateResult]:
@@ -165,8 +167,12 @@ def summary_text(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
     lines += _verdict(sc, out, rows)
     if rows:
         top = rows[0].result.candidate
-        lines += [f"Best: `{top.key}`; its model configuration is in `{CONFIG}` (the client "
-                  f"batch, {top.client_batch}, is a client setting: -b {top.client_batch}).", ""]
+        where = (f"each model's configuration is in `{BEST_DIR}/MODEL/{CONFIG}` ("
+                 + ", ".join(f"`{BEST_DIR}/{m}/{CONFIG}`" for m in out.originals) + ")"
+                 if isinstance(top, CompositeCandidate)
+                 else f"its model configuration is in `{CONFIG}`")
+        lines += [f"Best: `{top.key}`; {where} (the client batch, {top.client_batch}, is a "
+                  f"client setting: -b {top.client_batch}).", ""]
     else:
         lines += ["No candidate met the constraints (a point counts only when its candidate's "
                   "profile.csv holds it: stable, under the budget, within every limit): no "
@@ -227,9 +233,29 @@ def write_report(sc: SearchConfig, out: SearchOutcome, level_name: str, model: s
     written.append(write_markdown_page(
         root / "summary.html", "Configuration search", summary_text(sc, out, level_name, model),
         [(pareto, "Throughput vs latency of every measured point; black: the Pareto front")]))
-    if best is not None:
+    if isinstance(out.default, CompositeCandidate):
+        written += _write_best_models(root, out, best)
+        if out.default.together:
+            written += model_reports(root, tuple(out.originals), out.results, sc.objective,
+                                     level_name)
+    elif best is not None:
         write_output(root / CONFIG, to_pbtxt(merged_config(out.original, best)), FLAG)
         written.append(root / CONFIG)
     elif (root / CONFIG).is_file() and not (root / CONFIG).is_symlink():
         (root / CONFIG).unlink()  # an earlier run's best is not this run's
+    return written
+
+
+def _write_best_models(root: Path, out: SearchOutcome, best: Candidate | None) -> list[Path]:
+    """``best/MODEL/config.pbtxt`` for every searched model (an earlier run's are removed when
+    this run has no best)."""
+    store = Store(root)
+    written = []
+    for model, config in out.originals.items():
+        path = store.best_dir(model) / CONFIG
+        if isinstance(best, CompositeCandidate):
+            write_output(path, to_pbtxt(merged_config(config, best.part(model))), FLAG)
+            written.append(path)
+        elif path.is_file() and not path.is_symlink():
+            path.unlink()
     return written

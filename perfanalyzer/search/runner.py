@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import io
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,23 +17,52 @@ from typing import Any, TextIO
 from .. import cleanup
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
-from ..measure.prometheus import CPU_MEM_USED, GPU_MEM_USED, SCRAPE_TIMEOUT_CAP_S, scraper_for
+from ..measure.prometheus import (
+    CPU_MEM_USED,
+    GPU_FAMILIES,
+    GPU_MEM_USED,
+    SCRAPE_TIMEOUT_CAP_S,
+    Scraper,
+    ScrapeSettings,
+    default_metrics_url,
+    scraper_for,
+)
 from ..profile.flow import Files, save_run_files
 from ..profile.repeat import profile_runs
 from ..profile.settings import scrape_settings
 from ..profile.setup import connect
 from ..results import RunResult
-from .control import ModelControl, ModelControlError, busy
+from .composite import CompositeCandidate, CompositeQuickSearch, composite_grid
+from .composite_setup import (
+    check_marks,
+    default_of,
+    fixed_dimensions,
+    is_ensemble,
+    searched_models,
+    settle_group,
+)
+from .control import Loader, ModelControl, ModelControlError, busy
 from .finals import remeasure
-from .guard import lock_folder, lock_model
+from .group import GroupControl
+from .guard import Lock, lock_folder, lock_model
 from .limits import CPU_MEMORY, GPU_MEMORY, MEMORY
-from .modelconfig import default_candidate, marker_of, plain, same
+from .modelconfig import default_candidate, kind_of, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
 from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Final, Store
+from .together import MeasureMany, measure_candidate, measure_models
+from .tpe import TpeSearch
 
 #: (candidate's run config, stop event, console) -> the measured run. Tests swap it.
 Measure = Callable[[RunConfig, asyncio.Event, TextIO], Awaitable[RunResult]]
+#: (control, store, candidate, stop event, console) -> the candidate's result (None: stopped).
+MeasureOne = Callable[[Loader, Store, Candidate, asyncio.Event, TextIO],
+                      Awaitable["CandidateResult | None"]]
+
+
+def models_of(cfg: RunConfig) -> tuple[str, ...]:
+    """The models of ``-m`` (``a,b``: several, searched together)."""
+    return tuple(dict.fromkeys(m.strip() for m in cfg.server.model.split(",") if m.strip()))
 
 
 async def _profile(cfg: RunConfig, stop: asyncio.Event, out: TextIO) -> RunResult:
@@ -42,18 +72,24 @@ async def _profile(cfg: RunConfig, stop: asyncio.Event, out: TextIO) -> RunResul
 @dataclass(frozen=True, kw_only=True)
 class SearchConfig:
     output_dir: str
-    mode: str = "quick"  # "quick" | "full"
+    mode: str = "quick"  # "quick" | "full" | "tpe"
     objective: Objective = field(default_factory=Objective)
     space: Space = field(default_factory=Space)
     top: int = 5
     replicates: int = 3  # runs of each finalist after the exploration (0: none)
     finalists: int = 3  # the best explored candidates re-measured (the default too)
+    trials: int = 0  # --mode tpe: the most candidates measured
 
     def plan(self, cfg: RunConfig) -> dict[str, Any]:
-        """What must match for a rerun to resume this search."""
-        return {"model": cfg.server.model, "mode": self.mode,
+        """What must match for a rerun to resume this search (a setting added later is left
+        out while unused, so an earlier search's folder still resumes)."""
+        space = dataclasses.asdict(self.space)
+        if not space["instance_kind"]:
+            space.pop("instance_kind")
+        extra = {"trials": self.trials} if self.mode == "tpe" else {}
+        return {"model": cfg.server.model, "mode": self.mode, **extra,
                 "objective": dataclasses.asdict(self.objective),
-                "space": dataclasses.asdict(self.space), "replicates": self.replicates,
+                "space": space, "replicates": self.replicates,
                 "finalists": self.finalists, "load_mode": cfg.load.mode.value,
                 "concurrency_range": list(cfg.load.concurrency_range),
                 "request_rate_range": list(cfg.load.request_rate_range),
@@ -68,6 +104,9 @@ class SearchOutcome:
     interrupted: bool = False
     resumed: int = 0
     finals: dict[str, Final] = field(default_factory=dict)  # replicate runs by candidate key
+    #: every searched model's configuration before the search (an ensemble's composing models,
+    #: a BLS model and the models it calls); empty when one model is searched
+    originals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def candidate_config(cfg: RunConfig, sc: SearchConfig, c: Candidate) -> RunConfig:
@@ -78,7 +117,8 @@ def candidate_config(cfg: RunConfig, sc: SearchConfig, c: Candidate) -> RunConfi
 
 
 async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
-                     out: TextIO | None = None, measure: Measure = _profile) -> SearchOutcome:
+                     out: TextIO | None = None, measure: Measure = _profile,
+                     measure_many: MeasureMany = measure_models) -> SearchOutcome:
     """Measure candidates until the search is done or ``stop`` is set; the model's original
     configuration is loaded again before returning or raising."""
     out = out or sys.stdout
@@ -88,31 +128,38 @@ async def run_search(sc: SearchConfig, cfg: RunConfig, *, stop: asyncio.Event,
     locks = [lock_folder(Path(sc.output_dir))]
     try:
         locks.append(lock_model(cfg.server.server_url, cfg.server.model, Path(sc.output_dir)))
-        return await _locked(sc, cfg, store, stop, out, measure)
+        return await _locked(sc, cfg, store, stop, out, measure, measure_many)
     finally:
         for lock in reversed(locks):
             lock.release()
 
 
 async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.Event,
-                  out: TextIO, measure: Measure) -> SearchOutcome:
+                  out: TextIO, measure: Measure, measure_many: MeasureMany) -> SearchOutcome:
     client = await connect(cfg)
     control = ModelControl(client, cfg.server.model, cfg.server.server_url, cfg.server.protocol)
     restore_hook = cleanup.register(control.restore_now)  # a second Ctrl-C
     try:
+        several = models_of(cfg)
+        if len(several) > 1:  # -m a,b: the models loaded together, measured under one load each
+            return await _group(sc, cfg, client, store, {"name": cfg.server.model}, several,
+                                False, stop, out, measure, measure_many=measure_many)
         loaded = await control.fetch()
-        if loaded.get("platform") == "ensemble" or loaded.get("backend") == "ensemble":
-            raise OptionError(f"-m {cfg.server.model}: an ensemble has no instances or batcher of "
-                              f"its own: search its composing models")
+        models, top_searched = await searched_models(client, cfg, loaded)
+        if models:  # an ensemble's composing models, or a BLS model and the models it calls
+            return await _group(sc, cfg, client, store, loaded, models, top_searched, stop, out,
+                                measure)
         batches = sc.space.client_batch or (cfg.inputs.batch_size,)
         mark, rec = marker_of(loaded), store.recorded()
         if mark is not None and (rec is None or mark["id"] != rec.search_id):
             raise busy(cfg.server.model, mark)  # before this search writes anything
         await check_memory(sc.objective, cfg)  # before this search writes or changes anything
+        await check_kinds(sc.space, cfg, {cfg.server.model: loaded})
         store.open(sc.plan(cfg))
         done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
         await settle(store, control, loaded, batches[0], out)
-        default = default_candidate(control.original, batches[0])
+        default = with_kind(default_candidate(control.original, batches[0]), sc.space,
+                            control.original)
         outcome = SearchOutcome(original=control.original, default=default, results=list(done),
                                 resumed=len(done))
         if done:
@@ -137,6 +184,101 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
     finally:
         cleanup.unregister(restore_hook)
         await client.close()
+
+
+async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
+                 top: dict[str, Any], models: tuple[str, ...], top_searched: bool,
+                 stop: asyncio.Event, out: TextIO, measure: Measure,
+                 measure_many: MeasureMany | None = None) -> SearchOutcome:
+    """The search of several models' settings measured through ``-m`` (or, with
+    ``measure_many``, each model under its own load, together): every searched model is locked,
+    recorded before the first change and restored like the single model."""
+    together = measure_many is not None
+    if together and sc.replicates >= 2:
+        raise OptionError("--replicates: several models measured together are not re-measured "
+                          "yet: give --replicates 0")
+    locks: list[Lock] = []
+    group = GroupControl(client, models, cfg.server.server_url, cfg.server.protocol)
+    restore_hook = cleanup.register(group.restore_now)  # a second Ctrl-C
+    try:
+        for m in models:
+            if m != cfg.server.model:  # -m is locked already
+                locks.append(lock_model(cfg.server.server_url, m, Path(sc.output_dir)))
+        loaded = await group.fetch_all()
+        if together and any(is_ensemble(c) for c in loaded.values()):
+            raise OptionError(f"-m {cfg.server.model}: an ensemble is searched alone (its "
+                              f"composing models are searched through it)")
+        check_marks(loaded, store)  # before this search writes anything
+        await check_memory(sc.objective, cfg)
+        await check_kinds(sc.space, cfg, loaded)
+        store.open({**sc.plan(cfg), "searched_models": list(models)})
+        done = store.finished(warn=lambda line: out.write(f"warning: {line}\n"))
+        batches = sc.space.client_batch or (cfg.inputs.batch_size,)
+        try:
+            originals = await settle_group(store, group, top, loaded, out)
+            default = default_of(models, originals, top, top_searched, batches[0], together)
+            default = dataclasses.replace(default, parts=tuple(
+                (m, with_kind(p, sc.space, originals[m])) for m, p in default.parts))
+            outcome = SearchOutcome(original=top, default=default, results=list(done),
+                                    resumed=len(done), originals=originals)
+            out.write(f"Searching the settings of {', '.join(models)} "
+                      + ("measured together, one load each\n" if together
+                         else f"through -m {cfg.server.model}\n"))
+            if done:
+                out.write(f"Resuming: {len(done)} candidate(s) already measured in "
+                          f"{sc.output_dir}\n")
+            one: MeasureOne | None = None
+            if measure_many is not None:
+                one = functools.partial(measure_candidate, models,
+                                        lambda c: candidate_config(cfg, sc, c), measure_many,
+                                        sc.objective)
+            await _loop(sc, cfg, group, store, outcome, stop, out, measure, one)
+            if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
+                outcome.finals, outcome.interrupted = await remeasure(
+                    outcome.results, default, sc.objective, count=sc.finalists,
+                    runs=sc.replicates, cfg_of=lambda c: candidate_config(cfg, sc, c),
+                    control=group, store=store, stop=stop, out=out, measure=measure)
+            elif stop.is_set():
+                outcome.interrupted = True
+        finally:
+            changed = group.changed
+            await group.restore()
+            if changed:
+                out.write(f"Restored the configurations of {', '.join(models)} from before the "
+                          f"search\n")
+        return outcome
+    finally:
+        cleanup.unregister(restore_hook)
+        for lock in reversed(locks):
+            lock.release()
+
+
+async def check_kinds(space: Space, cfg: RunConfig, loaded: dict[str, dict[str, Any]]) -> None:
+    """Refuse an instance kind the server cannot run (GPU instances on a server whose metrics
+    report no GPU), or a model whose kind is not one to vary; before anything changes."""
+    if not space.instance_kind:
+        return
+    for model, config in loaded.items():
+        if not kind_of(config):
+            groups = config.get("instance_group") or [{}]
+            raise OptionError(f"--instance-kinds: {model}'s instance kind "
+                              f"({groups[0].get('kind') or 'none'}) is not KIND_CPU or KIND_GPU")
+    if "gpu" not in space.instance_kind:
+        return
+    url = cfg.output.metrics_url or default_metrics_url(cfg.server.server_url)
+    scraper = Scraper(ScrapeSettings(url=url, interval_s=1.0), warn=io.StringIO())
+    scrape = await scraper.scrape_once(SCRAPE_TIMEOUT_CAP_S)
+    if scrape is None:
+        raise OptionError(f"--instance-kinds gpu: whether the server has a GPU is read from its "
+                          f"metrics, and {url} could not be read (--metrics-url)")
+    if not any(scrape.values.get(f) for f in GPU_FAMILIES):
+        raise OptionError(f"--instance-kinds gpu: the server has no GPU (its metrics at {url} "
+                          f"report none): search KIND_CPU only")
+
+
+def with_kind(c: Candidate, space: Space, config: dict[str, Any]) -> Candidate:
+    """The default candidate naming its instance kind when the search varies kinds."""
+    return dataclasses.replace(c, instance_kind=kind_of(config)) if space.instance_kind else c
 
 
 async def check_memory(obj: Objective, cfg: RunConfig) -> None:
@@ -189,13 +331,24 @@ async def settle(store: Store, control: ModelControl, loaded: dict[str, Any], ba
               f"before the search ({key})\n")
 
 
-async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: Store,
+async def _loop(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
                 outcome: SearchOutcome, stop: asyncio.Event, out: TextIO,
-                measure: Measure) -> None:
-    quick = QuickSearch(sc.space, outcome.default)
+                measure: Measure, one: MeasureOne | None = None) -> None:
+    quick: QuickSearch | CompositeQuickSearch | TpeSearch
+    listed = sc.mode in ("full", "tpe")  # both draw from every valid combination
+    if isinstance(outcome.default, CompositeCandidate):
+        fixed = fixed_dimensions(outcome.originals)
+        quick = CompositeQuickSearch(sc.space, outcome.default, fixed)
+        full: list[Candidate] = list(composite_grid(sc.space, outcome.default, fixed)) \
+            if listed else []
+    else:
+        quick = QuickSearch(sc.space, outcome.default)
+        full = grid(sc.space, outcome.default) if listed else []
+    if sc.mode == "tpe":
+        quick = TpeSearch(full, outcome.default, sc.trials)
     for r in outcome.results:
         quick.record(r.candidate, r.score)
-    todo = iter(grid(sc.space, outcome.default)) if sc.mode == "full" else None
+    todo = iter(full) if sc.mode == "full" else None
     done = {r.candidate.key for r in outcome.results}
     while not stop.is_set():
         c = next(todo, None) if todo is not None else quick.next()
@@ -207,7 +360,8 @@ async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: 
             continue  # a sequence model's batcher is the sequence batcher
         out.write(f"\n== Candidate {len(outcome.results) + 1}: {c.key}\n")
         out.flush()
-        result = await _measure_one(sc, cfg, control, store, c, stop, out, measure)
+        result = (await one(control, store, c, stop, out) if one is not None
+                  else await _measure_one(sc, cfg, control, store, c, stop, out, measure))
         if result is None:  # interrupted: not finished, measured again on resume
             outcome.interrupted = True
             return
@@ -217,7 +371,7 @@ async def _loop(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: 
         quick.record(c, result.score)
 
 
-async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: ModelControl, store: Store,
+async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
                        c: Candidate, stop: asyncio.Event, out: TextIO,
                        measure: Measure) -> CandidateResult | None:
     try:

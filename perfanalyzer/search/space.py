@@ -16,7 +16,7 @@ from typing import Any
 
 MAX_PASSES = 3
 #: The dimensions quick mode walks, in this order (server settings first, then the client's).
-DIMENSIONS = ("instance_count", "dynamic_batching", "max_batch_size", "max_queue_delay_us",
+DIMENSIONS = ("instance_count", "instance_kind", "dynamic_batching", "max_batch_size", "max_queue_delay_us",
               "preferred_batch_sizes", "client_batch")
 
 
@@ -31,6 +31,8 @@ class Candidate:
     max_queue_delay_us: int = 0
     preferred_batch_sizes: tuple[int, ...] = ()
     client_batch: int = 1
+    #: "cpu" or "gpu" (KIND_CPU, KIND_GPU) when the search varies it; "": the model's own
+    instance_kind: str = ""
 
     @property
     def key(self) -> str:
@@ -38,10 +40,13 @@ class Candidate:
         pref = "_".join(map(str, self.preferred_batch_sizes)) or "none"
         db = (f"db-on-qd{self.max_queue_delay_us}-pref{pref}" if self.dynamic_batching
               else "db-off")
-        return f"ic{self.instance_count}-mbs{self.max_batch_size}-{db}-b{self.client_batch}"
+        kind = f"-k{self.instance_kind}" if self.instance_kind else ""
+        return (f"ic{self.instance_count}{kind}-mbs{self.max_batch_size}-{db}"
+                f"-b{self.client_batch}")
 
     def valid(self) -> bool:
-        if self.instance_count < 1 or self.client_batch < 1 or self.max_batch_size < 0:
+        if self.instance_count < 1 or self.client_batch < 1 or self.max_batch_size < 0 \
+                or self.instance_kind not in ("", "cpu", "gpu"):
             return False
         if self.max_batch_size == 0:
             return not self.dynamic_batching and self.client_batch == 1
@@ -53,7 +58,8 @@ class Candidate:
 
     def settings(self) -> dict[str, str]:
         """What each setting was, for the report."""
-        return {"instance count": str(self.instance_count),
+        kind = {"instance kind": self.instance_kind} if self.instance_kind else {}
+        return {"instance count": str(self.instance_count), **kind,
                 "max_batch_size": str(self.max_batch_size),
                 "dynamic batching": "on" if self.dynamic_batching else "off",
                 "max queue delay (µs)": (str(self.max_queue_delay_us) if self.dynamic_batching
@@ -68,6 +74,7 @@ class Space:
     """The values of every dimension. An empty tuple means "the default candidate's value only"."""
 
     instance_count: tuple[int, ...] = ()
+    instance_kind: tuple[str, ...] = ()
     max_batch_size: tuple[int, ...] = ()
     dynamic_batching: tuple[bool, ...] = ()
     max_queue_delay_us: tuple[int, ...] = ()

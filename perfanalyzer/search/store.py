@@ -2,7 +2,9 @@
 
 ```
 DIR/search.json                 the search's settings (a rerun must match them)
-DIR/original.json               the model's configuration before the search's first change
+DIR/original.json               the model's configuration before the search's first change (with
+                                every searched model's, for an ensemble or a BLS model)
+DIR/best/MODEL/config.pbtxt     the best configuration of each searched model (ensemble, BLS)
 DIR/.search.lock                held while a search uses the folder (see guard)
 DIR/candidates/KEY/state.json   one finished candidate: settings, measured points, score
 DIR/candidates/KEY/profile.csv  its concurrency sweep (perf_analyzer's CSV)
@@ -36,6 +38,7 @@ from typing import Any
 
 from ..errors import OptionError
 from ..report.outfile import check_output, write_output
+from .composite import CompositeCandidate, composite_from_json
 from .space import Candidate
 
 PLAN_FILE = "search.json"
@@ -51,6 +54,8 @@ FINAL_FILE = "final.json"
 FINAL_EXPORT = "final-export.json"
 RANKING = "ranking"  # search.json's key for the ranking (not a setting)
 _TOP_FILES = (PLAN_FILE, ORIGINAL_FILE, SUMMARY, f"{PARETO}.png", CONFIG)
+BEST_DIR = "best"  # best/MODEL/config.pbtxt: each searched model's best (ensemble, BLS)
+MODELS_DIR = "models"  # models/MODEL.md: each model's report (several models together)
 _CANDIDATE_FILES = (STATE_FILE, CSV_FILE, EXPORT_FILE)
 _FINAL_FILES = (FINAL_FILE, FINAL_EXPORT)
 
@@ -126,8 +131,18 @@ def _bool(v: Any, what: str) -> bool:
 
 
 def _candidate(v: Any) -> Candidate:
-    d = _obj(v, "candidate", {f.name for f in dataclasses.fields(Candidate)})
-    c = Candidate(instance_count=_int(d["instance_count"], "instance_count"),
+    if isinstance(v, dict) and "parts" in v:  # several models' settings (ensemble, BLS)
+        _obj(v, "candidate", {f.name for f in dataclasses.fields(CompositeCandidate)})
+        return composite_from_json(v, _candidate)
+    keys = {f.name for f in dataclasses.fields(Candidate)}
+    if isinstance(v, dict) and "instance_kind" not in v:  # a state from before kinds
+        keys.discard("instance_kind")
+    d = _obj(v, "candidate", keys)
+    kind = d.get("instance_kind", "")
+    if not isinstance(kind, str):
+        raise ValueError("instance_kind: expected text")
+    c = Candidate(instance_kind=kind,
+                  instance_count=_int(d["instance_count"], "instance_count"),
                   max_batch_size=_int(d["max_batch_size"], "max_batch_size"),
                   dynamic_batching=_bool(d["dynamic_batching"], "dynamic_batching"),
                   max_queue_delay_us=_int(d["max_queue_delay_us"], "max_queue_delay_us"),
@@ -176,10 +191,13 @@ class Final:
 
 @dataclass(frozen=True, kw_only=True)
 class Original:
-    """The model's configuration before the search, and the id its candidates are marked with."""
+    """The model's configuration before the search, and the id its candidates are marked with;
+    ``models``: every searched model's configuration (an ensemble's composing models, a BLS model
+    and the models it calls; empty for one model)."""
 
     search_id: str
     config: dict[str, Any]
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> Any:
@@ -202,6 +220,19 @@ class Store:
             return
         for name in _TOP_FILES:
             check_output(self.root / name, FLAG)
+        best = self.root / BEST_DIR
+        for d in [best, *(sorted(best.iterdir()) if _real_dir(best) else ())]:
+            if (d.exists() or d.is_symlink()) and not _real_dir(d):
+                raise OptionError(f"{FLAG} {self._name(d)}: not a folder (a symbolic link is "
+                                  f"never followed)")
+            if d != best:
+                check_output(d / CONFIG, FLAG)
+        models = self.root / MODELS_DIR
+        if (models.exists() or models.is_symlink()) and not _real_dir(models):
+            raise OptionError(f"{FLAG} {self._name(models)}: not a folder (a symbolic link is "
+                              f"never followed)")
+        for f in sorted(models.iterdir()) if _real_dir(models) else ():
+            check_output(f, FLAG)
         cands = self.root / "candidates"
         for d in [cands, *(sorted(cands.iterdir()) if _real_dir(cands) else ())]:
             if (d.exists() or d.is_symlink()) and not _real_dir(d):
@@ -210,6 +241,15 @@ class Store:
             if d != cands:
                 for name in _CANDIDATE_FILES + _FINAL_FILES:
                     check_output(d / name, FLAG)
+                for sub in sorted(d.iterdir()) if _real_dir(d) else ():  # one per model
+                    if sub.name.startswith("."):  # temp names: never written through
+                        continue
+                    if sub.is_symlink():
+                        raise OptionError(f"{FLAG} {self._name(sub)}: a symbolic link is never "
+                                          f"followed")
+                    if _real_dir(sub):
+                        for name in (CSV_FILE, EXPORT_FILE):
+                            check_output(sub / name, FLAG)
 
     def candidate_dir(self, c: Candidate) -> Path:
         d = self.root / "candidates" / c.key
@@ -246,20 +286,33 @@ class Store:
         if not path.exists():
             return None
         try:
-            d = _obj(_read_json(path), "the file", {"search_id", "config"})
+            raw = _read_json(path)
+            keys = {"search_id", "config"} | ({"models"} & set(raw if isinstance(raw, dict)
+                                                                else ()))
+            d = _obj(raw, "the file", keys)
             if not isinstance(d["config"], dict) or not d["config"]:
                 raise ValueError("config: expected an object")
-            return Original(search_id=_str(d["search_id"], "search_id"), config=d["config"])
+            models = d.get("models", {})
+            if not isinstance(models, dict) or not all(
+                    isinstance(m, str) and isinstance(c, dict) and c for m, c in models.items()):
+                raise ValueError("models: expected an object of configurations")
+            return Original(search_id=_str(d["search_id"], "search_id"), config=d["config"],
+                            models=models)
         except (OSError, ValueError, RecursionError) as exc:
             raise OptionError(f"{FLAG} {self._name(path)}: damaged ({exc}): the model's "
                               f"configuration before the search is unknown; check the model and "
                               f"use a new folder") from None
 
-    def record(self, config: dict[str, Any]) -> Original:
-        """Keep ``config`` as the configuration before the search (before its first change)."""
-        orig = Original(search_id=secrets.token_hex(8), config=config)
+    def record(self, config: dict[str, Any],
+               models: dict[str, dict[str, Any]] | None = None) -> Original:
+        """Keep ``config`` (and every searched model's, ``models``) as the configuration before
+        the search (before its first change)."""
+        orig = Original(search_id=secrets.token_hex(8), config=config, models=models or {})
+        doc = dataclasses.asdict(orig)
+        if not orig.models:
+            doc.pop("models")  # one model: the file as it always was
         write_output(self.root / ORIGINAL_FILE,
-                     json.dumps(dataclasses.asdict(orig), indent=2, sort_keys=True) + "\n", FLAG)
+                     json.dumps(doc, indent=2, sort_keys=True) + "\n", FLAG)
         return orig
 
     def prepare(self, c: Candidate) -> Path:
@@ -298,6 +351,37 @@ class Store:
         write_output(self.candidate_dir(c) / FINAL_FILE,
                      json.dumps(dataclasses.asdict(final), indent=2) + "\n", FLAG)
 
+    def best_dir(self, model: str) -> Path:
+        """``DIR/best/MODEL`` (created; never through a link)."""
+        _plain_name(model)
+        d = self.root / BEST_DIR / model
+        d.mkdir(parents=True, exist_ok=True)
+        if not _real_dir(d.parent) or not _real_dir(d):
+            raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
+        return d
+
+    def models_dir(self) -> Path:
+        """``DIR/models`` (several models searched together: one report per model)."""
+        d = self.root / MODELS_DIR
+        d.mkdir(parents=True, exist_ok=True)
+        if not _real_dir(d):
+            raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
+        return d
+
+    def model_dir(self, c: Candidate, model: str) -> Path:
+        """``candidates/KEY/MODEL`` (a model measured together with others), emptied of an
+        unfinished earlier attempt's files."""
+        _plain_name(model)
+        d = self.candidate_dir(c) / model
+        d.mkdir(exist_ok=True)
+        if not _real_dir(d):
+            raise OptionError(f"{FLAG} {self._name(d)}: not a folder")
+        for name in (CSV_FILE, EXPORT_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(os.lstat(d / name).st_mode):
+                    os.unlink(d / name)
+        return d
+
     def save_ranking(self, rows: list[dict[str, Any]]) -> None:
         """The ranking, beside the settings in ``search.json``."""
         path = self.root / PLAN_FILE
@@ -319,6 +403,11 @@ class Store:
                 warn(f"{self._name(path)}: not a valid state ({str(exc)[:200]}): this candidate "
                      f"is measured again")
         return [r for _, r in sorted(found, key=lambda t: t[0])]
+
+
+def _plain_name(model: str) -> None:
+    if model in ("", ".", "..") or "/" in model or "\0" in model:
+        raise OptionError(f"model name {model[:100]!r} cannot name a folder")
 
 
 def _real_dir(path: Path) -> bool:

@@ -1,0 +1,1 @@
+../../delay/1/model.py

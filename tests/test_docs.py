@@ -92,5 +92,5 @@ def test_readme_commands_are_the_ones_ci_runs() -> None:
     install, run = (shlex.split(part) for part in tests[0].split("&&"))
     ci = (ROOT / ".ci" / "run").read_text()
     assert _essence(_marked(ci, "install")) == _essence(install) == [
-        "pip", "install", ".[server,dev,mpi]"]
+        "pip", "install", ".[server,dev,mpi,search]"]
     assert _essence(_marked(ci, "tests")) == _essence(run) == ["pytest"]

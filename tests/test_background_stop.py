@@ -4,6 +4,7 @@ failure is not lost."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -19,10 +20,8 @@ class _SwallowsCancels(Background):
     async def _run(self) -> None:
         while not self.stopping:
             self.turns += 1
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                pass
 
 
 class _Fails(Background):

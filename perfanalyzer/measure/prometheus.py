@@ -255,6 +255,7 @@ def _in_daemon_thread(done: asyncio.Future[str], fn: Callable[..., str],
                 done.set_exception(value)
 
     def work() -> None:
+        value: Any
         try:
             ok, value = True, fn(*args)
         except Exception as exc:  # handed to the awaiting task

@@ -162,7 +162,7 @@ class Scraper(Background):
     scrapes: list[Scrape] = field(default_factory=list)
     failures: int = 0
     _warned: set[str] = field(default_factory=set)
-    _thread: threading.Thread | None = None  # the fetch in flight (or last), if any
+    _fetching: threading.Event | None = None  # set once the last fetch's thread has its answer
     task_name = "pa-metrics-scraper"
 
     def between(self, lo_ns: int, hi_ns: int) -> tuple[Scrape, ...]:
@@ -219,10 +219,11 @@ class Scraper(Background):
         # (and the interpreter's exit) would wait for its threads without a deadline, so an
         # endpoint that stalls a response would hold the finished run. One scrape at a time: a
         # thread still stuck on the previous one makes this scrape a failure, not a second thread.
-        if self._thread is not None and self._thread.is_alive():
+        if self._fetching is not None and not self._fetching.is_set():
             raise TimeoutError("the previous scrape has not ended yet")
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._thread = _in_daemon_thread(done, _get_text, http_url(self.settings.url), timeout_s)
+        self._fetching = _in_daemon_thread(done, _get_text, http_url(self.settings.url),
+                                           timeout_s)
         return await done
 
 
@@ -233,19 +234,25 @@ async def _within(aw: Awaitable[str], timeout_s: float) -> str:
     fut = asyncio.ensure_future(aw)
     try:
         done, _pending = await asyncio.wait({fut}, timeout=timeout_s)
-    finally:
+    except BaseException:  # cancelled: the scrape is dropped, whatever became of it
         if not fut.done():
             fut.cancel()
+        elif not fut.cancelled():
+            fut.exception()  # (retrieved, so not reported as lost)
+        raise
     if not done:
+        fut.cancel()
         raise TimeoutError(f"no answer within {timeout_s:g} s")
     return fut.result()
 
 
 def _in_daemon_thread(done: asyncio.Future[str], fn: Callable[..., str],
-                      *args: Any) -> threading.Thread:
+                      *args: Any) -> threading.Event:
     """Run ``fn(*args)`` in a new daemon thread; its result or exception settles ``done`` on
-    ``done``'s loop (unless ``done`` was cancelled, or the loop has closed: nobody waits then)."""
+    ``done``'s loop (unless ``done`` was cancelled, or the loop has closed: nobody waits then).
+    The event returned is set once ``fn`` has returned or raised (before ``done`` is settled)."""
     loop = done.get_loop()
+    returned = threading.Event()
 
     def settle(ok: bool, value: Any) -> None:
         if not done.done():
@@ -260,12 +267,12 @@ def _in_daemon_thread(done: asyncio.Future[str], fn: Callable[..., str],
             ok, value = True, fn(*args)
         except Exception as exc:  # handed to the awaiting task
             ok, value = False, exc
+        returned.set()
         with contextlib.suppress(RuntimeError):  # the loop is closed
             loop.call_soon_threadsafe(settle, ok, value)
 
-    thread = threading.Thread(target=work, name="pa-metrics-fetch", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=work, name="pa-metrics-fetch", daemon=True).start()
+    return returned
 
 
 #: A response body is read in pieces of at most this many bytes, the deadline checked between.

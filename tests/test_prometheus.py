@@ -9,6 +9,7 @@ import csv
 import http.server
 import io
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,37 @@ def test_slow_endpoint_hits_the_scrape_deadline() -> None:
     assert asyncio.run(go()).failures == 1
 
 
+def test_stop_ends_the_scraper_when_a_scrape_completes_as_it_is_cancelled() -> None:
+    # The cancel lands while the scrape's answer is in but not yet handed on: Python 3.11's
+    # asyncio.wait_for swallowed it there, and the scraper went on scraping with stop() waiting.
+    async def go() -> tuple[bool, int]:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+        calls = [0]
+
+        async def fetch(url: str, timeout: float) -> str:
+            calls[0] += 1
+            return GPU_TEXT if calls[0] > 1 else await answer
+
+        s = pm.Scraper(pm.ScrapeSettings(url="x/metrics", interval_s=0.01), warn=io.StringIO(),
+                       fetch=fetch)
+        s.start()
+        while not calls[0]:
+            await asyncio.sleep(0)
+        answer.set_result(GPU_TEXT)
+        await asyncio.sleep(0)  # the fetch ends; its waiter is released only at the next turn
+        stopping = asyncio.ensure_future(s.stop())
+        # a bound so that this test cannot hang (stop() takes milliseconds)
+        done, _ = await asyncio.wait({stopping}, timeout=20)
+        if not done:
+            stopping.cancel()
+        return bool(done), calls[0]
+
+    stopped, calls = asyncio.run(go())
+    assert stopped
+    assert calls == 1  # no scrape after stop()
+
+
 def _validate(doc: Any) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     from perfanalyzer.report.export import SCHEMA_FILE
@@ -244,6 +276,48 @@ def test_dead_metrics_endpoint_warns_once_and_the_run_completes(triton: Any,
     assert res.stderr.count("could not scrape") == 1
     row = next(csv.DictReader(io.StringIO(out.read_text())))
     assert row["Avg GPU Utilization"] == "" and float(row["Inferences/Second"]) > 0
+
+
+class _TricklingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers /metrics one byte at a time, never finishing (until ``done`` is set): each read
+    is quick, so a socket timeout never fires."""
+
+    done = threading.Event()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(10 ** 6))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            while not self.done.wait(0.1):
+                self.wfile.write(b"#")
+                self.wfile.flush()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.server
+def test_endpoint_that_never_ends_its_answers_does_not_hold_the_run(triton: Any,
+                                                                    tmp_path: Path) -> None:
+    out, export = tmp_path / "pa.csv", tmp_path / "run.json"
+    _TricklingHandler.done.clear()
+    try:
+        with handler_server(_TricklingHandler) as port:
+            # run_cli's timeout: the run must end, not wait for its stuck scrapes
+            res = _cli("-m", "add_sub", "-u", triton.http_url, "-p", "300", "-s", "1000",
+                       "-r", "3", "--collect-metrics", "--metrics-url",
+                       f"127.0.0.1:{port}/metrics", "--metrics-interval", "100",
+                       "--verbose-csv", "-f", str(out), "--profile-export-file", str(export))
+    finally:
+        _TricklingHandler.done.set()
+    assert res.returncode in (0, 2), res.stderr  # 2: not stable on a loaded machine
+    assert res.stderr.count("could not scrape") <= 1  # (none if the run ended within 1 s)
+    assert "No metrics scrape completed" in res.stdout
+    row = next(csv.DictReader(io.StringIO(out.read_text())))
+    assert row["Avg GPU Utilization"] == "" and float(row["Inferences/Second"]) > 0
+    assert json.loads(export.read_text())["perfanalyzer"]["points"][0]["metrics"]["scrapes"] == 0
 
 
 def test_metrics_interval_longer_than_the_window_warns() -> None:

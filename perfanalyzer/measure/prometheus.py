@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -160,6 +162,7 @@ class Scraper(Background):
     scrapes: list[Scrape] = field(default_factory=list)
     failures: int = 0
     _warned: set[str] = field(default_factory=set)
+    _fetching: threading.Event | None = None  # set once the last fetch's thread has its answer
     task_name = "pa-metrics-scraper"
 
     def between(self, lo_ns: int, hi_ns: int) -> tuple[Scrape, ...]:
@@ -179,7 +182,7 @@ class Scraper(Background):
     async def _run(self) -> None:
         interval = self.settings.interval_s
         timeout = min(max(interval, SCRAPE_TIMEOUT_MIN_S), SCRAPE_TIMEOUT_CAP_S)
-        while True:
+        while not self.stopping:
             t0 = time.perf_counter_ns()
             await self.scrape_once(timeout)
             elapsed = (time.perf_counter_ns() - t0) / 1e9
@@ -188,7 +191,7 @@ class Scraper(Background):
     async def scrape_once(self, timeout_s: float) -> Scrape | None:
         """One scrape on its own deadline; a failure is counted and warned about once."""
         try:
-            text = await asyncio.wait_for(self._fetch(timeout_s), timeout_s)
+            text = await _within(self._fetch(timeout_s), timeout_s)
             values = parse_metrics(text)
         except Exception as exc:  # socket, HTTP status or parse errors: one warning
             self.failures += 1
@@ -211,18 +214,85 @@ class Scraper(Background):
     async def _fetch(self, timeout_s: float) -> str:
         if self.fetch is not None:
             return str(await self.fetch(self.settings.url, timeout_s))
-        # The standard library's client in a thread: a scrape is one small GET per interval, and
-        # its socket timeout bounds the thread even after wait_for gave up on it.
-        return await asyncio.to_thread(_get_text, http_url(self.settings.url), timeout_s)
+        # The standard library's client in a thread of its own, a daemon: a scrape is one small
+        # GET per interval. Not asyncio's default executor: at the end of the run asyncio.run
+        # (and the interpreter's exit) would wait for its threads without a deadline, so an
+        # endpoint that stalls a response would hold the finished run. One scrape at a time: a
+        # thread still stuck on the previous one makes this scrape a failure, not a second thread.
+        if self._fetching is not None and not self._fetching.is_set():
+            raise TimeoutError("the previous scrape has not ended yet")
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._fetching = _in_daemon_thread(done, _get_text, http_url(self.settings.url),
+                                           timeout_s)
+        return await done
+
+
+async def _within(aw: Awaitable[str], timeout_s: float) -> str:
+    """``aw``'s result within ``timeout_s`` (else TimeoutError). Not ``asyncio.wait_for``: on
+    Python 3.11 it swallows a cancel that lands as ``aw`` completes, and the scraper's task would
+    then outlive :meth:`Background.stop`'s cancel."""
+    fut = asyncio.ensure_future(aw)
+    try:
+        done, _pending = await asyncio.wait({fut}, timeout=timeout_s)
+    except BaseException:  # cancelled: the scrape is dropped, whatever became of it
+        if not fut.done():
+            fut.cancel()
+        elif not fut.cancelled():
+            fut.exception()  # (retrieved, so not reported as lost)
+        raise
+    if not done:
+        fut.cancel()
+        raise TimeoutError(f"no answer within {timeout_s:g} s")
+    return fut.result()
+
+
+def _in_daemon_thread(done: asyncio.Future[str], fn: Callable[..., str],
+                      *args: Any) -> threading.Event:
+    """Run ``fn(*args)`` in a new daemon thread; its result or exception settles ``done`` on
+    ``done``'s loop (unless ``done`` was cancelled, or the loop has closed: nobody waits then).
+    The event returned is set once ``fn`` has returned or raised (before ``done`` is settled)."""
+    loop = done.get_loop()
+    returned = threading.Event()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not done.done():
+            if ok:
+                done.set_result(value)
+            else:
+                done.set_exception(value)
+
+    def work() -> None:
+        value: Any
+        try:
+            ok, value = True, fn(*args)
+        except Exception as exc:  # handed to the awaiting task
+            ok, value = False, exc
+        returned.set()
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(settle, ok, value)
+
+    threading.Thread(target=work, name="pa-metrics-fetch", daemon=True).start()
+    return returned
+
+
+#: A response body is read in pieces of at most this many bytes, the deadline checked between.
+_READ_CHUNK = 65536
 
 
 def _get_text(url: str, timeout_s: float) -> str:
+    """GET ``url`` within about ``timeout_s`` in all: the socket timeout bounds each read, and
+    the whole body must have come by the deadline (an endpoint trickling bytes is cut off)."""
     # urllib would open file:// or ftp:// URLs too: a scrape is an HTTP GET, nothing else
     if url.split("://", 1)[0].lower() not in ("http", "https"):
         raise ValueError(f"not an http(s) URL: {redact_url(url)[:100]}")
+    deadline_ns = time.perf_counter_ns() + int(timeout_s * 1e9)
+    chunks: list[bytes] = []
     with urllib.request.urlopen(_request(url), timeout=timeout_s) as resp:  # HTTPError: non-2xx
-        data: bytes = resp.read()
-        return data.decode("utf-8", errors="replace")
+        while chunk := resp.read1(_READ_CHUNK):
+            chunks.append(chunk)
+            if time.perf_counter_ns() > deadline_ns:
+                raise TimeoutError(f"the response did not end within {timeout_s:g} s")
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _request(url: str) -> urllib.request.Request:

@@ -55,7 +55,7 @@ class LagProbe(Background):
 
     async def _run(self) -> None:
         period_ns = int(self.period_s * 1e9)
-        while True:
+        while not self.stopping:
             t0 = time.perf_counter_ns()
             await asyncio.sleep(self.period_s)
             lag = time.perf_counter_ns() - t0 - period_ns

@@ -106,7 +106,7 @@ class LiveStatus(Background):
             self._shown = False
 
     async def _run(self) -> None:
-        while True:
+        while not self.stopping:
             await asyncio.sleep(1.0 / REDRAW_HZ)
             try:
                 self.draw()

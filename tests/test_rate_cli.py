@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,58 @@ def test_the_client_says_when_it_cannot_keep_the_rate(triton: Any) -> None:
     assert 10 <= sent <= 21
     late = int(warning.split("); ")[1].split("%")[0])
     assert late >= 90
+
+
+def _settle(url: str, limit_s: float = 60.0) -> None:
+    """Wait (at most ``limit_s``) until the server's counts stop growing for a second: the
+    requests a run left queued there are done before the next test measures."""
+    deadline = time.monotonic() + limit_s
+    before = _counts(url)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _counts(url)
+        if now == before:
+            return
+        before = now
+
+
+def _peak_in_flight(export: Path) -> int:
+    """The most recorded requests in flight at once: +1 at a send, -1 at its last response (the
+    windows' requests, those before the first window and the drain's after the last)."""
+    doc = json.loads(export.read_text())
+    ours = doc["perfanalyzer"]
+    reqs = [r for e in doc["experiments"] for r in e["requests"]] + ours["trailing_requests"] \
+        + [r for pt in ours["points"] for r in pt.get("unwindowed_requests", [])]
+    events = sorted([(r["timestamp"], 1) for r in reqs]
+                    + [(r["response_timestamps"][-1], -1) for r in reqs if r["response_timestamps"]])
+    peak = now = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+@pytest.mark.slow
+def test_a_server_that_falls_behind_bounds_the_client(triton: Any, tmp_path: Path) -> None:
+    # delay serves 4 x 20/s = 80/s; 1000/s asked without --max-threads: without a default cap
+    # the requests in flight grew by ~900/s (a connection each) and outlived the windows. With
+    # the cap (1024) the windows end, the drain finishes, the CSV is written and the point says
+    # before its numbers that the server fell behind. (The subprocess timeout bounds the run.)
+    out, export = tmp_path / "behind.csv", tmp_path / "behind.json"
+    try:
+        p = _cli("-m", "delay", "-u", triton.http_url, "--request-rate-range", "1000", "-p",
+                 "1000", "-r", "3", "-s", "90", "--csv-all-points", "-f", str(out),
+                 "--profile-export-file", str(export), timeout=120)
+    finally:
+        _settle(triton.http_url)  # requests the drain cancelled still queue at the server
+    assert p.returncode in (0, 2), p.stderr
+    lines = p.stdout.splitlines()
+    (behind,) = [i for i, line in enumerate(lines) if "[WARNING] The server fell behind" in line]
+    assert lines[behind].strip().startswith("[WARNING] The server fell behind: asked 1000 req/s")
+    assert lines[behind + 1] == "  Client: "  # said before the numbers
+    grew = int(lines[behind].split("grew by ")[1].split()[0])
+    assert grew > 0
+    (row,) = _rows(out)
+    assert float(row["Request Rate"]) == 1000.0 and float(row["Inferences/Second"]) > 0
+    peak = _peak_in_flight(export)
+    assert 900 <= peak <= 1024  # the cap was reached and held

@@ -90,6 +90,21 @@ def test_full_cap_makes_sends_late_never_skipped() -> None:
     assert np.median(v.last - v.sent) < 40 * MS
 
 
+def test_the_cap_bounds_the_requests_in_flight_and_the_drain_says_what_it_cut() -> None:
+    # A server 1 s behind: 500/s asked, each answer after 1 s, at most 20 in flight.
+    async def go() -> RequestRateManager:
+        m = _manager(ScriptedClient(1.0), ["a"], cap=20)
+        await m.apply(500.0)
+        await asyncio.sleep(0.3)
+        await m.stop(drain_timeout_s=0.05)
+        return m
+
+    m = asyncio.run(go())
+    assert m.peak_in_flight == 20 == m.sent  # the cap was reached and never passed
+    assert m.cut == 20 and m.buffer.count == 0  # every one cancelled by the drain, and said
+    assert m.in_flight == 0
+
+
 def test_a_new_rate_restarts_the_schedule_without_a_burst() -> None:
     async def go() -> tuple[RequestRateManager, int]:
         m = _manager(ScriptedClient(0.001), ["a"])

@@ -291,3 +291,20 @@ def test_the_verdict_blames_a_saturated_client_and_withholds_the_interval_advice
     text = console.point_text(run, run.points[1], "http")
     assert "Failed to obtain stable measurement within" in text  # Model Analyzer greps this
     assert "increase the --measurement-interval" not in text
+
+
+def test_a_rate_point_whose_requests_in_flight_grew_says_the_server_fell_behind() -> None:
+    run = saved_run(mode="request_rate")
+    p = run.points[0]
+    s = p.merged
+    answered = s.completed + s.errors
+    steady = dataclasses.replace(p, merged=dataclasses.replace(s, sent=answered))
+    assert "fell behind" not in console.point_text(run, steady, "http")
+    behind = dataclasses.replace(p, merged=dataclasses.replace(s, sent=answered * 3,
+                                                              late_sends=answered))
+    lines = console.point_text(run, behind, "http").splitlines()
+    (i,) = [k for k, line in enumerate(lines) if "[WARNING] The server fell behind" in line]
+    assert lines[i + 1] == "  Client: "  # before the numbers
+    assert f"requests in flight grew by {2 * answered} " in lines[i]
+    (late,) = [line for line in lines if "[WARNING] asked" in line]
+    assert "the in-flight cap held sends back while the server fell behind" in late

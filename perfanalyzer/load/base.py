@@ -46,14 +46,15 @@ class LoadManager(Protocol):
         return 0
 
 
-async def drain(tasks: Collection[asyncio.Task[None]], timeout_s: float) -> None:
+async def drain(tasks: Collection[asyncio.Task[None]], timeout_s: float) -> int:
     """Wait up to ``timeout_s`` for ``tasks`` (requests in flight), then cancel the rest and wait
-    for them to unwind."""
+    for them to unwind; returns how many were cancelled."""
     if not tasks:
-        return
+        return 0
     _done, pending = await asyncio.wait(tasks, timeout=timeout_s)
     for t in pending:
         t.cancel()
     for t in pending:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await t
+    return len(pending)

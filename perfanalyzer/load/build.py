@@ -27,7 +27,14 @@ from ..records import RecordBuffer
 from .base import LoadManager
 from .concurrency import ClosedLoopManager
 from .factory import schedule_for, sequence_options
-from .request_rate import JobSource, RequestRateManager, RoundRobin, SenderFactory, unary_sender
+from .request_rate import (
+    DEFAULT_MAX_IN_FLIGHT,
+    JobSource,
+    RequestRateManager,
+    RoundRobin,
+    SenderFactory,
+    unary_sender,
+)
 from .schedule import Schedule
 from .sequences import SequenceSlots, SequenceSource
 from .settings import LoadSettings
@@ -95,7 +102,8 @@ def local_load(load: LoadSettings, client: InferenceClient, payloads: Sequence[A
         jobs, finish = slots, slots.finish
     else:
         jobs = RoundRobin(payloads)
-    cap, schedules = load.max_threads, schedule_for(load)
+    # no --max-threads: the default cap, so a server that falls behind bounds the client's memory
+    cap, schedules = load.max_threads or DEFAULT_MAX_IN_FLIGHT, schedule_for(load)
     holder: list[RequestRateManager] = []
     if share is not None:
         cap = split(cap, share.workers)[share.index] if cap > 0 else 0

@@ -10,7 +10,9 @@ Each record holds the intended time and the actual send time; a send more than 1
 schedule counts as late (:attr:`RequestRateManager.late`).
 
 Nothing is skipped or rescheduled (no coordinated omission): when ``--max-threads`` caps the
-requests in flight and the cap is full, the scheduler waits, and the requests it then sends keep
+requests in flight (:data:`DEFAULT_MAX_IN_FLIGHT` when it is not given, so a server that falls
+behind cannot make the client's in-flight requests, connections and memory grow without bound)
+and the cap is full, the scheduler waits, and the requests it then sends keep
 their original intended times, so they are late, counted, and their latency from the intended time
 shows the wait. Applying a new rate restarts the schedule at the new rate from "now" (request 0 at
 once, no catch-up burst); requests already in flight carry on.
@@ -35,6 +37,11 @@ from .wakeup import SEND_EARLY_NS, Alarm, alarm
 CHUNK = 1024
 #: At most this many sends are handed out per call of the scheduler before the loop gets a turn.
 MAX_BATCH = 64
+#: Requests in flight at most in the rate modes when ``--max-threads`` is 0: a rate the server
+#: cannot serve would otherwise add requests (lanes, connections, memory) without bound; its
+#: later sends wait, late and counted. A server answering within its time keeps fewer in flight
+#: (rate x latency: 1000 at 20,000/s and 50 ms).
+DEFAULT_MAX_IN_FLIGHT = 1024
 
 
 class Job(NamedTuple):
@@ -144,6 +151,9 @@ class RequestRateManager(LoadManager):
         #: Requests scheduled at most, over the whole run (0: no limit; --request-count).
         self._limit = send_limit or 1 << 62
         self._scheduled = 0
+        #: Most requests in flight at once so far, and those the last drain cancelled.
+        self.peak_in_flight = 0
+        self.cut = 0
 
     @property
     def in_flight(self) -> int:
@@ -201,7 +211,7 @@ class RequestRateManager(LoadManager):
             idle, self._idle = self._idle, []
             for fut in idle:
                 fut.set_result(None)
-            await drain(set(self._lanes), timeout_s)
+            self.cut += await drain(set(self._lanes), timeout_s)
         finally:
             self._closing = False
             if not self._lanes:  # (a lane cancelled before it started left its counts)
@@ -262,6 +272,8 @@ class RequestRateManager(LoadManager):
     def _dispatch(self, intended: int, job: Job) -> None:
         """Hand the send to an idle lane, or start a lane for it."""
         self._busy += 1
+        if self._busy > self.peak_in_flight:
+            self.peak_in_flight = self._busy
         self._handed += 1
         if self._idle:
             self._idle.pop().set_result((intended, job))
@@ -350,5 +362,5 @@ class RequestRateManager(LoadManager):
             self._source.done(job)
 
 
-__all__ = ["CHUNK", "MAX_BATCH", "Job", "JobSource", "RequestRateManager", "RoundRobin",
-           "unary_sender"]
+__all__ = ["CHUNK", "DEFAULT_MAX_IN_FLIGHT", "MAX_BATCH", "Job", "JobSource", "RequestRateManager",
+           "RoundRobin", "unary_sender"]

@@ -18,7 +18,7 @@ from ..errors import PerfAnalyzerError
 from ..inputs.setup import requests_for
 from ..load import factory as load_factory
 from ..load import workers
-from ..load.base import LoadManager
+from ..load.base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
 from ..load.build import build_load
 from ..measure.prometheus import scraper_for
 from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
@@ -171,6 +171,12 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         finally:
             await progress.stop()
             await load.stop()
+            cut = getattr(load, "cut", 0)  # requests still in flight when the drain ended
+            if cut:
+                out.write(f"[WARNING] {cut} requests still in flight "
+                          f"{DEFAULT_DRAIN_TIMEOUT_S:g} s after the load stopped were cancelled "
+                          "(not recorded: they would have completed after the last window, so "
+                          "no reported figure includes them)\n")
             if scraper is not None:
                 await scraper.stop()
         return run

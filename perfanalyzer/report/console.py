@@ -55,7 +55,8 @@ def point_text(run: RunResult, point: PointResult, protocol: str) -> str:
              else f"{C.REQUEST_RATE}: {fmt_rate(point.level)} inference requests per seconds")
     if run.periodic:
         level = periodic_text.header(run.periodic)
-    lines = [level, "  Client: ", f"    Request count: {s.completed}"]
+    lines = [level, *_server_behind_lines(run, point), "  Client: ",
+             f"    Request count: {s.completed}"]
     if s.completed == 0:  # nothing measured: perf_analyzer's error, not a block of zeros
         lines += [f"    Failed requests: {s.errors}"] if s.errors else []
         lines += (_stability_lines(run, point) if point.interrupted
@@ -121,6 +122,32 @@ LATE_SHARE_WARN = 0.01
 SEND_RATE_WARN = 0.99
 
 
+#: Rate modes: warn when the requests in flight grew by more than this share of the sends over
+#: the reported windows (the server answered fewer than it was sent: it fell behind).
+IN_FLIGHT_GROWTH_WARN = 0.1
+
+
+def _fell_behind(s: Summary) -> bool:
+    """The requests in flight grew by more than :data:`IN_FLIGHT_GROWTH_WARN` of the sends."""
+    return s.sent > 0 and s.duration_s > 0 and \
+        s.sent - s.completed - s.errors > IN_FLIGHT_GROWTH_WARN * s.sent
+
+
+def _server_behind_lines(run: RunResult, point: PointResult) -> list[str]:
+    """Rate modes: say, before the numbers, when the server did not keep up with the sends: the
+    requests in flight grew (sent minus answered over the reported windows)."""
+    s = point.merged
+    if run.mode is LoadMode.CONCURRENCY or run.periodic or not _fell_behind(s):
+        return []
+    growth = s.sent - s.completed - s.errors
+    answered = (s.completed + s.errors) / s.duration_s
+    return [f"  [WARNING] The server fell behind: asked {fmt_rate(point.level)} req/s, sent "
+            f"{fmt_rate(s.send_rate)} req/s, answered {fmt_rate(answered)} req/s; requests in "
+            f"flight grew by {growth} over the reported windows. Sends held back by the in-flight "
+            "cap (--max-threads, 1024 when not given) are late and counted; latency from the "
+            "scheduled send includes the wait"]
+
+
 def _rate_kept_lines(run: RunResult, point: PointResult) -> list[str]:
     """Say plainly when the client could not keep the asked rate (measured, not just flagged)."""
     s = point.merged
@@ -136,9 +163,11 @@ def _rate_kept_lines(run: RunResult, point: PointResult) -> list[str]:
              and ratio < SEND_RATE_WARN - slack)
     if late_share <= LATE_SHARE_WARN and not short:
         return []
+    who = ("the in-flight cap held sends back while the server fell behind" if _fell_behind(s)
+           else "the client did not keep the asked rate")
     return [f"    [WARNING] asked {fmt_rate(asked)} req/s, sent {fmt_rate(s.send_rate)} req/s "
-            f"({100 * ratio:.1f}%); {100 * late_share:.0f}% of sends were late: the client did "
-            "not keep the asked rate (latency from scheduled send includes the delay)"]
+            f"({100 * ratio:.1f}%); {100 * late_share:.0f}% of sends were late: {who} "
+            "(latency from scheduled send includes the delay)"]
 
 
 def _client_load_lines(s: Summary) -> list[str]:

@@ -97,7 +97,8 @@ class LoadConfig:
                               modes=NOT_PERIODIC, figures=False, mpi_agree=True)
     max_threads: int = opt(0, "--max-threads", kind=int, check=_nonneg,
                            message="--max-threads must be >= 0, got {value}",
-                           help="Cap on requests in flight in request-rate modes (0 = no cap).",
+                           help="Cap on requests in flight in request-rate modes (0 = the default "
+                           "cap, 1024); sends it holds back go late and are counted.",
                            modes=NOT_PERIODIC, mpi_agree=True)
     workers: int = opt(0, "--workers", kind=int, check=_nonneg,
                        message="--workers must be >= 0, got {value}",

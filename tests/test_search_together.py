@@ -64,7 +64,10 @@ def test_the_meetings_wait_for_every_model_and_not_for_one_that_left() -> None:
 
 def test_what_several_models_cannot_do_yet_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="--replicates 0"):
-        search_configs("localhost:1", f"{A},{B}", tmp_path)
+        search_configs("localhost:1", f"{A},{B}", tmp_path, "--replicates", "3")
+    # left out, it means no re-measurement for several models and three for one
+    assert search_configs("localhost:1", f"{A},{B}", tmp_path)[0].replicates == 0
+    assert search_configs("localhost:1", A, tmp_path)[0].replicates == 3
     with pytest.raises(OptionError, match="--bls-composing-models"):
         search_configs("localhost:1", f"{A},{B}", tmp_path, "--replicates", "0",
                        "--bls-composing-models", "add_sub")

@@ -21,6 +21,8 @@ from .options import profile_options
 _REFUSED = SEARCH_REFUSED
 #: --mode tpe's budget when --trials is not given
 DEFAULT_TRIALS = 20
+#: Re-measurements of the finalists and the default after the exploration (one model).
+DEFAULT_REPLICATES = 3
 
 
 def _ints(flag: str, text: str | None) -> tuple[int, ...]:
@@ -84,6 +86,9 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
                           latency_budget_ms=kw["latency_budget_ms"], percentile=kw["percentile"],
                           min_throughput=kw["min_throughput"], constraints=limits,
                           weights=weights)
+    if kw["replicates"] is None:  # several models measured together are not re-measured yet
+        several = len([m for m in str(kw.get("model") or "").split(",") if m.strip()]) > 1
+        kw = {**kw, "replicates": 0 if several else DEFAULT_REPLICATES}
     if kw["replicates"] == 1:
         raise OptionError("--replicates: one run gives no interval: use 0 (no re-measurement) "
                           "or 2 or more")
@@ -145,10 +150,12 @@ def search_config(kw: dict[str, Any], client_batches: tuple[int, ...]) -> Any:
               "model's].")
 @click.option("--top", default=5, type=click.IntRange(1), show_default=True,
               help="Configurations listed in summary.md.")
-@click.option("--replicates", default=3, type=click.IntRange(0), show_default=True,
+@click.option("--replicates", default=None, type=click.IntRange(0),
               help="After the exploration, the finalists and the default are re-measured this "
               "many times at their best level (fresh warm-up each run); the ranking shows 95 % "
-              "intervals across the runs. 0: no re-measurement (single measurements).")
+              "intervals across the runs. 0: no re-measurement (single measurements). "
+              f"[default: {DEFAULT_REPLICATES}; 0 for several models (-m a,b), which are not "
+              "re-measured yet]")
 @click.option("--finalists", default=3, type=click.IntRange(1), show_default=True,
               help="How many of the best explored candidates are re-measured (the default is "
               "always re-measured too).")
@@ -187,6 +194,7 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
                                            "trials")}
     search_kw["percentile"] = kwargs["percentile"]
     search_kw["collect_metrics"] = kwargs["collect_metrics"]
+    search_kw["model"] = kwargs["model"]
     kwargs["batch_size"] = str(batches[0])
     # The budget is each sweep's -l: END 0 (until the budget) and --binary-search work as in profile.
     kwargs["latency_threshold_ms"] = search_kw["latency_budget_ms"]
@@ -209,8 +217,8 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
 def _check_together(sc: Any, cfg: Any) -> None:
     """What several models measured together (``-m a,b``) cannot do yet, refused before load."""
     if sc.replicates >= 2:
-        raise OptionError("-m a,b: several models measured together are not re-measured yet: "
-                          "give --replicates 0")
+        raise OptionError("--replicates: several models measured together (-m a,b) are not "
+                          "re-measured yet: leave it out or give --replicates 0")
     if cfg.server.bls_composing_models:
         raise OptionError("--bls-composing-models: search a BLS model alone (-m with one model)")
     if any(d not in ("random", "zero") for d in cfg.inputs.input_data):

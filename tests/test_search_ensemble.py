@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,25 @@ from perfanalyzer.search.guard import SearchBusyError
 from perfanalyzer.search.modelconfig import marked, merged_config
 from perfanalyzer.search.space import Candidate, Space
 from perfanalyzer.search.store import CandidateResult, PointFigures, Store
+from tests.support.paths import TEST_MODELS
 from tests.support.search_runs import instance_count, is_marked, load_model, model_config, search
 
 ENSEMBLE, FAST, SLOW = "ens_delay", "ens_delay_fast", "ens_delay_slow"
+
+
+@pytest.fixture(scope="module")
+def triton() -> Iterator[object]:
+    """A Triton of this module's own (it overrides the session's): these searches load and unload
+    ensembles and BLS models many times, and Triton 2.51 once crashed under them in CI; a crash
+    must fail these tests, not every test after them on the shared server."""
+    from perfanalyzer.server.launcher import TritonLauncher
+
+    server = TritonLauncher(model_repository=TEST_MODELS, explicit_models=["*"],
+                            die_with_parent=True).start(timeout_s=180)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _part(ic: int, mbs: int = 0) -> Candidate:

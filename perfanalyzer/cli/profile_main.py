@@ -77,6 +77,8 @@ def run_profile(cfg: RunConfig) -> int:
 #: After the first Ctrl-C the run ends within this many seconds: in-flight requests that have
 #: not finished by then are cancelled.
 STOP_DEADLINE_S = 5.0
+#: After that deadline the run is cancelled again at this period until it has ended.
+CANCEL_REPEAT_S = 0.2
 
 
 async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
@@ -87,8 +89,11 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     task: asyncio.Future[Any] | None = None  # one run, or a batch x shape sweep's parts
 
     def cancel_run() -> None:
-        if task is not None:
+        if task is not None and not task.done():
             task.cancel()
+            # a cancel can be swallowed (Python 3.11's wait_for returns its result when the
+            # awaited call completes as the cancel lands): repeat it until the run has ended
+            loop.call_later(CANCEL_REPEAT_S, cancel_run)
 
     def on_sigint() -> None:
         presses[0] += 1

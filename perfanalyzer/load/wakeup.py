@@ -8,9 +8,9 @@ keeps sends on time but costs CPU equal to the wait (a whole core from ~2000 req
 
 On Linux a ``timerfd`` armed with an absolute CLOCK_MONOTONIC deadline (the clock behind
 ``time.perf_counter_ns`` there) becomes readable at that time with the kernel's hrtimer precision;
-the loop watches it like a socket, so a wait costs one ``timerfd_settime`` and one read, whatever
-its length. Elsewhere (no timerfd, or perf_counter not on CLOCK_MONOTONIC) :func:`coarse_wait`
-sleeps to about a millisecond before the deadline and spins the rest.
+the loop watches it like a socket, so a wait costs one ``timerfd_settime`` whatever its length
+(:class:`FdAlarm`). Elsewhere (no timerfd, or perf_counter not on CLOCK_MONOTONIC)
+:class:`LoopAlarm` sleeps to about a millisecond before the deadline and spins the rest.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ import ctypes.util
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 #: The loop's selector waits in whole milliseconds: sleep until about this long before a deadline.
 SLEEP_GRAIN_NS = 1_000_000
-#: :func:`coarse_wait` spends a wait shorter than this yielding to the loop (CPU equal to the wait).
+#: :class:`LoopAlarm` spends a wait shorter than this on loop turns (CPU equal to the wait).
 SPIN_NS = 500_000
 #: A wait shorter than this is not worth a wake-up: the send goes at once (never more than this
 #: early, so the "sent" time stays at or after the intended one within this grace).
@@ -36,9 +35,6 @@ _CLOCK_MONOTONIC = 1
 _TFD_TIMER_ABSTIME = 1
 _TFD_NONBLOCK = os.O_NONBLOCK
 _TFD_CLOEXEC = os.O_CLOEXEC
-
-WaitUntil = Callable[[int], Awaitable[None]]
-
 
 class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
@@ -65,45 +61,6 @@ def _libc() -> ctypes.CDLL | None:
 
 
 _LIBC = _libc()
-
-
-class TimerFd:
-    """One timerfd watched by the running loop: :meth:`wait_until` returns at ``deadline_ns``
-    (perf_counter_ns), never before it."""
-
-    def __init__(self, libc: ctypes.CDLL, loop: asyncio.AbstractEventLoop) -> None:
-        fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "timerfd_create failed")
-        self._fd, self._loop = fd, loop
-        self._spec = _Itimerspec()
-        self._ref = ctypes.byref(self._spec)
-        self._settime = libc.timerfd_settime
-        self._waiter: asyncio.Future[None] | None = None
-        loop.add_reader(fd, self._fired)
-
-    def _fired(self) -> None:
-        try:
-            os.read(self._fd, 8)  # clears the readable state (an expiry count)
-        except BlockingIOError:
-            return
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait_until(self, deadline_ns: int) -> None:
-        spec = self._spec.it_value
-        spec.tv_sec, spec.tv_nsec = divmod(max(deadline_ns, 1), 1_000_000_000)
-        if self._settime(self._fd, _TFD_TIMER_ABSTIME, self._ref, None) != 0:
-            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
-        self._waiter = waiter = self._loop.create_future()
-        await waiter
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            self._loop.remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = -1
 
 
 class FdAlarm:
@@ -155,7 +112,7 @@ class FdAlarm:
 class LoopAlarm:
     """:class:`FdAlarm` on the loop's own timers (no timerfd): a timer to about 1 ms before the
     time, then a call on every loop turn until it is at most :data:`SEND_EARLY_NS` away (CPU
-    equal to that last part of the wait, as :func:`coarse_wait`). The callback is called at most
+    equal to that last part of the wait). The callback is called at most
     that early; it re-checks the time and arms again."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
@@ -199,36 +156,4 @@ def alarm(callback: Callable[[], None], precise: bool = True) -> Alarm:
     return LoopAlarm(loop, callback)
 
 
-async def coarse_wait(deadline_ns: int) -> None:
-    """Sleep on the loop's timers to about 1 ms before ``deadline_ns``, then spin (yielding to
-    the loop) until it is at most :data:`SEND_EARLY_NS` away."""
-    clock, sleep = time.perf_counter_ns, asyncio.sleep
-    wait = deadline_ns - clock()
-    while wait > SPIN_NS:
-        await sleep((wait - SLEEP_GRAIN_NS if wait > SLEEP_GRAIN_NS else wait) / 1e9)
-        wait = deadline_ns - clock()
-    while wait > SEND_EARLY_NS:
-        await sleep(0)
-        wait = deadline_ns - clock()
-
-
-@contextmanager
-def waker(precise: bool = True) -> Iterator[WaitUntil]:
-    """A ``wait_until(deadline_ns)`` for the running loop: a timerfd where there is one (and
-    ``precise``), else :func:`coarse_wait`. Closed when the block ends."""
-    if not precise or _LIBC is None:
-        yield coarse_wait
-        return
-    try:
-        timer = TimerFd(_LIBC, asyncio.get_running_loop())
-    except (OSError, NotImplementedError):  # no fd watching (e.g. a Windows proactor) or no fd
-        yield coarse_wait
-        return
-    try:
-        yield timer.wait_until
-    finally:
-        timer.close()
-
-
-__all__ = ["SEND_EARLY_NS", "Alarm", "FdAlarm", "LoopAlarm", "TimerFd", "WaitUntil", "alarm",
-           "coarse_wait", "waker"]
+__all__ = ["SEND_EARLY_NS", "Alarm", "FdAlarm", "LoopAlarm", "alarm"]

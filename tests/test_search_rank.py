@@ -17,7 +17,6 @@ import pytest
 
 from perfanalyzer.cli.search_cmd import configs_from_kwargs
 from perfanalyzer.cli.search_cmd import search as search_command
-from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.errors import OptionError
 from perfanalyzer.search.modelconfig import merged_config
 from perfanalyzer.search.objective import Objective
@@ -26,6 +25,7 @@ from perfanalyzer.search.report import summary_text, write_report
 from perfanalyzer.search.runner import SearchConfig, SearchOutcome, run_search
 from perfanalyzer.search.space import Candidate
 from perfanalyzer.search.store import CandidateResult, Final, PointFigures
+from tests.support.search_runs import load_model, model_config, search
 
 
 def _cand(ic: int) -> Candidate:
@@ -156,31 +156,6 @@ def test_replicates_measure_only_the_best_level_in_either_load_mode(tmp_path: Pa
 
 # -- against the real server -----------------------------------------------------------------
 
-async def _config(url: str, model: str) -> dict[str, Any]:
-    c = create_client("http", ClientOptions(url=url))
-    try:
-        return await c.model_config(model)
-    finally:
-        await c.close()
-
-
-async def _load(url: str, model: str, config: str | None) -> None:
-    c = create_client("http", ClientOptions(url=url))
-    try:
-        await c.load_model(model, config)
-    finally:
-        await c.close()
-
-
-def _search(url: str, model: str, out: Path, *args: str) -> tuple[SearchConfig, SearchOutcome]:
-    ctx = search_command.make_context(
-        "search", ["-u", url, "-m", model, "--output-dir", str(out), *args])
-    sc, cfg = configs_from_kwargs(dict(ctx.params))
-    outcome = asyncio.run(run_search(sc, cfg, stop=asyncio.Event(), out=io.StringIO()))
-    write_report(sc, outcome, "Concurrency", model)
-    return sc, outcome
-
-
 @pytest.mark.server
 @pytest.mark.slow
 def test_the_known_optimum_is_found_with_intervals(triton: Any, tmp_path: Path) -> None:
@@ -188,16 +163,16 @@ def test_the_known_optimum_is_found_with_intervals(triton: Any, tmp_path: Path) 
     ~40/s, 4 ~80/s. From 1 instance, the search names 4 instances, measurably better than the
     default by about 4 times, 2 instances not within noise of it."""
     url = triton.http_url
-    original = asyncio.run(_config(url, "delay"))
+    original = asyncio.run(model_config(url, "delay"))
     one = merged_config(original, _cand(1))
-    asyncio.run(_load(url, "delay", json.dumps(one)))
+    asyncio.run(load_model(url, "delay", json.dumps(one)))
     try:
-        _, outcome = _search(url, "delay", tmp_path, "--instance-counts", "1,2,4",
+        _, outcome = search(url, "delay", tmp_path, "--instance-counts", "1,2,4",
                               "--concurrency-range", "4", "-p", "1000", "-s", "10",
                               "--replicates", "3", "--finalists", "2")
-        assert int(asyncio.run(_config(url, "delay"))["instance_group"][0]["count"]) == 1
+        assert int(asyncio.run(model_config(url, "delay"))["instance_group"][0]["count"]) == 1
     finally:
-        asyncio.run(_load(url, "delay", json.dumps(original)))
+        asyncio.run(load_model(url, "delay", json.dumps(original)))
     assert not outcome.interrupted
     assert set(outcome.finals) == {_cand(4).key, _cand(2).key, _cand(1).key}
     ranking = json.loads((tmp_path / "search.json").read_text())["ranking"]
@@ -228,11 +203,11 @@ def test_a_model_where_nothing_matters_says_so(triton: Any, tmp_path: Path) -> N
     whatever the exploration's single measurements said, the replicate runs find no configuration
     measurably better than the default."""
     url = triton.http_url
-    before = asyncio.run(_config(url, "add_sub"))
-    _, outcome = _search(url, "add_sub", tmp_path, "--instance-counts", "1,2",
+    before = asyncio.run(model_config(url, "add_sub"))
+    _, outcome = search(url, "add_sub", tmp_path, "--instance-counts", "1,2",
                          "--dynamic-batching", "on", "--concurrency-range", "1", "-p", "500",
                          "-s", "50", "-r", "10", "--replicates", "3")
-    assert asyncio.run(_config(url, "add_sub")) == before
+    assert asyncio.run(model_config(url, "add_sub")) == before
     summary = (tmp_path / "summary.md").read_text()
     assert len(outcome.finals) == 2, summary
     assert "No configuration beat the default measurably" in summary, summary
@@ -268,7 +243,7 @@ def test_stopped_during_the_replicates_keeps_them_and_a_rerun_finishes(triton: A
     from perfanalyzer.profile.repeat import profile_runs
 
     url = triton.http_url
-    before = asyncio.run(_config(url, "delay"))
+    before = asyncio.run(model_config(url, "delay"))
     ctx = search_command.make_context(
         "search", ["-u", url, "-m", "delay", "--output-dir", str(tmp_path), "--instance-counts",
                    "1,4", "--concurrency-range", "2", "-p", "300", "-s", "50", "--replicates",
@@ -290,7 +265,7 @@ def test_stopped_during_the_replicates_keeps_them_and_a_rerun_finishes(triton: A
                                    measure=measure_stopping_at(5)))
     write_report(sc, first, "Concurrency", "delay")
     assert first.interrupted and not first.finals
-    assert asyncio.run(_config(url, "delay")) == before
+    assert asyncio.run(model_config(url, "delay")) == before
     assert "INTERRUPTED" in (tmp_path / "summary.md").read_text()
     exports = sorted(tmp_path.glob("candidates/*/final-export.json"))
     assert len(exports) == 2 and not list(tmp_path.glob("candidates/*/final.json"))
@@ -300,4 +275,4 @@ def test_stopped_during_the_replicates_keeps_them_and_a_rerun_finishes(triton: A
     assert not again.interrupted and again.resumed == 2
     assert len(calls) == 2 * 2  # the replicate runs only, all of them
     assert {len(f.points) for f in again.finals.values()} == {2}
-    assert asyncio.run(_config(url, "delay")) == before
+    assert asyncio.run(model_config(url, "delay")) == before

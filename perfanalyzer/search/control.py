@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from ..client import InferenceClient
 from ..errors import PerfAnalyzerError, ServerError
 from .guard import SearchBusyError
 from .modelconfig import marked, marker_of, merged_config, plain
 from .space import Candidate
+from .store import CandidateResult
 
 RESTORE_TIMEOUT_S = 60.0
 
@@ -53,6 +54,19 @@ class Loader(Protocol):
     async def verify(self) -> None: ...
     async def restore(self) -> None: ...
     def restore_now(self) -> None: ...
+
+
+async def apply_candidate(control: Loader, c: Candidate, out: TextIO) -> CandidateResult | None:
+    """Load the candidate's configuration(s): None once loaded; a configuration the server
+    refuses is a result (data, not a crash). Losing control of the model still raises."""
+    try:
+        await control.apply(c)
+    except ModelControlError:
+        raise
+    except PerfAnalyzerError as exc:
+        out.write(f"   not loaded: {exc}\n")
+        return CandidateResult(candidate=c, error=f"load failed: {exc}")
+    return None
 
 
 class ModelControl:

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from .. import cleanup
 from ..config import RunConfig
-from ..errors import OptionError, PerfAnalyzerError
+from ..errors import OptionError
 from ..measure.prometheus import (
     CPU_MEM_USED,
     GPU_FAMILIES,
@@ -41,7 +41,7 @@ from .composite_setup import (
     searched_models,
     settle_group,
 )
-from .control import Loader, ModelControl, ModelControlError, busy
+from .control import Loader, ModelControl, apply_candidate, busy
 from .finals import remeasure
 from .group import GroupControl
 from .guard import Lock, lock_folder, lock_model
@@ -166,14 +166,7 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
             out.write(f"Resuming: {len(done)} candidate(s) already measured in "
                       f"{sc.output_dir}\n")
         try:
-            await _loop(sc, cfg, control, store, outcome, stop, out, measure)
-            if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
-                outcome.finals, outcome.interrupted = await remeasure(
-                    outcome.results, default, sc.objective, count=sc.finalists,
-                    runs=sc.replicates, cfg_of=lambda c: candidate_config(cfg, sc, c),
-                    control=control, store=store, stop=stop, out=out, measure=measure)
-            elif stop.is_set():
-                outcome.interrupted = True
+            await _explore(sc, cfg, control, store, outcome, stop, out, measure)
         finally:
             changed = control.changed
             await control.restore()
@@ -184,6 +177,21 @@ async def _locked(sc: SearchConfig, cfg: RunConfig, store: Store, stop: asyncio.
     finally:
         cleanup.unregister(restore_hook)
         await client.close()
+
+
+async def _explore(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
+                   outcome: SearchOutcome, stop: asyncio.Event, out: TextIO, measure: Measure,
+                   one: MeasureOne | None = None) -> None:
+    """The exploration, then (``--replicates`` 2 or more, not stopped) the finalists and the
+    default re-measured as replicate runs."""
+    await _loop(sc, cfg, control, store, outcome, stop, out, measure, one)
+    if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
+        outcome.finals, outcome.interrupted = await remeasure(
+            outcome.results, outcome.default, sc.objective, count=sc.finalists,
+            runs=sc.replicates, cfg_of=lambda c: candidate_config(cfg, sc, c),
+            control=control, store=store, stop=stop, out=out, measure=measure)
+    elif stop.is_set():
+        outcome.interrupted = True
 
 
 async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
@@ -232,14 +240,7 @@ async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
                 one = functools.partial(measure_candidate, models,
                                         lambda c: candidate_config(cfg, sc, c), measure_many,
                                         sc.objective)
-            await _loop(sc, cfg, group, store, outcome, stop, out, measure, one)
-            if sc.replicates >= 2 and not outcome.interrupted and not stop.is_set():
-                outcome.finals, outcome.interrupted = await remeasure(
-                    outcome.results, default, sc.objective, count=sc.finalists,
-                    runs=sc.replicates, cfg_of=lambda c: candidate_config(cfg, sc, c),
-                    control=group, store=store, stop=stop, out=out, measure=measure)
-            elif stop.is_set():
-                outcome.interrupted = True
+            await _explore(sc, cfg, group, store, outcome, stop, out, measure, one)
         finally:
             changed = group.changed
             await group.restore()
@@ -374,13 +375,9 @@ async def _loop(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
 async def _measure_one(sc: SearchConfig, cfg: RunConfig, control: Loader, store: Store,
                        c: Candidate, stop: asyncio.Event, out: TextIO,
                        measure: Measure) -> CandidateResult | None:
-    try:
-        await control.apply(c)
-    except ModelControlError:
-        raise
-    except PerfAnalyzerError as exc:  # the server refused this configuration: data, not a crash
-        out.write(f"   not loaded: {exc}\n")
-        return CandidateResult(candidate=c, error=f"load failed: {exc}")
+    refused = await apply_candidate(control, c, out)
+    if refused is not None:
+        return refused
     if stop.is_set():
         return None
     folder = store.prepare(c)  # an unfinished attempt's files go; this one replaces them

@@ -33,7 +33,7 @@ from ..profile.run import profile
 from ..report.outfile import write_output
 from ..results import RunResult
 from .composite import CompositeCandidate
-from .control import Loader, ModelControlError
+from .control import Loader, apply_candidate
 from .limits import higher_better
 from .objective import Objective
 from .space import Candidate
@@ -206,13 +206,9 @@ async def measure_candidate(models: tuple[str, ...], cfg_of: Callable[[Candidate
                             out: TextIO) -> CandidateResult | None:
     """Load the candidate's configurations, measure the models together, keep each model's CSV
     and export in ``candidates/KEY/MODEL/``; None when the search was stopped meanwhile."""
-    try:
-        await control.apply(c)
-    except ModelControlError:
-        raise
-    except PerfAnalyzerError as exc:  # the server refused a configuration: data, not a crash
-        out.write(f"   not loaded: {exc}\n")
-        return CandidateResult(candidate=c, error=f"load failed: {exc}")
+    refused = await apply_candidate(control, c, out)
+    if refused is not None:
+        return refused
     if stop.is_set():
         return None
     store.prepare(c)

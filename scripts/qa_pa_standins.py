@@ -125,26 +125,26 @@ def _config(name: str, body: str, kind: str, batch: int) -> str:
             "instance_group [ { kind: KIND_CPU count: 1 } ]\n")
 
 
+def _addsub(name: str, in_type: str, out_type: str, dims: str, batch: int) -> tuple[str, str]:
+    """An add/sub stand-in: two inputs and two outputs of these types and dims."""
+    return (_config(name, _two("input", in_type, dims) + "\n" + _two("output", out_type, dims),
+                    "addsub", batch), MODEL_PY)
+
+
+#: the add/sub stand-ins: name, input type, output type, dims, max batch size
+_ADDSUB = [
+    ("graphdef_int32_int32_int32", "TYPE_INT32", "TYPE_INT32", "16", 8),
+    ("graphdef_nobatch_int32_int32_int32", "TYPE_INT32", "TYPE_INT32", "16", 0),
+    ("graphdef_object_object_object", "TYPE_STRING", "TYPE_STRING", "16", 8),
+    ("graphdef_nobatch_object_object_object", "TYPE_STRING", "TYPE_STRING", "16", 0),
+    ("graphdef_object_int32_int32", "TYPE_STRING", "TYPE_INT32", "-1, -1", 8),
+    ("graphdef_int32_int32_float32", "TYPE_INT32", "TYPE_FP32", "-1, -1, -1", 8),
+]
+
+
 #: name -> (config.pbtxt, model.py)
 MODELS: dict[str, tuple[str, str]] = {
-    "graphdef_int32_int32_int32": (_config(
-        "graphdef_int32_int32_int32", _two("input", "TYPE_INT32", "16") + "\n"
-        + _two("output", "TYPE_INT32", "16"), "addsub", 8), MODEL_PY),
-    "graphdef_nobatch_int32_int32_int32": (_config(
-        "graphdef_nobatch_int32_int32_int32", _two("input", "TYPE_INT32", "16") + "\n"
-        + _two("output", "TYPE_INT32", "16"), "addsub", 0), MODEL_PY),
-    "graphdef_object_object_object": (_config(
-        "graphdef_object_object_object", _two("input", "TYPE_STRING", "16") + "\n"
-        + _two("output", "TYPE_STRING", "16"), "addsub", 8), MODEL_PY),
-    "graphdef_nobatch_object_object_object": (_config(
-        "graphdef_nobatch_object_object_object", _two("input", "TYPE_STRING", "16") + "\n"
-        + _two("output", "TYPE_STRING", "16"), "addsub", 0), MODEL_PY),
-    "graphdef_object_int32_int32": (_config(
-        "graphdef_object_int32_int32", _two("input", "TYPE_STRING", "-1, -1") + "\n"
-        + _two("output", "TYPE_INT32", "-1, -1"), "addsub", 8), MODEL_PY),
-    "graphdef_int32_int32_float32": (_config(
-        "graphdef_int32_int32_float32", _two("input", "TYPE_INT32", "-1, -1, -1") + "\n"
-        + _two("output", "TYPE_FP32", "-1, -1, -1"), "addsub", 8), MODEL_PY),
+    **{name: _addsub(name, *rest) for name, *rest in _ADDSUB},
     "savedmodel_sequence_object": (_config(
         "savedmodel_sequence_object", _io("input", "INPUT", "TYPE_STRING", "1") + "\n"
         + _io("output", "OUTPUT", "TYPE_STRING", "1") + "\n" + SEQUENCE, "seq", 8), MODEL_PY),

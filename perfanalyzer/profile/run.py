@@ -21,14 +21,13 @@ from ..load import workers
 from ..load.base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager
 from ..load.build import build_load
 from ..measure.prometheus import scraper_for
-from ..measure.status import OVER_LIMIT, STABLE, Judging, point_status
 from ..measure.sync import NO_SYNC, RunSync
 from ..measure.window import Measurer, PointResult
 from ..records import RecordBuffer
 from ..redact import redact_config
 from ..report import console, verbose
 from ..report.live import LiveStatus
-from ..results import RunResult
+from ..results import PointStatus, RunResult
 from . import trace
 from .composing import with_composing
 from .failures import check_bls_calls, check_ceiling, check_ended, check_failures
@@ -40,22 +39,6 @@ if TYPE_CHECKING:
     from ..load.periodic import PeriodicConcurrency
     from ..measure.stabilizer import Verdict
     from ..measure.window import Window
-
-
-def over_limit(point: PointResult, cfg: RunConfig) -> bool:
-    """The point's latency (average, or pXX; per --latency-from) reached -l."""
-    return point_status(point, _judging(cfg)) == OVER_LIMIT
-
-
-def meets(point: PointResult, cfg: RunConfig) -> bool:
-    """Stable and under -l (perf_analyzer's ``meets_threshold``): what -f writes."""
-    return point_status(point, _judging(cfg)) == STABLE
-
-
-def _judging(cfg: RunConfig) -> Judging:
-    m = cfg.measurement
-    return Judging(percentile=m.percentile, latency_threshold_ns=m.latency_threshold_ns,
-                   latency_from=m.latency_from)
 
 
 def provenance(client: InferenceClient | None = None) -> dict[str, Any]:
@@ -236,10 +219,11 @@ async def _sweep(cfg: RunConfig, run: RunResult, measurer: Measurer, out: TextIO
         if point.interrupted:
             run.interrupted = True
             break
-        last = Outcome(level, meets(point, cfg))
+        status = run.status(point)  # the judgement the report and -f read, computed once
+        last = Outcome(level, status is PointStatus.STABLE)  # perf_analyzer's meets_threshold
         # Unlike perf_analyzer, an unstable point does not end a linear sweep: it is reported
         # with its spread (and exit code 2); only going over -l does.
-        if search is None and over_limit(point, cfg):
+        if search is None and status is PointStatus.OVER_LIMIT:
             ended = True  # (no further level: said at the next sync.next_level)
     await sync.finish()  # MPI: keep answering the ranks still measuring
 

@@ -208,19 +208,11 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
                           "\"KEY:MS ...\"")
     several = [m for m in cfg.server.model.split(",") if m.strip()]
     if len(several) > 1:
-        _check_together(sc, cfg)
+        from ..search.together import check_together
+
+        check_together(sc, cfg)
     if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
         raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
     return sc, cfg
 
 
-def _check_together(sc: Any, cfg: Any) -> None:
-    """What several models measured together (``-m a,b``) cannot do yet, refused before load."""
-    if sc.replicates >= 2:
-        raise OptionError("--replicates: several models measured together (-m a,b) are not "
-                          "re-measured yet: leave it out or give --replicates 0")
-    if cfg.server.bls_composing_models:
-        raise OptionError("--bls-composing-models: search a BLS model alone (-m with one model)")
-    if any(d not in ("random", "zero") for d in cfg.inputs.input_data):
-        raise OptionError("--input-data: a data file holds one model's inputs: with several "
-                          "models use random or zero")

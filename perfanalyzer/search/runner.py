@@ -50,7 +50,7 @@ from .modelconfig import default_candidate, kind_of, marker_of, plain, same
 from .objective import Objective
 from .space import Candidate, QuickSearch, Space, grid
 from .store import CSV_FILE, EXPORT_FILE, ORIGINAL_FILE, CandidateResult, Final, Store
-from .together import MeasureMany, measure_candidate, measure_models
+from .together import MeasureMany, check_together, measure_candidate, measure_models
 from .tpe import TpeSearch
 
 #: (candidate's run config, stop event, console) -> the measured run. Tests swap it.
@@ -202,9 +202,8 @@ async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
     ``measure_many``, each model under its own load, together): every searched model is locked,
     recorded before the first change and restored like the single model."""
     together = measure_many is not None
-    if together and sc.replicates >= 2:
-        raise OptionError("--replicates: several models measured together are not re-measured "
-                          "yet: give --replicates 0")
+    if together:
+        check_together(sc, cfg)
     locks: list[Lock] = []
     group = GroupControl(client, models, cfg.server.server_url, cfg.server.protocol)
     restore_hook = cleanup.register(group.restore_now)  # a second Ctrl-C

@@ -22,10 +22,10 @@ import dataclasses
 import io
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 from ..config import RunConfig
-from ..errors import PerfAnalyzerError
+from ..errors import OptionError, PerfAnalyzerError
 from ..load.base import LoadManager
 from ..measure.window import ADAPTIVE_MAX_FACTOR, COUNT_WINDOW_CAP_S, PointResult, WindowPlan
 from ..profile.flow import Files, save_run_files
@@ -198,6 +198,18 @@ def combine(objective: Objective, per_model: Mapping[str, Sequence[PointFigures]
             goodput=None if any(g is None for g in goodputs) else sum(g or 0.0 for g in goodputs),
             metrics=metrics))
     return tuple(out)
+
+
+def check_together(sc: Any, cfg: RunConfig) -> None:
+    """What several models measured together (``-m a,b``) cannot do yet, refused before load."""
+    if sc.replicates >= 2:
+        raise OptionError("--replicates: several models measured together (-m a,b) are not "
+                          "re-measured yet: leave it out or give --replicates 0")
+    if cfg.server.bls_composing_models:
+        raise OptionError("--bls-composing-models: search a BLS model alone (-m with one model)")
+    if any(d not in ("random", "zero") for d in cfg.inputs.input_data):
+        raise OptionError("--input-data: a data file holds one model's inputs: with several "
+                          "models use random or zero")
 
 
 async def measure_candidate(models: tuple[str, ...], cfg_of: Callable[[Candidate], RunConfig],

@@ -126,6 +126,8 @@ def test_every_option_has_help_text(path: str, cmd: click.Command) -> None:
     help_opt = cmd.get_help_option(ctx)
     assert help_opt is not None and help_opt.help
     assert missing == [], f"{path}: options without help text: {missing}"
+    text = cmd.get_help(ctx)
+    assert "None]" not in text and "None;" not in text, f"{path}: a range shown as None"
 
 
 def test_help_lists_every_profile_option() -> None:

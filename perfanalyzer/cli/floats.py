@@ -24,6 +24,12 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
 
+    def _describe_range(self) -> str:
+        # click describes an unbounded range as "x<=None" in --help: say nothing instead
+        if self.min is None and self.max is None:
+            return ""
+        return str(super()._describe_range())
+
 
 #: Any finite number (no bounds of its own: the option's check says more).
 FINITE_FLOAT = FiniteFloat()

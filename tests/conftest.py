@@ -10,6 +10,13 @@ Shared helpers live in tests/support.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +36,7 @@ settings.load_profile("perfanalyzer")
 
 
 #: The fixtures that start a server: a test using one, directly or through another, is ``server``.
-SERVER_FIXTURES = {"triton", "mini_server"}
+SERVER_FIXTURES = {"triton", "_session_triton", "_reload_triton", "mini_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -39,30 +46,174 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.server)
 
 
-@pytest.fixture(scope="session")
-def triton() -> Iterator[object]:
-    """A Triton 2.51 serving tests/models on free loopback ports (explicit model control, all
-    models loaded, so load/unload can be tested). Skips when the server extra is missing."""
-    from perfanalyzer.server.launcher import ServerLaunchError, TritonLauncher
+class _ToolRuns:
+    """Python subprocesses (the tool's own runs) a test started: any still running when the test
+    ends is stopped (SIGINT, so a search restores the model, then SIGKILL), so that a failed test
+    cannot leave a run loading the shared server under the tests after it."""
 
-    launcher = TritonLauncher(model_repository=TEST_MODELS, explicit_models=["*"],
-                              die_with_parent=True)  # a killed pytest takes it down too
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[Any]] = []
+        self._init = subprocess.Popen.__init__
+
+    def __enter__(self) -> _ToolRuns:
+        runs, init = self, self._init
+
+        def tracked(proc: subprocess.Popen[Any], args: Any, *a: Any, **kw: Any) -> None:
+            init(proc, args, *a, **kw)
+            argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+            if argv and os.fspath(argv[0]) == sys.executable:
+                runs.procs.append(proc)
+
+        subprocess.Popen.__init__ = tracked  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.Popen.__init__ = self._init  # type: ignore[method-assign]
+        alive = [p for p in self.procs if p.poll() is None]
+        for proc in alive:
+            proc.send_signal(signal.SIGINT)
+        for proc in alive:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _no_run_outlives_its_test() -> Iterator[None]:
+    with _ToolRuns():
+        yield
+
+
+#: What the guards replaced, said at the end of the run (where CI's tail of the output shows it).
+REPLACED: list[str] = []
+
+
+class SessionTriton:
+    """A Triton shared by many tests, checked before every test that uses it. Triton 2.51 can
+    wedge after long use (glibc heap corruption, "malloc_consolidate(): unaligned fastbin chunk
+    detected", then alive, ready, and silent: triton-inference-server/server#8841); such a
+    server is replaced by a fresh one, and the end of the run says so, quoting its log. Without
+    this every later test waited out its own timeout against the wedged server (CI ran out of
+    time so). Attributes are the current server's (``triton.http_url`` and so on)."""
+
+    PROBE_TIMEOUT_S = 15.0
+
+    def __init__(self, name: str = "session", models: tuple[str, ...] = ("*",)) -> None:
+        from perfanalyzer.server.launcher import TritonLauncher
+
+        self.name = name
+        self._launcher = TritonLauncher(model_repository=TEST_MODELS, explicit_models=list(models),
+                                        die_with_parent=True)  # a killed pytest takes it down too
+        self.server: Any = self._launcher.start(timeout_s=180)
+        self.last_test = "(none yet)"
+        self.replaced: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.server, name)
+
+    def _answers(self) -> str | None:
+        """None if the server answers its health check and an add_sub inference in time; else
+        what failed."""
+        if not self.server.alive():
+            return f"exited with code {self.server.process.poll()}"
+        base = f"http://{self.server.http_url}"
+        body = json.dumps({"inputs": [
+            {"name": n, "shape": [1, 16], "datatype": "INT32", "data": [1] * 16}
+            for n in ("INPUT0", "INPUT1")]}).encode()
+        try:
+            with urllib.request.urlopen(f"{base}/v2/health/ready", timeout=self.PROBE_TIMEOUT_S):
+                pass
+            try:
+                with urllib.request.urlopen(f"{base}/v2/models/add_sub/ready",
+                                            timeout=self.PROBE_TIMEOUT_S):
+                    pass
+            except urllib.error.HTTPError:
+                return None  # a test unloaded add_sub: the server itself answered
+            req = urllib.request.Request(f"{base}/v2/models/add_sub/infer", data=body,
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=self.PROBE_TIMEOUT_S):
+                return None
+        except urllib.error.HTTPError:
+            return None  # an answer, if not a success: the server is not wedged
+        except (urllib.error.URLError, OSError) as exc:
+            return f"did not answer within {self.PROBE_TIMEOUT_S:g} s ({exc})"
+
+    def check(self, test_id: str) -> None:
+        """Replace the server if it no longer answers (see the class)."""
+        failed = self._answers()
+        previous, self.last_test = self.last_test, test_id
+        if failed is None:
+            return
+        log = [ln for ln in self.server.log_text().splitlines()
+               if ln.strip() and not ln.startswith(("|", "+"))][-6:]
+        self.server.stop(timeout_s=1)  # wedged: no graceful exit to wait for
+        self.server = self._launcher.start(timeout_s=180)
+        said = (f"the {self.name} Triton {failed} after {previous}; replaced before {test_id}. "
+                "Its log ended:\n    " + "\n    ".join(log))
+        self.replaced.append(said)
+        REPLACED.append(said)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _shared_triton(name: str, models: tuple[str, ...] = ("*",)) -> Iterator[SessionTriton]:
+    from perfanalyzer.server.launcher import ServerLaunchError
+
     try:
-        server = launcher.start(timeout_s=180)
+        shared = SessionTriton(name, models)
     except ServerLaunchError as exc:
         if "server' extra" in str(exc):
             pytest.skip(str(exc))
         raise
     try:
-        yield server
+        yield shared
     finally:
-        server.stop()
+        shared.stop()
 
 
 @pytest.fixture(scope="session")
-def html_run(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def _session_triton() -> Iterator[SessionTriton]:
+    yield from _shared_triton("session")
+
+
+@pytest.fixture(scope="session")
+def _reload_triton() -> Iterator[SessionTriton]:
+    yield from _shared_triton("reload", RELOAD_MODELS)
+
+
+#: What the ``reloads_models`` tests (the searches) load and reload, on a Triton of their own.
+RELOAD_MODELS = ("add_sub", "delay", "delay_slow", "ens_delay_slow")
+
+
+@pytest.fixture()
+def triton(request: pytest.FixtureRequest) -> SessionTriton:
+    """A Triton 2.51 serving tests/models on free loopback ports (explicit model control, all
+    models loaded, so load/unload can be tested), one for the session, checked before each test
+    that uses it (see SessionTriton). Tests marked ``reloads_models`` (the searches, which load
+    and unload configurations many times) get a second shared one serving RELOAD_MODELS, so the
+    churn stays off the server most tests share. Skips when the server extra is missing."""
+    reloads = request.node.get_closest_marker("reloads_models") is not None
+    shared: SessionTriton = request.getfixturevalue(
+        "_reload_triton" if reloads else "_session_triton")
+    shared.check(request.node.nodeid)
+    return shared
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if REPLACED:
+        terminalreporter.section("shared Tritons replaced")
+        for said in REPLACED:
+            terminalreporter.write_line(said)
+
+
+@pytest.fixture(scope="session")
+def html_run(_session_triton: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A short real run saved for the HTML tests: a two-level add_sub sweep with server
     statistics, --collect-metrics and a secret header; its export, --html page and --events."""
+    triton = _session_triton
     out = tmp_path_factory.mktemp("html")
     proc = profile_cli("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:2",
                        "-p", "500", "--collect-metrics", "--metrics-url", triton.metrics_url,

@@ -29,15 +29,16 @@ def _pa(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 
 
 def _success(url: str, model: str) -> int:
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
+    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats", timeout=30) as r:
         return sum(int(s["inference_stats"]["success"]["count"])
                    for s in json.load(r)["model_stats"])
 
 
 @pytest.fixture(scope="module")
-def live(triton: Any, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+def live(_session_triton: Any, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """One short real run with -f and --profile-export-file, and the server's success counter
     before and after it."""
+    triton = _session_triton
     d = tmp_path_factory.mktemp("live")
     before = _success(triton.http_url, "add_sub")
     proc = _pa("-m", "add_sub", "-u", triton.http_url, "--concurrency-range", "1:2", "-p", "300",

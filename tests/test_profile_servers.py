@@ -50,12 +50,12 @@ def test_every_request_failing_stops_with_the_servers_message(triton: Any,
         req = urllib.request.Request(
             f"http://{triton.http_url}/v2/repository/models/identity_int32/unload", data=b"{}",
             method="POST")
-        urllib.request.urlopen(req).close()
+        urllib.request.urlopen(req, timeout=60).close()
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         urllib.request.urlopen(urllib.request.Request(
             f"http://{triton.http_url}/v2/repository/models/identity_int32/load", data=b"{}",
-            method="POST")).close()
+            method="POST"), timeout=120).close()
     assert proc.returncode == 99, (stdout, stderr)
     assert "every request failed" in stderr and "identity_int32" in stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.server
 
 def _counts(url: str) -> dict[str, int]:
     """Every model's inference count plus failed requests: any request that reached a model."""
-    with urllib.request.urlopen(f"http://{url}/v2/models/stats") as r:
+    with urllib.request.urlopen(f"http://{url}/v2/models/stats", timeout=30) as r:
         stats = json.load(r)["model_stats"]
     return {f"{s['name']}/{s['version']}": int(s["inference_count"])
             + int(s["inference_stats"]["fail"]["count"]) for s in stats}

@@ -35,6 +35,8 @@ from perfanalyzer.search.runner import SearchConfig, run_search
 from perfanalyzer.search.space import Candidate, QuickSearch, Space, grid
 from perfanalyzer.search.store import PointFigures
 
+pytestmark = pytest.mark.reloads_models  # a Triton of their own (tests/conftest.py)
+
 DELAY = "delay"  # tests/models/delay: sleeps 50 ms per request, 4 instances, no batching
 SIMPLE_CONFIG = {"name": "m", "backend": "python", "max_batch_size": 8,
                  "instance_group": [{"name": "m_0", "kind": "KIND_CPU", "count": 1}],

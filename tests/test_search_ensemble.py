@@ -258,7 +258,9 @@ def test_ctrl_c_restores_every_composing_model(triton: Any, tmp_path: Path) -> N
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while len(list(tmp_path.glob("candidates/*/state.json"))) < 2:  # default, then fast x4
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no second candidate within 120 s: {proc.communicate()[0]}")
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=120)

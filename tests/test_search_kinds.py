@@ -17,6 +17,8 @@ from perfanalyzer.search.space import Candidate, Space, grid
 from perfanalyzer.search.store import CandidateResult, Store
 from tests.support.search_runs import instance_count, is_marked, search_configs
 
+pytestmark = pytest.mark.reloads_models  # a Triton of their own (tests/conftest.py)
+
 GPU_CONFIG = {"name": "m", "backend": "onnxruntime", "max_batch_size": 0,
               "instance_group": [{"name": "m_0", "kind": "KIND_GPU", "count": 1,
                                   "gpus": [0, 1]}]}

@@ -27,6 +27,8 @@ from perfanalyzer.search.runner import run_search
 from perfanalyzer.search.space import Candidate
 from perfanalyzer.search.store import CandidateResult, Final, PointFigures
 
+pytestmark = pytest.mark.reloads_models  # a Triton of their own (tests/conftest.py)
+
 
 def _parse(tmp_path: Path, *args: str) -> Any:
     ctx = search_command.make_context("search", ["-m", "x", "--output-dir", str(tmp_path), *args])

@@ -27,6 +27,8 @@ from perfanalyzer.search.space import Candidate
 from perfanalyzer.search.store import CandidateResult, Final, PointFigures
 from tests.support.search_runs import load_model, model_config, search
 
+pytestmark = pytest.mark.reloads_models  # a Triton of their own (tests/conftest.py)
+
 
 def _cand(ic: int) -> Candidate:
     return Candidate(instance_count=ic, max_batch_size=0, dynamic_batching=False)

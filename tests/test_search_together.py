@@ -22,6 +22,8 @@ from perfanalyzer.search.store import PointFigures
 from perfanalyzer.search.together import Rendezvous, combine
 from tests.support.search_runs import instance_count, is_marked, search, search_configs
 
+pytestmark = pytest.mark.reloads_models  # a Triton of their own (tests/conftest.py)
+
 A, B = "ens_delay_slow", "delay_slow"
 
 

@@ -19,6 +19,8 @@ from perfanalyzer.search.space import Candidate, Space, grid
 from tests.support.search_runs import instance_count, is_marked, load_model, model_config, search_configs
 from tests.support.search_runs import search as run_search_here
 
+pytestmark = pytest.mark.reloads_models  # a Triton of their own (tests/conftest.py)
+
 
 def _c(ic: int = 1, db: bool = True, b: int = 1) -> Candidate:
     return Candidate(instance_count=ic, max_batch_size=8, dynamic_batching=db, client_batch=b)

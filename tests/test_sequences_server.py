@@ -62,7 +62,7 @@ class Recorder:
 
 
 def _success(url: str) -> int:
-    with urllib.request.urlopen(f"http://{url}/v2/models/sequence_acc/stats") as r:
+    with urllib.request.urlopen(f"http://{url}/v2/models/sequence_acc/stats", timeout=30) as r:
         stats = json.load(r)["model_stats"]
     return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
 

@@ -35,7 +35,7 @@ def _success_count(url: str, model: str, expected: int = 0) -> int:
     statistics just after sending the answer), then return the real value (maybe more)."""
     deadline = time.monotonic() + 2.0
     while True:
-        with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as r:
+        with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats", timeout=30) as r:
             stats = json.load(r)["model_stats"]
         count = sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
         if count >= expected or time.monotonic() > deadline:

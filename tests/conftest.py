@@ -1,6 +1,7 @@
 """Session fixtures and the ``server`` marker.
 
-* ``triton``: one real Triton (from the nvidia-pytriton wheel) for the whole session;
+* ``triton``: a real Triton (from the nvidia-pytriton wheel) shared by the tests, probed before
+  each test and replaced or started afresh when needed (tests/support/shared_triton.py);
 * ``html_run``: one short real run with its export, --html page and --events, for the HTML tests;
 * ``mini_server``: a KServe v2 server without Triton's extensions (a fresh one per test);
 * every test whose fixtures start a server is marked ``server`` here, so ``pytest -m 'not server'``
@@ -10,13 +11,10 @@ Shared helpers live in tests/support.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from hypothesis import settings
 from tests.support import kserve_server
 from tests.support.cli_runs import profile_cli
 from tests.support.html_checks import HTML_RUN_SECRET
-from tests.support.paths import TEST_MODELS
+from tests.support.shared_triton import REPLACED, SessionTriton, shared_triton
 
 # Hypothesis's per-example deadline is a timed assertion: on a shared 2-core machine it fails tests
 # for the machine's load, not for the code. Examples still have the pytest-timeout bound.
@@ -86,102 +84,14 @@ def _no_run_outlives_its_test() -> Iterator[None]:
         yield
 
 
-#: What the guards replaced, said at the end of the run (where CI's tail of the output shows it).
-REPLACED: list[str] = []
-
-
-class SessionTriton:
-    """A Triton shared by many tests, checked before every test that uses it. Triton 2.51 can
-    wedge after long use (glibc heap corruption, "malloc_consolidate(): unaligned fastbin chunk
-    detected", then alive, ready, and silent: triton-inference-server/server#8841); such a
-    server is replaced by a fresh one, and the end of the run says so, quoting its log. Without
-    this every later test waited out its own timeout against the wedged server (CI ran out of
-    time so). Attributes are the current server's (``triton.http_url`` and so on)."""
-
-    PROBE_TIMEOUT_S = 15.0
-
-    def __init__(self, name: str = "session", models: tuple[str, ...] = ("*",)) -> None:
-        from perfanalyzer.server.launcher import TritonLauncher
-
-        self.name = name
-        self._launcher = TritonLauncher(model_repository=TEST_MODELS, explicit_models=list(models),
-                                        die_with_parent=True)  # a killed pytest takes it down too
-        self.server: Any = self._launcher.start(timeout_s=180)
-        self.last_test = "(none yet)"
-        self.replaced: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.server, name)
-
-    def _answers(self) -> str | None:
-        """None if the server answers its health check and an add_sub inference in time; else
-        what failed."""
-        if not self.server.alive():
-            return f"exited with code {self.server.process.poll()}"
-        base = f"http://{self.server.http_url}"
-        body = json.dumps({"inputs": [
-            {"name": n, "shape": [1, 16], "datatype": "INT32", "data": [1] * 16}
-            for n in ("INPUT0", "INPUT1")]}).encode()
-        try:
-            with urllib.request.urlopen(f"{base}/v2/health/ready", timeout=self.PROBE_TIMEOUT_S):
-                pass
-            try:
-                with urllib.request.urlopen(f"{base}/v2/models/add_sub/ready",
-                                            timeout=self.PROBE_TIMEOUT_S):
-                    pass
-            except urllib.error.HTTPError:
-                return None  # a test unloaded add_sub: the server itself answered
-            req = urllib.request.Request(f"{base}/v2/models/add_sub/infer", data=body,
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=self.PROBE_TIMEOUT_S):
-                return None
-        except urllib.error.HTTPError:
-            return None  # an answer, if not a success: the server is not wedged
-        except (urllib.error.URLError, OSError) as exc:
-            return f"did not answer within {self.PROBE_TIMEOUT_S:g} s ({exc})"
-
-    def check(self, test_id: str) -> None:
-        """Replace the server if it no longer answers (see the class)."""
-        failed = self._answers()
-        previous, self.last_test = self.last_test, test_id
-        if failed is None:
-            return
-        log = [ln for ln in self.server.log_text().splitlines()
-               if ln.strip() and not ln.startswith(("|", "+"))][-6:]
-        self.server.stop(timeout_s=1)  # wedged: no graceful exit to wait for
-        self.server = self._launcher.start(timeout_s=180)
-        said = (f"the {self.name} Triton {failed} after {previous}; replaced before {test_id}. "
-                "Its log ended:\n    " + "\n    ".join(log))
-        self.replaced.append(said)
-        REPLACED.append(said)
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
-def _shared_triton(name: str, models: tuple[str, ...] = ("*",)) -> Iterator[SessionTriton]:
-    from perfanalyzer.server.launcher import ServerLaunchError
-
-    try:
-        shared = SessionTriton(name, models)
-    except ServerLaunchError as exc:
-        if "server' extra" in str(exc):
-            pytest.skip(str(exc))
-        raise
-    try:
-        yield shared
-    finally:
-        shared.stop()
-
-
 @pytest.fixture(scope="session")
 def _session_triton() -> Iterator[SessionTriton]:
-    yield from _shared_triton("session")
+    yield from shared_triton("session")
 
 
 @pytest.fixture(scope="session")
 def _reload_triton() -> Iterator[SessionTriton]:
-    yield from _shared_triton("reload", RELOAD_MODELS)
+    yield from shared_triton("reload", RELOAD_MODELS)
 
 
 #: What the ``reloads_models`` tests (the searches) load and reload, on a Triton of their own.

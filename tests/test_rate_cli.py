@@ -100,8 +100,10 @@ def test_a_bad_rate_exits_3_from_the_real_command(triton: Any) -> None:
 @pytest.mark.slow
 def test_request_rate_sweep_csv_and_achieved_rate(triton: Any, tmp_path: Path) -> None:
     out = tmp_path / "rate.csv"
+    # 2 s windows: a send or an answer a busy box shifts across a window edge moves a 1 s
+    # window's figure at 100/s by 1 % (CI once saw more than the 2-3 % allowed below)
     p = _cli("-m", "add_sub", "-u", triton.http_url, "--request-rate-range", "100:200:100",
-             "-p", "1000", "-r", "4", "-s", "90", "-f", str(out))
+             "-p", "2000", "-r", "4", "-s", "90", "-f", str(out))
     assert p.returncode == 0, p.stderr
     rows = _rows(out)
     assert next(iter(rows[0])) == "Request Rate"

@@ -103,3 +103,27 @@ def test_open_ended_sweep_stops_at_the_ceiling() -> None:
     with pytest.raises(FailedPoint, match="--force"):
         check_ceiling(cfg, MAX_CONCURRENCY + 1)
     check_ceiling(cfg.replace(force=True), MAX_CONCURRENCY + 1)
+
+
+@pytest.mark.server
+def test_a_launched_server_gets_the_hard_open_file_limit() -> None:
+    # A soft limit of 1024 (a common default) in the launching process would let a client with a
+    # thousand connections (the rate modes' default cap) exhaust the server's.
+    from perfanalyzer.server.launcher import ServerLaunchError, TritonLauncher
+    from tests.support.paths import TEST_MODELS
+
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, limits[1]), limits[1]))
+    try:
+        server = TritonLauncher(model_repository=TEST_MODELS, explicit_models=[]).start(
+            wait=False)
+    except ServerLaunchError as exc:
+        if "server' extra" not in str(exc):
+            raise
+        pytest.skip(str(exc))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+    try:
+        assert resource.prlimit(server.process.pid, resource.RLIMIT_NOFILE) == (limits[1],) * 2
+    finally:
+        server.stop()

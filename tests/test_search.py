@@ -1,7 +1,6 @@
-"""perfanalyzer search: the search space (pure), the config it writes, and against the real
-Triton: a setting that changes throughput, the best configuration re-measured, the original
-configuration restored after an error and after Ctrl-C, a stopped search resumed, and a server
-without explicit model control refused in one line."""
+"""perfanalyzer search: the search space (pure), the config it writes, and against the real Triton: a
+setting that changes throughput, the best configuration re-measured, the original configuration restored
+after an error and after Ctrl-C, a stopped search resumed, a server without model control refused."""
 
 from __future__ import annotations
 
@@ -36,7 +35,6 @@ from perfanalyzer.search.space import Candidate, QuickSearch, Space, grid
 from perfanalyzer.search.store import PointFigures
 
 pytestmark = pytest.mark.reloads_models  # a Triton of their own (tests/conftest.py)
-
 DELAY = "delay"  # tests/models/delay: sleeps 50 ms per request, 4 instances, no batching
 SIMPLE_CONFIG = {"name": "m", "backend": "python", "max_batch_size": 8,
                  "instance_group": [{"name": "m_0", "kind": "KIND_CPU", "count": 1}],

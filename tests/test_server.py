@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -170,38 +169,26 @@ def test_launch_for_run_serves_simple_and_stops_on_exception(
     _needs_server()
     seen: list[LaunchedServer] = []
     port = free_port()
-    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, limits[1]), limits[1]))
-    try:  # the server gets the hard limit whatever the launching process's soft one is
-        with pytest.raises(KeyboardInterrupt), \
-                launch_for_run(f"localhost:{port}", "grpc", "simple", timeout_s=120) as server:
-            seen.append(server)
-            assert resource.prlimit(server.process.pid, resource.RLIMIT_NOFILE) == \
-                (limits[1], limits[1])
-            _serves_simple(server, port)
-            raise KeyboardInterrupt  # a BaseException: the hardest case for cleanup
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+    with pytest.raises(KeyboardInterrupt), \
+            launch_for_run(f"localhost:{port}", "grpc", "simple", timeout_s=120) as server:
+        seen.append(server)
+        assert server.grpc_port == port and server.http_port != port
+        assert _get(f"http://{server.http_url}/v2/models/simple/ready") == 200
+        # Only the model under test is loaded; waiting for another one says why it is not ready.
+        with pytest.raises(ServerLaunchError, match=r"^Triton: model 'resnet50' not ready after "
+                           r"0\.5 s \(state not loaded\)$"):
+            server.wait_ready(0.5, ["resnet50"])
+        a, b = list(range(16)), [5] * 16
+        out = _infer(server, "simple", [
+            {"name": "INPUT0", "datatype": "INT32", "shape": [1, 16], "data": a},
+            {"name": "INPUT1", "datatype": "INT32", "shape": [1, 16], "data": b}])
+        assert out["OUTPUT0"]["data"] == [x + 5 for x in a]
+        assert out["OUTPUT1"]["data"] == [x - 5 for x in a]
+        assert server.url("grpc") == server.grpc_url
+        raise KeyboardInterrupt  # a BaseException: the hardest case for cleanup
     _assert_gone(seen[0])
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'simple'" in err[0] and seen[0].grpc_url in err[0]
-
-
-def _serves_simple(server: LaunchedServer, port: int) -> None:
-    """Only simple is loaded, and it adds and subtracts."""
-    assert server.grpc_port == port and server.http_port != port
-    assert _get(f"http://{server.http_url}/v2/models/simple/ready") == 200
-    # Only the model under test is loaded; waiting for another one says why it is not ready.
-    with pytest.raises(ServerLaunchError, match=r"^Triton: model 'resnet50' not ready after "
-                       r"0\.5 s \(state not loaded\)$"):
-        server.wait_ready(0.5, ["resnet50"])
-    a, b = list(range(16)), [5] * 16
-    out = _infer(server, "simple", [
-        {"name": "INPUT0", "datatype": "INT32", "shape": [1, 16], "data": a},
-        {"name": "INPUT1", "datatype": "INT32", "shape": [1, 16], "data": b}])
-    assert out["OUTPUT0"]["data"] == [x + 5 for x in a]
-    assert out["OUTPUT1"]["data"] == [x - 5 for x in a]
-    assert server.url("grpc") == server.grpc_url
 
 
 # --- the ResNet-50 builder ---------------------------------------------------------------------

@@ -4,9 +4,10 @@ Triton 2.51 can wedge after long use: glibc heap corruption ("malloc_consolidate
 fastbin chunk detected", "Signal (6) received."), then alive, ready and silent
 (triton-inference-server/server#8841). Seen here in three clean-clone runs in a row, each time
 7-9 minutes into the run, after ~200 of the ~280 tests that use the session server; every later
-test then waited out its own 300 s timeout and CI ran out of time. So a shared server is probed before every test that uses it and replaced when
-it does not answer (the end of the run says so, quoting its log), and it is started afresh at a
-module boundary after :data:`RECYCLE_AFTER` tests, before it has served that much.
+test then waited out its own 300 s timeout and CI ran out of time. So a shared server is probed
+before every test that uses it and replaced when it does not answer (the end of the run says so,
+quoting its log), and it is started afresh at a module boundary after :data:`RECYCLE_AFTER`
+tests, before it has served that much.
 """
 
 from __future__ import annotations

@@ -25,17 +25,22 @@ if TYPE_CHECKING:
 FD_RESERVE = 128
 
 
-def raise_fd_limit() -> tuple[int, int]:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; returns (soft, hard) after."""
+def raise_fd_limit(pid: int = 0) -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE of this process, or of the child ``pid`` (Linux: prlimit;
+    OSError if it has already gone), to the hard limit; returns (soft, hard) after."""
     try:
         import resource
     except ImportError:  # pragma: no cover - not POSIX
         return (1 << 30, 1 << 30)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    nofile = resource.RLIMIT_NOFILE
+    soft, hard = resource.prlimit(pid, nofile) if pid else resource.getrlimit(nofile)
     want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
     if soft != resource.RLIM_INFINITY and soft < want:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            if pid:
+                resource.prlimit(pid, nofile, (want, hard))
+            else:
+                resource.setrlimit(nofile, (want, hard))
             soft = want
         except (ValueError, OSError):
             pass

@@ -306,7 +306,12 @@ class TritonLauncher:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        _raise_fd_limit_of(proc.pid)
+        # A connection is a file: with a soft limit of 1024 (a common default) a client with a
+        # thousand connections would exhaust the server's, which then stops accepting.
+        from ..config.safety import raise_fd_limit  # (here: the config package is not cheap)
+
+        with contextlib.suppress(OSError, AttributeError):  # it left already; no prlimit here
+            raise_fd_limit(proc.pid)
         server = LaunchedServer(process=proc, http_port=ports["http"], grpc_port=ports["grpc"],
                                 metrics_port=ports["metrics"], workdir=workdir, log_path=log_path,
                                 shm_prefix=shm_prefix, host=self.host)
@@ -317,18 +322,4 @@ class TritonLauncher:
                 server.stop()
                 raise
         return server
-
-
-def _raise_fd_limit_of(pid: int) -> None:
-    """Let the server open as many files as the hard limit allows: a connection is a file, and a
-    soft limit of 1024 (a common default) lets a client with a thousand connections exhaust the
-    server's, which then stops accepting (the tool raises its own soft limit the same way)."""
-    try:
-        import resource
-
-        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
-        if soft != hard:
-            resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard, hard))
-    except (ImportError, AttributeError, OSError, ValueError):  # not Linux, or it already left
-        pass
 

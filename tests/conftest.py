@@ -84,6 +84,10 @@ def _no_run_outlives_its_test() -> Iterator[None]:
         yield
 
 
+#: What the ``reloads_models`` tests (the searches) load and reload, on a Triton of their own.
+RELOAD_MODELS = ("add_sub", "delay", "delay_slow", "ens_delay_slow")
+
+
 @pytest.fixture(scope="session")
 def _session_triton() -> Iterator[SessionTriton]:
     yield from shared_triton("session")
@@ -92,10 +96,6 @@ def _session_triton() -> Iterator[SessionTriton]:
 @pytest.fixture(scope="session")
 def _reload_triton() -> Iterator[SessionTriton]:
     yield from shared_triton("reload", RELOAD_MODELS)
-
-
-#: What the ``reloads_models`` tests (the searches) load and reload, on a Triton of their own.
-RELOAD_MODELS = ("add_sub", "delay", "delay_slow", "ens_delay_slow")
 
 
 @pytest.fixture()

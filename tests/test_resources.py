@@ -109,18 +109,15 @@ def test_open_ended_sweep_stops_at_the_ceiling() -> None:
 def test_a_launched_server_gets_the_hard_open_file_limit() -> None:
     # A soft limit of 1024 (a common default) in the launching process would let a client with a
     # thousand connections (the rate modes' default cap) exhaust the server's.
-    from perfanalyzer.server.launcher import ServerLaunchError, TritonLauncher
+    from perfanalyzer.server.launcher import TritonLauncher
     from tests.support.paths import TEST_MODELS
+    from tests.support.shared_triton import start_or_skip
 
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, limits[1]), limits[1]))
     try:
-        server = TritonLauncher(model_repository=TEST_MODELS, explicit_models=[]).start(
-            wait=False)
-    except ServerLaunchError as exc:
-        if "server' extra" not in str(exc):
-            raise
-        pytest.skip(str(exc))
+        server = start_or_skip(TritonLauncher(model_repository=TEST_MODELS, explicit_models=[]),
+                               wait=False)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, limits)
     try:

@@ -24,6 +24,7 @@ import pytest
 from perfanalyzer.cli.main import main
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.search.store import Store
+from tests.support.shared_triton import start_or_skip
 
 MODEL = "delay"  # 4 instances, 50 ms per request, no batching
 DEFAULT_KEY = "ic4-mbs0-db-off-b1"  # the model's own configuration
@@ -34,17 +35,12 @@ WAIT_S = 120.0
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from perfanalyzer.server.launcher import ServerLaunchError, TritonLauncher
+    from perfanalyzer.server.launcher import TritonLauncher
 
     repo = tmp_path_factory.mktemp("search-repo")
     shutil.copytree(Path(__file__).with_name("models") / MODEL, repo / MODEL)
-    try:
-        srv = TritonLauncher(model_repository=repo, explicit_models=[MODEL],
-                             die_with_parent=True).start(timeout_s=180)
-    except ServerLaunchError as exc:
-        if "server' extra" in str(exc):
-            pytest.skip(str(exc))
-        raise
+    srv = start_or_skip(TritonLauncher(model_repository=repo, explicit_models=[MODEL],
+                                       die_with_parent=True), timeout_s=180)
     try:
         yield srv
     finally:

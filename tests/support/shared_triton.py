@@ -28,6 +28,18 @@ RECYCLE_AFTER = 60
 REPLACED: list[str] = []
 
 
+def start_or_skip(launcher: Any, **start: Any) -> Any:
+    """``launcher.start(**start)``; the test is skipped where the server extra is missing."""
+    from perfanalyzer.server.launcher import ServerLaunchError
+
+    try:
+        return launcher.start(**start)
+    except ServerLaunchError as exc:
+        if "server' extra" in str(exc):
+            pytest.skip(str(exc))
+        raise
+
+
 class SessionTriton:
     """A Triton shared by many tests, probed before each of them and replaced when it does not
     answer (see the module). Attributes are the current server's (``triton.http_url`` ...)."""
@@ -40,7 +52,7 @@ class SessionTriton:
         self.name = name
         self._launcher = TritonLauncher(model_repository=TEST_MODELS, explicit_models=list(models),
                                         die_with_parent=True)  # a killed pytest takes it down too
-        self.server: Any = self._launcher.start(timeout_s=180)
+        self.server: Any = start_or_skip(self._launcher, timeout_s=180)
         self.last_test = "(none yet)"
         self.replaced: list[str] = []
         self.served = 0  # tests since the current server started
@@ -84,35 +96,31 @@ class SessionTriton:
         if failed is None:
             if self.served >= RECYCLE_AFTER and \
                     previous.split("::")[0] != test_id.split("::")[0]:
-                self.server.stop()
-                self.server = self._launcher.start(timeout_s=180)
-                self.served, self.recycled = 0, self.recycled + 1
+                self._restart()
+                self.recycled += 1
             self.served += 1
             return
         log = [ln for ln in self.server.log_text().splitlines()
                if ln.strip() and not ln.startswith(("|", "+"))][-6:]
-        self.server.stop(timeout_s=1)  # wedged: no graceful exit to wait for
-        self.server = self._launcher.start(timeout_s=180)
+        self._restart(stop_timeout_s=1)  # wedged: no graceful exit to wait for
         self.served = 1
         said = (f"the {self.name} Triton {failed} after {previous}; replaced before {test_id}. "
                 "Its log ended:\n    " + "\n    ".join(log))
         self.replaced.append(said)
         REPLACED.append(said)
 
+    def _restart(self, stop_timeout_s: float = 30.0) -> None:
+        self.server.stop(timeout_s=stop_timeout_s)
+        self.server = self._launcher.start(timeout_s=180)
+        self.served = 0
+
     def stop(self) -> None:
         self.server.stop()
 
 
 def shared_triton(name: str, models: tuple[str, ...] = ("*",)) -> Iterator[SessionTriton]:
-    """A fixture's body: the shared server, skipped where the server extra is missing."""
-    from perfanalyzer.server.launcher import ServerLaunchError
-
-    try:
-        shared = SessionTriton(name, models)
-    except ServerLaunchError as exc:
-        if "server' extra" in str(exc):
-            pytest.skip(str(exc))
-        raise
+    """A fixture's body: the shared server, stopped at the end."""
+    shared = SessionTriton(name, models)
     try:
         yield shared
     finally:

@@ -210,7 +210,7 @@ def configs_from_kwargs(kwargs: dict[str, Any]) -> tuple[Any, Any]:
     if len(several) > 1:
         from ..search.together import check_together
 
-        check_together(sc, cfg)
+        check_together(sc.replicates, cfg)
     if search_kw["objective"] == "goodput" and not cfg.measurement.goodput:
         raise OptionError("--objective goodput: give the limits with --goodput \"KEY:MS ...\"")
     return sc, cfg

@@ -203,7 +203,7 @@ async def _group(sc: SearchConfig, cfg: RunConfig, client: Any, store: Store,
     recorded before the first change and restored like the single model."""
     together = measure_many is not None
     if together:
-        check_together(sc, cfg)
+        check_together(sc.replicates, cfg)
     locks: list[Lock] = []
     group = GroupControl(client, models, cfg.server.server_url, cfg.server.protocol)
     restore_hook = cleanup.register(group.restore_now)  # a second Ctrl-C

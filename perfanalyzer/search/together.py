@@ -22,7 +22,7 @@ import dataclasses
 import io
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TextIO, cast
 
 from ..config import RunConfig
 from ..errors import OptionError, PerfAnalyzerError
@@ -200,9 +200,10 @@ def combine(objective: Objective, per_model: Mapping[str, Sequence[PointFigures]
     return tuple(out)
 
 
-def check_together(sc: Any, cfg: RunConfig) -> None:
-    """What several models measured together (``-m a,b``) cannot do yet, refused before load."""
-    if sc.replicates >= 2:
+def check_together(replicates: int, cfg: RunConfig) -> None:
+    """What several models measured together (``-m a,b``) cannot do yet, refused before load
+    (``replicates``: the search's --replicates)."""
+    if replicates >= 2:
         raise OptionError("--replicates: several models measured together (-m a,b) are not "
                           "re-measured yet: leave it out or give --replicates 0")
     if cfg.server.bls_composing_models:

@@ -170,8 +170,8 @@ def test_the_known_optimum_is_found_with_intervals(triton: Any, tmp_path: Path) 
     asyncio.run(load_model(url, "delay", json.dumps(one)))
     try:
         _, outcome = search(url, "delay", tmp_path, "--instance-counts", "1,2,4",
-                              "--concurrency-range", "4", "-p", "1000", "-s", "10",
-                              "--replicates", "3", "--finalists", "2")
+                             "--concurrency-range", "4", "-p", "1000", "-s", "10",
+                             "--replicates", "3", "--finalists", "2")
         assert int(asyncio.run(model_config(url, "delay"))["instance_group"][0]["count"]) == 1
     finally:
         asyncio.run(load_model(url, "delay", json.dumps(original)))
@@ -207,8 +207,8 @@ def test_a_model_where_nothing_matters_says_so(triton: Any, tmp_path: Path) -> N
     url = triton.http_url
     before = asyncio.run(model_config(url, "add_sub"))
     _, outcome = search(url, "add_sub", tmp_path, "--instance-counts", "1,2",
-                         "--dynamic-batching", "on", "--concurrency-range", "1", "-p", "500",
-                         "-s", "50", "-r", "10", "--replicates", "3")
+                        "--dynamic-batching", "on", "--concurrency-range", "1", "-p", "500",
+                        "-s", "50", "-r", "10", "--replicates", "3")
     assert asyncio.run(model_config(url, "add_sub")) == before
     summary = (tmp_path / "summary.md").read_text()
     assert len(outcome.finals) == 2, summary

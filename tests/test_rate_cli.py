@@ -101,9 +101,11 @@ def test_a_bad_rate_exits_3_from_the_real_command(triton: Any) -> None:
 def test_request_rate_sweep_csv_and_achieved_rate(triton: Any, tmp_path: Path) -> None:
     out = tmp_path / "rate.csv"
     # 2 s windows: a send or an answer a busy box shifts across a window edge moves a 1 s
-    # window's figure at 100/s by 1 % (CI once saw more than the 2-3 % allowed below)
+    # window's figure at 100/s by 1 %. Up to 10 windows (-r): on a busy box a latency spike can
+    # keep 3 windows in a row from agreeing even within 90 % (a clean-clone CI run saw exit 2 with
+    # -r 4); a stable point still needs 3 that agree.
     p = _cli("-m", "add_sub", "-u", triton.http_url, "--request-rate-range", "100:200:100",
-             "-p", "2000", "-r", "4", "-s", "90", "-f", str(out))
+             "-p", "2000", "-r", "10", "-s", "90", "-f", str(out))
     assert p.returncode == 0, p.stderr
     rows = _rows(out)
     assert next(iter(rows[0])) == "Request Rate"

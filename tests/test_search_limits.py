@@ -146,8 +146,9 @@ async def _model(url: str, model: str, config: str | None = None) -> dict[str, A
 def test_a_latency_constraint_leaves_out_the_slow_configuration(triton: Any,
                                                                 tmp_path: Path) -> None:
     """The delay model at concurrency 4: with one instance each request waits for the three
-    before it (p99 about 200 ms), with four none does (about 50 ms). A p99 limit of 120 ms makes
-    one instance infeasible, listed with its p99."""
+    before it (p99 about 200 ms, never under 150), with four none does (about 50 ms; a loaded CI
+    box has seen 125 ms). A p99 limit of 150 ms makes one instance infeasible, listed with its
+    p99."""
     url = triton.http_url
     original = asyncio.run(_model(url, "delay"))
     one = Candidate(instance_count=1, max_batch_size=0, dynamic_batching=False)
@@ -156,16 +157,16 @@ def test_a_latency_constraint_leaves_out_the_slow_configuration(triton: Any,
         ctx = search_command.make_context(
             "search", ["-u", url, "-m", "delay", "--output-dir", str(tmp_path),
                        "--instance-counts", "1,4", "--concurrency-range", "4", "-p", "1000",
-                       "--constraint", "perf_latency_p99<=120", "--replicates", "0"])
+                       "--constraint", "perf_latency_p99<=150", "--replicates", "0"])
         sc, cfg = configs_from_kwargs(dict(ctx.params))
         outcome = asyncio.run(run_search(sc, cfg, stop=asyncio.Event(), out=io.StringIO()))
     finally:
         asyncio.run(_model(url, "delay", json.dumps(original)))
     write_report(sc, outcome, "Concurrency", "delay")
     summary = (tmp_path / "summary.md").read_text()
-    assert "- Constraints: perf_latency_p99<=120" in summary
+    assert "- Constraints: perf_latency_p99<=150" in summary
     line = next(s for s in summary.splitlines() if s.startswith(f"- `{one.key}`"))
-    assert "at concurrency 4: perf_latency_p99 " in line and " > 120" in line, summary
+    assert "at concurrency 4: perf_latency_p99 " in line and " > 150" in line, summary
     ranking = json.loads((tmp_path / "search.json").read_text())["ranking"]
     assert [r["candidate"] for r in ranking] == ["ic4-mbs0-db-off-b1"]
 

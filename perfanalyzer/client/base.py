@@ -373,6 +373,19 @@ class InferenceClient(abc.ABC):
         return the client's (send_ns, recv_ns) for it (None: not measured).
         Raises ServerError / TransportError."""
 
+    def send_nowait(self, prepared: Any, on_done: Callable[[int, int, Any], None], a: int,
+                    b: int) -> bool:
+        """:meth:`send` without awaiting, where the client can (the open loop's hot path): start
+        the request now and return True, then call ``on_done(a, b, answer)`` from the loop once,
+        ``answer`` being what :meth:`send` returns or the ClientError it raises; or return False,
+        having done nothing (the caller awaits :meth:`send`). By default it never can."""
+        return False
+
+    def cancel_nowait(self) -> int:
+        """Abort the requests :meth:`send_nowait` started that have not answered (their
+        ``on_done`` is not called); return how many."""
+        return 0
+
     @abc.abstractmethod
     async def infer(self, request: InferRequest | Any) -> InferResult:
         """Send a request (or prepared request) and decode its outputs."""

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,6 +295,15 @@ class GrpcClient(InferenceClient):
         if self._lean is not None:
             return (await self._lean.exchange(prepared.payload))[1:]
         return (await self._timed_send(prepared.payload))[1:]
+
+    def send_nowait(self, prepared: Any, on_done: Callable[[int, int, Any], None], a: int,
+                    b: int) -> bool:
+        """:meth:`send` without a coroutine on the lean channel (:meth:`LeanChannel.send_nowait`);
+        False over grpc.aio."""
+        return self._lean is not None and self._lean.send_nowait(prepared.payload, on_done, a, b)
+
+    def cancel_nowait(self) -> int:
+        return self._lean.cancel_nowait() if self._lean is not None else 0
 
     async def _timed_send(self, payload: bytes) -> tuple[bytes, int, int]:
         """grpc.aio: the serialized response with (send_ns, recv_ns) as :meth:`send` takes them."""

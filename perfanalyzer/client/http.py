@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -318,6 +319,18 @@ class HttpClient(InferenceClient):
         if self._auth is None and type(prepared) is PreparedHttp1Request:
             return await (self._pool or self._open_pool()).send(prepared.wire)
         return await (self._pool or self._open_pool()).send(self._wire_of(prepared))
+
+    def send_nowait(self, prepared: PreparedHttpRequest, on_done: Callable[[int, int, Any], None],
+                    a: int, b: int) -> bool:
+        """:meth:`send` without a coroutine (:meth:`Http1Pool.send_nowait`): a plain prepared
+        request (no auth hook) on an idle connection of an open pool; else False."""
+        pool = self._pool
+        if pool is None or self._auth is not None or type(prepared) is not PreparedHttp1Request:
+            return False
+        return pool.send_nowait(prepared.wire, on_done, a, b)
+
+    def cancel_nowait(self) -> int:
+        return self._pool.cancel_nowait() if self._pool is not None else 0
 
     async def generate_stream(self, prepared: PreparedHttpRequest) -> tuple[list[int], int, int]:
         """Send a prepared ``generate_stream`` request; return the arrival times of its

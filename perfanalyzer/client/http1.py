@@ -25,6 +25,10 @@ Errors (the client error tree):
   break the exact request counts (client records == server statistics) the harness relies on.
 * Cancelling the awaiting task closes that connection (it is never reused) and lets
   :class:`asyncio.CancelledError` propagate unchanged.
+
+:meth:`Http1Pool.send_nowait` is the same exchange without a coroutine (the open loop's hot path):
+it starts the request on an idle connection and calls back with what :meth:`Http1Pool.send` would
+have returned or raised; :meth:`Http1Pool.cancel_nowait` aborts those still in flight.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ class _Conn(ResponseParser, asyncio.Protocol):
         self.closed = False
         self.send_ns = self.recv_ns = self._t_send = self._t_recv = 0
         self.expecting = False
+        #: The callback of a request started by ``send_nowait`` (None: a future, or none), and
+        #: the two values it is called with.
+        self.on_done: Callable[[int, int, Any], None] | None = None
+        self.tag_a = self.tag_b = 0
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -86,20 +94,20 @@ class _Conn(ResponseParser, asyncio.Protocol):
         self.reusable = False
         self.pool._forget(self)
         fut = self.fut
-        if fut is None or fut.done():
+        if self.on_done is None and (fut is None or fut.done()):
             return
         try:
             if self.feed_eof():
                 return
         except ProtocolError as error:
-            fut.set_exception(error)
+            self._settle_error(error)
             return
         why = f": {exc}" if exc else ""
         err = ConnectError(f"{self.pool.name}: connection closed by the server before the "
                            f"answer was complete{why}")
         if exc is not None:
             err.__cause__ = exc
-        fut.set_exception(err)
+        self._settle_error(err)
 
     def eof_received(self) -> bool | None:
         self.closed = True  # the transport closes itself; connection_lost follows
@@ -127,6 +135,18 @@ class _Conn(ResponseParser, asyncio.Protocol):
         self.send_ns = _clock() - t  # (resume_writing replaces it if bytes were held back)
         return fut
 
+    def start_nowait(self, data: bytes, on_done: Callable[[int, int, Any], None], a: int,
+                     b: int) -> None:
+        """:meth:`start` for ``send_nowait``: ``on_done(a, b, ...)`` instead of a future."""
+        assert self.transport is not None
+        self.on_done, self.tag_a, self.tag_b = on_done, a, b
+        self.keep = False
+        self.expecting = True
+        self._need = HEAD
+        t = self._t_send = _clock()
+        self.transport.write(data)
+        self.send_ns = _clock() - t
+
     def abort(self) -> None:
         """Close now (cancelled / timed out / broken): the connection is never reused."""
         self.reusable = False
@@ -139,6 +159,11 @@ class _Conn(ResponseParser, asyncio.Protocol):
         self.expecting = False
         if not self.reusable and self.transport is not None:
             self.transport.close()
+        on_done = self.on_done
+        if on_done is not None:
+            self.on_done = None
+            self.pool._answered(self, on_done)
+            return
         fut = self.fut
         if fut is not None and not fut.done():
             fut.set_result(self.status)
@@ -146,6 +171,18 @@ class _Conn(ResponseParser, asyncio.Protocol):
     def _fail(self, exc: BaseException) -> None:
         self.expecting = False
         self.abort()
+        self._settle_error(exc)
+
+    def _settle_error(self, exc: BaseException) -> None:
+        """The request in flight failed: its callback (the connection is then aborted and given
+        up) or its future (the awaiting side does that)."""
+        on_done = self.on_done
+        if on_done is not None:
+            self.on_done = None
+            self.abort()
+            self.pool._release(self)
+            on_done(self.tag_a, self.tag_b, exc)
+            return
         fut = self.fut
         if fut is not None and not fut.done():
             fut.set_exception(exc)
@@ -222,6 +259,42 @@ class Http1Pool:
             raise server_error(status, conn.body)
         return conn.send_ns, conn.recv_ns
 
+    def send_nowait(self, data: bytes, on_done: Callable[[int, int, Any], None], a: int,
+                    b: int) -> bool:
+        """:meth:`send` without a coroutine, when an idle live connection is at hand (else False,
+        nothing done): the request goes out now and ``on_done(a, b, answer)`` is called from the
+        loop with (send_ns, recv_ns), or with the error :meth:`send` would have raised."""
+        idle = self._idle
+        if not idle or self._waiters or idle[-1].closed:
+            return False
+        idle.pop().start_nowait(data, on_done, a, b)
+        return True
+
+    def _answered(self, conn: _Conn, on_done: Callable[[int, int, Any], None]) -> None:
+        status = conn.status
+        answer = (conn.send_ns, conn.recv_ns) if status == 200 else \
+            server_error(status, conn.body)
+        if conn.reusable and not conn.closed:
+            if self._waiters:
+                self._hand_over(conn)
+            else:
+                self._idle.append(conn)
+        else:
+            self._release(conn)
+        on_done(conn.tag_a, conn.tag_b, answer)
+
+    def cancel_nowait(self) -> int:
+        """Abort the requests ``send_nowait`` started that are still in flight (their callbacks
+        are not called); return how many."""
+        cut = 0
+        for conn in list(self._all):
+            if conn.on_done is not None:
+                conn.on_done = None
+                conn.abort()
+                self._release(conn)
+                cut += 1
+        return cut
+
     async def request(self, data: bytes, decompress: bool = True) -> Response:
         """Write a complete request and return the whole answer, whatever its status."""
         conn = await self._acquire()
@@ -267,13 +340,14 @@ class Http1Pool:
         connection is then aborted by the awaiting side); keep ticking while any is open."""
         assert self._watch is not None
         limit = self._watch.timeout_ns
-        for conn in self._all:
+        for conn in list(self._all):
             fut = conn.fut
-            if fut is not None and not fut.done() and now_ns - conn._t_send >= limit:
+            if (conn.on_done is not None or (fut is not None and not fut.done())) and \
+                    now_ns - conn._t_send >= limit:
                 err = RequestTimeout(f"{self.name}: request timed out after "
                                      f"{self.request_timeout_s:g} s")
                 err.__cause__ = TimeoutError()
-                fut.set_exception(err)
+                conn._settle_error(err)
         return bool(self._all)
 
     # -- connections --------------------------------------------------------------------------

@@ -115,8 +115,10 @@ def local_load(load: LoadSettings, client: InferenceClient, payloads: Sequence[A
             return Strided(base(level), share.index, share.workers, share.t0[0], holder[0])
 
         schedules = strided
+    # the plain unary send: the client may start it from the scheduler, without a lane
+    plain = sender is None and not load.streaming and load.endpoint != "generate_stream"
     manager = RequestRateManager(new_sender, buffer, schedules, jobs, max_in_flight=max(cap, 0),
-                                 finish=finish, send_limit=limit)
+                                 finish=finish, send_limit=limit, nowait=client if plain else None)
     holder.append(manager)
     return manager
 

@@ -6,6 +6,9 @@ scheduler at the next intended time; it hands every send that is due by then to 
 that sends and records) and arms the alarm for the next one. No task runs the schedule: a send
 costs the alarm's call and the lane's turn, and a lane that finishes when the next send is due
 takes it at once, without waiting for the alarm.
+A client that can send without awaiting (:class:`NowaitClient`: the lean HTTP client) takes a plain
+send straight from the scheduler and calls back with its answer: no lane, no task step and no
+future per request (a lane is used when the client cannot, e.g. no idle connection).
 Each record holds the intended time and the actual send time; a send more than 1 ms behind its
 schedule counts as late (:attr:`RequestRateManager.late`).
 
@@ -53,6 +56,25 @@ class Job(NamedTuple):
     sequence: int = 0
     seq: Any = None
     end: bool = False
+
+
+#: Called with the two values given to :meth:`NowaitClient.send_nowait` and the answer: the
+#: client's (send_ns, recv_ns) or the ClientError that ended the request.
+OnAnswer = Callable[[int, int, "tuple[int, int] | ClientError"], None]
+
+
+class NowaitClient(Protocol):
+    """A client that starts a prepared request without awaiting it (the hot path of the open loop).
+
+    ``send_nowait`` starts ``prepared`` now and returns True, then calls ``on_done(a, b, answer)``
+    from the loop exactly once (unless :meth:`cancel_nowait` came first); it returns False, having
+    done nothing, when it cannot start the request at once (the caller then awaits ``send``).
+    ``cancel_nowait`` aborts every request it started that has not answered yet; their
+    ``on_done`` is never called; it returns how many."""
+
+    def send_nowait(self, prepared: Any, on_done: OnAnswer, a: int, b: int) -> bool: ...
+
+    def cancel_nowait(self) -> int: ...
 
 
 class JobSource(Protocol):
@@ -110,6 +132,8 @@ class RequestRateManager(LoadManager):
     ``max_in_flight`` > 0 caps the requests in flight (``--max-threads``). ``start_ns`` is the
     current schedule's t0 (request i is intended at ``start_ns + offset(i)``). ``precise``: wake
     on a timerfd where there is one (:mod:`.wakeup`); False keeps the loop's own timers.
+    ``nowait``: the client behind ``new_sender``'s plain unary send, when it can start a request
+    without awaiting it (:class:`NowaitClient`); plain jobs then go out from the scheduler itself.
 
     Sends run on *lanes*: a lane is a task that sends one request, records it, and then waits
     idle for the next one the scheduler hands it. The scheduler starts a lane only when none is
@@ -121,7 +145,8 @@ class RequestRateManager(LoadManager):
                  schedule_for: Callable[[float], Schedule], source: JobSource, *,
                  max_in_flight: int = 0, finish: Callable[[RequestRateManager],
                                                           Awaitable[None]] | None = None,
-                 precise: bool = True, send_limit: int = 0) -> None:
+                 precise: bool = True, send_limit: int = 0,
+                 nowait: NowaitClient | None = None) -> None:
         self.buffer = buffer
         self.sent = 0
         self.late = 0
@@ -154,6 +179,12 @@ class RequestRateManager(LoadManager):
         #: Most requests in flight at once so far, and those the last drain cancelled.
         self.peak_in_flight = 0
         self.cut = 0
+        self._nowait = nowait.send_nowait if nowait is not None else None
+        self._cancel_nowait = nowait.cancel_nowait if nowait is not None else None
+        #: Requests started by ``nowait`` whose answer has not come yet, and what the drain
+        #: waits on until they have.
+        self._live = 0
+        self._settled: asyncio.Future[None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -205,15 +236,29 @@ class RequestRateManager(LoadManager):
                 await task
 
     async def _drain(self, timeout_s: float) -> None:
-        """Retire the idle lanes, wait for the busy ones (cancelled after ``timeout_s``)."""
+        """Retire the idle lanes, wait for the busy ones and the requests the client started
+        without a lane (all cancelled after ``timeout_s``; none of them then writes a record)."""
         self._closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         try:
             idle, self._idle = self._idle, []
             for fut in idle:
                 fut.set_result(None)
             self.cut += await drain(set(self._lanes), timeout_s)
+            if self._live:
+                settled = self._settled = loop.create_future()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(settled, max(deadline - loop.time(), 0.0))
         finally:
             self._closing = False
+            self._settled = None
+            if self._live:  # past the deadline (or the drain was cancelled): cut them
+                assert self._cancel_nowait is not None
+                self._cancel_nowait()
+                self.cut += self._live
+                self._busy -= self._live
+                self._live = 0
             if not self._lanes:  # (a lane cancelled before it started left its counts)
                 self._busy = self._handed = 0
 
@@ -270,10 +315,20 @@ class RequestRateManager(LoadManager):
         self._pump()
 
     def _dispatch(self, intended: int, job: Job) -> None:
-        """Hand the send to an idle lane, or start a lane for it."""
+        """Send a plain job through the client's ``nowait`` (when it can, and no send handed to
+        a lane earlier still waits to start), else hand it to an idle lane or start one."""
         self._busy += 1
         if self._busy > self.peak_in_flight:
             self.peak_in_flight = self._busy
+        nowait = self._nowait
+        if nowait is not None and job.seq is None and not self._handed:
+            sent = time.perf_counter_ns()
+            if nowait(job.prepared, self._answered, intended, sent):
+                self._live += 1
+                self.sent += 1
+                if sent - intended > LATE_SEND_NS:
+                    self.late += 1
+                return
         self._handed += 1
         if self._idle:
             self._idle.pop().set_result((intended, job))
@@ -281,6 +336,23 @@ class RequestRateManager(LoadManager):
         task = asyncio.get_running_loop().create_task(self._lane(intended, job))
         self._lanes.add(task)
         task.add_done_callback(self._lanes.discard)
+
+    def _answered(self, intended: int, sent: int, answer: tuple[int, int] | ClientError) -> None:
+        """The answer of a request the client started without a lane (``nowait``)."""
+        write_record(self.buffer, intended, sent, answer)
+        self._live -= 1
+        if self._held or self._room:
+            self._done()
+        else:
+            self._busy -= 1
+        if self._settled is not None:
+            if not self._live and not self._settled.done():
+                self._settled.set_result(None)
+            return
+        walk = self._walk
+        if walk is not None and not self._handed and walk.k < CHUNK and \
+                walk.intended[walk.k] - time.perf_counter_ns() <= SEND_EARLY_NS:
+            self._pump()  # the next send is due now: no wake-up of its own
 
     def _done(self) -> None:
         """A lane finished a send: room under the cap for the scheduler or a send_now."""
@@ -362,5 +434,5 @@ class RequestRateManager(LoadManager):
             self._source.done(job)
 
 
-__all__ = ["CHUNK", "DEFAULT_MAX_IN_FLIGHT", "MAX_BATCH", "Job", "JobSource", "RequestRateManager",
-           "RoundRobin", "unary_sender"]
+__all__ = ["CHUNK", "DEFAULT_MAX_IN_FLIGHT", "MAX_BATCH", "Job", "JobSource", "NowaitClient",
+           "OnAnswer", "RequestRateManager", "RoundRobin", "unary_sender"]

@@ -12,6 +12,10 @@ transport -> ConnectError, anything else -> ServerError(code name, grpc-message)
 failing -> ConnectError; the per-call timeout -> RequestTimeout, with RST_STREAM(CANCEL) sent and
 ``grpc-timeout`` in the request headers so the server gives up too. Cancelling the awaiting task
 resets the stream and lets ``asyncio.CancelledError`` through.
+
+:meth:`LeanChannel.send_nowait` starts a call without a coroutine (the open loop's hot path) and
+calls back with what ``exchange`` would have returned or raised: the same errors and timeout; a
+call the server refused goes out again through ``exchange`` (a task), as above.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from time import perf_counter_ns as _clock
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...errors import (
     ClientError,
@@ -94,6 +98,36 @@ def grpc_timeout(seconds: float) -> str:
     return "99999999H"
 
 
+#: Called with the two values given to ``send_nowait`` and (send_ns, recv_ns) or the error.
+OnAnswer = Callable[[int, int, Any], None]
+
+
+class _Nowait:
+    """A call started by :meth:`LeanChannel.send_nowait`, until its answer is handed on."""
+
+    __slots__ = ("a", "b", "channel", "conn", "on_done", "payload", "send_ns", "sid", "t0")
+
+    def __init__(self, channel: LeanChannel, conn: Connection, sid: int, payload: bytes,
+                 t0: int, send_ns: int, on_done: OnAnswer, a: int, b: int) -> None:
+        self.channel, self.conn, self.sid, self.payload = channel, conn, sid, payload
+        self.t0, self.send_ns, self.on_done, self.a, self.b = t0, send_ns, on_done, a, b
+
+    def done(self, fut: asyncio.Future[Any]) -> None:
+        calls = self.channel._nowait
+        if self not in calls:  # timed out or cancelled first
+            return
+        calls.discard(self)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is None:
+            self.on_done(self.a, self.b, (self.send_ns, self.conn.recv_times.pop(self.sid, 0)))
+        elif isinstance(exc, Refused):  # never processed: again, through the awaited path
+            self.channel._resend(self)
+        else:
+            self.on_done(self.a, self.b, exc)
+
+
 class LeanChannel:
     """Unary calls of ``path`` (``/package.Service/Method``) to ``target`` (``host:port``).
 
@@ -131,6 +165,9 @@ class LeanChannel:
         self._started: dict[asyncio.Task[object], int] = {}
         self._expired: set[asyncio.Task[object]] = set()
         self._watch = Watchdog(request_timeout_s, self._overdue) if request_timeout_s > 0 else None
+        # calls started by send_nowait (the watchdog checks them too), and their resends
+        self._nowait: set[_Nowait] = set()
+        self._resends: set[asyncio.Task[None]] = set()
         self._first_id = first_stream_id
         self._keepalive_s = keepalive_s
         self._old: set[Connection] = set()
@@ -239,7 +276,64 @@ class LeanChannel:
             if now_ns - t0 >= limit and task not in self._expired:
                 self._expired.add(task)
                 task.cancel()
-        return bool(self._started)
+        if self._nowait:
+            for call in [c for c in self._nowait if now_ns - c.t0 >= limit]:
+                self._nowait.discard(call)
+                call.conn.reset(call.sid)  # RST_STREAM(CANCEL)
+                call.on_done(call.a, call.b, RequestTimeout(
+                    f"gRPC request timed out after {self._timeout:g} s"))
+        return bool(self._started or self._nowait)
+
+    # -- without a coroutine ----------------------------------------------------------------
+    def send_nowait(self, payload: bytes, on_done: OnAnswer, a: int, b: int) -> bool:
+        """Start a call now on the next connection when it is open and the call fits in one
+        write (else False, nothing done); ``on_done(a, b, answer)`` is called from the loop
+        with (send_ns, recv_ns) or the ClientError ``exchange`` would have raised."""
+        if self._hook is not None:
+            return False
+        i = self._rr
+        conn = self._conns[i]
+        if conn is None or not conn.usable:
+            return False
+        t0 = _clock()
+        started = conn.start(payload)
+        if started is None:
+            return False
+        send_ns = _clock() - t0
+        if self._n > 1:
+            self._rr = (i + 1) % self._n
+        sid, fut = started
+        call = _Nowait(self, conn, sid, payload, t0, send_ns, on_done, a, b)
+        self._nowait.add(call)
+        fut.add_done_callback(call.done)
+        watch = self._watch
+        if watch is not None and not watch.armed:
+            watch.arm()
+        return True
+
+    def _resend(self, call: _Nowait) -> None:
+        async def again() -> None:
+            try:
+                _body, send_ns, recv_ns = await self.exchange(call.payload)
+            except ClientError as exc:
+                call.on_done(call.a, call.b, exc)
+            else:
+                call.on_done(call.a, call.b, (send_ns, recv_ns))
+
+        task = asyncio.get_running_loop().create_task(again())
+        self._resends.add(task)
+        task.add_done_callback(self._resends.discard)
+
+    def cancel_nowait(self) -> int:
+        """Reset the calls ``send_nowait`` started that have not answered (and cancel their
+        resends); their callbacks are not called. Returns how many."""
+        calls, self._nowait = self._nowait, set()
+        for call in calls:
+            call.conn.reset(call.sid)
+        resends = list(self._resends)
+        for task in resends:
+            task.cancel()
+        return len(calls) + len(resends)
 
     def _headers_now(self) -> bytes:
         assert self._hook is not None

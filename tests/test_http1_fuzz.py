@@ -200,6 +200,37 @@ def test_parser_agrees_with_h11(stream: tuple[bytes, set[str]], cuts: list[int])
     assert mine == oracle, (data, features)
 
 
+@settings(max_examples=200, deadline=None)
+@given(response_stream(), response_stream(), st.lists(st.integers(0, 10_000), max_size=6),
+       st.booleans())
+def test_a_connections_later_answers_parse_as_on_a_fresh_parser(
+        first: tuple[bytes, set[str]], second: tuple[bytes, set[str]], cuts: list[int],
+        same: bool) -> None:
+    """An answer after another on the same connection (the parser reuses the parse of a head
+    equal to the last one) gives what a fresh parser gives it, the same answer twice included."""
+    data, _ = first
+    later = data if same else second[0]
+    p = _Probe()
+    try:
+        p.feed(data)
+    except ProtocolError:
+        return
+    if not p.done or not p.reusable:
+        return  # that connection would not carry a second answer
+    p.done, p.expecting, p.body = False, True, b""
+    try:
+        for chunk in split(later, cuts):
+            p.feed(chunk)
+        until_close = not p.done and p.feed_eof()
+    except ProtocolError:
+        assert ours([later]).error
+        return
+    got = Outcome(error=True) if not p.done else Outcome(
+        False, p.status, p.body, header_value(p.head[2:], "inference-header-content-length"),
+        p.reusable and not until_close)
+    assert got == ours(split(later, cuts)), (data, later)
+
+
 def test_interim_responses_are_skipped() -> None:
     data = (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")

@@ -15,6 +15,10 @@ Message framing follows RFC 9112 §6.3:
 * ``Content-Length``: digits only; repeated (as ``5, 5`` or several lines) only with one value.
 * Neither: the body runs until the server closes the connection.
 
+A server answers the same request with the same head again and again (same status, same lengths):
+a head equal to the connection's last final head is not parsed again; what parsing it gave (status,
+framing, reuse) is applied as it was.
+
 Errors raise :class:`ProtocolError` naming the problem. Header lines other than the framing ones
 are not validated (the hot path does not read them); see tests/test_http1_fuzz.py for how this
 parser and ``h11`` agree and where they deliberately differ.
@@ -53,6 +57,9 @@ class ResponseParser:
         self._pending = b""  # partial head (or chunked raw bytes)
         self._need = HEAD  # remaining body bytes (>= 0), or HEAD / UNTIL_CLOSE / CHUNKED
         self._parts: list[bytes] = []
+        # the last final head parsed, and what parsing it set: (status, fields, need, reusable)
+        self._last_head = b""
+        self._last_parsed: tuple[int, bytes, int, bool] = (0, b"", HEAD, True)
 
     def complete(self) -> None:
         raise NotImplementedError
@@ -103,7 +110,16 @@ class ResponseParser:
                 if len(data) >= 12 and not data.startswith(b"HTTP/1."):
                     raise ProtocolError(f"{self.where}: Bad status line {data[:40]!r}")
                 return
-            self._parse_head(data[:end])
+            head = data[:end]
+            if head == self._last_head:  # the same answer head as last time: as it parsed then
+                self.status, self.head, self._need, reusable = self._last_parsed
+                if not reusable:
+                    self.reusable = False
+            else:
+                self._parse_head(head)
+                if self._need != _INTERIM:
+                    self._last_head = head
+                    self._last_parsed = (self.status, self.head, self._need, self.reusable)
             start = end + 4
             if self._need != _INTERIM:
                 break

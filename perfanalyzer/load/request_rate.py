@@ -279,7 +279,10 @@ class RequestRateManager(LoadManager):
             if due - clock() > SEND_EARLY_NS:
                 walk.k = k
                 assert self._alarm is not None
-                self._alarm.at(due)
+                # a fixed gap before and after this send (a constant rate): the alarm keeps
+                # ticking at it, so the next sends need no re-arming
+                gap = intended[k + 1] - due if 0 < k < CHUNK - 1 else 0
+                self._alarm.at(due, gap if gap > 0 and due - intended[k - 1] == gap else 0)
                 return
             if self._scheduled >= self._limit:
                 walk.k = k

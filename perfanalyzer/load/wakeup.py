@@ -9,8 +9,11 @@ keeps sends on time but costs CPU equal to the wait (a whole core from ~2000 req
 On Linux a ``timerfd`` armed with an absolute CLOCK_MONOTONIC deadline (the clock behind
 ``time.perf_counter_ns`` there) becomes readable at that time with the kernel's hrtimer precision;
 the loop watches it like a socket, so a wait costs one ``timerfd_settime`` whatever its length
-(:class:`FdAlarm`). Elsewhere (no timerfd, or perf_counter not on CLOCK_MONOTONIC)
-:class:`LoopAlarm` sleeps to about a millisecond before the deadline and spins the rest.
+(:class:`FdAlarm`). A schedule with a fixed period (a constant rate) keeps the timer ticking at
+that period: each later wake-up costs a ``read`` of the tick instead of a ``timerfd_settime``
+(re-arming the nearest timer reprograms the CPU's timer, which a virtual machine pays dearly for).
+Elsewhere (no timerfd, or perf_counter not on CLOCK_MONOTONIC) :class:`LoopAlarm` sleeps to about
+a millisecond before the deadline and spins the rest.
 """
 
 from __future__ import annotations
@@ -67,7 +70,11 @@ class FdAlarm:
     """Calls ``callback`` from the running loop at the time given to :meth:`at` (a timerfd: never
     before it), without a task: the open-loop scheduler sends from there. Each firing expects
     the callback to arm the next time; when it does not, the alarm is disarmed, which also clears
-    the expiry (re-arming a timerfd resets it), so no read is needed."""
+    the expiry (re-arming a timerfd resets it), so a one-shot alarm needs no read.
+
+    ``at(deadline, period)`` with a period also keeps the timer ticking every ``period`` ns after
+    ``deadline``; a later ``at`` for the very next tick of that grid (with the same period) then
+    needs no system call, and each firing reads the tick count instead."""
 
     def __init__(self, libc: ctypes.CDLL, loop: asyncio.AbstractEventLoop,
                  callback: Callable[[], None]) -> None:
@@ -79,27 +86,47 @@ class FdAlarm:
         self._ref = ctypes.byref(self._spec)
         self._settime = libc.timerfd_settime
         self._armed = False
+        #: The ticking timer's period (0: one-shot) and one tick of its grid.
+        self._period = self._anchor = 0
         loop.add_reader(fd, self._fired)
 
     def _fired(self) -> None:
         self._armed = False
+        if self._period:
+            try:  # (not contextlib.suppress: an object per wake-up)  # noqa: SIM105
+                os.read(self._fd, 8)  # the tick count: a ticking timerfd stays readable until read
+            except BlockingIOError:
+                pass
         try:
             self._callback()
         finally:
             if not self._armed and self._fd >= 0:
                 self.cancel()
 
-    def at(self, deadline_ns: int) -> None:
-        spec = self._spec.it_value
-        spec.tv_sec, spec.tv_nsec = divmod(deadline_ns if deadline_ns > 0 else 1, 1_000_000_000)
+    def at(self, deadline_ns: int, period_ns: int = 0) -> None:
+        """Fire at ``deadline_ns`` (never before); with ``period_ns``, keep ticking at that
+        period afterwards (for later calls of ``at`` on that grid)."""
+        period = self._period
+        if period and period == period_ns and (deadline_ns - self._anchor) % period == 0 and \
+                0 < deadline_ns - time.perf_counter_ns() <= period:
+            self._armed = True  # the ticking timer's next tick is this deadline
+            return
+        spec = self._spec
+        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(
+            deadline_ns if deadline_ns > 0 else 1, 1_000_000_000)
+        if period != period_ns:
+            spec.it_interval.tv_sec, spec.it_interval.tv_nsec = divmod(period_ns, 1_000_000_000)
         if self._settime(self._fd, _TFD_TIMER_ABSTIME, self._ref, None) != 0:
             raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+        self._period, self._anchor = period_ns, deadline_ns
         self._armed = True
 
     def cancel(self) -> None:
-        spec = self._spec.it_value
-        spec.tv_sec = spec.tv_nsec = 0  # a zero time disarms
+        spec = self._spec
+        spec.it_value.tv_sec = spec.it_value.tv_nsec = 0  # a zero time disarms
+        spec.it_interval.tv_sec = spec.it_interval.tv_nsec = 0
         self._settime(self._fd, _TFD_TIMER_ABSTIME, self._ref, None)
+        self._period = 0
         self._armed = False
 
     def close(self) -> None:
@@ -123,7 +150,7 @@ class LoopAlarm:
         self._handle = None
         self._callback()
 
-    def at(self, deadline_ns: int) -> None:
+    def at(self, deadline_ns: int, period_ns: int = 0) -> None:
         self.cancel()
         wait = deadline_ns - time.perf_counter_ns()
         if wait > SPIN_NS:

@@ -46,6 +46,7 @@ class ScriptedNowait(ScriptedClient):
         self.asked = 0
         self.nowait = 0
         self.pending: set[asyncio.TimerHandle] = set()
+        self.peak = self.done = 0  # most requests pending at once; answers given
 
     def send_nowait(self, prepared: Any, on_done: Any, a: int, b: int) -> bool:
         self.asked += 1
@@ -56,10 +57,12 @@ class ScriptedNowait(ScriptedClient):
 
         def answer() -> None:
             self.pending.discard(handle)
+            self.done += 1
             on_done(a, b, ServerError(400, "bad request") if prepared == "bad" else None)
 
         handle = asyncio.get_running_loop().call_later(self.service_s, answer)
         self.pending.add(handle)
+        self.peak = max(self.peak, len(self.pending))
         return True
 
     def cancel_nowait(self) -> int:
@@ -316,3 +319,36 @@ def test_late_sends_when_the_server_cannot_keep_up(triton: Any) -> None:
     # The backlog grows by ~40 ms per request: the user-seen latency climbs past 1 s.
     assert corrected[-1] > 1000 * MS > corrected[0]
     assert np.all(np.diff(corrected[5:]) > 0)
+
+
+# -- which sends go without a lane in a run ------------------------------------------------------
+
+def _settings(*args: str) -> Any:
+    from perfanalyzer.cli.main import cli
+    from perfanalyzer.config.build import build as config_from_kwargs
+    from perfanalyzer.profile.settings import load_settings
+
+    ctx = cli.commands["profile"].make_context(
+        "profile", ["-m", "add_sub", "--request-rate-range", "100", *args])
+    return load_settings(config_from_kwargs(dict(ctx.params)))
+
+
+@pytest.mark.parametrize(("args", "plain"), [
+    ((), True), (("-i", "grpc"), True), (("-i", "grpc", "--streaming"), False),
+    (("--endpoint", "generate_stream"), False)])
+def test_a_run_sends_plain_requests_without_a_lane_and_the_rest_on_lanes(
+        args: tuple[str, ...], plain: bool) -> None:
+    from perfanalyzer.load.build import local_load
+
+    class Client(ScriptedNowait):
+        async def generate_stream(self, prepared: Any) -> Any:
+            raise AssertionError("not sent")
+
+    client = Client()
+    m = local_load(_settings(*args), client, ["p"], RecordBuffer())  # type: ignore[arg-type]
+    assert isinstance(m, RequestRateManager)
+    assert (m._nowait is not None) == plain
+    # a sender that checks every answer (--validation-data, --export-tensors) is never bypassed
+    checked = local_load(_settings(*args), client, ["p"], RecordBuffer(),  # type: ignore[arg-type]
+                         sender=unary_sender(client))
+    assert isinstance(checked, RequestRateManager) and checked._nowait is None

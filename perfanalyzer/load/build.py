@@ -90,11 +90,14 @@ def local_load(load: LoadSettings, client: InferenceClient, payloads: Sequence[A
 
         new_sender = generate_stream_sender(client)
     limit = send_limit(load)
+    # the plain unary send: the client may start it without a coroutine (no lane, no task step)
+    plain = sender is None and not load.streaming and load.endpoint != "generate_stream"
     if load.mode is LoadMode.CONCURRENCY:
         # workers split the concurrency, not evenly the sends: a worker without a slot would
         # hold back its share, so a closed loop over workers is not limited
         return ClosedLoopManager(new_sender, buffer, payloads=payloads, sequences=sequences,
-                                 send_limit=limit if share is None else 0)
+                                 send_limit=limit if share is None else 0,
+                                 nowait=client if plain else None)
     jobs: JobSource
     finish = None
     if sequences is not None:
@@ -115,8 +118,6 @@ def local_load(load: LoadSettings, client: InferenceClient, payloads: Sequence[A
             return Strided(base(level), share.index, share.workers, share.t0[0], holder[0])
 
         schedules = strided
-    # the plain unary send: the client may start it from the scheduler, without a lane
-    plain = sender is None and not load.streaming and load.endpoint != "generate_stream"
     manager = RequestRateManager(new_sender, buffer, schedules, jobs, max_in_flight=max(cap, 0),
                                  finish=finish, send_limit=limit, nowait=client if plain else None)
     holder.append(manager)

@@ -5,6 +5,13 @@ next; payloads are taken round-robin from the pre-built list. Changing N starts 
 without disturbing the others (a retiring worker finishes its in-flight request first). Each worker
 has its own sender (a streaming worker its own stream); with sequences each worker drives one
 sequence at a time and ends it before it retires.
+
+With a client that can start a request without awaiting it (``nowait``, see
+:class:`~.request_rate.NowaitClient`) a plain worker is a chain of callbacks: each answer is
+recorded and the next request sent from the answer's callback, with no task step or future per
+request; the worker's task only waits for its chain to end (retired, stopped, or the client could
+not start a request at once: then one request is awaited, which opens a connection, and the chain
+starts again).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from .base import DEFAULT_DRAIN_TIMEOUT_S, LoadManager, drain
 from .send import Sender, SenderFactory, write_record
 
 if TYPE_CHECKING:
-    from .request_rate import Job
+    from .request_rate import Job, NowaitClient
     from .sequences import SequenceSource
 
 
@@ -72,7 +79,7 @@ class ClosedLoopManager(WorkerPool):
 
     def __init__(self, new_sender: SenderFactory, buffer: RecordBuffer, *,
                  payloads: Sequence[Any] = (), sequences: SequenceSource | None = None,
-                 send_limit: int = 0) -> None:
+                 send_limit: int = 0, nowait: NowaitClient | None = None) -> None:
         if sequences is None and not payloads:
             raise ValueError("no payloads")
         super().__init__()
@@ -82,6 +89,8 @@ class ClosedLoopManager(WorkerPool):
         self._seqs = sequences
         #: Requests sent at most, by all workers together (0: no limit; --request-count).
         self._limit = send_limit or 1 << 62
+        #: The client behind the plain unary sender, when it can send without awaiting.
+        self._nowait = nowait
 
     async def _worker(self, stop: list[bool]) -> None:
         send, close = await self._new_sender()
@@ -100,7 +109,10 @@ class ClosedLoopManager(WorkerPool):
         buf = self.buffer
         clock = time.perf_counter_ns
         limit = self._limit
+        nowait = self._nowait
         while not stop[0] and self.sent < limit:
+            if nowait is not None and await self._chain(nowait, stop):
+                return
             i = self._next
             self._next = i + 1
             self.sent += 1
@@ -113,6 +125,53 @@ class ClosedLoopManager(WorkerPool):
                 await asyncio.sleep(0)  # a failing server must not starve the event loop
             finally:
                 self._in_flight -= 1
+
+    async def _chain(self, nowait: NowaitClient, stop: list[bool]) -> bool:
+        """Send and record through callbacks until retired or stopped (True), or until the
+        client cannot start a request at once (False: the caller awaits one)."""
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[bool] = loop.create_future()
+        payloads = self._payloads
+        n = len(payloads)
+        buf = self.buffer
+        clock = time.perf_counter_ns
+        limit = self._limit
+        start = nowait.send_nowait
+        live = [0]  # this worker's request in flight (0 or 1)
+
+        def send_next() -> None:
+            if stop[0] or self.sent >= limit:
+                if not ended.done():
+                    ended.set_result(True)
+                return
+            i = self._next
+            t0 = clock()
+            if not start(payloads[i % n], answered, t0, 0):
+                if not ended.done():
+                    ended.set_result(False)
+                return
+            self._next = i + 1
+            self.sent += 1
+            self._in_flight += 1
+            live[0] = 1
+
+        def answered(t0: int, _b: int, answer: Any) -> None:
+            live[0] = 0
+            self._in_flight -= 1
+            write_record(buf, t0, t0, answer)
+            if answer.__class__ is tuple:
+                send_next()
+            else:  # a failing server must not starve the event loop
+                loop.call_soon(send_next)
+
+        send_next()
+        try:
+            return await ended
+        except asyncio.CancelledError:  # the drain gave up on it: abort, no record
+            if live[0]:
+                nowait.cancel_nowait()
+                self._in_flight -= 1
+            raise
 
     async def _sequences(self, source: SequenceSource, send: Sender, stop: list[bool]) -> None:
         while not stop[0]:

@@ -103,26 +103,29 @@ OnAnswer = Callable[[int, int, Any], None]
 
 
 class _Nowait:
-    """A call started by :meth:`LeanChannel.send_nowait`, until its answer is handed on."""
+    """A call started by :meth:`LeanChannel.send_nowait`, until its answer is handed on. The
+    connection holds it where it holds an awaited call's future, and tells it the outcome
+    through the same three methods, at once (no future, no loop turn)."""
 
     __slots__ = ("a", "b", "channel", "conn", "on_done", "payload", "send_ns", "sid", "t0")
 
-    def __init__(self, channel: LeanChannel, conn: Connection, sid: int, payload: bytes,
-                 t0: int, send_ns: int, on_done: OnAnswer, a: int, b: int) -> None:
-        self.channel, self.conn, self.sid, self.payload = channel, conn, sid, payload
-        self.t0, self.send_ns, self.on_done, self.a, self.b = t0, send_ns, on_done, a, b
+    def __init__(self, channel: LeanChannel, payload: bytes, on_done: OnAnswer, a: int,
+                 b: int) -> None:
+        self.channel, self.payload, self.on_done, self.a, self.b = channel, payload, on_done, a, b
+        self.conn: Connection | None = None
+        self.sid = self.t0 = self.send_ns = 0
 
-    def done(self, fut: asyncio.Future[Any]) -> None:
-        calls = self.channel._nowait
-        if self not in calls:  # timed out or cancelled first
-            return
-        calls.discard(self)
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if exc is None:
-            self.on_done(self.a, self.b, (self.send_ns, self.conn.recv_times.pop(self.sid, 0)))
-        elif isinstance(exc, Refused):  # never processed: again, through the awaited path
+    def done(self) -> bool:
+        return self not in self.channel._nowait  # answered, timed out or cancelled
+
+    def set_result(self, _body: object) -> None:
+        self.channel._nowait.discard(self)
+        assert self.conn is not None
+        self.on_done(self.a, self.b, (self.send_ns, self.conn.recv_times.pop(self.sid, 0)))
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.channel._nowait.discard(self)
+        if isinstance(exc, Refused):  # never processed: again, through the awaited path
             self.channel._resend(self)
         else:
             self.on_done(self.a, self.b, exc)
@@ -279,6 +282,7 @@ class LeanChannel:
         if self._nowait:
             for call in [c for c in self._nowait if now_ns - c.t0 >= limit]:
                 self._nowait.discard(call)
+                assert call.conn is not None
                 call.conn.reset(call.sid)  # RST_STREAM(CANCEL)
                 call.on_done(call.a, call.b, RequestTimeout(
                     f"gRPC request timed out after {self._timeout:g} s"))
@@ -295,17 +299,17 @@ class LeanChannel:
         conn = self._conns[i]
         if conn is None or not conn.usable:
             return False
+        call = _Nowait(self, payload, on_done, a, b)
+        self._nowait.add(call)  # (before the start: the connection asks call.done())
         t0 = _clock()
-        started = conn.start(payload)
+        started = conn.start(payload, False, None, call)
         if started is None:
+            self._nowait.discard(call)
             return False
-        send_ns = _clock() - t0
+        call.send_ns = _clock() - t0
+        call.t0, call.conn, call.sid = t0, conn, started[0]
         if self._n > 1:
             self._rr = (i + 1) % self._n
-        sid, fut = started
-        call = _Nowait(self, conn, sid, payload, t0, send_ns, on_done, a, b)
-        self._nowait.add(call)
-        fut.add_done_callback(call.done)
         watch = self._watch
         if watch is not None and not watch.armed:
             watch.arm()
@@ -329,7 +333,8 @@ class LeanChannel:
         resends); their callbacks are not called. Returns how many."""
         calls, self._nowait = self._nowait, set()
         for call in calls:
-            call.conn.reset(call.sid)
+            if call.conn is not None:
+                call.conn.reset(call.sid)
         resends = list(self._resends)
         for task in resends:
             task.cancel()

@@ -92,8 +92,10 @@ class Streams:
 
     # -- sending --------------------------------------------------------------------------------
     def start(self, payload: bytes, want_body: bool = False,
-              block: bytes | None = None) -> Started | None:
-        """Write a call in one go, or return None when it needs :meth:`start_slow`."""
+              block: bytes | None = None, call: Any = None) -> Started | None:
+        """Write a call in one go, or return None when it needs :meth:`start_slow`. ``call``:
+        an object with a future's ``done``, ``set_result`` and ``set_exception`` that is told
+        the outcome at once, in place of a new future (the channel's ``send_nowait``)."""
         if len(payload) + 5 > self._peer_max_frame:
             return None  # (checked first: no hashing of large payloads)
         wire = self._wires.get(payload)
@@ -117,7 +119,7 @@ class Streams:
         sidb = _U32.pack(sid)
         assert self._transport is not None
         self._transport.write(b"".join((block_head, sidb, block, head, sidb, rest)))
-        fut = self._loop.create_future()
+        fut = self._loop.create_future() if call is None else call
         self._streams[sid] = fut
         if want_body:
             self._bodies[sid] = []

@@ -11,17 +11,17 @@ import pytest
 from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.send import unary_sender
 from perfanalyzer.records import RecordBuffer
-from tests import test_request_rate as rr
+from tests.support.scripted import ScriptedNowait
 
 
-def _manager(client: rr.ScriptedNowait, payloads: list[str], limit: int = 0) -> ClosedLoopManager:
+def _manager(client: ScriptedNowait, payloads: list[str], limit: int = 0) -> ClosedLoopManager:
     return ClosedLoopManager(unary_sender(client), RecordBuffer(), payloads=payloads,
                              send_limit=limit, nowait=client)
 
 
 @pytest.mark.parametrize("refuse_every", [0, 3])
 def test_n_in_flight_every_request_recorded_once(refuse_every: int) -> None:
-    client = rr.ScriptedNowait(0.005, refuse_every=refuse_every)
+    client = ScriptedNowait(0.005, refuse_every=refuse_every)
     m = _manager(client, ["a", "bad"])
 
     async def go() -> list[int]:
@@ -47,7 +47,7 @@ def test_n_in_flight_every_request_recorded_once(refuse_every: int) -> None:
 
 
 def test_a_retired_worker_ends_its_chain_and_the_count_limit_holds() -> None:
-    client = rr.ScriptedNowait(0.005)
+    client = ScriptedNowait(0.005)
     m = _manager(client, ["a"])
 
     async def go() -> int:
@@ -62,7 +62,7 @@ def test_a_retired_worker_ends_its_chain_and_the_count_limit_holds() -> None:
         return peak
 
     assert asyncio.run(go()) == 1
-    limited = rr.ScriptedNowait(0.001)
+    limited = ScriptedNowait(0.001)
     m = _manager(limited, ["a"], limit=25)
 
     async def counted() -> None:
@@ -75,7 +75,7 @@ def test_a_retired_worker_ends_its_chain_and_the_count_limit_holds() -> None:
 
 
 def test_the_drain_cuts_what_did_not_answer_without_a_record() -> None:
-    client = rr.ScriptedNowait(5.0)
+    client = ScriptedNowait(5.0)
     m = _manager(client, ["a"])
 
     async def go() -> None:

@@ -28,7 +28,6 @@ from perfanalyzer.client.base import ClientOptions, InferRequest, InputTensor, T
 from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.client.h2 import LeanChannel
 from perfanalyzer.client.h2 import frames as fr
-from perfanalyzer.client.h2.connection import Connection
 from perfanalyzer.client.h2.headers import Decoder
 from perfanalyzer.errors import (
     ClientError,
@@ -40,7 +39,7 @@ from perfanalyzer.errors import (
 )
 from perfanalyzer.server.launcher import free_port as _free_port
 from tests.support.aio import aio
-from tests.support.grpc_calls import INFER, lean_connection, payload
+from tests.support.grpc_calls import INFER, Recorder, lean_connection, payload
 from tests.support.infer_requests import ADD_SUB, DELAY, A, B
 from tests.support.paths import TEST_MODELS
 
@@ -66,38 +65,6 @@ async def success_delta(c: GrpcClient, model: str, before: int, want: int) -> in
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.05)
     return await success_count(c, model) - before
-
-
-class Recorder:
-    """Wraps a connection's transport and parses the frames written through it (every write
-    starts at a frame boundary)."""
-
-    def __init__(self, conn: Connection) -> None:
-        assert conn._transport is not None
-        self.inner = conn._transport
-        self.frames: list[tuple[int, int, int, bytes]] = []  # type, flags, stream id, payload
-        conn._transport = self  # type: ignore[assignment]
-
-    def _parse(self, data: bytes) -> None:
-        pos = 0
-        while pos < len(data):
-            hi, lo, ftype, flags, sid = fr.HEAD.unpack_from(data, pos)
-            end = pos + 9 + ((hi << 16) | lo)
-            self.frames.append((ftype, flags, sid, data[pos + 9:end]))
-            pos = end
-
-    def write(self, data: bytes) -> None:
-        self._parse(bytes(data))
-        self.inner.write(data)
-
-    def writelines(self, parts: Any) -> None:
-        self.write(b"".join(parts))
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def of(self, ftype: int) -> list[tuple[int, int, int, bytes]]:
-        return [f for f in self.frames if f[0] == ftype]
 
 
 @asynccontextmanager

@@ -14,28 +14,9 @@ from perfanalyzer.client.h2 import LeanChannel
 from perfanalyzer.client.h2 import frames as fr
 from perfanalyzer.errors import RequestCancelled, RequestTimeout, ServerError
 from tests.support.aio import aio
-from tests.support.grpc_calls import INFER, grpc_server, lean_connection
+from tests.support.grpc_calls import INFER, Recorder, grpc_server, lean_connection
 from tests.support.infer_requests import ADD_SUB
-from tests.test_grpc_lean import Recorder
-
-
-class Answers:
-    """What the callbacks were given, by tag (a second call for one tag fails the test)."""
-
-    def __init__(self) -> None:
-        self.got: dict[int, Any] = {}
-        self.arrived = asyncio.Event()
-
-    def __call__(self, a: int, b: int, answer: Any) -> None:
-        assert a not in self.got, "a callback came twice"
-        self.got[a] = answer
-        self.arrived.set()
-
-    async def wait(self, n: int, timeout_s: float = 5.0) -> None:
-        async with asyncio.timeout(timeout_s):
-            while len(self.got) < n:
-                self.arrived.clear()
-                await self.arrived.wait()
+from tests.support.scripted import Answers
 
 
 async def _running(state: dict[str, Any], calls: int) -> None:
@@ -55,7 +36,7 @@ async def test_answers_refusals_and_errors_come_through_the_callback() -> None:
             for i in range(1, 21):
                 assert channel.send_nowait(b"", answers, i, 0)
             await answers.wait(20)
-            assert all(answers.got[i].__class__ is tuple and len(answers.got[i]) == 2
+            assert all(answers.answer(i).__class__ is tuple and len(answers.answer(i)) == 2
                        for i in range(1, 21))
             assert state["calls"] == 20 and channel.opened == 1 and not conn._streams
             # refused (GOAWAY: not processed): sent again on a new connection, answered once
@@ -63,7 +44,7 @@ async def test_answers_refusals_and_errors_come_through_the_callback() -> None:
             await _running(state, 21)
             conn.data_received(fr.goaway(0, fr.NO_ERROR))
             await answers.wait(21)
-            assert answers.got[21].__class__ is tuple
+            assert answers.answer(21).__class__ is tuple
             assert channel.opened == 2 and conn.closed and state["calls"] == 22
             second = channel._conns[0]
             assert second is not None
@@ -71,7 +52,7 @@ async def test_answers_refusals_and_errors_come_through_the_callback() -> None:
             await _running(state, 23)
             second.data_received(fr.rst_stream(second._next_id - 2, fr.INTERNAL_ERROR))
             await answers.wait(22)
-            err = answers.got[22]
+            err = answers.answer(22)
             assert isinstance(err, ServerError) and err.status == "INTERNAL"
             assert channel.cancel_nowait() == 0
         finally:
@@ -91,8 +72,8 @@ async def test_the_timeout_resets_the_stream_and_the_cancel_calls_nothing_back()
             t0 = loop.time()
             assert channel.send_nowait(b"", answers, 1, 0)
             await answers.wait(1)
-            assert isinstance(answers.got[1], RequestTimeout)
-            assert "0.02 s" in str(answers.got[1])
+            assert isinstance(answers.answer(1), RequestTimeout)
+            assert "0.02 s" in str(answers.answer(1))
             assert 0.02 <= loop.time() - t0 < 0.25
             assert [(f[2], fr.u32(f[3])) for f in rec.of(fr.RST_STREAM)] == [(1, fr.CANCEL)]
             assert not conn._streams and not channel._nowait
@@ -115,7 +96,7 @@ async def test_a_close_fails_the_calls_in_flight_and_the_client_says_when_it_can
         assert channel.send_nowait(b"", answers, 1, 0)
         await channel.close()
         await answers.wait(1)
-        assert isinstance(answers.got[1], RequestCancelled)
+        assert isinstance(answers.answer(1), RequestCancelled)
         hooked = GrpcClient(ClientOptions(url=f"127.0.0.1:{port}", auth=lambda h: None))
         aio_client = GrpcClient(ClientOptions(url=f"127.0.0.1:{port}", grpc_transport="grpcio"))
         try:

@@ -15,8 +15,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from perfanalyzer.client.http import HttpClient, PreparedHttp1Request
 from perfanalyzer.client.http1 import Http1Pool, header_value, wire_request
 from perfanalyzer.errors import ConnectError, ProtocolError, RequestTimeout, ServerError
 from tests.support.aio import aio
+from tests.support.http1_servers import OK, REQUEST, answering, local_server, read_request
 from tests.support.http_calls import DELAY, client
 from tests.support.infer_requests import ADD_SUB, A, B
 from tests.support.triton_stats import stats
@@ -166,56 +166,6 @@ async def test_large_tensor_send_and_infer(triton: Any) -> None:
 
 
 # -- local servers ----------------------------------------------------------------------------
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-async def read_request(reader: asyncio.StreamReader) -> bytes:
-    """One request (head + Content-Length body), or b"" at EOF."""
-    head = await reader.readuntil(b"\r\n\r\n") if not reader.at_eof() else b""
-    length = header_value(head.split(b"\r\n", 1)[1] if b"\r\n" in head else b"", "Content-Length")
-    return head + (await reader.readexactly(int(length)) if length else b"")
-
-
-@asynccontextmanager
-async def local_server(handler: Handler, ssl_context: ssl.SSLContext | None = None,
-                       ) -> AsyncIterator[tuple[str, int]]:
-    srv = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=ssl_context)
-    try:
-        yield "127.0.0.1", srv.sockets[0].getsockname()[1]
-    finally:
-        srv.close()
-
-
-def answering(*answers: bytes, close_after: bool = False,
-              seen: list[bytes] | None = None) -> Handler:
-    """Answer each request on a connection with the next of ``answers`` (then the last again);
-    ``close_after``: close the connection after each answer."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        i = 0
-        try:
-            while True:
-                try:
-                    request = await read_request(reader)
-                except asyncio.IncompleteReadError:
-                    break
-                if not request:
-                    break
-                if seen is not None:
-                    seen.append(request)
-                writer.write(answers[min(i, len(answers) - 1)])
-                await writer.drain()
-                i += 1
-                if close_after:
-                    break
-        finally:
-            writer.close()
-
-    return handle
-
-
-REQUEST = wire_request("POST", "/x", "h", {"Content-Type": "application/json"}, b"{}")
 
 
 @aio

@@ -6,53 +6,16 @@ at a time, ``Connection: close``), and the cancel the drain uses."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 from perfanalyzer.client.base import ClientOptions
 from perfanalyzer.client.http import HttpClient
 from perfanalyzer.client.http1 import Http1Pool
 from perfanalyzer.errors import ConnectError, ProtocolError, RequestTimeout, ServerError
-from tests import test_http1 as h
+from tests.support import http1_servers as h
 from tests.support.aio import aio
-
-
-class Answers:
-    """Collects what the callbacks were given, by tag."""
-
-    def __init__(self) -> None:
-        self.got: dict[int, tuple[int, Any]] = {}
-        self.arrived = asyncio.Event()
-
-    def __call__(self, a: int, b: int, answer: Any) -> None:
-        assert a not in self.got, "a callback came twice"
-        self.got[a] = (b, answer)
-        self.arrived.set()
-
-    async def wait(self, n: int, timeout_s: float = 5.0) -> None:
-        async with asyncio.timeout(timeout_s):
-            while len(self.got) < n:
-                self.arrived.clear()
-                await self.arrived.wait()
-
-
-@asynccontextmanager
-async def serving(handler: h.Handler) -> AsyncIterator[tuple[str, int]]:
-    """``h.local_server`` that, at the end, waits (up to 2 s) for its handlers to see the
-    client's close, so none is left to be cancelled with the loop."""
-    handlers: set[asyncio.Task[Any]] = set()
-
-    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        handlers.add(task)
-        await handler(reader, writer)
-
-    async with h.local_server(tracked) as address:
-        yield address
-    if handlers:
-        await asyncio.wait(handlers, timeout=2.0)
+from tests.support.http1_servers import serving
+from tests.support.infer_requests import ADD_SUB
+from tests.support.scripted import Answers
 
 
 async def _warm(pool: Http1Pool) -> None:
@@ -222,7 +185,7 @@ async def test_the_client_says_when_it_cannot() -> None:
     async with serving(h.answering(h.OK)) as (host, port):
         c = HttpClient(ClientOptions(url=f"{host}:{port}"))
         try:
-            prepared = c.prepare(h.ADD_SUB)
+            prepared = c.prepare(ADD_SUB)
             answers = Answers()
             assert not c.send_nowait(prepared, answers, 1, 0)  # no pool yet
             await c.send(prepared)
@@ -235,7 +198,7 @@ async def test_the_client_says_when_it_cannot() -> None:
         hooked = HttpClient(ClientOptions(url=f"{host}:{port}",
                                           auth=lambda headers: None))
         try:
-            prepared = hooked.prepare(h.ADD_SUB)
+            prepared = hooked.prepare(ADD_SUB)
             await hooked.send(prepared)
             assert not hooked.send_nowait(prepared, answers, 2, 0)  # headers made per request
         finally:

@@ -187,6 +187,9 @@ def test_no_test_module_imports_another() -> None:
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [("." * node.level) + (node.module or "")]
                      if isinstance(node, ast.ImportFrom) else [])
+            if isinstance(node, ast.ImportFrom) and (node.module == "tests" or (
+                    node.level and not node.module)):  # from tests import test_x (as h)
+                names += [f"tests.{a.name}" for a in node.names]
             for name in names:
                 last = name.lstrip(".").split(".")
                 if (name.startswith(("tests.", ".")) and last[-1:] != [""]

@@ -11,66 +11,15 @@ import pytest
 
 from perfanalyzer.client import ClientOptions, create_client
 from perfanalyzer.client.base import InferRequest, InputTensor, RequestedOutput
-from perfanalyzer.errors import OptionError, ServerError
+from perfanalyzer.errors import OptionError
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin, unary_sender
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.records import LATE_SEND_NS, RecordBuffer
+from tests.support.scripted import ScriptedClient, ScriptedNowait
 from tests.support.triton_stats import settled_success_count
 from tests.support.triton_stats import success_count as _success
 
 MS = 1_000_000
-
-
-class ScriptedClient:
-    """Answers every send after ``service_s``; fails the ones whose payload is 'bad'."""
-
-    def __init__(self, service_s: float = 0.0) -> None:
-        self.service_s = service_s
-        self.payloads: list[Any] = []
-
-    async def send(self, prepared: Any) -> None:
-        self.payloads.append(prepared)
-        await asyncio.sleep(self.service_s)
-        if prepared == "bad":
-            raise ServerError(400, "bad request")
-
-
-class ScriptedNowait(ScriptedClient):
-    """:class:`ScriptedClient` that also starts sends without awaiting (as the lean HTTP client
-    does): answers ``service_s`` later through the callback. ``refuse_every``: every n-th
-    ``send_nowait`` says it cannot (the manager then sends on a lane)."""
-
-    def __init__(self, service_s: float = 0.0, refuse_every: int = 0) -> None:
-        super().__init__(service_s)
-        self.refuse_every = refuse_every
-        self.asked = 0
-        self.nowait = 0
-        self.pending: set[asyncio.TimerHandle] = set()
-        self.peak = self.done = 0  # most requests pending at once; answers given
-
-    def send_nowait(self, prepared: Any, on_done: Any, a: int, b: int) -> bool:
-        self.asked += 1
-        if self.refuse_every and self.asked % self.refuse_every == 0:
-            return False
-        self.payloads.append(prepared)
-        self.nowait += 1
-
-        def answer() -> None:
-            self.pending.discard(handle)
-            self.done += 1
-            on_done(a, b, ServerError(400, "bad request") if prepared == "bad" else None)
-
-        handle = asyncio.get_running_loop().call_later(self.service_s, answer)
-        self.pending.add(handle)
-        self.peak = max(self.peak, len(self.pending))
-        return True
-
-    def cancel_nowait(self) -> int:
-        cut = len(self.pending)
-        for handle in self.pending:
-            handle.cancel()
-        self.pending.clear()
-        return cut
 
 
 #: Every scheduler test runs with a client that sends on lanes, one that sends without

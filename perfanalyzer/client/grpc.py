@@ -1,19 +1,16 @@
 """KServe v2 / Triton client over gRPC (``grpc.aio``).
 
 Hot path: :meth:`GrpcClient.prepare` serializes a ``ModelInferRequest`` once;
-:meth:`GrpcClient.send` hands those bytes to a unary-unary call created with no serializer and no
-deserializer, so a send does no protobuf work at all (errors arrive as the gRPC status; the
-response body is not parsed).
+:meth:`GrpcClient.send` hands those bytes to a unary call with no serializer or deserializer, so a
+send does no protobuf work (errors arrive as the gRPC status; the response body is not parsed). It
+goes through :class:`~.h2.LeanChannel` (its own HTTP/2 connections, ``options.connections`` of
+them, a fraction of grpc.aio's CPU per call; also :meth:`GrpcClient.send_nowait`) unless TLS,
+request compression or channel arguments are asked for or ``options.grpc_transport`` is
+``grpcio``. Everything else (control calls, ``infer``, streams) uses grpc.aio.
 
 Connection: channels are created on first use, inside the running event loop. The first call waits
 (at most ``connect_timeout_s``) for every channel to be READY and raises :class:`ConnectError` when
 the server cannot be reached (refused, TLS handshake failure) or the time runs out.
-
-Hot-path transport: :meth:`GrpcClient.send` goes through :class:`~.h2.LeanChannel` (its own
-HTTP/2 connections, ``options.connections`` of them, a fraction of grpc.aio's CPU per call)
-unless TLS, request compression or extra channel arguments are asked for or
-``options.grpc_transport`` is ``grpcio`` (``--grpc-transport grpcio``). Everything else (control
-calls, ``infer``, streams) uses grpc.aio.
 
 Errors are translated at this boundary: UNAVAILABLE from the transport -> ConnectError,
 DEADLINE_EXCEEDED -> RequestTimeout, CANCELLED -> RequestCancelled, any other status ->
@@ -37,12 +34,7 @@ import grpc
 import grpc.aio
 
 from .._proto import grpc_service_pb2 as pb
-from ..errors import (
-    ClientError,
-    ConnectError,
-    OptionError,
-    ServerError,
-)
+from ..errors import ClientError, ConnectError, OptionError, ServerError
 from . import _convert
 from ._convert import (
     COMPRESSION,
@@ -297,9 +289,7 @@ class GrpcClient(InferenceClient):
         return (await self._timed_send(prepared.payload))[1:]
 
     def send_nowait(self, prepared: Any, on_done: Callable[[int, int, Any], None], a: int,
-                    b: int) -> bool:
-        """:meth:`send` without a coroutine on the lean channel (:meth:`LeanChannel.send_nowait`);
-        False over grpc.aio."""
+                    b: int) -> bool:  # the lean channel's (LeanChannel.send_nowait); not grpc.aio
         return self._lean is not None and self._lean.send_nowait(prepared.payload, on_done, a, b)
 
     def cancel_nowait(self) -> int:

@@ -90,8 +90,10 @@ def local_load(load: LoadSettings, client: InferenceClient, payloads: Sequence[A
 
         new_sender = generate_stream_sender(client)
     limit = send_limit(load)
-    # the plain unary send: the client may start it without a coroutine (no lane, no task step)
-    plain = sender is None and not load.streaming and load.endpoint != "generate_stream"
+    # plain unary sends (no sequences, no stream, no check of the answers): the client may start
+    # them without a coroutine (no lane, no task step)
+    plain = (sender is None and sequences is None and not load.streaming
+             and load.endpoint != "generate_stream")
     if load.mode is LoadMode.CONCURRENCY:
         # workers split the concurrency, not evenly the sends: a worker without a slot would
         # hold back its share, so a closed loop over workers is not limited

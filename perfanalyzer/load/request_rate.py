@@ -6,9 +6,10 @@ scheduler at the next intended time; it hands every send that is due by then to 
 that sends and records) and arms the alarm for the next one. No task runs the schedule: a send
 costs the alarm's call and the lane's turn, and a lane that finishes when the next send is due
 takes it at once, without waiting for the alarm.
-A client that can send without awaiting (:class:`NowaitClient`: the lean HTTP client) takes a plain
-send straight from the scheduler and calls back with its answer: no lane, no task step and no
-future per request (a lane is used when the client cannot, e.g. no idle connection).
+A client that can send without awaiting (:class:`NowaitClient`: the lean HTTP and gRPC clients)
+takes a plain send straight from the scheduler and calls back with its answer: no lane, no task
+step and no future per request (a lane is used when the client cannot, e.g. no idle connection).
+A constant rate keeps the alarm ticking at its period (:class:`~.wakeup.FdAlarm`).
 Each record holds the intended time and the actual send time; a send more than 1 ms behind its
 schedule counts as late (:attr:`RequestRateManager.late`).
 

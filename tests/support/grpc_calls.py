@@ -17,6 +17,7 @@ from perfanalyzer.client import _convert
 from perfanalyzer.client.base import ClientOptions, InferRequest
 from perfanalyzer.client.grpc import GrpcClient
 from perfanalyzer.client.h2 import LeanChannel
+from perfanalyzer.client.h2 import frames as fr
 from perfanalyzer.client.h2.connection import Connection
 
 #: The gRPC method the lean channel posts inference to.
@@ -70,3 +71,35 @@ async def grpc_server(options: list[tuple[str, Any]] = (),  # type: ignore[assig
         yield port, state
     finally:
         await srv.stop(None)
+
+
+class Recorder:
+    """Wraps a connection's transport and parses the frames written through it (every write
+    starts at a frame boundary)."""
+
+    def __init__(self, conn: Connection) -> None:
+        assert conn._transport is not None
+        self.inner = conn._transport
+        self.frames: list[tuple[int, int, int, bytes]] = []  # type, flags, stream id, payload
+        conn._transport = self  # type: ignore[assignment]
+
+    def _parse(self, data: bytes) -> None:
+        pos = 0
+        while pos < len(data):
+            hi, lo, ftype, flags, sid = fr.HEAD.unpack_from(data, pos)
+            end = pos + 9 + ((hi << 16) | lo)
+            self.frames.append((ftype, flags, sid, data[pos + 9:end]))
+            pos = end
+
+    def write(self, data: bytes) -> None:
+        self._parse(bytes(data))
+        self.inner.write(data)
+
+    def writelines(self, parts: Any) -> None:
+        self.write(b"".join(parts))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def of(self, ftype: int) -> list[tuple[int, int, int, bytes]]:
+        return [f for f in self.frames if f[0] == ftype]

@@ -11,7 +11,7 @@ import pytest
 from perfanalyzer.load.concurrency import ClosedLoopManager
 from perfanalyzer.load.send import unary_sender
 from perfanalyzer.records import RecordBuffer
-from tests.support.scripted import ScriptedNowait
+from tests.support.scripted import ScriptedNowait, run_for
 
 
 def _manager(client: ScriptedNowait, payloads: list[str], limit: int = 0) -> ClosedLoopManager:
@@ -65,12 +65,7 @@ def test_a_retired_worker_ends_its_chain_and_the_count_limit_holds() -> None:
     limited = ScriptedNowait(0.001)
     m = _manager(limited, ["a"], limit=25)
 
-    async def counted() -> None:
-        await m.apply(4)
-        await asyncio.sleep(0.3)
-        await m.stop()
-
-    asyncio.run(counted())
+    asyncio.run(run_for(m, 4, 0.3))
     assert m.sent == m.buffer.count == len(limited.payloads) == 25
 
 
@@ -78,11 +73,6 @@ def test_the_drain_cuts_what_did_not_answer_without_a_record() -> None:
     client = ScriptedNowait(5.0)
     m = _manager(client, ["a"])
 
-    async def go() -> None:
-        await m.apply(3)
-        await asyncio.sleep(0.05)
-        await m.stop(drain_timeout_s=0.05)
-
-    asyncio.run(go())
+    asyncio.run(run_for(m, 3, 0.05, drain_timeout_s=0.05))
     assert m.sent == 3 and m.buffer.count == 0 and m.in_flight == 0
     assert not client.pending  # the client was told to abort them

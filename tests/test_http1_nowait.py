@@ -18,6 +18,14 @@ from tests.support.infer_requests import ADD_SUB
 from tests.support.scripted import Answers
 
 
+async def _answers_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers the first request (the pool's warm-up) and never the next."""
+    await h.read_request(reader)
+    writer.write(h.OK)
+    await reader.read()
+    writer.close()
+
+
 async def _warm(pool: Http1Pool) -> None:
     """One awaited send, so the pool has an idle connection (send_nowait never opens one)."""
     await pool.send(h.REQUEST)
@@ -129,12 +137,6 @@ async def test_a_silent_server_times_out_and_a_close_answer_is_not_reused() -> N
         await writer.drain()
         writer.close()
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await h.read_request(reader)
-        writer.write(h.OK)
-        await reader.read()  # never answers the second request
-        writer.close()
-
     async with serving(ok_close_then_silent) as (host, port):
         pool = Http1Pool(host, port)
         await _warm(pool)
@@ -145,7 +147,7 @@ async def test_a_silent_server_times_out_and_a_close_answer_is_not_reused() -> N
         await asyncio.sleep(0.02)
         assert pool.connections == 0 and not pool.send_nowait(h.REQUEST, answers, 2, 0)
         await pool.close()
-    async with serving(silent) as (host, port):
+    async with serving(_answers_once) as (host, port):
         pool = Http1Pool(host, port, request_timeout_s=0.05)
         await _warm(pool)
         answers = Answers()
@@ -162,13 +164,7 @@ async def test_a_silent_server_times_out_and_a_close_answer_is_not_reused() -> N
 
 @aio
 async def test_cancel_aborts_what_is_in_flight_without_a_callback() -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await h.read_request(reader)
-        writer.write(h.OK)
-        await reader.read()
-        writer.close()
-
-    async with serving(silent) as (host, port):
+    async with serving(_answers_once) as (host, port):
         pool = Http1Pool(host, port)
         await _warm(pool)
         answers = Answers()

@@ -15,7 +15,7 @@ from perfanalyzer.errors import OptionError
 from perfanalyzer.load.request_rate import RequestRateManager, RoundRobin, unary_sender
 from perfanalyzer.load.schedule import constant, poisson
 from perfanalyzer.records import LATE_SEND_NS, RecordBuffer
-from tests.support.scripted import ScriptedClient, ScriptedNowait
+from tests.support.scripted import ScriptedClient, ScriptedNowait, run_for
 from tests.support.triton_stats import settled_success_count
 from tests.support.triton_stats import success_count as _success
 
@@ -47,12 +47,6 @@ def _check_kind(client: ScriptedClient, kind: str) -> None:
         assert (client.nowait < len(client.payloads)) == (kind == "mixed")
 
 
-async def _run_for(m: RequestRateManager, level: float, seconds: float) -> None:
-    await m.apply(level)
-    await asyncio.sleep(seconds)
-    await m.stop()
-
-
 def _sorted_intended(m: RequestRateManager) -> np.ndarray:
     v = m.buffer.view()
     return np.sort(v.intended) - m.start_ns
@@ -62,7 +56,7 @@ def _sorted_intended(m: RequestRateManager) -> np.ndarray:
 def test_intended_times_are_exactly_the_schedule(kind: str) -> None:
     client = _client(kind, 0.002)
     m = _manager(client, ["a", "b"])
-    asyncio.run(_run_for(m, 400.0, 0.5))
+    asyncio.run(run_for(m, 400.0, 0.5))
     _check_kind(client, kind)
     n = m.buffer.count
     assert 150 <= n <= 210 and m.sent == n
@@ -79,7 +73,7 @@ def test_intended_times_are_exactly_the_schedule(kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_poisson_schedule_drives_the_sends(kind: str) -> None:
     m = _manager(_client(kind, 0.001), ["a"], lambda r: poisson(r, 7))
-    asyncio.run(_run_for(m, 300.0, 0.5))
+    asyncio.run(run_for(m, 300.0, 0.5))
     n = m.buffer.count
     assert n > 50
     assert np.array_equal(_sorted_intended(m), poisson(300.0, 7).offsets(0, n))
@@ -90,7 +84,7 @@ def test_full_cap_makes_sends_late_never_skipped(kind: str) -> None:
     # 20 ms per request, one in flight, 200/s asked: the client can send 50/s.
     client = _client(kind, 0.020)
     m = _manager(client, ["a"], cap=1)
-    asyncio.run(_run_for(m, 200.0, 0.5))
+    asyncio.run(run_for(m, 200.0, 0.5))
     n = m.buffer.count
     assert 15 <= n <= 30
     # No intended slot was skipped: the sends are exactly the first n slots, in order.
@@ -200,7 +194,7 @@ async def _run_rate(server: Any, protocol: str, level: float, seconds: float,
     try:
         m = RequestRateManager(unary_sender(client), RecordBuffer(), schedule_for,
                                RoundRobin([client.prepare(_add_sub_request())]), nowait=client)
-        await _run_for(m, level, seconds)  # (as a run does: HTTP sends go without a lane)
+        await run_for(m, level, seconds)  # (as a run does: HTTP sends go without a lane)
         return m
     finally:
         await client.close()
@@ -251,7 +245,7 @@ def test_late_sends_when_the_server_cannot_keep_up(triton: Any) -> None:
             m = RequestRateManager(unary_sender(client), RecordBuffer(), constant,
                                    RoundRobin([client.prepare(_delay_request())]),
                                    max_in_flight=1)
-            await _run_for(m, 100.0, 2.0)
+            await run_for(m, 100.0, 2.0)
             return m
         finally:
             await client.close()

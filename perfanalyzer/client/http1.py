@@ -274,6 +274,12 @@ class Http1Pool:
         status = conn.status
         answer = (conn.send_ns, conn.recv_ns) if status == 200 else \
             server_error(status, conn.body)
+        self._give_back(conn)
+        on_done(conn.tag_a, conn.tag_b, answer)
+
+    def _give_back(self, conn: _Conn) -> None:
+        """A connection whose answer is complete: to the oldest waiter, or idle, or given up
+        when it cannot carry another request."""
         if conn.reusable and not conn.closed:
             if self._waiters:
                 self._hand_over(conn)
@@ -281,7 +287,6 @@ class Http1Pool:
                 self._idle.append(conn)
         else:
             self._release(conn)
-        on_done(conn.tag_a, conn.tag_b, answer)
 
     def cancel_nowait(self) -> int:
         """Abort the requests ``send_nowait`` started that are still in flight (their callbacks
@@ -326,13 +331,7 @@ class Http1Pool:
             self._release(conn)
             raise
         conn.fut = None
-        if conn.reusable and not conn.closed:
-            if self._waiters:
-                self._hand_over(conn)
-            else:
-                self._idle.append(conn)
-        else:
-            self._release(conn)
+        self._give_back(conn)
         return status
 
     def _overdue(self, now_ns: int) -> bool:

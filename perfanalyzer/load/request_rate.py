@@ -353,10 +353,15 @@ class RequestRateManager(LoadManager):
             if not self._live and not self._settled.done():
                 self._settled.set_result(None)
             return
-        walk = self._walk
-        if walk is not None and not self._handed and walk.k < CHUNK and \
-                walk.intended[walk.k] - time.perf_counter_ns() <= SEND_EARLY_NS:
+        if self._next_is_due():
             self._pump()  # the next send is due now: no wake-up of its own
+
+    def _next_is_due(self) -> bool:
+        """The next send of the schedule is due now and no send handed to a lane earlier still
+        waits to start (so it may go out at once, in schedule order)."""
+        walk = self._walk
+        return walk is not None and not self._handed and walk.k < CHUNK and \
+            walk.intended[walk.k] - time.perf_counter_ns() <= SEND_EARLY_NS
 
     def _done(self) -> None:
         """A lane finished a send: room under the cap for the scheduler or a send_now."""
@@ -402,12 +407,8 @@ class RequestRateManager(LoadManager):
                 return
             fut: asyncio.Future[tuple[int, Job] | None] = create_future()
             idle.append(fut)
-            walk = self._walk
-            if walk is not None and not self._handed and walk.k < CHUNK and \
-                    walk.intended[walk.k] - clock() <= SEND_EARLY_NS:
-                # The next send is due and none handed out earlier waits to start: this lane
-                # takes it now (fut is done), still in schedule order.
-                self._pump()
+            if self._next_is_due():
+                self._pump()  # this lane takes the due send now (fut is done)
             handed = await fut
             if handed is None:
                 return

@@ -62,6 +62,14 @@ class ScriptedNowait(ScriptedClient):
         return cut
 
 
+async def run_for(manager: Any, level: float, seconds: float, **stop: float) -> None:
+    """Apply ``level`` to a load manager, let it run ``seconds``, stop it (``stop``: the keyword
+    arguments of its stop, e.g. ``drain_timeout_s``)."""
+    await manager.apply(level)
+    await asyncio.sleep(seconds)
+    await manager.stop(**stop)
+
+
 class Answers:
     """What a client's ``send_nowait`` callbacks were given, by their first value (a second call
     for one value fails the test): ``got[a] = (b, answer)``."""

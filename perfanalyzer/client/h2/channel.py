@@ -264,7 +264,7 @@ class LeanChannel:
             uncancel = getattr(task, "uncancel", None)  # Python >= 3.11
             if uncancel is not None:
                 uncancel()
-            raise RequestTimeout(f"gRPC request timed out after {self._timeout:g} s") from None
+            raise self._timeout_error() from None
         finally:
             del started[task]
             if self._expired:
@@ -284,9 +284,11 @@ class LeanChannel:
                 self._nowait.discard(call)
                 assert call.conn is not None
                 call.conn.reset(call.sid)  # RST_STREAM(CANCEL)
-                call.on_done(call.a, call.b, RequestTimeout(
-                    f"gRPC request timed out after {self._timeout:g} s"))
+                call.on_done(call.a, call.b, self._timeout_error())
         return bool(self._started or self._nowait)
+
+    def _timeout_error(self) -> RequestTimeout:
+        return RequestTimeout(f"gRPC request timed out after {self._timeout:g} s")
 
     # -- without a coroutine ----------------------------------------------------------------
     def send_nowait(self, payload: bytes, on_done: OnAnswer, a: int, b: int) -> bool:

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.runner import runtestprotocol
 from hypothesis import settings
 
 from tests.support import kserve_server
 from tests.support.cli_runs import profile_cli
 from tests.support.html_checks import HTML_RUN_SECRET
-from tests.support.shared_triton import REPLACED, SessionTriton, shared_triton
+from tests.support.shared_triton import REPLACED, RUNNING, SessionTriton, shared_triton
 
 # Hypothesis's per-example deadline is a timed assertion: on a shared 2-core machine it fails tests
 # for the machine's load, not for the code. Examples still have the pytest-timeout bound.
@@ -112,7 +113,40 @@ def triton(request: pytest.FixtureRequest) -> SessionTriton:
     return shared
 
 
+#: Tests that failed while the shared Triton under them crashed, and how their second run ended.
+RERUN: list[str] = []
+_SHARED = {"triton", "_session_triton", "_reload_triton"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """A test that fails while the shared Triton under it crashes (Triton 2.51's heap corruption,
+    tests/support/shared_triton.py) runs once more, on a fresh server; the end of the run says so.
+    A failure on a server that still answers, or a second failure, is the test's failure."""
+    if not _SHARED & set(getattr(item, "fixturenames", ())):
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    failed = next((r for r in reports if r.failed), None)
+    crashed = [why for shared in RUNNING if failed and (why := shared.failed_under(item.nodeid))]
+    if failed is not None and crashed:
+        crash = getattr(failed.longrepr, "reprcrash", None)
+        what = crash.message.splitlines()[0][:200] if crash is not None else failed.when
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        again = "failed again" if any(r.failed for r in reports) else "passed"
+        RERUN.append(f"{item.nodeid} failed ({what}) while the shared Triton under it crashed "
+                     f"({crashed[0]}); run again on a fresh server: {again}")
+    for report in reports:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if RERUN:
+        terminalreporter.section("run again after the shared Triton crashed under them")
+        for said in RERUN:
+            terminalreporter.write_line(said)
     if REPLACED:
         terminalreporter.section("shared Tritons replaced")
         for said in REPLACED:

@@ -85,6 +85,7 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     presses = [0]
+    ended = [False]  # the run is over, its files written (or it failed)
     outputs = Outputs(files=Files.of(cfg))
     task: asyncio.Future[Any] | None = None  # one run, or a batch x shape sweep's parts
 
@@ -97,6 +98,13 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
 
     def on_sigint() -> None:
         presses[0] += 1
+        if ended[0]:  # the files are written: a second press only ends the loop's shutdown now
+            if presses[0] >= 2:
+                cleanup.run_all()
+                if events is not None:
+                    events.end(EXIT_INTERRUPTED, [])
+                os._exit(EXIT_INTERRUPTED)
+            return
         if presses[0] == 1:
             stop.set()
             # the run ends within STOP_DEADLINE_S whatever the server does
@@ -165,8 +173,10 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
             return int(finish(mpi, run, lambda: finish_run(cfg, run, outputs, events)))
         return finish_run(cfg, run, outputs, events)
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
+        # The handlers stay until the loop closes (closing removes them): without one, a press
+        # while the loop shuts down raises KeyboardInterrupt inside uvloop, which then cannot
+        # close ("Cannot close a running event loop", exit 1 and a traceback).
+        ended[0] = True
         cleanup.run_all()
 
 

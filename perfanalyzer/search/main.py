@@ -52,11 +52,9 @@ async def _main(sc: SearchConfig, cfg: RunConfig) -> SearchOutcome:
 
     for sig in _STOP_SIGNALS:
         loop.add_signal_handler(sig, on_sigint)
-    try:
-        return await run_search(sc, cfg, stop=stop, out=cast(TextIO, _Console(sys.stdout)))
-    finally:
-        for sig in _STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
+    # The handlers stay until the loop closes (closing removes them): without one, a press while
+    # the loop shuts down raises KeyboardInterrupt inside uvloop, which then cannot close.
+    return await run_search(sc, cfg, stop=stop, out=cast(TextIO, _Console(sys.stdout)))
 
 
 #: Each stops the search the same way: finish the point, restore, write the report.

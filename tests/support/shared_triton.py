@@ -27,6 +27,8 @@ from tests.support.paths import TEST_MODELS
 RECYCLE_AFTER = 40
 #: What the guards replaced, said at the end of the run (where CI's tail of the output shows it).
 REPLACED: list[str] = []
+#: The shared servers now running (for the conftest's check after a failed test).
+RUNNING: list[SessionTriton] = []
 
 
 def start_or_skip(launcher: Any, **start: Any) -> Any:
@@ -58,6 +60,7 @@ class SessionTriton:
         self.replaced: list[str] = []
         self.served = 0  # tests since the current server started
         self.recycled = 0
+        RUNNING.append(self)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.server, name)
@@ -116,7 +119,14 @@ class SessionTriton:
         self.served = 0
 
     def stop(self) -> None:
+        if self in RUNNING:
+            RUNNING.remove(self)
         self.server.stop()
+
+    def failed_under(self, test_id: str) -> str | None:
+        """What went wrong with this server if ``test_id`` was the last test it served and it
+        no longer answers (it crashed under that test); None otherwise."""
+        return self._answers() if self.last_test == test_id else None
 
 
 def shared_triton(name: str, models: tuple[str, ...] = ("*",)) -> Iterator[SessionTriton]:

@@ -181,6 +181,27 @@ async def test_connection_close_answer_is_not_reused() -> None:
 
 
 @aio
+async def test_a_caller_waiting_for_a_connection_is_served_before_the_next_send() -> None:
+    """Two senders, one connection (``limit=1``): the connection freed by one sender's answer goes
+    to the sender already waiting for it, not back to the first sender's next request, so
+    both keep sending in turn (the closed loop's concurrency stays what was asked)."""
+    async with local_server(answering(OK)) as (host, port):
+        pool = Http1Pool(host, port, limit=1)
+        await pool.send(REQUEST)  # the connection is open and idle: "a" takes it at once
+        order: list[str] = []
+
+        async def sender(name: str) -> None:
+            for _ in range(5):
+                await pool.send(REQUEST)
+                order.append(name)
+
+        await asyncio.wait_for(asyncio.gather(sender("a"), sender("b")), 10)
+        assert pool.connections == 1
+        assert order == ["a", "b"] * 5, order
+        await pool.close()
+
+
+@aio
 async def test_idle_connection_closed_by_the_server_is_replaced() -> None:
     """The server closes after each answer (no Connection header): the pool notices while the
     connection is idle and sends the next request on a new one, without an error."""

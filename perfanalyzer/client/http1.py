@@ -251,10 +251,10 @@ class Http1Pool:
                 self._release(conn)
                 raise
             conn.fut = None
-            if conn.reusable and not conn.closed:
+            if conn.reusable and not conn.closed and not self._waiters:
                 idle.append(conn)
-            else:
-                self._release(conn)
+            else:  # to a caller that began waiting meanwhile, or given up
+                self._give_back(conn)
         if status != 200:
             raise server_error(status, conn.body)
         return conn.send_ns, conn.recv_ns

@@ -77,6 +77,9 @@ def profile_command(**kwargs: Any) -> None:
     own write and receive times (request bodies are built before measuring and responses are not
     decoded on the hot path, so they hold no serialization time).
     """
+    from .lean_process import single_threaded_blas
+
+    single_threaded_blas()
     from .profile_main import run_profile
 
     sys.exit(run_profile(profile_config(kwargs)))

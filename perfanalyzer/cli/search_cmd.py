@@ -168,6 +168,9 @@ def search(**kwargs: Any) -> None:
     -m ENSEMBLE searches its composing models (--bls-composing-models: a BLS model's), -m a,b
     several models loaded together under simultaneous load; each model's best is then
     best/MODEL/config.pbtxt."""
+    from .lean_process import single_threaded_blas
+
+    single_threaded_blas()
     from ..search.main import run
 
     sc, cfg = configs_from_kwargs(kwargs)

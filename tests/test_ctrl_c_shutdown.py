@@ -1,10 +1,12 @@
 """A Ctrl-C that lands while the event loop shuts down (after the run's own work ended) must not
-end in a traceback: the second press still exits at once with 130. The run is replaced by one
-that presses Ctrl-C itself, once during the run and once from an async generator that only the
-loop's shutdown closes, so the press lands at the same place every time."""
+end in a traceback: the second press still exits at once with 130, and what the run printed is
+not lost. The run is replaced by one that presses Ctrl-C itself, once during the run and once
+from an async generator that only the loop's shutdown closes, so the press lands at the same
+place every time."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -31,6 +33,7 @@ SCRIPT = textwrap.dedent("""
         run.gen = gen
         os.kill(os.getpid(), signal.SIGINT)  # the first press: stop and finish
         await asyncio.wait_for(stop_event.wait(), 5)
+        print("printed by the run")  # stdout is a pipe: still in the buffer at the second press
         if sys.argv[1] == "error":
             raise PerfAnalyzerError("the run failed after the first press")
         return None
@@ -44,8 +47,10 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.parametrize("end", ["error", "nothing measured"])
 def test_a_press_during_the_loops_shutdown_exits_130_without_a_traceback(loop: str,
                                                                          end: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered
     proc = subprocess.run([sys.executable, "-c", SCRIPT, end, loop], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env=env)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "not exited" not in proc.stderr, proc.stderr
     assert proc.returncode == 130, proc.stderr
+    assert "printed by the run" in proc.stdout  # flushed before the immediate exit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -96,14 +97,20 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
             # awaited call completes as the cancel lands): repeat it until the run has ended
             loop.call_later(CANCEL_REPEAT_S, cancel_run)
 
+    def exit_now() -> None:
+        if events is not None:
+            events.end(EXIT_INTERRUPTED, [])
+        for stream in (sys.stdout, sys.stderr):  # what the run printed is not lost with _exit
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(EXIT_INTERRUPTED)
+
     def on_sigint() -> None:
         presses[0] += 1
         if ended[0]:  # the files are written: a second press only ends the loop's shutdown now
             if presses[0] >= 2:
                 cleanup.run_all()
-                if events is not None:
-                    events.end(EXIT_INTERRUPTED, [])
-                os._exit(EXIT_INTERRUPTED)
+                exit_now()
             return
         if presses[0] == 1:
             stop.set()
@@ -115,9 +122,7 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
         else:
             cleanup.run_all()
             outputs.emergency()  # what was measured is written, or said not written
-            if events is not None:
-                events.end(EXIT_INTERRUPTED, [])
-            os._exit(EXIT_INTERRUPTED)
+            exit_now()
 
     def on_point(run: RunResult, point: PointResult) -> None:
         outputs.after_point(run)  # after every point: nothing measured is lost

@@ -48,6 +48,9 @@ async def _main(sc: SearchConfig, cfg: RunConfig) -> SearchOutcome:
                  "writing the report (Ctrl-C again to exit now)", sys.stderr)
         else:
             cleanup.run_all()
+            for stream in (sys.stdout, sys.stderr):  # what was printed is not lost with _exit
+                with contextlib.suppress(Exception):
+                    stream.flush()
             os._exit(EXIT_INTERRUPTED)
 
     for sig in _STOP_SIGNALS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO
@@ -53,9 +54,26 @@ class RecordBuffer:
     from ``base`` on.
     """
 
-    __slots__ = ("_errors", "_first", "_index", "_intended", "_last", "_recv_ns", "_responses",
-                 "_send_ns", "_sent", "_sequence", "_spill", "_status", "base", "count",
-                 "failure", "response_times", "tensors")
+    __slots__ = (
+        "__weakref__",
+        "_errors",
+        "_first",
+        "_index",
+        "_intended",
+        "_last",
+        "_recv_ns",
+        "_responses",
+        "_send_ns",
+        "_sent",
+        "_sequence",
+        "_spill",
+        "_status",
+        "base",
+        "count",
+        "failure",
+        "response_times",
+        "tensors",
+    )
 
     # The in-memory columns (records ``base..count``); the public names below are absolute.
     _intended: np.ndarray
@@ -227,11 +245,6 @@ class RecordBuffer:
         if spill is not None:
             spill.close()
 
-    def __del__(self) -> None:
-        spill = getattr(self, "_spill", None)
-        if spill is not None:
-            spill.close()
-
     def spill_before(self, index: int) -> None:
         """Move records ``[base, index)`` to the spill file and out of memory."""
         index = min(index, self.count)
@@ -239,8 +252,11 @@ class RecordBuffer:
         if k <= 0:
             return
         if self._spill is None:
-            self._spill = tempfile.TemporaryFile(  # noqa: SIM115  (closed in close()/__del__)
+            self._spill = tempfile.TemporaryFile(  # noqa: SIM115  (closed below or in close())
                 prefix="perfanalyzer-records-")
+            # closed when the buffer goes, also when a reference cycle held it: the collector
+            # runs this before it finalizes the file itself (which would warn, unclosed)
+            weakref.finalize(self, self._spill.close)
         self._spill.seek(0, os.SEEK_END)
         self._spill.write(self.view(self.base, index).to_structured().tobytes())
         self._spill.flush()

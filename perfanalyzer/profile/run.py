@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import os
 import platform
 import sys
@@ -140,10 +139,6 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         progress.start()
         shown = verbose.window_callback(cfg, out, progress)
         hook = _both(shown, on_window)
-        # What exists before the load (modules, prepared requests, the client) is left out of the
-        # collector's passes during it: each full pass would walk it all again, on the client's
-        # CPU. (Back under the collector after the load: nothing frozen outlives the run.)
-        gc.freeze()
         try:
             if periodic:
                 await _periodic(cfg, run, cast("PeriodicConcurrency", load), stats, out,
@@ -157,7 +152,6 @@ async def profile(cfg: RunConfig, *, out: TextIO | None = None,
         except PerfAnalyzerError as exc:  # keep what was measured; the caller reports the error
             run.failure = str(exc)
         finally:
-            gc.unfreeze()
             await progress.stop()
             await load.stop()
             cut = getattr(load, "cut", 0)  # requests still in flight when the drain ended

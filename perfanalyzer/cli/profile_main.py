@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -100,10 +99,7 @@ async def _main(cfg: RunConfig, events: EventLog | None = None) -> int:
     def exit_now() -> None:
         if events is not None:
             events.end(EXIT_INTERRUPTED, [])
-        for stream in (sys.stdout, sys.stderr):  # what the run printed is not lost with _exit
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(EXIT_INTERRUPTED)
+        cleanup.exit_now(EXIT_INTERRUPTED)
 
     def on_sigint() -> None:
         presses[0] += 1

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from .. import cleanup
 from ..config import RunConfig
 from ..profile.flow import Outcome, conclude
 from ..results import RunResult
@@ -49,9 +49,7 @@ class MpiSession:
         if self.exchange.lost or self.exchange.failed:
             if self.guard is not None:
                 self.guard.note_segments()  # no MPI_Finalize: the guard removes them
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            cleanup.exit_now(code)
         return code
 
 

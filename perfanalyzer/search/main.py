@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import signal
 import sys
 from typing import TextIO, cast
@@ -48,10 +47,7 @@ async def _main(sc: SearchConfig, cfg: RunConfig) -> SearchOutcome:
                  "writing the report (Ctrl-C again to exit now)", sys.stderr)
         else:
             cleanup.run_all()
-            for stream in (sys.stdout, sys.stderr):  # what was printed is not lost with _exit
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            os._exit(EXIT_INTERRUPTED)
+            cleanup.exit_now(EXIT_INTERRUPTED)
 
     for sig in _STOP_SIGNALS:
         loop.add_signal_handler(sig, on_sigint)
